@@ -1,0 +1,45 @@
+# Friendly front end over CMake (the real build). `make help` lists the targets.
+BUILD     ?= build
+ESM_CUDA  ?= AUTO
+PREFIX    ?= /usr/local
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all deps configure build test run bench install clean help
+
+all: build
+
+help:
+	@echo "make            build libesm.a, the tools and the tests (in $(BUILD)/)"
+	@echo "make test       build and run the test suite"
+	@echo "make run        the main job on a small default"
+	@echo "make bench      benchmarks (figures and ratios)"
+	@echo "make install PREFIX=/usr/local"
+	@echo "variables: ESM_CUDA=AUTO|ON|OFF  BUILD=dir  JOBS=n  CMAKE_ARGS=..."
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -DESM_CUDA=$(ESM_CUDA) $(CMAKE_ARGS)
+
+configure: deps
+	cmake -S . -B $(BUILD) -DESM_CUDA=$(ESM_CUDA) $(CMAKE_ARGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+run: build
+	scripts/main-job.sh $(BUILD)
+
+bench: build
+	scripts/bench.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,56 @@
+// Sampling architectures from a space (SPEC §4): random, or balanced over depth bins
+// with exact composition counting. Reproducible from a seed; no duplicates per call.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "esm/arch.hpp"
+#include "esm/rng.hpp"
+#include "esm/space.hpp"
+
+namespace esm {
+
+enum class Strategy { Random, Balanced };
+Strategy parse_strategy(const std::string& s);  // "random" | "balanced"
+const char* strategy_name(Strategy s);
+
+class Sampler {
+public:
+    Sampler(const Space& space, uint64_t seed);
+
+    // One architecture, each unit's depth uniform, each choice uniform (and resolution).
+    Arch random();
+    // One architecture whose depth lies in `bin` of n_bins, the depth vector uniform over
+    // all depth vectors in that bin, then choices uniform.
+    Arch in_bin(int bin, int n_bins);
+    // A bin uniform over the n_bins bins, then in_bin.
+    Arch balanced(int n_bins);
+
+    // n distinct architectures whose canonical text is not in `exclude` (nor repeated).
+    // Throws when the space cannot supply that many distinct ones.
+    std::vector<Arch> sample(Strategy strategy, int n, int n_bins,
+                             const std::unordered_set<std::string>* exclude = nullptr);
+    // n distinct architectures from one bin.
+    std::vector<Arch> sample_bin(int bin, int n_bins, int n,
+                                 const std::unordered_set<std::string>* exclude = nullptr);
+
+    // Number of depth vectors whose total depth is d (exact, as double).
+    double depth_vector_count(int total_depth) const;
+
+    Rng& rng() { return rng_; }
+
+private:
+    void fill_choices(Arch& a);
+    std::vector<int> depth_vector_with_total(int total);
+    template <class Gen>
+    std::vector<Arch> distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen);
+
+    Space space_;
+    Rng rng_;
+    // ways_[u][s]: number of depth assignments of units u..end with total s.
+    std::vector<std::vector<double>> ways_;
+};
+
+}  // namespace esm

@@ -1,0 +1,212 @@
+// Plan bookkeeping: op shapes, params and MACs (SPEC §2.4), and the dispatch to the
+// family builders (plan_resnet.cpp, plan_mobilenetv3.cpp, plan_densenet.cpp).
+#include "esm/plan.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "esm/common.hpp"
+#include "plan_builder.hpp"
+
+namespace esm {
+
+const char* op_kind_name(OpKind k) {
+    switch (k) {
+        case OpKind::Conv: return "conv";
+        case OpKind::BnAct: return "bn_act";
+        case OpKind::Pool: return "pool";
+        case OpKind::GlobalAvgPool: return "global_avg_pool";
+        case OpKind::SE: return "se";
+        case OpKind::Add: return "add";
+        case OpKind::Linear: return "linear";
+    }
+    return "?";
+}
+
+int64_t Op::params() const {
+    switch (kind) {
+        case OpKind::Conv:
+            return int64_t(out.c) * (in.c / groups) * k * k + (bias ? out.c : 0) + (bn ? 2 * out.c : 0);
+        case OpKind::BnAct: return 2 * int64_t(in.c);
+        case OpKind::SE: return 2 * int64_t(in.c) * se_reduced + se_reduced + in.c;
+        case OpKind::Linear: return int64_t(in.c) * out.c + (bias ? out.c : 0);
+        default: return 0;
+    }
+}
+
+int64_t Op::macs(int batch) const {
+    switch (kind) {
+        case OpKind::Conv: return int64_t(batch) * out.c * out.h * out.w * (in.c / groups) * k * k;
+        case OpKind::SE: return int64_t(batch) * 2 * in.c * se_reduced;
+        case OpKind::Linear: return int64_t(batch) * in.c * out.c;
+        default: return 0;
+    }
+}
+
+std::string Op::describe() const {
+    std::ostringstream o;
+    auto shape = [](const Value& v) {
+        return std::to_string(v.c) + "x" + std::to_string(v.h) + "x" + std::to_string(v.w);
+    };
+    o << name << ' ' << op_kind_name(kind) << ' ' << shape(in);
+    if (kind == OpKind::Add) o << " + " << shape(in2);
+    o << " -> " << shape(out);
+    if (kind == OpKind::Conv || kind == OpKind::Pool) o << " k" << k << " s" << stride << " p" << pad;
+    if (kind == OpKind::Conv && groups > 1) o << " g" << groups;
+    if (kind == OpKind::Pool) o << (pool == PoolKind::Max ? " max" : " avg");
+    if (kind == OpKind::SE) o << " r" << se_reduced;
+    if (bias) o << " bias";
+    if (bn) o << " bn";
+    if (act != Act::None) o << ' ' << act_name(act);
+    return o.str();
+}
+
+int64_t Plan::params() const {
+    int64_t n = 0;
+    for (const auto& op : ops) n += op.params();
+    return n;
+}
+
+int64_t Plan::macs() const {
+    int64_t n = 0;
+    for (const auto& op : ops) n += op.macs(batch);
+    return n;
+}
+
+namespace detail {
+
+int make_divisible(double v) {
+    int r = std::max(8, static_cast<int>(std::floor((v + 4) / 8)) * 8);
+    if (r < 0.9 * v) r += 8;
+    return r;
+}
+
+std::string block_label(const Space& s, const BlockChoice& c) {
+    std::string t;
+    for (size_t i = 0; i < s.choices.size(); ++i) t += s.choices[i].name + s.choices[i].labels[c[i]];
+    return t;
+}
+
+Value PlanBuilder::buffer(int c, int h, int w) {
+    if (c < 1 || h < 1 || w < 1)
+        throw Error(ErrorKind::InvalidArgument, "network does not fit the input: a feature map would be " +
+                                                    std::to_string(c) + "x" + std::to_string(h) + "x" +
+                                                    std::to_string(w) + " (resolution " + std::to_string(p_.res) +
+                                                    " too small?)");
+    p_.buffers.push_back({c, h, w});
+    return Value{static_cast<int>(p_.buffers.size()) - 1, 0, c, h, w};
+}
+
+void PlanBuilder::begin_segment(const std::string& kind, int unit, int block, const std::string& key) {
+    Segment s;
+    s.kind = kind;
+    s.unit = unit;
+    s.block = block;
+    s.key = key;
+    s.first_op = s.end_op = static_cast<int>(p_.ops.size());
+    p_.segments.push_back(s);
+}
+
+void PlanBuilder::end_segment() { p_.segments.back().end_op = static_cast<int>(p_.ops.size()); }
+
+Op& PlanBuilder::push(OpKind kind, const std::string& name, const Value& in) {
+    Op op;
+    op.kind = kind;
+    op.name = name;
+    op.segment = static_cast<int>(p_.segments.size()) - 1;
+    op.in = in;
+    p_.ops.push_back(op);
+    return p_.ops.back();
+}
+
+static int out_size(int x, int k, int s, int p) { return x + 2 * p < k ? 0 : (x + 2 * p - k) / s + 1; }
+
+Value PlanBuilder::conv(const std::string& name, const Value& in, int cout, int k, int stride, int groups, bool bn,
+                        Act act, bool bias, const Value* into) {
+    const int pad = k / 2;
+    Value out = into ? *into : buffer(cout, out_size(in.h, k, stride, pad), out_size(in.w, k, stride, pad));
+    Op& op = push(OpKind::Conv, name, in);
+    op.out = out;
+    op.k = k;
+    op.stride = stride;
+    op.pad = pad;
+    op.groups = groups;
+    op.bn = bn;
+    op.act = act;
+    op.bias = bias;
+    return out;
+}
+
+Value PlanBuilder::bn_act(const std::string& name, const Value& in, Act act) {
+    Value out = buffer(in.c, in.h, in.w);
+    Op& op = push(OpKind::BnAct, name, in);
+    op.out = out;
+    op.act = act;
+    return out;
+}
+
+Value PlanBuilder::pool(const std::string& name, const Value& in, PoolKind kind, int k, int stride, int pad,
+                        const Value* into) {
+    Value out = into ? *into : buffer(in.c, out_size(in.h, k, stride, pad), out_size(in.w, k, stride, pad));
+    Op& op = push(OpKind::Pool, name, in);
+    op.out = out;
+    op.pool = kind;
+    op.k = k;
+    op.stride = stride;
+    op.pad = pad;
+    return out;
+}
+
+Value PlanBuilder::global_avg_pool(const std::string& name, const Value& in) {
+    Value out = buffer(in.c, 1, 1);
+    push(OpKind::GlobalAvgPool, name, in).out = out;
+    return out;
+}
+
+Value PlanBuilder::se(const std::string& name, const Value& in, int reduced) {
+    Value out = buffer(in.c, in.h, in.w);
+    Op& op = push(OpKind::SE, name, in);
+    op.out = out;
+    op.se_reduced = reduced;
+    return out;
+}
+
+Value PlanBuilder::add(const std::string& name, const Value& a, const Value& b, Act act) {
+    Value out = buffer(a.c, a.h, a.w);
+    Op& op = push(OpKind::Add, name, a);
+    op.in2 = b;
+    op.out = out;
+    op.act = act;
+    return out;
+}
+
+Value PlanBuilder::linear(const std::string& name, const Value& in, int out_features, Act act) {
+    Value out = buffer(out_features, 1, 1);
+    Op& op = push(OpKind::Linear, name, in);
+    op.out = out;
+    op.bias = true;
+    op.act = act;
+    return out;
+}
+
+}  // namespace detail
+
+Plan build_plan(const Space& space, const Arch& arch, int batch, int res) {
+    validate_arch(space, arch);
+    if (batch < 1 || batch > 4096) throw Error(ErrorKind::InvalidArgument, "batch must be 1..4096");
+    Plan p;
+    p.batch = batch;
+    p.res = res ? res : arch.res;
+    if (p.res < 8 || p.res > 4096) throw Error(ErrorKind::InvalidArgument, "resolution must be 8..4096");
+    detail::PlanBuilder b(p);
+    p.input = b.buffer(3, p.res, p.res);
+    switch (space.family) {
+        case Family::ResNet: detail::build_resnet(space, arch, b, p.input); break;
+        case Family::MobileNetV3: detail::build_mobilenetv3(space, arch, b, p.input); break;
+        case Family::DenseNet: detail::build_densenet(space, arch, b, p.input); break;
+    }
+    p.output = p.ops.back().out;
+    return p;
+}
+
+}  // namespace esm

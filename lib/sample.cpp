@@ -1,0 +1,147 @@
+// Random and balanced sampling (SPEC §4). Balanced sampling counts depth vectors per
+// total exactly (dynamic programming over units) instead of rejecting blindly.
+#include "esm/sample.hpp"
+
+#include <cmath>
+
+#include "esm/common.hpp"
+
+namespace esm {
+
+Strategy parse_strategy(const std::string& s) {
+    if (s == "random") return Strategy::Random;
+    if (s == "balanced") return Strategy::Balanced;
+    throw Error(ErrorKind::InvalidArgument, "unknown sampling strategy '" + s + "' (expected random or balanced)");
+}
+
+const char* strategy_name(Strategy s) { return s == Strategy::Random ? "random" : "balanced"; }
+
+Sampler::Sampler(const Space& space, uint64_t seed) : space_(space), rng_(seed) {
+    space_.validate();
+    const size_t n = space_.units.size();
+    const int max_total = space_.max_depth();
+    ways_.assign(n + 1, std::vector<double>(max_total + 1, 0.0));
+    ways_[n][0] = 1.0;
+    for (size_t u = n; u-- > 0;)
+        for (int s = 0; s <= max_total; ++s)
+            for (int d = space_.units[u].min_depth; d <= space_.units[u].max_depth && d <= s; ++d)
+                ways_[u][s] += ways_[u + 1][s - d];
+}
+
+double Sampler::depth_vector_count(int total) const {
+    if (total < 0 || total >= static_cast<int>(ways_[0].size())) return 0.0;
+    return ways_[0][total];
+}
+
+void Sampler::fill_choices(Arch& a) {
+    const size_t nc = space_.choices.size();
+    for (auto& unit : a.units) {
+        if (space_.per_unit_choices) {
+            BlockChoice b{};
+            for (size_t i = 0; i < nc; ++i) b[i] = static_cast<uint8_t>(rng_.below(space_.choices[i].values.size()));
+            for (auto& blk : unit) blk = b;
+        } else {
+            for (auto& blk : unit) {
+                blk = BlockChoice{};
+                for (size_t i = 0; i < nc; ++i) blk[i] = static_cast<uint8_t>(rng_.below(space_.choices[i].values.size()));
+            }
+        }
+    }
+    a.res = space_.resolutions[rng_.below(space_.resolutions.size())];
+}
+
+Arch Sampler::random() {
+    Arch a;
+    a.units.resize(space_.units.size());
+    for (size_t u = 0; u < space_.units.size(); ++u)
+        a.units[u].resize(static_cast<size_t>(rng_.range(space_.units[u].min_depth, space_.units[u].max_depth)));
+    fill_choices(a);
+    return a;
+}
+
+// Draws a depth vector uniformly among those with the given total: unit by unit, the
+// unit's depth d is chosen with weight ways_[u+1][rest - d].
+std::vector<int> Sampler::depth_vector_with_total(int total) {
+    std::vector<int> depths(space_.units.size());
+    int rest = total;
+    for (size_t u = 0; u < space_.units.size(); ++u) {
+        double r = rng_.uniform() * ways_[u][rest];
+        int chosen = -1;
+        for (int d = space_.units[u].min_depth; d <= space_.units[u].max_depth && d <= rest; ++d) {
+            double w = ways_[u + 1][rest - d];
+            if (w <= 0) continue;
+            chosen = d;
+            if (r < w) break;
+            r -= w;
+        }
+        depths[u] = chosen;
+        rest -= chosen;
+    }
+    return depths;
+}
+
+Arch Sampler::in_bin(int bin, int n_bins) {
+    space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins
+    if (bin < 0 || bin >= n_bins)
+        throw Error(ErrorKind::InvalidArgument, "bin " + std::to_string(bin) + " outside 0.." + std::to_string(n_bins - 1));
+    const int lo = space_.bin_lo(bin, n_bins), hi = space_.bin_hi(bin, n_bins);
+    double total = 0;
+    for (int t = lo; t <= hi; ++t) total += ways_[0][t];
+    double r = rng_.uniform() * total;
+    int t = lo;
+    for (; t < hi; ++t) {
+        if (r < ways_[0][t]) break;
+        r -= ways_[0][t];
+    }
+    while (ways_[0][t] <= 0) --t;  // floating-point edge: land on a populated total
+    Arch a;
+    a.units.resize(space_.units.size());
+    auto depths = depth_vector_with_total(t);
+    for (size_t u = 0; u < depths.size(); ++u) a.units[u].resize(static_cast<size_t>(depths[u]));
+    fill_choices(a);
+    return a;
+}
+
+Arch Sampler::balanced(int n_bins) {
+    space_.bin_of(space_.min_depth(), n_bins);
+    return in_bin(static_cast<int>(rng_.below(static_cast<uint64_t>(n_bins))), n_bins);
+}
+
+template <class Gen>
+std::vector<Arch> Sampler::distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen) {
+    if (n < 0) throw Error(ErrorKind::InvalidArgument, "cannot sample a negative number of architectures");
+    std::vector<Arch> out;
+    out.reserve(static_cast<size_t>(n));
+    std::unordered_set<std::string> seen;
+    // A generous bound on consecutive duplicates tells "space exhausted" from bad luck.
+    const int max_misses = 10000 + 100 * n;
+    int misses = 0;
+    while (static_cast<int>(out.size()) < n) {
+        Arch a = gen();
+        std::string key = format_arch(space_, a);
+        if ((exclude && exclude->count(key)) || !seen.insert(key).second) {
+            if (++misses > max_misses)
+                throw Error(ErrorKind::InvalidArgument, "could not draw " + std::to_string(n) +
+                                                            " distinct architectures (got " + std::to_string(out.size()) +
+                                                            "); the space or bin is too small");
+            continue;
+        }
+        misses = 0;
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+std::vector<Arch> Sampler::sample(Strategy strategy, int n, int n_bins, const std::unordered_set<std::string>* exclude) {
+    if (strategy == Strategy::Balanced) {
+        space_.bin_of(space_.min_depth(), n_bins);
+        return distinct(n, exclude, [&] { return balanced(n_bins); });
+    }
+    return distinct(n, exclude, [&] { return random(); });
+}
+
+std::vector<Arch> Sampler::sample_bin(int bin, int n_bins, int n, const std::unordered_set<std::string>* exclude) {
+    return distinct(n, exclude, [&] { return in_bin(bin, n_bins); });
+}
+
+}  // namespace esm

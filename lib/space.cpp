@@ -1,0 +1,289 @@
+// Space facts derived from the description: depth range, bins, size, validation.
+// Parsing and printing of description files live in space_text.cpp.
+#include "esm/space.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+
+#include "esm/arch.hpp"
+#include "esm/common.hpp"
+
+namespace esm {
+
+const char* family_name(Family f) {
+    switch (f) {
+        case Family::ResNet: return "resnet";
+        case Family::MobileNetV3: return "mobilenetv3";
+        case Family::DenseNet: return "densenet";
+    }
+    return "?";
+}
+
+const char* act_name(Act a) {
+    switch (a) {
+        case Act::None: return "none";
+        case Act::ReLU: return "relu";
+        case Act::HSwish: return "hswish";
+        case Act::HSigmoid: return "hsigmoid";
+    }
+    return "?";
+}
+
+int Space::min_depth() const {
+    int d = 0;
+    for (const auto& u : units) d += u.min_depth;
+    return d;
+}
+
+int Space::max_depth() const {
+    int d = 0;
+    for (const auto& u : units) d += u.max_depth;
+    return d;
+}
+
+int Space::max_unit_depth() const {
+    int d = 0;
+    for (const auto& u : units) d = std::max(d, u.max_depth);
+    return d;
+}
+
+int Space::choice_index(const std::string& n) const {
+    for (size_t i = 0; i < choices.size(); ++i)
+        if (choices[i].name == n) return static_cast<int>(i);
+    return -1;
+}
+
+int Space::combinations() const {
+    int c = 1;
+    for (const auto& ch : choices) c *= static_cast<int>(ch.values.size());
+    return c;
+}
+
+// Bins split the integer depths [lo, hi] into n_bins runs as equal as integers allow:
+// bin b starts at lo + floor(b * span / n_bins).
+int Space::bin_lo(int bin, int n_bins) const {
+    const int lo = min_depth(), span = max_depth() - min_depth() + 1;
+    return lo + static_cast<int>(static_cast<int64_t>(bin) * span / n_bins);
+}
+
+int Space::bin_hi(int bin, int n_bins) const { return bin_lo(bin + 1, n_bins) - 1; }
+
+int Space::bin_of(int depth, int n_bins) const {
+    const int span = max_depth() - min_depth() + 1;
+    if (n_bins < 1 || n_bins > span)
+        throw Error(ErrorKind::InvalidArgument, "number of bins " + std::to_string(n_bins) +
+                                                    " must be in 1.." + std::to_string(span) +
+                                                    " for space " + name);
+    if (depth < min_depth() || depth > max_depth())
+        throw Error(ErrorKind::InvalidArgument, "depth " + std::to_string(depth) +
+                                                    " outside the space's range " +
+                                                    std::to_string(min_depth()) + ".." +
+                                                    std::to_string(max_depth()));
+    // Largest b with bin_lo(b) <= depth.
+    int b = static_cast<int>((static_cast<int64_t>(depth - min_depth()) * n_bins) / span);
+    while (b + 1 < n_bins && bin_lo(b + 1, n_bins) <= depth) ++b;
+    while (b > 0 && bin_lo(b, n_bins) > depth) --b;
+    return b;
+}
+
+namespace {
+
+// Unsigned big integer in base 1e9, just enough for space sizes.
+struct BigUint {
+    std::vector<uint32_t> d;  // little-endian limbs
+    static constexpr uint32_t kBase = 1000000000u;
+
+    explicit BigUint(uint64_t v = 0) {
+        do {
+            d.push_back(static_cast<uint32_t>(v % kBase));
+            v /= kBase;
+        } while (v);
+    }
+    BigUint& operator+=(const BigUint& o) {
+        uint64_t carry = 0;
+        for (size_t i = 0; i < std::max(d.size(), o.d.size()) || carry; ++i) {
+            if (i == d.size()) d.push_back(0);
+            uint64_t s = carry + d[i] + (i < o.d.size() ? o.d[i] : 0);
+            d[i] = static_cast<uint32_t>(s % kBase);
+            carry = s / kBase;
+        }
+        return *this;
+    }
+    BigUint operator*(const BigUint& o) const {
+        std::vector<uint64_t> r(d.size() + o.d.size() + 1, 0);
+        for (size_t i = 0; i < d.size(); ++i) {
+            uint64_t carry = 0;
+            for (size_t j = 0; j < o.d.size() || carry; ++j) {
+                uint64_t cur = r[i + j] + carry + (j < o.d.size() ? uint64_t(d[i]) * o.d[j] : 0);
+                r[i + j] = cur % kBase;
+                carry = cur / kBase;
+            }
+        }
+        BigUint out;
+        out.d.assign(r.begin(), r.end());
+        while (out.d.size() > 1 && out.d.back() == 0) out.d.pop_back();
+        return out;
+    }
+    std::string str() const {
+        std::string s = std::to_string(d.back());
+        for (size_t i = d.size() - 1; i-- > 0;) {
+            std::string limb = std::to_string(d[i]);
+            s += std::string(9 - limb.size(), '0') + limb;
+        }
+        return s;
+    }
+};
+
+}  // namespace
+
+// Per unit: per-block choices give sum_d C^d; per-unit choices give (#depths) * C.
+std::string Space::size_exact() const {
+    const uint64_t c = static_cast<uint64_t>(combinations());
+    BigUint total(1);
+    for (const auto& u : units) {
+        BigUint unit_ways(0);
+        if (per_unit_choices) {
+            unit_ways = BigUint(static_cast<uint64_t>(u.max_depth - u.min_depth + 1) * c);
+        } else {
+            BigUint power(1);
+            for (int d = 1; d <= u.max_depth; ++d) {
+                power = power * BigUint(c);
+                if (d >= u.min_depth) unit_ways += power;
+            }
+        }
+        total = total * unit_ways;
+    }
+    total = total * BigUint(resolutions.size());
+    return total.str();
+}
+
+double Space::size_log10() const {
+    const double c = combinations();
+    double lg = std::log10(static_cast<double>(resolutions.size()));
+    for (const auto& u : units) {
+        double ways = 0;
+        if (per_unit_choices) {
+            ways = (u.max_depth - u.min_depth + 1) * c;
+        } else {
+            // sum_d c^d computed relative to the largest term to stay finite.
+            for (int d = u.min_depth; d <= u.max_depth; ++d)
+                ways += std::pow(c, d - u.max_depth);
+            lg += u.max_depth * std::log10(c);
+        }
+        lg += std::log10(ways);
+    }
+    return lg;
+}
+
+namespace {
+
+[[noreturn]] void bad(const Space& s, const std::string& what) {
+    throw Error(ErrorKind::Format,
+                "space '" + (s.name.empty() ? std::string("?") : s.name) + "': " + what);
+}
+
+bool is_label(const std::string& l) {
+    if (l.empty()) return false;
+    for (char c : l)
+        if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.') return false;
+    return true;
+}
+
+}  // namespace
+
+void Space::validate() const {
+    if (name.empty()) bad(*this, "name is empty");
+    for (char c : name)
+        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+              c == '-' || c == '_'))
+            bad(*this, "name may hold only a-z, 0-9, '-' and '_'");
+    if (units.empty() || units.size() > 16) bad(*this, "needs 1 to 16 units");
+    for (size_t i = 0; i < units.size(); ++i) {
+        const auto& u = units[i];
+        const std::string where = "unit " + std::to_string(i) + ": ";
+        if (u.min_depth < 1 || u.max_depth < u.min_depth || u.max_depth > 64)
+            bad(*this, where + "depth range must satisfy 1 <= min <= max <= 64");
+        if (family != Family::DenseNet) {
+            if (u.width < 1 || u.width > 65536) bad(*this, where + "width must be 1..65536");
+            if (u.stride != 1 && u.stride != 2) bad(*this, where + "stride must be 1 or 2");
+        }
+        if (family != Family::MobileNetV3 && u.se) bad(*this, where + "squeeze-excite is a MobileNetV3 option");
+        if (u.act != Act::ReLU && u.act != Act::HSwish) bad(*this, where + "activation must be relu or hswish");
+    }
+    if (choices.empty() || choices.size() > static_cast<size_t>(kMaxChoices))
+        bad(*this, "needs 1 to " + std::to_string(kMaxChoices) + " choices");
+    for (const auto& ch : choices) {
+        if (ch.name.empty()) bad(*this, "a choice has no name");
+        for (char c : ch.name)
+            if (!std::isalpha(static_cast<unsigned char>(c))) bad(*this, "choice name '" + ch.name + "' must be letters");
+        if (ch.values.empty() || ch.values.size() > 255 || ch.values.size() != ch.labels.size())
+            bad(*this, "choice '" + ch.name + "' needs 1..255 values, each with a label");
+        for (size_t i = 0; i < ch.labels.size(); ++i) {
+            if (!is_label(ch.labels[i]))
+                bad(*this, "choice '" + ch.name + "' label '" + ch.labels[i] + "' must be digits and '.'");
+            if (!(ch.values[i] > 0) || !std::isfinite(ch.values[i]))
+                bad(*this, "choice '" + ch.name + "' values must be positive");
+            for (size_t j = 0; j < i; ++j)
+                if (ch.labels[j] == ch.labels[i] || ch.values[j] == ch.values[i])
+                    bad(*this, "choice '" + ch.name + "' repeats value or label '" + ch.labels[i] + "'");
+        }
+    }
+    for (size_t i = 0; i < choices.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+            if (choices[i].name == choices[j].name) bad(*this, "choice '" + choices[i].name + "' given twice");
+    const int k = choice_index("k");
+    if (k < 0) bad(*this, "needs a kernel choice 'k'");
+    for (double v : choices[k].values)
+        if (v != std::floor(v) || static_cast<int>(v) % 2 == 0 || v > 15)
+            bad(*this, "kernel sizes must be odd integers up to 15");
+    if (family == Family::DenseNet) {
+        if (!per_unit_choices) bad(*this, "densenet choices are per unit");
+        if (choices.size() != 1) bad(*this, "densenet has exactly one choice, 'k'");
+        if (growth < 1 || bottleneck < 1) bad(*this, "growth and bottleneck must be positive");
+    } else {
+        if (per_unit_choices) bad(*this, std::string(family_name(family)) + " choices are per block");
+        if (choices.size() != 2 || choice_index("e") < 0)
+            bad(*this, std::string(family_name(family)) + " has exactly two choices, 'k' and 'e'");
+    }
+    if (family == Family::MobileNetV3) {
+        if (head_widths.size() != 2 || head_widths[0] < 1 || head_widths[1] < 1)
+            bad(*this, "mobilenetv3 needs two head widths (1x1 conv, FC hidden)");
+    } else if (!head_widths.empty()) {
+        bad(*this, "head widths are a mobilenetv3 option");
+    }
+    if (first_block_width != 0 && family != Family::MobileNetV3)
+        bad(*this, "first_block is a mobilenetv3 option");
+    if (stem_width < 1 || num_classes < 1) bad(*this, "stem width and classes must be positive");
+    if (first_block_width < 0) bad(*this, "first_block width must be >= 0");
+    if (resolutions.empty()) bad(*this, "needs a resolution");
+    for (size_t i = 0; i < resolutions.size(); ++i) {
+        if (resolutions[i] < 8 || resolutions[i] > 4096) bad(*this, "resolutions must be 8..4096");
+        if (i && resolutions[i] <= resolutions[i - 1]) bad(*this, "resolutions must be strictly increasing");
+    }
+    if (default_batch < 1) bad(*this, "batch must be >= 1");
+}
+
+bool operator==(const Space& a, const Space& b) {
+    if (a.name != b.name || a.family != b.family || a.per_unit_choices != b.per_unit_choices ||
+        a.stem_width != b.stem_width || a.first_block_width != b.first_block_width ||
+        a.head_widths != b.head_widths || a.num_classes != b.num_classes || a.growth != b.growth ||
+        a.bottleneck != b.bottleneck || a.resolutions != b.resolutions ||
+        a.default_batch != b.default_batch || a.units.size() != b.units.size() ||
+        a.choices.size() != b.choices.size())
+        return false;
+    for (size_t i = 0; i < a.units.size(); ++i) {
+        const auto &x = a.units[i], &y = b.units[i];
+        if (x.width != y.width || x.stride != y.stride || x.min_depth != y.min_depth ||
+            x.max_depth != y.max_depth || x.act != y.act || x.se != y.se)
+            return false;
+    }
+    for (size_t i = 0; i < a.choices.size(); ++i) {
+        const auto &x = a.choices[i], &y = b.choices[i];
+        if (x.name != y.name || x.values != y.values || x.labels != y.labels) return false;
+    }
+    return true;
+}
+
+}  // namespace esm

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what libesm needs to build and test on a fresh Debian machine, only where it
+# is missing: a C++ compiler, CMake, OpenBLAS and GoogleTest. Never touches anything else.
+set -euo pipefail
+missing=()
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v make >/dev/null 2>&1 || missing+=(make)
+[ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || \
+  ls /usr/include/*/openblas*/cblas.h >/dev/null 2>&1 || missing+=(libopenblas-dev)
+[ -e /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "libesm: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "libesm: need root to install ${missing[*]} (apt-get install -y ${missing[*]})" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >&2
+$SUDO apt-get install -y -q "${missing[@]}" >&2

@@ -1,0 +1,114 @@
+// Tiny command-line helper shared by the tools: options, --help, errors on stderr with
+// exit status 2 for usage and 1 for failures. Tools only; the library never exits.
+#pragma once
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace esm_cli {
+
+struct Option {
+    std::string name;  // "--space"
+    bool takes_value;
+};
+
+class Args {
+public:
+    Args(int argc, char** argv, const std::string& usage, const std::vector<Option>& options)
+        : tool_(argc > 0 ? argv[0] : "esm"), usage_(usage) {
+        auto slash = tool_.rfind('/');
+        if (slash != std::string::npos) tool_ = tool_.substr(slash + 1);
+        for (int i = 1; i < argc; ++i) {
+            std::string a = argv[i];
+            if (a == "--help" || a == "-h") {
+                std::fputs(usage_.c_str(), stdout);
+                std::exit(0);
+            }
+            if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1]))))) {
+                std::string value;
+                bool has_inline = false;
+                auto eq = a.find('=');
+                if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+                    value = a.substr(eq + 1);
+                    a = a.substr(0, eq);
+                    has_inline = true;
+                }
+                const Option* opt = nullptr;
+                for (const auto& o : options)
+                    if (o.name == a) opt = &o;
+                if (!opt) usage_error("unknown option '" + a + "'");
+                if (opt->takes_value) {
+                    if (!has_inline) {
+                        if (i + 1 >= argc) usage_error("option '" + a + "' needs a value");
+                        value = argv[++i];
+                    }
+                    values_[a] = value;
+                } else {
+                    if (has_inline) usage_error("option '" + a + "' takes no value");
+                    values_[a] = "1";
+                }
+            } else {
+                positional_.push_back(a);
+            }
+        }
+    }
+
+    const std::vector<std::string>& positional() const { return positional_; }
+    bool has(const std::string& name) const { return values_.count(name) != 0; }
+    std::string get(const std::string& name, const std::string& dflt = "") const {
+        auto it = values_.find(name);
+        return it == values_.end() ? dflt : it->second;
+    }
+    long get_int(const std::string& name, long dflt, long lo, long hi) const {
+        if (!has(name)) return dflt;
+        const std::string v = get(name);
+        char* end = nullptr;
+        long x = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || x < lo || x > hi)
+            usage_error("option '" + name + "' expects an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                        ", got '" + v + "'");
+        return x;
+    }
+    double get_double(const std::string& name, double dflt, double lo, double hi) const {
+        if (!has(name)) return dflt;
+        const std::string v = get(name);
+        char* end = nullptr;
+        double x = std::strtod(v.c_str(), &end);
+        if (v.empty() || *end != '\0' || !(x >= lo && x <= hi))
+            usage_error("option '" + name + "' expects a number in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                        ", got '" + v + "'");
+        return x;
+    }
+
+    [[noreturn]] void usage_error(const std::string& msg) const {
+        std::fprintf(stderr, "%s: %s\n(see '%s --help')\n", tool_.c_str(), msg.c_str(), tool_.c_str());
+        std::exit(2);
+    }
+    [[noreturn]] void fail(const std::string& msg) const {
+        std::fprintf(stderr, "%s: %s\n", tool_.c_str(), msg.c_str());
+        std::exit(1);
+    }
+    const std::string& tool() const { return tool_; }
+
+private:
+    std::string tool_, usage_;
+    std::vector<std::string> positional_;
+    std::map<std::string, std::string> values_;
+};
+
+// Runs a tool body, turning any exception into a message on stderr and exit status 1.
+inline int run_tool(const char* tool, const std::function<int()>& body) {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", tool, e.what());
+        return 1;
+    }
+}
+
+}  // namespace esm_cli
