@@ -1,0 +1,131 @@
+// Strict CSV table reader shared by datasets, training and evaluation. It never guesses:
+// a malformed line is an error naming the file and line. Writing lives in dataset.cpp.
+#include "esm/table.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "esm/common.hpp"
+
+namespace esm {
+
+namespace {
+[[noreturn]] void fail(const std::string& src, int line, const std::string& what) {
+    throw Error(ErrorKind::Format, src + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + what);
+}
+
+std::string trim(const std::string& s) {
+    size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+}
+}  // namespace
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (;;) {
+        size_t comma = line.find(',', start);
+        out.push_back(trim(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+int Table::column(const std::string& name) const {
+    for (size_t i = 0; i < columns.size(); ++i)
+        if (columns[i] == name) return static_cast<int>(i);
+    return -1;
+}
+
+int Table::require_column(const std::string& name) const {
+    int c = column(name);
+    if (c < 0) {
+        std::string have;
+        for (const auto& col : columns) have += (have.empty() ? "" : ", ") + col;
+        fail(source, 0, "no column '" + name + "' (columns: " + have + ")");
+    }
+    return c;
+}
+
+bool Table::has_meta(const std::string& key) const {
+    for (const auto& kv : meta)
+        if (kv.first == key) return true;
+    return false;
+}
+
+std::string Table::meta_value(const std::string& key, const std::string& dflt) const {
+    for (const auto& kv : meta)
+        if (kv.first == key) return kv.second;
+    return dflt;
+}
+
+double Table::number(size_t row, int col) const {
+    const std::string& f = rows.at(row).at(static_cast<size_t>(col));
+    char* end = nullptr;
+    double v = std::strtod(f.c_str(), &end);
+    if (f.empty() || *end != '\0' || !std::isfinite(v))
+        fail(source, row_lines[row], "column '" + columns[col] + "' holds '" + f.substr(0, 40) + "', not a finite number");
+    return v;
+}
+
+Table parse_table(const std::string& text, const std::string& source, bool allow_torn_tail, bool* torn_tail) {
+    Table t;
+    t.source = source;
+    if (torn_tail) *torn_tail = false;
+    if (text.find('\0') != std::string::npos) fail(source, 0, "contains a NUL byte; not a CSV text file");
+    size_t pos = 0;
+    int line_no = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        const bool torn = nl == std::string::npos;
+        std::string line = text.substr(pos, torn ? std::string::npos : nl - pos);
+        pos = torn ? text.size() : nl + 1;
+        ++line_no;
+        if (line.size() > (1u << 20)) fail(source, line_no, "line longer than 1 MiB");
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (torn && !t.columns.empty() && !line.empty() && line[0] != '#') {
+            if (!allow_torn_tail) fail(source, line_no, "last line has no newline: the file was cut off mid-write");
+            if (torn_tail) *torn_tail = true;
+            break;
+        }
+        if (trim(line).empty()) continue;
+        if (line[0] == '#') {
+            std::string body = trim(line.substr(1));
+            auto colon = body.find(':');
+            if (colon != std::string::npos && t.columns.empty())
+                t.meta.push_back({trim(body.substr(0, colon)), trim(body.substr(colon + 1))});
+            continue;
+        }
+        if (line.find('"') != std::string::npos) fail(source, line_no, "quoted fields are not supported");
+        auto fields = split_csv_line(line);
+        if (t.columns.empty()) {
+            for (size_t i = 0; i < fields.size(); ++i) {
+                if (fields[i].empty()) fail(source, line_no, "header column " + std::to_string(i + 1) + " has no name");
+                for (size_t j = 0; j < i; ++j)
+                    if (fields[j] == fields[i]) fail(source, line_no, "header names column '" + fields[i] + "' twice");
+            }
+            t.columns = fields;
+            continue;
+        }
+        if (fields.size() != t.columns.size())
+            fail(source, line_no, "row has " + std::to_string(fields.size()) + " fields, the header has " +
+                                      std::to_string(t.columns.size()));
+        t.rows.push_back(std::move(fields));
+        t.row_lines.push_back(line_no);
+    }
+    if (t.columns.empty()) fail(source, 0, "no header row (empty file?)");
+    return t;
+}
+
+Table read_table(const std::string& path, bool allow_torn_tail, bool* torn_tail) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error(ErrorKind::Io, "cannot open '" + path + "'");
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return parse_table(ss.str(), path, allow_torn_tail, torn_tail);
+}
+
+}  // namespace esm
