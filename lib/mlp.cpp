@@ -184,6 +184,22 @@ void MlpModel::predict(const float* x, size_t n, float* latency) const {
     }
 }
 
+void MlpModel::predict_inplace(float* x, size_t n, float* latency, Mlp::Workspace& ws) const {
+    const size_t d = static_cast<size_t>(inputs());
+    const float* mean = x_mean.data();
+    const float* inv = x_inv_std.data();
+    for (size_t i = 0; i < n; ++i) {
+        float* r = x + i * d;
+        for (size_t j = 0; j < d; ++j) r[j] = (r[j] - mean[j]) * inv[j];
+    }
+    net.forward(x, n, latency, ws);
+    const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
+    if (log_target)
+        for (size_t i = 0; i < n; ++i) latency[i] = std::exp(latency[i] * ys + ym);
+    else
+        for (size_t i = 0; i < n; ++i) latency[i] = latency[i] * ys + ym;
+}
+
 double MlpModel::predict_one(const float* x) const {
     float y = 0;
     predict(x, 1, &y);
