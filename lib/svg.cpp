@@ -1,14 +1,9 @@
-// SVG plots (esm/svg.hpp) and the atomic file writer they and the reports use.
+// SVG plots (esm/svg.hpp): fixed layout, no dependencies.
 #include "esm/svg.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <sstream>
 
 #include "esm/common.hpp"
@@ -134,34 +129,6 @@ std::string svg_lines(const std::string& title, const std::string& xlabel, const
     }
     o << "</svg>\n";
     return o.str();
-}
-
-void write_file_atomic(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) throw Error(ErrorKind::Io, "cannot write '" + tmp + "': " + std::strerror(errno));
-    size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const std::string why = std::strerror(errno);
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw Error(ErrorKind::Io, "cannot write '" + tmp + "': " + why + " ('" + path + "' is unchanged)");
-        }
-        done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        throw Error(ErrorKind::Io, "cannot flush '" + tmp + "': " + why + " ('" + path + "' is unchanged)");
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        throw Error(ErrorKind::Io, "cannot replace '" + path + "': " + why);
-    }
 }
 
 }  // namespace esm

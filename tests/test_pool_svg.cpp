@@ -9,6 +9,7 @@
 
 #include "esm/common.hpp"
 #include "esm/pool.hpp"
+#include "esm/predictor.hpp"
 #include "esm/svg.hpp"
 
 using namespace esm;

@@ -21,7 +21,4 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel, con
 std::string svg_lines(const std::string& title, const std::string& xlabel, const std::string& ylabel,
                       const std::vector<Series>& series, double hline = std::numeric_limits<double>::quiet_NaN());
 
-// Writes text to path atomically (temporary file, fsync, rename); throws esm::Error.
-void write_file_atomic(const std::string& path, const std::string& text);
-
 }  // namespace esm
