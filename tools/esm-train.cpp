@@ -1,5 +1,6 @@
 // esm-train: train a latency predictor (encoding + MLP) from a CSV and write the predictor
 // file; prints the test metrics overall and per depth bin. Public API only.
+#include <cmath>
 #include <cstdio>
 
 #include "cli.hpp"
@@ -26,6 +27,7 @@ static const char* kUsage =
     "  --schedule S      cosine | constant learning rate (default cosine)\n"
     "  --json FILE       also write the metrics report as JSON\n"
     "  --threads N       OpenBLAS threads (default 1)\n"
+    "  --verbose         print the training and validation loss every 10 epochs\n"
     "  -o PREDICTOR      output predictor file (written atomically)\n";
 
 int main(int argc, char** argv) {
@@ -34,7 +36,7 @@ int main(int argc, char** argv) {
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
                         {"--log-target", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
-                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"-o", true}});
+                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
@@ -109,6 +111,10 @@ int main(int argc, char** argv) {
                     esm::encoding_name(cfg.encoding), p.encoder().length(), train.target.c_str());
         std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)\n",
                     train.size(), rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
+        if (args.has("--verbose"))
+            for (size_t e = 0; e < rep.train_loss.size(); e += 10)
+                std::printf("epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],
+                            e < rep.val_loss.size() ? rep.val_loss[e] : NAN);
         if (!test.archs.empty()) {
             esm::MetricsReport m = esm::evaluate_predictor(p, test, cfg.n_bins);
             p.metrics_json = esm::metrics_json(m);
