@@ -29,8 +29,8 @@ uint64_t fnv1a64(const void* data, size_t n) {
     return h;
 }
 
-Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model)
-    : encoder_(space, encoding), model_(std::move(model)) {
+Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResEncoding res)
+    : encoder_(space, encoding, res), model_(std::move(model)) {
     if (model_.inputs() != encoder_.length())
         throw Error(ErrorKind::InvalidArgument, "predictor: the network has " + std::to_string(model_.inputs()) +
                                                     " inputs but the " + encoding_name(encoding) + " encoding of " +
@@ -180,6 +180,7 @@ std::string Predictor::serialize() const {
     std::string s = std::string(kMagic) + std::to_string(kPredictorFormatVersion) + "\n";
     s += "library " + std::string(version()) + "\n";
     s += "encoding " + std::string(encoding_name(encoding())) + "\n";
+    s += "resolution " + std::string(res_encoding_name(encoder_.res_encoding())) + "\n";
     s += "target " + target + "\n";
     s += "bins " + std::to_string(n_bins) + "\n";
     s += "log_target " + std::string(model_.log_target ? "1" : "0") + "\n";
@@ -239,6 +240,12 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     } catch (const Error& e) {
         r.fail(e.what());
     }
+    ResEncoding res_enc;
+    try {
+        res_enc = parse_res_encoding(r.field("resolution"));
+    } catch (const Error& e) {
+        r.fail(e.what());
+    }
     const std::string target = r.field("target");
     const int bins = static_cast<int>(r.integer("bins", 1, 1000));
     const bool log_target = r.integer("log_target", 0, 1) == 1;
@@ -279,7 +286,7 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     if (!r.at_end()) r.fail("unexpected data before the checksum line");
     try {
         m.net = Mlp(sizes, std::move(params));
-        Predictor p(space, enc, std::move(m));
+        Predictor p(space, enc, std::move(m), res_enc);
         p.target = target;
         p.n_bins = bins;
         p.dataset_meta = std::move(meta);

@@ -99,13 +99,13 @@ void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyDat
 }
 
 Predictor train_predictor(const Space& space, const LatencyData& train, const TrainConfig& cfg, TrainReport* report) {
-    Encoder enc(space, cfg.encoding);
+    Encoder enc(space, cfg.encoding, cfg.res);
     const size_t L = static_cast<size_t>(enc.length());
     std::vector<float> x(train.size() * L), y(train.size());
     enc.encode_batch(train.archs.data(), train.size(), x.data());
     for (size_t i = 0; i < train.size(); ++i) y[i] = static_cast<float>(train.latency[i]);
     TrainReport rep;
-    Predictor p(space, cfg.encoding, train_mlp(x.data(), y.data(), train.size(), enc.length(), cfg.mlp, &rep));
+    Predictor p(space, cfg.encoding, train_mlp(x.data(), y.data(), train.size(), enc.length(), cfg.mlp, &rep), cfg.res);
     p.target = train.target.empty() ? "latency_ms" : train.target;
     p.n_bins = cfg.n_bins;
     p.dataset_meta = train.meta;

@@ -173,3 +173,21 @@ TEST(Encode, ParseEncodingRejectsUnknown) {
 }
 
 }  // namespace
+
+namespace {
+
+// Resolution one-hot option: res/max_res, then one entry per allowed resolution (128..224/4).
+TEST(Encode, OfaResolutionOneHot) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    Encoder en(s, Encoding::FCC, esm::ResEncoding::OneHot);
+    ASSERT_EQ(en.length(), 46 + 25);
+    auto v = en.encode(esm::parse_arch(s, kOfa));
+    EXPECT_FLOAT_EQ(v[45], 204.0f / 224);
+    for (int i = 46; i < 71; ++i) EXPECT_EQ(v[static_cast<size_t>(i)], i == 46 + (204 - 128) / 4 ? 1.f : 0.f) << i;
+    EXPECT_EQ(en.feature_names()[65], "res=204");
+    // fixed-resolution spaces are unaffected
+    EXPECT_EQ(Encoder(esm::preset("resnet"), Encoding::FCC, esm::ResEncoding::OneHot).length(), 36);
+    EXPECT_THROW(esm::parse_res_encoding("log"), esm::Error);
+}
+
+}  // namespace

@@ -12,6 +12,7 @@ static const char* kUsage =
     "Train an MLP latency predictor and report its accuracy on a held-out test set.\n"
     "  --space S         preset or description file (default: the prefix of the first arch)\n"
     "  --encoding E      onehot | feature | stat | fc | fcc (default fcc)\n"
+    "  --res-encoding R  scalar | onehot: how an elastic resolution is encoded (default scalar)\n"
     "  --target COLUMN   latency column (default latency_ms; else an error lists numeric columns)\n"
     "  --test-frac F     share of the rows held out for testing (default 0.2)\n"
     "  --test FILE       a separate test CSV instead of --test-frac\n"
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
                         {"--log-target", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
-                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"-o", true}});
+                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
         const esm::Space space = esm::load_space(space_name);
         esm::TrainConfig cfg;
         cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
+        cfg.res = esm::parse_res_encoding(args.get("--res-encoding", "scalar"));
         const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
         cfg.mlp.seed = seed;
         cfg.mlp.log_target = args.has("--log-target");

@@ -41,6 +41,7 @@ void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyDat
 
 struct TrainConfig {
     Encoding encoding = Encoding::FCC;
+    ResEncoding res = ResEncoding::Scalar;  // elastic-resolution spaces only
     MlpOptions mlp;
     int n_bins = 5;
 };
