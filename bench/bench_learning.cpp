@@ -156,11 +156,56 @@ esm::TrainConfig tuned_config() {
     return c;
 }
 
+// Machine-readable throughput per batch size (read by bench/torch_mlp.py): encode + MLP
+// from in-memory archs, and the MLP alone on encoded rows; then training time.
+int batches() {
+    esm::set_blas_threads(1);
+    const esm::Space space = esm::preset("ofa-mbv3");
+    esm::Sampler smp(space, 7);
+    std::vector<esm::Arch> archs = smp.sample(esm::Strategy::Random, 8000, 5);
+    esm::LatencyData d;
+    d.archs = archs;
+    for (const auto& a : archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
+    esm::TrainConfig cfg;
+    cfg.mlp.val_frac = 0;
+    double t0 = now();
+    esm::Predictor p = esm::train_predictor(space, d, cfg);
+    std::printf("esm_train_8000x200_s %.4f\n", now() - t0);
+    const size_t L = static_cast<size_t>(p.encoder().length());
+    std::vector<float> x(archs.size() * L), out(archs.size());
+    p.encoder().encode_batch(archs.data(), archs.size(), x.data());
+    for (size_t b : {size_t{1}, size_t{8}, size_t{32}, size_t{64}, size_t{256}, size_t{1024}, size_t{4096}}) {
+        const size_t total = b == 1 ? 100000 : 1000000;
+        t0 = now();
+        size_t done = 0;
+        while (done < total) {
+            const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+            p.predict_batch(archs.data() + s, b, out.data());
+            done += b;
+        }
+        const double pred = static_cast<double>(done) / (now() - t0);
+        std::vector<float> xs(b * L);
+        esm::Mlp::Workspace ws;
+        t0 = now();
+        done = 0;
+        while (done < total) {
+            const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+            std::copy(x.begin() + static_cast<long>(s * L), x.begin() + static_cast<long>((s + b) * L), xs.begin());
+            p.model().predict_inplace(xs.data(), b, out.data(), ws);
+            done += b;
+        }
+        const double mlp = static_cast<double>(done) / (now() - t0);
+        std::printf("esm_batch %zu predict_per_s %.0f mlp_per_s %.0f\n", b, pred, mlp);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     bool quick = false, speed_only = false;
     for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--batches")) return batches();
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         if (!std::strcmp(argv[i], "--speed")) speed_only = true;
     }

@@ -90,12 +90,21 @@ void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
         const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
         const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
         const float* b = params_.data() + bias_offset(l);
-        for (size_t i = 0; i < n; ++i) std::memcpy(z + i * static_cast<size_t>(out), b, sizeof(float) * static_cast<size_t>(out));
-        // z: (n, out) += a: (n, in) * w^T, w: (out, in)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), out, in, 1.f, a, in, w, in, 1.f, z, out);
+        // z: (n, out) = a: (n, in) * w^T, w: (out, in); then bias (+ ReLU) in one pass.
+        // beta = 0 lets OpenBLAS take its unpacked small-matrix kernels.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), out, in, 1.f, a, in, w, in, 0.f, z, out);
+        const size_t o = static_cast<size_t>(out);
         if (l + 1 < nl) {
-            const size_t m = n * static_cast<size_t>(out);
-            for (size_t i = 0; i < m; ++i) z[i] = z[i] > 0.f ? z[i] : 0.f;
+            for (size_t i = 0; i < n; ++i) {
+                float* zr = z + i * o;
+                for (size_t j = 0; j < o; ++j) {
+                    const float v = zr[j] + b[j];
+                    zr[j] = v > 0.f ? v : 0.f;
+                }
+            }
+        } else {
+            for (size_t i = 0; i < n; ++i)
+                for (size_t j = 0; j < o; ++j) z[i * o + j] += b[j];
         }
         a = z;
         z += n * static_cast<size_t>(out);
@@ -218,7 +227,9 @@ void MlpModel::predict_inplace(float* x, size_t n, float* latency, Mlp::Workspac
         float* r = x + i * d;
         for (size_t j = 0; j < d; ++j) r[j] = (r[j] - mean[j]) * inv[j];
     }
-    net.forward(x, n, latency, ws);
+    // Chunks of 256 rows keep activations in L2 and the GEMMs in OpenBLAS's small-matrix path.
+    constexpr size_t kChunk = 256;
+    for (size_t s = 0; s < n; s += kChunk) net.forward(x + s * d, std::min(kChunk, n - s), latency + s, ws);
     const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
     if (log_target)
         for (size_t i = 0; i < n; ++i) latency[i] = std::exp(latency[i] * ys + ym);
