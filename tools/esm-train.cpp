@@ -2,6 +2,7 @@
 // file; prints the test metrics overall and per depth bin. Public API only.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli.hpp"
 #include "esm/predictor.hpp"
@@ -21,6 +22,7 @@ static const char* kUsage =
     "  --bins K          depth bins for the report (default 5)\n"
     "  --log-target      regress log latency\n"
     "  --epochs N        (default 200)   --lr X (default 0.01)   --weight-decay X (default 1e-4)\n"
+    "  --wd-grid X,Y,..  train once per weight decay, keep the best on the validation split\n"
     "  --batch N         mini-batch size (default 64)\n"
     "  --hidden W,W,..   hidden layer widths (default 64,64,64)\n"
     "  --val-frac F      validation share for early stopping (default 0.1)\n"
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
                         {"--log-target", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
-                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"-o", true}});
+                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
@@ -78,6 +80,20 @@ int main(int argc, char** argv) {
                 const long v = std::strtol(w.c_str(), &e, 10);
                 if (w.empty() || *e || v < 1 || v > 65536) args.usage_error("--hidden expects widths like 64,64,64");
                 cfg.mlp.hidden.push_back(static_cast<int>(v));
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+        }
+        if (args.has("--wd-grid")) {
+            const std::string g = args.get("--wd-grid");
+            size_t start = 0;
+            for (;;) {
+                const size_t comma = g.find(',', start);
+                const std::string w = g.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                char* e = nullptr;
+                const double v = std::strtod(w.c_str(), &e);
+                if (w.empty() || *e || !(v >= 0 && v <= 10)) args.usage_error("--wd-grid expects numbers like 1e-3,1e-2");
+                cfg.weight_decay_grid.push_back(v);
                 if (comma == std::string::npos) break;
                 start = comma + 1;
             }

@@ -44,6 +44,9 @@ struct TrainConfig {
     ResEncoding res = ResEncoding::Scalar;  // elastic-resolution spaces only
     MlpOptions mlp;
     int n_bins = 5;
+    // When not empty: train once per weight decay in the list and keep the network with the
+    // lowest validation loss (the same seeded validation split for all; needs val_frac > 0).
+    std::vector<double> weight_decay_grid;
 };
 
 // Encodes, trains and returns a predictor carrying the dataset's header and a training line.
