@@ -67,17 +67,17 @@ size_t Mlp::bias_offset(int layer) const {
     return offsets_[l] + static_cast<size_t>(sizes_[l]) * static_cast<size_t>(sizes_[l + 1]);
 }
 
+// A workspace may be shared between networks of different shapes: sizes are checked, not rows.
 void Mlp::reserve(Workspace& ws, size_t rows) const {
-    if (ws.rows >= rows) return;
     size_t widths = 0, widest = 0;
     for (size_t l = 1; l < sizes_.size(); ++l) {
         widths += static_cast<size_t>(sizes_[l]);
         widest = std::max(widest, static_cast<size_t>(sizes_[l]));
     }
     widest = std::max(widest, static_cast<size_t>(sizes_[0]));
-    ws.act.assign(rows * widths, 0.f);
-    ws.grad.assign(2 * rows * widest, 0.f);
-    ws.rows = rows;
+    if (ws.act.size() < rows * widths) ws.act.resize(rows * widths);
+    if (ws.grad.size() < 2 * rows * widest) ws.grad.resize(2 * rows * widest);
+    ws.rows = std::max(ws.rows, rows);
 }
 
 // Leaves every layer's output in ws.act: layer l (1-based) at rows * sum(widths before l).

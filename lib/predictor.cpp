@@ -52,8 +52,10 @@ void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
     constexpr size_t kChunk = 256;
     const size_t L = static_cast<size_t>(encoder_.length());
     const size_t rows = std::min(n, kChunk);
-    std::vector<float> x(rows * L);
-    Mlp::Workspace ws;
+    // Per-thread buffers: no allocation per call once warm (thread-safe, any predictor).
+    thread_local std::vector<float> x;
+    thread_local Mlp::Workspace ws;
+    if (x.size() < rows * L) x.resize(rows * L);
     model_.net.reserve(ws, rows);
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
