@@ -35,10 +35,18 @@ const char* encoding_name(Encoding e) {
 ResEncoding parse_res_encoding(const std::string& s) {
     if (s == "scalar") return ResEncoding::Scalar;
     if (s == "onehot") return ResEncoding::OneHot;
-    throw Error(ErrorKind::InvalidArgument, "unknown resolution encoding '" + s + "' (expected scalar or onehot)");
+    if (s == "scaled") return ResEncoding::Scaled;
+    throw Error(ErrorKind::InvalidArgument, "unknown resolution encoding '" + s + "' (expected scalar, onehot or scaled)");
 }
 
-const char* res_encoding_name(ResEncoding r) { return r == ResEncoding::OneHot ? "onehot" : "scalar"; }
+const char* res_encoding_name(ResEncoding r) {
+    switch (r) {
+        case ResEncoding::Scalar: return "scalar";
+        case ResEncoding::OneHot: return "onehot";
+        case ResEncoding::Scaled: return "scaled";
+    }
+    return "?";
+}
 
 Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
     : space_(space), encoding_(encoding), res_encoding_(res) {
@@ -76,7 +84,7 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
         int max_res = 0;
         for (int r : space_.resolutions) max_res = r > max_res ? r : max_res;
         res_scale_ = 1.f / static_cast<float>(max_res);
-        if (res_encoding_ == ResEncoding::OneHot) off += static_cast<int>(space_.resolutions.size());
+        if (res_encoding_ != ResEncoding::Scalar) off += static_cast<int>(space_.resolutions.size());
     }
     length_ = off;
 }
@@ -134,8 +142,11 @@ void Encoder::encode(const Arch& arch, float* out) const {
         }
     }
     if (res_index_ >= 0) {
-        out[res_index_] = static_cast<float>(arch.res) * res_scale_;
-        if (res_encoding_ == ResEncoding::OneHot) {
+        const float r = static_cast<float>(arch.res) * res_scale_;
+        out[res_index_] = r;
+        if (res_encoding_ == ResEncoding::Scaled)
+            for (int i = 0; i < res_index_; ++i) out[i] *= r;
+        if (res_encoding_ != ResEncoding::Scalar) {
             const auto& rs = space_.resolutions;
             for (size_t i = 0; i < rs.size(); ++i)
                 if (rs[i] == arch.res) out[res_index_ + 1 + static_cast<int>(i)] = 1.f;
@@ -201,7 +212,7 @@ std::vector<std::string> Encoder::feature_names() const {
     }
     if (res_index_ >= 0) {
         names.push_back("res/max_res");
-        if (res_encoding_ == ResEncoding::OneHot)
+        if (res_encoding_ != ResEncoding::Scalar)
             for (int r : space_.resolutions) names.push_back("res=" + std::to_string(r));
     }
     return names;

@@ -188,6 +188,21 @@ TEST(Encode, OfaResolutionOneHot) {
     // fixed-resolution spaces are unaffected
     EXPECT_EQ(Encoder(esm::preset("resnet"), Encoding::FCC, esm::ResEncoding::OneHot).length(), 36);
     EXPECT_THROW(esm::parse_res_encoding("log"), esm::Error);
+    // scaled: unit entries times res/max_res, resolution features as with onehot
+    Encoder sc(s, Encoding::FC, esm::ResEncoding::Scaled);
+    ASSERT_EQ(sc.length(), 36 + 25);
+    auto f = sc.encode(esm::parse_arch(s, kOfa));
+    const float r = 204.0f / 224;
+    EXPECT_FLOAT_EQ(f[0], 2 * r);  // unit 0 depth 2
+    // unit 0 (k7e6, k5e4): depth, #k3 #k5 #k7, #e3 #e4 #e6 = 2, 0,1,1, 0,1,1 (times r)
+    EXPECT_FLOAT_EQ(f[1], 0.f);
+    EXPECT_FLOAT_EQ(f[2], r);
+    EXPECT_FLOAT_EQ(f[3], r);
+    EXPECT_FLOAT_EQ(f[4], 0.f);
+    EXPECT_FLOAT_EQ(f[5], r);
+    EXPECT_FLOAT_EQ(f[6], r);
+    EXPECT_FLOAT_EQ(f[35], r);     // res/max_res itself is not scaled
+    EXPECT_EQ(f[36 + 19], 1.f);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ static const char* kUsage =
     "Train an MLP latency predictor and report its accuracy on a held-out test set.\n"
     "  --space S         preset or description file (default: the prefix of the first arch)\n"
     "  --encoding E      onehot | feature | stat | fc | fcc (default fcc)\n"
-    "  --res-encoding R  scalar | onehot: how an elastic resolution is encoded (default scalar)\n"
+    "  --res-encoding R  scalar | onehot | scaled: how an elastic resolution is encoded (default scalar)\n"
     "  --target COLUMN   latency column (default latency_ms; else an error lists numeric columns)\n"
     "  --test-frac F     share of the rows held out for testing (default 0.2)\n"
     "  --test FILE       a separate test CSV instead of --test-frac\n"

@@ -17,9 +17,11 @@ const char* encoding_name(Encoding e);
 
 // How an elastic resolution enters the vector: Scalar = one feature res / max_res (SPEC §6);
 // OneHot = that feature followed by a one-hot over the space's allowed resolutions (a
-// tuning option: per-resolution effects such as kernel choices of the device's library).
-enum class ResEncoding { Scalar, OneHot };
-ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot"
+// tuning option: per-resolution effects such as kernel choices of the device's library);
+// Scaled = as OneHot, and every unit entry is multiplied by res / max_res (a block's cost
+// grows with its feature-map size). Fixed-resolution spaces ignore this.
+enum class ResEncoding { Scalar, OneHot, Scaled };
+ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot" | "scaled"
 const char* res_encoding_name(ResEncoding r);
 std::vector<std::string> encoding_names();
 
