@@ -330,7 +330,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
                 bt[i] = ts[order[s + i]];
             }
             if (opt.schedule == LrSchedule::Cosine)
-                adam.set_lr(opt.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps)));
+                adam.set_lr(opt.lr * 0.5 * (1 + std::cos(3.14159265358979323846 * static_cast<double>(step) / total_steps)));
             ep_loss += net.loss_grad(bx.data(), bt.data(), m, g.data(), ws) * static_cast<double>(m);
             adam.step(net.params().data(), g.data());
             ++step;
