@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -51,13 +52,27 @@ std::string find_data(int argc, char** argv) {
 // Additive model: per (k, e) combination counts (all units pooled per unit: fcc) times
 // {1, r, r^2} plus {1, r, r^2}, r = res/max_res: each block's cost is quadratic in the
 // resolution, the network's latency their sum. Solved by normal equations (Cholesky).
+// With per_res, instead one table per resolution: counts x one-hot(res) + one-hot(res),
+// the lookup-table ideal (fitted as one block-diagonal system).
 struct Additive {
     esm::Encoder enc;
+    bool per_res;
     std::vector<double> w;
-    explicit Additive(const esm::Space& s) : enc(s, esm::Encoding::FCC) {}
-    int nfeat() const { return (enc.length() - 1) * 3 + 3; }
+    Additive(const esm::Space& s, bool per_res_) : enc(s, esm::Encoding::FCC), per_res(per_res_) {}
+    int nfeat() const {
+        return per_res ? enc.length() * static_cast<int>(enc.space().resolutions.size()) : (enc.length() - 1) * 3 + 3;
+    }
     void features(const esm::Arch& a, double* f) const {
         std::vector<float> e = enc.encode(a);
+        if (per_res) {
+            const auto& rs = enc.space().resolutions;
+            const size_t ri = static_cast<size_t>(std::find(rs.begin(), rs.end(), a.res) - rs.begin());
+            std::fill(f, f + nfeat(), 0.0);
+            double* g = f + ri * e.size();
+            for (size_t i = 0; i + 1 < e.size(); ++i) g[i] = e[i];
+            g[e.size() - 1] = 1;
+            return;
+        }
         const double r = e.back();
         const size_t n = e.size() - 1;
         for (size_t i = 0; i < n; ++i) {
@@ -74,14 +89,18 @@ struct Additive {
         std::vector<double> A(static_cast<size_t>(p * p), 0), b(static_cast<size_t>(p), 0), f(static_cast<size_t>(p));
         for (size_t i = 0; i < d.size(); ++i) {
             features(d.archs[i], f.data());
-            for (int j = 0; j < p; ++j) {
+            std::vector<int> nz;
+            for (int j = 0; j < p; ++j)
+                if (f[static_cast<size_t>(j)] != 0) nz.push_back(j);
+            for (int j : nz) {
                 b[static_cast<size_t>(j)] += f[static_cast<size_t>(j)] * d.latency[i];
-                for (int k = 0; k <= j; ++k) A[static_cast<size_t>(j * p + k)] += f[static_cast<size_t>(j)] * f[static_cast<size_t>(k)];
+                for (int k : nz)
+                    if (k <= j) A[static_cast<size_t>(j * p + k)] += f[static_cast<size_t>(j)] * f[static_cast<size_t>(k)];
             }
         }
         double tr = 0;
         for (int j = 0; j < p; ++j) tr += A[static_cast<size_t>(j * p + j)];
-        for (int j = 0; j < p; ++j) A[static_cast<size_t>(j * p + j)] += 1e-9 * tr / p;
+        for (int j = 0; j < p; ++j) A[static_cast<size_t>(j * p + j)] += 1e-9 * tr / p + 1e-12;
         // Cholesky A = L L^T in the lower triangle.
         for (int j = 0; j < p; ++j) {
             for (int k = 0; k < j; ++k) {
@@ -129,11 +148,65 @@ esm::Metrics eval_mlp(const esm::Space& s, const esm::LatencyData& tr, const esm
     return esm::compute_metrics(te.latency.data(), yhat.data(), te.size());
 }
 
+// The tuned configuration (docs/performance.md): scaled + one-hot resolution, weight decay
+// chosen from {1e-3, 1e-2} on the validation split (never on the test set).
+esm::TrainConfig tuned_config() {
+    esm::TrainConfig c;
+    c.res = esm::ResEncoding::Scaled;
+    c.weight_decay_grid = {1e-3, 1e-2};
+    return c;
+}
+
+// Machine-readable throughput per batch size (read by bench/torch_mlp.py): encode + MLP
+// from in-memory archs, and the MLP alone on encoded rows; then training time.
+int batches() {
+    esm::set_blas_threads(1);
+    const esm::Space space = esm::preset("ofa-mbv3");
+    esm::Sampler smp(space, 7);
+    std::vector<esm::Arch> archs = smp.sample(esm::Strategy::Random, 8000, 5);
+    esm::LatencyData d;
+    d.archs = archs;
+    for (const auto& a : archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
+    esm::TrainConfig cfg;
+    cfg.mlp.val_frac = 0;
+    double t0 = now();
+    esm::Predictor p = esm::train_predictor(space, d, cfg);
+    std::printf("esm_train_8000x200_s %.4f\n", now() - t0);
+    const size_t L = static_cast<size_t>(p.encoder().length());
+    std::vector<float> x(archs.size() * L), out(archs.size());
+    p.encoder().encode_batch(archs.data(), archs.size(), x.data());
+    for (size_t b : {size_t{1}, size_t{8}, size_t{32}, size_t{64}, size_t{256}, size_t{1024}, size_t{4096}}) {
+        const size_t total = b == 1 ? 100000 : 1000000;
+        t0 = now();
+        size_t done = 0;
+        while (done < total) {
+            const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+            p.predict_batch(archs.data() + s, b, out.data());
+            done += b;
+        }
+        const double pred = static_cast<double>(done) / (now() - t0);
+        std::vector<float> xs(b * L);
+        esm::Mlp::Workspace ws;
+        t0 = now();
+        done = 0;
+        while (done < total) {
+            const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+            std::copy(x.begin() + static_cast<long>(s * L), x.begin() + static_cast<long>((s + b) * L), xs.begin());
+            p.model().predict_inplace(xs.data(), b, out.data(), ws);
+            done += b;
+        }
+        const double mlp = static_cast<double>(done) / (now() - t0);
+        std::printf("esm_batch %zu predict_per_s %.0f mlp_per_s %.0f\n", b, pred, mlp);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     bool quick = false, speed_only = false;
     for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--batches")) return batches();
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         if (!std::strcmp(argv[i], "--speed")) speed_only = true;
     }
@@ -168,23 +241,27 @@ int main(int argc, char** argv) {
                         esm::Metrics m = eval_mlp(space, tr, te, cfg, &secs);
                         print_row(col.c_str(), (e + "-mlp").c_str(), m, secs);
                     }
-                    {
+                    esm::Metrics tuned = eval_mlp(space, tr, te, tuned_config(), &secs);
+                    print_row(col.c_str(), "fcc-tuned", tuned, secs);
+                    for (bool per_res : {false, true}) {
                         const double t0 = now();
-                        Additive add(space);
+                        Additive add(space, per_res);
                         add.fit(tr);
                         auto yhat = add.predict(te);
-                        print_row(col.c_str(), "additive", esm::compute_metrics(te.latency.data(), yhat.data(), te.size()), now() - t0);
+                        print_row(col.c_str(), per_res ? "add-perres" : "add-quad",
+                                  esm::compute_metrics(te.latency.data(), yhat.data(), te.size()), now() - t0);
                     }
                     {
                         std::vector<size_t> v(500);
                         for (size_t i = 0; i < 500; ++i) v[i] = i;
-                        esm::TrainConfig cfg;
-                        esm::Metrics m = eval_mlp(space, tr.subset(v), te, cfg, &secs);
+                        esm::Metrics m = eval_mlp(space, tr.subset(v), te, esm::TrainConfig{}, &secs);
                         print_row(col.c_str(), "fcc-500", m, secs);
+                        m = eval_mlp(space, tr.subset(v), te, tuned_config(), &secs);
+                        print_row(col.c_str(), "tuned-500", m, secs);
                     }
                 }
                 // Learning curve on two columns.
-                std::printf("\nlearning curve (fcc-mlp, test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
+                std::printf("\nlearning curve (fcc-tuned, test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
                 const std::vector<std::string> lc_cols = {"2080ti_bs32_ms", "v100_bs64_ms"};
                 for (const auto& c : lc_cols) std::printf(" %22s", c.c_str());
                 std::printf("\n");
@@ -202,7 +279,7 @@ int main(int argc, char** argv) {
                         std::vector<size_t> v(n);
                         for (size_t i = 0; i < n; ++i) v[i] = i;
                         double secs = 0;
-                        esm::Metrics m = eval_mlp(space, trs[k].subset(v), tes[k], esm::TrainConfig{}, &secs);
+                        esm::Metrics m = eval_mlp(space, trs[k].subset(v), tes[k], tuned_config(), &secs);
                         std::printf("     %8.3f / %8.5f", m.accuracy, m.rmse);
                     }
                     std::printf("\n");

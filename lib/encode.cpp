@@ -32,7 +32,24 @@ const char* encoding_name(Encoding e) {
     return "?";
 }
 
-Encoder::Encoder(const Space& space, Encoding encoding) : space_(space), encoding_(encoding) {
+ResEncoding parse_res_encoding(const std::string& s) {
+    if (s == "scalar") return ResEncoding::Scalar;
+    if (s == "onehot") return ResEncoding::OneHot;
+    if (s == "scaled") return ResEncoding::Scaled;
+    throw Error(ErrorKind::InvalidArgument, "unknown resolution encoding '" + s + "' (expected scalar, onehot or scaled)");
+}
+
+const char* res_encoding_name(ResEncoding r) {
+    switch (r) {
+        case ResEncoding::Scalar: return "scalar";
+        case ResEncoding::OneHot: return "onehot";
+        case ResEncoding::Scaled: return "scaled";
+    }
+    return "?";
+}
+
+Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
+    : space_(space), encoding_(encoding), res_encoding_(res) {
     space_.validate();
     const int nc = static_cast<int>(space_.choices.size());
     if (nc < 1 || nc > kMaxChoices)
@@ -67,6 +84,7 @@ Encoder::Encoder(const Space& space, Encoding encoding) : space_(space), encodin
         int max_res = 0;
         for (int r : space_.resolutions) max_res = r > max_res ? r : max_res;
         res_scale_ = 1.f / static_cast<float>(max_res);
+        if (res_encoding_ != ResEncoding::Scalar) off += static_cast<int>(space_.resolutions.size());
     }
     length_ = off;
 }
@@ -123,7 +141,17 @@ void Encoder::encode(const Arch& arch, float* out) const {
                 break;
         }
     }
-    if (res_index_ >= 0) out[res_index_] = static_cast<float>(arch.res) * res_scale_;
+    if (res_index_ >= 0) {
+        const float r = static_cast<float>(arch.res) * res_scale_;
+        out[res_index_] = r;
+        if (res_encoding_ == ResEncoding::Scaled)
+            for (int i = 0; i < res_index_; ++i) out[i] *= r;
+        if (res_encoding_ != ResEncoding::Scalar) {
+            const auto& rs = space_.resolutions;
+            for (size_t i = 0; i < rs.size(); ++i)
+                if (rs[i] == arch.res) out[res_index_ + 1 + static_cast<int>(i)] = 1.f;
+        }
+    }
 }
 
 std::vector<float> Encoder::encode(const Arch& arch) const {
@@ -182,7 +210,11 @@ std::vector<std::string> Encoder::feature_names() const {
                 break;
         }
     }
-    if (res_index_ >= 0) names.push_back("res/max_res");
+    if (res_index_ >= 0) {
+        names.push_back("res/max_res");
+        if (res_encoding_ != ResEncoding::Scalar)
+            for (int r : space_.resolutions) names.push_back("res=" + std::to_string(r));
+    }
     return names;
 }
 

@@ -2,7 +2,11 @@
 // mini-batches and early stopping. Single-precision parameters, double-precision losses.
 #include "esm/mlp.hpp"
 
+
 #include <cblas.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -63,17 +67,17 @@ size_t Mlp::bias_offset(int layer) const {
     return offsets_[l] + static_cast<size_t>(sizes_[l]) * static_cast<size_t>(sizes_[l + 1]);
 }
 
+// A workspace may be shared between networks of different shapes: sizes are checked, not rows.
 void Mlp::reserve(Workspace& ws, size_t rows) const {
-    if (ws.rows >= rows) return;
     size_t widths = 0, widest = 0;
     for (size_t l = 1; l < sizes_.size(); ++l) {
         widths += static_cast<size_t>(sizes_[l]);
         widest = std::max(widest, static_cast<size_t>(sizes_[l]));
     }
     widest = std::max(widest, static_cast<size_t>(sizes_[0]));
-    ws.act.assign(rows * widths, 0.f);
-    ws.grad.assign(2 * rows * widest, 0.f);
-    ws.rows = rows;
+    if (ws.act.size() < rows * widths) ws.act.resize(rows * widths);
+    if (ws.grad.size() < 2 * rows * widest) ws.grad.resize(2 * rows * widest);
+    ws.rows = std::max(ws.rows, rows);
 }
 
 // Leaves every layer's output in ws.act: layer l (1-based) at rows * sum(widths before l).
@@ -86,12 +90,21 @@ void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
         const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
         const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
         const float* b = params_.data() + bias_offset(l);
-        for (size_t i = 0; i < n; ++i) std::memcpy(z + i * static_cast<size_t>(out), b, sizeof(float) * static_cast<size_t>(out));
-        // z: (n, out) += a: (n, in) * w^T, w: (out, in)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), out, in, 1.f, a, in, w, in, 1.f, z, out);
+        // z: (n, out) = a: (n, in) * w^T, w: (out, in); then bias (+ ReLU) in one pass.
+        // beta = 0 lets OpenBLAS take its unpacked small-matrix kernels.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), out, in, 1.f, a, in, w, in, 0.f, z, out);
+        const size_t o = static_cast<size_t>(out);
         if (l + 1 < nl) {
-            const size_t m = n * static_cast<size_t>(out);
-            for (size_t i = 0; i < m; ++i) z[i] = z[i] > 0.f ? z[i] : 0.f;
+            for (size_t i = 0; i < n; ++i) {
+                float* zr = z + i * o;
+                for (size_t j = 0; j < o; ++j) {
+                    const float v = zr[j] + b[j];
+                    zr[j] = v > 0.f ? v : 0.f;
+                }
+            }
+        } else {
+            for (size_t i = 0; i < n; ++i)
+                for (size_t j = 0; j < o; ++j) z[i * o + j] += b[j];
         }
         a = z;
         z += n * static_cast<size_t>(out);
@@ -155,11 +168,33 @@ void Adam::step(float* params, const float* grad) {
     const float c2 = static_cast<float>(1.0 / (1.0 - std::pow(b2_, static_cast<double>(t_))));
     const float lr = static_cast<float>(lr_), wd = static_cast<float>(wd_), eps = static_cast<float>(eps_);
     const size_t n = m_.size();
-    for (size_t i = 0; i < n; ++i) {
-        const float gi = grad[i] + wd * params[i];
-        m_[i] = b1 * m_[i] + (1.f - b1) * gi;
-        v_[i] = b2 * v_[i] + (1.f - b2) * gi * gi;
-        params[i] -= lr * (m_[i] * c1) / (std::sqrt(v_[i] * c2) + eps);
+    float* __restrict m = m_.data();
+    float* __restrict v = v_.data();
+    float* __restrict p = params;
+    const float* __restrict g = grad;
+    size_t i = 0;
+#if defined(__SSE2__)
+    // Same arithmetic four at a time: the scalar sqrt's errno path blocks auto-vectorisation.
+    const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), va1 = _mm_set1_ps(1.f - b1), va2 = _mm_set1_ps(1.f - b2);
+    const __m128 vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2), vlr = _mm_set1_ps(lr), vwd = _mm_set1_ps(wd),
+                 veps = _mm_set1_ps(eps);
+    for (; i + 4 <= n; i += 4) {
+        const __m128 pi = _mm_loadu_ps(p + i);
+        const __m128 gi = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vwd, pi));
+        const __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(va1, gi));
+        const __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(va2, gi), gi));
+        _mm_storeu_ps(m + i, mi);
+        _mm_storeu_ps(v + i, vi);
+        const __m128 num = _mm_mul_ps(vlr, _mm_mul_ps(mi, vc1));
+        const __m128 den = _mm_add_ps(_mm_sqrt_ps(_mm_mul_ps(vi, vc2)), veps);
+        _mm_storeu_ps(p + i, _mm_sub_ps(pi, _mm_div_ps(num, den)));
+    }
+#endif
+    for (; i < n; ++i) {
+        const float gi = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + (1.f - b1) * gi;
+        v[i] = b2 * v[i] + (1.f - b2) * gi * gi;
+        p[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
     }
 }
 
@@ -192,7 +227,9 @@ void MlpModel::predict_inplace(float* x, size_t n, float* latency, Mlp::Workspac
         float* r = x + i * d;
         for (size_t j = 0; j < d; ++j) r[j] = (r[j] - mean[j]) * inv[j];
     }
-    net.forward(x, n, latency, ws);
+    // Chunks of 256 rows keep activations in L2 and the GEMMs in OpenBLAS's small-matrix path.
+    constexpr size_t kChunk = 256;
+    for (size_t s = 0; s < n; s += kChunk) net.forward(x + s * d, std::min(kChunk, n - s), latency + s, ws);
     const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
     if (log_target)
         for (size_t i = 0; i < n; ++i) latency[i] = std::exp(latency[i] * ys + ym);
@@ -293,7 +330,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
                 bt[i] = ts[order[s + i]];
             }
             if (opt.schedule == LrSchedule::Cosine)
-                adam.set_lr(opt.lr * 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps)));
+                adam.set_lr(opt.lr * 0.5 * (1 + std::cos(3.14159265358979323846 * static_cast<double>(step) / total_steps)));
             ep_loss += net.loss_grad(bx.data(), bt.data(), m, g.data(), ws) * static_cast<double>(m);
             adam.step(net.params().data(), g.data());
             ++step;

@@ -29,8 +29,8 @@ uint64_t fnv1a64(const void* data, size_t n) {
     return h;
 }
 
-Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model)
-    : encoder_(space, encoding), model_(std::move(model)) {
+Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResEncoding res)
+    : encoder_(space, encoding, res), model_(std::move(model)) {
     if (model_.inputs() != encoder_.length())
         throw Error(ErrorKind::InvalidArgument, "predictor: the network has " + std::to_string(model_.inputs()) +
                                                     " inputs but the " + encoding_name(encoding) + " encoding of " +
@@ -52,8 +52,10 @@ void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
     constexpr size_t kChunk = 256;
     const size_t L = static_cast<size_t>(encoder_.length());
     const size_t rows = std::min(n, kChunk);
-    std::vector<float> x(rows * L);
-    Mlp::Workspace ws;
+    // Per-thread buffers: no allocation per call once warm (thread-safe, any predictor).
+    thread_local std::vector<float> x;
+    thread_local Mlp::Workspace ws;
+    if (x.size() < rows * L) x.resize(rows * L);
     model_.net.reserve(ws, rows);
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
@@ -180,6 +182,7 @@ std::string Predictor::serialize() const {
     std::string s = std::string(kMagic) + std::to_string(kPredictorFormatVersion) + "\n";
     s += "library " + std::string(version()) + "\n";
     s += "encoding " + std::string(encoding_name(encoding())) + "\n";
+    s += "resolution " + std::string(res_encoding_name(encoder_.res_encoding())) + "\n";
     s += "target " + target + "\n";
     s += "bins " + std::to_string(n_bins) + "\n";
     s += "log_target " + std::string(model_.log_target ? "1" : "0") + "\n";
@@ -239,6 +242,12 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     } catch (const Error& e) {
         r.fail(e.what());
     }
+    ResEncoding res_enc;
+    try {
+        res_enc = parse_res_encoding(r.field("resolution"));
+    } catch (const Error& e) {
+        r.fail(e.what());
+    }
     const std::string target = r.field("target");
     const int bins = static_cast<int>(r.integer("bins", 1, 1000));
     const bool log_target = r.integer("log_target", 0, 1) == 1;
@@ -279,7 +288,7 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     if (!r.at_end()) r.fail("unexpected data before the checksum line");
     try {
         m.net = Mlp(sizes, std::move(params));
-        Predictor p(space, enc, std::move(m));
+        Predictor p(space, enc, std::move(m), res_enc);
         p.target = target;
         p.n_bins = bins;
         p.dataset_meta = std::move(meta);

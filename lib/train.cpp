@@ -99,20 +99,42 @@ void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyDat
 }
 
 Predictor train_predictor(const Space& space, const LatencyData& train, const TrainConfig& cfg, TrainReport* report) {
-    Encoder enc(space, cfg.encoding);
+    Encoder enc(space, cfg.encoding, cfg.res);
     const size_t L = static_cast<size_t>(enc.length());
     std::vector<float> x(train.size() * L), y(train.size());
     enc.encode_batch(train.archs.data(), train.size(), x.data());
     for (size_t i = 0; i < train.size(); ++i) y[i] = static_cast<float>(train.latency[i]);
     TrainReport rep;
-    Predictor p(space, cfg.encoding, train_mlp(x.data(), y.data(), train.size(), enc.length(), cfg.mlp, &rep));
+    MlpOptions opt = cfg.mlp;
+    MlpModel model;
+    if (cfg.weight_decay_grid.empty()) {
+        model = train_mlp(x.data(), y.data(), train.size(), enc.length(), opt, &rep);
+    } else {
+        if (!(opt.val_frac > 0))
+            throw Error(ErrorKind::InvalidArgument, "train: a weight-decay grid needs a validation split (val_frac > 0)");
+        bool first = true;
+        for (double wd : cfg.weight_decay_grid) {
+            MlpOptions o = cfg.mlp;
+            o.weight_decay = wd;
+            TrainReport r;
+            MlpModel m = train_mlp(x.data(), y.data(), train.size(), enc.length(), o, &r);
+            if (first || r.best_val_loss < rep.best_val_loss) {
+                model = std::move(m);
+                rep = std::move(r);
+                opt = o;
+            }
+            first = false;
+        }
+    }
+    Predictor p(space, cfg.encoding, std::move(model), cfg.res);
     p.target = train.target.empty() ? "latency_ms" : train.target;
     p.n_bins = cfg.n_bins;
     p.dataset_meta = train.meta;
     std::string hidden;
     for (int h : cfg.mlp.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
     p.training = "n_train=" + std::to_string(train.size()) + " hidden=" + hidden + " lr=" + std::to_string(cfg.mlp.lr) +
-                 " weight_decay=" + std::to_string(cfg.mlp.weight_decay) + " epochs=" + std::to_string(cfg.mlp.epochs) +
+                 " weight_decay=" + std::to_string(opt.weight_decay) +
+                 (cfg.weight_decay_grid.empty() ? "" : " (best on validation of a grid)") + " epochs=" + std::to_string(cfg.mlp.epochs) +
                  " epochs_run=" + std::to_string(rep.epochs_run) + " best_epoch=" + std::to_string(rep.best_epoch) +
                  " batch=" + std::to_string(cfg.mlp.batch_size) + " val_frac=" + std::to_string(cfg.mlp.val_frac) +
                  " schedule=" + (cfg.mlp.schedule == LrSchedule::Cosine ? "cosine" : "constant") +

@@ -12,4 +12,9 @@ for b in "$BUILD"/bench_*; do
   echo "== $(basename "$b")"
   "$b" || status=1
 done
+# The learning benchmark's PyTorch comparison, only when torch is importable.
+if /usr/bin/python3 -c 'import torch' 2>/dev/null && [ -x "$BUILD/bench_learning" ]; then
+  echo "== bench/torch_mlp.py"
+  /usr/bin/python3 "$(dirname "$0")/../bench/torch_mlp.py" "$BUILD" || status=1
+fi
 exit $status

@@ -173,3 +173,36 @@ TEST(Encode, ParseEncodingRejectsUnknown) {
 }
 
 }  // namespace
+
+namespace {
+
+// Resolution one-hot option: res/max_res, then one entry per allowed resolution (128..224/4).
+TEST(Encode, OfaResolutionOneHot) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    Encoder en(s, Encoding::FCC, esm::ResEncoding::OneHot);
+    ASSERT_EQ(en.length(), 46 + 25);
+    auto v = en.encode(esm::parse_arch(s, kOfa));
+    EXPECT_FLOAT_EQ(v[45], 204.0f / 224);
+    for (int i = 46; i < 71; ++i) EXPECT_EQ(v[static_cast<size_t>(i)], i == 46 + (204 - 128) / 4 ? 1.f : 0.f) << i;
+    EXPECT_EQ(en.feature_names()[65], "res=204");
+    // fixed-resolution spaces are unaffected
+    EXPECT_EQ(Encoder(esm::preset("resnet"), Encoding::FCC, esm::ResEncoding::OneHot).length(), 36);
+    EXPECT_THROW(esm::parse_res_encoding("log"), esm::Error);
+    // scaled: unit entries times res/max_res, resolution features as with onehot
+    Encoder sc(s, Encoding::FC, esm::ResEncoding::Scaled);
+    ASSERT_EQ(sc.length(), 36 + 25);
+    auto f = sc.encode(esm::parse_arch(s, kOfa));
+    const float r = 204.0f / 224;
+    EXPECT_FLOAT_EQ(f[0], 2 * r);  // unit 0 depth 2
+    // unit 0 (k7e6, k5e4): depth, #k3 #k5 #k7, #e3 #e4 #e6 = 2, 0,1,1, 0,1,1 (times r)
+    EXPECT_FLOAT_EQ(f[1], 0.f);
+    EXPECT_FLOAT_EQ(f[2], r);
+    EXPECT_FLOAT_EQ(f[3], r);
+    EXPECT_FLOAT_EQ(f[4], 0.f);
+    EXPECT_FLOAT_EQ(f[5], r);
+    EXPECT_FLOAT_EQ(f[6], r);
+    EXPECT_FLOAT_EQ(f[35], r);     // res/max_res itself is not scaled
+    EXPECT_EQ(f[36 + 19], 1.f);
+}
+
+}  // namespace

@@ -37,13 +37,14 @@ struct Fixture {
     esm::Predictor make() {
         esm::Sampler s(space, 4);
         archs = s.sample(esm::Strategy::Random, 300, 5);
-        esm::Encoder enc(space, esm::Encoding::FCC);
+        esm::Encoder enc(space, esm::Encoding::FCC, esm::ResEncoding::OneHot);
         std::vector<float> x(archs.size() * static_cast<size_t>(enc.length())), y(archs.size());
         enc.encode_batch(archs.data(), archs.size(), x.data());
         for (size_t i = 0; i < archs.size(); ++i) y[i] = 1.f + 0.1f * static_cast<float>(archs[i].depth());
         esm::MlpOptions opt;
         opt.epochs = 5;
-        esm::Predictor p(space, esm::Encoding::FCC, esm::train_mlp(x.data(), y.data(), archs.size(), enc.length(), opt));
+        esm::Predictor p(space, esm::Encoding::FCC, esm::train_mlp(x.data(), y.data(), archs.size(), enc.length(), opt),
+                         esm::ResEncoding::OneHot);
         p.dataset_meta = {{"device", "test cpu"}, {"threads", "1"}};
         p.metrics_json = "{\"overall\": {}}\n";
         p.training = "n_train=300 epochs=5";
@@ -68,6 +69,7 @@ TEST(Predictor, SaveLoadPredictsBitIdentically) {
     esm::Predictor q = esm::Predictor::load(p, f.space);
     EXPECT_EQ(q.space(), f.space);
     EXPECT_EQ(q.encoding(), esm::Encoding::FCC);
+    EXPECT_EQ(q.encoder().res_encoding(), esm::ResEncoding::OneHot);
     EXPECT_EQ(q.dataset_meta, f.pred.dataset_meta);
     EXPECT_EQ(q.metrics_json, f.pred.metrics_json);
     EXPECT_EQ(q.training, f.pred.training);

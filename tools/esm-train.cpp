@@ -1,6 +1,8 @@
 // esm-train: train a latency predictor (encoding + MLP) from a CSV and write the predictor
 // file; prints the test metrics overall and per depth bin. Public API only.
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli.hpp"
 #include "esm/predictor.hpp"
@@ -11,6 +13,7 @@ static const char* kUsage =
     "Train an MLP latency predictor and report its accuracy on a held-out test set.\n"
     "  --space S         preset or description file (default: the prefix of the first arch)\n"
     "  --encoding E      onehot | feature | stat | fc | fcc (default fcc)\n"
+    "  --res-encoding R  scalar | onehot | scaled: how an elastic resolution is encoded (default scalar)\n"
     "  --target COLUMN   latency column (default latency_ms; else an error lists numeric columns)\n"
     "  --test-frac F     share of the rows held out for testing (default 0.2)\n"
     "  --test FILE       a separate test CSV instead of --test-frac\n"
@@ -19,6 +22,7 @@ static const char* kUsage =
     "  --bins K          depth bins for the report (default 5)\n"
     "  --log-target      regress log latency\n"
     "  --epochs N        (default 200)   --lr X (default 0.01)   --weight-decay X (default 1e-4)\n"
+    "  --wd-grid X,Y,..  train once per weight decay, keep the best on the validation split\n"
     "  --batch N         mini-batch size (default 64)\n"
     "  --hidden W,W,..   hidden layer widths (default 64,64,64)\n"
     "  --val-frac F      validation share for early stopping (default 0.1)\n"
@@ -26,6 +30,7 @@ static const char* kUsage =
     "  --schedule S      cosine | constant learning rate (default cosine)\n"
     "  --json FILE       also write the metrics report as JSON\n"
     "  --threads N       OpenBLAS threads (default 1)\n"
+    "  --verbose         print the training and validation loss every 10 epochs\n"
     "  -o PREDICTOR      output predictor file (written atomically)\n";
 
 int main(int argc, char** argv) {
@@ -34,7 +39,7 @@ int main(int argc, char** argv) {
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
                         {"--log-target", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
-                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"-o", true}});
+                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
@@ -51,6 +56,7 @@ int main(int argc, char** argv) {
         const esm::Space space = esm::load_space(space_name);
         esm::TrainConfig cfg;
         cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
+        cfg.res = esm::parse_res_encoding(args.get("--res-encoding", "scalar"));
         const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
         cfg.mlp.seed = seed;
         cfg.mlp.log_target = args.has("--log-target");
@@ -74,6 +80,20 @@ int main(int argc, char** argv) {
                 const long v = std::strtol(w.c_str(), &e, 10);
                 if (w.empty() || *e || v < 1 || v > 65536) args.usage_error("--hidden expects widths like 64,64,64");
                 cfg.mlp.hidden.push_back(static_cast<int>(v));
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+        }
+        if (args.has("--wd-grid")) {
+            const std::string g = args.get("--wd-grid");
+            size_t start = 0;
+            for (;;) {
+                const size_t comma = g.find(',', start);
+                const std::string w = g.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                char* e = nullptr;
+                const double v = std::strtod(w.c_str(), &e);
+                if (w.empty() || *e || !(v >= 0 && v <= 10)) args.usage_error("--wd-grid expects numbers like 1e-3,1e-2");
+                cfg.weight_decay_grid.push_back(v);
                 if (comma == std::string::npos) break;
                 start = comma + 1;
             }
@@ -109,6 +129,10 @@ int main(int argc, char** argv) {
                     esm::encoding_name(cfg.encoding), p.encoder().length(), train.target.c_str());
         std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)\n",
                     train.size(), rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
+        if (args.has("--verbose"))
+            for (size_t e = 0; e < rep.train_loss.size(); e += 10)
+                std::printf("epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],
+                            e < rep.val_loss.size() ? rep.val_loss[e] : NAN);
         if (!test.archs.empty()) {
             esm::MetricsReport m = esm::evaluate_predictor(p, test, cfg.n_bins);
             p.metrics_json = esm::metrics_json(m);

@@ -14,13 +14,23 @@ namespace esm {
 enum class Encoding { OneHot, Feature, Stat, FC, FCC };
 Encoding parse_encoding(const std::string& s);  // "onehot" | "feature" | "stat" | "fc" | "fcc"
 const char* encoding_name(Encoding e);
+
+// How an elastic resolution enters the vector: Scalar = one feature res / max_res (SPEC §6);
+// OneHot = that feature followed by a one-hot over the space's allowed resolutions (a
+// tuning option: per-resolution effects such as kernel choices of the device's library);
+// Scaled = as OneHot, and every unit entry is multiplied by res / max_res (a block's cost
+// grows with its feature-map size). Fixed-resolution spaces ignore this.
+enum class ResEncoding { Scalar, OneHot, Scaled };
+ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot" | "scaled"
+const char* res_encoding_name(ResEncoding r);
 std::vector<std::string> encoding_names();
 
 class Encoder {
 public:
-    Encoder(const Space& space, Encoding encoding);
+    Encoder(const Space& space, Encoding encoding, ResEncoding res = ResEncoding::Scalar);
 
     Encoding encoding() const { return encoding_; }
+    ResEncoding res_encoding() const { return res_encoding_; }
     const Space& space() const { return space_; }
     int length() const { return length_; }
     // Names of the entries, e.g. "u0.s3.k5e67" or "u1.count.k7", for docs and debugging.
@@ -41,6 +51,7 @@ public:
 private:
     Space space_;
     Encoding encoding_;
+    ResEncoding res_encoding_;
     int length_ = 0;
     int combos_ = 1;
     std::vector<int> unit_offset_;   // start of each unit's section

@@ -18,7 +18,7 @@ constexpr int kPredictorFormatVersion = 1;
 
 class Predictor {
 public:
-    Predictor(const Space& space, Encoding encoding, MlpModel model);
+    Predictor(const Space& space, Encoding encoding, MlpModel model, ResEncoding res = ResEncoding::Scalar);
 
     // Reads a predictor file; throws esm::Error (Io or Format) naming the file, the line
     // and what is wrong: truncated, checksum mismatch, unsupported version, bad field.

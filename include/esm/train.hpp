@@ -41,8 +41,12 @@ void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyDat
 
 struct TrainConfig {
     Encoding encoding = Encoding::FCC;
+    ResEncoding res = ResEncoding::Scalar;  // elastic-resolution spaces only
     MlpOptions mlp;
     int n_bins = 5;
+    // When not empty: train once per weight decay in the list and keep the network with the
+    // lowest validation loss (the same seeded validation split for all; needs val_frac > 0).
+    std::vector<double> weight_decay_grid;
 };
 
 // Encodes, trains and returns a predictor carrying the dataset's header and a training line.
