@@ -142,3 +142,34 @@ TEST(Sample, StrategyNames) {
     EXPECT_THROW(sm.in_bin(5, 5), Error);
     EXPECT_THROW(sm.balanced(0), Error);
 }
+
+TEST(Sample, MutationAndCrossoverStayInTheSpace) {
+    for (const auto& name : preset_names()) {
+        Space s = preset(name);
+        Sampler sm(s, 21);
+        Arch a = sm.random(), b = sm.random();
+        int changed = 0;
+        for (int i = 0; i < 300; ++i) {
+            Arch m = sm.mutate(a, 0.3);
+            EXPECT_NO_THROW(validate_arch(s, m)) << name;
+            changed += m != a;
+            EXPECT_EQ(sm.mutate(a, 0.0), a);  // probability 0: the parent itself
+            Arch c = sm.crossover(a, b);
+            EXPECT_NO_THROW(validate_arch(s, c)) << name;
+            // Every unit of the child has the depth of one of its parents, and each of its
+            // blocks is the block of the same position in one parent.
+            for (size_t u = 0; u < c.units.size(); ++u) {
+                EXPECT_TRUE(c.units[u].size() == a.units[u].size() || c.units[u].size() == b.units[u].size());
+                for (size_t k = 0; k < c.units[u].size(); ++k) {
+                    // Per-unit choices (DenseNet): the unit's choice of either parent.
+                    const size_t ka = s.per_unit_choices ? 0 : k, kb = ka;
+                    const bool in_a = ka < a.units[u].size() && c.units[u][k] == a.units[u][ka];
+                    const bool in_b = kb < b.units[u].size() && c.units[u][k] == b.units[u][kb];
+                    EXPECT_TRUE(in_a || in_b) << name;
+                }
+            }
+            a = m;
+        }
+        EXPECT_GT(changed, 250) << name;  // with p = 0.3 over >= 5 genes almost every mutation changes something
+    }
+}
