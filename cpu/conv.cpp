@@ -1,11 +1,39 @@
 // Dense and grouped convolution as GEMM: a 1x1 stride-1 conv multiplies the weights by
 // the input planes directly; any other conv goes through im2col into preallocated
-// scratch. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
+// scratch. Also the one threaded SGEMM of the CPU backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
 #include <cblas.h>
 
 #include "kernels.hpp"
 
 namespace esm::cpu {
+
+// One threading model: OpenBLAS runs single-threaded (set in Executor::run) and we split
+// the product into `threads` independent column (or row) blocks inside our own OpenMP
+// region, so BLAS threads and OpenMP threads never compete for the cores.
+void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+           int threads) {
+    const bool split_n = n >= 64 * threads || m < 16 * threads;
+    const int parts = threads;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (int t = 0; t < parts; ++t) {
+        if (split_n) {
+            const int step = (n + parts - 1) / parts;
+            const int chunk = (step + 15) / 16 * 16;
+            const int j0 = std::min(n, t * chunk), j1 = std::min(n, j0 + chunk);
+            if (j1 <= j0) continue;
+            const float* bb = trans_b ? b + int64_t(j0) * ldb : b + j0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, j1 - j0, k, 1.0f, a, lda,
+                        bb, ldb, 0.0f, c + j0, ldc);
+        } else {
+            const int step = (m + parts - 1) / parts;
+            const int chunk = (step + 7) / 8 * 8;
+            const int i0 = std::min(m, t * chunk), i1 = std::min(m, i0 + chunk);
+            if (i1 <= i0) continue;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, i1 - i0, n, k, 1.0f,
+                        a + int64_t(i0) * lda, lda, b, ldb, 0.0f, c + int64_t(i0) * ldc, ldc);
+        }
+    }
+}
 
 static bool direct_gemm(const ConvShape& s) { return s.k == 1 && s.stride == 1 && s.pad == 0; }
 
@@ -65,8 +93,8 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
                 src = col;
                 ldb = hw;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, hw, kdim, 1.0f,
-                        w + int64_t(g) * cout_g * kdim, kdim, src, ldb, 0.0f, out.channel(b, g * cout_g), hw);
+            sgemm(false, cout_g, hw, kdim, w + int64_t(g) * cout_g * kdim, kdim, src, ldb, out.channel(b, g * cout_g), hw,
+                  threads);
         }
     bias_act(out, bias, s.act, threads);
 }

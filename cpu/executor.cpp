@@ -1,7 +1,7 @@
 // The CPU executor: folds BN into convs and packs weights at create, lays the plan's
 // buffers into one reused arena (liveness over ops), and runs the ops with the kernels
-// of cpu/*.cpp. Threads: OpenMP loops in our kernels and OpenBLAS threads for GEMMs,
-// set once per run and never nested (cblas is only called outside omp regions).
+// of cpu/*.cpp. Threads: one model, OpenMP: our kernels and our GEMM split run in our own
+// OpenMP regions with `threads`; OpenBLAS is set to 1 thread, so nothing nests.
 #include <cblas.h>
 
 #include <algorithm>
@@ -65,7 +65,7 @@ public:
     }
 
     void run() override {
-        openblas_set_num_threads(threads_);
+        openblas_set_num_threads(1);
         const int t = threads_;
         for (auto& s : steps_) {
             switch (s.impl) {

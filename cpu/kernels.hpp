@@ -1,6 +1,7 @@
 // Internal CPU kernels of the executor (cpu/*.cpp), one family per file. Kernels never
 // throw, exit, print or allocate: buffers and packed weights come from Executor::create.
-// Threading: own OpenMP loops with `threads`; cblas is only called outside them.
+// Threading: own OpenMP loops with `threads`; OpenBLAS is set to one thread and called
+// from inside them on independent blocks (sgemm below), never nested threading.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -25,11 +26,16 @@ inline float act(float x) {
     return x;
 }
 
+// C (m, n) = A (m, k) * B (k, n), or * B^T when trans_b (B stored (n, k)); row-major,
+// split over `threads` OpenMP threads, each calling single-threaded cblas_sgemm.
+void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+           int threads);
+
 // Floats of im2col scratch a GEMM conv needs (0 when it reads its input directly).
 int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvShape& s);
 
 // conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded
-// bias: (Cout)  col: conv_col_floats scratch. GEMM through cblas (call outside omp).
+// bias: (Cout)  col: conv_col_floats scratch.
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
                float* col, int threads);
 
@@ -54,7 +60,7 @@ void global_avg_pool(const TensorView& in, const TensorView& out, int threads);
 void squeeze_excite(const TensorView& in, const TensorView& out, const float* w1, const float* b1, const float* w2,
                     const float* b2, int reduced, float* scratch, int threads);
 
-// linear.cpp. in: (B, F, 1, 1)  out: (B, O, 1, 1)  w: (O, F)  bias: (O). cblas outside omp.
+// linear.cpp. in: (B, F, 1, 1)  out: (B, O, 1, 1)  w: (O, F)  bias: (O).
 void linear(const TensorView& in, const TensorView& out, const float* w, const float* bias, Act a, int threads);
 
 }  // namespace esm::cpu
