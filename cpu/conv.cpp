@@ -1,0 +1,102 @@
+// Dense and grouped convolution as GEMM: a 1x1 stride-1 conv multiplies the weights by
+// the input planes directly; any other conv goes through im2col into preallocated
+// scratch. Also the one threaded SGEMM of the CPU backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
+#include <cblas.h>
+
+#include "kernels.hpp"
+
+namespace esm::cpu {
+
+// One threading model: OpenBLAS runs single-threaded (set in Executor::run) and we split
+// the product into `threads` independent column (or row) blocks inside our own OpenMP
+// region, so BLAS threads and OpenMP threads never compete for the cores.
+void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+           int threads) {
+    const bool split_n = n >= 64 * threads || m < 16 * threads;
+    const int parts = threads;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (int t = 0; t < parts; ++t) {
+        if (split_n) {
+            const int step = (n + parts - 1) / parts;
+            const int chunk = (step + 15) / 16 * 16;
+            const int j0 = std::min(n, t * chunk), j1 = std::min(n, j0 + chunk);
+            if (j1 <= j0) continue;
+            const float* bb = trans_b ? b + int64_t(j0) * ldb : b + j0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, j1 - j0, k, 1.0f, a, lda,
+                        bb, ldb, 0.0f, c + j0, ldc);
+        } else {
+            const int step = (m + parts - 1) / parts;
+            const int chunk = (step + 7) / 8 * 8;
+            const int i0 = std::min(m, t * chunk), i1 = std::min(m, i0 + chunk);
+            if (i1 <= i0) continue;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, i1 - i0, n, k, 1.0f,
+                        a + int64_t(i0) * lda, lda, b, ldb, 0.0f, c + int64_t(i0) * ldc, ldc);
+        }
+    }
+}
+
+static bool direct_gemm(const ConvShape& s) { return s.k == 1 && s.stride == 1 && s.pad == 0; }
+
+int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvShape& s) {
+    if (direct_gemm(s)) return 0;
+    return int64_t(in.c / s.groups) * s.k * s.k * out.h * out.w;
+}
+
+// col: (cin * k * k, Ho * Wo) rows of the input patches of channels [c0, c0 + cin).
+static void im2col(const TensorView& in, int b, int c0, int cin, int ho, int wo, const ConvShape& s, float* col,
+                   int threads) {
+    const int k = s.k, rows = cin * k * k;
+    const int64_t hw = int64_t(ho) * wo;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (int r = 0; r < rows; ++r) {
+        const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
+        const float* x = in.channel(b, c0 + ci);
+        float* dst = col + r * hw;
+        // Output columns whose input column ix = ox*stride - pad + kx lies inside [0, W).
+        int ox_lo = 0;
+        while (ox_lo < wo && ox_lo * s.stride - s.pad + kx < 0) ++ox_lo;
+        int ox_hi = wo;
+        while (ox_hi > ox_lo && (ox_hi - 1) * s.stride - s.pad + kx >= in.w) --ox_hi;
+        for (int oy = 0; oy < ho; ++oy) {
+            float* d = dst + int64_t(oy) * wo;
+            const int iy = oy * s.stride - s.pad + ky;
+            if (iy < 0 || iy >= in.h) {
+                std::fill(d, d + wo, 0.0f);
+                continue;
+            }
+            const float* row = x + int64_t(iy) * in.w + kx - s.pad;
+            std::fill(d, d + ox_lo, 0.0f);
+            if (s.stride == 1) {
+                for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = row[ox];
+            } else {
+                for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = row[ox * s.stride];
+            }
+            std::fill(d + ox_hi, d + wo, 0.0f);
+        }
+    }
+}
+
+void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
+               float* col, int threads) {
+    const int cin_g = in.c / s.groups, cout_g = out.c / s.groups;
+    const int kdim = cin_g * s.k * s.k;
+    const int hw = out.h * out.w;
+    for (int b = 0; b < out.n; ++b)
+        for (int g = 0; g < s.groups; ++g) {
+            const float* src;
+            int ldb;
+            if (direct_gemm(s)) {
+                src = in.channel(b, g * cin_g);
+                ldb = in.h * in.w;
+            } else {
+                im2col(in, b, g * cin_g, cin_g, out.h, out.w, s, col, threads);
+                src = col;
+                ldb = hw;
+            }
+            sgemm(false, cout_g, hw, kdim, w + int64_t(g) * cout_g * kdim, kdim, src, ldb, out.channel(b, g * cout_g), hw,
+                  threads);
+        }
+    bias_act(out, bias, s.act, threads);
+}
+
+}  // namespace esm::cpu

@@ -1,0 +1,227 @@
+// The CPU executor: folds BN into convs and packs weights at create, lays the plan's
+// buffers into one reused arena (liveness over ops), and runs the ops with the kernels
+// of cpu/*.cpp. Threads: one model, OpenMP: our kernels and our GEMM split run in our own
+// OpenMP regions with `threads`; OpenBLAS is set to 1 thread, so nothing nests.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backends.hpp"
+#include "esm/common.hpp"
+#include "kernels.hpp"
+
+namespace esm::cpu {
+
+namespace {
+
+struct FloatBuf {  // 64-byte aligned, owned
+    float* p = nullptr;
+    int64_t n = 0;
+    FloatBuf() = default;
+    explicit FloatBuf(int64_t count) : p(Tensor::alloc_floats(count)), n(count) {}
+    FloatBuf(const FloatBuf&) = delete;
+    FloatBuf& operator=(const FloatBuf&) = delete;
+    FloatBuf(FloatBuf&& o) noexcept : p(o.p), n(o.n) { o.p = nullptr, o.n = 0; }
+    FloatBuf& operator=(FloatBuf&& o) noexcept {
+        std::swap(p, o.p);
+        std::swap(n, o.n);
+        return *this;
+    }
+    ~FloatBuf() { std::free(p); }
+};
+
+FloatBuf copy_of(const std::vector<float>& v) {
+    FloatBuf b(static_cast<int64_t>(v.size()));
+    std::copy(v.begin(), v.end(), b.p);
+    return b;
+}
+
+enum class Impl { Gemm, Depthwise, BnAct, MaxPool, AvgPool, Gap, SE, Add, Linear };
+
+struct Step {
+    Impl impl;
+    const Op* op;
+    TensorView in, in2, out;
+    ConvShape conv;
+    FloatBuf w, bias, w2, b2;  // packed: conv (Cout, K) + bias; BnAct scale/shift; SE fc1/fc2
+};
+
+class CpuExecutor final : public Executor {
+public:
+    CpuExecutor(const Plan& plan, const Weights& weights, const ExecutorOptions& o) : plan_(plan), threads_(o.threads) {
+        layout();
+        for (size_t i = 0; i < plan_.ops.size(); ++i) steps_.push_back(pack(plan_.ops[i], weights.ops[i]));
+        int64_t scratch = 0;
+        for (const auto& s : steps_) {
+            if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_col_floats(s.in, s.out, s.conv));
+            if (s.impl == Impl::SE) scratch = std::max(scratch, int64_t(plan_.batch) * (s.in.c + s.op->se_reduced));
+        }
+        scratch_ = FloatBuf(scratch);
+        // Touch every page once so the first timed run does not pay for page faults.
+        std::fill(arena_.p, arena_.p + arena_.n, 0.0f);
+        std::fill(scratch_.p, scratch_.p + scratch_.n, 0.0f);
+        std::fill(input_.p, input_.p + input_.n, 0.0f);
+    }
+
+    void run() override {
+        openblas_set_num_threads(1);
+        const int t = threads_;
+        for (auto& s : steps_) {
+            switch (s.impl) {
+                case Impl::Gemm: conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
+                case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, t); break;
+                case Impl::BnAct: scale_shift_act(s.in, s.out, s.w.p, s.bias.p, s.op->act, t); break;
+                case Impl::MaxPool: max_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;
+                case Impl::AvgPool: avg_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;
+                case Impl::Gap: global_avg_pool(s.in, s.out, t); break;
+                case Impl::SE:
+                    squeeze_excite(s.in, s.out, s.w.p, s.bias.p, s.w2.p, s.b2.p, s.op->se_reduced, scratch_.p, t);
+                    break;
+                case Impl::Add: add_act(s.in, s.in2, s.out, s.op->act, t); break;
+                case Impl::Linear: linear(s.in, s.out, s.w.p, s.bias.p, s.op->act, t); break;
+            }
+        }
+    }
+
+    TensorView input() override { return view(plan_.input); }
+    TensorView output() override { return view(plan_.output); }
+    size_t activation_bytes() const override { return size_t(arena_.n + scratch_.n) * sizeof(float); }
+    size_t unshared_activation_bytes() const override { return size_t(unshared_) * sizeof(float); }
+    size_t weight_bytes() const override {
+        size_t n = 0;
+        for (const auto& s : steps_) n += size_t(s.w.n + s.bias.n + s.w2.n + s.b2.n);
+        return n * sizeof(float);
+    }
+    Backend backend() const override { return Backend::Cpu; }
+    int threads() const override { return threads_; }
+
+private:
+    // Offsets of every buffer but the input (kept apart so run() can be repeated) in one
+    // arena: greedy, largest first, lowest offset free over the buffer's live interval.
+    void layout() {
+        const int nb = static_cast<int>(plan_.buffers.size());
+        std::vector<int> first(nb, INT32_MAX), last(nb, -1);
+        for (int i = 0; i < static_cast<int>(plan_.ops.size()); ++i) {
+            const Op& op = plan_.ops[i];
+            first[op.out.buf] = std::min(first[op.out.buf], i);
+            last[op.in.buf] = std::max(last[op.in.buf], i);
+            if (op.kind == OpKind::Add) last[op.in2.buf] = std::max(last[op.in2.buf], i);
+        }
+        last[plan_.output.buf] = static_cast<int>(plan_.ops.size());
+        std::vector<int64_t> size(nb);
+        for (int b = 0; b < nb; ++b) {
+            const BufferInfo& bi = plan_.buffers[b];
+            size[b] = (int64_t(plan_.batch) * bi.c * bi.h * bi.w + 15) / 16 * 16;
+            if (b != plan_.input.buf) unshared_ += size[b];
+            last[b] = std::max(last[b], first[b]);
+        }
+        std::vector<int> order;
+        for (int b = 0; b < nb; ++b)
+            if (b != plan_.input.buf && first[b] != INT32_MAX) order.push_back(b);
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return size[a] > size[b]; });
+        offset_.assign(nb, -1);
+        std::vector<int> placed;
+        int64_t total = 0;
+        for (int b : order) {
+            std::vector<std::pair<int64_t, int64_t>> busy;
+            for (int o : placed)
+                if (first[o] <= last[b] && first[b] <= last[o]) busy.push_back({offset_[o], offset_[o] + size[o]});
+            std::sort(busy.begin(), busy.end());
+            int64_t at = 0;
+            for (const auto& r : busy) {
+                if (at + size[b] <= r.first) break;
+                at = std::max(at, r.second);
+            }
+            offset_[b] = at;
+            total = std::max(total, at + size[b]);
+            placed.push_back(b);
+        }
+        arena_ = FloatBuf(total);
+        const BufferInfo& ib = plan_.buffers[plan_.input.buf];
+        input_ = FloatBuf(int64_t(plan_.batch) * ib.c * ib.h * ib.w);
+    }
+
+    TensorView view(const Value& v) const {
+        const BufferInfo& b = plan_.buffers[v.buf];
+        float* base = v.buf == plan_.input.buf ? input_.p : arena_.p + offset_[v.buf];
+        const int64_t plane = int64_t(b.h) * b.w;
+        return TensorView{base + v.c_off * plane, plan_.batch, v.c, v.h, v.w, b.c * plane};
+    }
+
+    Step pack(const Op& op, const OpWeights& w) {
+        Step s;
+        s.op = &op;
+        s.in = view(op.in);
+        s.out = view(op.out);
+        if (op.kind == OpKind::Add) s.in2 = view(op.in2);
+        switch (op.kind) {
+            case OpKind::Conv: {
+                if (op.groups < 1 || op.in.c % op.groups || op.out.c % op.groups)
+                    throw Error(ErrorKind::InvalidArgument, op.name + ": channels not divisible by groups");
+                s.conv = ConvShape{op.k, op.stride, op.pad, op.groups, op.act};
+                s.impl = (op.groups == op.in.c && op.groups == op.out.c && op.groups > 1) ? Impl::Depthwise
+                                                                                         : Impl::Gemm;
+                s.w = copy_of(w.weight);
+                s.bias = FloatBuf(op.out.c);
+                const int64_t kdim = int64_t(op.in.c / op.groups) * op.k * op.k;
+                for (int co = 0; co < op.out.c; ++co) {
+                    // BN folding: exact up to rounding, conv and BN are both affine per channel.
+                    double scale = 1.0, shift = op.bias ? w.bias[co] : 0.0;
+                    if (op.bn) {
+                        const double inv = w.bn_gamma[co] / std::sqrt(double(w.bn_var[co]) + kBnEps);
+                        shift = (shift - w.bn_mean[co]) * inv + w.bn_beta[co];
+                        scale = inv;
+                    }
+                    for (int64_t j = 0; j < kdim; ++j) s.w.p[co * kdim + j] = float(s.w.p[co * kdim + j] * scale);
+                    s.bias.p[co] = float(shift);
+                }
+                break;
+            }
+            case OpKind::BnAct:
+                s.impl = Impl::BnAct;
+                s.w = FloatBuf(op.in.c);
+                s.bias = FloatBuf(op.in.c);
+                for (int c = 0; c < op.in.c; ++c) {
+                    const double inv = w.bn_gamma[c] / std::sqrt(double(w.bn_var[c]) + kBnEps);
+                    s.w.p[c] = float(inv);
+                    s.bias.p[c] = float(w.bn_beta[c] - w.bn_mean[c] * inv);
+                }
+                break;
+            case OpKind::Pool: s.impl = op.pool == PoolKind::Max ? Impl::MaxPool : Impl::AvgPool; break;
+            case OpKind::GlobalAvgPool: s.impl = Impl::Gap; break;
+            case OpKind::SE:
+                s.impl = Impl::SE;
+                s.w = copy_of(w.se_w1);
+                s.bias = copy_of(w.se_b1);
+                s.w2 = copy_of(w.se_w2);
+                s.b2 = copy_of(w.se_b2);
+                break;
+            case OpKind::Add: s.impl = Impl::Add; break;
+            case OpKind::Linear:
+                if (op.in.h != 1 || op.in.w != 1)
+                    throw Error(ErrorKind::InvalidArgument, op.name + ": linear input must be (B, F, 1, 1)");
+                s.impl = Impl::Linear;
+                s.w = copy_of(w.weight);
+                s.bias = op.bias ? copy_of(w.bias) : FloatBuf(op.out.c);
+                if (!op.bias) std::fill(s.bias.p, s.bias.p + op.out.c, 0.0f);
+                break;
+        }
+        return s;
+    }
+
+    Plan plan_;
+    int threads_;
+    std::vector<Step> steps_;
+    std::vector<int64_t> offset_;
+    int64_t unshared_ = 0;
+    FloatBuf arena_, input_, scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_executor(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
+    return std::make_unique<CpuExecutor>(plan, weights, options);
+}
+
+}  // namespace esm::cpu

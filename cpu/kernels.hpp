@@ -1,0 +1,66 @@
+// Internal CPU kernels of the executor (cpu/*.cpp), one family per file. Kernels never
+// throw, exit, print or allocate: buffers and packed weights come from Executor::create.
+// Threading: own OpenMP loops with `threads`; OpenBLAS is set to one thread and called
+// from inside them on independent blocks (sgemm below), never nested threading.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "esm/space.hpp"
+#include "esm/tensor.hpp"
+
+namespace esm::cpu {
+
+struct ConvShape {
+    int k = 1, stride = 1, pad = 0, groups = 1;
+    Act act = Act::None;
+};
+
+inline float relu6(float x) { return std::min(std::max(x, 0.0f), 6.0f); }
+
+template <Act A>
+inline float act(float x) {
+    if constexpr (A == Act::ReLU) return x > 0.0f ? x : 0.0f;
+    if constexpr (A == Act::HSwish) return x * relu6(x + 3.0f) * (1.0f / 6.0f);
+    if constexpr (A == Act::HSigmoid) return relu6(x + 3.0f) * (1.0f / 6.0f);
+    return x;
+}
+
+// C (m, n) = A (m, k) * B (k, n), or * B^T when trans_b (B stored (n, k)); row-major,
+// split over `threads` OpenMP threads, each calling single-threaded cblas_sgemm.
+void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
+           int threads);
+
+// Floats of im2col scratch a GEMM conv needs (0 when it reads its input directly).
+int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvShape& s);
+
+// conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded
+// bias: (Cout)  col: conv_col_floats scratch.
+void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
+               float* col, int threads);
+
+// depthwise.cpp. groups == Cin == Cout.  w: (C, k*k) BN folded  bias: (C).
+void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
+                    const ConvShape& s, int threads);
+
+// activation.cpp. In place: x[b,c,:] = act(x[b,c,:] + bias[c]).
+void bias_act(const TensorView& x, const float* bias, Act a, int threads);
+// out = act(in * scale[c] + shift[c]) (BN in inference form, not foldable: DenseNet).
+void scale_shift_act(const TensorView& in, const TensorView& out, const float* scale, const float* shift, Act a,
+                     int threads);
+// out = act(a + b), all (B, C, H, W).
+void add_act(const TensorView& a, const TensorView& b, const TensorView& out, Act act, int threads);
+
+// pooling.cpp. Avg divides by the full k*k window (padding counts).
+void max_pool(const TensorView& in, const TensorView& out, int k, int stride, int pad, int threads);
+void avg_pool(const TensorView& in, const TensorView& out, int k, int stride, int pad, int threads);
+void global_avg_pool(const TensorView& in, const TensorView& out, int threads);
+
+// se.cpp. w1: (R, C) b1: (R) w2: (C, R) b2: (C); scratch: B*(C+R) floats.
+void squeeze_excite(const TensorView& in, const TensorView& out, const float* w1, const float* b1, const float* w2,
+                    const float* b2, int reduced, float* scratch, int threads);
+
+// linear.cpp. in: (B, F, 1, 1)  out: (B, O, 1, 1)  w: (O, F)  bias: (O).
+void linear(const TensorView& in, const TensorView& out, const float* w, const float* bias, Act a, int threads);
+
+}  // namespace esm::cpu

@@ -1,0 +1,69 @@
+// Latency dataset files (docs/dataset_format.md): a CSV with "# key: value" header lines
+// (device, backend, protocol, space), one row per measurement, each written, flushed and
+// fsync'ed when measured. Reopening resumes; a torn last line is cut away; a file of
+// another space/device/protocol is refused untouched. Read with esm::read_table.
+// Not the measurement protocol (esm/measure.hpp).
+#pragma once
+#include <cstdio>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "esm/measure.hpp"
+#include "esm/space.hpp"
+
+namespace esm {
+
+using DatasetMeta = std::vector<std::pair<std::string, std::string>>;
+
+// The columns, in file order.
+const std::vector<std::string>& dataset_columns();  // arch,depth,latency_ms,std_ms,runs,kind,timestamp
+
+struct DatasetRow {
+    std::string arch;  // canonical text
+    int depth = 0;
+    LatencyStats stats;
+    std::string kind = "sample";  // "sample" | "ref" (a reference model's measurement)
+    std::string timestamp;        // UTC, ISO 8601; filled by append() when empty
+};
+
+// Header keys that may differ between a file and a resumed run (everything else must match).
+bool dataset_meta_volatile(const std::string& key);
+
+// The header this library writes for a CPU dataset: format, created, library version,
+// device (CPU model, cores), backend, threads, OpenBLAS core, space (name + one
+// space_line per description line), resolution, batch, seed and the protocol.
+DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads, uint64_t seed,
+                             const MeasureProtocol& p);
+
+std::string cpu_model_name();  // from /proc/cpuinfo, "unknown" when absent
+std::string utc_timestamp();   // "2026-01-31T12:34:56Z"
+
+class DatasetWriter {
+public:
+    // Creates `path` with `meta` when it does not exist or is empty. Otherwise resumes:
+    // throws esm::Error (file untouched) unless the file's header equals `meta` except
+    // for volatile keys; then a torn last line (no '\n': killed mid-write) is truncated.
+    DatasetWriter(const std::string& path, const DatasetMeta& meta);
+    ~DatasetWriter();
+    DatasetWriter(const DatasetWriter&) = delete;
+    DatasetWriter& operator=(const DatasetWriter&) = delete;
+
+    const std::vector<DatasetRow>& existing() const { return existing_; }  // rows found on open
+    bool resumed() const { return resumed_; }
+    bool truncated_tail() const { return truncated_; }
+    bool has_sample(const std::string& arch) const { return samples_.count(arch) != 0; }
+
+    // Appends one row: write, fflush, fsync. Throws esm::Error on I/O failure.
+    void append(const DatasetRow& row);
+
+private:
+    std::string path_;
+    std::FILE* f_ = nullptr;
+    std::vector<DatasetRow> existing_;
+    std::unordered_set<std::string> samples_;
+    bool resumed_ = false, truncated_ = false;
+};
+
+}  // namespace esm

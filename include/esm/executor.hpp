@@ -1,0 +1,53 @@
+// Executes a network plan (esm/plan.hpp) on a backend. Lifecycle create -> run (XNNPACK):
+// create validates, allocates, generates and packs weights and folds BN; run() computes
+// one forward pass and allocates nothing. Not a measurement protocol (esm/measure.hpp).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "esm/plan.hpp"
+#include "esm/tensor.hpp"
+#include "esm/weights.hpp"
+
+namespace esm {
+
+enum class Backend { Cpu, Cuda };
+const char* backend_name(Backend b);
+Backend parse_backend(const std::string& s);  // "cpu" | "cuda"; throws otherwise
+
+struct ExecutorOptions {
+    Backend backend = Backend::Cpu;  // chosen per executor, never a global mode
+    int threads = 1;                 // CPU: OpenMP and OpenBLAS threads (never nested)
+    uint64_t seed = 1;               // weights (esm/weights.hpp) when create() makes them
+};
+
+class Executor {
+public:
+    virtual ~Executor() = default;
+
+    // Weights generated from options.seed. Throws esm::Error (Unsupported for a backend
+    // this build lacks, InvalidArgument for a bad plan or thread count).
+    static std::unique_ptr<Executor> create(const Plan& plan, const ExecutorOptions& options);
+    // Given weights (indexed like plan.ops); copied and packed, the caller keeps its own.
+    static std::unique_ptr<Executor> create(const Plan& plan, const Weights& weights, const ExecutorOptions& options);
+
+    // One forward pass of the input currently in input(). Never throws, never allocates.
+    virtual void run() = 0;
+    // Host view of the input (B, 3, R, R), owned by the executor; fill it before run().
+    virtual TensorView input() = 0;
+    // Host view of the output (B, classes, 1, 1) of the last run, owned by the executor.
+    virtual TensorView output() = 0;
+
+    // Bytes of activation memory this plan needs here: the reused buffer arena plus
+    // scratch (im2col, SE), without the input and the weights.
+    virtual size_t activation_bytes() const = 0;
+    // What the activation buffers would take without reuse (sum over plan buffers).
+    virtual size_t unshared_activation_bytes() const = 0;
+    virtual size_t weight_bytes() const = 0;
+    virtual Backend backend() const = 0;
+    virtual int threads() const = 0;
+};
+
+}  // namespace esm

@@ -1,0 +1,98 @@
+// The latency measurement protocol (SPEC §5): warm-up, timed runs, trimmed statistics,
+// reference-model quality control and outlier handling. The timing source is injected
+// (a function that runs one forward pass and returns ms), so tests can simulate devices.
+// Not an executor (esm/executor.hpp) and not the dataset file (esm/dataset.hpp).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "esm/executor.hpp"
+
+namespace esm {
+
+struct MeasureProtocol {
+    int warmup = 10;             // untimed forward passes first
+    int runs = 150;              // timed forward passes
+    double trim = 0.2;           // fraction dropped at each end of the sorted times
+    int refs = 5;                // reference models drawn at dataset start
+    double qc_threshold = 0.03;  // a reference may move this much from its first measurement
+    int qc_retries = 3;          // times a failing batch is measured again
+    int qc_batch = 10;           // samples between reference re-measurements
+    // A sample is an outlier when its own spread (std/mean of the kept runs) exceeds
+    // max(outlier_spread, outlier_factor * the batch's median spread); it is re-measured
+    // up to outlier_retries times, then dropped (reported, never kept).
+    double outlier_spread = 0.05;
+    double outlier_factor = 3.0;
+    int outlier_retries = 2;
+
+    void validate() const;  // throws esm::Error naming the bad field
+};
+
+struct LatencyStats {
+    double latency_ms = 0;  // mean of the middle runs
+    double std_ms = 0;      // population std (ddof 0) of the same runs
+    int runs = 0;           // runs kept
+    double spread() const { return latency_ms > 0 ? std_ms / latency_ms : 0; }
+};
+
+// Sorts, drops floor(n * trim) times at each end, mean and std of the rest.
+LatencyStats trimmed_stats(std::vector<double> times_ms, double trim);
+
+// Runs one forward pass and returns its duration in ms.
+using ForwardTimer = std::function<double()>;
+// warmup passes, then runs timed passes, then trimmed_stats.
+LatencyStats measure_latency(const ForwardTimer& forward, const MeasureProtocol& p);
+// Times ex.run() with a monotonic clock (steady_clock); the executor must outlive it.
+ForwardTimer executor_timer(Executor& ex);
+
+// Measures one architecture (canonical text) under the protocol: build, warm up, time.
+using ArchMeasurer = std::function<LatencyStats(const std::string& arch)>;
+// The CPU executor behind an ArchMeasurer: plan at (batch, res), weights from seed.
+ArchMeasurer executor_measurer(const Space& space, int batch, int res, const ExecutorOptions& options,
+                               const MeasureProtocol& p);
+
+struct SampleResult {
+    std::string arch;
+    LatencyStats stats;
+    int measurements = 0;  // 1 + outlier re-measurements in the accepted attempt
+    bool dropped = false;  // still an outlier after the retries: not to be kept
+};
+
+struct RefResult {
+    std::string arch;
+    LatencyStats stats;
+    double drift = 0;  // relative change from the baseline
+};
+
+struct BatchReport {
+    std::vector<SampleResult> samples;  // of the last attempt
+    std::vector<RefResult> refs;        // of the last attempt
+    int attempts = 0;
+    bool passed = false;  // false: every attempt had a reference outside the threshold
+    std::string message;  // which reference moved how much, when it failed
+};
+
+// Reference-model quality control over batches of samples.
+class QualityControl {
+public:
+    QualityControl(const MeasureProtocol& p, ArchMeasurer measure);
+    // Measures the references for the first time; their results are the baselines.
+    std::vector<RefResult> measure_baselines(const std::vector<std::string>& refs);
+    // Resume: a reference's first measurement, read back from the dataset.
+    void set_baseline(const std::string& arch, double latency_ms);
+    const std::vector<std::pair<std::string, double>>& baselines() const { return baselines_; }
+
+    // Measures the samples (outliers re-measured or dropped), then re-measures every
+    // reference; when one moved more than qc_threshold from its baseline the whole batch
+    // is measured again, up to qc_retries times. With no references every batch passes.
+    BatchReport measure_batch(const std::vector<std::string>& archs);
+
+private:
+    std::vector<SampleResult> measure_samples(const std::vector<std::string>& archs);
+    MeasureProtocol p_;
+    ArchMeasurer measure_;
+    std::vector<std::pair<std::string, double>> baselines_;
+};
+
+}  // namespace esm

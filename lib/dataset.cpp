@@ -1,0 +1,182 @@
+// Durable latency dataset files (esm/dataset.hpp): header, append-with-fsync, resume,
+// torn-tail repair, refusal of incompatible files. Not a reader for training (that is
+// esm::read_table on the same file) and not the protocol.
+#include "esm/dataset.hpp"
+
+#include <cblas.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "esm/common.hpp"
+#include "esm/table.hpp"
+
+namespace esm {
+
+const std::vector<std::string>& dataset_columns() {
+    static const std::vector<std::string> c = {"arch", "depth", "latency_ms", "std_ms", "runs", "kind", "timestamp"};
+    return c;
+}
+
+bool dataset_meta_volatile(const std::string& key) { return key == "created" || key == "library_version"; }
+
+std::string cpu_model_name() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("model name", 0) == 0) {
+            auto c = line.find(':');
+            if (c == std::string::npos) break;
+            std::string v = line.substr(c + 1);
+            v.erase(0, v.find_first_not_of(" \t"));
+            return v;
+        }
+    return "unknown";
+}
+
+std::string utc_timestamp() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+static std::string num(double v) {
+    std::ostringstream o;
+    o.precision(10);
+    o << v;
+    return o.str();
+}
+
+static std::string trim(const std::string& s) {
+    const auto a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+    return a == std::string::npos ? "" : s.substr(a, b - a + 1);
+}
+
+DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads, uint64_t seed,
+                             const MeasureProtocol& p) {
+    DatasetMeta m;
+    m.push_back({"format", "esm-latency-dataset 1"});
+    m.push_back({"created", utc_timestamp()});
+    m.push_back({"library_version", version()});
+    m.push_back({"device", cpu_model_name()});
+    m.push_back({"cores", std::to_string(std::thread::hardware_concurrency())});
+    m.push_back({"backend", "cpu"});
+    m.push_back({"threads", std::to_string(threads)});
+    const char* core = openblas_get_corename();
+    m.push_back({"openblas_core", core ? core : "unknown"});
+    m.push_back({"space", space.name});
+    std::istringstream text(format_space(space));
+    for (std::string line; std::getline(text, line);)
+        if (!trim(line).empty()) m.push_back({"space_line", trim(line)});
+    m.push_back({"resolution", std::to_string(res)});
+    m.push_back({"batch", std::to_string(batch)});
+    m.push_back({"seed", std::to_string(seed)});
+    m.push_back({"warmup", std::to_string(p.warmup)});
+    m.push_back({"runs", std::to_string(p.runs)});
+    m.push_back({"trim", num(p.trim)});
+    m.push_back({"refs", std::to_string(p.refs)});
+    m.push_back({"qc_threshold", num(p.qc_threshold)});
+    m.push_back({"qc_retries", std::to_string(p.qc_retries)});
+    m.push_back({"qc_batch", std::to_string(p.qc_batch)});
+    m.push_back({"outlier_spread", num(p.outlier_spread)});
+    m.push_back({"outlier_factor", num(p.outlier_factor)});
+    m.push_back({"outlier_retries", std::to_string(p.outlier_retries)});
+    return m;
+}
+
+static DatasetMeta stable(const DatasetMeta& m) {
+    DatasetMeta out;
+    for (const auto& kv : m)
+        if (!dataset_meta_volatile(kv.first)) out.push_back({trim(kv.first), trim(kv.second)});
+    return out;
+}
+
+static void check_compatible(const std::string& path, const DatasetMeta& file, const DatasetMeta& want) {
+    const DatasetMeta a = stable(file), b = stable(want);
+    for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+        const std::string fk = i < a.size() ? a[i].first + ": " + a[i].second : "(nothing)";
+        const std::string wk = i < b.size() ? b[i].first + ": " + b[i].second : "(nothing)";
+        if (fk != wk)
+            throw Error(ErrorKind::Format, path + ": this dataset was measured under other settings and is left "
+                                                  "untouched: the file says '" + fk + "' where this run has '" + wk +
+                                               "' (use another output file, or the same settings to resume)");
+    }
+}
+
+DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta) : path_(path) {
+    struct stat st{};
+    const bool exists = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
+    if (exists) {
+        bool torn = false;
+        Table t = read_table(path, true, &torn);
+        if (t.columns != dataset_columns()) {
+            std::string cols;
+            for (const auto& c : t.columns) cols += (cols.empty() ? "" : ",") + c;
+            throw Error(ErrorKind::Format, path + ": not a latency dataset of this format (columns '" + cols +
+                                               "'); left untouched");
+        }
+        check_compatible(path, t.meta, meta);
+        for (size_t i = 0; i < t.rows.size(); ++i) {
+            DatasetRow r;
+            r.arch = t.rows[i][0];
+            r.depth = static_cast<int>(t.number(i, 1));
+            r.stats.latency_ms = t.number(i, 2);
+            r.stats.std_ms = t.number(i, 3);
+            r.stats.runs = static_cast<int>(t.number(i, 4));
+            r.kind = t.rows[i][5];
+            r.timestamp = t.rows[i][6];
+            if (r.kind == "sample") samples_.insert(r.arch);
+            existing_.push_back(r);
+        }
+        if (torn) {
+            // Cut the file back to its last complete line: the torn row is measured again.
+            std::ifstream in(path, std::ios::binary);
+            std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            const auto nl = all.rfind('\n');
+            const off_t keep = nl == std::string::npos ? 0 : off_t(nl + 1);
+            if (::truncate(path.c_str(), keep) != 0)
+                throw Error(ErrorKind::Io, path + ": cannot truncate the torn last line: " + std::strerror(errno));
+            truncated_ = true;
+        }
+        resumed_ = true;
+        f_ = std::fopen(path.c_str(), "ab");
+        if (!f_) throw Error(ErrorKind::Io, "cannot open " + path + " for appending: " + std::strerror(errno));
+        return;
+    }
+    f_ = std::fopen(path.c_str(), "wb");
+    if (!f_) throw Error(ErrorKind::Io, "cannot create " + path + ": " + std::strerror(errno));
+    std::string head;
+    for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
+    for (size_t i = 0; i < dataset_columns().size(); ++i) head += (i ? "," : "") + dataset_columns()[i];
+    head += "\n";
+    if (std::fwrite(head.data(), 1, head.size(), f_) != head.size() || std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0)
+        throw Error(ErrorKind::Io, "cannot write the header of " + path + ": " + std::strerror(errno));
+}
+
+DatasetWriter::~DatasetWriter() {
+    if (f_) std::fclose(f_);
+}
+
+void DatasetWriter::append(const DatasetRow& r) {
+    if (r.arch.find_first_of(",\n\"#") != std::string::npos || r.kind.find_first_of(",\n") != std::string::npos)
+        throw Error(ErrorKind::InvalidArgument, "dataset row with a field that needs quoting: " + r.arch);
+    const std::string line = r.arch + "," + std::to_string(r.depth) + "," + num(r.stats.latency_ms) + "," +
+                             num(r.stats.std_ms) + "," + std::to_string(r.stats.runs) + "," + r.kind + "," +
+                             (r.timestamp.empty() ? utc_timestamp() : r.timestamp) + "\n";
+    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0)
+        throw Error(ErrorKind::Io, "cannot append to " + path_ + ": " + std::strerror(errno));
+    if (r.kind == "sample") samples_.insert(r.arch);
+}
+
+}  // namespace esm

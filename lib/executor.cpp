@@ -1,0 +1,37 @@
+// The backend facade of Executor::create: picks the backend the options ask for.
+// Not an executor itself (cpu/executor.cpp; a cuda/ one can plug in here).
+#include "esm/executor.hpp"
+
+#include "backends.hpp"
+#include "esm/common.hpp"
+#include "esm/cuda.hpp"
+
+namespace esm {
+
+const char* backend_name(Backend b) { return b == Backend::Cpu ? "cpu" : "cuda"; }
+
+Backend parse_backend(const std::string& s) {
+    if (s == "cpu") return Backend::Cpu;
+    if (s == "cuda") return Backend::Cuda;
+    throw Error(ErrorKind::InvalidArgument, "unknown backend '" + s + "' (expected cpu or cuda)");
+}
+
+std::unique_ptr<Executor> Executor::create(const Plan& plan, const ExecutorOptions& options) {
+    return create(plan, make_weights(plan, options.seed), options);
+}
+
+std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
+    if (options.threads < 1 || options.threads > 1024)
+        throw Error(ErrorKind::InvalidArgument, "threads must be 1..1024, got " + std::to_string(options.threads));
+    if (weights.ops.size() != plan.ops.size())
+        throw Error(ErrorKind::InvalidArgument, "weights do not belong to this plan (op count differs)");
+    switch (options.backend) {
+        case Backend::Cpu: return cpu::make_executor(plan, weights, options);
+        case Backend::Cuda:
+            throw Error(ErrorKind::Unsupported, "the CUDA executor is not available in this build: " +
+                                                    cuda::device_summary());
+    }
+    throw Error(ErrorKind::InvalidArgument, "unknown backend");
+}
+
+}  // namespace esm

@@ -1,0 +1,129 @@
+// The measurement protocol (esm/measure.hpp): trimmed statistics, timing, quality
+// control with reference models, outlier handling. Not the dataset file or the CLI.
+#include "esm/measure.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "esm/common.hpp"
+
+namespace esm {
+
+void MeasureProtocol::validate() const {
+    auto bad = [](const std::string& m) { throw Error(ErrorKind::InvalidArgument, "measurement protocol: " + m); };
+    if (warmup < 0) bad("warmup must be >= 0");
+    if (runs < 1) bad("runs must be >= 1");
+    if (!(trim >= 0 && trim < 0.5)) bad("trim must be in [0, 0.5)");
+    if (refs < 0) bad("refs must be >= 0");
+    if (!(qc_threshold > 0)) bad("qc threshold must be > 0");
+    if (qc_retries < 0) bad("qc retries must be >= 0");
+    if (qc_batch < 1) bad("qc batch must be >= 1");
+    if (!(outlier_spread > 0) || !(outlier_factor >= 1) || outlier_retries < 0) bad("bad outlier settings");
+}
+
+LatencyStats trimmed_stats(std::vector<double> t, double trim) {
+    LatencyStats s;
+    if (t.empty()) return s;
+    std::sort(t.begin(), t.end());
+    const size_t drop = static_cast<size_t>(std::floor(double(t.size()) * trim + 1e-9));
+    const size_t lo = std::min(drop, (t.size() - 1) / 2), hi = t.size() - lo;
+    double sum = 0;
+    for (size_t i = lo; i < hi; ++i) sum += t[i];
+    s.runs = static_cast<int>(hi - lo);
+    s.latency_ms = sum / s.runs;
+    double var = 0;
+    for (size_t i = lo; i < hi; ++i) var += (t[i] - s.latency_ms) * (t[i] - s.latency_ms);
+    s.std_ms = std::sqrt(var / s.runs);
+    return s;
+}
+
+LatencyStats measure_latency(const ForwardTimer& forward, const MeasureProtocol& p) {
+    for (int i = 0; i < p.warmup; ++i) forward();
+    std::vector<double> t(static_cast<size_t>(p.runs));
+    for (auto& x : t) x = forward();
+    return trimmed_stats(std::move(t), p.trim);
+}
+
+ForwardTimer executor_timer(Executor& ex) {
+    return [&ex] {
+        const auto t0 = std::chrono::steady_clock::now();
+        ex.run();
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    };
+}
+
+ArchMeasurer executor_measurer(const Space& space, int batch, int res, const ExecutorOptions& options,
+                               const MeasureProtocol& p) {
+    return [space, batch, res, options, p](const std::string& text) {
+        const Plan plan = build_plan(space, parse_arch(space, text), batch, res);
+        auto ex = Executor::create(plan, options);
+        const std::vector<float> x = make_input(plan, options.seed);
+        std::copy(x.begin(), x.end(), ex->input().data);
+        return measure_latency(executor_timer(*ex), p);
+    };
+}
+
+QualityControl::QualityControl(const MeasureProtocol& p, ArchMeasurer measure) : p_(p), measure_(std::move(measure)) {
+    p_.validate();
+}
+
+std::vector<RefResult> QualityControl::measure_baselines(const std::vector<std::string>& refs) {
+    std::vector<RefResult> out;
+    for (const auto& r : refs) {
+        RefResult res{r, measure_(r), 0.0};
+        set_baseline(r, res.stats.latency_ms);
+        out.push_back(res);
+    }
+    return out;
+}
+
+void QualityControl::set_baseline(const std::string& arch, double latency_ms) {
+    for (auto& b : baselines_)
+        if (b.first == arch) return;  // the first measurement stays the baseline
+    baselines_.push_back({arch, latency_ms});
+}
+
+std::vector<SampleResult> QualityControl::measure_samples(const std::vector<std::string>& archs) {
+    std::vector<SampleResult> out;
+    for (const auto& a : archs) out.push_back({a, measure_(a), 1, false});
+    std::vector<double> spreads;
+    for (const auto& s : out) spreads.push_back(s.stats.spread());
+    std::sort(spreads.begin(), spreads.end());
+    const double median = spreads.empty() ? 0 : spreads[spreads.size() / 2];
+    const double limit = std::max(p_.outlier_spread, p_.outlier_factor * median);
+    for (auto& s : out) {
+        while (s.stats.spread() > limit && s.measurements <= p_.outlier_retries) {
+            s.stats = measure_(s.arch);
+            ++s.measurements;
+        }
+        s.dropped = s.stats.spread() > limit;
+    }
+    return out;
+}
+
+BatchReport QualityControl::measure_batch(const std::vector<std::string>& archs) {
+    BatchReport rep;
+    for (rep.attempts = 1; rep.attempts <= 1 + p_.qc_retries; ++rep.attempts) {
+        rep.samples = measure_samples(archs);
+        rep.refs.clear();
+        rep.passed = true;
+        rep.message.clear();
+        for (const auto& [arch, base] : baselines_) {
+            RefResult r{arch, measure_(arch), 0.0};
+            r.drift = base > 0 ? r.stats.latency_ms / base - 1.0 : 0.0;
+            if (std::fabs(r.drift) > p_.qc_threshold) {
+                rep.passed = false;
+                rep.message += (rep.message.empty() ? "" : "; ") + std::string("reference ") + arch + " moved " +
+                               std::to_string(r.drift * 100.0) + "% from its first measurement";
+            }
+            rep.refs.push_back(r);
+        }
+        if (rep.passed) return rep;
+    }
+    rep.attempts = 1 + p_.qc_retries;
+    return rep;
+}
+
+}  // namespace esm

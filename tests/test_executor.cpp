@@ -1,0 +1,115 @@
+// Whole networks: the CPU executor equals the oracle plan interpreter for random archs of
+// every preset (batch 1/2, threads 1/2); run() allocates nothing; buffers are reused.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "esm/common.hpp"
+#include "esm/sample.hpp"
+#include "exec_test_util.hpp"
+
+using namespace esm;
+
+namespace {
+std::atomic<long> g_news{0};
+}  // namespace
+
+// Counts every C++ allocation in the test binary (the run() check below reads it).
+void* operator new(std::size_t n) {
+    g_news.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+int test_res(const std::string& space) { return space == "densenet" ? 64 : 32; }
+
+}  // namespace
+
+TEST(Executor, MatchesReferenceOnRandomArchsOfEveryPreset) {
+    for (const std::string name : {"resnet", "mobilenetv3", "densenet", "ofa-mbv3"}) {
+        Space s = preset(name);
+        Sampler sampler(s, 42);
+        for (int i = 0; i < 2; ++i) {
+            Arch a = sampler.random();
+            const int batch = 1 + i, threads = 2 - i;
+            Plan p = build_plan(s, a, batch, test_res(name) + 8 * i);
+            SCOPED_TRACE(format_arch(s, a) + " batch " + std::to_string(batch) + " threads " + std::to_string(threads));
+            EXPECT_TRUE(esm_test::executor_matches_reference(p, 100 + i, threads, 2e-3, 2e-4));
+        }
+    }
+}
+
+TEST(Executor, DeepestArchsStayFiniteAndMatch) {
+    // The deepest ResNet and DenseNet (cheapest choices, to stay fast): the weight init
+    // keeps activations finite through 28 residual blocks and 100 dense layers.
+    Space r = preset("resnet");
+    std::string unit = "k3e50-k3e50-k3e50-k3e50-k3e50-k3e50-k3e50";
+    Arch big = parse_arch(r, "resnet:" + unit + "/" + unit + "/" + unit + "/" + unit);
+    EXPECT_TRUE(esm_test::executor_matches_reference(build_plan(r, big, 1, 32), 5, 2, 2e-3, 2e-4));
+    Space d = preset("densenet");
+    Arch dbig = parse_arch(d, "densenet:d20k1/d20k3/d20k1/d20k1/d20k1");
+    EXPECT_TRUE(esm_test::executor_matches_reference(build_plan(d, dbig, 1, 64), 6, 2, 2e-3, 2e-4));
+}
+
+TEST(Executor, RunAllocatesNothingAndIsRepeatable) {
+    Space s = preset("mobilenetv3");
+    Plan p = build_plan(s, Sampler(s, 3).random(), 2, 64);
+    ExecutorOptions o;
+    o.threads = 2;
+    auto ex = Executor::create(p, o);
+    std::vector<float> x = make_input(p, 1);
+    std::copy(x.begin(), x.end(), ex->input().data);
+    ex->run();  // first run: OpenMP/OpenBLAS thread pools start here
+    const float* in_ptr = ex->input().data;
+    const float* out_ptr = ex->output().data;
+    std::vector<float> first(ex->output().data, ex->output().data + ex->output().size());
+    const long before = g_news.load();
+    for (int i = 0; i < 3; ++i) ex->run();
+    const long after = g_news.load();
+    EXPECT_EQ(before, after) << "run() allocated";
+    EXPECT_EQ(in_ptr, ex->input().data);
+    EXPECT_EQ(out_ptr, ex->output().data);
+    for (size_t i = 0; i < first.size(); ++i) ASSERT_EQ(first[i], ex->output().data[i]) << "index " << i;
+}
+
+TEST(Executor, ReusesActivationMemoryOnDeepNets) {
+    Space s = preset("densenet");
+    Plan p = build_plan(s, parse_arch(s, "densenet:d12k3/d12k3/d12k3/d12k3/d12k3"), 1, 64);
+    auto ex = Executor::create(p, ExecutorOptions{});
+    EXPECT_LT(ex->activation_bytes(), ex->unshared_activation_bytes() / 2);
+    EXPECT_GT(ex->activation_bytes(), 0u);
+    Space r = preset("resnet");
+    Plan q = build_plan(r, Sampler(r, 9).random(), 1, 64);
+    auto ey = Executor::create(q, ExecutorOptions{});
+    EXPECT_LT(ey->activation_bytes(), ey->unshared_activation_bytes());
+}
+
+TEST(Executor, WeightsAreDeterministicAndBackendNeutral) {
+    Space s = preset("mobilenetv3");
+    Plan p = build_plan(s, Sampler(s, 1).random(), 1, 32);
+    Weights a = make_weights(p, 7), b = make_weights(p, 7), c = make_weights(p, 8);
+    EXPECT_EQ(a.ops[0].weight, b.ops[0].weight);
+    EXPECT_NE(a.ops[0].weight, c.ops[0].weight);
+    auto params = list_params(p, a);
+    int64_t n = 0;
+    for (const auto& q : params)
+        if (q.name.find("running") == std::string::npos) n += int64_t(q.data->size());
+    EXPECT_EQ(n, p.params());  // every trainable parameter listed exactly once (SPEC §2.4)
+}
+
+TEST(Executor, RejectsBadOptions) {
+    Space s = preset("resnet");
+    Plan p = build_plan(s, Sampler(s, 1).random(), 1, 32);
+    ExecutorOptions o;
+    o.threads = 0;
+    EXPECT_THROW(Executor::create(p, o), Error);
+    o.threads = 1;
+    o.backend = Backend::Cuda;
+    EXPECT_THROW(Executor::create(p, o), Error);
+}

@@ -1,0 +1,177 @@
+// Every optimised CPU kernel against the oracle on odd shapes (7 channels, 23x19, tiny
+// planes, all kernels and strides), each as a one-op plan run through the executor.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "exec_test_util.hpp"
+
+using namespace esm;
+
+namespace {
+
+// One op reading buffer 0 (the input, maybe wider than the op's input: a channel prefix)
+// and writing buffer 1 (maybe wider than the output: a slice at out_off).
+Plan one_op(Op op, int batch, int in_buf_c, int out_buf_c, int out_off) {
+    Plan p;
+    p.batch = batch;
+    p.res = op.in.h;
+    p.buffers = {{in_buf_c, op.in.h, op.in.w}, {out_buf_c, op.out.h, op.out.w}};
+    p.input = Value{0, 0, in_buf_c, op.in.h, op.in.w};
+    op.in.buf = 0;
+    if (op.kind == OpKind::Add) op.in2.buf = 0;
+    op.out.buf = 1;
+    op.out.c_off = out_off;
+    op.name = "op";
+    p.ops = {op};
+    p.output = p.ops[0].out;
+    return p;
+}
+
+int out_size(int x, int k, int s, int p) { return (x + 2 * p - k) / s + 1; }
+
+Op conv_op(int cin, int cout, int h, int w, int k, int s, int groups, bool bias, bool bn, Act act) {
+    Op op;
+    op.kind = OpKind::Conv;
+    op.k = k;
+    op.stride = s;
+    op.pad = k / 2;
+    op.groups = groups;
+    op.bias = bias;
+    op.bn = bn;
+    op.act = act;
+    op.in = Value{0, 0, cin, h, w};
+    op.out = Value{1, 0, cout, out_size(h, k, s, k / 2), out_size(w, k, s, k / 2)};
+    return op;
+}
+
+const Act kActs[] = {Act::None, Act::ReLU, Act::HSwish, Act::HSigmoid};
+
+}  // namespace
+
+TEST(Kernels, ConvGemmAllKernelsStrides) {
+    int n = 0;
+    for (int k : {1, 3, 5, 7, 9})
+        for (int s : {1, 2})
+            for (int batch : {1, 2}) {
+                const Act act = kActs[n % 4];
+                Op op = conv_op(7, 13, 23, 19, k, s, 1, n % 3 == 0, n % 2 == 0, act);
+                std::ostringstream name;
+                name << "conv k" << k << " s" << s << " b" << batch << " act " << act_name(act);
+                SCOPED_TRACE(name.str());
+                EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 7, 13, 0), 11 + n, 1 + n % 2));
+                ++n;
+            }
+}
+
+TEST(Kernels, ConvTinyPlanes) {
+    for (int hw : {1, 2, 3})
+        for (int k : {1, 3, 7}) {
+            SCOPED_TRACE("conv tiny " + std::to_string(hw) + " k" + std::to_string(k));
+            Op op = conv_op(5, 9, hw, hw + 1, k, 1 + (k == 3), 1, true, true, Act::ReLU);
+            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 2, 5, 9, 0), 3, 2));
+        }
+}
+
+TEST(Kernels, ConvSliceInputAndOutput) {
+    // DenseNet pattern: read a channel prefix of a wider buffer, write a slice of another.
+    for (int batch : {1, 2})
+        for (int k : {1, 3}) {
+            SCOPED_TRACE("slice b" + std::to_string(batch) + " k" + std::to_string(k));
+            Op op = conv_op(11, 6, 9, 7, k, 1, 1, false, k == 1, Act::None);
+            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 17, 20, 5), 5, batch));
+        }
+}
+
+TEST(Kernels, GroupedConvThroughGemm) {
+    Op op = conv_op(8, 12, 11, 10, 3, 2, 4, false, true, Act::HSwish);
+    EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 2, 8, 12, 0), 9, 2));
+}
+
+TEST(Kernels, Depthwise) {
+    int n = 0;
+    for (int k : {3, 5, 7, 9})
+        for (int s : {1, 2, 3})
+            for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{1, 1}}) {
+                const Act act = kActs[n % 4];
+                std::ostringstream name;
+                name << "dw k" << k << " s" << s << " " << h << "x" << w << " act " << act_name(act);
+                SCOPED_TRACE(name.str());
+                Op op = conv_op(7, 7, h, w, k, s, 7, n % 2 == 1, true, act);
+                EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1 + n % 2, 7, 7, 0), 20 + n, 1 + n % 2));
+                ++n;
+            }
+}
+
+TEST(Kernels, BnActOnPrefix) {
+    for (Act act : kActs) {
+        Op op;
+        op.kind = OpKind::BnAct;
+        op.act = act;
+        op.in = Value{0, 0, 7, 23, 19};
+        op.out = Value{1, 0, 7, 23, 19};
+        SCOPED_TRACE(act_name(act));
+        EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 2, 10, 7, 0), 4, 2));
+    }
+}
+
+TEST(Kernels, Pooling) {
+    struct P {
+        PoolKind kind;
+        int k, s, p;
+    };
+    for (P c : {P{PoolKind::Max, 3, 2, 1}, P{PoolKind::Avg, 2, 2, 0}, P{PoolKind::Max, 2, 1, 0},
+                P{PoolKind::Avg, 3, 1, 1}})
+        for (auto [h, w] : {std::pair{23, 19}, std::pair{3, 2}}) {
+            Op op;
+            op.kind = OpKind::Pool;
+            op.pool = c.kind;
+            op.k = c.k;
+            op.stride = c.s;
+            op.pad = c.p;
+            op.in = Value{0, 0, 7, h, w};
+            op.out = Value{1, 0, 7, out_size(h, c.k, c.s, c.p), out_size(w, c.k, c.s, c.p)};
+            std::ostringstream name;
+            name << (c.kind == PoolKind::Max ? "max" : "avg") << " k" << c.k << " s" << c.s << " p" << c.p << " " << h
+                 << "x" << w;
+            SCOPED_TRACE(name.str());
+            // Written into a slice of a wider buffer, as DenseNet's stem and transitions do.
+            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 2, 7, 12, 3), 6, 2));
+        }
+}
+
+TEST(Kernels, GlobalAvgPoolSeAddLinear) {
+    {
+        Op op;
+        op.kind = OpKind::GlobalAvgPool;
+        op.in = Value{0, 0, 7, 23, 19};
+        op.out = Value{1, 0, 7, 1, 1};
+        EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 2, 9, 7, 0), 1, 2)) << "gap";
+    }
+    for (int batch : {1, 2}) {
+        Op op;
+        op.kind = OpKind::SE;
+        op.se_reduced = 8;
+        op.in = Value{0, 0, 24, 23, 19};
+        op.out = Value{1, 0, 24, 23, 19};
+        EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 24, 24, 0), 2, batch)) << "se";
+    }
+    for (Act act : kActs) {
+        Op op;
+        op.kind = OpKind::Add;
+        op.act = act;
+        op.in = Value{0, 0, 7, 23, 19};
+        op.in2 = Value{0, 7, 7, 23, 19};
+        op.out = Value{1, 0, 7, 23, 19};
+        EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 2, 14, 7, 0), 3, 2)) << "add " << act_name(act);
+    }
+    for (int batch : {1, 2}) {
+        Op op;
+        op.kind = OpKind::Linear;
+        op.bias = true;
+        op.act = Act::HSwish;
+        op.in = Value{0, 0, 37, 1, 1};
+        op.out = Value{1, 0, 29, 1, 1};
+        EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 37, 29, 0), 8, batch)) << "linear";
+    }
+}

@@ -1,0 +1,148 @@
+// The measurement protocol: trimmed statistics on hand-worked data, warm-up handling,
+// quality control against a simulated device that slows down by 10 %, outliers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "esm/common.hpp"
+#include "esm/measure.hpp"
+
+using namespace esm;
+
+TEST(Measure, TrimmedStatsHandWorked) {
+    // 1..10 shuffled: drop 2 at each end -> 3..8, mean 5.5, var (2.5^2+1.5^2+0.5^2)*2/6.
+    LatencyStats s = trimmed_stats({7, 1, 10, 3, 9, 2, 8, 4, 6, 5}, 0.2);
+    EXPECT_EQ(s.runs, 6);
+    EXPECT_DOUBLE_EQ(s.latency_ms, 5.5);
+    EXPECT_NEAR(s.std_ms, std::sqrt(17.5 / 6.0), 1e-12);
+    // 150 runs: 30 dropped each end, so the two wild values do not count.
+    std::vector<double> t(150, 2.0);
+    t[0] = 1000;
+    t[1] = 0.001;
+    for (int i = 2; i < 150; i += 2) t[i] = 4.0;  // 74 fours, 74 twos + the two extremes
+    LatencyStats u = trimmed_stats(t, 0.2);
+    EXPECT_EQ(u.runs, 90);
+    // Sorted: 0.001, 74 x 2, 74 x 4, 1000; kept indices 30..119: 45 twos, 45 fours.
+    EXPECT_DOUBLE_EQ(u.latency_ms, 3.0);
+    EXPECT_DOUBLE_EQ(u.std_ms, 1.0);
+    EXPECT_EQ(trimmed_stats({4.0}, 0.2).runs, 1);
+    EXPECT_DOUBLE_EQ(trimmed_stats({4.0, 8.0}, 0.2).latency_ms, 6.0);
+}
+
+TEST(Measure, WarmupRunsAreNotTimed) {
+    int calls = 0;
+    MeasureProtocol p;
+    p.warmup = 3;
+    p.runs = 10;
+    // The first three calls (warm-up) are slow and must not show in the result.
+    LatencyStats s = measure_latency([&] { return ++calls <= 3 ? 100.0 : 1.0 + 0.01 * (calls % 5); }, p);
+    EXPECT_EQ(calls, 13);
+    EXPECT_LT(s.latency_ms, 1.1);
+    EXPECT_EQ(s.runs, 6);
+}
+
+namespace {
+
+// A simulated device: each arch has a base latency; `factor` scales every forward pass
+// (a device that throttles); the timer adds a small deterministic jitter.
+struct FakeDevice {
+    std::map<std::string, double> base{{"a", 10}, {"b", 20}, {"c", 30}, {"r1", 5}, {"r2", 8}};
+    double factor = 1.0;
+    int measured = 0;
+    std::map<std::string, int> per_arch;
+    std::function<void(int)> on_measure;  // called with the count before each measurement
+    MeasureProtocol p;
+
+    ArchMeasurer measurer() {
+        return [this](const std::string& a) {
+            if (on_measure) on_measure(measured);
+            ++measured;
+            ++per_arch[a];
+            int i = 0;
+            return measure_latency([&] { return base.at(a) * factor * (1.0 + 0.001 * (i++ % 7)); }, p);
+        };
+    }
+};
+
+MeasureProtocol small_protocol() {
+    MeasureProtocol p;
+    p.warmup = 1;
+    p.runs = 10;
+    return p;
+}
+
+}  // namespace
+
+TEST(Measure, QualityControlRemeasuresBatchWhenDeviceSlowsDown) {
+    FakeDevice dev;
+    dev.p = small_protocol();
+    QualityControl qc(dev.p, dev.measurer());
+    auto base = qc.measure_baselines({"r1", "r2"});
+    ASSERT_EQ(base.size(), 2u);
+    EXPECT_NEAR(base[0].stats.latency_ms, 5.0, 0.05);
+    // The device slows down by 10 % while the first attempt of the batch runs (from its
+    // second sample on) and recovers after the references caught it.
+    dev.on_measure = [&](int n) {
+        if (n == 3) dev.factor = 1.1;   // b (second sample) onwards
+        if (n == 7) dev.factor = 1.0;   // the second attempt runs on a recovered device
+    };
+    BatchReport r = qc.measure_batch({"a", "b", "c"});
+    EXPECT_TRUE(r.passed) << r.message;
+    EXPECT_EQ(r.attempts, 2);
+    ASSERT_EQ(r.samples.size(), 3u);
+    EXPECT_NEAR(r.samples[1].stats.latency_ms, 20.0, 0.1);  // the slowed value was not kept
+    EXPECT_EQ(dev.per_arch["b"], 2);
+    for (const auto& ref : r.refs) EXPECT_LT(std::fabs(ref.drift), 0.03);
+}
+
+TEST(Measure, QualityControlFailsAfterRetriesOnPermanentDrift) {
+    FakeDevice dev;
+    dev.p = small_protocol();
+    MeasureProtocol p = dev.p;
+    p.qc_retries = 2;
+    QualityControl qc(p, dev.measurer());
+    qc.measure_baselines({"r1"});
+    dev.factor = 1.1;
+    BatchReport r = qc.measure_batch({"a"});
+    EXPECT_FALSE(r.passed);
+    EXPECT_EQ(r.attempts, 3);
+    EXPECT_EQ(dev.per_arch["a"], 3);
+    EXPECT_NE(r.message.find("r1"), std::string::npos);
+    // Within the threshold (2 %) passes at once.
+    dev.factor = 1.02;
+    EXPECT_TRUE(qc.measure_batch({"a"}).passed);
+}
+
+TEST(Measure, OutlierSpreadIsRemeasuredOrDropped) {
+    MeasureProtocol p = small_protocol();
+    p.outlier_retries = 2;
+    std::map<std::string, int> calls;
+    // "noisy" has a 50 % spread on its first measurement only; "awful" always.
+    ArchMeasurer m = [&](const std::string& a) {
+        const int n = calls[a]++;
+        const bool noisy = (a == "noisy" && n == 0) || a == "awful";
+        int i = 0;
+        return measure_latency([&] { return 10.0 * (noisy ? (i++ % 2 ? 1.5 : 0.5) : 1.0 + 0.001 * (i++ % 3)); }, p);
+    };
+    QualityControl qc(p, m);
+    // An outlier relative to its batch: the calm majority sets the median spread.
+    BatchReport r = qc.measure_batch({"calm", "noisy", "awful", "calm2", "calm3"});
+    ASSERT_TRUE(r.passed);
+    EXPECT_FALSE(r.samples[0].dropped);
+    EXPECT_EQ(r.samples[0].measurements, 1);
+    EXPECT_FALSE(r.samples[1].dropped);
+    EXPECT_EQ(r.samples[1].measurements, 2);
+    EXPECT_TRUE(r.samples[2].dropped);
+    EXPECT_EQ(r.samples[2].measurements, 3);
+}
+
+TEST(Measure, ProtocolValidation) {
+    MeasureProtocol p;
+    EXPECT_NO_THROW(p.validate());
+    p.trim = 0.5;
+    EXPECT_THROW(p.validate(), Error);
+    p = MeasureProtocol{};
+    p.runs = 0;
+    EXPECT_THROW(p.validate(), Error);
+}
