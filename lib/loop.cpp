@@ -54,7 +54,7 @@ bool file_exists(const std::string& p) {
 // A torn last line left by a kill is cut off when the file is opened again.
 class DurableLog {
 public:
-    DurableLog(const std::string& path, const std::string& preamble, bool sync = true) : path_(path), sync_(sync) {
+    DurableLog(const std::string& path, const std::string& preamble) : path_(path) {
         const bool existed = file_exists(path);
         fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
         if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
@@ -75,7 +75,7 @@ public:
             if (n < 0) fail_write();
             done += static_cast<size_t>(n);
         }
-        if (sync_ && ::fsync(fd_) != 0) fail_write();
+        if (::fsync(fd_) != 0) fail_write();
     }
 
 private:
@@ -91,16 +91,8 @@ private:
         if (keep != size && ::ftruncate(fd_, keep) != 0) fail_write();
     }
     std::string path_;
-    bool sync_;
     int fd_ = -1;
 };
-
-std::string timestamp() {
-    std::time_t t = std::time(nullptr);
-    char b[32];
-    std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    return b;
-}
 
 std::string fmt(double v) {
     char b[40];
@@ -163,10 +155,11 @@ private:
     std::function<void(const LoopProgress&)> progress_;
     Clock::time_point t0_;
     std::string dir_;
-    std::unique_ptr<DurableLog> plans_log_, data_log_;
+    std::unique_ptr<DurableLog> plans_log_;
+    std::unique_ptr<DatasetWriter> data_;
     std::vector<Planned> plans_;
     std::unordered_set<std::string> planned_set_;
-    std::unordered_map<std::string, Measurement> measured_;
+    std::unordered_map<std::string, double> measured_;  // sample latencies (ms) in the dataset
     std::unique_ptr<Predictor> predictor_;
 };
 
@@ -193,25 +186,11 @@ void Loop::open_outputs() {
         write_file_atomic(settings_path, text);
     }
     write_file_atomic(dir_ + "/space.txt", format_space(space_));
-    // dataset.csv: a libesm dataset; the source's header must match a resumed file's.
-    const std::string data_path = dir_ + "/dataset.csv";
-    auto header = src_.header();
-    if (file_exists(data_path)) {
-        bool torn = false;
-        Table t = read_table(data_path, true, &torn);
-        for (const auto& [k, v] : header)
-            if (t.has_meta(k) && t.meta_value(k) != v)
-                throw Error(ErrorKind::InvalidArgument, data_path + " was measured with " + k + " = '" + t.meta_value(k) +
-                                                            "', this run has '" + v + "'; refusing to mix them");
-        const int ca = t.require_column("arch"), cl = t.require_column("latency_ms"), cs = t.require_column("std_ms"),
-                  cr = t.require_column("runs");
-        for (size_t r = 0; r < t.rows.size(); ++r)
-            measured_[t.rows[r][ca]] = {t.number(r, cl), t.number(r, cs), static_cast<int>(t.number(r, cr))};
-    }
-    std::string pre = "# libesm dataset\n# library_version: " + std::string(version()) + "\n# space: " + space_.name + "\n";
-    for (const auto& [k, v] : header) pre += "# " + k + ": " + v + "\n";
-    pre += "arch,depth,latency_ms,std_ms,runs,timestamp\n";
-    data_log_ = std::make_unique<DurableLog>(data_path, pre, src_.precious());
+    // dataset.csv: a libesm dataset; DatasetWriter refuses a file of another device/protocol.
+    data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
+    for (const auto& r : data_->existing())
+        if (r.kind == "sample") measured_[r.arch] = r.stats.latency_ms;
+    src_.resume(data_->existing());
     load_plans();
     plans_log_ = std::make_unique<DurableLog>(dir_ + "/plans.csv", "# samples planned per iteration\niteration,set,arch\n");
 }
@@ -278,20 +257,20 @@ void Loop::plan_iteration(int it, const IterationReport* prev) {
 }
 
 double Loop::measure_iteration(int it) {
-    std::vector<Arch> todo;
+    std::vector<std::string> todo;
     for (const auto& p : plans_)
-        if (p.iteration == it && !measured_.count(p.arch)) todo.push_back(parse_arch(space_, p.arch));
+        if (p.iteration == it && !measured_.count(p.arch)) todo.push_back(p.arch);
     if (todo.empty()) return 0;
     const auto t0 = Clock::now();
-    src_.measure(todo, [&](size_t i, const Measurement& m) {
-        const std::string t = format_arch(space_, todo[i]);
-        data_log_->append(t + "," + std::to_string(todo[i].depth()) + "," + fmt(m.latency_ms) + "," + fmt(m.std_ms) + "," +
-                          std::to_string(m.runs) + "," + timestamp() + "\n");
-        measured_[t] = m;
+    int done = 0;
+    src_.measure(todo, [&](const DatasetRow& row) {
+        data_->append(row);
+        if (row.kind != "sample") return;
+        measured_[row.arch] = row.stats.latency_ms;
         LoopProgress p;
         p.phase = "measure";
         p.iteration = it;
-        p.done = static_cast<int>(i + 1);
+        p.done = ++done;
         p.total = static_cast<int>(todo.size());
         p.elapsed_s = seconds_since(t0);
         p.eta_s = p.elapsed_s / p.done * (p.total - p.done);
@@ -308,7 +287,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
         if (m == measured_.end()) continue;  // dropped by quality control
         LatencyData& d = p.test ? test : train;
         d.archs.push_back(parse_arch(space_, p.arch));
-        d.latency.push_back(m->second.latency_ms);
+        d.latency.push_back(m->second);
     }
     if (train.size() < 2 || test.size() < 1)
         throw Error(ErrorKind::InvalidArgument, "too few measured samples to train (" + std::to_string(train.size()) +
@@ -426,7 +405,7 @@ LoopResult Loop::run() {
         std::vector<double> y, yhat;
         for (const auto& pl : plans_)
             if (pl.test && pl.iteration <= it && measured_.count(pl.arch)) {
-                y.push_back(measured_[pl.arch].latency_ms);
+                y.push_back(measured_[pl.arch]);
                 yhat.push_back(pred->predict(pl.arch));
             }
         write_reports(res, y, yhat);

@@ -133,13 +133,15 @@ TEST(Loop, ResumesAfterACrashWithEverySampleOnce) {
     o.test_size = 20;
     o.max_iterations = 2;
     o.mlp.epochs = 10;
+    MeasureProtocol no_refs;
+    no_refs.refs = 0;  // keeps the count of runner calls exact; QC has its own test
     {
-        auto src = make_runner_source(s, {runner, out + "/space.txt", 10});
+        auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, no_refs);
         EXPECT_THROW(run_esm_loop(s, o, *src), Error);
     }
     EXPECT_EQ(column(out + "/dataset.csv", "arch").size(), 30u);  // what was measured before the crash
     std::remove(flag.c_str());
-    auto src = make_runner_source(s, {runner, out + "/space.txt", 10});
+    auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, no_refs);
     LoopResult r = run_esm_loop(s, o, *src);
     auto archs = column(r.dataset_path, "arch");
     std::set<std::string> uniq(archs.begin(), archs.end());
@@ -154,7 +156,7 @@ TEST(Loop, ResumesAfterACrashWithEverySampleOnce) {
     const std::string clean = tmp_dir("resume_clean");
     LoopOptions oc = o;
     oc.out_dir = clean;
-    auto src2 = make_runner_source(s, {"echo \"${#1}.25\"", clean + "/space.txt", 10});
+    auto src2 = make_runner_source(s, {"echo \"${#1}.25\"", clean + "/space.txt", 10}, no_refs);
     run_esm_loop(s, oc, *src2);
     EXPECT_EQ(column(clean + "/plans.csv", "arch"), column(out + "/plans.csv", "arch"));
 }
@@ -183,7 +185,39 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
         run_esm_loop(s, o, *runner);
         FAIL();
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("was measured with backend = 'replay'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("measured under other settings and is left untouched"), std::string::npos)
+            << e.what();
     }
     EXPECT_THROW(run_esm_loop(s, [&] { auto b = o; b.w1 = b.w2 = 0; b.out_dir = tmp_dir("w"); return b; }(), *src), Error);
+}
+
+TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
+    // A device that slows by 10 % after its first 12 measurements: the references measured
+    // after the first batch moved more than 3 %, every retry too, so the loop stops with a
+    // clear error instead of keeping drifted samples; what passed QC before is on disk.
+    Space s = preset("densenet");
+    const std::string out = tmp_dir("drift");
+    const std::string counter = out + "_count";
+    std::ofstream(counter) << 0;
+    const std::string runner = "n=$(cat " + counter + "); echo $((n+1)) > " + counter +
+                               "; if [ $n -ge 12 ]; then echo $(( ${#1} * 11 )); else echo ${#1}0; fi";
+    MeasureProtocol p;
+    p.refs = 2;
+    p.qc_batch = 5;
+    p.qc_retries = 1;
+    auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+    LoopOptions o = small_options(out);
+    o.n_initial = 20;
+    o.test_size = 5;
+    try {
+        run_esm_loop(s, o, *src);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("quality control failed"), std::string::npos) << e.what();
+    }
+    Table t = read_table(out + "/dataset.csv");
+    int samples = 0, refs = 0;
+    for (const auto& r : t.rows) (r[5] == "sample" ? samples : refs)++;
+    EXPECT_EQ(refs, 4);     // 2 baselines + 2 after the first batch, which passed
+    EXPECT_EQ(samples, 5);  // only the batch that passed QC
 }

@@ -6,9 +6,15 @@
 #include "esm/loop.hpp"
 
 static const char* kUsage =
-    "usage: esm-build --space S (--runner CMD | --pool CSV --target COLUMN) [options] -o DIR\n"
+    "usage: esm-build --space S [--device cpu|cuda | --runner CMD | --pool CSV --target COLUMN] [options] -o DIR\n"
     "Build a latency predictor with the ESM loop until its accuracy criterion or budget is met.\n"
-    "Measurement (one of):\n"
+    "Measurement (default: this library's executor on --device):\n"
+    "  --device cpu|cuda   executor backend (default cpu)\n"
+    "  --threads T         executor threads (default 1)\n"
+    "  --res R --batch B   input resolution (default: the space's) and batch (default 1)\n"
+    "  --warmup N --runs N warm-up and timed runs per architecture (default 10, 150)\n"
+    "  --refs N            reference models for quality control (default 5)\n"
+    "  --qc-batch N        samples between reference re-measurements (default 10)\n"
     "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms (docs/runner.md)\n"
     "  --runner-timeout S  seconds per architecture (default 600)\n"
     "  --pool CSV          replay: draw samples and latencies from a measured CSV\n"
@@ -35,12 +41,15 @@ int main(int argc, char** argv) {
                         {"--w1", true},        {"--w2", true},       {"--encoding", true},    {"--eval", true},
                         {"--bins", true},      {"--acc", true},      {"--test-size", true},   {"--epochs", true},
                         {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
-                        {"--seed", true},      {"-o", true}});
+                        {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
+                        {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
+                        {"--refs", true},      {"--qc-batch", true}});
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
         if (!args.has("-o")) args.usage_error("-o DIR is required");
-        if (args.has("--runner") == args.has("--pool")) args.usage_error("give exactly one of --runner CMD or --pool CSV");
+        if (args.has("--runner") + args.has("--pool") + args.has("--device") > 1)
+            args.usage_error("give at most one of --device, --runner CMD and --pool CSV");
         if (args.has("--pool") && !args.has("--target")) args.usage_error("--pool needs --target COLUMN");
         const esm::Space space = esm::load_space(args.get("--space"));
         esm::LoopOptions o;
@@ -64,15 +73,28 @@ int main(int argc, char** argv) {
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         o.out_dir = args.get("-o");
 
+        esm::MeasureProtocol proto;
+        proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));
+        proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
+        proto.refs = static_cast<int>(args.get_int("--refs", proto.refs, 0, 1000));
+        proto.qc_batch = static_cast<int>(args.get_int("--qc-batch", proto.qc_batch, 1, 1000000));
         std::unique_ptr<esm::LatencySource> source;
         if (args.has("--pool")) {
             source = esm::make_pool_source(space, args.get("--pool"), args.get("--target"));
-        } else {
+        } else if (args.has("--runner")) {
             esm::RunnerOptions r;
             r.command = args.get("--runner");
             r.space_file = o.out_dir + "/space.txt";
             r.timeout_s = args.get_double("--runner-timeout", 600, 1e-3, 1e7);
-            source = esm::make_runner_source(space, r);
+            source = esm::make_runner_source(space, r, proto, o.seed);
+        } else {
+            esm::ExecutorOptions ex;
+            ex.backend = esm::parse_backend(args.get("--device", "cpu"));
+            ex.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
+            ex.seed = o.seed;
+            const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+            const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
+            source = esm::make_executor_source(space, batch, res, ex, proto, o.seed);
         }
         double last_shown = -1;
         auto progress = [&](const esm::LoopProgress& p) {

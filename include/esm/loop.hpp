@@ -10,7 +10,10 @@
 #include <vector>
 
 #include "esm/arch.hpp"
+#include "esm/dataset.hpp"
 #include "esm/encode.hpp"
+#include "esm/executor.hpp"
+#include "esm/measure.hpp"
 #include "esm/metrics.hpp"
 #include "esm/mlp.hpp"
 #include "esm/pool.hpp"
@@ -20,22 +23,19 @@
 
 namespace esm {
 
-struct Measurement {
-    double latency_ms = 0;
-    double std_ms = 0;
-    int runs = 0;
-};
-
 // Where latencies come from: the CPU executor, an external runner, a replay pool.
 class LatencySource {
 public:
     virtual ~LatencySource() = default;
     // Device, backend and protocol, recorded in the dataset header; a resumed run must
     // see the same values.
-    virtual std::vector<std::pair<std::string, std::string>> header() const = 0;
-    // Measures archs in order, calling done(i, m) as soon as archs[i] is measured (the
-    // loop persists it there); may apply its own quality control.
-    virtual void measure(const std::vector<Arch>& archs, const std::function<void(size_t, const Measurement&)>& done) = 0;
+    virtual DatasetMeta header() const = 0;
+    // Rows already in the dataset (a resumed run): reference baselines come back from them.
+    virtual void resume(const std::vector<DatasetRow>& existing) { (void)existing; }
+    // Measures archs (canonical text), calling emit(row) for every accepted sample and
+    // every reference measurement as soon as it is final (the loop persists it there).
+    // Samples that quality control drops are not emitted.
+    virtual void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) = 0;
     // Replay sources draw samples from their pool instead of the space.
     virtual const Pool* pool() const { return nullptr; }
     // Whether each sample must be fsync'ed as it is measured (not for replayed numbers,
@@ -44,7 +44,15 @@ public:
 };
 
 std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::string& csv, const std::string& target);
-std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner);
+// Both below apply reference-model quality control (esm/measure.hpp) with p.refs
+// references drawn from the space with `seed`. The runner's number is one measurement:
+// p.warmup and p.runs do not apply to it.
+std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner,
+                                                  const MeasureProtocol& p = {}, uint64_t seed = 1);
+// This library's executor (CPU, or CUDA when built in and present) at (batch, res).
+std::unique_ptr<LatencySource> make_executor_source(const Space& space, int batch, int res,
+                                                    const ExecutorOptions& options, const MeasureProtocol& p,
+                                                    uint64_t seed = 1);
 
 struct LoopOptions {
     Strategy strategy = Strategy::Balanced;
