@@ -198,6 +198,11 @@ Plan build_plan(const Space& space, const Arch& arch, int batch, int res) {
     p.batch = batch;
     p.res = res ? res : arch.res;
     if (p.res < 8 || p.res > 4096) throw Error(ErrorKind::InvalidArgument, "resolution must be 8..4096");
+    // About 6 ops and buffers per block plus stem and head: reserve once.
+    const size_t guess = 6 * static_cast<size_t>(arch.depth()) + 24;
+    p.ops.reserve(guess);
+    p.buffers.reserve(guess);
+    p.segments.reserve(static_cast<size_t>(arch.depth()) + 8);
     detail::PlanBuilder b(p);
     p.input = b.buffer(3, p.res, p.res);
     switch (space.family) {
