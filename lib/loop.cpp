@@ -160,6 +160,7 @@ private:
     std::vector<Planned> plans_;
     std::unordered_set<std::string> planned_set_;
     std::unordered_map<std::string, double> measured_;  // sample latencies (ms) in the dataset
+    std::unordered_set<std::string> dropped_;           // samples quality control rejected
     std::unique_ptr<Predictor> predictor_;
 };
 
@@ -188,8 +189,10 @@ void Loop::open_outputs() {
     write_file_atomic(dir_ + "/space.txt", format_space(space_));
     // dataset.csv: a libesm dataset; DatasetWriter refuses a file of another device/protocol.
     data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
-    for (const auto& r : data_->existing())
+    for (const auto& r : data_->existing()) {
         if (r.kind == "sample") measured_[r.arch] = r.stats.latency_ms;
+        if (r.kind == "dropped") dropped_.insert(r.arch);
+    }
     src_.resume(data_->existing());
     load_plans();
     plans_log_ = std::make_unique<DurableLog>(dir_ + "/plans.csv", "# samples planned per iteration\niteration,set,arch\n");
@@ -259,14 +262,15 @@ void Loop::plan_iteration(int it, const IterationReport* prev) {
 double Loop::measure_iteration(int it) {
     std::vector<std::string> todo;
     for (const auto& p : plans_)
-        if (p.iteration == it && !measured_.count(p.arch)) todo.push_back(p.arch);
+        if (p.iteration == it && !measured_.count(p.arch) && !dropped_.count(p.arch)) todo.push_back(p.arch);
     if (todo.empty()) return 0;
     const auto t0 = Clock::now();
     int done = 0;
     src_.measure(todo, [&](const DatasetRow& row) {
         data_->append(row);
-        if (row.kind != "sample") return;
-        measured_[row.arch] = row.stats.latency_ms;
+        if (row.kind == "dropped") dropped_.insert(row.arch);
+        if (row.kind == "ref") return;
+        if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
         LoopProgress p;
         p.phase = "measure";
         p.iteration = it;

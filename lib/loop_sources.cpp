@@ -71,8 +71,8 @@ public:
                                                " (the device is not steady: samples that passed are kept and a rerun resumes;"
                                                " if the device itself changed since the references were first measured,"
                                                " start a new output directory)");
-            for (const auto& s : rep.samples)
-                if (!s.dropped) emit(sample_row(space_, s.arch, s.stats, "sample"));
+            // A sample still an outlier after its retries is recorded as dropped, never kept.
+            for (const auto& s : rep.samples) emit(sample_row(space_, s.arch, s.stats, s.dropped ? "dropped" : "sample"));
             for (const auto& r : rep.refs) emit(sample_row(space_, r.arch, r.stats, "ref"));
         }
     }

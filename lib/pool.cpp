@@ -4,27 +4,19 @@
 #include <algorithm>
 
 #include "esm/common.hpp"
-#include "esm/table.hpp"
+#include "esm/train.hpp"
 
 namespace esm {
 
 Pool::Pool(const Space& space, const std::string& path, const std::string& target) : space_(space) {
-    Table t = read_table(path);
-    const int ca = t.require_column("arch"), cl = t.require_column(target);
-    for (size_t r = 0; r < t.rows.size(); ++r) {
-        const std::string& text = t.rows[r][ca];
-        Arch a;
-        std::string err;
-        if (!try_parse_arch(space_, text, &a, &err))
-            throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
-        const double v = t.number(r, cl);
-        if (!(v > 0)) throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": latency must be positive");
-        if (latency_.emplace(text, v).second) {
-            archs_.push_back(a);
-            texts_.push_back(text);
+    LatencyData d = read_latency_data(path, space_, target);
+    for (size_t i = 0; i < d.size(); ++i) {
+        std::string text = format_arch(space_, d.archs[i]);
+        if (latency_.emplace(text, d.latency[i]).second) {
+            archs_.push_back(d.archs[i]);
+            texts_.push_back(std::move(text));
         }
     }
-    if (archs_.empty()) throw Error(ErrorKind::Format, path + ": the pool holds no architectures");
 }
 
 double Pool::latency(const std::string& text) const {

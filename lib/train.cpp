@@ -50,7 +50,11 @@ std::vector<std::string> numeric_columns(const Table& t) {
 }
 
 LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target) {
-    Table t = read_table(path);
+    return latency_data_from_table(read_table(path), space, target);
+}
+
+LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target) {
+    const std::string& path = t.source;
     LatencyData d;
     d.source = path;
     d.meta = t.meta;
@@ -67,10 +71,12 @@ LatencyData read_latency_data(const std::string& path, const Space& space, const
         }
     }
     const int tc = t.require_column(col);
+    const int kind = t.column("kind");  // libesm datasets: reference re-measurements are not samples
     d.target = col;
     d.archs.reserve(t.rows.size());
     d.latency.reserve(t.rows.size());
     for (size_t r = 0; r < t.rows.size(); ++r) {
+        if (kind >= 0 && t.rows[r][static_cast<size_t>(kind)] != "sample") continue;
         Arch a;
         std::string err;
         if (!try_parse_arch(space, t.rows[r][static_cast<size_t>(ac)], &a, &err))

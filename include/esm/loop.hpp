@@ -32,9 +32,9 @@ public:
     virtual DatasetMeta header() const = 0;
     // Rows already in the dataset (a resumed run): reference baselines come back from them.
     virtual void resume(const std::vector<DatasetRow>& existing) { (void)existing; }
-    // Measures archs (canonical text), calling emit(row) for every accepted sample and
-    // every reference measurement as soon as it is final (the loop persists it there).
-    // Samples that quality control drops are not emitted.
+    // Measures archs (canonical text), calling emit(row) for every sample (kind "sample",
+    // or "dropped" when quality control rejected it) and every reference measurement
+    // ("ref") as soon as it is final; the loop persists it there and trains on samples only.
     virtual void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) = 0;
     // Replay sources draw samples from their pool instead of the space.
     virtual const Pool* pool() const { return nullptr; }

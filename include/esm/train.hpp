@@ -35,6 +35,9 @@ std::vector<std::string> numeric_columns(const Table& t);
 // Reads `path`: column `arch` parsed in `space` (errors name file and line), target column
 // `target`; "" = latency_ms, and if absent an error listing the numeric columns.
 LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target = "");
+// The same from a table already read; rows whose `kind` column (libesm datasets) is not
+// "sample" (reference re-measurements) are skipped.
+LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target = "");
 
 // Seeded split: n_test rows to *test, the rest to *train (order of the permutation).
 void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyData* train, LatencyData* test);
