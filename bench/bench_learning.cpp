@@ -171,31 +171,37 @@ int batches() {
     cfg.mlp.val_frac = 0;
     double t0 = now();
     esm::Predictor p = esm::train_predictor(space, d, cfg);
-    std::printf("esm_train_8000x200_s %.4f\n", now() - t0);
+    double train_s = now() - t0;
+    t0 = now();
+    esm::train_predictor(space, d, cfg);
+    std::printf("esm_train_8000x200_s %.4f\n", std::min(train_s, now() - t0));
     const size_t L = static_cast<size_t>(p.encoder().length());
     std::vector<float> x(archs.size() * L), out(archs.size());
     p.encoder().encode_batch(archs.data(), archs.size(), x.data());
     for (size_t b : {size_t{1}, size_t{8}, size_t{32}, size_t{64}, size_t{256}, size_t{1024}, size_t{4096}}) {
         const size_t total = b == 1 ? 100000 : 1000000;
-        t0 = now();
-        size_t done = 0;
-        while (done < total) {
-            const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
-            p.predict_batch(archs.data() + s, b, out.data());
-            done += b;
-        }
-        const double pred = static_cast<double>(done) / (now() - t0);
+        double pred = 0, mlp = 0;  // best of 3
         std::vector<float> xs(b * L);
         esm::Mlp::Workspace ws;
-        t0 = now();
-        done = 0;
-        while (done < total) {
-            const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
-            std::copy(x.begin() + static_cast<long>(s * L), x.begin() + static_cast<long>((s + b) * L), xs.begin());
-            p.model().predict_inplace(xs.data(), b, out.data(), ws);
-            done += b;
+        for (int rep = 0; rep < 3; ++rep) {
+            t0 = now();
+            size_t done = 0;
+            while (done < total) {
+                const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+                p.predict_batch(archs.data() + s, b, out.data());
+                done += b;
+            }
+            pred = std::max(pred, static_cast<double>(done) / (now() - t0));
+            t0 = now();
+            done = 0;
+            while (done < total) {
+                const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+                std::copy(x.begin() + static_cast<long>(s * L), x.begin() + static_cast<long>((s + b) * L), xs.begin());
+                p.model().predict_inplace(xs.data(), b, out.data(), ws);
+                done += b;
+            }
+            mlp = std::max(mlp, static_cast<double>(done) / (now() - t0));
         }
-        const double mlp = static_cast<double>(done) / (now() - t0);
         std::printf("esm_batch %zu predict_per_s %.0f mlp_per_s %.0f\n", b, pred, mlp);
     }
     return 0;
@@ -294,15 +300,19 @@ int main(int argc, char** argv) {
             d.archs = archs;
             for (const auto& a : archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
             esm::TrainConfig cfg;
+            // Timings: best of repeated runs (the CI VM is noisy; the minimum is the machine's speed).
             cfg.mlp.val_frac = 0;
             double t0 = now();
             esm::Predictor p = esm::train_predictor(space, d, cfg);
-            const double train_s = now() - t0;
+            double train_s = now() - t0;
+            t0 = now();
+            esm::train_predictor(space, d, cfg);
+            train_s = std::min(train_s, now() - t0);
             cfg.mlp.val_frac = 0.1;
             t0 = now();
             esm::train_predictor(space, d, cfg);
             const double train_val_s = now() - t0;
-            std::printf("\ntraining 8000 samples x 200 epochs (batch %d): %.2f s (no validation), %.2f s (10%% validation)  [target <= 2 s]\n",
+            std::printf("\ntraining 8000 samples x 200 epochs (batch %d): %.2f s (no validation, best of 2), %.2f s (10%% validation)  [target <= 2 s]\n",
                         cfg.mlp.batch_size, train_s, train_val_s);
             std::vector<esm::Arch> many;
             many.reserve(1000000);
@@ -310,16 +320,19 @@ int main(int argc, char** argv) {
             many.resize(1000000);
             std::vector<float> out(many.size());
             p.predict_batch(many.data(), 10000, out.data());
-            t0 = now();
-            p.predict_batch(many.data(), many.size(), out.data());
-            const double pred_s = now() - t0;
+            double pred_s = 1e30, enc_s = 1e30;
             esm::Encoder enc(space, esm::Encoding::FCC);
             std::vector<float> x(static_cast<size_t>(enc.length()) * 4096);
-            t0 = now();
-            for (size_t s = 0; s < many.size(); s += 4096)
-                enc.encode_batch(many.data() + s, std::min<size_t>(4096, many.size() - s), x.data());
-            const double enc_s = now() - t0;
-            std::printf("prediction from in-memory archs (encode + MLP): %.2f M/s  [target >= 2 M/s]; encode alone %.1f M/s\n",
+            for (int rep = 0; rep < 3; ++rep) {
+                t0 = now();
+                p.predict_batch(many.data(), many.size(), out.data());
+                pred_s = std::min(pred_s, now() - t0);
+                t0 = now();
+                for (size_t s = 0; s < many.size(); s += 4096)
+                    enc.encode_batch(many.data() + s, std::min<size_t>(4096, many.size() - s), x.data());
+                enc_s = std::min(enc_s, now() - t0);
+            }
+            std::printf("prediction from in-memory archs (encode + MLP, best of 3): %.2f M/s  [target >= 2 M/s]; encode alone %.1f M/s\n",
                         many.size() / pred_s / 1e6, many.size() / enc_s / 1e6);
             // Single-arch latency
             t0 = now();

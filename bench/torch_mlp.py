@@ -47,13 +47,15 @@ def main():
             xb = [x_all[i:i + b] for i in range(0, 8192 - b + 1, b)]
             for i in range(10):
                 model(xb[i % len(xb)])
-            t0 = time.perf_counter()
-            done, i = 0, 0
-            while done < total:
-                model(xb[i % len(xb)])
-                done += b
-                i += 1
-            tps = done / (time.perf_counter() - t0)
+            tps = 0.0
+            for _ in range(3):  # best of 3, as bench_learning does (noisy machines)
+                t0 = time.perf_counter()
+                done, i = 0, 0
+                while done < total:
+                    model(xb[i % len(xb)])
+                    done += b
+                    i += 1
+                tps = max(tps, done / (time.perf_counter() - t0))
             pred, mlp = fig[b]
             print(f"{b:>6} {tps:>12.0f} {mlp:>12.0f} {pred:>12.0f} {mlp / tps:>9.1f}x {pred / tps:>9.1f}x")
     # Training: 8000 rows, batch 64, Adam; 20 epochs timed and scaled to 200.

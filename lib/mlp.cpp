@@ -7,6 +7,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define ESM_ADAM_AVX 1
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -158,6 +162,41 @@ double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Worksp
     return loss * inv_n;
 }
 
+namespace {
+
+struct AdamConsts {
+    float b1, b2, c1, c2, lr, wd, eps;
+};
+
+#if defined(ESM_ADAM_AVX)
+// Eight at a time when the CPU has AVX (chosen at run time; the build targets baseline x86-64).
+// The same IEEE operations per element as the scalar and SSE paths (no FMA), so results do not
+// depend on the path taken.
+__attribute__((target("avx"))) size_t adam_avx(float* p, const float* g, float* m, float* v, size_t n,
+                                               const AdamConsts& k) {
+    const __m256 vb1 = _mm256_set1_ps(k.b1), vb2 = _mm256_set1_ps(k.b2), va1 = _mm256_set1_ps(1.f - k.b1),
+                 va2 = _mm256_set1_ps(1.f - k.b2), vc1 = _mm256_set1_ps(k.c1), vc2 = _mm256_set1_ps(k.c2),
+                 vlr = _mm256_set1_ps(k.lr), vwd = _mm256_set1_ps(k.wd), veps = _mm256_set1_ps(k.eps);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 pi = _mm256_loadu_ps(p + i);
+        const __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(vwd, pi));
+        const __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(va1, gi));
+        const __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(va2, gi), gi));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        const __m256 num = _mm256_mul_ps(vlr, _mm256_mul_ps(mi, vc1));
+        const __m256 den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_mul_ps(vi, vc2)), veps);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(pi, _mm256_div_ps(num, den)));
+    }
+    return i;
+}
+
+const bool kHaveAvx = __builtin_cpu_supports("avx");
+#endif
+
+}  // namespace
+
 Adam::Adam(size_t n, double lr, double weight_decay, double beta1, double beta2, double eps)
     : m_(n, 0.f), v_(n, 0.f), lr_(lr), wd_(weight_decay), b1_(beta1), b2_(beta2), eps_(eps) {}
 
@@ -173,12 +212,15 @@ void Adam::step(float* params, const float* grad) {
     float* __restrict p = params;
     const float* __restrict g = grad;
     size_t i = 0;
+#if defined(ESM_ADAM_AVX)
+    if (kHaveAvx) i = adam_avx(p, g, m, v, n, AdamConsts{b1, b2, c1, c2, lr, wd, eps});
+#endif
 #if defined(__SSE2__)
     // Same arithmetic four at a time: the scalar sqrt's errno path blocks auto-vectorisation.
     const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), va1 = _mm_set1_ps(1.f - b1), va2 = _mm_set1_ps(1.f - b2);
     const __m128 vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2), vlr = _mm_set1_ps(lr), vwd = _mm_set1_ps(wd),
                  veps = _mm_set1_ps(eps);
-    for (; i + 4 <= n; i += 4) {
+    for (; i + 4 <= n; i += 4) {  // the remainder after AVX, or everything without it
         const __m128 pi = _mm_loadu_ps(p + i);
         const __m128 gi = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vwd, pi));
         const __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(va1, gi));

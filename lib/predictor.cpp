@@ -38,6 +38,19 @@ Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResE
     if (model_.x_mean.size() != static_cast<size_t>(model_.inputs()) ||
         model_.x_inv_std.size() != static_cast<size_t>(model_.inputs()))
         throw Error(ErrorKind::InvalidArgument, "predictor: normalisation constants do not match the inputs");
+    folded_ = model_.net;
+    const size_t in = static_cast<size_t>(folded_.sizes()[0]), out = static_cast<size_t>(folded_.sizes()[1]);
+    float* w = folded_.params().data() + folded_.weight_offset(0);
+    float* b = folded_.params().data() + folded_.bias_offset(0);
+    for (size_t j = 0; j < out; ++j) {
+        double acc = b[j];
+        for (size_t i = 0; i < in; ++i) {
+            const float wf = w[j * in + i] * model_.x_inv_std[i];
+            w[j * in + i] = wf;
+            acc -= static_cast<double>(wf) * model_.x_mean[i];
+        }
+        b[j] = static_cast<float>(acc);
+    }
 }
 
 double Predictor::predict(const Arch& arch) const {
@@ -56,11 +69,17 @@ void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
     thread_local std::vector<float> x;
     thread_local Mlp::Workspace ws;
     if (x.size() < rows * L) x.resize(rows * L);
-    model_.net.reserve(ws, rows);
+    folded_.reserve(ws, rows);
+    const float ys = static_cast<float>(model_.y_std), ym = static_cast<float>(model_.y_mean);
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
         encoder_.encode_batch(archs + s, m, x.data());
-        model_.predict_inplace(x.data(), m, out + s, ws);
+        float* y = out + s;
+        folded_.forward(x.data(), m, y, ws);
+        if (model_.log_target)
+            for (size_t i = 0; i < m; ++i) y[i] = std::exp(y[i] * ys + ym);
+        else
+            for (size_t i = 0; i < m; ++i) y[i] = y[i] * ys + ym;
     }
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include "esm/common.hpp"
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
+#include "esm/train.hpp"
 
 namespace {
 
@@ -131,6 +133,57 @@ TEST(Predictor, AtomicSaveReplacesWholeFile) {
     // a save into a missing directory fails and leaves nothing behind
     EXPECT_THROW(f.pred.save(tmp_path("nodir/x.esmp")), esm::Error);
     std::remove(p.c_str());
+}
+
+}  // namespace
+
+namespace {
+
+// Every preset family round-trips through the file (per-unit choices, fixed resolution).
+TEST(Predictor, RoundTripEveryPresetAndEncoding) {
+    for (const std::string name : {"resnet", "mobilenetv3", "densenet"}) {
+        const esm::Space s = esm::preset(name);
+        esm::Sampler smp(s, 5);
+        esm::LatencyData d;
+        d.archs = smp.sample(esm::Strategy::Random, 60, 5);
+        for (const auto& a : d.archs) d.latency.push_back(1.0 + a.depth());
+        for (const auto& e : esm::encoding_names()) {
+            esm::TrainConfig cfg;
+            cfg.encoding = esm::parse_encoding(e);
+            cfg.mlp.epochs = 2;
+            esm::Predictor p = esm::train_predictor(s, d, cfg);
+            esm::Predictor q = esm::Predictor::parse(p.serialize(), name + "/" + e);
+            EXPECT_EQ(q.space(), s);
+            std::vector<float> a(d.size()), b(d.size());
+            p.predict_batch(d.archs.data(), d.size(), a.data());
+            q.predict_batch(d.archs.data(), d.size(), b.data());
+            EXPECT_EQ(a, b) << name << " " << e;
+        }
+    }
+}
+
+TEST(Predictor, WeightDecayGridKeepsBestValidation) {
+    const esm::Space s = esm::preset("mobilenetv3");
+    esm::Sampler smp(s, 6);
+    esm::LatencyData d;
+    d.archs = smp.sample(esm::Strategy::Random, 200, 5);
+    for (const auto& a : d.archs) d.latency.push_back(2.0 + 0.1 * a.depth());
+    esm::TrainConfig cfg;
+    cfg.mlp.epochs = 10;
+    double best = INFINITY;
+    for (double wd : {1e-3, 1.0}) {
+        cfg.mlp.weight_decay = wd;
+        esm::TrainReport r;
+        esm::train_predictor(s, d, cfg, &r);
+        best = std::min(best, r.best_val_loss);
+    }
+    cfg.weight_decay_grid = {1e-3, 1.0};
+    esm::TrainReport r;
+    esm::Predictor p = esm::train_predictor(s, d, cfg, &r);
+    EXPECT_EQ(r.best_val_loss, best);
+    EXPECT_NE(p.training.find("best on validation"), std::string::npos) << p.training;
+    cfg.mlp.val_frac = 0;
+    EXPECT_THROW(esm::train_predictor(s, d, cfg), esm::Error);
 }
 
 }  // namespace

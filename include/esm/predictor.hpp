@@ -54,6 +54,9 @@ public:
 private:
     Encoder encoder_;
     MlpModel model_;
+    // model_.net with the input standardisation folded into the first layer (W' = W diag(inv_std),
+    // b' = b - W' mean), so prediction skips a pass over the inputs. Derived, never stored.
+    Mlp folded_;
 };
 
 // FNV-1a 64-bit hash (the file's checksum).
