@@ -109,6 +109,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"w1", fmt(o.w1)},
             {"w2", fmt(o.w2)},
             {"encoding", encoding_name(o.encoding)},
+            {"res_encoding", res_encoding_name(o.res_encoding)},
             {"evaluation", o.binwise ? "bin-wise" : "overall"},
             {"n_bins", std::to_string(o.n_bins)},
             {"acc_th", fmt(o.acc_th)},
@@ -301,6 +302,8 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     const auto t0 = Clock::now();
     TrainConfig cfg;
     cfg.encoding = opt_.encoding;
+    cfg.res = opt_.res_encoding;
+    cfg.weight_decay_grid = opt_.wd_grid;
     cfg.mlp = opt_.mlp;
     cfg.n_bins = opt_.n_bins;
     predictor_ = std::make_unique<Predictor>(train_predictor(space_, train, cfg));

@@ -25,6 +25,8 @@ static const char* kUsage =
     "  --step N            N_step samples per extension (default 100)\n"
     "  --w1 W --w2 W       weights of bins below / above Acc_TH (default 2, 1)\n"
     "  --encoding E        onehot|feature|stat|fc|fcc (default fcc)\n"
+    "  --res-encoding R    scalar|onehot|scaled: an elastic resolution's feature (default scaled)\n"
+    "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"
     "  --acc A             Acc_TH in % (default 98)\n"
@@ -43,7 +45,7 @@ int main(int argc, char** argv) {
                         {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
-                        {"--refs", true},      {"--qc-batch", true}});
+                        {"--refs", true},      {"--qc-batch", true},  {"--res-encoding", true}, {"--wd-grid", true}});
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
         o.w1 = args.get_double("--w1", o.w1, 0, 1e6);
         o.w2 = args.get_double("--w2", o.w2, 0, 1e6);
         o.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
+        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "scaled"));
+        o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
         const std::string ev = args.get("--eval", "binwise");
         if (ev != "binwise" && ev != "overall") args.usage_error("--eval must be binwise or overall");
         o.binwise = ev == "binwise";

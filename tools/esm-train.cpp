@@ -71,33 +71,12 @@ int main(int argc, char** argv) {
         cfg.mlp.schedule = sched == "cosine" ? esm::LrSchedule::Cosine : esm::LrSchedule::Constant;
         if (args.has("--hidden")) {
             cfg.mlp.hidden.clear();
-            const std::string h = args.get("--hidden");
-            size_t start = 0;
-            while (start <= h.size()) {
-                const size_t comma = h.find(',', start);
-                const std::string w = h.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-                char* e = nullptr;
-                const long v = std::strtol(w.c_str(), &e, 10);
-                if (w.empty() || *e || v < 1 || v > 65536) args.usage_error("--hidden expects widths like 64,64,64");
+            for (double v : args.get_double_list("--hidden", 1, 65536)) {
+                if (v != static_cast<int>(v)) args.usage_error("--hidden expects widths like 64,64,64");
                 cfg.mlp.hidden.push_back(static_cast<int>(v));
-                if (comma == std::string::npos) break;
-                start = comma + 1;
             }
         }
-        if (args.has("--wd-grid")) {
-            const std::string g = args.get("--wd-grid");
-            size_t start = 0;
-            for (;;) {
-                const size_t comma = g.find(',', start);
-                const std::string w = g.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-                char* e = nullptr;
-                const double v = std::strtod(w.c_str(), &e);
-                if (w.empty() || *e || !(v >= 0 && v <= 10)) args.usage_error("--wd-grid expects numbers like 1e-3,1e-2");
-                cfg.weight_decay_grid.push_back(v);
-                if (comma == std::string::npos) break;
-                start = comma + 1;
-            }
-        }
+        cfg.weight_decay_grid = args.get_double_list("--wd-grid", 0, 10);
         const int span = space.max_depth() - space.min_depth() + 1;
         cfg.n_bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
         const std::string target = args.get("--target");
