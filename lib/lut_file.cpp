@@ -22,9 +22,11 @@ namespace {
 const char* kMagic = "esm-lut ";
 const char* kChecksumKey = "checksum fnv1a64 ";
 
+// Shortest of %.15g / %.17g that reads back exactly.
 std::string num(double v) {
     char b[64];
-    std::snprintf(b, sizeof b, "%.17g", v);
+    std::snprintf(b, sizeof b, "%.15g", v);
+    if (std::strtod(b, nullptr) != v) std::snprintf(b, sizeof b, "%.17g", v);
     return b;
 }
 
