@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -81,6 +82,22 @@ std::vector<int> depths_of(const std::vector<esm::Arch>& archs) {
     return d;
 }
 
+// A dataset measured at another resolution or batch than the table's instance makes its
+// comparison meaningless: say so (the header is optional, so only a warning).
+void warn_if_other_instance(const esm::LookupTable& t, const esm::LatencyData& d) {
+    const esm::Space& s = t.space();
+    auto effective = [&](int res) { return res ? res : (s.elastic_resolution() ? 0 : s.default_resolution()); };
+    for (const auto& [k, v] : d.meta) {
+        const int x = std::atoi(v.c_str());
+        if (k == "resolution" && effective(x) && effective(t.res()) && effective(x) != effective(t.res()))
+            std::fprintf(stderr, "warning: %s was measured at resolution %d, the table at %d\n", d.source.c_str(),
+                         effective(x), effective(t.res()));
+        if (k == "batch" && x > 0 && x != t.batch())
+            std::fprintf(stderr, "warning: %s was measured at batch %d, the table at %d\n", d.source.c_str(), x,
+                         t.batch());
+    }
+}
+
 int build(const esm_cli::Args& args) {
     if (args.positional().size() != 1) args.usage_error("build takes no positional arguments");
     if (!args.has("--space")) args.usage_error("--space is required");
@@ -124,6 +141,7 @@ int build(const esm_cli::Args& args) {
     std::printf("space %s, batch %d, resolution %s: profiled %zu segments in %.1f s (%zu keys)\n", space.name.c_str(),
                 batch, res ? std::to_string(res).c_str() : "of each arch", n, secs, t.size());
     if (args.has("--fit")) {
+        warn_if_other_instance(t, fit);
         t.fit_bias(fit);
         std::printf("bias correction on %zu rows of %s (column %s): latency = %.6g * sum + %.6g ms\n", fit.size(),
                     fit.source.c_str(), fit.target.c_str(), t.bias_a, t.bias_b);
@@ -146,6 +164,7 @@ int eval(const esm_cli::Args& args) {
     esm::LookupTable t = esm::LookupTable::load(table_path);
     const esm::Space& space = t.space();
     const esm::LatencyData d = esm::read_latency_data(args.positional()[2], space, args.get("--target"));
+    warn_if_other_instance(t, d);
     size_t missing = 0;
     std::string example;
     for (const auto& a : d.archs) {

@@ -69,7 +69,7 @@ struct Plan {
     std::vector<BufferInfo> buffers;
     std::vector<Op> ops;
     std::vector<Segment> segments;
-    Value input, output;  // input (B,3,R,R); output (B,classes,1,1)
+    Value input, output;  // input (B,3,R,R); output (B,classes,1,1) (a segment plan: see extract_segment)
 
     int64_t params() const;
     int64_t macs() const;
