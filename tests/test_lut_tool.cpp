@@ -102,6 +102,9 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     EXPECT_EQ(bad.status, 1);
     EXPECT_NE(bad.err.find(archs + ":1:"), std::string::npos) << bad.err;
     EXPECT_EQ(run_tool("esm-lut", "frobnicate").status, 2);
+    ToolResult mixed = run_tool("esm-lut", "eval " + table + " " + data + " --runs 3");
+    EXPECT_EQ(mixed.status, 2);
+    EXPECT_NE(mixed.err.find("'--runs' does not apply to 'eval'"), std::string::npos) << mixed.err;
     ToolResult missing = run_tool("esm-lut", "eval " + tmp_path("none.lut") + " " + data);
     EXPECT_EQ(missing.status, 1);
     EXPECT_NE(missing.err.find("cannot open lookup-table file"), std::string::npos) << missing.err;

@@ -222,6 +222,12 @@ int main(int argc, char** argv) {
     return esm_cli::run_tool("esm-lut", [&] {
         if (args.positional().empty()) args.usage_error("expected a command: build or eval");
         const std::string cmd = args.positional()[0];
+        // Options of the other command are mistakes, not something to ignore silently.
+        const std::vector<std::string> build_only = {"--space", "--res", "--batch", "--device", "--threads", "--warmup",
+                                                     "--runs", "--seed", "--archs", "--fit", "-o"};
+        const std::vector<std::string> eval_only = {"--bins", "--json", "--no-profile", "--update"};
+        for (const auto& o : cmd == "build" ? eval_only : cmd == "eval" ? build_only : std::vector<std::string>{})
+            if (args.has(o)) args.usage_error("option '" + o + "' does not apply to '" + cmd + "'");
         if (cmd == "build") return build(args);
         if (cmd == "eval") return eval(args);
         args.usage_error("unknown command '" + cmd + "' (expected build or eval)");
