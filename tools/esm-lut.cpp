@@ -3,6 +3,7 @@
 // like esm-eval. Public API only; not the MLP predictor (esm-train, esm-eval).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -143,8 +144,8 @@ int build(const esm_cli::Args& args) {
     if (args.has("--fit")) {
         warn_if_other_instance(t, fit);
         t.fit_bias(fit);
-        std::printf("bias correction on %zu rows of %s (column %s): latency = %.6g * sum + %.6g ms\n", fit.size(),
-                    fit.source.c_str(), fit.target.c_str(), t.bias_a, t.bias_b);
+        std::printf("bias correction on %zu rows of %s (column %s): latency = %.6g * sum %c %.6g ms\n", fit.size(),
+                    fit.source.c_str(), fit.target.c_str(), t.bias_a, t.bias_b < 0 ? '-' : '+', std::fabs(t.bias_b));
         std::vector<double> yhat;
         for (const auto& a : fit.archs) yhat.push_back(t.predict(a));
         const int span = space.max_depth() - space.min_depth() + 1;
@@ -204,7 +205,8 @@ int eval(const esm_cli::Args& args) {
                 space.name.c_str(), t.size(), t.fit_info.empty() ? "no bias correction" : "bias-corrected",
                 d.source.c_str(), d.target.c_str(), d.size());
     if (!t.fit_info.empty())
-        std::printf("latency = %.6g * sum + %.6g ms; the plain sum has accuracy %.2f %%\n", t.bias_a, t.bias_b,
+        std::printf("latency = %.6g * sum %c %.6g ms; the plain sum has accuracy %.2f %%\n", t.bias_a,
+                    t.bias_b < 0 ? '-' : '+', std::fabs(t.bias_b),
                     r.accuracy);
     std::printf("%s", esm::metrics_table(m).c_str());
     if (args.has("--json")) esm::write_file_atomic(args.get("--json"), json + "\n");
