@@ -35,9 +35,12 @@ public:
 
     // One forward pass of the input currently in input(). Never throws, never allocates.
     virtual void run() = 0;
-    // Host view of the input (B, 3, R, R), owned by the executor; fill it before run().
+    // Host view of plan.input, owned by the executor; fill it before run(). (B, 3, R, R)
+    // for a whole network; for a segment plan (extract_segment) whatever it reads, maybe
+    // a channel prefix of a wider buffer (batch_stride > c*h*w).
     virtual TensorView input() = 0;
-    // Host view of the output (B, classes, 1, 1) of the last run, owned by the executor.
+    // Host view of plan.output of the last run, owned by the executor: (B, classes, 1, 1)
+    // for a whole network.
     virtual TensorView output() = 0;
 
     // Bytes of activation memory this plan needs here: the reused buffer arena plus
