@@ -21,6 +21,10 @@ struct ExecutorOptions {
     Backend backend = Backend::Cpu;  // chosen per executor, never a global mode
     int threads = 1;                 // CPU: OpenMP and OpenBLAS threads (never nested)
     uint64_t seed = 1;               // weights (esm/weights.hpp) when create() makes them
+    // CUDA: allow TF32 tensor-core math in cuDNN convolutions and cuBLAS GEMMs. Off by
+    // default (exact FP32 FMA math); record it in every measurement header.
+    bool tf32 = false;
+    int device = 0;  // CUDA: device ordinal
 };
 
 class Executor {
@@ -48,6 +52,15 @@ public:
     virtual size_t weight_bytes() const = 0;
     virtual Backend backend() const = 0;
     virtual int threads() const = 0;
+
+    // One forward pass of input(), timed in milliseconds the backend's way: CPU (this
+    // default) a steady clock around run(); CUDA events recorded on the executor's stream
+    // around the forward pass only, after the input upload and a synchronisation.
+    // Never throws; NaN when the backend has recorded an error (see last_error()).
+    virtual double timed_run_ms();
+    // The first error run()/timed_run_ms() recorded (they never throw), "" when none.
+    // CPU never records one; CUDA keeps it sticky and output() then throws it.
+    virtual std::string last_error() const { return {}; }
 };
 
 }  // namespace esm
