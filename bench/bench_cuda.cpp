@@ -66,7 +66,7 @@ void trimmed(std::vector<double> t, double* mean, double* sd) {
 int usage() {
     std::fprintf(stderr,
                  "usage: bench_cuda [--list] [--csv FILE] [--runs N] [--warmup N] [--random N] [--tf32]\n"
-                 "  --list   print the benchmark architectures (preset,label,arch) and exit; no GPU needed\n");
+                 "  --list   print the benchmark architectures (preset,label,arch,params,macs); no GPU needed\n");
     return 2;
 }
 
@@ -91,8 +91,13 @@ int main(int argc, char** argv) {
     try {
         const std::vector<Case> all = cases(n_random);
         if (list) {
-            for (const Case& c : all) std::printf("%s,%s,%s\n", c.preset.c_str(), c.label.c_str(),
-                                                  format_arch(preset(c.preset), c.arch).c_str());
+            std::printf("preset,label,arch,params,macs\n");
+            for (const Case& c : all) {
+                const Space s = preset(c.preset);
+                const Plan plan = build_plan(s, c.arch, 1, 224);
+                std::printf("%s,%s,%s,%lld,%lld\n", c.preset.c_str(), c.label.c_str(), format_arch(s, c.arch).c_str(),
+                            static_cast<long long>(plan.params()), static_cast<long long>(plan.macs()));
+            }
             return 0;
         }
         if (cuda::device_count() == 0) {
