@@ -47,6 +47,12 @@ __global__ void add_kernel(const float* a, const float* b, float* out, int64_t t
         out[at(i, sample, bs_out)] = act<A>(a[at(i, sample, bs_a)] + b[at(i, sample, bs_b)]);
 }
 
+__global__ void copy_kernel(const float* src, float* dst, int64_t total, int64_t sample, int64_t bs_src,
+                            int64_t bs_dst) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
+        dst[at(i, sample, bs_dst)] = src[at(i, sample, bs_src)];
+}
+
 constexpr int kThreads = 256;
 unsigned blocks(int64_t total) {
     const int64_t b = (total + kThreads - 1) / kThreads;
@@ -94,6 +100,13 @@ void add_act(const DevView& a, const DevView& b, const DevView& out, Act act, cu
         add_kernel<A()><<<blocks(total), kThreads, 0, s>>>(a.data, b.data, out.data, total, out.c * out.plane(),
                                                            a.batch_stride, b.batch_stride, out.batch_stride);
     });
+}
+
+void copy_view(const DevView& src, const DevView& dst, cudaStream_t s) {
+    const int64_t total = src.size();
+    if (total == 0) return;
+    copy_kernel<<<blocks(total), kThreads, 0, s>>>(src.data, dst.data, total, src.c * src.plane(), src.batch_stride,
+                                                   dst.batch_stride);
 }
 
 }  // namespace esm::cuda

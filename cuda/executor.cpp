@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "arena.hpp"
@@ -102,7 +103,28 @@ struct Step {
     DevView in, in2, out;
     DevMem w, bias, w2, b2;  // conv (Cout, Cin/g, k, k) BN folded + bias; BnAct scale/shift; SE fc1/fc2
     CudnnConv conv;
+    // What cuDNN reads and writes: in/out themselves, or packed staging copies when cuDNN
+    // offers no algorithm for a strided channel slice (or ESM_CUDA_FORCE_STAGING=1).
+    DevView conv_in, conv_out;
+    DevMem stage_in, stage_out;
 };
+
+bool contiguous(const DevView& v) { return v.n <= 1 || v.batch_stride == int64_t(v.c) * v.h * v.w; }
+
+// Points v at packed memory of its own shape (allocated into mem); false when v is packed.
+bool stage(const DevView& v, DevView* staged, DevMem* mem) {
+    *staged = v;
+    if (contiguous(v)) return false;
+    *mem = DevMem(size_t(v.size()) * sizeof(float), "conv staging");
+    staged->data = mem->p;
+    staged->batch_stride = int64_t(v.c) * v.h * v.w;
+    return true;
+}
+
+bool force_staging() {
+    const char* e = std::getenv("ESM_CUDA_FORCE_STAGING");
+    return e && e[0] == '1';
+}
 
 constexpr size_t kCublasWorkspace = size_t(4) << 20;
 constexpr size_t kMaxFindWorkspace = size_t(512) << 20;
@@ -211,7 +233,7 @@ public:
     }
 
     size_t activation_bytes() const override {
-        return arena_.bytes + se_scratch_.bytes + workspace_.bytes + cublas_ws_.bytes;
+        return arena_.bytes + se_scratch_.bytes + workspace_.bytes + cublas_ws_.bytes + staging_bytes_;
     }
     size_t unshared_activation_bytes() const override { return size_t(layout_.unshared) * sizeof(float); }
     size_t weight_bytes() const override {
@@ -242,8 +264,11 @@ private:
             const Op& op = *s.op;
             switch (s.impl) {
                 case Impl::Conv: {
-                    const cudnnStatus_t st = s.conv.run(cudnn_, s.in, s.out, s.w.p, workspace_.p, workspace_.bytes);
+                    if (s.stage_in.p) copy_view(s.in, s.conv_in, stream_);
+                    const cudnnStatus_t st =
+                        s.conv.run(cudnn_, s.conv_in, s.conv_out, s.w.p, workspace_.p, workspace_.bytes);
                     note_op(st == CUDNN_STATUS_SUCCESS, op, "cudnnConvolutionForward", cudnnGetErrorString(st));
+                    if (s.stage_out.p) copy_view(s.conv_out, s.out, stream_);
                     bias_act(s.out, s.bias.p, op.act, stream_);
                     break;
                 }
@@ -343,10 +368,23 @@ private:
         size_t need = 0;
         {
             DevMem find_ws(find_bytes, "cuDNN find workspace");
+            const bool force = force_staging();
             for (Step& s : steps_) {
                 if (s.impl != Impl::Conv) continue;
-                s.conv.setup(cudnn_, device_, *s.op, s.in, s.out, s.w.p, tf32_, find_ws.p, find_ws.bytes);
+                s.conv_in = s.in, s.conv_out = s.out;
+                bool staged = false;
+                if (force) staged = stage(s.in, &s.conv_in, &s.stage_in) | stage(s.out, &s.conv_out, &s.stage_out);
+                try {
+                    s.conv.setup(cudnn_, device_, *s.op, s.conv_in, s.conv_out, s.w.p, tf32_, find_ws.p, find_ws.bytes);
+                } catch (const Error& e) {
+                    if (e.kind() != ErrorKind::Unsupported || staged) throw;
+                    // cuDNN takes no strided slice here: go through packed copies instead.
+                    staged = stage(s.in, &s.conv_in, &s.stage_in) | stage(s.out, &s.conv_out, &s.stage_out);
+                    if (!staged) throw;
+                    s.conv.setup(cudnn_, device_, *s.op, s.conv_in, s.conv_out, s.w.p, tf32_, find_ws.p, find_ws.bytes);
+                }
                 need = std::max(need, s.conv.algo().workspace);
+                staging_bytes_ += s.stage_in.bytes + s.stage_out.bytes;
             }
             check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (algorithm search)");
         }
@@ -365,6 +403,7 @@ private:
     DevMem arena_, input_dev_, se_scratch_, workspace_, cublas_ws_;
     PinnedMem input_host_, output_host_;
     std::vector<Step> steps_;
+    size_t staging_bytes_ = 0;
     std::string error_;  // sticky: the first failure of run()/timed_run_ms()/output()
 };
 

@@ -32,6 +32,9 @@ void scale_shift_act(const DevView& in, const DevView& out, const float* scale, 
 // out = act(a + b), all (B, C, H, W).
 void add_act(const DevView& a, const DevView& b, const DevView& out, Act act, cudaStream_t s);
 
+// dst = src, same (n, c, h, w), any batch strides (staging a slice through a packed copy).
+void copy_view(const DevView& src, const DevView& dst, cudaStream_t s);
+
 // pooling.cu. Avg divides by the full k*k window (padding counts), like cpu/pooling.cpp.
 void max_pool(const DevView& in, const DevView& out, int k, int stride, int pad, cudaStream_t s);
 void avg_pool(const DevView& in, const DevView& out, int k, int stride, int pad, cudaStream_t s);

@@ -295,3 +295,13 @@ TEST(CudaNetworks, RepeatedRunsAreIdenticalAndCreateReusesAlgorithms) {
     EXPECT_GT(a->weight_bytes(), 0u);
     EXPECT_TRUE(a->last_error().empty());
 }
+
+TEST(CudaNetworks, StagedSlicesMatchToo) {
+    // The fallback for a cuDNN that takes no strided channel slice: packed staging copies.
+    ESM_REQUIRE_GPU();
+    setenv("ESM_CUDA_FORCE_STAGING", "1", 1);
+    const Space space = preset("densenet");
+    const Arch arch = Sampler(space, 11).random();
+    EXPECT_TRUE(cuda_matches_cpu(build_plan(space, arch, 2, 64), 6));
+    unsetenv("ESM_CUDA_FORCE_STAGING");
+}
