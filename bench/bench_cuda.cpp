@@ -79,13 +79,20 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : std::string(); };
-        if (a == "--list") list = true;
-        else if (a == "--tf32") tf32 = true;
-        else if (a == "--csv") csv = next();
-        else if (a == "--runs") runs = std::atoi(next().c_str());
-        else if (a == "--warmup") warmup = std::atoi(next().c_str());
-        else if (a == "--random") n_random = std::atoi(next().c_str());
-        else return usage();
+        if (a == "--list")
+            list = true;
+        else if (a == "--tf32")
+            tf32 = true;
+        else if (a == "--csv")
+            csv = next();
+        else if (a == "--runs")
+            runs = std::atoi(next().c_str());
+        else if (a == "--warmup")
+            warmup = std::atoi(next().c_str());
+        else if (a == "--random")
+            n_random = std::atoi(next().c_str());
+        else
+            return usage();
     }
     if (runs < 5 || warmup < 0 || n_random < 0) return usage();
     try {
@@ -106,7 +113,8 @@ int main(int argc, char** argv) {
         }
         std::FILE* out = csv.empty() ? stdout : std::fopen(csv.c_str(), "w");
         if (!out) throw Error(ErrorKind::Io, "cannot write " + csv);
-        std::fprintf(out, "# libesm %s bench_cuda; %s; tf32=%d; batch=1; res=224; warmup=%d; runs=%d; trimmed 20%%/20%%\n",
+        std::fprintf(out,
+                     "# libesm %s bench_cuda; %s; tf32=%d; batch=1; res=224; warmup=%d; runs=%d; trimmed 20%%/20%%\n",
                      version(), cuda::device_header(0).c_str(), tf32 ? 1 : 0, warmup, runs);
         std::fprintf(out, "preset,label,arch,params,macs,ms_mean,ms_std,activation_mib\n");
         for (const Case& c : all) {

@@ -77,8 +77,8 @@ void bias_act(const DevView& x, const float* bias, Act a, cudaStream_t s) {
     const int64_t total = x.size();
     if (total == 0) return;
     dispatch(a, [&](auto A) {
-        bias_act_kernel<A()><<<blocks(total), kThreads, 0, s>>>(x.data, bias, total, x.c * x.plane(), x.plane(), x.c,
-                                                                x.batch_stride);
+        bias_act_kernel<A()>
+            <<<blocks(total), kThreads, 0, s>>>(x.data, bias, total, x.c * x.plane(), x.plane(), x.c, x.batch_stride);
     });
 }
 
@@ -87,9 +87,8 @@ void scale_shift_act(const DevView& in, const DevView& out, const float* scale, 
     const int64_t total = in.size();
     if (total == 0) return;
     dispatch(a, [&](auto A) {
-        scale_shift_kernel<A()><<<blocks(total), kThreads, 0, s>>>(in.data, out.data, scale, shift, total,
-                                                                   in.c * in.plane(), in.plane(), in.batch_stride,
-                                                                   out.batch_stride);
+        scale_shift_kernel<A()><<<blocks(total), kThreads, 0, s>>>(
+            in.data, out.data, scale, shift, total, in.c * in.plane(), in.plane(), in.batch_stride, out.batch_stride);
     });
 }
 

@@ -59,8 +59,8 @@ CudnnConv& CudnnConv::operator=(CudnnConv&& o) noexcept {
     return *this;
 }
 
-void CudnnConv::setup(cudnnHandle_t h, int device, const Op& op, const DevView& in, const DevView& out,
-                      const float* w, bool tf32, void* find_ws_ptr, size_t find_ws) {
+void CudnnConv::setup(cudnnHandle_t h, int device, const Op& op, const DevView& in, const DevView& out, const float* w,
+                      bool tf32, void* find_ws_ptr, size_t find_ws) {
     release();
     check(cudnnCreateTensorDescriptor(&x_), "cudnnCreateTensorDescriptor", op);
     check(cudnnCreateTensorDescriptor(&y_), "cudnnCreateTensorDescriptor", op);
@@ -139,10 +139,10 @@ void CudnnConv::setup(cudnnHandle_t h, int device, const Op& op, const DevView& 
         }
     }
     if (!chosen)
-        throw Error(ErrorKind::Unsupported, op.name + ": cuDNN offers no forward algorithm for " + key +
-                                                (st == CUDNN_STATUS_SUCCESS
-                                                     ? std::string()
-                                                     : std::string(" (Find: ") + cudnnGetErrorString(st) + ")"));
+        throw Error(
+            ErrorKind::Unsupported,
+            op.name + ": cuDNN offers no forward algorithm for " + key +
+                (st == CUDNN_STATUS_SUCCESS ? std::string() : std::string(" (Find: ") + cudnnGetErrorString(st) + ")"));
     check(cudnnSetConvolutionMathType(c_, algo_.math), "cudnnSetConvolutionMathType", op);
     std::lock_guard<std::mutex> lock(g_cache_mutex);
     g_cache[device][key] = algo_;

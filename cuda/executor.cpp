@@ -48,7 +48,8 @@ struct DevMem {
 
 DevMem upload(const std::vector<float>& v, const char* what) {
     DevMem m(v.size() * sizeof(float), what);
-    if (m.bytes) check(cudaMemcpy(m.p, v.data(), m.bytes, cudaMemcpyHostToDevice), std::string("cudaMemcpy(") + what + ")");
+    if (m.bytes)
+        check(cudaMemcpy(m.p, v.data(), m.bytes, cudaMemcpyHostToDevice), std::string("cudaMemcpy(") + what + ")");
     return m;
 }
 
@@ -141,7 +142,8 @@ public:
         stream_ = h_.stream, start_ = h_.start, stop_ = h_.stop;
         const cudnnStatus_t cs = cudnnCreate(&h_.cudnn);
         if (cs != CUDNN_STATUS_SUCCESS)
-            throw Error(ErrorKind::Internal, std::string("CUDA executor: cudnnCreate failed: ") + cudnnGetErrorString(cs));
+            throw Error(ErrorKind::Internal,
+                        std::string("CUDA executor: cudnnCreate failed: ") + cudnnGetErrorString(cs));
         cudnn_ = h_.cudnn;
         if (cudnnSetStream(cudnn_, stream_) != CUDNN_STATUS_SUCCESS)
             throw Error(ErrorKind::Internal, "CUDA executor: cudnnSetStream failed");
@@ -168,12 +170,14 @@ public:
         for (size_t i = 0; i < plan_.ops.size(); ++i) {
             steps_.push_back(pack(plan_.ops[i], weights.ops[i]));
             if (steps_.back().impl == Impl::SE)
-                se_floats = std::max(se_floats, se_scratch_floats(plan_.batch, plan_.ops[i].in.c, plan_.ops[i].se_reduced));
+                se_floats =
+                    std::max(se_floats, se_scratch_floats(plan_.batch, plan_.ops[i].in.c, plan_.ops[i].se_reduced));
         }
         se_scratch_ = DevMem(size_t(se_floats) * sizeof(float), "SE scratch");
         choose_algorithms();
         // One forward pass now: lazy module loading and first-call setup happen here, not
         // in the first timed run, and a broken plan fails in create, where it can throw.
+        upload_input();  // zeros
         forward();
         // Then poison the arena with NaN (all bits set) so that an op that skips a write
         // shows up as NaN in the output of every later run (the tests rely on it).
@@ -223,8 +227,8 @@ public:
             cudaSetDevice(device_);
             const DevView y = view(plan_.output);
             const size_t row = size_t(y.c) * y.h * y.w * sizeof(float);
-            note(cudaMemcpy2DAsync(output_host_.p, row, y.data, size_t(y.batch_stride) * sizeof(float), row, size_t(y.n),
-                                   cudaMemcpyDeviceToHost, stream_),
+            note(cudaMemcpy2DAsync(output_host_.p, row, y.data, size_t(y.batch_stride) * sizeof(float), row,
+                                   size_t(y.n), cudaMemcpyDeviceToHost, stream_),
                  "cudaMemcpy2DAsync(output)");
             note(cudaStreamSynchronize(stream_), "cudaStreamSynchronize(output)");
         }
@@ -298,7 +302,39 @@ private:
         return DevView{base + v.c_off * plane, plan_.batch, v.c, v.h, v.w, b.c * plane};
     }
 
+    // The GPU reads exactly these sizes, so a short vector must fail here, not on the device.
+    static void expect_size(const Op& op, const std::vector<float>& v, int64_t n, const char* what) {
+        if (int64_t(v.size()) != n)
+            throw Error(ErrorKind::InvalidArgument, op.name + ": " + what + " has " + std::to_string(v.size()) +
+                                                        " values, expected " + std::to_string(n));
+    }
+
     Step pack(const Op& op, const OpWeights& w) {
+        switch (op.kind) {
+            case OpKind::Conv:
+                if (op.groups >= 1)
+                    expect_size(op, w.weight, int64_t(op.out.c) * (op.in.c / op.groups) * op.k * op.k, "weight");
+                if (op.bias) expect_size(op, w.bias, op.out.c, "bias");
+                if (op.bn)
+                    for (const auto* v : {&w.bn_gamma, &w.bn_beta, &w.bn_mean, &w.bn_var})
+                        expect_size(op, *v, op.out.c, "bn");
+                break;
+            case OpKind::BnAct:
+                for (const auto* v : {&w.bn_gamma, &w.bn_beta, &w.bn_mean, &w.bn_var})
+                    expect_size(op, *v, op.in.c, "bn");
+                break;
+            case OpKind::SE:
+                expect_size(op, w.se_w1, int64_t(op.se_reduced) * op.in.c, "se_w1");
+                expect_size(op, w.se_b1, op.se_reduced, "se_b1");
+                expect_size(op, w.se_w2, int64_t(op.in.c) * op.se_reduced, "se_w2");
+                expect_size(op, w.se_b2, op.in.c, "se_b2");
+                break;
+            case OpKind::Linear:
+                expect_size(op, w.weight, int64_t(op.out.c) * op.in.c, "weight");
+                if (op.bias) expect_size(op, w.bias, op.out.c, "bias");
+                break;
+            default: break;
+        }
         Step s;
         s.op = &op;
         s.in = view(op.in);

@@ -73,8 +73,7 @@ void global_avg_pool(const DevView& in, const DevView& out, cudaStream_t s) {
     const int64_t warps = int64_t(in.n) * in.c;
     if (warps == 0) return;
     const unsigned grid = static_cast<unsigned>((warps * 32 + kThreads - 1) / kThreads);
-    gap_kernel<<<grid, kThreads, 0, s>>>(in.data, out.data, in.n, in.c, in.plane(), in.batch_stride,
-                                         out.batch_stride);
+    gap_kernel<<<grid, kThreads, 0, s>>>(in.data, out.data, in.n, in.c, in.plane(), in.batch_stride, out.batch_stride);
 }
 
 }  // namespace esm::cuda

@@ -8,9 +8,9 @@
 namespace esm {
 
 struct ConvProblem {
-    int n = 1, c = 1, h = 1, w = 1;          // input
+    int n = 1, c = 1, h = 1, w = 1;            // input
     int64_t in_n_stride = 0, in_c_stride = 0;  // input strides in floats (channel slices)
-    int k_out = 1, kh = 1, kw = 1;           // filter (k_out, c/groups, kh, kw)
+    int k_out = 1, kh = 1, kw = 1;             // filter (k_out, c/groups, kh, kw)
     int stride = 1, pad = 0, dilation = 1, groups = 1;
     int out_h = 1, out_w = 1;
     int64_t out_n_stride = 0, out_c_stride = 0;

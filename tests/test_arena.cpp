@@ -42,8 +42,7 @@ TEST(Arena, LiveBuffersNeverOverlapOnEveryPreset) {
                     if (y == plan.input.buf || first[y] == INT_MAX) continue;
                     const bool live_together =
                         first[x] <= std::max(last[y], first[y]) && first[y] <= std::max(last[x], first[x]);
-                    const bool share =
-                        a.offset[x] < a.offset[y] + bytes(y) && a.offset[y] < a.offset[x] + bytes(x);
+                    const bool share = a.offset[x] < a.offset[y] + bytes(y) && a.offset[y] < a.offset[x] + bytes(x);
                     EXPECT_FALSE(live_together && share) << name << ": buffers " << x << " and " << y;
                 }
             }

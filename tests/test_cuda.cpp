@@ -19,9 +19,9 @@ using namespace esm;
 
 namespace {
 
-#define ESM_REQUIRE_GPU()                                                                           \
-    do {                                                                                            \
-        if (!cuda::built_with_cuda()) GTEST_SKIP() << "built without CUDA";                         \
+#define ESM_REQUIRE_GPU()                                                                            \
+    do {                                                                                             \
+        if (!cuda::built_with_cuda()) GTEST_SKIP() << "built without CUDA";                          \
         if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::device_summary(); \
     } while (0)
 
@@ -48,7 +48,8 @@ namespace {
     double maxref = 0;
     for (int b = 0; b < want.n; ++b)
         for (int c = 0; c < want.c; ++c)
-            for (int64_t j = 0; j < want.plane(); ++j) maxref = std::max(maxref, double(std::fabs(want.channel(b, c)[j])));
+            for (int64_t j = 0; j < want.plane(); ++j)
+                maxref = std::max(maxref, double(std::fabs(want.channel(b, c)[j])));
     const double atol = atol_rel * std::max(1.0, maxref);
     int64_t i = 0;
     for (int b = 0; b < want.n; ++b)
@@ -141,15 +142,24 @@ TEST(CudaBackend, Tf32IsOffByDefault) { EXPECT_FALSE(ExecutorOptions{}.tf32); }
 TEST(ConvKey, EveryFieldChangesTheKey) {
     const ConvProblem base;
     std::vector<std::function<void(ConvProblem&)>> change = {
-        [](ConvProblem& p) { p.n = 2; },          [](ConvProblem& p) { p.c = 2; },
-        [](ConvProblem& p) { p.h = 2; },          [](ConvProblem& p) { p.w = 2; },
-        [](ConvProblem& p) { p.in_n_stride = 9; }, [](ConvProblem& p) { p.in_c_stride = 9; },
-        [](ConvProblem& p) { p.k_out = 2; },      [](ConvProblem& p) { p.kh = 3; },
-        [](ConvProblem& p) { p.kw = 3; },         [](ConvProblem& p) { p.stride = 2; },
-        [](ConvProblem& p) { p.pad = 1; },        [](ConvProblem& p) { p.dilation = 2; },
-        [](ConvProblem& p) { p.groups = 2; },     [](ConvProblem& p) { p.out_h = 2; },
-        [](ConvProblem& p) { p.out_w = 2; },      [](ConvProblem& p) { p.out_n_stride = 9; },
-        [](ConvProblem& p) { p.out_c_stride = 9; }, [](ConvProblem& p) { p.dtype = "f16"; },
+        [](ConvProblem& p) { p.n = 2; },
+        [](ConvProblem& p) { p.c = 2; },
+        [](ConvProblem& p) { p.h = 2; },
+        [](ConvProblem& p) { p.w = 2; },
+        [](ConvProblem& p) { p.in_n_stride = 9; },
+        [](ConvProblem& p) { p.in_c_stride = 9; },
+        [](ConvProblem& p) { p.k_out = 2; },
+        [](ConvProblem& p) { p.kh = 3; },
+        [](ConvProblem& p) { p.kw = 3; },
+        [](ConvProblem& p) { p.stride = 2; },
+        [](ConvProblem& p) { p.pad = 1; },
+        [](ConvProblem& p) { p.dilation = 2; },
+        [](ConvProblem& p) { p.groups = 2; },
+        [](ConvProblem& p) { p.out_h = 2; },
+        [](ConvProblem& p) { p.out_w = 2; },
+        [](ConvProblem& p) { p.out_n_stride = 9; },
+        [](ConvProblem& p) { p.out_c_stride = 9; },
+        [](ConvProblem& p) { p.dtype = "f16"; },
         [](ConvProblem& p) { p.math = "tf32"; },
     };
     std::set<std::string> keys = {conv_problem_key(base)};
@@ -196,13 +206,15 @@ TEST(CudaOps, ConvSlicesDepthwiseGrouped) {
     for (int batch : {1, 2})
         for (int k : {1, 3}) {  // DenseNet: read a channel prefix, write a slice
             SCOPED_TRACE("slice b" + std::to_string(batch) + " k" + std::to_string(k));
-            EXPECT_TRUE(cuda_matches_cpu(single_op(conv(11, 6, 9, 7, k, 1, 1, false, k == 1, Act::None), batch, 17, 20, 5), 5));
+            EXPECT_TRUE(
+                cuda_matches_cpu(single_op(conv(11, 6, 9, 7, k, 1, 1, false, k == 1, Act::None), batch, 17, 20, 5), 5));
         }
     int n = 0;
     for (int k : {3, 5, 7})
         for (int s : {1, 2}) {
             SCOPED_TRACE("dw k" + std::to_string(k) + " s" + std::to_string(s));
-            EXPECT_TRUE(cuda_matches_cpu(single_op(conv(24, 24, 23, 19, k, s, 24, n % 2, true, kActs[n % 4]), 2, 24, 24, 0), 20 + n));
+            EXPECT_TRUE(cuda_matches_cpu(
+                single_op(conv(24, 24, 23, 19, k, s, 24, n % 2, true, kActs[n % 4]), 2, 24, 24, 0), 20 + n));
             ++n;
         }
     EXPECT_TRUE(cuda_matches_cpu(single_op(conv(8, 12, 11, 10, 3, 2, 4, false, true, Act::HSwish), 2, 8, 12, 0), 9));
@@ -221,8 +233,8 @@ TEST(CudaOps, BnActPoolGapSeAddLinear) {
         add.in = Value{0, 0, 7, 23, 19}, add.in2 = Value{0, 7, 7, 23, 19}, add.out = Value{1, 0, 7, 23, 19};
         EXPECT_TRUE(cuda_matches_cpu(single_op(add, 2, 14, 7, 0), 3)) << "add " << act_name(act);
     }
-    for (auto [kind, k, s, p] : {std::tuple{PoolKind::Max, 3, 2, 1}, std::tuple{PoolKind::Avg, 2, 2, 0},
-                                 std::tuple{PoolKind::Avg, 3, 1, 1}}) {
+    for (auto [kind, k, s, p] :
+         {std::tuple{PoolKind::Max, 3, 2, 1}, std::tuple{PoolKind::Avg, 2, 2, 0}, std::tuple{PoolKind::Avg, 3, 1, 1}}) {
         Op op;
         op.kind = OpKind::Pool, op.pool = kind, op.k = k, op.stride = s, op.pad = p;
         op.in = Value{0, 0, 7, 23, 19};

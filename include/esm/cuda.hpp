@@ -8,19 +8,19 @@
 namespace esm::cuda {
 
 bool built_with_cuda();
-int device_count();          // 0 without CUDA or without a device
+int device_count();            // 0 without CUDA or without a device
 std::string device_summary();  // one line for headers and error messages
 
 // Facts about one device and the libraries this build runs with. Zero/empty where
 // unknown: without CUDA, without a device, or for an ordinal out of range. Never throws.
 struct DeviceInfo {
-    int index = -1;                 // -1 when no such device
-    std::string name;               // "NVIDIA H100 80GB HBM3"
+    int index = -1;                  // -1 when no such device
+    std::string name;                // "NVIDIA H100 80GB HBM3"
     int cc_major = 0, cc_minor = 0;  // compute capability
     size_t memory_bytes = 0;
     int sm_count = 0;
-    int driver_version = 0;   // cudaDriverGetVersion, e.g. 13000
-    int runtime_version = 0;  // cudaRuntimeGetVersion
+    int driver_version = 0;    // cudaDriverGetVersion, e.g. 13000
+    int runtime_version = 0;   // cudaRuntimeGetVersion
     size_t cudnn_version = 0;  // cudnnGetVersion, e.g. 91300
     int cublas_version = 0;    // major*10000 + minor*100 + patch
 };
