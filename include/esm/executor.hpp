@@ -38,10 +38,12 @@ public:
     static std::unique_ptr<Executor> create(const Plan& plan, const Weights& weights, const ExecutorOptions& options);
 
     // One forward pass of the input currently in input(). Never throws, never allocates.
+    // CUDA: enqueues the host->device input copy and the pass on its stream, no wait.
     virtual void run() = 0;
     // Host view of the input (B, 3, R, R), owned by the executor; fill it before run().
     virtual TensorView input() = 0;
     // Host view of the output (B, classes, 1, 1) of the last run, owned by the executor.
+    // CUDA: each call copies the output device->host and synchronises; read it after run().
     virtual TensorView output() = 0;
 
     // Bytes of activation memory this plan needs here: the reused buffer arena plus
