@@ -1,6 +1,7 @@
 // Internal CUDA kernels and op runners of the CUDA executor (cuda/*.cu), the twins of
 // cpu/kernels.hpp. Launchers only enqueue on the given stream: they never throw, exit,
-// print, allocate or synchronise; they return false (or a cuDNN/cuBLAS status) on failure.
+// print, allocate or synchronise; cuDNN/cuBLAS calls return their status, kernel launch
+// errors are left for the executor's cudaGetLastError.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>

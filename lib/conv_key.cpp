@@ -1,4 +1,5 @@
-// The algorithm-cache key of a convolution problem (lib/conv_key.hpp). Not the cache.
+// The algorithm-cache key of a convolution problem (lib/conv_key.hpp): every field, each
+// behind its own tag so adjacent numbers cannot run together. Not the cache (cuda/conv.cu).
 #include "conv_key.hpp"
 
 namespace esm {

@@ -276,7 +276,7 @@ TEST(CudaNetworks, Tf32OptionRunsWithLooserTolerance) {
     ESM_REQUIRE_GPU();
     const Space space = preset("resnet");
     const Arch arch = Sampler(space, 7).random();
-    EXPECT_TRUE(cuda_matches_cpu(build_plan(space, arch, 1, 64), 5, /*tf32=*/true, 3e-2, 1e-2));
+    EXPECT_TRUE(cuda_matches_cpu(build_plan(space, arch, 1, 64), 5, /*tf32=*/true, 5e-2, 2e-2));
 }
 
 TEST(CudaNetworks, RepeatedRunsAreIdenticalAndCreateReusesAlgorithms) {
