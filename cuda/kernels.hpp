@@ -1,7 +1,6 @@
-// Internal CUDA kernels and op runners of the CUDA executor (cuda/*.cu), the twins of
-// cpu/kernels.hpp. Launchers only enqueue on the given stream: they never throw, exit,
-// print, allocate or synchronise; cuDNN/cuBLAS calls return their status, kernel launch
-// errors are left for the executor's cudaGetLastError.
+// Internal CUDA kernels and op runners (cuda/*.cu), the twins of cpu/kernels.hpp. They only
+// enqueue on the given stream: never throw, exit, print, allocate or synchronise; cuDNN and
+// cuBLAS calls return their status, launch errors are left to the executor's cudaGetLastError.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
