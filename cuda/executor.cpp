@@ -174,6 +174,9 @@ public:
                     std::max(se_floats, se_scratch_floats(plan_.batch, plan_.ops[i].in.c, plan_.ops[i].se_reduced));
         }
         se_scratch_ = DevMem(size_t(se_floats) * sizeof(float), "SE scratch");
+        // cudaMemcpy from pageable memory may return before its DMA is done, and our
+        // non-blocking stream does not wait for the legacy stream: wait here, once.
+        check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (weight upload)");
         choose_algorithms();
         // One forward pass now: lazy module loading and first-call setup happen here, not
         // in the first timed run, and a broken plan fails in create, where it can throw.
