@@ -5,7 +5,7 @@ PREFIX    ?= /usr/local
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build test run bench install clean help
+.PHONY: all deps configure build test run bench install clean help fuzz sanitize
 
 all: build
 
@@ -15,6 +15,8 @@ help:
 	@echo "make run        the main job on a small default"
 	@echo "make bench      benchmarks (figures and ratios)"
 	@echo "make install PREFIX=/usr/local"
+	@echo "make sanitize   the test suite under ASan + UBSan (build-asan/)"
+	@echo "make fuzz       libFuzzer targets for every parser, FUZZ_TIME seconds each (build-fuzz/)"
 	@echo "variables: ESM_CUDA=AUTO|ON|OFF  BUILD=dir  JOBS=n  CMAKE_ARGS=..."
 
 deps:
@@ -41,5 +43,13 @@ bench: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+sanitize: deps
+	cmake -S . -B build-asan -DESM_CUDA=OFF -DESM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-fuzz

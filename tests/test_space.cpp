@@ -122,6 +122,9 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         {head + tail + "act = gelu\n", "line 9: 'act' expects relu or hswish, got 'gelu'"},
         {head + tail + "head = 10 10\n", "head widths are a mobilenetv3 option"},
         {head + tail + "choice k = 5\n", "line 9: choice 'k' given twice"},
+        // Found by fuzz_space: a huge kernel value was cast to int before its range check.
+        {head + "choice k = 3" + std::string(80, '3') + "\nchoice e = 1\ndepth = 1\n", "kernel sizes must be odd integers up to 15"},
+        {head + "choice k = 3\nchoice e = 1e300:9\ndepth = 1\n", "must be at most 64"},
         {"just words\n", "line 1: expected 'key = value'"},
         {"name = a\nfamily = mobilenetv3\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3\nchoice e = 3\ndepth = 1\n",
          "two head widths"},
