@@ -11,13 +11,11 @@
 
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
+#include "tool_run.hpp"
 
 namespace {
 
-std::string tool(const std::string& name) {
-    const char* d = std::getenv("ESM_TOOL_DIR");
-    return std::string(d ? d : ESM_BINARY_DIR) + "/" + name;
-}
+std::string tool(const std::string& name) { return tool_path(name); }
 
 // Runs a shell command; returns exit status, stdout+stderr in *out.
 int run(const std::string& cmd, std::string* out) {

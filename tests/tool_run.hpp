@@ -15,7 +15,12 @@ struct ToolResult {
     std::string out, err;
 };
 
-inline std::string tool_path(const std::string& name) { return std::string(ESM_BINARY_DIR) + "/" + name; }
+// The command that runs a built tool; $ESM_TOOL_WRAPPER (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+// for a cross build tested under emulation) is put in front when set.
+inline std::string tool_path(const std::string& name) {
+    const char* wrapper = std::getenv("ESM_TOOL_WRAPPER");
+    return (wrapper && *wrapper ? std::string(wrapper) + " " : std::string()) + ESM_BINARY_DIR + "/" + name;
+}
 
 inline std::string slurp(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
