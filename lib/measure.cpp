@@ -72,7 +72,13 @@ QualityControl::QualityControl(const MeasureProtocol& p, ArchMeasurer measure) :
 std::vector<RefResult> QualityControl::measure_baselines(const std::vector<std::string>& refs) {
     std::vector<RefResult> out;
     for (const auto& r : refs) {
+        // A baseline every later batch is judged by must not be a noisy one: re-measure a
+        // spread above outlier_spread (up to outlier_retries) and keep the steadiest.
         RefResult res{r, measure_(r), 0.0};
+        for (int i = 0; i < p_.outlier_retries && res.stats.spread() > p_.outlier_spread; ++i) {
+            LatencyStats again = measure_(r);
+            if (again.spread() < res.stats.spread()) res.stats = again;
+        }
         set_baseline(r, res.stats.latency_ms);
         out.push_back(res);
     }

@@ -77,7 +77,8 @@ struct BatchReport {
 class QualityControl {
 public:
     QualityControl(const MeasureProtocol& p, ArchMeasurer measure);
-    // Measures the references for the first time; their results are the baselines.
+    // Measures the references for the first time; their results are the baselines (a
+    // spread above outlier_spread is re-measured, the steadiest measurement kept).
     std::vector<RefResult> measure_baselines(const std::vector<std::string>& refs);
     // Resume: a reference's first measurement, read back from the dataset.
     void set_baseline(const std::string& arch, double latency_ms);
