@@ -12,9 +12,9 @@ namespace esm::cpu {
 // region, so BLAS threads and OpenMP threads never compete for the cores.
 void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
            int threads) {
-    const bool split_n = n >= 64 * threads || m < 16 * threads;
-    const int parts = threads;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    const int parts = parallel_worth(int64_t(m) * n * k / 16) ? threads : 1;
+    const bool split_n = n >= 64 * parts || m < 16 * parts;
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static)
     for (int t = 0; t < parts; ++t) {
         if (split_n) {
             const int step = (n + parts - 1) / parts;
@@ -47,7 +47,7 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int ho, int wo,
                    int threads) {
     const int k = s.k, rows = cin * k * k;
     const int64_t hw = int64_t(ho) * wo;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(rows) * hw)) schedule(static)
     for (int r = 0; r < rows; ++r) {
         const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
         const float* x = in.channel(b, c0 + ci);

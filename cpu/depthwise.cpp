@@ -34,7 +34,7 @@ template <Act A>
 static void run(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
                 int threads) {
     const int n = out.n * out.c, kk = s.k * s.k;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * out.plane() * kk)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const int b = i / out.c, c = i % out.c;
         if (s.stride == 1)

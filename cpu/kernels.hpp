@@ -16,6 +16,10 @@ struct ConvShape {
     Act act = Act::None;
 };
 
+// Whether a loop of `work` elementary steps is worth an OpenMP region: below ~16k the
+// fork/join (and, on a busy machine, waiting for a descheduled thread) costs more.
+inline bool parallel_worth(int64_t work) { return work >= 16384; }
+
 inline float relu6(float x) { return std::min(std::max(x, 0.0f), 6.0f); }
 
 template <Act A>
