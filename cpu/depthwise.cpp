@@ -5,24 +5,32 @@
 
 namespace esm::cpu {
 
+// One output plane. Column bounds per kx are computed once, so the inner loops are plain
+// unit-stride (S = 1) or stride-2 multiply-adds over a row. Cloned for x86-64-v3 (AVX2+FMA) so the
+// binary still runs on any x86-64 while using wide vectors where the CPU has them.
 template <Act A, int S>
-static void plane(const float* x, int h, int w, float* y, int ho, int wo, const float* wk, float bias, int k,
-                  int pad) {
+__attribute__((target_clones("arch=x86-64-v3", "default"))) static void plane(const float* x, int h, int w, float* y,
+                                                                             int ho, int wo, const float* wk,
+                                                                             float bias, int k, int pad) {
+    int lo[16], hi[16];  // k <= 15 (checked by the caller)
+    for (int kx = 0; kx < k; ++kx) {
+        // ox with 0 <= ox*S - pad + kx < w
+        int l = pad - kx > 0 ? (pad - kx + S - 1) / S : 0;
+        int r = (w - 1 + pad - kx) >= 0 ? (w - 1 + pad - kx) / S + 1 : 0;
+        lo[kx] = std::min(l, wo);
+        hi[kx] = std::max(lo[kx], std::min(r, wo));
+    }
     for (int oy = 0; oy < ho; ++oy) {
-        float* out = y + int64_t(oy) * wo;
+        float* __restrict out = y + int64_t(oy) * wo;
         for (int ox = 0; ox < wo; ++ox) out[ox] = bias;
-        for (int ky = 0; ky < k; ++ky) {
-            const int iy = oy * S - pad + ky;
-            if (iy < 0 || iy >= h) continue;
-            const float* row = x + int64_t(iy) * w;
+        const int ky0 = std::max(0, pad - oy * S), ky1 = std::min(k, h + pad - oy * S);
+        for (int ky = ky0; ky < ky1; ++ky) {
+            const float* row = x + int64_t(oy * S - pad + ky) * w;
             for (int kx = 0; kx < k; ++kx) {
                 const float wv = wk[ky * k + kx];
-                int lo = 0;
-                while (lo < wo && lo * S - pad + kx < 0) ++lo;
-                int hi = wo;
-                while (hi > lo && (hi - 1) * S - pad + kx >= w) --hi;
-                const float* src = row + kx - pad;
-                for (int ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox * S];
+                const float* __restrict src = row + kx - pad;
+                const int l = lo[kx], r = hi[kx];
+                for (int ox = l; ox < r; ++ox) out[ox] += wv * src[ox * S];
             }
         }
         if constexpr (A != Act::None)
@@ -37,12 +45,12 @@ static void run(const TensorView& in, const TensorView& out, const float* w, con
 #pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * out.plane() * kk)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const int b = i / out.c, c = i % out.c;
-        if (s.stride == 1)
+        if (s.stride == 1 && s.k <= 15)
             plane<A, 1>(in.channel(b, c), in.h, in.w, out.channel(b, c), out.h, out.w, w + c * kk, bias[c], s.k, s.pad);
-        else if (s.stride == 2)
+        else if (s.stride == 2 && s.k <= 15)
             plane<A, 2>(in.channel(b, c), in.h, in.w, out.channel(b, c), out.h, out.w, w + c * kk, bias[c], s.k, s.pad);
         else {
-            // Strides above 2 (no preset has them): a plain loop.
+            // Strides above 2 or huge kernels (no preset has them): a plain loop.
             const float* x = in.channel(b, c);
             float* y = out.channel(b, c);
             for (int oy = 0; oy < out.h; ++oy)
