@@ -43,6 +43,15 @@ int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvS
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
                float* col, int threads);
 
+// direct.cpp: stride-1 k x k convs with <= 32 output channels (DenseNet's growth conv).
+bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvShape& s);
+int64_t direct_conv_scratch_floats(const TensorView& in, const ConvShape& s);  // padded input
+int64_t direct_conv_packed_floats(int cout, int cin, int k);
+// w: (Cout, Cin, k, k) BN folded -> packed (Cout/4, Cin, k, k, 4), zero-filled channels.
+void direct_conv_pack(const float* w, int cout, int cin, int k, float* packed);
+void direct_conv(const TensorView& in, const TensorView& out, const float* packed, const float* bias,
+                 const ConvShape& s, float* scratch, int threads);
+
 // depthwise.cpp. groups == Cin == Cout.  w: (C, k*k) BN folded  bias: (C).
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
                     const ConvShape& s, int threads);
