@@ -5,9 +5,16 @@ thread count via torch.set_num_threads), times them the same way (median of >= 5
 3 warm-ups) and prints PyTorch latency and the ratio ours / torch. Not a correctness check
 (the C++ tests compare against the oracle); optional: run only when torch imports.
 
-usage: torch_compare.py RESULTS   (RESULTS: lines "preset which arch threads ms" from
-                                   bench_executor --results)
+usage: torch_compare.py RESULTS [ESM_RUN]
+  RESULTS: lines "preset which arch threads ms" from bench_executor --results
+  ESM_RUN: path of esm-run (default: next to RESULTS). When it exists, our latency is
+           measured again right before PyTorch's (interleaved, so both see the same machine
+           load) and both sides report the fastest of the same number of runs; otherwise
+           the median from RESULTS is compared with PyTorch's median.
 """
+import os
+import re
+import subprocess
 import sys
 import time
 
@@ -150,25 +157,35 @@ def build(preset, text):
     raise ValueError(preset)
 
 
-def time_ms(model, x):
+def torch_times(model, x, runs=None):
     with torch.no_grad():
         for _ in range(3):
             model(x)
         t = []
         start = time.perf_counter()
-        while len(t) < 5 or (len(t) < 50 and time.perf_counter() - start < 1.5):
+        while (len(t) < runs) if runs else (len(t) < 5 or (len(t) < 50 and time.perf_counter() - start < 1.5)):
             t0 = time.perf_counter()
             model(x)
             t.append((time.perf_counter() - t0) * 1e3)
     t.sort()
-    return t[len(t) // 2]
+    return t
+
+
+def ours_min_ms(esm_run, text, threads, runs):
+    out = subprocess.run([esm_run, text, "--threads", str(threads), "--runs", str(runs)], check=True,
+                         capture_output=True, text=True).stdout
+    return float(re.search(r"time_ms\s+([0-9.]+)", out).group(1))
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
-    print(f"PyTorch {torch.__version__}, eval + no_grad, NCHW float32")
+    esm_run = sys.argv[2] if len(sys.argv) == 3 else os.path.join(os.path.dirname(sys.argv[1]) or ".", "esm-run")
+    interleaved = os.access(esm_run, os.X_OK)
+    stat = "min" if interleaved else "median"
+    print(f"PyTorch {torch.__version__}, eval + no_grad, NCHW float32; comparing the {stat} of each side"
+          + (" (ours re-measured with esm-run right before torch)" if interleaved else ""))
     print(f"{'preset':<12} {'which':<6} {'thr':>3} {'ours ms':>10} {'torch ms':>10} {'ours/torch':>10}")
     models = {}
     for line in open(sys.argv[1]):
@@ -178,7 +195,13 @@ def main():
             models[text] = build(preset, text).eval()
         torch.set_num_threads(threads)
         x = torch.randn(1, 3, 224, 224)
-        theirs = time_ms(models[text], x)
+        if interleaved:
+            runs = max(5, min(50, int(1500 / max(ours, 1e-3))))
+            ours = ours_min_ms(esm_run, text, threads, runs)
+            theirs = torch_times(models[text], x, runs)[0]
+        else:
+            t = torch_times(models[text], x)
+            theirs = t[len(t) // 2]
         print(f"{preset:<12} {which:<6} {threads:>3} {ours:>10.3f} {theirs:>10.3f} {ours / theirs:>10.2f}", flush=True)
     return 0
 
