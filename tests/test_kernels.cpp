@@ -194,3 +194,10 @@ TEST(Kernels, DirectConvFewOutputChannels) {
             ++n;
         }
 }
+
+TEST(Kernels, ConvGemmTiledIm2col) {
+    // A column matrix over the ~8 MB tile budget: im2col + SGEMM run in row tiles
+    // (17 + 17 + 6 output rows here), each writing its column block of the output.
+    Op op = conv_op(64, 40, 40, 38, 7, 1, 1, false, true, Act::ReLU);
+    EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1, 64, 40, 0), 77, 2));
+}
