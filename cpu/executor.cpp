@@ -55,6 +55,8 @@ public:
         int64_t scratch = 0;
         for (const auto& s : steps_) {
             if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_col_floats(s.in, s.out, s.conv));
+            if (s.impl == Impl::Depthwise)
+                scratch = std::max(scratch, depthwise_scratch_floats(s.in, s.conv, threads_));
             if (s.impl == Impl::Direct) scratch = std::max(scratch, direct_conv_scratch_floats(s.in, s.conv));
             if (s.impl == Impl::SE) scratch = std::max(scratch, int64_t(plan_.batch) * (s.in.c + s.op->se_reduced));
         }
@@ -72,7 +74,7 @@ public:
             switch (s.impl) {
                 case Impl::Gemm: conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::Direct: direct_conv(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
-                case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, t); break;
+                case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::BnAct: scale_shift_act(s.in, s.out, s.w.p, s.bias.p, s.op->act, t); break;
                 case Impl::MaxPool: max_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;
                 case Impl::AvgPool: avg_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;

@@ -53,8 +53,11 @@ void direct_conv(const TensorView& in, const TensorView& out, const float* packe
                  const ConvShape& s, float* scratch, int threads);
 
 // depthwise.cpp. groups == Cin == Cout.  w: (C, k*k) BN folded  bias: (C).
+// scratch: depthwise_scratch_floats (per-thread padded planes for stride 1; may be null
+// for the slower unpadded path).
+int64_t depthwise_scratch_floats(const TensorView& in, const ConvShape& s, int threads);
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
-                    const ConvShape& s, int threads);
+                    const ConvShape& s, float* scratch, int threads);
 
 // activation.cpp. In place: x[b,c,:] = act(x[b,c,:] + bias[c]).
 void bias_act(const TensorView& x, const float* bias, Act a, int threads);

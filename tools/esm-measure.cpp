@@ -32,6 +32,9 @@ static const char* kUsage =
     "  --qc-every N       samples per quality-control batch (default 10)\n"
     "  --qc-threshold F   allowed reference drift (default 0.03)\n"
     "  --qc-retries N     re-measurements of a failing batch (default 3)\n"
+    "  --outlier-spread F a sample whose spread (std/mean) exceeds max(F, 3 x the batch median)\n"
+    "                     is re-measured, then dropped (default 0.05)\n"
+    "  --outlier-retries N re-measurements of an outlier before it is dropped (default 2)\n"
     "Progress and ETA go to stderr; a summary line to stdout. Exit 1 when quality control\n"
     "still fails after the retries (the device is not stable: the batch is not written).\n";
 
@@ -74,7 +77,8 @@ int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage,
                        {{"--space", true}, {"--archs", true}, {"-o", true}, {"--runs", true}, {"--warmup", true},
                         {"--trim", true}, {"--threads", true}, {"--res", true}, {"--batch", true}, {"--seed", true},
-                        {"--refs", true}, {"--qc-every", true}, {"--qc-threshold", true}, {"--qc-retries", true}});
+                        {"--refs", true}, {"--qc-every", true}, {"--qc-threshold", true}, {"--qc-retries", true},
+                        {"--outlier-spread", true}, {"--outlier-retries", true}});
     return esm_cli::run_tool("esm-measure", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -88,6 +92,8 @@ int main(int argc, char** argv) {
         p.qc_batch = static_cast<int>(args.get_int("--qc-every", p.qc_batch, 1, 1000000));
         p.qc_threshold = args.get_double("--qc-threshold", p.qc_threshold, 1e-6, 10.0);
         p.qc_retries = static_cast<int>(args.get_int("--qc-retries", p.qc_retries, 0, 1000));
+        p.outlier_spread = args.get_double("--outlier-spread", p.outlier_spread, 1e-6, 1e6);
+        p.outlier_retries = static_cast<int>(args.get_int("--outlier-retries", p.outlier_retries, 0, 1000));
         p.validate();
         esm::ExecutorOptions o;
         o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
