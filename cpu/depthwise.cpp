@@ -1,5 +1,6 @@
 // Depthwise convolution (groups == channels), direct: one (sample, channel) plane per
-// OpenMP iteration, rows accumulated with unit-stride inner loops the compiler vectorises.
+// OpenMP iteration. Stride 1 and 2 run register tiles over a zero-padded (for stride 2
+// also column-deinterleaved) copy of the plane; other strides a plain loop.
 // Not a general grouped conv (cpu/conv.cpp handles those through GEMM).
 #include <omp.h>
 
@@ -13,21 +14,32 @@ namespace {
 
 typedef float v8 __attribute__((vector_size(32)));
 
-// Stride-1 tile geometry: output tiles of kRows rows x 16 columns (4 independent vector
-// accumulators, enough to hide FMA latency); the padded copy has kRows-1 spare rows and
-// 16 spare columns of zeros so full tiles never read outside it.
+// Output tiles of kRows rows x kCols columns: 4 independent vector accumulators (enough
+// to hide FMA latency) that stay in registers over all k*k taps and are stored once.
 constexpr int kRows = 2, kCols = 16;
-struct Padded {
-    int hp, wp;
-};
-Padded padded(int h, int w, int pad) { return {h + 2 * pad + kRows - 1, w + 2 * pad + kCols}; }
 
-// One stride-1 plane from its zero-padded copy xp: every (ky, kx) tap is an unaligned
-// vector load; accumulators stay in registers over all k*k taps and are stored once.
-template <Act A>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_s1(const float* xp, Padded pd, float* y,
-                                                                           int ho, int wo, const float* wk,
-                                                                           float bias, int k) {
+// The padded copy: S planes (stride 2: even and odd padded columns) of hq rows x wq
+// columns, large enough that full tiles past the plane's edge read zeros, not memory.
+struct Geometry {
+    int hq, wq;
+    int64_t plane;  // floats per deinterleaved plane, 16-aligned
+};
+
+Geometry geometry(int ho, int wo, int k, int stride) {
+    const int ho_r = (ho + kRows - 1) / kRows * kRows, wo_r = (wo + kCols - 1) / kCols * kCols;
+    Geometry g;
+    g.hq = stride * (ho_r - 1) + k;
+    g.wq = wo_r + (k - 1) / stride + 1;
+    g.plane = (int64_t(g.hq) * g.wq + 15) / 16 * 16;
+    return g;
+}
+
+// xp: plane(s) of the padded input; tap (ky, kx) of output (oy, ox) reads row
+// S*oy + ky, padded column S*ox + kx = plane (kx % S), column ox + kx / S.
+template <Act A, int S>
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_tiled(const float* xp, Geometry g, float* y,
+                                                                              int ho, int wo, const float* wk,
+                                                                              float bias, int k) {
     for (int oy = 0; oy < ho; oy += kRows)
         for (int ox = 0; ox < wo; ox += kCols) {
             v8 acc[kRows][2];
@@ -35,8 +47,9 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_s1(const 
             for (int ky = 0; ky < k; ++ky)
                 for (int kx = 0; kx < k; ++kx) {
                     const float wv = wk[ky * k + kx];
+                    const float* base = xp + (kx % S) * g.plane + ox + kx / S;
                     for (int r = 0; r < kRows; ++r) {
-                        const float* src = xp + int64_t(oy + r + ky) * pd.wp + ox + kx;
+                        const float* src = base + int64_t(S * (oy + r) + ky) * g.wq;
                         v8 a, b;
                         std::memcpy(&a, src, sizeof a);
                         std::memcpy(&b, src + 8, sizeof b);
@@ -55,84 +68,71 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_s1(const 
         }
 }
 
-}  // namespace
-
-int64_t depthwise_scratch_floats(const TensorView& in, const ConvShape& s, int threads) {
-    if (s.stride != 1) return 0;
-    const Padded pd = padded(in.h, in.w, s.pad);
-    return int64_t(threads) * ((int64_t(pd.hp) * pd.wp + 15) / 16 * 16);
-}
-
-// One output plane. Column bounds per kx are computed once, so the inner loops are plain
-// unit-stride (S = 1) or stride-2 multiply-adds over a row. Cloned for x86-64-v3 (AVX2+FMA) so the
-// binary still runs on any x86-64 while using wide vectors where the CPU has them.
-template <Act A, int S>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) static void plane(const float* x, int h, int w, float* y,
-                                                                             int ho, int wo, const float* wk,
-                                                                             float bias, int k, int pad) {
-    int lo[16], hi[16];  // k <= 15 (checked by the caller)
-    for (int kx = 0; kx < k; ++kx) {
-        // ox with 0 <= ox*S - pad + kx < w
-        int l = pad - kx > 0 ? (pad - kx + S - 1) / S : 0;
-        int r = (w - 1 + pad - kx) >= 0 ? (w - 1 + pad - kx) / S + 1 : 0;
-        lo[kx] = std::min(l, wo);
-        hi[kx] = std::max(lo[kx], std::min(r, wo));
-    }
-    for (int oy = 0; oy < ho; ++oy) {
-        float* __restrict out = y + int64_t(oy) * wo;
-        for (int ox = 0; ox < wo; ++ox) out[ox] = bias;
-        const int ky0 = std::max(0, pad - oy * S), ky1 = std::min(k, h + pad - oy * S);
-        for (int ky = ky0; ky < ky1; ++ky) {
-            const float* row = x + int64_t(oy * S - pad + ky) * w;
-            for (int kx = 0; kx < k; ++kx) {
-                const float wv = wk[ky * k + kx];
-                const float* __restrict src = row + kx - pad;
-                const int l = lo[kx], r = hi[kx];
-                for (int ox = l; ox < r; ++ox) out[ox] += wv * src[ox * S];
+// Zero-padded (and for S = 2 column-deinterleaved) copy of one input plane into xp.
+template <int S>
+void fill_padded(const float* x, int h, int w, int pad, Geometry g, float* xp) {
+    std::fill(xp, xp + S * g.plane, 0.0f);
+    for (int yy = 0; yy < h && yy + pad < g.hq; ++yy) {
+        const float* src = x + int64_t(yy) * w;
+        const int64_t row = int64_t(yy + pad) * g.wq;
+        if (S == 1) {
+            const int n = std::max(0, std::min(w, g.wq - pad));
+            std::memcpy(xp + row + pad, src, sizeof(float) * size_t(n));
+        } else {
+            for (int xx = 0; xx < w; ++xx) {
+                const int c = xx + pad;
+                if (c / S < g.wq) xp[(c % S) * g.plane + row + c / S] = src[xx];
             }
         }
-        if constexpr (A != Act::None)
-            for (int ox = 0; ox < wo; ++ox) out[ox] = act<A>(out[ox]);
     }
 }
 
 template <Act A>
-static void run(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-                float* scratch, int threads) {
+void plain(const float* x, int h, int w, float* y, int ho, int wo, const float* wk, float bias, const ConvShape& s) {
+    for (int oy = 0; oy < ho; ++oy)
+        for (int ox = 0; ox < wo; ++ox) {
+            float acc = bias;
+            for (int ky = 0; ky < s.k; ++ky)
+                for (int kx = 0; kx < s.k; ++kx) {
+                    const int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
+                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) acc += wk[ky * s.k + kx] * x[int64_t(iy) * w + ix];
+                }
+            y[int64_t(oy) * wo + ox] = act<A>(acc);
+        }
+}
+
+bool tiled(const ConvShape& s) { return s.stride == 1 || s.stride == 2; }
+
+template <Act A>
+void run(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
+         float* scratch, int threads) {
     const int n = out.n * out.c, kk = s.k * s.k;
-    const Padded pd = padded(in.h, in.w, s.pad);
-    const int64_t per_thread = (int64_t(pd.hp) * pd.wp + 15) / 16 * 16;
+    const Geometry g = geometry(out.h, out.w, s.k, s.stride);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * out.plane() * kk)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const int b = i / out.c, c = i % out.c;
-        if (s.stride == 1 && scratch) {
-            float* xp = scratch + per_thread * omp_get_thread_num();
-            std::fill(xp, xp + int64_t(pd.hp) * pd.wp, 0.0f);
-            const float* x = in.channel(b, c);
-            for (int y = 0; y < in.h; ++y)
-                std::memcpy(xp + int64_t(y + s.pad) * pd.wp + s.pad, x + int64_t(y) * in.w, sizeof(float) * size_t(in.w));
-            plane_s1<A>(xp, pd, out.channel(b, c), out.h, out.w, w + c * kk, bias[c], s.k);
-        } else if (s.stride == 1 && s.k <= 15)
-            plane<A, 1>(in.channel(b, c), in.h, in.w, out.channel(b, c), out.h, out.w, w + c * kk, bias[c], s.k, s.pad);
-        else if (s.stride == 2 && s.k <= 15)
-            plane<A, 2>(in.channel(b, c), in.h, in.w, out.channel(b, c), out.h, out.w, w + c * kk, bias[c], s.k, s.pad);
-        else {
-            // Strides above 2 or huge kernels (no preset has them): a plain loop.
-            const float* x = in.channel(b, c);
-            float* y = out.channel(b, c);
-            for (int oy = 0; oy < out.h; ++oy)
-                for (int ox = 0; ox < out.w; ++ox) {
-                    float acc = bias[c];
-                    for (int ky = 0; ky < s.k; ++ky)
-                        for (int kx = 0; kx < s.k; ++kx) {
-                            const int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
-                            if (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w)
-                                acc += w[c * kk + ky * s.k + kx] * x[int64_t(iy) * in.w + ix];
-                        }
-                    y[int64_t(oy) * out.w + ox] = act<A>(acc);
-                }
+        const float* x = in.channel(b, c);
+        float* y = out.channel(b, c);
+        if (tiled(s)) {
+            float* xp = scratch + s.stride * g.plane * omp_get_thread_num();
+            if (s.stride == 1) {
+                fill_padded<1>(x, in.h, in.w, s.pad, g, xp);
+                plane_tiled<A, 1>(xp, g, y, out.h, out.w, w + c * kk, bias[c], s.k);
+            } else {
+                fill_padded<2>(x, in.h, in.w, s.pad, g, xp);
+                plane_tiled<A, 2>(xp, g, y, out.h, out.w, w + c * kk, bias[c], s.k);
+            }
+        } else {
+            plain<A>(x, in.h, in.w, y, out.h, out.w, w + c * kk, bias[c], s);
         }
     }
+}
+
+}  // namespace
+
+int64_t depthwise_scratch_floats(const TensorView& out, const ConvShape& s, int threads) {
+    if (!tiled(s)) return 0;
+    return int64_t(threads) * s.stride * geometry(out.h, out.w, s.k, s.stride).plane;
 }
 
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,

@@ -56,7 +56,7 @@ public:
         for (const auto& s : steps_) {
             if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_col_floats(s.in, s.out, s.conv));
             if (s.impl == Impl::Depthwise)
-                scratch = std::max(scratch, depthwise_scratch_floats(s.in, s.conv, threads_));
+                scratch = std::max(scratch, depthwise_scratch_floats(s.out, s.conv, threads_));
             if (s.impl == Impl::Direct) scratch = std::max(scratch, direct_conv_scratch_floats(s.in, s.conv));
             if (s.impl == Impl::SE) scratch = std::max(scratch, int64_t(plan_.batch) * (s.in.c + s.op->se_reduced));
         }

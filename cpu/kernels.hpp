@@ -53,9 +53,8 @@ void direct_conv(const TensorView& in, const TensorView& out, const float* packe
                  const ConvShape& s, float* scratch, int threads);
 
 // depthwise.cpp. groups == Cin == Cout.  w: (C, k*k) BN folded  bias: (C).
-// scratch: depthwise_scratch_floats (per-thread padded planes for stride 1; may be null
-// for the slower unpadded path).
-int64_t depthwise_scratch_floats(const TensorView& in, const ConvShape& s, int threads);
+// scratch: depthwise_scratch_floats(out, ...) floats (per-thread padded planes).
+int64_t depthwise_scratch_floats(const TensorView& out, const ConvShape& s, int threads);
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
                     const ConvShape& s, float* scratch, int threads);
 
