@@ -94,17 +94,25 @@ void QualityControl::set_baseline(const std::string& arch, double latency_ms) {
 std::vector<SampleResult> QualityControl::measure_samples(const std::vector<std::string>& archs) {
     std::vector<SampleResult> out;
     for (const auto& a : archs) out.push_back({a, measure_(a), 1, false});
-    std::vector<double> spreads;
-    for (const auto& s : out) spreads.push_back(s.stats.spread());
-    std::sort(spreads.begin(), spreads.end());
-    const double median = spreads.empty() ? 0 : spreads[spreads.size() / 2];
-    const double limit = std::max(p_.outlier_spread, p_.outlier_factor * median);
-    for (auto& s : out) {
-        while (s.stats.spread() > limit && s.measurements <= p_.outlier_retries) {
+    // Each sample is judged against the other samples of its batch (lower median of their
+    // spreads), so a small batch cannot hide an outlier by being its own median; alone, a
+    // sample is judged by the absolute floor outlier_spread.
+    std::vector<double> limits;
+    for (size_t i = 0; i < out.size(); ++i) {
+        std::vector<double> others;
+        for (size_t j = 0; j < out.size(); ++j)
+            if (j != i) others.push_back(out[j].stats.spread());
+        std::sort(others.begin(), others.end());
+        const double median = others.empty() ? 0 : others[(others.size() - 1) / 2];
+        limits.push_back(std::max(p_.outlier_spread, p_.outlier_factor * median));
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+        SampleResult& s = out[i];
+        while (s.stats.spread() > limits[i] && s.measurements <= p_.outlier_retries) {
             s.stats = measure_(s.arch);
             ++s.measurements;
         }
-        s.dropped = s.stats.spread() > limit;
+        s.dropped = s.stats.spread() > limits[i];
     }
     return out;
 }

@@ -32,8 +32,8 @@ static const char* kUsage =
     "  --qc-every N       samples per quality-control batch (default 10)\n"
     "  --qc-threshold F   allowed reference drift (default 0.03)\n"
     "  --qc-retries N     re-measurements of a failing batch (default 3)\n"
-    "  --outlier-spread F a sample whose spread (std/mean) exceeds max(F, 3 x the batch median)\n"
-    "                     is re-measured, then dropped (default 0.05)\n"
+    "  --outlier-spread F a sample whose spread (std/mean) exceeds max(F, 3 x the median of the\n"
+    "                     rest of its batch) is re-measured, then dropped (default 0.05)\n"
     "  --outlier-retries N re-measurements of an outlier before it is dropped (default 2)\n"
     "Progress and ETA go to stderr; a summary line to stdout. Exit 1 when quality control\n"
     "still fails after the retries (the device is not stable: the batch is not written).\n";

@@ -20,7 +20,8 @@ struct MeasureProtocol {
     int qc_retries = 3;          // times a failing batch is measured again
     int qc_batch = 10;           // samples between reference re-measurements
     // A sample is an outlier when its own spread (std/mean of the kept runs) exceeds
-    // max(outlier_spread, outlier_factor * the batch's median spread); it is re-measured
+    // max(outlier_spread, outlier_factor * the lower median spread of the other samples of
+    // its batch; none: outlier_spread alone); it is re-measured
     // up to outlier_retries times, then dropped (reported, never kept).
     double outlier_spread = 0.05;
     double outlier_factor = 3.0;
