@@ -37,7 +37,7 @@ Geometry geometry(int ho, int wo, int k, int stride) {
 // xp: plane(s) of the padded input; tap (ky, kx) of output (oy, ox) reads row
 // S*oy + ky, padded column S*ox + kx = plane (kx % S), column ox + kx / S.
 template <Act A, int S>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void plane_tiled(const float* xp, Geometry g, float* y,
+ESM_TARGET_CLONES void plane_tiled(const float* xp, Geometry g, float* y,
                                                                               int ho, int wo, const float* wk,
                                                                               float bias, int k) {
     for (int oy = 0; oy < ho; oy += kRows)

@@ -23,7 +23,7 @@ struct Pad {
 Pad pad_dims(const TensorView& in, const ConvShape& s) { return {in.h + 2 * s.pad, in.w + 2 * s.pad + kOx}; }
 
 template <Act A>
-__attribute__((target_clones("arch=x86-64-v3", "default"))) void tile_rows(const float* xp, Pad pd, int cin, int k,
+ESM_TARGET_CLONES void tile_rows(const float* xp, Pad pd, int cin, int k,
                                                                             const float* wp, const float* bias,
                                                                             float* const* out_rows, int oy, int wo) {
     // wp: packed (cin, k, k, kCo) weights of these kCo output channels.

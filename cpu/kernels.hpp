@@ -9,6 +9,14 @@
 #include "esm/space.hpp"
 #include "esm/tensor.hpp"
 
+// Hot direct kernels are compiled twice on x86-64 GCC: an AVX2+FMA clone picked at load
+// time where the CPU has it, and the baseline (the binary runs on any x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ESM_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ESM_TARGET_CLONES
+#endif
+
 namespace esm::cpu {
 
 struct ConvShape {
