@@ -5,7 +5,7 @@ PREFIX    ?= /usr/local
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build test run bench install clean help
+.PHONY: all deps configure build test run bench install clean help fuzz sanitize static
 
 all: build
 
@@ -15,6 +15,9 @@ help:
 	@echo "make run        the main job on a small default"
 	@echo "make bench      benchmarks (figures and ratios)"
 	@echo "make install PREFIX=/usr/local"
+	@echo "make sanitize   the test suite under ASan + UBSan (build-asan/)"
+	@echo "make static     statically linked tools without CUDA (build-static/)"
+	@echo "make fuzz       libFuzzer targets for every parser, FUZZ_TIME seconds each (build-fuzz/)"
 	@echo "variables: ESM_CUDA=AUTO|ON|OFF  BUILD=dir  JOBS=n  CMAKE_ARGS=..."
 
 deps:
@@ -41,5 +44,18 @@ bench: build
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+sanitize: deps
+	cmake -S . -B build-asan -DESM_CUDA=OFF -DESM_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+static: deps
+	cmake -S . -B build-static -DESM_CUDA=OFF -DESM_STATIC_TOOLS=ON -DESM_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build build-static -j $(JOBS)
+	@file build-static/esm-predict
+
+fuzz: deps
+	scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-fuzz build-static

@@ -8,3 +8,9 @@
 namespace esm::cpu {
 std::unique_ptr<Executor> make_executor(const Plan& plan, const Weights& weights, const ExecutorOptions& options);
 }  // namespace esm::cpu
+
+namespace esm::cuda {
+// cuda/executor.cpp in a CUDA build; cuda/stub.cpp otherwise. Throws esm::Error
+// (Unsupported) when this build has no CUDA or no device is present.
+std::unique_ptr<Executor> make_executor(const Plan& plan, const Weights& weights, const ExecutorOptions& options);
+}  // namespace esm::cuda

@@ -114,7 +114,8 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
     }
 }
 
-DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta) : path_(path) {
+DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable)
+    : path_(path), durable_(durable) {
     struct stat st{};
     const bool exists = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
     if (exists) {
@@ -174,7 +175,8 @@ void DatasetWriter::append(const DatasetRow& r) {
     const std::string line = r.arch + "," + std::to_string(r.depth) + "," + num(r.stats.latency_ms) + "," +
                              num(r.stats.std_ms) + "," + std::to_string(r.stats.runs) + "," + r.kind + "," +
                              (r.timestamp.empty() ? utc_timestamp() : r.timestamp) + "\n";
-    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0)
+    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0 ||
+        (durable_ && ::fsync(fileno(f_)) != 0))
         throw Error(ErrorKind::Io, "cannot append to " + path_ + ": " + std::strerror(errno));
     if (r.kind == "sample") samples_.insert(r.arch);
 }

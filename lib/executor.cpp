@@ -1,6 +1,8 @@
 // The backend facade of Executor::create: picks the backend the options ask for.
-// Not an executor itself (cpu/executor.cpp; a cuda/ one can plug in here).
+// Not an executor itself (cpu/executor.cpp, cuda/executor.cpp or cuda/stub.cpp).
 #include "esm/executor.hpp"
+
+#include <chrono>
 
 #include "backends.hpp"
 #include "esm/common.hpp"
@@ -16,6 +18,13 @@ Backend parse_backend(const std::string& s) {
     throw Error(ErrorKind::InvalidArgument, "unknown backend '" + s + "' (expected cpu or cuda)");
 }
 
+double Executor::timed_run_ms() {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    const auto t1 = std::chrono::steady_clock::now();
+    return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
 std::unique_ptr<Executor> Executor::create(const Plan& plan, const ExecutorOptions& options) {
     return create(plan, make_weights(plan, options.seed), options);
 }
@@ -27,9 +36,7 @@ std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weig
         throw Error(ErrorKind::InvalidArgument, "weights do not belong to this plan (op count differs)");
     switch (options.backend) {
         case Backend::Cpu: return cpu::make_executor(plan, weights, options);
-        case Backend::Cuda:
-            throw Error(ErrorKind::Unsupported, "the CUDA executor is not available in this build: " +
-                                                    cuda::device_summary());
+        case Backend::Cuda: return cuda::make_executor(plan, weights, options);
     }
     throw Error(ErrorKind::InvalidArgument, "unknown backend");
 }

@@ -198,6 +198,11 @@ Plan build_plan(const Space& space, const Arch& arch, int batch, int res) {
     p.batch = batch;
     p.res = res ? res : arch.res;
     if (p.res < 8 || p.res > 4096) throw Error(ErrorKind::InvalidArgument, "resolution must be 8..4096");
+    // About 6 ops and buffers per block plus stem and head: reserve once.
+    const size_t guess = 6 * static_cast<size_t>(arch.depth()) + 24;
+    p.ops.reserve(guess);
+    p.buffers.reserve(guess);
+    p.segments.reserve(static_cast<size_t>(arch.depth()) + 8);
     detail::PlanBuilder b(p);
     p.input = b.buffer(3, p.res, p.res);
     switch (space.family) {
@@ -206,6 +211,70 @@ Plan build_plan(const Space& space, const Arch& arch, int batch, int res) {
         case Family::DenseNet: detail::build_densenet(space, arch, b, p.input); break;
     }
     p.output = p.ops.back().out;
+    return p;
+}
+
+namespace {
+
+bool same_value(const Value& a, const Value& b) {
+    return a.buf == b.buf && a.c_off == b.c_off && a.c == b.c && a.h == b.h && a.w == b.w;
+}
+
+}  // namespace
+
+Plan extract_segment(const Plan& plan, int segment) {
+    if (segment < 0 || segment >= static_cast<int>(plan.segments.size()))
+        throw Error(ErrorKind::InvalidArgument, "extract_segment: segment " + std::to_string(segment) +
+                                                    " out of range (the plan has " +
+                                                    std::to_string(plan.segments.size()) + ")");
+    const Segment& seg = plan.segments[static_cast<size_t>(segment)];
+    // A read is from outside when no earlier op of the segment wrote an overlapping slice
+    // of its buffer (a dense layer writes its own slice of the buffer it reads a prefix of).
+    std::vector<Value> written, outside;
+    auto note_read = [&](const Value& v) {
+        for (const Value& w : written)
+            if (w.buf == v.buf && w.c_off < v.c_off + v.c && v.c_off < w.c_off + w.c) return;
+        for (const Value& o : outside)
+            if (same_value(o, v)) return;
+        outside.push_back(v);
+    };
+    for (int i = seg.first_op; i < seg.end_op; ++i) {
+        const Op& op = plan.ops[static_cast<size_t>(i)];
+        note_read(op.in);
+        if (op.kind == OpKind::Add) note_read(op.in2);
+        written.push_back(op.out);
+    }
+    if (outside.size() != 1)
+        throw Error(ErrorKind::InvalidArgument, "extract_segment: segment '" + seg.key + "' reads " +
+                                                    std::to_string(outside.size()) +
+                                                    " values from outside; a standalone plan needs exactly one");
+    Plan p;
+    p.batch = plan.batch;
+    p.res = plan.res;
+    std::vector<int> remap(plan.buffers.size(), -1);
+    auto map = [&](Value v) {
+        int& to = remap[static_cast<size_t>(v.buf)];
+        if (to < 0) {
+            to = static_cast<int>(p.buffers.size());
+            p.buffers.push_back(plan.buffers[static_cast<size_t>(v.buf)]);
+        }
+        v.buf = to;
+        return v;
+    };
+    p.input = map(outside[0]);
+    for (int i = seg.first_op; i < seg.end_op; ++i) {
+        Op op = plan.ops[static_cast<size_t>(i)];
+        op.segment = 0;
+        op.in = map(op.in);
+        if (op.kind == OpKind::Add) op.in2 = map(op.in2);
+        op.out = map(op.out);
+        p.ops.push_back(std::move(op));
+    }
+    p.output = p.ops.back().out;
+    Segment s = seg;
+    s.first_op = 0;
+    s.end_op = static_cast<int>(p.ops.size());
+    p.segments.push_back(s);
     return p;
 }
 

@@ -50,6 +50,55 @@ void Sampler::fill_choices(Arch& a) {
     a.res = space_.resolutions[rng_.below(space_.resolutions.size())];
 }
 
+BlockChoice Sampler::random_block() {
+    BlockChoice b{};
+    for (size_t i = 0; i < space_.choices.size(); ++i) b[i] = static_cast<uint8_t>(rng_.below(space_.choices[i].values.size()));
+    return b;
+}
+
+Arch Sampler::mutate(const Arch& parent, double prob) {
+    validate_arch(space_, parent);
+    Arch a = parent;
+    for (size_t u = 0; u < a.units.size(); ++u) {
+        auto& unit = a.units[u];
+        if (rng_.uniform() < prob) {
+            const size_t d = static_cast<size_t>(rng_.range(space_.units[u].min_depth, space_.units[u].max_depth));
+            const BlockChoice fill = space_.per_unit_choices ? unit.front() : BlockChoice{};
+            while (unit.size() < d) unit.push_back(space_.per_unit_choices ? fill : random_block());
+            unit.resize(d);
+        }
+        if (space_.per_unit_choices) {
+            if (rng_.uniform() < prob) unit.assign(unit.size(), random_block());
+        } else {
+            for (auto& b : unit)
+                if (rng_.uniform() < prob) b = random_block();
+        }
+    }
+    if (rng_.uniform() < prob) a.res = space_.resolutions[rng_.below(space_.resolutions.size())];
+    return a;
+}
+
+Arch Sampler::crossover(const Arch& x, const Arch& y) {
+    validate_arch(space_, x);
+    validate_arch(space_, y);
+    Arch a;
+    a.units.resize(space_.units.size());
+    for (size_t u = 0; u < a.units.size(); ++u) {
+        const auto& px = x.units[u];
+        const auto& py = y.units[u];
+        const size_t d = rng_.below(2) ? px.size() : py.size();
+        const bool unit_from_x = rng_.below(2) != 0;
+        for (size_t b = 0; b < d; ++b) {
+            const bool from_x = space_.per_unit_choices ? unit_from_x : rng_.below(2) != 0;
+            const auto& first = from_x ? px : py;
+            const auto& second = from_x ? py : px;
+            a.units[u].push_back(space_.per_unit_choices ? first.front() : b < first.size() ? first[b] : second[b]);
+        }
+    }
+    a.res = rng_.below(2) ? x.res : y.res;
+    return a;
+}
+
 Arch Sampler::random() {
     Arch a;
     a.units.resize(space_.units.size());

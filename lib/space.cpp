@@ -236,8 +236,12 @@ void Space::validate() const {
     const int k = choice_index("k");
     if (k < 0) bad(*this, "needs a kernel choice 'k'");
     for (double v : choices[k].values)
-        if (v != std::floor(v) || static_cast<int>(v) % 2 == 0 || v > 15)
+        if (v > 15 || v != std::floor(v) || static_cast<int>(v) % 2 == 0)  // range first: the cast needs it
             bad(*this, "kernel sizes must be odd integers up to 15");
+    const int e = choice_index("e");
+    if (e >= 0)
+        for (double v : choices[e].values)
+            if (v > 64) bad(*this, "choice 'e' values (width factors, expand ratios) must be at most 64");
     if (family == Family::DenseNet) {
         if (!per_unit_choices) bad(*this, "densenet choices are per unit");
         if (choices.size() != 1) bad(*this, "densenet has exactly one choice, 'k'");

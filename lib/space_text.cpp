@@ -291,6 +291,11 @@ Space load_space_file(const std::string& path) {
 
 Space load_space(const std::string& preset_or_path) {
     if (is_preset(preset_or_path)) return preset(preset_or_path);
+    std::ifstream probe(preset_or_path);
+    if (!probe)
+        throw Error(ErrorKind::InvalidArgument, "'" + preset_or_path +
+                                                    "' is neither a preset space (resnet, mobilenetv3, densenet, "
+                                                    "ofa-mbv3) nor a readable space description file");
     return load_space_file(preset_or_path);
 }
 

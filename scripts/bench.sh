@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: runs every benchmark binary (build/bench_*) and the optional PyTorch
-# comparison (bench/torch_compare.py, only when /usr/bin/python3 can import torch, e.g.
-# Debian's python3-torch). Prints figures and ratios; OPENBLAS_CORETYPE and
+# comparisons (bench/torch_compare.py, bench/torch_mlp.py; only when /usr/bin/python3 can
+# import torch, e.g. Debian's python3-torch). Prints figures and ratios; OPENBLAS_CORETYPE and
 # OPENBLAS_L2_SIZE are unset so OpenBLAS picks its kernel for this CPU (each benchmark
 # says which kernel ran). bench_executor's latencies go to $BUILD/bench_executor.txt.
 set -uo pipefail
@@ -26,5 +26,10 @@ if [ -s "$BUILD/bench_executor.txt" ]; then
   else
     echo "== torch_compare.py skipped: /usr/bin/python3 cannot import torch (apt-get install python3-torch)"
   fi
+fi
+# The learning benchmark's PyTorch comparison, only when torch is importable.
+if /usr/bin/python3 -c 'import torch' 2>/dev/null && [ -x "$BUILD/bench_learning" ]; then
+  echo "== bench/torch_mlp.py"
+  /usr/bin/python3 "$(dirname "$0")/../bench/torch_mlp.py" "$BUILD" || status=1
 fi
 exit $status

@@ -6,6 +6,7 @@ missing=()
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 [ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || \
   ls /usr/include/*/openblas*/cblas.h >/dev/null 2>&1 || missing+=(libopenblas-dev)
 [ -e /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# The main job on a small default (README). Until the ESM loop (esm-build) exists this is
-# the best end-to-end job so far: describe a space, sample it balanced over depth bins,
-# and show the network plan, params and MACs of the samples.
+# The main job on a small default (README): the ESM loop on this machine's CPU for the
+# mobilenetv3 preset, balanced sampling, FCC encoding, bin-wise evaluation, with a time
+# budget that keeps it near 10 minutes on 2 cores. Then shows how to use the predictor.
 set -euo pipefail
 BUILD=${1:-build}
 OUT=${ESM_OUT:-out/main-job}
-mkdir -p "$OUT"
-"$BUILD/esm-space" mobilenetv3
-"$BUILD/esm-sample" --space mobilenetv3 -n 20 --strategy balanced --bins 5 --seed 1 > "$OUT/archs.txt"
+THREADS=${ESM_THREADS:-$(nproc 2>/dev/null || echo 1)}
+set +e
+"$BUILD/esm-build" --space mobilenetv3 --device cpu --threads "$THREADS" --res 128 --warmup 5 --runs 50 \
+  --strategy balanced --encoding fcc --eval binwise --bins 5 --acc 95 \
+  --initial 100 --step 50 --test-size 100 --max-time "${ESM_MAX_TIME:-540}" --seed 1 -o "$OUT"
+status=$?
+set -e
+if [ $status -ne 0 ] && [ $status -ne 3 ]; then exit $status; fi  # 3: stopped by the budget, predictor written
 echo
-echo "sampled $(wc -l < "$OUT/archs.txt") architectures balanced over 5 depth bins -> $OUT/archs.txt"
-while read -r arch; do
-  "$BUILD/esm-info" "$arch" | sed -n '2,5p' | tr '\n' ' ' | sed 's/  */ /g'
-  echo
-done < "$OUT/archs.txt" > "$OUT/info.txt"
-cat "$OUT/info.txt"
-echo "per-architecture depth, params and MACs -> $OUT/info.txt"
+echo "example: predicted latency (ms) of three new architectures:"
+"$BUILD/esm-sample" --space mobilenetv3 -n 3 --seed 123 | tee /dev/stderr | "$BUILD/esm-predict" "$OUT/predictor.esm" -

@@ -85,6 +85,26 @@ public:
         return x;
     }
 
+    // A comma-separated list of numbers in [lo, hi] ("1e-3,1e-2"); empty when absent.
+    std::vector<double> get_double_list(const std::string& name, double lo, double hi) const {
+        std::vector<double> out;
+        if (!has(name)) return out;
+        const std::string g = get(name);
+        for (size_t start = 0;;) {
+            const size_t comma = g.find(',', start);
+            const std::string w = g.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            char* e = nullptr;
+            const double v = std::strtod(w.c_str(), &e);
+            if (w.empty() || *e || !(v >= lo && v <= hi))
+                usage_error("option '" + name + "' expects numbers in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                            " separated by commas, got '" + g + "'");
+            out.push_back(v);
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+        return out;
+    }
+
     [[noreturn]] void usage_error(const std::string& msg) const {
         std::fprintf(stderr, "%s: %s\n(see '%s --help')\n", tool_.c_str(), msg.c_str(), tool_.c_str());
         std::exit(2);

@@ -45,7 +45,8 @@ public:
     // Creates `path` with `meta` when it does not exist or is empty. Otherwise resumes:
     // throws esm::Error (file untouched) unless the file's header equals `meta` except
     // for volatile keys; then a torn last line (no '\n': killed mid-write) is truncated.
-    DatasetWriter(const std::string& path, const DatasetMeta& meta);
+    // durable = false skips the fsync (for replayed numbers that cost nothing to redo).
+    DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable = true);
     ~DatasetWriter();
     DatasetWriter(const DatasetWriter&) = delete;
     DatasetWriter& operator=(const DatasetWriter&) = delete;
@@ -63,6 +64,7 @@ private:
     std::FILE* f_ = nullptr;
     std::vector<DatasetRow> existing_;
     std::unordered_set<std::string> samples_;
+    bool durable_ = true;
     bool resumed_ = false, truncated_ = false;
 };
 

@@ -21,6 +21,10 @@ struct ExecutorOptions {
     Backend backend = Backend::Cpu;  // chosen per executor, never a global mode
     int threads = 1;                 // CPU: OpenMP and OpenBLAS threads (never nested)
     uint64_t seed = 1;               // weights (esm/weights.hpp) when create() makes them
+    // CUDA: allow TF32 tensor-core math in cuDNN convolutions and cuBLAS GEMMs. Off by
+    // default (exact FP32 FMA math); record it in every measurement header.
+    bool tf32 = false;
+    int device = 0;  // CUDA: device ordinal
 };
 
 class Executor {
@@ -34,10 +38,15 @@ public:
     static std::unique_ptr<Executor> create(const Plan& plan, const Weights& weights, const ExecutorOptions& options);
 
     // One forward pass of the input currently in input(). Never throws, never allocates.
+    // CUDA: enqueues the host->device input copy and the pass on its stream, no wait.
     virtual void run() = 0;
-    // Host view of the input (B, 3, R, R), owned by the executor; fill it before run().
+    // Host view of plan.input, owned by the executor; fill it before run(). (B, 3, R, R)
+    // for a whole network; for a segment plan (extract_segment) whatever it reads, maybe
+    // a channel prefix of a wider buffer (batch_stride > c*h*w).
     virtual TensorView input() = 0;
-    // Host view of the output (B, classes, 1, 1) of the last run, owned by the executor.
+    // Host view of plan.output of the last run, owned by the executor: (B, classes, 1, 1)
+    // for a whole network. CUDA: each call copies the output device->host and
+    // synchronises; read it after run().
     virtual TensorView output() = 0;
 
     // Bytes of activation memory this plan needs here: the reused buffer arena plus
@@ -48,6 +57,15 @@ public:
     virtual size_t weight_bytes() const = 0;
     virtual Backend backend() const = 0;
     virtual int threads() const = 0;
+
+    // One forward pass of input(), timed in milliseconds the backend's way: CPU (this
+    // default) a steady clock around run(); CUDA events recorded on the executor's stream
+    // around the forward pass only, after the input upload and a synchronisation.
+    // Never throws; NaN when the backend has recorded an error (see last_error()).
+    virtual double timed_run_ms();
+    // The first error run()/timed_run_ms() recorded (they never throw), "" when none.
+    // CPU never records one; CUDA keeps it sticky and output() then throws it.
+    virtual std::string last_error() const { return {}; }
 };
 
 }  // namespace esm

@@ -69,7 +69,7 @@ struct Plan {
     std::vector<BufferInfo> buffers;
     std::vector<Op> ops;
     std::vector<Segment> segments;
-    Value input, output;  // input (B,3,R,R); output (B,classes,1,1)
+    Value input, output;  // input (B,3,R,R); output (B,classes,1,1) (a segment plan: see extract_segment)
 
     int64_t params() const;
     int64_t macs() const;
@@ -80,5 +80,14 @@ struct Plan {
 // Builds the plan of `arch` in `space` at batch `batch`; res 0 = the arch's resolution.
 // Throws esm::Error when the network does not fit (e.g. a resolution that shrinks to 0).
 Plan build_plan(const Space& space, const Arch& arch, int batch = 1, int res = 0);
+
+// A standalone plan of plan.segments[segment] (what the lookup table profiles): only that
+// segment's ops at their real shapes, its buffers renumbered (real shapes kept, so a
+// DenseNet layer still reads a channel prefix of its full unit buffer with the same
+// strides), input = the one value the segment reads from outside (for a dense layer the
+// unit buffer's channel prefix; not necessarily 3 channels), output = its last write, one
+// segment. batch and res are the parent's. Throws esm::Error for a bad index, or when the
+// segment reads more than one outside value (no builder makes such a segment).
+Plan extract_segment(const Plan& plan, int segment);
 
 }  // namespace esm

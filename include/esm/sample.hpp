@@ -28,6 +28,12 @@ public:
     // A bin uniform over the n_bins bins, then in_bin.
     Arch balanced(int n_bins);
 
+    // Search moves (Once-for-All's evolutionary search): each unit's depth, each block's
+    // choices and the resolution are redrawn with probability prob; crossover takes each
+    // unit's depth, each block's choices and the resolution from either parent.
+    Arch mutate(const Arch& parent, double prob);
+    Arch crossover(const Arch& a, const Arch& b);
+
     // n distinct architectures whose canonical text is not in `exclude` (nor repeated).
     // Throws when the space cannot supply that many distinct ones.
     std::vector<Arch> sample(Strategy strategy, int n, int n_bins,
@@ -43,6 +49,7 @@ public:
 
 private:
     void fill_choices(Arch& a);
+    BlockChoice random_block();
     std::vector<int> depth_vector_with_total(int total);
     template <class Gen>
     std::vector<Arch> distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen);

@@ -1,0 +1,348 @@
+// Learning benchmark: encoders x MLP against an additive least-squares model on HELP's
+// OFA MobileNetV3 latencies (batch-32/64 columns), a learning curve, and throughput.
+// Prints figures only; the data path is argv[1], $ESM_DATA, or ../shared/data beside the repo.
+#include <cblas.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "esm/common.hpp"
+#include "esm/encode.hpp"
+#include "esm/metrics.hpp"
+#include "esm/mlp.hpp"
+#include "esm/predictor.hpp"
+#include "esm/sample.hpp"
+#include "esm/train.hpp"
+
+namespace {
+
+double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool exists(const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0;
+}
+
+std::string find_data(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] != '-') return argv[i];
+    if (const char* e = std::getenv("ESM_DATA")) {
+        std::string p = e;
+        if (exists(p + "/ofa_mbv3_help.csv")) return p + "/ofa_mbv3_help.csv";
+        return p;
+    }
+    std::string src = __FILE__;  // <repo>/bench/bench_learning.cpp
+    const size_t cut = src.rfind("/bench/");
+    const std::string repo = cut == std::string::npos ? "." : src.substr(0, cut);
+    for (const std::string& p : {repo + "/../shared/data/ofa_mbv3_help.csv", std::string("../shared/data/ofa_mbv3_help.csv"),
+                                 repo + "/../../shared/data/ofa_mbv3_help.csv"})
+        if (exists(p)) return p;
+    return repo + "/../shared/data/ofa_mbv3_help.csv";
+}
+
+// Additive model: per (k, e) combination counts (all units pooled per unit: fcc) times
+// {1, r, r^2} plus {1, r, r^2}, r = res/max_res: each block's cost is quadratic in the
+// resolution, the network's latency their sum. Solved by normal equations (Cholesky).
+// With per_res, instead one table per resolution: counts x one-hot(res) + one-hot(res),
+// the lookup-table ideal (fitted as one block-diagonal system).
+struct Additive {
+    esm::Encoder enc;
+    bool per_res;
+    std::vector<double> w;
+    Additive(const esm::Space& s, bool per_res_) : enc(s, esm::Encoding::FCC), per_res(per_res_) {}
+    int nfeat() const {
+        return per_res ? enc.length() * static_cast<int>(enc.space().resolutions.size()) : (enc.length() - 1) * 3 + 3;
+    }
+    void features(const esm::Arch& a, double* f) const {
+        std::vector<float> e = enc.encode(a);
+        if (per_res) {
+            const auto& rs = enc.space().resolutions;
+            const size_t ri = static_cast<size_t>(std::find(rs.begin(), rs.end(), a.res) - rs.begin());
+            std::fill(f, f + nfeat(), 0.0);
+            double* g = f + ri * e.size();
+            for (size_t i = 0; i + 1 < e.size(); ++i) g[i] = e[i];
+            g[e.size() - 1] = 1;
+            return;
+        }
+        const double r = e.back();
+        const size_t n = e.size() - 1;
+        for (size_t i = 0; i < n; ++i) {
+            f[3 * i] = e[i];
+            f[3 * i + 1] = e[i] * r;
+            f[3 * i + 2] = e[i] * r * r;
+        }
+        f[3 * n] = 1;
+        f[3 * n + 1] = r;
+        f[3 * n + 2] = r * r;
+    }
+    void fit(const esm::LatencyData& d) {
+        const int p = nfeat();
+        std::vector<double> A(static_cast<size_t>(p * p), 0), b(static_cast<size_t>(p), 0), f(static_cast<size_t>(p));
+        for (size_t i = 0; i < d.size(); ++i) {
+            features(d.archs[i], f.data());
+            std::vector<int> nz;
+            for (int j = 0; j < p; ++j)
+                if (f[static_cast<size_t>(j)] != 0) nz.push_back(j);
+            for (int j : nz) {
+                b[static_cast<size_t>(j)] += f[static_cast<size_t>(j)] * d.latency[i];
+                for (int k : nz)
+                    if (k <= j) A[static_cast<size_t>(j * p + k)] += f[static_cast<size_t>(j)] * f[static_cast<size_t>(k)];
+            }
+        }
+        double tr = 0;
+        for (int j = 0; j < p; ++j) tr += A[static_cast<size_t>(j * p + j)];
+        for (int j = 0; j < p; ++j) A[static_cast<size_t>(j * p + j)] += 1e-9 * tr / p + 1e-12;
+        // Cholesky A = L L^T in the lower triangle.
+        for (int j = 0; j < p; ++j) {
+            for (int k = 0; k < j; ++k) {
+                double s = A[static_cast<size_t>(j * p + k)];
+                for (int m = 0; m < k; ++m) s -= A[static_cast<size_t>(j * p + m)] * A[static_cast<size_t>(k * p + m)];
+                A[static_cast<size_t>(j * p + k)] = s / A[static_cast<size_t>(k * p + k)];
+            }
+            double s = A[static_cast<size_t>(j * p + j)];
+            for (int m = 0; m < j; ++m) s -= A[static_cast<size_t>(j * p + m)] * A[static_cast<size_t>(j * p + m)];
+            A[static_cast<size_t>(j * p + j)] = std::sqrt(s > 0 ? s : 1e-300);
+        }
+        w = b;
+        for (int j = 0; j < p; ++j) {
+            for (int m = 0; m < j; ++m) w[static_cast<size_t>(j)] -= A[static_cast<size_t>(j * p + m)] * w[static_cast<size_t>(m)];
+            w[static_cast<size_t>(j)] /= A[static_cast<size_t>(j * p + j)];
+        }
+        for (int j = p - 1; j >= 0; --j) {
+            for (int m = j + 1; m < p; ++m) w[static_cast<size_t>(j)] -= A[static_cast<size_t>(m * p + j)] * w[static_cast<size_t>(m)];
+            w[static_cast<size_t>(j)] /= A[static_cast<size_t>(j * p + j)];
+        }
+    }
+    std::vector<double> predict(const esm::LatencyData& d) const {
+        std::vector<double> out, f(static_cast<size_t>(nfeat()));
+        for (const auto& a : d.archs) {
+            features(a, f.data());
+            double s = 0;
+            for (size_t j = 0; j < f.size(); ++j) s += f[j] * w[j];
+            out.push_back(s);
+        }
+        return out;
+    }
+};
+
+void print_row(const char* col, const char* model, const esm::Metrics& m, double secs) {
+    std::printf("%-16s %-10s %8.3f %7.1f %7.1f %9.5f %8.4f %7.2fs\n", col, model, m.accuracy, m.within5, m.within10,
+                m.rmse, m.tau, secs);
+}
+
+esm::Metrics eval_mlp(const esm::Space& s, const esm::LatencyData& tr, const esm::LatencyData& te,
+                      const esm::TrainConfig& cfg, double* secs) {
+    const double t0 = now();
+    esm::Predictor p = esm::train_predictor(s, tr, cfg);
+    *secs = now() - t0;
+    auto yhat = esm::predict_all(p, te);
+    return esm::compute_metrics(te.latency.data(), yhat.data(), te.size());
+}
+
+// The tuned configuration (docs/performance.md): scaled + one-hot resolution, weight decay
+// chosen from {1e-3, 1e-2} on the validation split (never on the test set).
+esm::TrainConfig tuned_config() {
+    esm::TrainConfig c;
+    c.res = esm::ResEncoding::Scaled;
+    c.weight_decay_grid = {1e-3, 1e-2};
+    return c;
+}
+
+// Machine-readable throughput per batch size (read by bench/torch_mlp.py): encode + MLP
+// from in-memory archs, and the MLP alone on encoded rows; then training time.
+int batches() {
+    esm::set_blas_threads(1);
+    const esm::Space space = esm::preset("ofa-mbv3");
+    esm::Sampler smp(space, 7);
+    std::vector<esm::Arch> archs = smp.sample(esm::Strategy::Random, 8000, 5);
+    esm::LatencyData d;
+    d.archs = archs;
+    for (const auto& a : archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
+    esm::TrainConfig cfg;
+    cfg.mlp.val_frac = 0;
+    double t0 = now();
+    esm::Predictor p = esm::train_predictor(space, d, cfg);
+    double train_s = now() - t0;
+    t0 = now();
+    esm::train_predictor(space, d, cfg);
+    std::printf("esm_train_8000x200_s %.4f\n", std::min(train_s, now() - t0));
+    const size_t L = static_cast<size_t>(p.encoder().length());
+    std::vector<float> x(archs.size() * L), out(archs.size());
+    p.encoder().encode_batch(archs.data(), archs.size(), x.data());
+    for (size_t b : {size_t{1}, size_t{8}, size_t{32}, size_t{64}, size_t{256}, size_t{1024}, size_t{4096}}) {
+        const size_t total = b == 1 ? 100000 : 1000000;
+        double pred = 0, mlp = 0;  // best of 3
+        std::vector<float> xs(b * L);
+        esm::Mlp::Workspace ws;
+        for (int rep = 0; rep < 3; ++rep) {
+            t0 = now();
+            size_t done = 0;
+            while (done < total) {
+                const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+                p.predict_batch(archs.data() + s, b, out.data());
+                done += b;
+            }
+            pred = std::max(pred, static_cast<double>(done) / (now() - t0));
+            t0 = now();
+            done = 0;
+            while (done < total) {
+                const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
+                std::copy(x.begin() + static_cast<long>(s * L), x.begin() + static_cast<long>((s + b) * L), xs.begin());
+                p.model().predict_inplace(xs.data(), b, out.data(), ws);
+                done += b;
+            }
+            mlp = std::max(mlp, static_cast<double>(done) / (now() - t0));
+        }
+        std::printf("esm_batch %zu predict_per_s %.0f mlp_per_s %.0f\n", b, pred, mlp);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false, speed_only = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--batches")) return batches();
+        if (!std::strcmp(argv[i], "--quick")) quick = true;
+        if (!std::strcmp(argv[i], "--speed")) speed_only = true;
+    }
+    esm::set_blas_threads(1);
+    std::printf("bench_learning: one thread; OpenBLAS core %s\n", openblas_get_corename());
+    const esm::Space space = esm::preset("ofa-mbv3");
+    try {
+        if (!speed_only) {
+            const std::string path = find_data(argc, argv);
+            if (!exists(path)) {
+                std::printf("bench_learning: data %s not found; skipping accuracy (set ESM_DATA or pass the path)\n",
+                            path.c_str());
+            } else {
+                esm::Table t = esm::read_table(path);
+                std::vector<std::string> cols;
+                for (const auto& c : t.columns)
+                    if (c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) cols.push_back(c);
+                if (quick) cols.resize(2);
+                std::printf("data %s: %zu rows; split seed 1: 4000 train, 1000 test\n", path.c_str(), t.rows.size());
+                std::printf("%-16s %-10s %8s %7s %7s %9s %8s %8s\n", "column", "model", "acc%", "±5%", "±10%", "RMSE(ms)",
+                            "tau", "train");
+                const std::vector<std::string> encs =
+                    quick ? std::vector<std::string>{"fcc"} : esm::encoding_names();
+                for (const auto& col : cols) {
+                    esm::LatencyData all = esm::read_latency_data(path, space, col), tr, te;
+                    esm::split_data(all, 1000, 1, &tr, &te);
+                    if (tr.size() > 4000) tr = tr.subset([] { std::vector<size_t> v(4000); for (size_t i = 0; i < 4000; ++i) v[i] = i; return v; }());
+                    double secs = 0;
+                    for (const auto& e : encs) {
+                        esm::TrainConfig cfg;
+                        cfg.encoding = esm::parse_encoding(e);
+                        esm::Metrics m = eval_mlp(space, tr, te, cfg, &secs);
+                        print_row(col.c_str(), (e + "-mlp").c_str(), m, secs);
+                    }
+                    esm::Metrics tuned = eval_mlp(space, tr, te, tuned_config(), &secs);
+                    print_row(col.c_str(), "fcc-tuned", tuned, secs);
+                    for (bool per_res : {false, true}) {
+                        const double t0 = now();
+                        Additive add(space, per_res);
+                        add.fit(tr);
+                        auto yhat = add.predict(te);
+                        print_row(col.c_str(), per_res ? "add-perres" : "add-quad",
+                                  esm::compute_metrics(te.latency.data(), yhat.data(), te.size()), now() - t0);
+                    }
+                    {
+                        std::vector<size_t> v(500);
+                        for (size_t i = 0; i < 500; ++i) v[i] = i;
+                        esm::Metrics m = eval_mlp(space, tr.subset(v), te, esm::TrainConfig{}, &secs);
+                        print_row(col.c_str(), "fcc-500", m, secs);
+                        m = eval_mlp(space, tr.subset(v), te, tuned_config(), &secs);
+                        print_row(col.c_str(), "tuned-500", m, secs);
+                    }
+                }
+                // Learning curve on two columns.
+                std::printf("\nlearning curve (fcc-tuned, test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
+                const std::vector<std::string> lc_cols = {"2080ti_bs32_ms", "v100_bs64_ms"};
+                for (const auto& c : lc_cols) std::printf(" %22s", c.c_str());
+                std::printf("\n");
+                const std::vector<size_t> sizes = quick ? std::vector<size_t>{100, 500} : std::vector<size_t>{100, 250, 500, 1000, 2000, 4000};
+                std::vector<esm::LatencyData> trs, tes;
+                for (const auto& c : lc_cols) {
+                    esm::LatencyData all = esm::read_latency_data(path, space, c), tr, te;
+                    esm::split_data(all, 1000, 1, &tr, &te);
+                    trs.push_back(tr);
+                    tes.push_back(te);
+                }
+                for (size_t n : sizes) {
+                    std::printf("%-8zu", n);
+                    for (size_t k = 0; k < lc_cols.size(); ++k) {
+                        std::vector<size_t> v(n);
+                        for (size_t i = 0; i < n; ++i) v[i] = i;
+                        double secs = 0;
+                        esm::Metrics m = eval_mlp(space, trs[k].subset(v), tes[k], tuned_config(), &secs);
+                        std::printf("     %8.3f / %8.5f", m.accuracy, m.rmse);
+                    }
+                    std::printf("\n");
+                }
+            }
+        }
+        // Throughput: in-memory archs, encode + MLP (FCC, default 3x64).
+        {
+            esm::Sampler smp(space, 7);
+            std::vector<esm::Arch> archs = smp.sample(esm::Strategy::Random, 8000, 5);
+            esm::LatencyData d;
+            d.archs = archs;
+            for (const auto& a : archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
+            esm::TrainConfig cfg;
+            // Timings: best of repeated runs (the CI VM is noisy; the minimum is the machine's speed).
+            cfg.mlp.val_frac = 0;
+            double t0 = now();
+            esm::Predictor p = esm::train_predictor(space, d, cfg);
+            double train_s = now() - t0;
+            t0 = now();
+            esm::train_predictor(space, d, cfg);
+            train_s = std::min(train_s, now() - t0);
+            cfg.mlp.val_frac = 0.1;
+            t0 = now();
+            esm::train_predictor(space, d, cfg);
+            const double train_val_s = now() - t0;
+            std::printf("\ntraining 8000 samples x 200 epochs (batch %d): %.2f s (no validation, best of 2), %.2f s (10%% validation)  [target <= 2 s]\n",
+                        cfg.mlp.batch_size, train_s, train_val_s);
+            std::vector<esm::Arch> many;
+            many.reserve(1000000);
+            while (many.size() < 1000000) many.insert(many.end(), archs.begin(), archs.end());
+            many.resize(1000000);
+            std::vector<float> out(many.size());
+            p.predict_batch(many.data(), 10000, out.data());
+            double pred_s = 1e30, enc_s = 1e30;
+            esm::Encoder enc(space, esm::Encoding::FCC);
+            std::vector<float> x(static_cast<size_t>(enc.length()) * 4096);
+            for (int rep = 0; rep < 3; ++rep) {
+                t0 = now();
+                p.predict_batch(many.data(), many.size(), out.data());
+                pred_s = std::min(pred_s, now() - t0);
+                t0 = now();
+                for (size_t s = 0; s < many.size(); s += 4096)
+                    enc.encode_batch(many.data() + s, std::min<size_t>(4096, many.size() - s), x.data());
+                enc_s = std::min(enc_s, now() - t0);
+            }
+            std::printf("prediction from in-memory archs (encode + MLP, best of 3): %.2f M/s  [target >= 2 M/s]; encode alone %.1f M/s\n",
+                        many.size() / pred_s / 1e6, many.size() / enc_s / 1e6);
+            // Single-arch latency
+            t0 = now();
+            double acc = 0;
+            for (int i = 0; i < 20000; ++i) acc += p.predict(many[static_cast<size_t>(i)]);
+            std::printf("one-at-a-time predict: %.2f us per call (checksum %.3f)\n", (now() - t0) / 20000 * 1e6, acc / 20000);
+        }
+    } catch (const esm::Error& e) {
+        std::fprintf(stderr, "bench_learning: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,74 @@
+// ESM loop benchmark (the paper's Fig. 11 on public data): replay on every batch-32/64
+// column of HELP's OFA MobileNetV3 latencies, several seeds, Acc_TH bin-wise: how many
+// training samples balanced and random sampling need. Prints a table and the ratios.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "bench_data.hpp"
+#include "esm/common.hpp"
+#include "esm/loop.hpp"
+#include "esm/table.hpp"
+
+int main(int argc, char** argv) {
+    const std::string data = find_bench_data(argc, argv);
+    if (!bench_exists(data)) {
+        std::printf("bench_loop: %s not found; skipping (set ESM_DATA or pass the path)\n", data.c_str());
+        return 0;
+    }
+    const int seeds = std::getenv("ESM_BENCH_SEEDS") ? std::atoi(std::getenv("ESM_BENCH_SEEDS")) : 5;
+    const double acc_th = 98.0;
+    try {
+        esm::Space space = esm::preset("ofa-mbv3");
+        esm::Table t = esm::read_table(data);
+        std::vector<std::string> cols;
+        for (const auto& c : t.columns)
+            if (c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) cols.push_back(c);
+        std::printf("replay on %s: %zu rows; N_I 300, N_step 100, w1 2, w2 1, test 200 balanced, FCC, bin-wise Acc_TH %.0f %%,"
+                    " 5 bins, budget 4800 samples, %d seeds\n",
+                    data.c_str(), t.rows.size(), acc_th, seeds);
+        std::printf("%-20s %-9s %s\n", "column", "strategy", "training samples at convergence per seed (* = budget hit)");
+        std::vector<double> ratios;
+        const auto t0 = std::chrono::steady_clock::now();
+        for (const auto& col : cols) {
+            double med[2] = {0, 0};
+            for (int st = 0; st < 2; ++st) {
+                const esm::Strategy strategy = st == 0 ? esm::Strategy::Balanced : esm::Strategy::Random;
+                std::vector<double> need;
+                std::string line;
+                for (int seed = 1; seed <= seeds; ++seed) {
+                    esm::LoopOptions o;
+                    o.strategy = strategy;
+                    o.acc_th = acc_th;
+                    o.seed = static_cast<uint64_t>(seed);
+                    o.max_samples = 5000;
+                    o.max_iterations = 0;
+                    o.out_dir = "/tmp/esm_bench_loop/" + col + "_" + esm::strategy_name(strategy) + "_" + std::to_string(seed);
+                    std::system(("rm -rf '" + o.out_dir + "'").c_str());
+                    auto src = esm::make_pool_source(space, data, col);
+                    esm::LoopResult r = esm::run_esm_loop(space, o, *src);
+                    const int n = r.iterations.back().train_samples;
+                    need.push_back(n);
+                    line += " " + std::to_string(n) + (r.converged ? "" : "*");
+                }
+                std::sort(need.begin(), need.end());
+                med[st] = need[need.size() / 2];
+                std::printf("%-20s %-9s%s  (median %.0f)\n", col.c_str(), esm::strategy_name(strategy), line.c_str(), med[st]);
+                std::fflush(stdout);
+            }
+            ratios.push_back(med[0] / med[1]);
+            std::printf("%-20s balanced/random median ratio %.2f\n", col.c_str(), ratios.back());
+        }
+        std::sort(ratios.begin(), ratios.end());
+        std::printf("median over columns of balanced/random: %.2f (target <= 0.5; paper: 500 vs 4000)  [%.0f s]\n",
+                    ratios[ratios.size() / 2],
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_loop: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,111 @@
+/* libesm C API: the one header a C program needs (C99, no C++ types).
+ * Opaque handles, esm_<object>_<verb> names, every call returns an esm_status and gives
+ * results through its last out-parameter; esm_*_free(NULL) is a no-op; no exception
+ * crosses this API and it never prints. Messages: esm_last_error() (thread-local). */
+#ifndef ESM_ESM_H
+#define ESM_ESM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum esm_status {
+    ESM_OK = 0,
+    ESM_ERR_INVALID_ARGUMENT = 1, /* NULL where a value is needed, out-of-range option */
+    ESM_ERR_PARSE = 2,            /* malformed architecture text */
+    ESM_ERR_IO = 3,               /* a file cannot be read or written */
+    ESM_ERR_FORMAT = 4,           /* a corrupt or incompatible file (space, dataset, predictor) */
+    ESM_ERR_UNSUPPORTED = 5,      /* e.g. CUDA asked for in a build or machine without it */
+    ESM_ERR_BUFFER_TOO_SMALL = 6, /* an output buffer is too small; the size needed is returned */
+    ESM_ERR_INTERNAL = 7          /* a bug or out of memory */
+} esm_status;
+
+/* Static text of a status ("ESM_ERR_PARSE: malformed architecture text"). */
+const char* esm_status_string(esm_status status);
+/* The message of the last failing call on this thread ("" if none); valid until the
+ * next failing call on this thread. */
+const char* esm_last_error(void);
+/* The library version, "MAJOR.MINOR.PATCH". */
+const char* esm_version(void);
+
+/* ---- spaces ------------------------------------------------------------------------ */
+typedef struct esm_space* esm_space_t;
+
+/* A preset ("resnet", "mobilenetv3", "densenet", "ofa-mbv3") or a description file path.
+ * The caller owns *out and frees it with esm_space_free. */
+esm_status esm_space_load(const char* preset_or_path, esm_space_t* out);
+/* From description text (docs/space_format.md). The caller owns *out. */
+esm_status esm_space_parse(const char* text, esm_space_t* out);
+void esm_space_free(esm_space_t space);
+
+typedef struct esm_space_info {
+    const char* name;   /* owned by the space handle */
+    const char* family; /* "resnet" | "mobilenetv3" | "densenet" */
+    int units;
+    int min_depth, max_depth; /* total blocks (DenseNet: layers) */
+    int resolutions;          /* 1 = fixed */
+    int default_resolution;
+    double size_log10;        /* log10 of the number of architectures */
+} esm_space_info;
+esm_status esm_space_get_info(esm_space_t space, esm_space_info* out);
+/* Depth bin (SPEC §4) of a depth among n_bins equal bins of the space's depth range. */
+esm_status esm_space_bin(esm_space_t space, int depth, int n_bins, int* out_bin);
+
+/* ---- architectures ------------------------------------------------------------------- */
+typedef struct esm_arch* esm_arch_t;
+
+/* Strict parse of canonical text; on ESM_ERR_PARSE esm_last_error() names the column.
+ * The arch keeps its own copy of the space. The caller owns *out (esm_arch_free). */
+esm_status esm_arch_parse(esm_space_t space, const char* text, esm_arch_t* out);
+void esm_arch_free(esm_arch_t arch);
+/* Canonical text into buf (cap bytes, NUL-terminated); *needed (may be NULL) receives
+ * the size needed including the NUL, also with ESM_ERR_BUFFER_TOO_SMALL. */
+esm_status esm_arch_print(esm_arch_t arch, char* buf, size_t cap, size_t* needed);
+esm_status esm_arch_depth(esm_arch_t arch, int* out_depth);
+/* Resolution of the architecture (the space's fixed one, or its elastic choice). */
+esm_status esm_arch_resolution(esm_arch_t arch, int* out_res);
+/* Params and MACs (SPEC §2.4) of the network plan; batch >= 1, res 0 = the arch's. */
+esm_status esm_arch_params(esm_arch_t arch, int64_t* out_params);
+esm_status esm_arch_macs(esm_arch_t arch, int batch, int res, int64_t* out_macs);
+
+/* ---- sampling and search moves ----------------------------------------------------- */
+typedef struct esm_sampler* esm_sampler_t;
+
+/* Seeded with the library's own RNG: identical results on every platform. The caller
+ * owns *out (esm_sampler_free). */
+esm_status esm_sampler_create(esm_space_t space, uint64_t seed, esm_sampler_t* out);
+void esm_sampler_free(esm_sampler_t sampler);
+/* Each unit's depth and each choice uniform. The caller owns *out. */
+esm_status esm_sampler_random(esm_sampler_t sampler, esm_arch_t* out);
+/* A depth bin uniform over n_bins, then a depth vector uniform in the bin. Caller owns *out. */
+esm_status esm_sampler_balanced(esm_sampler_t sampler, int n_bins, esm_arch_t* out);
+/* Once-for-All style mutation: each unit's depth and each block's choices (and the
+ * resolution) are redrawn with probability prob. The caller owns *out. */
+esm_status esm_sampler_mutate(esm_sampler_t sampler, esm_arch_t parent, double prob, esm_arch_t* out);
+/* Uniform crossover: each unit's depth and each block's choices from either parent.
+ * Both parents must be of the sampler's space. The caller owns *out. */
+esm_status esm_sampler_crossover(esm_sampler_t sampler, esm_arch_t a, esm_arch_t b, esm_arch_t* out);
+
+/* ---- predictors -------------------------------------------------------------------- */
+typedef struct esm_predictor* esm_predictor_t;
+
+/* Loads a predictor file (esm-train / esm-build); a truncated, corrupt, wrong-version
+ * file gives ESM_ERR_FORMAT naming what is wrong. The caller owns *out. */
+esm_status esm_predictor_load(const char* path, esm_predictor_t* out);
+void esm_predictor_free(esm_predictor_t predictor);
+/* A new handle to the predictor's space. The caller owns *out (esm_space_free). */
+esm_status esm_predictor_space(esm_predictor_t predictor, esm_space_t* out);
+/* Predicted latency in ms of an architecture of the predictor's space. */
+esm_status esm_predictor_predict(esm_predictor_t predictor, esm_arch_t arch, double* out_ms);
+esm_status esm_predictor_predict_text(esm_predictor_t predictor, const char* text, double* out_ms);
+/* out_ms: (n) predictions of archs: (n), batched (fastest for many candidates). */
+esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch_t* archs, size_t n, float* out_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ESM_ESM_H */

@@ -1,0 +1,110 @@
+// The ESM loop (paper Fig. 5, Algorithm 1; SPEC §8): sample, measure, train, evaluate,
+// extend until the accuracy criterion or the budget is met. Durable and resumable: every
+// measured sample and every planned sample list is on disk before the next step.
+// Not a measurement protocol (sources below bring their own) and not the trainer.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "esm/arch.hpp"
+#include "esm/dataset.hpp"
+#include "esm/encode.hpp"
+#include "esm/executor.hpp"
+#include "esm/measure.hpp"
+#include "esm/metrics.hpp"
+#include "esm/mlp.hpp"
+#include "esm/pool.hpp"
+#include "esm/runner.hpp"
+#include "esm/sample.hpp"
+#include "esm/space.hpp"
+
+namespace esm {
+
+// Where latencies come from: the CPU executor, an external runner, a replay pool.
+class LatencySource {
+public:
+    virtual ~LatencySource() = default;
+    // Device, backend and protocol, recorded in the dataset header; a resumed run must
+    // see the same values.
+    virtual DatasetMeta header() const = 0;
+    // Rows already in the dataset (a resumed run): reference baselines come back from them.
+    virtual void resume(const std::vector<DatasetRow>& existing) { (void)existing; }
+    // Measures archs (canonical text), calling emit(row) for every sample (kind "sample",
+    // or "dropped" when quality control rejected it) and every reference measurement
+    // ("ref") as soon as it is final; the loop persists it there and trains on samples only.
+    virtual void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) = 0;
+    // Replay sources draw samples from their pool instead of the space.
+    virtual const Pool* pool() const { return nullptr; }
+    // Whether each sample must be fsync'ed as it is measured (not for replayed numbers,
+    // which cost nothing to redo).
+    virtual bool precious() const { return true; }
+};
+
+std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::string& csv, const std::string& target);
+// Both below apply reference-model quality control (esm/measure.hpp) with p.refs
+// references drawn from the space with `seed`. The runner's number is one measurement:
+// p.warmup and p.runs do not apply to it.
+std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner,
+                                                  const MeasureProtocol& p = {}, uint64_t seed = 1);
+// This library's executor (CPU, or CUDA when built in and present) at (batch, res).
+std::unique_ptr<LatencySource> make_executor_source(const Space& space, int batch, int res,
+                                                    const ExecutorOptions& options, const MeasureProtocol& p,
+                                                    uint64_t seed = 1);
+
+struct LoopOptions {
+    Strategy strategy = Strategy::Balanced;
+    int n_initial = 300;  // N_I
+    int n_step = 100;     // N_step
+    double w1 = 2.0;      // weight of bins below Acc_TH
+    double w2 = 1.0;      // weight of bins at or above
+    Encoding encoding = Encoding::FCC;
+    ResEncoding res_encoding = ResEncoding::Scaled;  // elastic-resolution spaces (docs/encodings.md)
+    std::vector<double> wd_grid;  // when set, the weight decay is picked on the validation split
+    bool binwise = true;  // evaluation: every bin >= Acc_TH (else overall >= Acc_TH)
+    int n_bins = 5;
+    double acc_th = 98.0;  // %
+    int test_size = 200;   // held-out test set, balanced over bins
+    MlpOptions mlp;
+    // Budget: 0 = unlimited.
+    int max_samples = 5000;  // training + test samples measured
+    int max_iterations = 50;
+    double max_seconds = 0;
+    uint64_t seed = 1;
+    std::string out_dir = "esm-out";  // also gets space.txt, the space description used
+};
+
+struct IterationReport {
+    int iteration = 0;
+    int train_samples = 0, test_samples = 0;
+    MetricsReport metrics;
+    bool passed = false;
+    double measure_seconds = 0, train_seconds = 0;
+    std::vector<int> added_per_bin;  // the extension planned after this iteration
+};
+
+struct LoopResult {
+    bool converged = false;
+    std::string stop_reason;
+    std::vector<IterationReport> iterations;
+    std::string predictor_path, dataset_path, report_path;
+    std::vector<std::string> plot_paths;
+};
+
+struct LoopProgress {
+    std::string phase;  // "measure", "train", "done"
+    int iteration = 0;
+    int done = 0, total = 0;  // within the phase
+    double elapsed_s = 0, eta_s = -1;
+    std::string message;
+};
+
+// Runs the loop for `space` with samples measured by `source`. Rerunning with the same
+// out_dir resumes: planned samples come back from plans.csv, measured ones from
+// dataset.csv; a directory made with other settings is refused.
+LoopResult run_esm_loop(const Space& space, const LoopOptions& opt, LatencySource& source,
+                        const std::function<void(const LoopProgress&)>& progress = nullptr);
+
+}  // namespace esm

@@ -1,0 +1,112 @@
+// The lookup-table baseline (SPEC §9, docs/lut.md): every distinct segment of the plan
+// (stem, block or dense layer, transition, head) profiled in isolation at its real input
+// shape; a prediction is the sum over an arch's segments, optionally bias-corrected by
+// y ≈ a·sum + b. Versioned, checksummed text file. Not the MLP predictor (esm/predictor.hpp).
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "esm/arch.hpp"
+#include "esm/executor.hpp"
+#include "esm/measure.hpp"
+#include "esm/plan.hpp"
+#include "esm/space.hpp"
+
+namespace esm {
+
+struct LatencyData;
+
+constexpr int kLutFormatVersion = 1;
+
+// Latency of one standalone segment plan (extract_segment). Injected so tests can use a
+// synthetic cost; executor_segment_timer is the real one.
+using SegmentTimer = std::function<LatencyStats(const Plan& segment_plan)>;
+// Builds an executor for the segment plan (weights from options.seed), fills its input
+// deterministically and measures it under `p` (warm-up, timed runs, trimmed stats).
+SegmentTimer executor_segment_timer(const ExecutorOptions& options, const MeasureProtocol& p);
+
+struct LutEntry {
+    double latency_ms = 0;  // trimmed mean
+    double std_ms = 0;
+    int runs = 0;           // runs kept
+};
+
+// Synthetic architectures that together contain every segment key of a ResNet- or
+// MobileNetV3-family space at resolution `res` (0: every resolution of the space): one
+// arch per (resolution, choice combination), every block using that combination, each
+// unit at depth max(2, min) (capped at its max): its first and its rest block. A block's
+// input shape depends only on the resolution and the unit widths, so this is exhaustive.
+// Throws for DenseNet-family spaces (their keys depend on earlier units' depths).
+std::vector<Arch> lut_cover_archs(const Space& space, int res = 0);
+
+class LookupTable {
+public:
+    // The instance: plans are built at (batch, res); res 0 = each arch's own resolution.
+    LookupTable(const Space& space, int batch = 1, int res = 0);
+
+    const Space& space() const { return space_; }
+    int batch() const { return batch_; }
+    int res() const { return res_; }
+
+    // Recorded with the table (what it was measured with); informational.
+    MeasureProtocol protocol;
+    int threads = 1;
+    std::vector<std::pair<std::string, std::string>> meta;  // device header (cpu_dataset_meta)
+    std::string fit_info;  // one line: what the bias was fitted on ("" = not fitted)
+    std::string library_version;  // of the library that wrote it (set on save)
+
+    // Bias correction: predict = a * sum + b. Identity until fit_bias.
+    double bias_a = 1.0, bias_b = 0.0;
+
+    const std::map<std::string, LutEntry>& entries() const { return entries_; }
+    size_t size() const { return entries_.size(); }
+    // Adds or replaces one entry (latency > 0, finite; key without whitespace).
+    void set_entry(const std::string& key, const LutEntry& e);
+
+    // The plan of `arch` at this table's instance, and its segment keys in order.
+    Plan plan_of(const Arch& arch) const;
+    std::vector<std::string> keys_of(const Arch& arch) const;
+    // Keys of `arch` the table lacks (each once).
+    std::vector<std::string> missing_keys(const Arch& arch) const;
+
+    // Profiles, with `timer`, every segment of `archs` whose key is not in the table yet
+    // (each distinct key once). Returns how many entries were added. `progress`, when
+    // given, is called after each profiled key with (key, done, total).
+    size_t profile(const std::vector<Arch>& archs, const SegmentTimer& timer,
+                   const std::function<void(const std::string&, size_t, size_t)>& progress = nullptr);
+
+    // Sum of the arch's segment latencies (no bias correction). Throws esm::Error naming
+    // the first missing key.
+    double sum(const Arch& arch) const;
+    // bias_a * sum + bias_b.
+    double predict(const Arch& arch) const;
+    double predict(const std::string& arch_text) const;
+
+    // Least-squares fit of y ≈ a·sum + b over `train` (its archs must be covered); sets
+    // bias_a, bias_b and fit_info. Throws when fewer than 2 rows or all sums are equal.
+    void fit_bias(const LatencyData& train);
+
+    // Versioned text file with an FNV-1a 64 checksum, written atomically.
+    void save(const std::string& path) const;
+    std::string serialize() const;
+    // Throws esm::Error (Io or Format) naming the file, the line and what is wrong.
+    static LookupTable load(const std::string& path);
+    static LookupTable parse(const std::string& text, const std::string& where);
+
+private:
+    Space space_;
+    int batch_ = 1, res_ = 0;
+    std::map<std::string, LutEntry> entries_;
+};
+
+// Builds a table: for ResNet/MobileNetV3-family spaces every key (lut_cover_archs at the
+// table's res, plus `archs`); for DenseNet-family spaces the keys `archs` need (throws
+// when `archs` is empty there).
+LookupTable build_lookup_table(const Space& space, int batch, int res, const std::vector<Arch>& archs,
+                               const SegmentTimer& timer);
+
+}  // namespace esm

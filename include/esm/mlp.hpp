@@ -1,0 +1,115 @@
+// The latency regressor (ESM paper): a fully connected ReLU network with one output, Adam,
+// MSE on standardised targets, early stopping on a validation split. Own code over
+// cblas_sgemm; not a general deep-learning framework (no other layers or losses).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace esm {
+
+// The bare network: layers in -> hidden... -> 1, ReLU between, linear output.
+// Parameters live in one flat vector: per layer W (out, in) row-major, then b (out).
+class Mlp {
+public:
+    Mlp() = default;
+    // Weights and biases uniform in +-1/sqrt(fan_in) (PyTorch's nn.Linear default), seeded.
+    Mlp(int inputs, const std::vector<int>& hidden, uint64_t seed);
+    // From explicit sizes and parameters (loading); throws when the count does not match.
+    Mlp(const std::vector<int>& sizes, std::vector<float> params);
+
+    int inputs() const { return sizes_.empty() ? 0 : sizes_.front(); }
+    const std::vector<int>& sizes() const { return sizes_; }  // inputs, hidden..., 1
+    int layers() const { return static_cast<int>(sizes_.size()) - 1; }
+    size_t param_count() const { return params_.size(); }
+    std::vector<float>& params() { return params_; }
+    const std::vector<float>& params() const { return params_; }
+    size_t weight_offset(int layer) const { return offsets_[static_cast<size_t>(layer)]; }
+    size_t bias_offset(int layer) const;
+
+    // Reusable buffers for forward/backward on up to `rows` rows.
+    struct Workspace {
+        size_t rows = 0;
+        std::vector<float> act;   // activations of every layer, (rows, width) each
+        std::vector<float> grad;  // two ping-pong buffers for backpropagated gradients
+    };
+    void reserve(Workspace& ws, size_t rows) const;
+
+    // y: (n) = net(x), x: (n, inputs) row-major. Allocates only if ws is too small.
+    void forward(const float* x, size_t n, float* y, Workspace& ws) const;
+    // Mean squared error of net(x) against t over n rows; g (param_count()) receives
+    // d loss / d params (overwritten). Returns the loss.
+    double loss_grad(const float* x, const float* t, size_t n, float* g, Workspace& ws) const;
+
+private:
+    void forward_keep(const float* x, size_t n, Workspace& ws) const;
+    std::vector<int> sizes_;
+    std::vector<size_t> offsets_;  // start of each layer's W
+    std::vector<float> params_;
+};
+
+// Adam (Kingma & Ba) with L2 weight decay added to the gradient (PyTorch's Adam
+// weight_decay), bias-corrected moments.
+class Adam {
+public:
+    Adam(size_t n, double lr, double weight_decay = 0, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8);
+    void step(float* params, const float* grad);  // params, grad: (n)
+    void set_lr(double lr) { lr_ = lr; }
+    double lr() const { return lr_; }
+    long steps() const { return t_; }
+
+private:
+    std::vector<float> m_, v_;
+    double lr_, wd_, b1_, b2_, eps_;
+    long t_ = 0;
+};
+
+enum class LrSchedule { Constant, Cosine };
+
+struct MlpOptions {
+    std::vector<int> hidden = {64, 64, 64};
+    double lr = 0.01;
+    double weight_decay = 1e-4;
+    int epochs = 200;
+    int batch_size = 64;
+    double val_frac = 0.1;  // share of the training rows held out for early stopping (0 = none)
+    int patience = 0;       // stop after this many epochs without improvement (0 = never stop early)
+    LrSchedule schedule = LrSchedule::Cosine;
+    bool log_target = false;  // regress log(latency) instead of latency
+    uint64_t seed = 1;
+};
+
+struct TrainReport {
+    int epochs_run = 0;
+    int best_epoch = -1;
+    double best_val_loss = 0;        // MSE in standardised target space (train loss if no val)
+    std::vector<double> train_loss;  // per epoch
+    std::vector<double> val_loss;    // per epoch (empty without a validation split)
+};
+
+// A trained regressor: the network plus input/target standardisation.
+struct MlpModel {
+    Mlp net;
+    std::vector<float> x_mean, x_inv_std;  // per input feature
+    double y_mean = 0, y_std = 1;          // of the (possibly log) target
+    bool log_target = false;
+
+    int inputs() const { return net.inputs(); }
+    // latency: (n) from encoded rows x: (n, inputs). Batched, chunked, allocates a
+    // small workspace per call; thread-safe.
+    void predict(const float* x, size_t n, float* latency) const;
+    double predict_one(const float* x) const;
+    // Fast path: x: (n, inputs) is standardised in place, latency: (n) written; ws reused.
+    void predict_inplace(float* x, size_t n, float* latency, Mlp::Workspace& ws) const;
+};
+
+// Trains on n rows x: (n, d) with latencies y: (n) (> 0 when log_target). Deterministic
+// for a given seed and inputs. Throws esm::Error on bad arguments.
+MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOptions& opt,
+                   TrainReport* report = nullptr);
+
+// Sets OpenBLAS's thread count (the MLP's matrices are small: one thread is fastest).
+void set_blas_threads(int n);
+
+}  // namespace esm

@@ -1,0 +1,68 @@
+// A trained latency predictor and its self-describing, versioned, checksummed file
+// (docs/predictor_format.md): space, encoding, normalisation, MLP weights, metadata.
+// Not the trainer (esm::train_mlp) and not the lookup-table baseline.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "esm/arch.hpp"
+#include "esm/encode.hpp"
+#include "esm/mlp.hpp"
+#include "esm/space.hpp"
+
+namespace esm {
+
+constexpr int kPredictorFormatVersion = 1;
+
+class Predictor {
+public:
+    Predictor(const Space& space, Encoding encoding, MlpModel model, ResEncoding res = ResEncoding::Scalar);
+
+    // Reads a predictor file; throws esm::Error (Io or Format) naming the file, the line
+    // and what is wrong: truncated, checksum mismatch, unsupported version, bad field.
+    static Predictor load(const std::string& path);
+    // As load, and also fails unless the file's space equals `expected`.
+    static Predictor load(const std::string& path, const Space& expected);
+    static Predictor parse(const std::string& bytes, const std::string& where);
+
+    // Writes atomically (temporary file, fsync, rename): an existing file is replaced
+    // whole or left untouched.
+    void save(const std::string& path) const;
+    std::string serialize() const;
+
+    const Space& space() const { return encoder_.space(); }
+    Encoding encoding() const { return encoder_.encoding(); }
+    const Encoder& encoder() const { return encoder_; }
+    const MlpModel& model() const { return model_; }
+
+    // Metadata carried by the file (all optional).
+    std::string target = "latency_ms";  // the dataset column it predicts
+    int n_bins = 5;
+    std::vector<std::pair<std::string, std::string>> dataset_meta;  // the dataset's device header
+    std::string metrics_json;   // test metrics at training time
+    std::string training;       // one line: how it was trained (sizes, seed, options)
+    std::string library_version;  // of the library that wrote it (set on save)
+
+    // Latency in the target's unit (ms).
+    double predict(const Arch& arch) const;
+    double predict(const std::string& arch_text) const;  // throws on text of another space
+    // out: (n). Encode + batched MLP in chunks; allocates only small per-call buffers.
+    void predict_batch(const Arch* archs, size_t n, float* out) const;
+
+private:
+    Encoder encoder_;
+    MlpModel model_;
+    // model_.net with the input standardisation folded into the first layer (W' = W diag(inv_std),
+    // b' = b - W' mean), so prediction skips a pass over the inputs. Derived, never stored.
+    Mlp folded_;
+};
+
+// FNV-1a 64-bit hash (the file's checksum).
+uint64_t fnv1a64(const void* data, size_t n);
+
+// Writes `bytes` to `path` atomically (tmp + fsync + rename + directory fsync).
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace esm

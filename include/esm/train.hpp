@@ -1,0 +1,63 @@
+// Training a predictor from a latency CSV: read (libesm datasets or plain CSVs with an
+// `arch` column), split, encode, train the MLP, evaluate. Used by the tools and the loop;
+// not the measurement side (datasets are written elsewhere).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "esm/arch.hpp"
+#include "esm/encode.hpp"
+#include "esm/metrics.hpp"
+#include "esm/mlp.hpp"
+#include "esm/predictor.hpp"
+#include "esm/space.hpp"
+#include "esm/table.hpp"
+
+namespace esm {
+
+struct LatencyData {
+    std::vector<Arch> archs;
+    std::vector<double> latency;  // the target column, > 0
+    std::vector<std::pair<std::string, std::string>> meta;  // the file's '#' header
+    std::string target;  // column name
+    std::string source;  // path
+
+    size_t size() const { return archs.size(); }
+    std::vector<int> depths() const;
+    LatencyData subset(const std::vector<size_t>& rows) const;
+};
+
+// Columns whose every row is a finite number.
+std::vector<std::string> numeric_columns(const Table& t);
+
+// Reads `path`: column `arch` parsed in `space` (errors name file and line), target column
+// `target`; "" = latency_ms, and if absent an error listing the numeric columns.
+LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target = "");
+// The same from a table already read; rows whose `kind` column (libesm datasets) is not
+// "sample" (reference re-measurements) are skipped.
+LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target = "");
+
+// Seeded split: n_test rows to *test, the rest to *train (order of the permutation).
+void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyData* train, LatencyData* test);
+
+struct TrainConfig {
+    Encoding encoding = Encoding::FCC;
+    ResEncoding res = ResEncoding::Scalar;  // elastic-resolution spaces only
+    MlpOptions mlp;
+    int n_bins = 5;
+    // When not empty: train once per weight decay in the list and keep the network with the
+    // lowest validation loss (the same seeded validation split for all; needs val_frac > 0).
+    std::vector<double> weight_decay_grid;
+};
+
+// Encodes, trains and returns a predictor carrying the dataset's header and a training line.
+Predictor train_predictor(const Space& space, const LatencyData& train, const TrainConfig& cfg,
+                          TrainReport* report = nullptr);
+
+// Predictions for every row of `data`.
+std::vector<double> predict_all(const Predictor& p, const LatencyData& data);
+MetricsReport evaluate_predictor(const Predictor& p, const LatencyData& data, int n_bins);
+
+}  // namespace esm

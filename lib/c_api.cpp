@@ -1,0 +1,324 @@
+// The C API (include/esm/esm.h) over the C++ core: handles own C++ objects, every entry
+// point catches everything and turns it into a status and a thread-local message.
+#include "esm/esm.h"
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "esm/common.hpp"
+#include "esm/plan.hpp"
+#include "esm/predictor.hpp"
+#include "esm/sample.hpp"
+
+struct esm_space {
+    std::shared_ptr<const esm::Space> s;
+};
+struct esm_arch {
+    std::shared_ptr<const esm::Space> space;
+    esm::Arch a;
+};
+struct esm_sampler {
+    std::shared_ptr<const esm::Space> space;
+    esm::Sampler sm;
+};
+struct esm_predictor {
+    esm::Predictor p;
+    std::shared_ptr<const esm::Space> space;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+esm_status fail(esm_status st, const std::string& msg) {
+    g_last_error = msg;
+    return st;
+}
+
+esm_status status_of(esm::ErrorKind k) {
+    switch (k) {
+        case esm::ErrorKind::InvalidArgument: return ESM_ERR_INVALID_ARGUMENT;
+        case esm::ErrorKind::Parse: return ESM_ERR_PARSE;
+        case esm::ErrorKind::Io: return ESM_ERR_IO;
+        case esm::ErrorKind::Format: return ESM_ERR_FORMAT;
+        case esm::ErrorKind::Unsupported: return ESM_ERR_UNSUPPORTED;
+        case esm::ErrorKind::Internal: return ESM_ERR_INTERNAL;
+    }
+    return ESM_ERR_INTERNAL;
+}
+
+// Runs f, mapping every exception to a status; nothing escapes into C.
+template <class F>
+esm_status guard(const char* fn, F&& f) {
+    try {
+        return f();
+    } catch (const esm::Error& e) {
+        return fail(status_of(e.kind()), std::string(fn) + ": " + e.what());
+    } catch (const std::bad_alloc&) {
+        return fail(ESM_ERR_INTERNAL, std::string(fn) + ": out of memory");
+    } catch (const std::exception& e) {
+        return fail(ESM_ERR_INTERNAL, std::string(fn) + ": " + e.what());
+    } catch (...) {
+        return fail(ESM_ERR_INTERNAL, std::string(fn) + ": unknown exception");
+    }
+}
+
+#define ESM_NEED(p) \
+    if (!(p)) return fail(ESM_ERR_INVALID_ARGUMENT, std::string(__func__) + ": argument '" #p "' is NULL")
+
+esm_status new_arch(const std::shared_ptr<const esm::Space>& space, esm::Arch a, esm_arch_t* out) {
+    *out = new esm_arch{space, std::move(a)};
+    return ESM_OK;
+}
+
+// An arch of another space is refused (same pointer, or an equal description).
+bool same_space(const std::shared_ptr<const esm::Space>& a, const std::shared_ptr<const esm::Space>& b) {
+    return a == b || *a == *b;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* esm_status_string(esm_status s) {
+    switch (s) {
+        case ESM_OK: return "ESM_OK: success";
+        case ESM_ERR_INVALID_ARGUMENT: return "ESM_ERR_INVALID_ARGUMENT: invalid argument";
+        case ESM_ERR_PARSE: return "ESM_ERR_PARSE: malformed architecture text";
+        case ESM_ERR_IO: return "ESM_ERR_IO: file cannot be read or written";
+        case ESM_ERR_FORMAT: return "ESM_ERR_FORMAT: corrupt or incompatible file";
+        case ESM_ERR_UNSUPPORTED: return "ESM_ERR_UNSUPPORTED: not supported by this build or machine";
+        case ESM_ERR_BUFFER_TOO_SMALL: return "ESM_ERR_BUFFER_TOO_SMALL: output buffer too small";
+        case ESM_ERR_INTERNAL: return "ESM_ERR_INTERNAL: internal error";
+    }
+    return "ESM_ERR_UNKNOWN: not an esm_status";
+}
+
+const char* esm_last_error(void) { return g_last_error.c_str(); }
+const char* esm_version(void) { return esm::version(); }
+
+esm_status esm_space_load(const char* preset_or_path, esm_space_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(preset_or_path);
+    return guard(__func__, [&] {
+        *out = new esm_space{std::make_shared<const esm::Space>(esm::load_space(preset_or_path))};
+        return ESM_OK;
+    });
+}
+
+esm_status esm_space_parse(const char* text, esm_space_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(text);
+    return guard(__func__, [&] {
+        *out = new esm_space{std::make_shared<const esm::Space>(esm::parse_space(text))};
+        return ESM_OK;
+    });
+}
+
+void esm_space_free(esm_space_t space) { delete space; }
+
+esm_status esm_space_get_info(esm_space_t space, esm_space_info* out) {
+    ESM_NEED(space);
+    ESM_NEED(out);
+    return guard(__func__, [&] {
+        const esm::Space& s = *space->s;
+        out->name = s.name.c_str();
+        out->family = esm::family_name(s.family);
+        out->units = static_cast<int>(s.units.size());
+        out->min_depth = s.min_depth();
+        out->max_depth = s.max_depth();
+        out->resolutions = static_cast<int>(s.resolutions.size());
+        out->default_resolution = s.default_resolution();
+        out->size_log10 = s.size_log10();
+        return ESM_OK;
+    });
+}
+
+esm_status esm_space_bin(esm_space_t space, int depth, int n_bins, int* out_bin) {
+    ESM_NEED(space);
+    ESM_NEED(out_bin);
+    return guard(__func__, [&] {
+        *out_bin = space->s->bin_of(depth, n_bins);
+        return ESM_OK;
+    });
+}
+
+esm_status esm_arch_parse(esm_space_t space, const char* text, esm_arch_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(space);
+    ESM_NEED(text);
+    return guard(__func__, [&] { return new_arch(space->s, esm::parse_arch(*space->s, text), out); });
+}
+
+void esm_arch_free(esm_arch_t arch) { delete arch; }
+
+esm_status esm_arch_print(esm_arch_t arch, char* buf, size_t cap, size_t* needed) {
+    ESM_NEED(arch);
+    return guard(__func__, [&] {
+        const std::string t = esm::format_arch(*arch->space, arch->a);
+        if (needed) *needed = t.size() + 1;
+        if (!buf || cap < t.size() + 1)
+            return fail(ESM_ERR_BUFFER_TOO_SMALL, "esm_arch_print: needs " + std::to_string(t.size() + 1) + " bytes, got " +
+                                                      std::to_string(buf ? cap : 0));
+        std::memcpy(buf, t.c_str(), t.size() + 1);
+        return ESM_OK;
+    });
+}
+
+esm_status esm_arch_depth(esm_arch_t arch, int* out_depth) {
+    ESM_NEED(arch);
+    ESM_NEED(out_depth);
+    *out_depth = arch->a.depth();
+    return ESM_OK;
+}
+
+esm_status esm_arch_resolution(esm_arch_t arch, int* out_res) {
+    ESM_NEED(arch);
+    ESM_NEED(out_res);
+    *out_res = arch->a.res;
+    return ESM_OK;
+}
+
+esm_status esm_arch_params(esm_arch_t arch, int64_t* out_params) {
+    ESM_NEED(arch);
+    ESM_NEED(out_params);
+    return guard(__func__, [&] {
+        *out_params = esm::build_plan(*arch->space, arch->a).params();
+        return ESM_OK;
+    });
+}
+
+esm_status esm_arch_macs(esm_arch_t arch, int batch, int res, int64_t* out_macs) {
+    ESM_NEED(arch);
+    ESM_NEED(out_macs);
+    return guard(__func__, [&] {
+        *out_macs = esm::build_plan(*arch->space, arch->a, batch, res).macs();
+        return ESM_OK;
+    });
+}
+
+esm_status esm_sampler_create(esm_space_t space, uint64_t seed, esm_sampler_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(space);
+    return guard(__func__, [&] {
+        *out = new esm_sampler{space->s, esm::Sampler(*space->s, seed)};
+        return ESM_OK;
+    });
+}
+
+void esm_sampler_free(esm_sampler_t sampler) { delete sampler; }
+
+esm_status esm_sampler_random(esm_sampler_t sampler, esm_arch_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(sampler);
+    return guard(__func__, [&] { return new_arch(sampler->space, sampler->sm.random(), out); });
+}
+
+esm_status esm_sampler_balanced(esm_sampler_t sampler, int n_bins, esm_arch_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(sampler);
+    return guard(__func__, [&] { return new_arch(sampler->space, sampler->sm.balanced(n_bins), out); });
+}
+
+esm_status esm_sampler_mutate(esm_sampler_t sampler, esm_arch_t parent, double prob, esm_arch_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(sampler);
+    ESM_NEED(parent);
+    if (!(prob >= 0 && prob <= 1)) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_sampler_mutate: prob must be in [0, 1]");
+    if (!same_space(sampler->space, parent->space))
+        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_sampler_mutate: the parent is of another space");
+    return guard(__func__, [&] { return new_arch(sampler->space, sampler->sm.mutate(parent->a, prob), out); });
+}
+
+esm_status esm_sampler_crossover(esm_sampler_t sampler, esm_arch_t a, esm_arch_t b, esm_arch_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(sampler);
+    ESM_NEED(a);
+    ESM_NEED(b);
+    if (!same_space(sampler->space, a->space) || !same_space(sampler->space, b->space))
+        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_sampler_crossover: a parent is of another space");
+    return guard(__func__, [&] { return new_arch(sampler->space, sampler->sm.crossover(a->a, b->a), out); });
+}
+
+esm_status esm_predictor_load(const char* path, esm_predictor_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(path);
+    return guard(__func__, [&] {
+        esm::Predictor p = esm::Predictor::load(path);
+        auto space = std::make_shared<const esm::Space>(p.space());
+        *out = new esm_predictor{std::move(p), std::move(space)};
+        return ESM_OK;
+    });
+}
+
+void esm_predictor_free(esm_predictor_t predictor) { delete predictor; }
+
+esm_status esm_predictor_space(esm_predictor_t predictor, esm_space_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(predictor);
+    return guard(__func__, [&] {
+        *out = new esm_space{predictor->space};
+        return ESM_OK;
+    });
+}
+
+esm_status esm_predictor_predict(esm_predictor_t predictor, esm_arch_t arch, double* out_ms) {
+    ESM_NEED(predictor);
+    ESM_NEED(arch);
+    ESM_NEED(out_ms);
+    if (!same_space(predictor->space, arch->space))
+        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_predict: the architecture is of space '" +
+                                                  arch->space->name + "', the predictor of '" + predictor->space->name + "'");
+    return guard(__func__, [&] {
+        *out_ms = predictor->p.predict(arch->a);
+        return ESM_OK;
+    });
+}
+
+esm_status esm_predictor_predict_text(esm_predictor_t predictor, const char* text, double* out_ms) {
+    ESM_NEED(predictor);
+    ESM_NEED(text);
+    ESM_NEED(out_ms);
+    return guard(__func__, [&] {
+        *out_ms = predictor->p.predict(esm::parse_arch(*predictor->space, text));
+        return ESM_OK;
+    });
+}
+
+esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch_t* archs, size_t n, float* out_ms) {
+    ESM_NEED(predictor);
+    if (n == 0) return ESM_OK;
+    ESM_NEED(archs);
+    ESM_NEED(out_ms);
+    return guard(__func__, [&] {
+        // Gather in chunks so a million candidates need no million-element copy at once.
+        constexpr size_t kChunk = 1024;
+        std::vector<esm::Arch> chunk;
+        chunk.reserve(kChunk);
+        for (size_t i = 0; i < n; i += kChunk) {
+            chunk.clear();
+            for (size_t j = i; j < n && j < i + kChunk; ++j) {
+                if (!archs[j]) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_predict_batch: archs[" + std::to_string(j) + "] is NULL");
+                if (!same_space(predictor->space, archs[j]->space))
+                    return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_predict_batch: archs[" + std::to_string(j) + "] is of another space");
+                chunk.push_back(archs[j]->a);
+            }
+            predictor->p.predict_batch(chunk.data(), chunk.size(), out_ms + i);
+        }
+        return ESM_OK;
+    });
+}
+
+}  // extern "C"

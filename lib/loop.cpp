@@ -1,0 +1,440 @@
+// The ESM loop (esm/loop.hpp): plans, durable measurement, training, evaluation,
+// extension, reports and plots. Sources of latencies live in loop_sources.cpp.
+#include "esm/loop.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "esm/common.hpp"
+#include "esm/extend.hpp"
+#include "esm/predictor.hpp"
+#include "esm/svg.hpp"
+#include "esm/table.hpp"
+#include "esm/train.hpp"
+
+namespace esm {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void make_dir(const std::string& path) {
+    std::string cur;
+    std::istringstream is(path);
+    std::string part;
+    if (!path.empty() && path[0] == '/') cur = "/";
+    while (std::getline(is, part, '/')) {
+        if (part.empty()) continue;
+        cur += part + "/";
+        if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+            throw Error(ErrorKind::Io, "cannot create directory '" + cur + "': " + std::strerror(errno));
+    }
+}
+
+bool file_exists(const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0;
+}
+
+// An append-only text file whose every line is on disk (fsync) when append returns.
+// A torn last line left by a kill is cut off when the file is opened again.
+class DurableLog {
+public:
+    DurableLog(const std::string& path, const std::string& preamble) : path_(path) {
+        const bool existed = file_exists(path);
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+        if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
+        if (existed) cut_torn_tail();
+        if (::lseek(fd_, 0, SEEK_END) == 0) append(preamble);
+    }
+    ~DurableLog() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    DurableLog(const DurableLog&) = delete;
+    DurableLog& operator=(const DurableLog&) = delete;
+
+    void append(const std::string& text) {
+        size_t done = 0;
+        while (done < text.size()) {
+            ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) fail_write();
+            done += static_cast<size_t>(n);
+        }
+        if (::fsync(fd_) != 0) fail_write();
+    }
+
+private:
+    [[noreturn]] void fail_write() {
+        throw Error(ErrorKind::Io, "cannot append to '" + path_ + "': " + std::strerror(errno) +
+                                       " (every line already written is intact)");
+    }
+    void cut_torn_tail() {
+        off_t size = ::lseek(fd_, 0, SEEK_END);
+        off_t keep = size;
+        char c = '\n';
+        while (keep > 0 && ::pread(fd_, &c, 1, keep - 1) == 1 && c != '\n') --keep;
+        if (keep != size && ::ftruncate(fd_, keep) != 0) fail_write();
+    }
+    std::string path_;
+    int fd_ = -1;
+};
+
+std::string fmt(double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.6g", v);
+    return b;
+}
+
+// The settings that define an experiment; a resumed run must match them (budgets may change).
+std::vector<std::pair<std::string, std::string>> settings_of(const Space& space, const LoopOptions& o) {
+    return {{"space", space.name},
+            {"strategy", strategy_name(o.strategy)},
+            {"n_initial", std::to_string(o.n_initial)},
+            {"n_step", std::to_string(o.n_step)},
+            {"w1", fmt(o.w1)},
+            {"w2", fmt(o.w2)},
+            {"encoding", encoding_name(o.encoding)},
+            {"res_encoding", res_encoding_name(o.res_encoding)},
+            {"evaluation", o.binwise ? "bin-wise" : "overall"},
+            {"n_bins", std::to_string(o.n_bins)},
+            {"acc_th", fmt(o.acc_th)},
+            {"test_size", std::to_string(o.test_size)},
+            {"seed", std::to_string(o.seed)}};
+}
+
+// The lowest accuracy among bins that have test samples (NaN when none has).
+double worst_bin_accuracy(const MetricsReport& m) {
+    double worst = NAN;
+    for (const auto& b : m.bins)
+        if (b.n && !(b.accuracy >= worst)) worst = b.accuracy;
+    return worst;
+}
+
+struct Planned {
+    int iteration;
+    bool test;
+    std::string arch;
+};
+
+class Loop {
+public:
+    Loop(const Space& s, const LoopOptions& o, LatencySource& src, const std::function<void(const LoopProgress&)>& p)
+        : space_(s), opt_(o), src_(src), progress_(p), t0_(Clock::now()) {}
+
+    LoopResult run();
+
+private:
+    void open_outputs();
+    void load_plans();
+    void plan_iteration(int it, const IterationReport* previous);
+    std::vector<Arch> draw(Strategy st, int n, int bin, uint64_t seed_salt);
+    double measure_iteration(int it);
+    IterationReport train_and_evaluate(int it, Predictor** out);
+    void write_reports(const LoopResult& r, const std::vector<double>& y, const std::vector<double>& yhat);
+    void report(const LoopProgress& p) const {
+        if (progress_) progress_(p);
+    }
+
+    const Space& space_;
+    LoopOptions opt_;
+    LatencySource& src_;
+    std::function<void(const LoopProgress&)> progress_;
+    Clock::time_point t0_;
+    std::string dir_;
+    std::unique_ptr<DurableLog> plans_log_;
+    std::unique_ptr<DatasetWriter> data_;
+    std::vector<Planned> plans_;
+    std::unordered_set<std::string> planned_set_;
+    std::unordered_map<std::string, double> measured_;  // sample latencies (ms) in the dataset
+    std::unordered_set<std::string> dropped_;           // samples quality control rejected
+    std::unique_ptr<Predictor> predictor_;
+};
+
+void Loop::open_outputs() {
+    dir_ = opt_.out_dir;
+    make_dir(dir_);
+    make_dir(dir_ + "/plots");
+    // settings.txt: written once; a resume must agree.
+    const std::string settings_path = dir_ + "/settings.txt";
+    auto settings = settings_of(space_, opt_);
+    if (file_exists(settings_path)) {
+        Table old = read_table(settings_path);
+        for (const auto& [k, v] : settings) {
+            const std::string was = old.meta_value(k, "?");
+            if (was != v)
+                throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with " + k + " = " + was +
+                                                            ", this run asks " + k + " = " + v +
+                                                            "; use the same settings to resume, or another output directory");
+        }
+    } else {
+        std::string text = "# libesm esm-build settings\n";
+        for (const auto& [k, v] : settings) text += "# " + k + ": " + v + "\n";
+        text += "key\n";
+        write_file_atomic(settings_path, text);
+    }
+    write_file_atomic(dir_ + "/space.txt", format_space(space_));
+    // dataset.csv: a libesm dataset; DatasetWriter refuses a file of another device/protocol.
+    data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
+    for (const auto& r : data_->existing()) {
+        if (r.kind == "sample") measured_[r.arch] = r.stats.latency_ms;
+        if (r.kind == "dropped") dropped_.insert(r.arch);
+    }
+    src_.resume(data_->existing());
+    load_plans();
+    plans_log_ = std::make_unique<DurableLog>(dir_ + "/plans.csv", "# samples planned per iteration\niteration,set,arch\n");
+}
+
+void Loop::load_plans() {
+    const std::string path = dir_ + "/plans.csv";
+    if (!file_exists(path)) return;
+    bool torn = false;
+    Table t = read_table(path, true, &torn);
+    const int ci = t.require_column("iteration"), cs = t.require_column("set"), ca = t.require_column("arch");
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+        Arch a;
+        std::string err;
+        if (!try_parse_arch(space_, t.rows[r][ca], &a, &err))
+            throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
+        plans_.push_back({static_cast<int>(t.number(r, ci)), t.rows[r][cs] == "test", t.rows[r][ca]});
+        planned_set_.insert(t.rows[r][ca]);
+    }
+}
+
+// Fresh RNG per (iteration, purpose): a resumed run plans exactly what an uninterrupted one would.
+std::vector<Arch> Loop::draw(Strategy st, int n, int bin, uint64_t salt) {
+    if (n <= 0) return {};
+    const uint64_t seed = opt_.seed * 0x9E3779B97F4A7C15ull + salt;
+    if (const Pool* pool = src_.pool()) {
+        Rng rng(seed);
+        return bin >= 0 ? pool->draw_bin(bin, opt_.n_bins, n, rng, planned_set_)
+                        : pool->draw(st, n, opt_.n_bins, rng, planned_set_);
+    }
+    Sampler sm(space_, seed);
+    return bin >= 0 ? sm.sample_bin(bin, opt_.n_bins, n, &planned_set_) : sm.sample(st, n, opt_.n_bins, &planned_set_);
+}
+
+void Loop::plan_iteration(int it, const IterationReport* prev) {
+    for (const auto& p : plans_)
+        if (p.iteration == it) return;  // already planned (a resumed run)
+    std::vector<std::pair<bool, Arch>> add;
+    auto push = [&](bool test, std::vector<Arch> v) {
+        for (auto& a : v) {
+            planned_set_.insert(format_arch(space_, a));
+            add.push_back({test, std::move(a)});
+        }
+    };
+    int budget = opt_.max_samples > 0 ? opt_.max_samples - static_cast<int>(plans_.size()) : 1 << 30;
+    if (it == 0) {
+        push(true, draw(Strategy::Balanced, std::min(opt_.test_size, budget), -1, 1));
+        budget -= static_cast<int>(add.size());
+        push(false, draw(opt_.strategy, std::min(opt_.n_initial, budget), -1, 2));
+    } else if (opt_.strategy == Strategy::Random) {
+        push(false, draw(Strategy::Random, std::min(opt_.n_step, budget), -1, 1000ull * it));
+    } else {
+        for (size_t b = 0; b < prev->added_per_bin.size(); ++b) {
+            const int n = std::min(prev->added_per_bin[b], budget - static_cast<int>(add.size()));
+            push(false, draw(Strategy::Balanced, n, static_cast<int>(b), 1000ull * it + 7 * b + 3));
+        }
+    }
+    std::string text;
+    for (const auto& [test, a] : add) {
+        const std::string t = format_arch(space_, a);
+        text += std::to_string(it) + (test ? ",test," : ",train,") + t + "\n";
+        plans_.push_back({it, test, t});
+    }
+    if (!text.empty()) plans_log_->append(text);
+}
+
+double Loop::measure_iteration(int it) {
+    std::vector<std::string> todo;
+    for (const auto& p : plans_)
+        if (p.iteration == it && !measured_.count(p.arch) && !dropped_.count(p.arch)) todo.push_back(p.arch);
+    if (todo.empty()) return 0;
+    const auto t0 = Clock::now();
+    int done = 0;
+    src_.measure(todo, [&](const DatasetRow& row) {
+        data_->append(row);
+        if (row.kind == "dropped") dropped_.insert(row.arch);
+        if (row.kind == "ref") return;
+        if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
+        LoopProgress p;
+        p.phase = "measure";
+        p.iteration = it;
+        p.done = ++done;
+        p.total = static_cast<int>(todo.size());
+        p.elapsed_s = seconds_since(t0);
+        p.eta_s = p.elapsed_s / p.done * (p.total - p.done);
+        report(p);
+    });
+    return seconds_since(t0);
+}
+
+IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
+    LatencyData train, test;
+    for (const auto& p : plans_) {
+        if (p.iteration > it) continue;
+        auto m = measured_.find(p.arch);
+        if (m == measured_.end()) continue;  // dropped by quality control
+        LatencyData& d = p.test ? test : train;
+        d.archs.push_back(parse_arch(space_, p.arch));
+        d.latency.push_back(m->second);
+    }
+    if (train.size() < 2 || test.size() < 1)
+        throw Error(ErrorKind::InvalidArgument, "too few measured samples to train (" + std::to_string(train.size()) +
+                                                    " train, " + std::to_string(test.size()) + " test)");
+    train.target = test.target = "latency_ms";
+    train.meta = src_.header();
+    const auto t0 = Clock::now();
+    TrainConfig cfg;
+    cfg.encoding = opt_.encoding;
+    cfg.res = opt_.res_encoding;
+    cfg.weight_decay_grid = opt_.wd_grid;
+    cfg.mlp = opt_.mlp;
+    cfg.n_bins = opt_.n_bins;
+    predictor_ = std::make_unique<Predictor>(train_predictor(space_, train, cfg));
+    IterationReport r;
+    r.iteration = it;
+    r.train_samples = static_cast<int>(train.size());
+    r.test_samples = static_cast<int>(test.size());
+    r.metrics = evaluate_predictor(*predictor_, test, opt_.n_bins);
+    predictor_->metrics_json = metrics_json(r.metrics);
+    r.train_seconds = seconds_since(t0);
+    r.passed = opt_.binwise ? r.metrics.all_bins_at_least(opt_.acc_th) : r.metrics.overall.accuracy >= opt_.acc_th;
+    *out = predictor_.get();
+    return r;
+}
+
+void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, const std::vector<double>& yhat) {
+    std::ostringstream j;
+    j << "{\n  \"space\": \"" << space_.name << "\",\n  \"settings\": {";
+    auto settings = settings_of(space_, opt_);
+    for (size_t i = 0; i < settings.size(); ++i)
+        j << (i ? ", " : "") << '"' << settings[i].first << "\": \"" << settings[i].second << '"';
+    j << "},\n  \"converged\": " << (res.converged ? "true" : "false") << ",\n  \"stop_reason\": \"" << res.stop_reason
+      << "\",\n  \"iterations\": [\n";
+    for (size_t i = 0; i < res.iterations.size(); ++i) {
+        const auto& it = res.iterations[i];
+        j << "    {\"iteration\": " << it.iteration << ", \"train_samples\": " << it.train_samples
+          << ", \"test_samples\": " << it.test_samples << ", \"measure_seconds\": " << fmt(it.measure_seconds)
+          << ", \"train_seconds\": " << fmt(it.train_seconds) << ", \"passed\": " << (it.passed ? "true" : "false")
+          << ", \"added_per_bin\": [";
+        for (size_t b = 0; b < it.added_per_bin.size(); ++b) j << (b ? ", " : "") << it.added_per_bin[b];
+        j << "], \"metrics\": " << metrics_json(it.metrics) << "}" << (i + 1 < res.iterations.size() ? "," : "") << "\n";
+    }
+    j << "  ]\n}\n";
+    write_file_atomic(res.report_path, j.str());
+
+    write_file_atomic(res.plot_paths[0], svg_scatter(space_.name + ": predicted vs measured (test set)", "measured latency (ms)",
+                                                     "predicted latency (ms)", y, yhat));
+    std::vector<Series> bins(static_cast<size_t>(opt_.n_bins)), curve(2);
+    curve[0].name = "overall accuracy";
+    curve[1].name = "worst bin accuracy";
+    for (const auto& it : res.iterations) {
+        for (int b = 0; b < opt_.n_bins && b < static_cast<int>(it.metrics.bins.size()); ++b) {
+            bins[b].name = "bin " + std::to_string(b) + " (depth " + std::to_string(it.metrics.bin_lo[b]) + ".." +
+                           std::to_string(it.metrics.bin_hi[b]) + ")";
+            bins[b].x.push_back(it.iteration);
+            bins[b].y.push_back(it.metrics.bins[b].accuracy);
+        }
+        curve[0].x.push_back(it.train_samples);
+        curve[0].y.push_back(it.metrics.overall.accuracy);
+        curve[1].x.push_back(it.train_samples);
+        curve[1].y.push_back(worst_bin_accuracy(it.metrics));
+    }
+    write_file_atomic(res.plot_paths[1], svg_lines(space_.name + ": accuracy per bin", "iteration", "accuracy (%)", bins, opt_.acc_th));
+    write_file_atomic(res.plot_paths[2], svg_lines(space_.name + ": accuracy vs training samples", "training samples",
+                                                   "accuracy (%)", curve, opt_.acc_th));
+}
+
+LoopResult Loop::run() {
+    if (opt_.n_bins < 1 || opt_.n_initial < 2 || opt_.n_step < 1 || opt_.test_size < 1)
+        throw Error(ErrorKind::InvalidArgument, "loop needs N_bins >= 1, N_I >= 2, N_step >= 1 and a test set of >= 1");
+    space_.bin_of(space_.min_depth(), opt_.n_bins);  // validates N_bins for this space
+    extension_per_bin({0.0}, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2);  // validates w1, w2
+    open_outputs();
+    LoopResult res;
+    res.predictor_path = dir_ + "/predictor.esm";
+    res.dataset_path = dir_ + "/dataset.csv";
+    res.report_path = dir_ + "/report.json";
+    res.plot_paths = {dir_ + "/plots/scatter.svg", dir_ + "/plots/bins.svg", dir_ + "/plots/curve.svg"};
+    const IterationReport* prev = nullptr;
+    for (int it = 0;; ++it) {
+        plan_iteration(it, prev);
+        IterationReport rep;
+        const double measure_s = measure_iteration(it);
+        Predictor* pred = nullptr;
+        LoopProgress p;
+        p.phase = "train";
+        p.iteration = it;
+        report(p);
+        rep = train_and_evaluate(it, &pred);
+        rep.measure_seconds = measure_s;
+        pred->save(res.predictor_path);
+        // Stop or extend.
+        const int planned = static_cast<int>(plans_.size());
+        if (rep.passed) {
+            res.converged = true;
+            res.stop_reason = std::string(opt_.binwise ? "every bin" : "overall accuracy") + " >= " + fmt(opt_.acc_th) + " %";
+        } else if (opt_.max_iterations > 0 && it + 1 >= opt_.max_iterations) {
+            res.stop_reason = "budget: " + std::to_string(opt_.max_iterations) + " iterations";
+        } else if (opt_.max_samples > 0 && planned >= opt_.max_samples) {
+            res.stop_reason = "budget: " + std::to_string(opt_.max_samples) + " samples";
+        } else if (opt_.max_seconds > 0 && seconds_since(t0_) >= opt_.max_seconds) {
+            res.stop_reason = "budget: " + fmt(opt_.max_seconds) + " s";
+        } else if (src_.pool() && planned >= static_cast<int>(src_.pool()->size())) {
+            res.stop_reason = "the replay pool is used up";
+        }
+        if (res.stop_reason.empty()) {
+            std::vector<double> acc;
+            for (const auto& m : rep.metrics.bins) acc.push_back(m.n ? m.accuracy : NAN);
+            rep.added_per_bin = opt_.strategy == Strategy::Balanced
+                                    ? extension_per_bin(acc, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2)
+                                    : std::vector<int>();
+        }
+        res.iterations.push_back(rep);
+        prev = &res.iterations.back();
+        // Test-set predictions of this iteration for the scatter plot.
+        std::vector<double> y, yhat;
+        for (const auto& pl : plans_)
+            if (pl.test && pl.iteration <= it && measured_.count(pl.arch)) {
+                y.push_back(measured_[pl.arch]);
+                yhat.push_back(pred->predict(pl.arch));
+            }
+        write_reports(res, y, yhat);
+        p.phase = "evaluated";
+        p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
+                    fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
+                    fmt(worst_bin_accuracy(rep.metrics)) + " %" + (rep.passed ? " (passed)" : "");
+        report(p);
+        if (!res.stop_reason.empty()) break;
+    }
+    LoopProgress done;
+    done.phase = "done";
+    done.message = res.stop_reason;
+    report(done);
+    return res;
+}
+
+}  // namespace
+
+LoopResult run_esm_loop(const Space& space, const LoopOptions& opt, LatencySource& source,
+                        const std::function<void(const LoopProgress&)>& progress) {
+    return Loop(space, opt, source, progress).run();
+}
+
+}  // namespace esm

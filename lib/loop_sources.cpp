@@ -1,0 +1,116 @@
+// Latency sources for the ESM loop: a replay pool, and quality-controlled measurement
+// through this library's executor or an external runner (esm/measure.hpp's QC).
+#include <memory>
+
+#include "esm/common.hpp"
+#include "esm/loop.hpp"
+
+namespace esm {
+
+namespace {
+
+DatasetRow sample_row(const Space& space, const std::string& arch, const LatencyStats& st, const char* kind) {
+    DatasetRow r;
+    r.arch = arch;
+    r.depth = parse_arch(space, arch).depth();
+    r.stats = st;
+    r.kind = kind;
+    return r;
+}
+
+class PoolSource : public LatencySource {
+public:
+    PoolSource(const Space& space, const std::string& csv, const std::string& target)
+        : space_(space), pool_(space, csv, target), csv_(csv), target_(target) {}
+    DatasetMeta header() const override {
+        return {{"backend", "replay"}, {"pool", csv_}, {"pool_target", target_}, {"space", space_.name}};
+    }
+    void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) override {
+        for (const auto& a : archs) emit(sample_row(space_, a, {pool_.latency(a), 0.0, 1}, "sample"));
+    }
+    const Pool* pool() const override { return &pool_; }
+    bool precious() const override { return false; }
+
+private:
+    Space space_;
+    Pool pool_;
+    std::string csv_, target_;
+};
+
+// Measures through an ArchMeasurer under reference-model quality control: references are
+// measured once at the start of a dataset (their baselines), then after every batch.
+class QcSource : public LatencySource {
+public:
+    QcSource(const Space& space, DatasetMeta meta, const MeasureProtocol& p, uint64_t seed, ArchMeasurer m)
+        : space_(space), meta_(std::move(meta)), p_(p), seed_(seed), qc_(p, std::move(m)) {
+        p_.validate();
+    }
+    DatasetMeta header() const override { return meta_; }
+    void resume(const std::vector<DatasetRow>& existing) override {
+        for (const auto& r : existing)
+            if (r.kind == "ref" && static_cast<int>(qc_.baselines().size()) < p_.refs) {
+                bool known = false;
+                for (const auto& b : qc_.baselines()) known = known || b.first == r.arch;
+                if (!known) qc_.set_baseline(r.arch, r.stats.latency_ms);
+            }
+    }
+    void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) override {
+        if (static_cast<int>(qc_.baselines().size()) < p_.refs) {
+            Sampler sm(space_, seed_ * 0x2545F4914F6CDD1Dull + 17);
+            std::vector<std::string> refs;
+            for (const Arch& a : sm.sample(Strategy::Random, p_.refs, 1)) refs.push_back(format_arch(space_, a));
+            for (const auto& r : qc_.measure_baselines(refs)) emit(sample_row(space_, r.arch, r.stats, "ref"));
+        }
+        for (size_t i = 0; i < archs.size(); i += static_cast<size_t>(p_.qc_batch)) {
+            std::vector<std::string> batch(archs.begin() + static_cast<long>(i),
+                                           archs.begin() + static_cast<long>(std::min(archs.size(), i + p_.qc_batch)));
+            BatchReport rep = qc_.measure_batch(batch);
+            if (!rep.passed)
+                throw Error(ErrorKind::Io, "quality control failed after " + std::to_string(rep.attempts) +
+                                               " attempts: " + rep.message +
+                                               " (the device is not steady: samples that passed are kept and a rerun resumes;"
+                                               " if the device itself changed since the references were first measured,"
+                                               " start a new output directory)");
+            // A sample still an outlier after its retries is recorded as dropped, never kept.
+            for (const auto& s : rep.samples) emit(sample_row(space_, s.arch, s.stats, s.dropped ? "dropped" : "sample"));
+            for (const auto& r : rep.refs) emit(sample_row(space_, r.arch, r.stats, "ref"));
+        }
+    }
+
+private:
+    Space space_;
+    DatasetMeta meta_;
+    MeasureProtocol p_;
+    uint64_t seed_;
+    QualityControl qc_;
+};
+
+DatasetMeta protocol_meta(const MeasureProtocol& p) {
+    return {{"refs", std::to_string(p.refs)},
+            {"qc_threshold", std::to_string(p.qc_threshold)},
+            {"qc_batch", std::to_string(p.qc_batch)},
+            {"qc_retries", std::to_string(p.qc_retries)}};
+}
+
+}  // namespace
+
+std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::string& csv, const std::string& target) {
+    return std::make_unique<PoolSource>(space, csv, target);
+}
+
+std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner, const MeasureProtocol& p,
+                                                  uint64_t seed) {
+    DatasetMeta meta = {{"backend", "external runner"}, {"runner", runner.command}, {"space", space.name}};
+    for (auto& kv : protocol_meta(p)) meta.push_back(kv);
+    auto r = std::make_shared<ExternalRunner>(runner);
+    ArchMeasurer m = [r](const std::string& arch) { return LatencyStats{r->measure(arch), 0.0, 1}; };
+    return std::make_unique<QcSource>(space, meta, p, seed, m);
+}
+
+std::unique_ptr<LatencySource> make_executor_source(const Space& space, int batch, int res, const ExecutorOptions& options,
+                                                    const MeasureProtocol& p, uint64_t seed) {
+    DatasetMeta meta = cpu_dataset_meta(space, res, batch, options.threads, seed, p);
+    return std::make_unique<QcSource>(space, meta, p, seed, executor_measurer(space, batch, res, options, p));
+}
+
+}  // namespace esm

@@ -1,0 +1,408 @@
+// MLP forward/backward over cblas_sgemm, Adam, and the training loop with standardisation,
+// mini-batches and early stopping. Single-precision parameters, double-precision losses.
+#include "esm/mlp.hpp"
+
+
+#include <cblas.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define ESM_ADAM_AVX 1
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "esm/common.hpp"
+#include "esm/rng.hpp"
+
+namespace esm {
+
+void set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+
+namespace {
+
+size_t layout(const std::vector<int>& sizes, std::vector<size_t>* offsets) {
+    size_t off = 0;
+    offsets->clear();
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+        offsets->push_back(off);
+        off += static_cast<size_t>(sizes[l]) * static_cast<size_t>(sizes[l + 1]) + static_cast<size_t>(sizes[l + 1]);
+    }
+    return off;
+}
+
+}  // namespace
+
+Mlp::Mlp(int inputs, const std::vector<int>& hidden, uint64_t seed) {
+    if (inputs < 1) throw Error(ErrorKind::InvalidArgument, "mlp: inputs must be >= 1");
+    sizes_.push_back(inputs);
+    for (int h : hidden) {
+        if (h < 1) throw Error(ErrorKind::InvalidArgument, "mlp: hidden layer widths must be >= 1");
+        sizes_.push_back(h);
+    }
+    sizes_.push_back(1);
+    params_.assign(layout(sizes_, &offsets_), 0.f);
+    Rng rng(seed);
+    for (int l = 0; l < layers(); ++l) {
+        const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
+        const double bound = 1.0 / std::sqrt(static_cast<double>(in));
+        float* p = params_.data() + offsets_[static_cast<size_t>(l)];
+        for (int i = 0; i < in * out + out; ++i) p[i] = static_cast<float>((2 * rng.uniform() - 1) * bound);
+    }
+}
+
+Mlp::Mlp(const std::vector<int>& sizes, std::vector<float> params) : sizes_(sizes), params_(std::move(params)) {
+    if (sizes_.size() < 2 || sizes_.back() != 1)
+        throw Error(ErrorKind::Format, "mlp: layer sizes must list inputs, hidden widths and a final 1");
+    for (int s : sizes_)
+        if (s < 1 || s > 1 << 20) throw Error(ErrorKind::Format, "mlp: layer width " + std::to_string(s) + " out of range");
+    const size_t want = layout(sizes_, &offsets_);
+    if (want != params_.size())
+        throw Error(ErrorKind::Format, "mlp: " + std::to_string(params_.size()) + " parameters given, layer sizes need " +
+                                           std::to_string(want));
+}
+
+size_t Mlp::bias_offset(int layer) const {
+    const size_t l = static_cast<size_t>(layer);
+    return offsets_[l] + static_cast<size_t>(sizes_[l]) * static_cast<size_t>(sizes_[l + 1]);
+}
+
+// A workspace may be shared between networks of different shapes: sizes are checked, not rows.
+void Mlp::reserve(Workspace& ws, size_t rows) const {
+    size_t widths = 0, widest = 0;
+    for (size_t l = 1; l < sizes_.size(); ++l) {
+        widths += static_cast<size_t>(sizes_[l]);
+        widest = std::max(widest, static_cast<size_t>(sizes_[l]));
+    }
+    widest = std::max(widest, static_cast<size_t>(sizes_[0]));
+    if (ws.act.size() < rows * widths) ws.act.resize(rows * widths);
+    if (ws.grad.size() < 2 * rows * widest) ws.grad.resize(2 * rows * widest);
+    ws.rows = std::max(ws.rows, rows);
+}
+
+// Leaves every layer's output in ws.act: layer l (1-based) at rows * sum(widths before l).
+void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
+    reserve(ws, n);
+    const float* a = x;
+    float* z = ws.act.data();
+    const int nl = layers();
+    for (int l = 0; l < nl; ++l) {
+        const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
+        const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
+        const float* b = params_.data() + bias_offset(l);
+        // z: (n, out) = a: (n, in) * w^T, w: (out, in); then bias (+ ReLU) in one pass.
+        // beta = 0 lets OpenBLAS take its unpacked small-matrix kernels.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), out, in, 1.f, a, in, w, in, 0.f, z, out);
+        const size_t o = static_cast<size_t>(out);
+        if (l + 1 < nl) {
+            for (size_t i = 0; i < n; ++i) {
+                float* zr = z + i * o;
+                for (size_t j = 0; j < o; ++j) {
+                    const float v = zr[j] + b[j];
+                    zr[j] = v > 0.f ? v : 0.f;
+                }
+            }
+        } else {
+            for (size_t i = 0; i < n; ++i)
+                for (size_t j = 0; j < o; ++j) z[i * o + j] += b[j];
+        }
+        a = z;
+        z += n * static_cast<size_t>(out);
+    }
+}
+
+void Mlp::forward(const float* x, size_t n, float* y, Workspace& ws) const {
+    if (n == 0) return;
+    forward_keep(x, n, ws);
+    size_t off = 0;
+    for (int l = 1; l < layers(); ++l) off += n * static_cast<size_t>(sizes_[static_cast<size_t>(l)]);
+    std::memcpy(y, ws.act.data() + off, sizeof(float) * n);
+}
+
+double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Workspace& ws) const {
+    if (n == 0) throw Error(ErrorKind::InvalidArgument, "mlp: empty batch");
+    forward_keep(x, n, ws);
+    const int nl = layers();
+    std::vector<size_t> act_off(static_cast<size_t>(nl) + 1, 0);  // act_off[l]: output of layer l-1
+    for (int l = 1; l < nl; ++l) act_off[static_cast<size_t>(l) + 1] = act_off[static_cast<size_t>(l)] + n * static_cast<size_t>(sizes_[static_cast<size_t>(l)]);
+    const float* yhat = ws.act.data() + act_off[static_cast<size_t>(nl)];
+    float* dz = ws.grad.data();
+    float* da = ws.grad.data() + ws.grad.size() / 2;
+    double loss = 0;
+    const double inv_n = 1.0 / static_cast<double>(n);
+    for (size_t i = 0; i < n; ++i) {
+        const double r = static_cast<double>(yhat[i]) - t[i];
+        loss += r * r;
+        dz[i] = static_cast<float>(2.0 * r * inv_n);
+    }
+    for (int l = nl - 1; l >= 0; --l) {
+        const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
+        const float* a = l == 0 ? x : ws.act.data() + act_off[static_cast<size_t>(l)];
+        float* gw = g + offsets_[static_cast<size_t>(l)];
+        float* gb = g + bias_offset(l);
+        // gw: (out, in) = dz^T: (out, n) * a: (n, in)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, static_cast<int>(n), 1.f, dz, out, a, in, 0.f, gw, in);
+        for (int j = 0; j < out; ++j) gb[j] = 0.f;
+        for (size_t i = 0; i < n; ++i) {
+            const float* row = dz + i * static_cast<size_t>(out);
+            for (int j = 0; j < out; ++j) gb[j] += row[j];
+        }
+        if (l == 0) break;
+        const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
+        // da: (n, in) = dz: (n, out) * w: (out, in), then through the ReLU of layer l-1
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), in, out, 1.f, dz, out, w, in, 0.f, da, in);
+        const size_t m = n * static_cast<size_t>(in);
+        for (size_t i = 0; i < m; ++i) da[i] = a[i] > 0.f ? da[i] : 0.f;
+        std::swap(dz, da);
+    }
+    return loss * inv_n;
+}
+
+namespace {
+
+struct AdamConsts {
+    float b1, b2, c1, c2, lr, wd, eps;
+};
+
+#if defined(ESM_ADAM_AVX)
+// Eight at a time when the CPU has AVX (chosen at run time; the build targets baseline x86-64).
+// The same IEEE operations per element as the scalar and SSE paths (no FMA), so results do not
+// depend on the path taken.
+__attribute__((target("avx"))) size_t adam_avx(float* p, const float* g, float* m, float* v, size_t n,
+                                               const AdamConsts& k) {
+    const __m256 vb1 = _mm256_set1_ps(k.b1), vb2 = _mm256_set1_ps(k.b2), va1 = _mm256_set1_ps(1.f - k.b1),
+                 va2 = _mm256_set1_ps(1.f - k.b2), vc1 = _mm256_set1_ps(k.c1), vc2 = _mm256_set1_ps(k.c2),
+                 vlr = _mm256_set1_ps(k.lr), vwd = _mm256_set1_ps(k.wd), veps = _mm256_set1_ps(k.eps);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 pi = _mm256_loadu_ps(p + i);
+        const __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(vwd, pi));
+        const __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(va1, gi));
+        const __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(va2, gi), gi));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        const __m256 num = _mm256_mul_ps(vlr, _mm256_mul_ps(mi, vc1));
+        const __m256 den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_mul_ps(vi, vc2)), veps);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(pi, _mm256_div_ps(num, den)));
+    }
+    return i;
+}
+
+const bool kHaveAvx = __builtin_cpu_supports("avx");
+#endif
+
+}  // namespace
+
+Adam::Adam(size_t n, double lr, double weight_decay, double beta1, double beta2, double eps)
+    : m_(n, 0.f), v_(n, 0.f), lr_(lr), wd_(weight_decay), b1_(beta1), b2_(beta2), eps_(eps) {}
+
+void Adam::step(float* params, const float* grad) {
+    ++t_;
+    const float b1 = static_cast<float>(b1_), b2 = static_cast<float>(b2_);
+    const float c1 = static_cast<float>(1.0 / (1.0 - std::pow(b1_, static_cast<double>(t_))));
+    const float c2 = static_cast<float>(1.0 / (1.0 - std::pow(b2_, static_cast<double>(t_))));
+    const float lr = static_cast<float>(lr_), wd = static_cast<float>(wd_), eps = static_cast<float>(eps_);
+    const size_t n = m_.size();
+    float* __restrict m = m_.data();
+    float* __restrict v = v_.data();
+    float* __restrict p = params;
+    const float* __restrict g = grad;
+    size_t i = 0;
+#if defined(ESM_ADAM_AVX)
+    if (kHaveAvx) i = adam_avx(p, g, m, v, n, AdamConsts{b1, b2, c1, c2, lr, wd, eps});
+#endif
+#if defined(__SSE2__)
+    // Same arithmetic four at a time: the scalar sqrt's errno path blocks auto-vectorisation.
+    const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), va1 = _mm_set1_ps(1.f - b1), va2 = _mm_set1_ps(1.f - b2);
+    const __m128 vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2), vlr = _mm_set1_ps(lr), vwd = _mm_set1_ps(wd),
+                 veps = _mm_set1_ps(eps);
+    for (; i + 4 <= n; i += 4) {  // the remainder after AVX, or everything without it
+        const __m128 pi = _mm_loadu_ps(p + i);
+        const __m128 gi = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vwd, pi));
+        const __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(va1, gi));
+        const __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)), _mm_mul_ps(_mm_mul_ps(va2, gi), gi));
+        _mm_storeu_ps(m + i, mi);
+        _mm_storeu_ps(v + i, vi);
+        const __m128 num = _mm_mul_ps(vlr, _mm_mul_ps(mi, vc1));
+        const __m128 den = _mm_add_ps(_mm_sqrt_ps(_mm_mul_ps(vi, vc2)), veps);
+        _mm_storeu_ps(p + i, _mm_sub_ps(pi, _mm_div_ps(num, den)));
+    }
+#endif
+    for (; i < n; ++i) {
+        const float gi = g[i] + wd * p[i];
+        m[i] = b1 * m[i] + (1.f - b1) * gi;
+        v[i] = b2 * v[i] + (1.f - b2) * gi * gi;
+        p[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+    }
+}
+
+void MlpModel::predict(const float* x, size_t n, float* latency) const {
+    constexpr size_t kChunk = 512;
+    const size_t d = static_cast<size_t>(inputs());
+    Mlp::Workspace ws;
+    net.reserve(ws, std::min(n, kChunk));
+    std::vector<float> xs(std::min(n, kChunk) * d);
+    const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
+    for (size_t s = 0; s < n; s += kChunk) {
+        const size_t m = std::min(kChunk, n - s);
+        const float* xi = x + s * d;
+        for (size_t i = 0; i < m; ++i)
+            for (size_t j = 0; j < d; ++j) xs[i * d + j] = (xi[i * d + j] - x_mean[j]) * x_inv_std[j];
+        float* out = latency + s;
+        net.forward(xs.data(), m, out, ws);
+        if (log_target)
+            for (size_t i = 0; i < m; ++i) out[i] = std::exp(out[i] * ys + ym);
+        else
+            for (size_t i = 0; i < m; ++i) out[i] = out[i] * ys + ym;
+    }
+}
+
+void MlpModel::predict_inplace(float* x, size_t n, float* latency, Mlp::Workspace& ws) const {
+    const size_t d = static_cast<size_t>(inputs());
+    const float* mean = x_mean.data();
+    const float* inv = x_inv_std.data();
+    for (size_t i = 0; i < n; ++i) {
+        float* r = x + i * d;
+        for (size_t j = 0; j < d; ++j) r[j] = (r[j] - mean[j]) * inv[j];
+    }
+    // Chunks of 256 rows keep activations in L2 and the GEMMs in OpenBLAS's small-matrix path.
+    constexpr size_t kChunk = 256;
+    for (size_t s = 0; s < n; s += kChunk) net.forward(x + s * d, std::min(kChunk, n - s), latency + s, ws);
+    const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
+    if (log_target)
+        for (size_t i = 0; i < n; ++i) latency[i] = std::exp(latency[i] * ys + ym);
+    else
+        for (size_t i = 0; i < n; ++i) latency[i] = latency[i] * ys + ym;
+}
+
+double MlpModel::predict_one(const float* x) const {
+    float y = 0;
+    predict(x, 1, &y);
+    return y;
+}
+
+MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOptions& opt, TrainReport* report) {
+    if (n < 2) throw Error(ErrorKind::InvalidArgument, "train: need at least 2 samples, got " + std::to_string(n));
+    if (d < 1) throw Error(ErrorKind::InvalidArgument, "train: encoding has no features");
+    if (opt.epochs < 1 || opt.batch_size < 1 || !(opt.lr > 0) || opt.weight_decay < 0 || opt.val_frac < 0 ||
+        opt.val_frac >= 1)
+        throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, "
+                                                "weight decay >= 0 and the validation share in [0, 1)");
+    const size_t D = static_cast<size_t>(d);
+    MlpModel model;
+    model.log_target = opt.log_target;
+    // Targets.
+    std::vector<double> t(n);
+    for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(y[i]) || (opt.log_target && !(y[i] > 0)))
+            throw Error(ErrorKind::InvalidArgument, "train: latency of row " + std::to_string(i) + " is " +
+                                                        std::to_string(y[i]) +
+                                                        (opt.log_target ? " (log target needs > 0)" : ""));
+        t[i] = opt.log_target ? std::log(static_cast<double>(y[i])) : y[i];
+    }
+    // Split: a seeded permutation; the first n_val rows validate.
+    Rng rng(opt.seed ^ 0x5EEDull);
+    std::vector<size_t> perm(n);
+    for (size_t i = 0; i < n; ++i) perm[i] = i;
+    for (size_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+    size_t n_val = static_cast<size_t>(std::floor(opt.val_frac * static_cast<double>(n)));
+    if (opt.val_frac > 0 && n_val == 0) n_val = 1;
+    if (n - n_val < 1) n_val = n - 1;
+    const size_t n_tr = n - n_val;
+    // Standardisation constants from the training rows only.
+    model.x_mean.assign(D, 0.f);
+    model.x_inv_std.assign(D, 1.f);
+    {
+        std::vector<double> s(D, 0), sq(D, 0);
+        double ts = 0, tsq = 0;
+        for (size_t r = n_val; r < n; ++r) {
+            const float* row = x + perm[r] * D;
+            for (size_t j = 0; j < D; ++j) {
+                s[j] += row[j];
+                sq[j] += static_cast<double>(row[j]) * row[j];
+            }
+            ts += t[perm[r]];
+            tsq += t[perm[r]] * t[perm[r]];
+        }
+        const double m = static_cast<double>(n_tr);
+        for (size_t j = 0; j < D; ++j) {
+            const double mean = s[j] / m, var = sq[j] / m - mean * mean;
+            model.x_mean[j] = static_cast<float>(mean);
+            model.x_inv_std[j] = var > 1e-12 ? static_cast<float>(1.0 / std::sqrt(var)) : 1.f;
+        }
+        model.y_mean = ts / m;
+        const double var = tsq / m - model.y_mean * model.y_mean;
+        model.y_std = var > 1e-24 ? std::sqrt(var) : 1.0;
+    }
+    // Standardised copies in split order: training rows first, then validation.
+    std::vector<float> xs(n * D), ts(n);
+    for (size_t r = 0; r < n; ++r) {
+        const size_t dst = r < n_val ? n_tr + r : r - n_val;
+        const float* row = x + perm[r] * D;
+        for (size_t j = 0; j < D; ++j) xs[dst * D + j] = (row[j] - model.x_mean[j]) * model.x_inv_std[j];
+        ts[dst] = static_cast<float>((t[perm[r]] - model.y_mean) / model.y_std);
+    }
+    model.net = Mlp(d, opt.hidden, opt.seed);
+    Mlp& net = model.net;
+    Adam adam(net.param_count(), opt.lr, opt.weight_decay);
+    std::vector<float> g(net.param_count()), best = net.params();
+    const size_t bs = std::min(static_cast<size_t>(opt.batch_size), n_tr);
+    Mlp::Workspace ws;
+    net.reserve(ws, std::max(bs, n_val));
+    std::vector<float> bx(bs * D), bt(bs), vy(n_val);
+    std::vector<size_t> order(n_tr);
+    for (size_t i = 0; i < n_tr; ++i) order[i] = i;
+    TrainReport rep;
+    double best_loss = INFINITY;
+    int since_best = 0;
+    const size_t steps_per_epoch = (n_tr + bs - 1) / bs;
+    const double total_steps = static_cast<double>(steps_per_epoch) * opt.epochs;
+    long step = 0;
+    for (int ep = 0; ep < opt.epochs; ++ep) {
+        for (size_t i = n_tr - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+        double ep_loss = 0;
+        for (size_t s = 0; s < n_tr; s += bs) {
+            const size_t m = std::min(bs, n_tr - s);
+            for (size_t i = 0; i < m; ++i) {
+                std::memcpy(bx.data() + i * D, xs.data() + order[s + i] * D, sizeof(float) * D);
+                bt[i] = ts[order[s + i]];
+            }
+            if (opt.schedule == LrSchedule::Cosine)
+                adam.set_lr(opt.lr * 0.5 * (1 + std::cos(3.14159265358979323846 * static_cast<double>(step) / total_steps)));
+            ep_loss += net.loss_grad(bx.data(), bt.data(), m, g.data(), ws) * static_cast<double>(m);
+            adam.step(net.params().data(), g.data());
+            ++step;
+        }
+        rep.train_loss.push_back(ep_loss / static_cast<double>(n_tr));
+        double score = rep.train_loss.back();
+        if (n_val > 0) {
+            net.forward(xs.data() + n_tr * D, n_val, vy.data(), ws);
+            double vl = 0;
+            for (size_t i = 0; i < n_val; ++i) {
+                const double r = static_cast<double>(vy[i]) - ts[n_tr + i];
+                vl += r * r;
+            }
+            score = vl / static_cast<double>(n_val);
+            rep.val_loss.push_back(score);
+        }
+        rep.epochs_run = ep + 1;
+        if (score < best_loss) {
+            best_loss = score;
+            best = net.params();
+            rep.best_epoch = ep;
+            since_best = 0;
+        } else if (opt.patience > 0 && ++since_best >= opt.patience) {
+            break;
+        }
+    }
+    net.params() = best;
+    rep.best_val_loss = best_loss;
+    if (report) *report = std::move(rep);
+    return model;
+}
+
+}  // namespace esm

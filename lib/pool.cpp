@@ -1,0 +1,60 @@
+// Replay pool (esm/pool.hpp): load a measured CSV, look latencies up, draw from it.
+#include "esm/pool.hpp"
+
+#include <algorithm>
+
+#include "esm/common.hpp"
+#include "esm/train.hpp"
+
+namespace esm {
+
+Pool::Pool(const Space& space, const std::string& path, const std::string& target) : space_(space) {
+    LatencyData d = read_latency_data(path, space_, target);
+    for (size_t i = 0; i < d.size(); ++i) {
+        std::string text = format_arch(space_, d.archs[i]);
+        if (latency_.emplace(text, d.latency[i]).second) {
+            archs_.push_back(d.archs[i]);
+            texts_.push_back(std::move(text));
+        }
+    }
+}
+
+double Pool::latency(const std::string& text) const {
+    auto it = latency_.find(text);
+    if (it == latency_.end()) throw Error(ErrorKind::InvalidArgument, "architecture not in the pool: " + text);
+    return it->second;
+}
+
+std::vector<Arch> Pool::draw_bin(int bin, int n_bins, int n, Rng& rng, const std::unordered_set<std::string>& exclude) const {
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < archs_.size(); ++i)
+        if ((bin < 0 || space_.bin_of(archs_[i].depth(), n_bins) == bin) && !exclude.count(texts_[i])) idx.push_back(i);
+    std::vector<Arch> out;
+    // Partial Fisher-Yates: the first n of a uniform shuffle.
+    for (size_t k = 0; k < idx.size() && static_cast<int>(out.size()) < n; ++k) {
+        size_t j = k + static_cast<size_t>(rng.below(idx.size() - k));
+        std::swap(idx[k], idx[j]);
+        out.push_back(archs_[idx[k]]);
+    }
+    return out;
+}
+
+std::vector<Arch> Pool::draw(Strategy strategy, int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const {
+    if (strategy == Strategy::Random) return draw_bin(-1, n_bins, n, rng, exclude);
+    // Balanced: per-bin shuffled queues; each draw picks a bin uniformly among non-empty ones.
+    std::vector<std::vector<Arch>> queues(static_cast<size_t>(n_bins));
+    for (int b = 0; b < n_bins; ++b) queues[b] = draw_bin(b, n_bins, n, rng, exclude);
+    std::vector<Arch> out;
+    while (static_cast<int>(out.size()) < n) {
+        std::vector<int> live;
+        for (int b = 0; b < n_bins; ++b)
+            if (!queues[b].empty()) live.push_back(b);
+        if (live.empty()) break;
+        auto& q = queues[live[rng.below(live.size())]];
+        out.push_back(q.back());
+        q.pop_back();
+    }
+    return out;
+}
+
+}  // namespace esm

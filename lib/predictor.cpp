@@ -1,0 +1,377 @@
+// The predictor: batched prediction and the versioned text file with hex floats (exact
+// round trip) and an FNV-1a 64 checksum. Format: docs/predictor_format.md.
+#include "esm/predictor.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "esm/common.hpp"
+
+namespace esm {
+
+uint64_t fnv1a64(const void* data, size_t n) {
+    const unsigned char* p = static_cast<const unsigned char*>(data);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; ++i) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResEncoding res)
+    : encoder_(space, encoding, res), model_(std::move(model)) {
+    if (model_.inputs() != encoder_.length())
+        throw Error(ErrorKind::InvalidArgument, "predictor: the network has " + std::to_string(model_.inputs()) +
+                                                    " inputs but the " + encoding_name(encoding) + " encoding of " +
+                                                    space.name + " has " + std::to_string(encoder_.length()));
+    if (model_.x_mean.size() != static_cast<size_t>(model_.inputs()) ||
+        model_.x_inv_std.size() != static_cast<size_t>(model_.inputs()))
+        throw Error(ErrorKind::InvalidArgument, "predictor: normalisation constants do not match the inputs");
+    folded_ = model_.net;
+    const size_t in = static_cast<size_t>(folded_.sizes()[0]), out = static_cast<size_t>(folded_.sizes()[1]);
+    float* w = folded_.params().data() + folded_.weight_offset(0);
+    float* b = folded_.params().data() + folded_.bias_offset(0);
+    for (size_t j = 0; j < out; ++j) {
+        double acc = b[j];
+        for (size_t i = 0; i < in; ++i) {
+            const float wf = w[j * in + i] * model_.x_inv_std[i];
+            w[j * in + i] = wf;
+            acc -= static_cast<double>(wf) * model_.x_mean[i];
+        }
+        b[j] = static_cast<float>(acc);
+    }
+}
+
+double Predictor::predict(const Arch& arch) const {
+    float y = 0;
+    predict_batch(&arch, 1, &y);
+    return y;
+}
+
+double Predictor::predict(const std::string& text) const { return predict(parse_arch(space(), text)); }
+
+void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
+    constexpr size_t kChunk = 256;
+    const size_t L = static_cast<size_t>(encoder_.length());
+    const size_t rows = std::min(n, kChunk);
+    // Per-thread buffers: no allocation per call once warm (thread-safe, any predictor).
+    thread_local std::vector<float> x;
+    thread_local Mlp::Workspace ws;
+    if (x.size() < rows * L) x.resize(rows * L);
+    folded_.reserve(ws, rows);
+    const float ys = static_cast<float>(model_.y_std), ym = static_cast<float>(model_.y_mean);
+    for (size_t s = 0; s < n; s += kChunk) {
+        const size_t m = std::min(kChunk, n - s);
+        encoder_.encode_batch(archs + s, m, x.data());
+        float* y = out + s;
+        folded_.forward(x.data(), m, y, ws);
+        if (model_.log_target)
+            for (size_t i = 0; i < m; ++i) y[i] = std::exp(y[i] * ys + ym);
+        else
+            for (size_t i = 0; i < m; ++i) y[i] = y[i] * ys + ym;
+    }
+}
+
+namespace {
+
+std::string hexf(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%a", v);
+    return buf;
+}
+
+void put_floats(std::string& s, const char* key, const std::vector<float>& v) {
+    s += std::string(key) + " " + std::to_string(v.size()) + "\n";
+    for (size_t i = 0; i < v.size(); ++i) {
+        s += hexf(v[i]);
+        s += (i % 8 == 7 || i + 1 == v.size()) ? '\n' : ' ';
+    }
+}
+
+void put_blob(std::string& s, const char* key, const std::string& blob) {
+    s += std::string(key) + " " + std::to_string(blob.size()) + "\n" + blob + "\n";
+}
+
+void check_one_line(const std::string& what, const std::string& v) {
+    if (v.find('\n') != std::string::npos || v.find('\t') != std::string::npos)
+        throw Error(ErrorKind::InvalidArgument, "predictor: " + what + " '" + v + "' contains a tab or newline");
+}
+
+// Cursor over the file text with line numbers for messages.
+class Reader {
+public:
+    Reader(const std::string& text, size_t end, const std::string& where) : t_(text), end_(end), where_(where) {}
+
+    [[noreturn]] void fail(const std::string& msg) const {
+        throw Error(ErrorKind::Format, where_ + ": line " + std::to_string(line_) + ": " + msg);
+    }
+    std::string line() {
+        if (pos_ >= end_) fail("unexpected end of data");
+        size_t nl = t_.find('\n', pos_);
+        if (nl == std::string::npos || nl >= end_) fail("unterminated line");
+        std::string l = t_.substr(pos_, nl - pos_);
+        pos_ = nl + 1;
+        ++line_;
+        return l;
+    }
+    // "key value" -> value
+    std::string field(const std::string& key) {
+        const std::string l = line();
+        if (l.compare(0, key.size() + 1, key + " ") != 0)
+            fail("expected field '" + key + "', found '" + l.substr(0, 40) + "'");
+        return l.substr(key.size() + 1);
+    }
+    long integer(const std::string& key, long lo, long hi) {
+        const std::string v = field(key);
+        char* e = nullptr;
+        errno = 0;
+        const long x = std::strtol(v.c_str(), &e, 10);
+        if (v.empty() || *e || errno || x < lo || x > hi)
+            fail("field '" + key + "' expects an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                 ", found '" + v + "'");
+        return x;
+    }
+    double real(const std::string& key) {
+        const std::string v = field(key);
+        return to_double(v, key);
+    }
+    double to_double(const std::string& v, const std::string& key) const {
+        char* e = nullptr;
+        const double x = std::strtod(v.c_str(), &e);
+        if (v.empty() || *e || !std::isfinite(x)) fail("field '" + key + "' has a bad number '" + v + "'");
+        return x;
+    }
+    std::string blob(const std::string& key) {
+        const long n = integer(key, 0, 1L << 30);
+        if (pos_ + static_cast<size_t>(n) + 1 > end_) fail("'" + key + "' runs past the end of the data");
+        std::string b = t_.substr(pos_, static_cast<size_t>(n));
+        if (t_[pos_ + static_cast<size_t>(n)] != '\n') fail("'" + key + "' is not followed by a newline");
+        line_ += static_cast<int>(std::count(b.begin(), b.end(), '\n')) + 1;
+        pos_ += static_cast<size_t>(n) + 1;
+        return b;
+    }
+    std::vector<float> floats(const std::string& key, size_t expect_count) {
+        const long n = integer(key, 0, 1L << 28);
+        if (static_cast<size_t>(n) != expect_count)
+            fail("'" + key + "' has " + std::to_string(n) + " values, expected " + std::to_string(expect_count));
+        std::vector<float> v;
+        v.reserve(static_cast<size_t>(n));
+        while (v.size() < static_cast<size_t>(n)) {
+            const std::string l = line();
+            const char* p = l.c_str();
+            while (*p) {
+                char* e = nullptr;
+                const float x = std::strtof(p, &e);
+                if (e == p || !std::isfinite(x) || (*e && *e != ' ')) fail("bad number in '" + key + "': '" + l.substr(0, 40) + "'");
+                v.push_back(x);
+                p = *e ? e + 1 : e;
+            }
+            if (v.size() > static_cast<size_t>(n)) fail("'" + key + "' has more values than announced");
+        }
+        return v;
+    }
+    bool at_end() const { return pos_ == end_; }
+
+private:
+    const std::string& t_;
+    size_t end_, pos_ = 0;
+    int line_ = 0;
+    std::string where_;
+};
+
+const char* kMagic = "esm-predictor ";
+const char* kChecksumKey = "checksum fnv1a64 ";
+
+}  // namespace
+
+std::string Predictor::serialize() const {
+    check_one_line("target", target);
+    check_one_line("training", training);
+    std::string s = std::string(kMagic) + std::to_string(kPredictorFormatVersion) + "\n";
+    s += "library " + std::string(version()) + "\n";
+    s += "encoding " + std::string(encoding_name(encoding())) + "\n";
+    s += "resolution " + std::string(res_encoding_name(encoder_.res_encoding())) + "\n";
+    s += "target " + target + "\n";
+    s += "bins " + std::to_string(n_bins) + "\n";
+    s += "log_target " + std::string(model_.log_target ? "1" : "0") + "\n";
+    put_blob(s, "space", format_space(space()));
+    s += "dataset_meta " + std::to_string(dataset_meta.size()) + "\n";
+    for (const auto& [k, v] : dataset_meta) {
+        check_one_line("dataset meta key", k);
+        check_one_line("dataset meta value", v);
+        s += k + "\t" + v + "\n";
+    }
+    put_blob(s, "metrics", metrics_json);
+    put_blob(s, "training", training);
+    s += "layers";
+    for (int w : model_.net.sizes()) s += " " + std::to_string(w);
+    s += "\n";
+    put_floats(s, "x_mean", model_.x_mean);
+    put_floats(s, "x_inv_std", model_.x_inv_std);
+    s += "y_mean " + hexf(model_.y_mean) + "\n";
+    s += "y_std " + hexf(model_.y_std) + "\n";
+    put_floats(s, "params", model_.net.params());
+    char sum[64];
+    std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(s.data(), s.size()));
+    return s + kChecksumKey + sum + "\n";
+}
+
+Predictor Predictor::parse(const std::string& text, const std::string& where) {
+    const size_t nl = text.find('\n');
+    const std::string first = text.substr(0, std::min(nl, size_t{60}));
+    if (text.compare(0, std::strlen(kMagic), kMagic) != 0)
+        throw Error(ErrorKind::Format, where + ": not a libesm predictor file (line 1 is '" + first + "')");
+    {
+        const std::string v = nl == std::string::npos ? "" : text.substr(std::strlen(kMagic), nl - std::strlen(kMagic));
+        if (v != std::to_string(kPredictorFormatVersion))
+            throw Error(ErrorKind::Format, where + ": unsupported predictor format version '" + v +
+                                               "' (this library, " + version() + ", reads version " +
+                                               std::to_string(kPredictorFormatVersion) + ")");
+    }
+    const std::string key = std::string("\n") + kChecksumKey;
+    const size_t at = text.rfind(key);
+    const size_t want_len = at == std::string::npos ? 0 : at + key.size() + 16 + 1;
+    if (at == std::string::npos || text.size() != want_len || text.back() != '\n')
+        throw Error(ErrorKind::Format, where + ": truncated or damaged: the file (" + std::to_string(text.size()) +
+                                           " bytes) does not end with its checksum line");
+    const size_t payload = at + 1;
+    char sum[32];
+    std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(text.data(), payload));
+    const std::string stored = text.substr(at + key.size(), 16);
+    if (stored != sum)
+        throw Error(ErrorKind::Format, where + ": checksum mismatch over bytes 0.." + std::to_string(payload) +
+                                           " (stored " + stored + ", computed " + sum + "): the file is corrupted");
+    Reader r(text, payload, where);
+    r.line();
+    const std::string lib = r.field("library");
+    Encoding enc;
+    try {
+        enc = parse_encoding(r.field("encoding"));
+    } catch (const Error& e) {
+        r.fail(e.what());
+    }
+    ResEncoding res_enc;
+    try {
+        res_enc = parse_res_encoding(r.field("resolution"));
+    } catch (const Error& e) {
+        r.fail(e.what());
+    }
+    const std::string target = r.field("target");
+    const int bins = static_cast<int>(r.integer("bins", 1, 1000));
+    const bool log_target = r.integer("log_target", 0, 1) == 1;
+    Space space;
+    {
+        const std::string st = r.blob("space");
+        space = parse_space(st, where + " (space section)");
+    }
+    std::vector<std::pair<std::string, std::string>> meta;
+    const long nm = r.integer("dataset_meta", 0, 100000);
+    for (long i = 0; i < nm; ++i) {
+        const std::string l = r.line();
+        const size_t tab = l.find('\t');
+        if (tab == std::string::npos) r.fail("dataset meta line without a tab: '" + l.substr(0, 40) + "'");
+        meta.emplace_back(l.substr(0, tab), l.substr(tab + 1));
+    }
+    const std::string metrics = r.blob("metrics");
+    const std::string training = r.blob("training");
+    std::vector<int> sizes;
+    {
+        std::istringstream ls(r.field("layers"));
+        int w;
+        while (ls >> w) sizes.push_back(w);
+        if (!ls.eof() || sizes.size() < 2) r.fail("bad 'layers' line");
+    }
+    for (int w : sizes)
+        if (w < 1 || w > 1 << 20) r.fail("layer width " + std::to_string(w) + " out of range");
+    MlpModel m;
+    m.log_target = log_target;
+    m.x_mean = r.floats("x_mean", static_cast<size_t>(sizes[0]));
+    m.x_inv_std = r.floats("x_inv_std", static_cast<size_t>(sizes[0]));
+    m.y_mean = r.real("y_mean");
+    m.y_std = r.real("y_std");
+    size_t count = 0;
+    for (size_t l = 0; l + 1 < sizes.size(); ++l)
+        count += static_cast<size_t>(sizes[l]) * static_cast<size_t>(sizes[l + 1]) + static_cast<size_t>(sizes[l + 1]);
+    std::vector<float> params = r.floats("params", count);
+    if (!r.at_end()) r.fail("unexpected data before the checksum line");
+    try {
+        m.net = Mlp(sizes, std::move(params));
+        Predictor p(space, enc, std::move(m), res_enc);
+        p.target = target;
+        p.n_bins = bins;
+        p.dataset_meta = std::move(meta);
+        p.metrics_json = metrics;
+        p.training = training;
+        p.library_version = lib;
+        return p;
+    } catch (const Error& e) {
+        throw Error(ErrorKind::Format, where + ": " + e.what());
+    }
+}
+
+Predictor Predictor::load(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error(ErrorKind::Io, "cannot open predictor file '" + path + "': " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) throw Error(ErrorKind::Io, "cannot read predictor file '" + path + "'");
+    return parse(ss.str(), path);
+}
+
+Predictor Predictor::load(const std::string& path, const Space& expected) {
+    Predictor p = load(path);
+    if (p.space() != expected)
+        throw Error(ErrorKind::InvalidArgument, path + ": predictor was trained for space '" + p.space().name +
+                                                    "', which differs from the expected space '" + expected.name + "'");
+    return p;
+}
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error(ErrorKind::Io, "cannot create '" + tmp + "': " + std::strerror(errno));
+    size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            const std::string err = std::strerror(errno);
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw Error(ErrorKind::Io, "cannot write '" + tmp + "': " + err);
+        }
+        done += static_cast<size_t>(w);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        const std::string err = std::strerror(errno);
+        ::unlink(tmp.c_str());
+        throw Error(ErrorKind::Io, "cannot flush '" + tmp + "': " + err);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const std::string err = std::strerror(errno);
+        ::unlink(tmp.c_str());
+        throw Error(ErrorKind::Io, "cannot rename '" + tmp + "' to '" + path + "': " + err);
+    }
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+}
+
+void Predictor::save(const std::string& path) const { write_file_atomic(path, serialize()); }
+
+}  // namespace esm

@@ -1,0 +1,148 @@
+// External runner: fork/exec of `sh -c COMMAND esm-runner ARCH SPACE_FILE` with the
+// architecture on stdin, stdout/stderr captured, a timeout that kills the whole process
+// group. Parsing of its output is strict (parse_runner_output).
+#include "esm/runner.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "esm/common.hpp"
+
+namespace esm {
+
+double parse_runner_output(const std::string& text) {
+    if (text.size() > (1u << 20)) throw Error(ErrorKind::Format, "runner printed over 1 MiB; expected one latency line");
+    // Last non-empty line.
+    size_t end = text.size();
+    while (end > 0 && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
+    if (end == 0) throw Error(ErrorKind::Format, "runner printed nothing on stdout; expected a latency in ms");
+    size_t start = text.rfind('\n', end - 1);
+    start = start == std::string::npos ? 0 : start + 1;
+    std::string line = text.substr(start, end - start);
+    size_t a = line.find_first_not_of(" \t\r");
+    line = line.substr(a);
+    std::string shown = line.substr(0, 80);
+    for (char& c : shown)
+        if (!std::isprint(static_cast<unsigned char>(c))) c = '?';
+    if (line.find('\0') != std::string::npos)
+        throw Error(ErrorKind::Format, "runner output line '" + shown + "' holds a NUL byte");
+    std::string number = line;
+    if (number.size() >= 2 && number.compare(number.size() - 2, 2, "ms") == 0) {
+        number.resize(number.size() - 2);
+        while (!number.empty() && (number.back() == ' ' || number.back() == '\t')) number.pop_back();
+    }
+    char* stop = nullptr;
+    errno = 0;
+    double v = number.empty() ? NAN : std::strtod(number.c_str(), &stop);
+    if (number.empty() || *stop != '\0' || errno || !std::isfinite(v) || !(v > 0) ||
+        std::isspace(static_cast<unsigned char>(number[0])))
+        throw Error(ErrorKind::Format, "runner output line '" + shown +
+                                           "' is not a positive latency in ms (expected e.g. '12.34' or '12.34 ms')");
+    return v;
+}
+
+ExternalRunner::ExternalRunner(RunnerOptions opt) : opt_(std::move(opt)) {
+    if (opt_.command.empty()) throw Error(ErrorKind::InvalidArgument, "runner command is empty");
+    if (!(opt_.timeout_s > 0)) throw Error(ErrorKind::InvalidArgument, "runner timeout must be positive");
+}
+
+namespace {
+
+void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+std::string tail(const std::string& s, size_t n) {
+    std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    return t;
+}
+
+}  // namespace
+
+double ExternalRunner::measure(const std::string& arch) const {
+    int in[2], out[2], err[2];
+    if (pipe(in) || pipe(out) || pipe(err)) throw Error(ErrorKind::Io, std::string("runner: pipe failed: ") + std::strerror(errno));
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(ErrorKind::Io, std::string("runner: fork failed: ") + std::strerror(errno));
+    if (pid == 0) {
+        setpgid(0, 0);  // its own process group, so a timeout kills every child too
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
+        execl("/bin/sh", "sh", "-c", opt_.command.c_str(), "esm-runner", arch.c_str(), opt_.space_file.c_str(),
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    // The architecture on stdin; a runner that ignores stdin must not block us (SIGPIPE).
+    std::string feed = arch + "\n";
+    struct sigaction ignore {}, old {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &old);
+    set_nonblock(in[1]);
+    (void)!write(in[1], feed.data(), feed.size());
+    close(in[1]);
+    sigaction(SIGPIPE, &old, nullptr);
+
+    set_nonblock(out[0]);
+    set_nonblock(err[0]);
+    std::string so, se;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(opt_.timeout_s);
+    bool open_out = true, open_err = true, timed_out = false;
+    while (open_out || open_err) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            timed_out = true;
+            break;
+        }
+        pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+        int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
+        if (n < 0 && errno != EINTR) break;
+        char buf[4096];
+        for (int i = 0; i < 2; ++i) {
+            bool& open = i == 0 ? open_out : open_err;
+            if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t r = read(fds[i].fd, buf, sizeof buf);
+            if (r > 0) {
+                std::string& dst = i == 0 ? so : se;
+                if (dst.size() < (2u << 20)) dst.append(buf, static_cast<size_t>(r));
+            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                open = false;
+            }
+        }
+    }
+    if (timed_out) kill(-pid, SIGKILL);
+    close(out[0]);
+    close(err[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string who = "runner '" + opt_.command + "' on " + arch;
+    if (timed_out) throw Error(ErrorKind::Io, who + ": timed out after " + std::to_string(opt_.timeout_s) + " s");
+    if (WIFSIGNALED(status))
+        throw Error(ErrorKind::Io, who + ": killed by signal " + std::to_string(WTERMSIG(status)) +
+                                       (se.empty() ? "" : "; stderr: " + tail(se, 300)));
+    if (WEXITSTATUS(status) != 0)
+        throw Error(ErrorKind::Io, who + ": exit status " + std::to_string(WEXITSTATUS(status)) +
+                                       (se.empty() ? "" : "; stderr: " + tail(se, 300)));
+    try {
+        return parse_runner_output(so);
+    } catch (const Error& e) {
+        throw Error(ErrorKind::Format, who + ": " + e.what());
+    }
+}
+
+}  // namespace esm

@@ -1,0 +1,134 @@
+// SVG plots (esm/svg.hpp): fixed layout, no dependencies.
+#include "esm/svg.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "esm/common.hpp"
+
+namespace esm {
+
+namespace {
+
+constexpr double kW = 640, kH = 480, kL = 70, kR = 20, kT = 40, kB = 55;
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+
+std::string esc(const std::string& s) {
+    std::string o;
+    for (char c : s) {
+        if (c == '<') o += "&lt;";
+        else if (c == '>') o += "&gt;";
+        else if (c == '&') o += "&amp;";
+        else if (c == '"') o += "&quot;";
+        else o += c;
+    }
+    return o;
+}
+
+std::string num(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.4g", v);
+    return b;
+}
+
+struct Frame {
+    double x0, x1, y0, y1;
+    double px(double x) const { return kL + (x - x0) / (x1 - x0) * (kW - kL - kR); }
+    double py(double y) const { return kH - kB - (y - y0) / (y1 - y0) * (kH - kT - kB); }
+};
+
+void pad_range(double& lo, double& hi) {
+    if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
+    if (hi <= lo) {
+        const double d = std::fabs(lo) > 0 ? std::fabs(lo) * 0.05 : 1;
+        lo -= d, hi += d;
+    }
+    const double m = (hi - lo) * 0.05;
+    lo -= m, hi += m;
+}
+
+void axes(std::ostringstream& o, const Frame& f, const std::string& title, const std::string& xl, const std::string& yl) {
+    o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kW << "\" height=\"" << kH << "\" viewBox=\"0 0 " << kW
+      << ' ' << kH << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << kW / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << esc(title) << "</text>\n"
+      << "<text x=\"" << kW / 2 << "\" y=\"" << kH - 12 << "\" text-anchor=\"middle\">" << esc(xl) << "</text>\n"
+      << "<text x=\"16\" y=\"" << kH / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << kH / 2 << ")\">"
+      << esc(yl) << "</text>\n"
+      << "<rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - kR << "\" height=\"" << kH - kT - kB
+      << "\" fill=\"none\" stroke=\"black\"/>\n";
+    for (int i = 0; i <= 5; ++i) {
+        const double xv = f.x0 + (f.x1 - f.x0) * i / 5, yv = f.y0 + (f.y1 - f.y0) * i / 5;
+        o << "<text x=\"" << f.px(xv) << "\" y=\"" << kH - kB + 16 << "\" text-anchor=\"middle\">" << num(xv) << "</text>\n"
+          << "<text x=\"" << kL - 6 << "\" y=\"" << f.py(yv) + 4 << "\" text-anchor=\"end\">" << num(yv) << "</text>\n"
+          << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(yv) << "\" y2=\"" << f.py(yv)
+          << "\" stroke=\"#ddd\"/>\n";
+    }
+}
+
+}  // namespace
+
+std::string svg_scatter(const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                        const std::vector<double>& x, const std::vector<double>& y, double band) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+        if (!std::isfinite(x[i]) || !std::isfinite(y[i])) continue;
+        lo = std::min({lo, x[i], y[i]});
+        hi = std::max({hi, x[i], y[i]});
+    }
+    pad_range(lo, hi);
+    Frame f{lo, hi, lo, hi};
+    std::ostringstream o;
+    axes(o, f, title, xlabel, ylabel);
+    o << "<line x1=\"" << f.px(lo) << "\" y1=\"" << f.py(lo) << "\" x2=\"" << f.px(hi) << "\" y2=\"" << f.py(hi)
+      << "\" stroke=\"black\"/>\n";
+    if (band > 0)
+        for (double s : {1 + band, 1 - band})
+            o << "<line x1=\"" << f.px(lo) << "\" y1=\"" << f.py(lo * s) << "\" x2=\"" << f.px(hi) << "\" y2=\""
+              << f.py(hi * s) << "\" stroke=\"gray\" stroke-dasharray=\"4 3\"/>\n";
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i)
+        if (std::isfinite(x[i]) && std::isfinite(y[i]))
+            o << "<circle cx=\"" << f.px(x[i]) << "\" cy=\"" << f.py(y[i]) << "\" r=\"2\" fill=\"" << kColors[0]
+              << "\" fill-opacity=\"0.6\"/>\n";
+    o << "</svg>\n";
+    return o.str();
+}
+
+std::string svg_lines(const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                      const std::vector<Series>& series, double hline) {
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (const auto& s : series)
+        for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
+            if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+            x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]);
+            y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
+        }
+    if (std::isfinite(hline)) y0 = std::min(y0, hline), y1 = std::max(y1, hline);
+    pad_range(x0, x1);
+    pad_range(y0, y1);
+    Frame f{x0, x1, y0, y1};
+    std::ostringstream o;
+    axes(o, f, title, xlabel, ylabel);
+    if (std::isfinite(hline))
+        o << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(hline) << "\" y2=\"" << f.py(hline)
+          << "\" stroke=\"black\" stroke-dasharray=\"6 4\"/>\n";
+    for (size_t k = 0; k < series.size(); ++k) {
+        const char* c = kColors[k % 8];
+        const auto& s = series[k];
+        o << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"1.5\" points=\"";
+        for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+            if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) o << f.px(s.x[i]) << ',' << f.py(s.y[i]) << ' ';
+        o << "\"/>\n";
+        for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+            if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
+                o << "<circle cx=\"" << f.px(s.x[i]) << "\" cy=\"" << f.py(s.y[i]) << "\" r=\"2.5\" fill=\"" << c << "\"/>\n";
+        o << "<text x=\"" << kL + 10 << "\" y=\"" << kT + 16 + 15 * k << "\" fill=\"" << c << "\">" << esc(s.name)
+          << "</text>\n";
+    }
+    o << "</svg>\n";
+    return o.str();
+}
+
+}  // namespace esm

@@ -1,0 +1,165 @@
+// Reading latency CSVs, seeded splits and the encode -> train -> evaluate path.
+// The MLP itself is in mlp.cpp; metrics in metrics.cpp.
+#include "esm/train.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <numeric>
+
+#include "esm/common.hpp"
+#include "esm/rng.hpp"
+
+namespace esm {
+
+std::vector<int> LatencyData::depths() const {
+    std::vector<int> d;
+    d.reserve(archs.size());
+    for (const auto& a : archs) d.push_back(a.depth());
+    return d;
+}
+
+LatencyData LatencyData::subset(const std::vector<size_t>& rows) const {
+    LatencyData s;
+    s.meta = meta;
+    s.target = target;
+    s.source = source;
+    for (size_t r : rows) {
+        s.archs.push_back(archs[r]);
+        s.latency.push_back(latency[r]);
+    }
+    return s;
+}
+
+std::vector<std::string> numeric_columns(const Table& t) {
+    std::vector<std::string> out;
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+        bool ok = !t.rows.empty();
+        for (const auto& row : t.rows) {
+            const std::string& f = row[c];
+            char* e = nullptr;
+            const double v = std::strtod(f.c_str(), &e);
+            if (f.empty() || *e || !std::isfinite(v)) {
+                ok = false;
+                break;
+            }
+        }
+        if (ok) out.push_back(t.columns[c]);
+    }
+    return out;
+}
+
+LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target) {
+    return latency_data_from_table(read_table(path), space, target);
+}
+
+LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target) {
+    const std::string& path = t.source;
+    LatencyData d;
+    d.source = path;
+    d.meta = t.meta;
+    const int ac = t.require_column("arch");
+    std::string col = target;
+    if (col.empty()) {
+        if (t.column("latency_ms") >= 0) {
+            col = "latency_ms";
+        } else {
+            std::string list;
+            for (const auto& c : numeric_columns(t)) list += (list.empty() ? "" : ", ") + c;
+            throw Error(ErrorKind::InvalidArgument, path + ": no column 'latency_ms'; choose a target column with --target (numeric columns: " +
+                                                        (list.empty() ? std::string("none") : list) + ")");
+        }
+    }
+    const int tc = t.require_column(col);
+    const int kind = t.column("kind");  // libesm datasets: reference re-measurements are not samples
+    d.target = col;
+    d.archs.reserve(t.rows.size());
+    d.latency.reserve(t.rows.size());
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+        if (kind >= 0 && t.rows[r][static_cast<size_t>(kind)] != "sample") continue;
+        Arch a;
+        std::string err;
+        if (!try_parse_arch(space, t.rows[r][static_cast<size_t>(ac)], &a, &err))
+            throw Error(ErrorKind::Parse, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
+        const double y = t.number(r, tc);
+        if (!(y > 0))
+            throw Error(ErrorKind::InvalidArgument, path + ":" + std::to_string(t.row_lines[r]) + ": latency '" + col +
+                                                        "' is " + t.rows[r][static_cast<size_t>(tc)] + " (must be > 0)");
+        d.archs.push_back(std::move(a));
+        d.latency.push_back(y);
+    }
+    if (d.archs.empty()) throw Error(ErrorKind::InvalidArgument, path + ": no data rows");
+    return d;
+}
+
+void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyData* train, LatencyData* test) {
+    if (n_test >= all.size())
+        throw Error(ErrorKind::InvalidArgument, "split: test size " + std::to_string(n_test) + " leaves no training rows out of " +
+                                                    std::to_string(all.size()));
+    std::vector<size_t> perm(all.size());
+    std::iota(perm.begin(), perm.end(), size_t{0});
+    Rng rng(seed);
+    for (size_t i = perm.size() - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+    *test = all.subset(std::vector<size_t>(perm.begin(), perm.begin() + static_cast<long>(n_test)));
+    *train = all.subset(std::vector<size_t>(perm.begin() + static_cast<long>(n_test), perm.end()));
+}
+
+Predictor train_predictor(const Space& space, const LatencyData& train, const TrainConfig& cfg, TrainReport* report) {
+    Encoder enc(space, cfg.encoding, cfg.res);
+    const size_t L = static_cast<size_t>(enc.length());
+    std::vector<float> x(train.size() * L), y(train.size());
+    enc.encode_batch(train.archs.data(), train.size(), x.data());
+    for (size_t i = 0; i < train.size(); ++i) y[i] = static_cast<float>(train.latency[i]);
+    TrainReport rep;
+    MlpOptions opt = cfg.mlp;
+    MlpModel model;
+    if (cfg.weight_decay_grid.empty()) {
+        model = train_mlp(x.data(), y.data(), train.size(), enc.length(), opt, &rep);
+    } else {
+        if (!(opt.val_frac > 0))
+            throw Error(ErrorKind::InvalidArgument, "train: a weight-decay grid needs a validation split (val_frac > 0)");
+        bool first = true;
+        for (double wd : cfg.weight_decay_grid) {
+            MlpOptions o = cfg.mlp;
+            o.weight_decay = wd;
+            TrainReport r;
+            MlpModel m = train_mlp(x.data(), y.data(), train.size(), enc.length(), o, &r);
+            if (first || r.best_val_loss < rep.best_val_loss) {
+                model = std::move(m);
+                rep = std::move(r);
+                opt = o;
+            }
+            first = false;
+        }
+    }
+    Predictor p(space, cfg.encoding, std::move(model), cfg.res);
+    p.target = train.target.empty() ? "latency_ms" : train.target;
+    p.n_bins = cfg.n_bins;
+    p.dataset_meta = train.meta;
+    std::string hidden;
+    for (int h : cfg.mlp.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
+    p.training = "n_train=" + std::to_string(train.size()) + " hidden=" + hidden + " lr=" + std::to_string(cfg.mlp.lr) +
+                 " weight_decay=" + std::to_string(opt.weight_decay) +
+                 (cfg.weight_decay_grid.empty() ? "" : " (best on validation of a grid)") + " epochs=" + std::to_string(cfg.mlp.epochs) +
+                 " epochs_run=" + std::to_string(rep.epochs_run) + " best_epoch=" + std::to_string(rep.best_epoch) +
+                 " batch=" + std::to_string(cfg.mlp.batch_size) + " val_frac=" + std::to_string(cfg.mlp.val_frac) +
+                 " schedule=" + (cfg.mlp.schedule == LrSchedule::Cosine ? "cosine" : "constant") +
+                 " log_target=" + (cfg.mlp.log_target ? "1" : "0") + " seed=" + std::to_string(cfg.mlp.seed) +
+                 " source=" + train.source;
+    for (char& c : p.training)
+        if (c == '\n' || c == '\t') c = ' ';
+    if (report) *report = std::move(rep);
+    return p;
+}
+
+std::vector<double> predict_all(const Predictor& p, const LatencyData& data) {
+    std::vector<float> f(data.size());
+    p.predict_batch(data.archs.data(), data.size(), f.data());
+    return std::vector<double>(f.begin(), f.end());
+}
+
+MetricsReport evaluate_predictor(const Predictor& p, const LatencyData& data, int n_bins) {
+    return evaluate(p.space(), data.depths(), data.latency, predict_all(p, data), n_bins);
+}
+
+}  // namespace esm

@@ -1,0 +1,112 @@
+/* Proves esm.h is C: compiled with -std=c99 -pedantic -Werror and linked against the
+ * static libesm.a. Exercises spaces, architectures, sampling, errors and (when a
+ * predictor path is given as argv[1]) predictions. Exit status 0 = every check held. */
+#include <stdio.h>
+#include <string.h>
+
+#include "esm/esm.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: %s\n",     \
+                    __FILE__, __LINE__, #cond, esm_last_error());            \
+            ++failures;                                                      \
+        }                                                                    \
+    } while (0)
+
+int main(int argc, char** argv) {
+    esm_space_t space = NULL;
+    esm_space_info info;
+    esm_arch_t arch = NULL, bad = NULL, child = NULL, other = NULL;
+    esm_sampler_t sampler = NULL;
+    char text[512];
+    size_t needed = 0;
+    int depth = 0, bin = -1, i;
+    int64_t params = 0, macs = 0;
+    const char* r50 =
+        "resnet:k3e100-k3e100-k3e100/k3e100-k3e100-k3e100-k3e100/"
+        "k3e100-k3e100-k3e100-k3e100-k3e100-k3e100/k3e100-k3e100-k3e100";
+
+    CHECK(strlen(esm_version()) > 0);
+    CHECK(esm_space_load("resnet", &space) == ESM_OK);
+    CHECK(esm_space_get_info(space, &info) == ESM_OK);
+    CHECK(strcmp(info.name, "resnet") == 0 && info.units == 4 && info.min_depth == 4 && info.max_depth == 28);
+    CHECK(info.size_log10 > 26.9 && info.size_log10 < 27.0);
+    CHECK(esm_space_bin(space, 8, 5, &bin) == ESM_OK && bin == 0);
+
+    CHECK(esm_arch_parse(space, r50, &arch) == ESM_OK);
+    CHECK(esm_arch_depth(arch, &depth) == ESM_OK && depth == 16);
+    CHECK(esm_arch_params(arch, &params) == ESM_OK && params == 25557032);
+    CHECK(esm_arch_macs(arch, 1, 0, &macs) == ESM_OK && macs > 4080000000LL && macs < 4100000000LL);
+    CHECK(esm_arch_print(arch, text, sizeof text, &needed) == ESM_OK && strcmp(text, r50) == 0);
+    CHECK(needed == strlen(r50) + 1);
+    CHECK(esm_arch_print(arch, text, 10, &needed) == ESM_ERR_BUFFER_TOO_SMALL && needed == strlen(r50) + 1);
+
+    /* Errors: a status and a message naming the column; never a crash. */
+    CHECK(esm_arch_parse(space, "resnet:k4e50/k3e50/k3e50/k3e50", &bad) == ESM_ERR_PARSE && bad == NULL);
+    CHECK(strstr(esm_last_error(), "column 9") != NULL);
+    CHECK(esm_arch_parse(NULL, r50, &bad) == ESM_ERR_INVALID_ARGUMENT);
+    CHECK(esm_arch_parse(space, NULL, &bad) == ESM_ERR_INVALID_ARGUMENT);
+    {
+        esm_space_t none = NULL;
+        CHECK(esm_space_load("no-such-space", &none) == ESM_ERR_INVALID_ARGUMENT && none == NULL);
+        CHECK(strstr(esm_last_error(), "no-such-space") != NULL);
+    }
+    CHECK(esm_space_parse("name = x\n", (esm_space_t*)NULL) == ESM_ERR_INVALID_ARGUMENT);
+    CHECK(esm_space_bin(space, 3, 5, &bin) == ESM_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(esm_status_string(ESM_ERR_FORMAT), "ESM_ERR_FORMAT") != NULL);
+    esm_arch_free(NULL);
+    esm_space_free(NULL);
+    esm_sampler_free(NULL);
+    esm_predictor_free(NULL);
+
+    /* Sampling and search moves. */
+    CHECK(esm_sampler_create(space, 7, &sampler) == ESM_OK);
+    for (i = 0; i < 200; ++i) {
+        CHECK(esm_sampler_balanced(sampler, 5, &other) == ESM_OK);
+        CHECK(esm_sampler_mutate(sampler, other, 0.2, &child) == ESM_OK);
+        CHECK(esm_arch_depth(child, &depth) == ESM_OK && depth >= 4 && depth <= 28);
+        esm_arch_free(other);
+        other = child;
+        CHECK(esm_sampler_crossover(sampler, arch, other, &child) == ESM_OK);
+        esm_arch_free(other);
+        esm_arch_free(child);
+        other = child = NULL;
+    }
+    CHECK(esm_sampler_mutate(sampler, arch, 1.5, &child) == ESM_ERR_INVALID_ARGUMENT && child == NULL);
+
+    if (argc > 1) { /* a predictor trained on resnet by the C++ test that runs this */
+        esm_predictor_t pred = NULL;
+        esm_space_t pspace = NULL;
+        esm_arch_t cands[64];
+        float out[64];
+        double one = 0;
+        CHECK(esm_predictor_load(argv[1], &pred) == ESM_OK);
+        CHECK(esm_predictor_space(pred, &pspace) == ESM_OK);
+        CHECK(esm_predictor_predict(pred, arch, &one) == ESM_OK && one > 0);
+        CHECK(esm_predictor_predict_text(pred, r50, &one) == ESM_OK && one > 0);
+        for (i = 0; i < 64; ++i) CHECK(esm_sampler_random(sampler, &cands[i]) == ESM_OK);
+        CHECK(esm_predictor_predict_batch(pred, cands, 64, out) == ESM_OK);
+        for (i = 0; i < 64; ++i) {
+            double single = 0;
+            CHECK(esm_predictor_predict(pred, cands[i], &single) == ESM_OK);
+            CHECK(out[i] > 0 && (single - out[i]) * (single - out[i]) < 1e-6 * single * single);
+            esm_arch_free(cands[i]);
+        }
+        CHECK(esm_predictor_predict_text(pred, "densenet:d1k1/d1k1/d1k1/d1k1/d1k1", &one) == ESM_ERR_PARSE);
+        {
+            esm_predictor_t none = NULL;
+            CHECK(esm_predictor_load("/nonexistent/p.esm", &none) == ESM_ERR_IO && none == NULL);
+        }
+        esm_space_free(pspace);
+        esm_predictor_free(pred);
+    }
+    esm_sampler_free(sampler);
+    esm_arch_free(arch);
+    esm_space_free(space);
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    else printf("c99 API test: all checks held\n");
+    return failures ? 1 : 0;
+}

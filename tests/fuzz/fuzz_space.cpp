@@ -1,0 +1,20 @@
+// libFuzzer target: space description text. Whatever parses must print and parse back to
+// an equal space; rejections are esm::Error, never a crash.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "esm/common.hpp"
+#include "esm/space.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    const std::string text(reinterpret_cast<const char*>(data), size);
+    try {
+        esm::Space s = esm::parse_space(text, "fuzz");
+        if (esm::parse_space(esm::format_space(s), "fuzz2") != s) __builtin_trap();
+        (void)s.size_exact();
+        (void)s.size_log10();
+    } catch (const esm::Error&) {
+    }
+    return 0;
+}

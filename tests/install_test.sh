@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# ctest: installs the build into a temporary prefix, builds examples/ as an outside
+# project against it twice (CMake package, pkg-config with a static link line), and runs
+# the NAS example on a predictor trained by the installed tools.
+set -euo pipefail
+build=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/inst" > /dev/null
+bin=$tmp/inst/bin
+
+# a predictor from the installed tools: a made-up device whose latency grows with depth
+"$bin/esm-sample" --space resnet -n 300 --seed 5 | awk 'BEGIN{print "arch,lat"} {print $0 "," 1+length($0)/20}' > "$tmp/pool.csv"
+"$bin/esm-train" "$tmp/pool.csv" --space resnet --encoding fcc --target lat --epochs 20 -o "$tmp/p.esm" > /dev/null
+
+cmake -S "$src/examples" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/inst" > /dev/null
+cmake --build "$tmp/cmake-build" > /dev/null
+cp -r "$src/examples" "$tmp/pc"
+rm -f "$tmp/pc/nas_search"
+make -s -C "$tmp/pc" PKG_CONFIG_PATH="$tmp/inst/lib/pkgconfig" > /dev/null
+
+for exe in "$tmp/cmake-build/nas_search" "$tmp/pc/nas_search"; do
+  out=$("$exe" "$tmp/p.esm" 30 --generations 5)
+  echo "$out" | grep -q "candidates per second" || { echo "unexpected output of $exe: $out"; exit 1; }
+  echo "$out" | grep -q "resnet:" || { echo "no architecture from $exe: $out"; exit 1; }
+done
+if "$tmp/cmake-build/nas_search" > /dev/null 2>&1; then echo "nas_search without arguments succeeded"; exit 1; fi
+echo "install + examples (CMake and pkg-config): ok"

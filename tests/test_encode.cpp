@@ -1,0 +1,208 @@
+// Encoders against hand-worked examples (docs/encodings.md), one per encoder per family.
+// Expected vectors are written out by hand, not computed by the code under test.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "esm/common.hpp"
+#include "esm/encode.hpp"
+
+namespace {
+
+using esm::Encoder;
+using esm::Encoding;
+
+// Sparse expectation: index -> value, everything else 0.
+void expect_vector(const std::vector<float>& v, size_t len, const std::map<int, double>& nz) {
+    ASSERT_EQ(v.size(), len);
+    for (size_t i = 0; i < len; ++i) {
+        auto it = nz.find(static_cast<int>(i));
+        const double want = it == nz.end() ? 0.0 : it->second;
+        EXPECT_NEAR(v[i], want, 1e-6) << "index " << i;
+    }
+}
+
+std::vector<float> enc(const char* space, const char* text, Encoding e) {
+    esm::Space s = esm::preset(space);
+    Encoder en(s, e);
+    return en.encode(esm::parse_arch(s, text));
+}
+
+const char* kRes = "resnet:k3e50-k5e100/k7e67/k3e100-k3e100-k5e50/k7e50";
+const char* kDense = "densenet:d6k3/d12k5/d20k1/d16k7/d3k9";
+const char* kOfa = "ofa-mbv3:k7e6-k5e4/k7e6-k7e3/k5e3-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3@204";
+
+TEST(Encode, LengthsOfPresets) {
+    const std::map<std::string, std::vector<int>> want = {
+        {"resnet", {280, 56, 20, 28, 36}},
+        {"mobilenetv3", {280, 56, 20, 28, 36}},
+        {"densenet", {600, 100, 15, 30, 25}},
+        {"ofa-mbv3", {201, 41, 26, 36, 46}},
+    };
+    for (const auto& [name, lens] : want) {
+        esm::Space s = esm::preset(name);
+        int i = 0;
+        for (const auto& e : esm::encoding_names()) {
+            Encoder en(s, esm::parse_encoding(e));
+            EXPECT_EQ(en.length(), lens[static_cast<size_t>(i)]) << name << " " << e;
+            EXPECT_EQ(en.feature_names().size(), static_cast<size_t>(en.length())) << name << " " << e;
+            ++i;
+        }
+    }
+}
+
+// ResNet: combination index = k_index * 3 + e_index (k 3,5,7; e 50,67,100).
+TEST(Encode, ResnetFcc) {
+    // u0: k3e50 (0), k5e100 (5); u1: k7e67 (7); u2: k3e100 x2 (2), k5e50 (3); u3: k7e50 (6)
+    expect_vector(enc("resnet", kRes, Encoding::FCC), 36, {{0, 1}, {5, 1}, {9 + 7, 1}, {18 + 2, 2}, {18 + 3, 1}, {27 + 6, 1}});
+}
+
+TEST(Encode, ResnetFc) {
+    // per unit: depth, #k3, #k5, #k7, #e50, #e67, #e100
+    const float want[28] = {2, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 3, 2, 1, 0, 1, 0, 2, 1, 0, 0, 1, 1, 0, 0};
+    auto v = enc("resnet", kRes, Encoding::FC);
+    ASSERT_EQ(v.size(), 28u);
+    for (int i = 0; i < 28; ++i) EXPECT_EQ(v[static_cast<size_t>(i)], want[i]) << i;
+}
+
+TEST(Encode, ResnetStat) {
+    // per unit: depth, mean k, std k, mean e, std e (population std; e as width factor)
+    const double want[20] = {2, 4, 1, 0.75, 0.25,                                   //
+                             1, 7, 0, 2.0 / 3, 0,                                   //
+                             3, 11.0 / 3, std::sqrt(8.0 / 9), 5.0 / 6, std::sqrt(1.0 / 18),  //
+                             1, 7, 0, 0.5, 0};
+    auto v = enc("resnet", kRes, Encoding::Stat);
+    ASSERT_EQ(v.size(), 20u);
+    for (int i = 0; i < 20; ++i) EXPECT_NEAR(v[static_cast<size_t>(i)], want[i], 1e-6) << i;
+}
+
+TEST(Encode, ResnetFeature) {
+    // 7 slots x (k, e) per unit, zeros when absent
+    expect_vector(enc("resnet", kRes, Encoding::Feature), 56,
+                  {{0, 3}, {1, 0.5}, {2, 5}, {3, 1},  //
+                   {14, 7}, {15, 2.0 / 3},              //
+                   {28, 3}, {29, 1}, {30, 3}, {31, 1}, {32, 5}, {33, 0.5},  //
+                   {42, 7}, {43, 0.5}});
+}
+
+TEST(Encode, ResnetOneHot) {
+    // 7 slots x (9 combinations + absent) per unit; absent is index 9 of a slot
+    std::map<int, double> nz = {{0, 1}, {10 + 5, 1}, {70 + 7, 1}, {140 + 2, 1}, {150 + 2, 1}, {160 + 3, 1}, {210 + 6, 1}};
+    const int depth[4] = {2, 1, 3, 1};
+    for (int u = 0; u < 4; ++u)
+        for (int s = depth[u]; s < 7; ++s) nz[u * 70 + s * 10 + 9] = 1;
+    expect_vector(enc("resnet", kRes, Encoding::OneHot), 280, nz);
+}
+
+TEST(Encode, MobilenetFccUsesSameLayout) {
+    // e labels 50/67/100 are expand ratios 3/4/6 here; the combination order is the same.
+    auto v = enc("mobilenetv3", "mobilenetv3:k7e100/k3e50/k5e67-k5e67/k3e100", Encoding::FCC);
+    expect_vector(v, 36, {{8, 1}, {9 + 0, 1}, {18 + 4, 2}, {27 + 2, 1}});
+    auto f = enc("mobilenetv3", "mobilenetv3:k7e100/k3e50/k5e67-k5e67/k3e100", Encoding::Feature);
+    expect_vector(f, 56, {{0, 7}, {1, 6}, {14, 3}, {15, 3}, {28, 5}, {29, 4}, {30, 5}, {31, 4}, {42, 3}, {43, 6}});
+}
+
+// DenseNet: one kernel per unit (k 1,3,5,7,9 -> index 0..4), standing for every layer.
+TEST(Encode, DensenetFcc) {
+    expect_vector(enc("densenet", kDense, Encoding::FCC), 25, {{1, 6}, {5 + 2, 12}, {10 + 0, 20}, {15 + 3, 16}, {20 + 4, 3}});
+}
+
+TEST(Encode, DensenetFc) {
+    // per unit: depth, #k1, #k3, #k5, #k7, #k9
+    expect_vector(enc("densenet", kDense, Encoding::FC), 30,
+                  {{0, 6}, {2, 6}, {6, 12}, {9, 12}, {12, 20}, {13, 20}, {18, 16}, {22, 16}, {24, 3}, {29, 3}});
+}
+
+TEST(Encode, DensenetStat) {
+    // per unit: depth, mean k, std k (0: one kernel per unit)
+    expect_vector(enc("densenet", kDense, Encoding::Stat), 15, {{0, 6}, {1, 3}, {3, 12}, {4, 5}, {6, 20}, {7, 1}, {9, 16}, {10, 7}, {12, 3}, {13, 9}});
+}
+
+TEST(Encode, DensenetFeatureAndOneHot) {
+    std::map<int, double> f;
+    const int depth[5] = {6, 12, 20, 16, 3}, kern[5] = {3, 5, 1, 7, 9}, kidx[5] = {1, 2, 0, 3, 4};
+    std::map<int, double> oh;
+    for (int u = 0; u < 5; ++u)
+        for (int s = 0; s < 20; ++s) {
+            if (s < depth[u]) f[u * 20 + s] = kern[u];
+            oh[u * 120 + s * 6 + (s < depth[u] ? kidx[u] : 5)] = 1;
+        }
+    expect_vector(enc("densenet", kDense, Encoding::Feature), 100, f);
+    expect_vector(enc("densenet", kDense, Encoding::OneHot), 600, oh);
+}
+
+// Elastic resolution: one last feature res / max_res.
+TEST(Encode, OfaElasticResolution) {
+    // u0: k7e6 (8), k5e4 (4); u1: k7e6 (8), k7e3 (6); u2: k5e3 (3), k7e6 (8);
+    // u3: k5e3 (3), k3e6 (2); u4: k5e6 (5), k3e4 (1), k5e3 (3)
+    expect_vector(enc("ofa-mbv3", kOfa, Encoding::FCC), 46,
+                  {{8, 1}, {4, 1}, {9 + 8, 1}, {9 + 6, 1}, {18 + 3, 1}, {18 + 8, 1}, {27 + 3, 1}, {27 + 2, 1},
+                   {36 + 5, 1}, {36 + 1, 1}, {36 + 3, 1}, {45, 204.0 / 224}});
+    auto st = enc("ofa-mbv3", kOfa, Encoding::Stat);
+    ASSERT_EQ(st.size(), 26u);
+    EXPECT_FLOAT_EQ(st[0], 2);
+    EXPECT_FLOAT_EQ(st[1], 6);   // mean k of {7,5}
+    EXPECT_FLOAT_EQ(st[2], 1);   // std k
+    EXPECT_FLOAT_EQ(st[3], 5);   // mean e of {6,4}
+    EXPECT_FLOAT_EQ(st[4], 1);   // std e
+    EXPECT_FLOAT_EQ(st[25], 204.0f / 224);
+}
+
+TEST(Encode, FastPathWritesEveryEntryAndBatchMatches) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    const char* texts[2] = {kOfa, "ofa-mbv3:k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3@128"};
+    std::vector<esm::Arch> archs;
+    for (auto t : texts) archs.push_back(esm::parse_arch(s, t));
+    for (const auto& name : esm::encoding_names()) {
+        Encoder en(s, esm::parse_encoding(name));
+        const size_t L = static_cast<size_t>(en.length());
+        std::vector<float> buf(2 * L, std::numeric_limits<float>::quiet_NaN());
+        en.encode_batch(archs.data(), 2, buf.data());
+        for (size_t i = 0; i < 2; ++i) {
+            auto one = en.encode(archs[i]);
+            for (size_t j = 0; j < L; ++j) ASSERT_EQ(buf[i * L + j], one[j]) << name << " " << i << " " << j;
+        }
+    }
+}
+
+TEST(Encode, ParseEncodingRejectsUnknown) {
+    EXPECT_THROW(esm::parse_encoding("fcc2"), esm::Error);
+    EXPECT_EQ(std::string(esm::encoding_name(esm::parse_encoding("fc"))), "fc");
+}
+
+}  // namespace
+
+namespace {
+
+// Resolution one-hot option: res/max_res, then one entry per allowed resolution (128..224/4).
+TEST(Encode, OfaResolutionOneHot) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    Encoder en(s, Encoding::FCC, esm::ResEncoding::OneHot);
+    ASSERT_EQ(en.length(), 46 + 25);
+    auto v = en.encode(esm::parse_arch(s, kOfa));
+    EXPECT_FLOAT_EQ(v[45], 204.0f / 224);
+    for (int i = 46; i < 71; ++i) EXPECT_EQ(v[static_cast<size_t>(i)], i == 46 + (204 - 128) / 4 ? 1.f : 0.f) << i;
+    EXPECT_EQ(en.feature_names()[65], "res=204");
+    // fixed-resolution spaces are unaffected
+    EXPECT_EQ(Encoder(esm::preset("resnet"), Encoding::FCC, esm::ResEncoding::OneHot).length(), 36);
+    EXPECT_THROW(esm::parse_res_encoding("log"), esm::Error);
+    // scaled: unit entries times res/max_res, resolution features as with onehot
+    Encoder sc(s, Encoding::FC, esm::ResEncoding::Scaled);
+    ASSERT_EQ(sc.length(), 36 + 25);
+    auto f = sc.encode(esm::parse_arch(s, kOfa));
+    const float r = 204.0f / 224;
+    EXPECT_FLOAT_EQ(f[0], 2 * r);  // unit 0 depth 2
+    // unit 0 (k7e6, k5e4): depth, #k3 #k5 #k7, #e3 #e4 #e6 = 2, 0,1,1, 0,1,1 (times r)
+    EXPECT_FLOAT_EQ(f[1], 0.f);
+    EXPECT_FLOAT_EQ(f[2], r);
+    EXPECT_FLOAT_EQ(f[3], r);
+    EXPECT_FLOAT_EQ(f[4], 0.f);
+    EXPECT_FLOAT_EQ(f[5], r);
+    EXPECT_FLOAT_EQ(f[6], r);
+    EXPECT_FLOAT_EQ(f[35], r);     // res/max_res itself is not scaled
+    EXPECT_EQ(f[36 + 19], 1.f);
+}
+
+}  // namespace

@@ -1,0 +1,32 @@
+// Tests of Algorithm 1's allocation against hand-worked examples.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "esm/common.hpp"
+#include "esm/extend.hpp"
+
+using namespace esm;
+
+TEST(Extend, HandWorkedAllocation) {
+    // 5 bins, 2 below 98 %: N_norm = 2*2 + 1*3 = 7; below ceil(100*2/7) = 29, above ceil(100/7) = 15.
+    EXPECT_EQ(extension_per_bin({97.0, 99.0, 98.0, 90.0, 99.5}, 98.0, 100, 2, 1), (std::vector<int>{29, 15, 15, 29, 15}));
+    // Equal weights: N_step spread evenly, rounded up: ceil(100/3) = 34.
+    EXPECT_EQ(extension_per_bin({1, 2, 3}, 50, 100, 1, 1), (std::vector<int>{34, 34, 34}));
+    // w2 = 0: everything to the bins below.
+    EXPECT_EQ(extension_per_bin({99, 90, 99, 91}, 95, 100, 1, 0), (std::vector<int>{0, 50, 0, 50}));
+    // A bin without test samples (NaN) counts as below.
+    EXPECT_EQ(extension_per_bin({NAN, 99}, 95, 30, 2, 1), (std::vector<int>{20, 10}));
+    // All above (overall criterion failed): spread by w2.
+    EXPECT_EQ(extension_per_bin({99, 99}, 95, 10, 3, 1), (std::vector<int>{5, 5}));
+    // Exact divisions do not round up: 90 * 2 / 6 = 30.
+    EXPECT_EQ(extension_per_bin({1, 1, 1}, 50, 90, 2, 5), (std::vector<int>{30, 30, 30}));
+}
+
+TEST(Extend, RejectsNonsense) {
+    EXPECT_THROW(extension_per_bin({}, 98, 100, 1, 1), Error);
+    EXPECT_THROW(extension_per_bin({99}, 98, -1, 1, 1), Error);
+    EXPECT_THROW(extension_per_bin({99}, 98, 10, 0, 0), Error);
+    EXPECT_THROW(extension_per_bin({99}, 98, 10, -1, 2), Error);
+    EXPECT_THROW(extension_per_bin({99}, 98, 10, NAN, 2), Error);
+}

@@ -1,0 +1,247 @@
+// Lookup-table baseline: segment extraction (params add up, every segment runs alone and
+// matches the oracle), exhaustive keys, sum prediction, exact bias fit, file round trip
+// and refusal. Timing-free: the segment timer is a synthetic MACs-based cost.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "esm/common.hpp"
+#include "esm/lut.hpp"
+#include "esm/sample.hpp"
+#include "esm/train.hpp"
+#include "exec_test_util.hpp"
+
+using namespace esm;
+
+namespace {
+
+int small_res(const std::string& space) { return space == "densenet" ? 64 : 32; }
+
+// A deterministic cost that depends on the whole segment: MACs, op count, the values it
+// reads and writes. (Not whole buffer sizes: a dense layer's unit buffer is as wide as the
+// unit is deep, which its key rightly ignores: the computation is the same.)
+double synthetic_ms(const Plan& p) {
+    double floats = 0;
+    for (const Op& op : p.ops) floats += double(op.in.c) * op.in.h * op.in.w + double(op.out.c) * op.out.h * op.out.w;
+    return 1e-6 * double(p.macs()) + 0.01 * double(p.ops.size()) + 1e-7 * floats;
+}
+
+LatencyStats synthetic_timer(const Plan& p) {
+    LatencyStats s;
+    s.latency_ms = synthetic_ms(p);
+    s.std_ms = 0.001;
+    s.runs = 3;
+    return s;
+}
+
+std::string tmp_path(const std::string& name) {
+    return std::string(ESM_BINARY_DIR) + "/test_lut_" + std::to_string(::getpid()) + "_" + name;
+}
+
+}  // namespace
+
+TEST(LutExtract, EverySegmentStandsAloneAndParamsAddUp) {
+    for (const std::string name : {"resnet", "mobilenetv3", "densenet", "ofa-mbv3"}) {
+        Space s = preset(name);
+        Sampler sampler(s, 7);
+        for (int i = 0; i < 2; ++i) {
+            const Arch a = sampler.random();
+            const int batch = 1 + i;
+            const Plan p = build_plan(s, a, batch, small_res(name));
+            int64_t params = 0, macs = 0;
+            for (int seg = 0; seg < static_cast<int>(p.segments.size()); ++seg) {
+                const Plan q = extract_segment(p, seg);
+                SCOPED_TRACE(name + " " + p.segments[static_cast<size_t>(seg)].key);
+                ASSERT_EQ(q.segments.size(), 1u);
+                EXPECT_EQ(q.segments[0].key, p.segments[static_cast<size_t>(seg)].key);
+                EXPECT_EQ(q.ops.size(), size_t(p.segments[static_cast<size_t>(seg)].end_op -
+                                                p.segments[static_cast<size_t>(seg)].first_op));
+                params += q.params();
+                macs += q.macs();
+                ExecutorOptions o;
+                auto ex = Executor::create(q, o);
+                TensorView in = ex->input();
+                for (int b = 0; b < in.n; ++b)
+                    for (int c = 0; c < in.c; ++c)
+                        for (int64_t j = 0; j < in.plane(); ++j) in.channel(b, c)[j] = float(std::cos(0.1 * double(j + c)));
+                TensorView out = ex->output();
+                for (int b = 0; b < out.n; ++b)
+                    for (int c = 0; c < out.c; ++c)
+                        std::fill(out.channel(b, c), out.channel(b, c) + out.plane(), NAN);
+                ex->run();
+                for (int b = 0; b < out.n; ++b)
+                    for (int c = 0; c < out.c; ++c)
+                        for (int64_t j = 0; j < out.plane(); ++j)
+                            ASSERT_TRUE(std::isfinite(out.channel(b, c)[j])) << "b=" << b << " c=" << c << " j=" << j;
+            }
+            EXPECT_EQ(params, p.params()) << name;
+            EXPECT_EQ(macs, p.macs()) << name;
+        }
+    }
+}
+
+TEST(LutExtract, DenseLayerReadsAPrefixOfItsUnitBufferAndMatchesTheOracle) {
+    Space s = preset("densenet");
+    const Arch a = parse_arch(s, "densenet:d3k3/d2k5/d1k1/d2k7/d1k9");
+    const Plan p = build_plan(s, a, 2, 64);
+    int checked = 0;
+    for (int seg = 0; seg < static_cast<int>(p.segments.size()); ++seg) {
+        const Plan q = extract_segment(p, seg);
+        const Segment& sg = p.segments[static_cast<size_t>(seg)];
+        if (sg.kind == "block" && sg.unit == 1 && sg.block == 1) {
+            // Unit 1 holds (64 + 3*32)/2 = 80 channels from the transition plus 2 layers.
+            EXPECT_EQ(q.input.c, 80 + 32);
+            EXPECT_EQ(q.buffers[static_cast<size_t>(q.input.buf)].c, 80 + 2 * 32);
+            EXPECT_EQ(q.output.buf, q.input.buf);
+            EXPECT_EQ(q.output.c_off, 80 + 32);
+        }
+        if (sg.kind == "stem") {
+            EXPECT_EQ(q.input.c, 3);
+        }
+        EXPECT_TRUE(esm_test::executor_matches_reference(q, 5, 1)) << sg.key;
+        ++checked;
+    }
+    EXPECT_EQ(checked, static_cast<int>(p.segments.size()));
+    EXPECT_THROW(extract_segment(p, -1), Error);
+    EXPECT_THROW(extract_segment(p, static_cast<int>(p.segments.size())), Error);
+}
+
+TEST(Lut, ResNetAndMobileNetV3TablesHoldExactlyEveryKey) {
+    for (const std::string name : {"resnet", "mobilenetv3"}) {
+        Space s = preset(name);
+        const LookupTable t = build_lookup_table(s, 1, 64, {}, synthetic_timer);
+        // stem + head + 4 units x 9 combinations x (first, rest).
+        EXPECT_EQ(t.size(), size_t(2 + 4 * 9 * 2)) << name;
+        Sampler sampler(s, 3);
+        for (const Arch& a : sampler.sample(Strategy::Random, 200, 5))
+            ASSERT_TRUE(t.missing_keys(a).empty()) << format_arch(s, a);
+    }
+    // Elastic resolution: every resolution is profiled unless one is forced.
+    Space ofa = preset("ofa-mbv3");
+    EXPECT_EQ(lut_cover_archs(ofa, 0).size(), ofa.resolutions.size() * size_t(ofa.combinations()));
+    EXPECT_EQ(lut_cover_archs(ofa, 160).size(), size_t(ofa.combinations()));
+    EXPECT_THROW(lut_cover_archs(preset("densenet")), Error);
+}
+
+TEST(Lut, PredictIsTheSumOfTheSegmentCosts) {
+    for (const std::string name : {"resnet", "mobilenetv3", "densenet", "ofa-mbv3"}) {
+        Space s = preset(name);
+        Sampler sampler(s, 11);
+        const std::vector<Arch> archs = sampler.sample(Strategy::Random, 20, 5);
+        const int res = name == "ofa-mbv3" ? 0 : small_res(name);
+        const std::vector<Arch> given = name == "densenet" ? archs : std::vector<Arch>{};
+        const LookupTable t = build_lookup_table(s, 1, res, given, synthetic_timer);
+        for (const Arch& a : archs) {
+            const Plan p = build_plan(s, a, 1, res);
+            double want = 0;
+            for (int seg = 0; seg < static_cast<int>(p.segments.size()); ++seg)
+                want += synthetic_ms(extract_segment(p, seg));
+            EXPECT_NEAR(t.predict(a), want, 1e-9 * want) << format_arch(s, a);
+            EXPECT_EQ(t.predict(format_arch(s, a)), t.predict(a));
+        }
+    }
+}
+
+TEST(Lut, DenseNetProfilesMissingKeysOnDemand) {
+    Space s = preset("densenet");
+    Sampler sampler(s, 5);
+    const std::vector<Arch> first = sampler.sample(Strategy::Random, 3, 5);
+    LookupTable t = build_lookup_table(s, 1, 64, first, synthetic_timer);
+    EXPECT_THROW(build_lookup_table(s, 1, 64, {}, synthetic_timer), Error);
+    const Arch other = parse_arch(s, "densenet:d20k9/d20k9/d20k9/d20k9/d20k9");
+    const std::vector<std::string> missing = t.missing_keys(other);
+    ASSERT_FALSE(missing.empty());
+    try {
+        t.predict(other);
+        FAIL() << "predicted with missing keys";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no entry for segment"), std::string::npos) << e.what();
+    }
+    const size_t before = t.size();
+    EXPECT_EQ(t.profile({other, other}, synthetic_timer), missing.size());
+    EXPECT_EQ(t.size(), before + missing.size());
+    EXPECT_TRUE(t.missing_keys(other).empty());
+    EXPECT_EQ(t.profile({other}, synthetic_timer), 0u);
+}
+
+TEST(Lut, BiasFitRecoversSlopeAndInterceptExactly) {
+    Space s = preset("mobilenetv3");
+    LookupTable t = build_lookup_table(s, 1, 32, {}, synthetic_timer);
+    Sampler sampler(s, 9);
+    LatencyData d;
+    d.archs = sampler.sample(Strategy::Random, 50, 5);
+    d.target = "latency_ms";
+    for (const Arch& a : d.archs) d.latency.push_back(1.7 * t.sum(a) + 0.35);
+    t.fit_bias(d);
+    EXPECT_NEAR(t.bias_a, 1.7, 1e-9);
+    EXPECT_NEAR(t.bias_b, 0.35, 1e-9);
+    for (size_t i = 0; i < d.size(); ++i) EXPECT_NEAR(t.predict(d.archs[i]), d.latency[i], 1e-9);
+    EXPECT_NE(t.fit_info.find("rows=50"), std::string::npos);
+    LatencyData one = d.subset({0});
+    EXPECT_THROW(t.fit_bias(one), Error);
+}
+
+TEST(Lut, SaveLoadPredictsIdentically) {
+    Space s = preset("ofa-mbv3");
+    LookupTable t = build_lookup_table(s, 2, 0, {}, synthetic_timer);
+    t.bias_a = 1.1;
+    t.bias_b = 0.123456789012345;
+    t.threads = 2;
+    t.protocol.runs = 7;
+    t.meta = {{"device", "test cpu"}, {"backend", "cpu"}};
+    t.fit_info = "rows=3 target=latency_ms";
+    const std::string path = tmp_path("a.lut");
+    t.save(path);
+    const LookupTable u = LookupTable::load(path);
+    EXPECT_EQ(u.space(), s);
+    EXPECT_EQ(u.batch(), 2);
+    EXPECT_EQ(u.res(), 0);
+    EXPECT_EQ(u.threads, 2);
+    EXPECT_EQ(u.protocol.runs, 7);
+    EXPECT_EQ(u.meta, t.meta);
+    EXPECT_EQ(u.fit_info, t.fit_info);
+    EXPECT_EQ(u.library_version, version());
+    EXPECT_EQ(u.size(), t.size());
+    EXPECT_EQ(u.serialize(), t.serialize());
+    Sampler sampler(s, 2);
+    for (const Arch& a : sampler.sample(Strategy::Random, 50, 5)) EXPECT_EQ(u.predict(a), t.predict(a));
+    std::remove(path.c_str());
+}
+
+TEST(Lut, CorruptedTruncatedOrForeignFilesAreRefused) {
+    Space s = preset("mobilenetv3");
+    const LookupTable t = build_lookup_table(s, 1, 32, {}, synthetic_timer);
+    const std::string good = t.serialize();
+    auto refused = [](const std::string& bytes, const std::string& what) {
+        try {
+            LookupTable::parse(bytes, "x.lut");
+            ADD_FAILURE() << "accepted a bad file (expected '" << what << "')";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Format);
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+            EXPECT_EQ(std::string(e.what()).rfind("x.lut", 0), 0u) << e.what();
+        }
+    };
+    std::string flipped = good;
+    const size_t at = flipped.find("u2.first");
+    ASSERT_NE(at, std::string::npos);
+    flipped[at + 1] = '3';
+    refused(flipped, "checksum mismatch");
+    refused(good.substr(0, good.size() / 2), "truncated");
+    refused("esm-predictor 1\n", "not a libesm lookup-table file");
+    std::string v2 = good;
+    v2.replace(0, 9, "esm-lut 9");
+    refused(v2, "unsupported lookup-table format version '9'");
+    const std::string path = tmp_path("missing.lut");
+    try {
+        LookupTable::load(path);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Io);
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+    }
+}

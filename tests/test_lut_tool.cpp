@@ -1,0 +1,112 @@
+// End-to-end tests of esm-lut: a tiny real build (small resolution, 3 runs), eval on a
+// dataset made here, on-demand DenseNet profiling, errors. Checks exit status and the
+// shape of the output, never timing values.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "esm/lut.hpp"
+#include "esm/sample.hpp"
+#include "tool_run.hpp"
+
+using namespace esm;
+
+namespace {
+
+std::string tmp_path(const std::string& name) {
+    return std::string(ESM_BINARY_DIR) + "/test_lut_tool_" + std::to_string(::getpid()) + "_" + name;
+}
+
+// A CSV of `n` random archs of `space` whose latency is a made-up function of the depth.
+std::string write_dataset(const Space& space, int n, uint64_t seed, const std::string& name) {
+    Sampler s(space, seed);
+    const std::string path = tmp_path(name);
+    std::ofstream f(path);
+    f << "# device: test\narch,depth,latency_ms\n";
+    for (const Arch& a : s.sample(Strategy::Random, n, 5))
+        f << format_arch(space, a) << "," << a.depth() << "," << 1.0 + 0.25 * a.depth() << "\n";
+    return path;
+}
+
+size_t count(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST(LutTool, BuildsEvaluatesAndFits) {
+    ToolResult help = run_tool("esm-lut", "--help");
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.out.find("usage: esm-lut build"), std::string::npos);
+    EXPECT_NE(help.out.find("on demand"), std::string::npos);
+
+    const Space space = preset("mobilenetv3");
+    const std::string table = tmp_path("m.lut"), data = write_dataset(space, 12, 4, "m.csv");
+    ToolResult b = run_tool("esm-lut", "build --space mobilenetv3 --res 32 --runs 3 --warmup 1 -o " + table);
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_NE(b.out.find("profiled 74 segments"), std::string::npos) << b.out;
+    EXPECT_NE(b.out.find("(74 keys)"), std::string::npos) << b.out;
+    const LookupTable t = LookupTable::load(table);
+    EXPECT_EQ(t.size(), 74u);
+    EXPECT_EQ(t.res(), 32);
+    EXPECT_EQ(t.protocol.runs, 3);
+    for (const auto& kv : t.entries()) EXPECT_GT(kv.second.latency_ms, 0) << kv.first;
+
+    const std::string json = tmp_path("m.json");
+    ToolResult e = run_tool("esm-lut", "eval " + table + " " + data + " --bins 3 --json " + json);
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.out.find("no bias correction"), std::string::npos) << e.out;
+    EXPECT_EQ(count(e.out, "\noverall "), 1u) << e.out;
+    EXPECT_EQ(count(e.out, "\nbin "), 3u) << e.out;
+    EXPECT_NE(slurp(json).find("\"overall\""), std::string::npos);
+
+    const std::string fitted = tmp_path("mf.lut");
+    ToolResult f = run_tool("esm-lut", "build --space mobilenetv3 --res 32 --runs 3 --warmup 1 --fit " + data +
+                                           " -o " + fitted);
+    ASSERT_EQ(f.status, 0) << f.err;
+    EXPECT_NE(f.out.find("bias correction on 12 rows"), std::string::npos) << f.out;
+    EXPECT_FALSE(LookupTable::load(fitted).fit_info.empty());
+    ToolResult ef = run_tool("esm-lut", "eval " + fitted + " " + data + " --json -");
+    ASSERT_EQ(ef.status, 0) << ef.err;
+    EXPECT_EQ(ef.out.rfind("{\"overall\"", 0), 0u) << ef.out;
+    for (const std::string& p : {table, data, json, fitted}) std::remove(p.c_str());
+}
+
+TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
+    const Space space = preset("densenet");
+    const std::string archs = tmp_path("d.txt"), table = tmp_path("d.lut");
+    std::ofstream(archs) << "# two archs\ndensenet:d1k3/d2k5/d1k1/d1k7/d1k9\n\ndensenet:d2k3/d1k5/d1k1/d1k7/d2k9\n";
+    ToolResult b = run_tool("esm-lut", "build --space densenet --res 64 --runs 2 --warmup 0 --archs " + archs +
+                                           " -o " + table);
+    ASSERT_EQ(b.status, 0) << b.err;
+    const std::string data = tmp_path("d.csv");
+    std::ofstream(data) << "arch,latency_ms\ndensenet:d1k3/d2k5/d1k1/d1k7/d1k9,2.0\n"
+                           "densenet:d3k3/d1k5/d1k1/d1k7/d2k9,2.5\ndensenet:d2k3/d1k5/d1k1/d1k7/d2k9,2.2\n";
+    ToolResult refused = run_tool("esm-lut", "eval " + table + " " + data + " --no-profile");
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_NE(refused.err.find("1 of 3 archs have segments missing"), std::string::npos) << refused.err;
+    ToolResult e = run_tool("esm-lut", "eval " + table + " " + data + " --update");
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_NE(e.err.find("on demand"), std::string::npos) << e.err;
+    EXPECT_EQ(run_tool("esm-lut", "eval " + table + " " + data + " --no-profile").status, 0);
+
+    ToolResult no_archs = run_tool("esm-lut", "build --space densenet -o " + table);
+    EXPECT_EQ(no_archs.status, 2);
+    EXPECT_NE(no_archs.err.find("--archs"), std::string::npos);
+    std::ofstream(archs) << "densenet:d1k3/d2k5/d1k1/d1k7/d1k4\n";
+    ToolResult bad = run_tool("esm-lut", "build --space densenet --archs " + archs + " -o " + table);
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_NE(bad.err.find(archs + ":1:"), std::string::npos) << bad.err;
+    EXPECT_EQ(run_tool("esm-lut", "frobnicate").status, 2);
+    ToolResult mixed = run_tool("esm-lut", "eval " + table + " " + data + " --runs 3");
+    EXPECT_EQ(mixed.status, 2);
+    EXPECT_NE(mixed.err.find("'--runs' does not apply to 'eval'"), std::string::npos) << mixed.err;
+    ToolResult missing = run_tool("esm-lut", "eval " + tmp_path("none.lut") + " " + data);
+    EXPECT_EQ(missing.status, 1);
+    EXPECT_NE(missing.err.find("cannot open lookup-table file"), std::string::npos) << missing.err;
+    for (const std::string& p : {archs, table, data}) std::remove(p.c_str());
+}

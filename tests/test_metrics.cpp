@@ -1,0 +1,86 @@
+// Metrics against hand-computed values; tau-b with ties against a hand example and an
+// O(n^2) pair-counting oracle.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "esm/metrics.hpp"
+#include "esm/rng.hpp"
+
+namespace {
+
+double tau_b_brute(const std::vector<double>& x, const std::vector<double>& y) {
+    double c = 0, d = 0, tx = 0, ty = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+        for (size_t j = i + 1; j < x.size(); ++j) {
+            const double a = x[i] - x[j], b = y[i] - y[j];
+            if (a == 0 && b == 0) continue;
+            if (a == 0) tx += 1;
+            else if (b == 0) ty += 1;
+            else if ((a > 0) == (b > 0)) c += 1;
+            else d += 1;
+        }
+    return (c - d) / std::sqrt((c + d + tx) * (c + d + ty));
+}
+
+TEST(Metrics, HandComputed) {
+    // relative errors .1, .05, 0, .2 -> MAPE .0875; squared errors 1, 1, 0, 100
+    const double y[4] = {10, 20, 40, 50}, p[4] = {11, 19, 40, 60};
+    esm::Metrics m = esm::compute_metrics(y, p, 4);
+    EXPECT_EQ(m.n, 4u);
+    EXPECT_NEAR(m.accuracy, 91.25, 1e-9);
+    EXPECT_NEAR(m.within5, 50.0, 1e-9);   // 0.05 and 0 (boundary inclusive)
+    EXPECT_NEAR(m.within10, 75.0, 1e-9);  // 0.1, 0.05, 0
+    EXPECT_NEAR(m.rmse, std::sqrt(25.5), 1e-9);
+    EXPECT_NEAR(m.tau, 1.0, 1e-12);
+}
+
+TEST(Metrics, KendallTauBWithTiesHandExample) {
+    // pairs: (0,1) C, (0,2) C, (0,3) C, (1,2) tie in x, (1,3) D, (2,3) tie in y
+    // tau_b = (3 - 1) / sqrt((6 - 1) * (6 - 1)) = 0.4
+    const double x[4] = {1, 2, 2, 3}, y[4] = {1, 3, 2, 2};
+    EXPECT_NEAR(esm::kendall_tau_b(x, y, 4), 0.4, 1e-12);
+    // joint tie: x = {1,1,2}, y = {5,5,6}: pair (0,1) tied in both, others concordant:
+    // n0 = 3, n1 = 1, n2 = 1 -> tau_b = 2 / 2 = 1
+    const double a[3] = {1, 1, 2}, b[3] = {5, 5, 6};
+    EXPECT_NEAR(esm::kendall_tau_b(a, b, 3), 1.0, 1e-12);
+    // reversed order -> -1; constant input -> NaN
+    const double r[4] = {4, 3, 2, 1}, s[4] = {1, 2, 3, 4}, c[4] = {1, 1, 1, 1};
+    EXPECT_NEAR(esm::kendall_tau_b(r, s, 4), -1.0, 1e-12);
+    EXPECT_TRUE(std::isnan(esm::kendall_tau_b(c, s, 4)));
+}
+
+TEST(Metrics, KendallMatchesPairCountingWithManyTies) {
+    esm::Rng rng(9);
+    for (int trial = 0; trial < 5; ++trial) {
+        std::vector<double> x(300), y(300);
+        for (size_t i = 0; i < x.size(); ++i) {
+            x[i] = static_cast<double>(rng.below(7));
+            y[i] = static_cast<double>(rng.below(5)) + 0.3 * x[i];
+        }
+        EXPECT_NEAR(esm::kendall_tau_b(x.data(), y.data(), x.size()), tau_b_brute(x, y), 1e-12) << trial;
+    }
+}
+
+TEST(Metrics, PerBinReportAndJson) {
+    esm::Space s = esm::preset("resnet");  // depths 4..28, 5 bins of 5
+    std::vector<int> depth = {4, 5, 28, 27};
+    std::vector<double> y = {1, 2, 10, 20}, p = {1.1, 2, 10, 21};
+    esm::MetricsReport r = esm::evaluate(s, depth, y, p, 5);
+    ASSERT_EQ(r.bins.size(), 5u);
+    EXPECT_EQ(r.bins[0].n, 2u);
+    EXPECT_NEAR(r.bins[0].accuracy, 95.0, 1e-9);
+    EXPECT_EQ(r.bins[4].n, 2u);
+    EXPECT_NEAR(r.bins[4].accuracy, 97.5, 1e-9);
+    EXPECT_EQ(r.bins[2].n, 0u);
+    EXPECT_EQ(r.bin_lo[4], 24);
+    EXPECT_EQ(r.bin_hi[4], 28);
+    EXPECT_TRUE(r.all_bins_at_least(95.0));
+    EXPECT_FALSE(r.all_bins_at_least(96.0));
+    const std::string j = esm::metrics_json(r);
+    EXPECT_NE(j.find("\"overall\": {\"n\": 4, \"accuracy\": 96.250000"), std::string::npos) << j;
+    EXPECT_NE(j.find("{\"bin\": 2, \"depth_lo\": 14, \"depth_hi\": 18, \"n\": 0, \"accuracy\": null"), std::string::npos) << j;
+    EXPECT_NE(esm::metrics_table(r).find("bin 4"), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,155 @@
+// Tests of the network plan: params/MACs against published numbers (ResNet-50) and
+// hand-worked MobileNetV3 and DenseNet examples, plus structural invariants.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "esm/common.hpp"
+#include "esm/plan.hpp"
+#include "esm/sample.hpp"
+
+using namespace esm;
+
+TEST(Plan, ResNet50IsExact) {
+    Space s = preset("resnet");
+    std::string t = "resnet:";
+    const int depths[] = {3, 4, 6, 3};
+    for (int u = 0; u < 4; ++u) {
+        if (u) t += "/";
+        for (int b = 0; b < depths[u]; ++b) t += (b ? "-k3e100" : "k3e100");
+    }
+    Plan p = build_plan(s, parse_arch(s, t), 1, 224);
+    EXPECT_EQ(p.params(), 25557032);           // torchvision resnet50
+    EXPECT_NEAR(p.macs() / 1e9, 4.09, 0.005);  // the published 4.09 GMACs
+    EXPECT_EQ(p.output.c, 1000);
+    // Batch scales MACs, not params.
+    Plan p4 = build_plan(s, parse_arch(s, t), 4, 224);
+    EXPECT_EQ(p4.macs(), 4 * p.macs());
+    EXPECT_EQ(p4.params(), p.params());
+}
+
+TEST(Plan, SmallestMobileNetV3ByHand) {
+    Space s = preset("mobilenetv3");
+    Plan p = build_plan(s, parse_arch(s, "mobilenetv3:k3e50/k3e50/k3e50/k3e50"), 1, 224);
+    // Worked by hand from SPEC §2.2: expand ratio 3; hidden h = 48, 48, 96, 192;
+    // SE width r = make_divisible(h/4) = 16 (12 rounds up to the minimum 8? no: (12+4)/8*8 = 16), 16, 24, 48.
+    const int64_t stem = 16 * 3 * 9 + 2 * 16;
+    const int64_t u0 = (16 * 48 + 96) + (48 * 9 + 96) + (48 * 16 + 32);
+    const int64_t u1 = (16 * 48 + 96) + (48 * 9 + 96) + (48 * 16 + 16 + 16 * 48 + 48) + (48 * 32 + 64);
+    const int64_t u2 = (32 * 96 + 192) + (96 * 9 + 192) + (96 * 24 + 24 + 24 * 96 + 96) + (96 * 64 + 128);
+    const int64_t u3 = (64 * 192 + 384) + (192 * 9 + 384) + (192 * 48 + 48 + 48 * 192 + 192) + (192 * 128 + 256);
+    const int64_t head = (128 * 768 + 1536) + (768 * 1280 + 1280) + (1280 * 1000 + 1000);
+    EXPECT_EQ(p.params(), stem + u0 + u1 + u2 + u3 + head);
+    EXPECT_EQ(p.params(), 2446016);
+    const int64_t macs = int64_t(16) * 112 * 112 * 3 * 9 +                                          // stem
+                         48 * 112 * 112 * 16 + 48 * 56 * 56 * 9 + 16 * 56 * 56 * 48 +                // u0
+                         48 * 56 * 56 * 16 + 48 * 28 * 28 * 9 + 2 * 48 * 16 + 32 * 28 * 28 * 48 +    // u1
+                         96 * 28 * 28 * 32 + 96 * 14 * 14 * 9 + 2 * 96 * 24 + 64 * 14 * 14 * 96 +    // u2
+                         192 * 14 * 14 * 64 + 192 * 7 * 7 * 9 + 2 * 192 * 48 + 128 * 7 * 7 * 192 +  // u3
+                         768 * 7 * 7 * 128 + 768 * 1280 + 1280 * 1000;                               // head
+    EXPECT_EQ(p.macs(), macs);
+}
+
+TEST(Plan, MobileNetV3ResidualOnlyWhenShapesMatch) {
+    Space s = preset("mobilenetv3");
+    Plan p = build_plan(s, parse_arch(s, "mobilenetv3:k3e50-k5e100/k3e50/k3e50/k3e50"), 1, 224);
+    int adds = 0;
+    for (const auto& op : p.ops) adds += op.kind == OpKind::Add;
+    EXPECT_EQ(adds, 1);  // only unit 0's second block (stride 1, 16 -> 16)
+}
+
+TEST(Plan, SmallestDenseNetByHand) {
+    Space s = preset("densenet");
+    Plan p = build_plan(s, parse_arch(s, "densenet:d1k1/d1k1/d1k1/d1k1/d1k1"), 1, 64);
+    // Channels: 64 -> +32 = 96 -> /2 = 48 -> 80 -> 40 -> 72 -> 36 -> 68 -> 34 -> 66.
+    auto layer = [](int64_t c) { return 2 * c + (c * 128 + 256) + 128 * 32 * 1; };
+    auto trans = [](int64_t c) { return 2 * c + c * (c / 2); };
+    const int64_t params = (64 * 3 * 49 + 128) + layer(64) + trans(96) + layer(48) + trans(80) + layer(40) + trans(72) +
+                           layer(36) + trans(68) + layer(34) + (2 * 66 + 66 * 1000 + 1000);
+    EXPECT_EQ(params, 140632);
+    EXPECT_EQ(p.params(), params);
+    // Spatial: 64 -> stem 32 -> pool 16 (unit 0) -> 8 -> 4 -> 2 -> 1 (unit 4).
+    const int64_t macs = int64_t(64) * 32 * 32 * 3 * 49 + (128 * 16 * 16 * 64 + 32 * 16 * 16 * 128) +
+                         48 * 16 * 16 * 96 + (128 * 8 * 8 * 48 + 32 * 8 * 8 * 128) + 40 * 8 * 8 * 80 +
+                         (128 * 4 * 4 * 40 + 32 * 4 * 4 * 128) + 36 * 4 * 4 * 72 + (128 * 2 * 2 * 36 + 32 * 2 * 2 * 128) +
+                         34 * 2 * 2 * 68 + (128 * 34 + 32 * 128) + 66 * 1000;
+    EXPECT_EQ(p.macs(), macs);
+    // A 5x5 kernel changes only that unit's conv2: 128*32*(25-1) more params.
+    Plan q = build_plan(s, parse_arch(s, "densenet:d1k1/d1k5/d1k1/d1k1/d1k1"), 1, 64);
+    EXPECT_EQ(q.params() - p.params(), 128 * 32 * 24);
+}
+
+TEST(Plan, TooSmallResolutionIsAClearError) {
+    Space s = preset("densenet");
+    try {
+        build_plan(s, parse_arch(s, "densenet:d1k1/d1k1/d1k1/d1k1/d1k1"), 1, 32);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("resolution 32 too small"), std::string::npos) << e.what();
+    }
+}
+
+// Every op reads only what earlier ops wrote; DenseNet slices stay inside their buffer
+// and never overlap; segments tile the op list.
+TEST(Plan, StructuralInvariantsOnRandomArchs) {
+    for (const auto& name : preset_names()) {
+        Space s = preset(name);
+        Sampler sm(s, 17);
+        for (const Arch& a : sm.sample(Strategy::Random, 40, 5)) {
+            for (int batch : {1, 3}) {
+                Plan p = build_plan(s, a, batch, name == std::string("densenet") ? 64 : 0);
+                std::vector<std::vector<std::pair<int, int>>> written(p.buffers.size());
+                written[p.input.buf].push_back({0, p.input.c});
+                auto inside = [&](const Value& v) {
+                    const BufferInfo& b = p.buffers.at(v.buf);
+                    return v.c_off >= 0 && v.c_off + v.c <= b.c && v.h == b.h && v.w == b.w && v.c > 0;
+                };
+                auto covered = [&](const Value& v) {
+                    int need = v.c_off;
+                    for (bool grew = true; grew;) {
+                        grew = false;
+                        for (auto& r : written[v.buf])
+                            if (r.first <= need && r.second > need) need = r.second, grew = true;
+                    }
+                    return need >= v.c_off + v.c;
+                };
+                int next_op = 0;
+                for (const auto& seg : p.segments) {
+                    EXPECT_EQ(seg.first_op, next_op);
+                    EXPECT_GT(seg.end_op, seg.first_op);
+                    next_op = seg.end_op;
+                }
+                EXPECT_EQ(next_op, static_cast<int>(p.ops.size()));
+                std::set<std::string> names;
+                for (const auto& op : p.ops) {
+                    ASSERT_TRUE(names.insert(op.name).second) << op.name;
+                    ASSERT_TRUE(inside(op.in) && inside(op.out)) << op.describe();
+                    ASSERT_TRUE(covered(op.in)) << "reads unwritten channels: " << op.describe();
+                    if (op.kind == OpKind::Add) {
+                        ASSERT_TRUE(covered(op.in2));
+                    }
+                    for (auto& r : written[op.out.buf]) {  // no slice is written twice
+                        ASSERT_TRUE(r.second <= op.out.c_off || r.first >= op.out.c_off + op.out.c) << op.describe();
+                    }
+                    written[op.out.buf].push_back({op.out.c_off, op.out.c_off + op.out.c});
+                }
+                EXPECT_EQ(p.output.c, s.num_classes);
+                EXPECT_EQ(p.output.h, 1);
+                EXPECT_EQ(p.macs() % batch, 0);
+            }
+        }
+    }
+}
+
+TEST(Plan, OfaFixedFirstBlockAndElasticResolution) {
+    Space s = preset("ofa-mbv3");
+    Arch a = parse_arch(s, "ofa-mbv3:k7e6-k5e4/k7e6-k7e3/k5e3-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3@204");
+    Plan p = build_plan(s, a);
+    EXPECT_EQ(p.res, 204);
+    EXPECT_EQ(p.ops[1].name, "stem.block.dw");  // expand ratio 1: no expand conv
+    EXPECT_EQ(p.ops[1].groups, 16);
+    Plan q = build_plan(s, a, 1, 128);  // explicit resolution overrides
+    EXPECT_EQ(q.res, 128);
+    EXPECT_EQ(q.params(), p.params());
+    EXPECT_LT(q.macs(), p.macs());
+}

@@ -1,0 +1,112 @@
+// Tests of the replay pool (lookup, random and balanced draws without repeats) and of
+// the SVG plots (well-formed, every point inside the frame).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "esm/common.hpp"
+#include "esm/pool.hpp"
+#include "esm/predictor.hpp"
+#include "esm/svg.hpp"
+
+using namespace esm;
+
+namespace {
+std::string write_pool(const Space& s, int n, const std::string& name) {
+    const std::string path = std::string(ESM_BINARY_DIR) + "/" + name;
+    std::ofstream f(path);
+    f << "# made by test\narch,lat\n";
+    Sampler sm(s, 4);
+    for (const Arch& a : sm.sample(Strategy::Random, n, 5)) f << format_arch(s, a) << ',' << a.depth() * 1.5 << '\n';
+    return path;
+}
+}  // namespace
+
+TEST(Pool, LooksUpAndDrawsWithoutRepeats) {
+    Space s = preset("resnet");
+    const std::string path = write_pool(s, 300, "pool_test.csv");
+    Pool p(s, path, "lat");
+    EXPECT_EQ(p.size(), 300u);
+    Rng rng(1);
+    std::unordered_set<std::string> used;
+    auto first = p.draw(Strategy::Balanced, 100, 5, rng, used);
+    EXPECT_EQ(first.size(), 100u);
+    for (const auto& a : first) {
+        const std::string t = format_arch(s, a);
+        EXPECT_DOUBLE_EQ(p.latency(t), a.depth() * 1.5);
+        EXPECT_TRUE(used.insert(t).second);
+    }
+    auto rest = p.draw(Strategy::Random, 1000, 5, rng, used);
+    EXPECT_EQ(rest.size(), 200u);  // the pool runs out: only what is left
+    for (const auto& a : rest) EXPECT_TRUE(used.insert(format_arch(s, a)).second);
+    EXPECT_THROW(p.latency("resnet:k3e50/k3e50/k3e50/k3e51"), Error);
+    std::remove(path.c_str());
+}
+
+TEST(Pool, BalancedDrawsEvenOutBins) {
+    Space s = preset("resnet");
+    const std::string path = write_pool(s, 2000, "pool_bins.csv");
+    Pool p(s, path, "lat");
+    Rng rng(2);
+    std::map<int, int> pool_bins, drawn_bins;
+    for (const auto& a : p.archs()) pool_bins[s.bin_of(a.depth(), 5)]++;
+    for (const auto& a : p.draw(Strategy::Balanced, 100, 5, rng, {})) drawn_bins[s.bin_of(a.depth(), 5)]++;
+    // Random pools are thin at the edges; balanced draws take the edge bins far more often
+    // than their share of the pool.
+    ASSERT_GT(pool_bins[0], 0);
+    EXPECT_GT(drawn_bins[0] / 100.0, 2.0 * pool_bins[0] / 2000.0);
+    std::remove(path.c_str());
+}
+
+TEST(Pool, RejectsBadFiles) {
+    Space s = preset("resnet");
+    const std::string path = std::string(ESM_BINARY_DIR) + "/pool_bad.csv";
+    std::ofstream(path) << "arch,lat\nresnet:k3e50/k3e50/k3e50/k3e50,1\nresnet:k9e50/k3e50/k3e50/k3e50,2\n";
+    try {
+        Pool p(s, path, "lat");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("pool_bad.csv:3: resnet architecture, column 9"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(Pool(s, path, "nosuch"), Error);
+    std::remove(path.c_str());
+}
+
+TEST(Svg, ScatterAndLinesAreWellFormed) {
+    std::vector<double> x = {1, 2, 3, 4}, y = {1.1, 1.9, 3.3, 4.0};
+    std::string s = svg_scatter("pred <vs> meas", "measured", "predicted", x, y);
+    EXPECT_EQ(s.rfind("<svg", 0), 0u);
+    EXPECT_NE(s.find("</svg>"), std::string::npos);
+    EXPECT_NE(s.find("pred &lt;vs&gt; meas"), std::string::npos);
+    std::regex circle("<circle cx=\"([0-9.e+-]+)\" cy=\"([0-9.e+-]+)\"");
+    int n = 0;
+    for (auto it = std::sregex_iterator(s.begin(), s.end(), circle); it != std::sregex_iterator(); ++it, ++n) {
+        double cx = std::stod((*it)[1]), cy = std::stod((*it)[2]);
+        EXPECT_GE(cx, 70);
+        EXPECT_LE(cx, 620);
+        EXPECT_GE(cy, 40);
+        EXPECT_LE(cy, 425);
+    }
+    EXPECT_EQ(n, 4);
+    std::string l = svg_lines("acc", "samples", "%", {{"bin 0", {100, 200}, {90, 95}}, {"bin 1", {100, 200}, {97, 99}}}, 98);
+    EXPECT_NE(l.find("bin 1"), std::string::npos);
+    EXPECT_NE(l.find("stroke-dasharray=\"6 4\""), std::string::npos);
+    // Degenerate input (one point, NaN) still gives a valid picture.
+    std::string d = svg_scatter("t", "x", "y", {5, NAN}, {5, 1});
+    EXPECT_NE(d.find("</svg>"), std::string::npos);
+    EXPECT_EQ(d.find("nan"), std::string::npos);
+}
+
+TEST(Svg, AtomicWriteReplacesOrLeavesIntact) {
+    const std::string path = std::string(ESM_BINARY_DIR) + "/atomic_test.txt";
+    write_file_atomic(path, "first");
+    write_file_atomic(path, "second");
+    std::ifstream f(path);
+    std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(got, "second");
+    EXPECT_THROW(write_file_atomic("/nonexistent-dir/x.txt", "x"), Error);
+    std::remove(path.c_str());
+}

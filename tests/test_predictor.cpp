@@ -1,0 +1,189 @@
+// Predictor file: save/load predicts bit-identically; truncated, corrupted, wrong-version
+// and other-space files fail with messages naming what and where; saves are atomic.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "esm/common.hpp"
+#include "esm/predictor.hpp"
+#include "esm/sample.hpp"
+#include "esm/train.hpp"
+
+namespace {
+
+std::string tmp_path(const std::string& name) {
+    return std::string(ESM_BINARY_DIR) + "/test_predictor_" + std::to_string(::getpid()) + "_" + name;
+}
+
+std::string slurp(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+void spit(const std::string& p, const std::string& b) {
+    std::ofstream f(p, std::ios::binary);
+    f << b;
+}
+
+struct Fixture {
+    esm::Space space = esm::preset("ofa-mbv3");
+    std::vector<esm::Arch> archs;
+    esm::Predictor pred;
+    Fixture() : pred(make()) {}
+    esm::Predictor make() {
+        esm::Sampler s(space, 4);
+        archs = s.sample(esm::Strategy::Random, 300, 5);
+        esm::Encoder enc(space, esm::Encoding::FCC, esm::ResEncoding::OneHot);
+        std::vector<float> x(archs.size() * static_cast<size_t>(enc.length())), y(archs.size());
+        enc.encode_batch(archs.data(), archs.size(), x.data());
+        for (size_t i = 0; i < archs.size(); ++i) y[i] = 1.f + 0.1f * static_cast<float>(archs[i].depth());
+        esm::MlpOptions opt;
+        opt.epochs = 5;
+        esm::Predictor p(space, esm::Encoding::FCC, esm::train_mlp(x.data(), y.data(), archs.size(), enc.length(), opt),
+                         esm::ResEncoding::OneHot);
+        p.dataset_meta = {{"device", "test cpu"}, {"threads", "1"}};
+        p.metrics_json = "{\"overall\": {}}\n";
+        p.training = "n_train=300 epochs=5";
+        return p;
+    }
+};
+
+void expect_error(const std::string& path, const std::string& what) {
+    try {
+        esm::Predictor::load(path);
+        FAIL() << "loaded " << path;
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+}
+
+TEST(Predictor, SaveLoadPredictsBitIdentically) {
+    Fixture f;
+    const std::string p = tmp_path("a.esmp");
+    f.pred.save(p);
+    esm::Predictor q = esm::Predictor::load(p, f.space);
+    EXPECT_EQ(q.space(), f.space);
+    EXPECT_EQ(q.encoding(), esm::Encoding::FCC);
+    EXPECT_EQ(q.encoder().res_encoding(), esm::ResEncoding::OneHot);
+    EXPECT_EQ(q.dataset_meta, f.pred.dataset_meta);
+    EXPECT_EQ(q.metrics_json, f.pred.metrics_json);
+    EXPECT_EQ(q.training, f.pred.training);
+    EXPECT_EQ(q.library_version, esm::version());
+    EXPECT_EQ(q.model().net.params(), f.pred.model().net.params());
+    std::vector<float> a(f.archs.size()), b(f.archs.size());
+    f.pred.predict_batch(f.archs.data(), f.archs.size(), a.data());
+    q.predict_batch(f.archs.data(), f.archs.size(), b.data());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+    // single prediction and text prediction agree with the batch
+    EXPECT_EQ(static_cast<float>(q.predict(f.archs[7])), b[7]);
+    EXPECT_EQ(static_cast<float>(q.predict(esm::format_arch(f.space, f.archs[7]))), b[7]);
+    // serialising the loaded predictor gives the same bytes
+    EXPECT_EQ(q.serialize(), slurp(p));
+    std::remove(p.c_str());
+}
+
+TEST(Predictor, DamagedFilesFailClearly) {
+    Fixture f;
+    const std::string good = f.pred.serialize();
+    const std::string p = tmp_path("bad.esmp");
+    spit(p, good.substr(0, good.size() / 2));
+    expect_error(p, "truncated");
+    std::string corrupt = good;
+    corrupt[good.size() / 2] ^= 0x01;
+    spit(p, corrupt);
+    expect_error(p, "checksum mismatch");
+    std::string v2 = good;
+    v2.replace(0, 15, "esm-predictor 2");
+    spit(p, v2);
+    expect_error(p, "unsupported predictor format version '2'");
+    spit(p, "arch,latency_ms\n");
+    expect_error(p, "not a libesm predictor file");
+    EXPECT_THROW(esm::Predictor::load(tmp_path("missing.esmp")), esm::Error);
+    std::remove(p.c_str());
+}
+
+TEST(Predictor, OtherSpaceIsRejected) {
+    Fixture f;
+    const std::string p = tmp_path("space.esmp");
+    f.pred.save(p);
+    try {
+        esm::Predictor::load(p, esm::preset("mobilenetv3"));
+        FAIL();
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("trained for space 'ofa-mbv3'"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(f.pred.predict("mobilenetv3:k3e50/k3e50/k3e50/k3e50"), esm::Error);
+    std::remove(p.c_str());
+}
+
+TEST(Predictor, AtomicSaveReplacesWholeFile) {
+    Fixture f;
+    const std::string p = tmp_path("atomic.esmp");
+    spit(p, "old content\n");
+    f.pred.save(p);
+    EXPECT_EQ(slurp(p), f.pred.serialize());
+    EXPECT_FALSE(std::ifstream(p + ".tmp." + std::to_string(::getpid())).good());
+    // a save into a missing directory fails and leaves nothing behind
+    EXPECT_THROW(f.pred.save(tmp_path("nodir/x.esmp")), esm::Error);
+    std::remove(p.c_str());
+}
+
+}  // namespace
+
+namespace {
+
+// Every preset family round-trips through the file (per-unit choices, fixed resolution).
+TEST(Predictor, RoundTripEveryPresetAndEncoding) {
+    for (const std::string name : {"resnet", "mobilenetv3", "densenet"}) {
+        const esm::Space s = esm::preset(name);
+        esm::Sampler smp(s, 5);
+        esm::LatencyData d;
+        d.archs = smp.sample(esm::Strategy::Random, 60, 5);
+        for (const auto& a : d.archs) d.latency.push_back(1.0 + a.depth());
+        for (const auto& e : esm::encoding_names()) {
+            esm::TrainConfig cfg;
+            cfg.encoding = esm::parse_encoding(e);
+            cfg.mlp.epochs = 2;
+            esm::Predictor p = esm::train_predictor(s, d, cfg);
+            esm::Predictor q = esm::Predictor::parse(p.serialize(), name + "/" + e);
+            EXPECT_EQ(q.space(), s);
+            std::vector<float> a(d.size()), b(d.size());
+            p.predict_batch(d.archs.data(), d.size(), a.data());
+            q.predict_batch(d.archs.data(), d.size(), b.data());
+            EXPECT_EQ(a, b) << name << " " << e;
+        }
+    }
+}
+
+TEST(Predictor, WeightDecayGridKeepsBestValidation) {
+    const esm::Space s = esm::preset("mobilenetv3");
+    esm::Sampler smp(s, 6);
+    esm::LatencyData d;
+    d.archs = smp.sample(esm::Strategy::Random, 200, 5);
+    for (const auto& a : d.archs) d.latency.push_back(2.0 + 0.1 * a.depth());
+    esm::TrainConfig cfg;
+    cfg.mlp.epochs = 10;
+    double best = INFINITY;
+    for (double wd : {1e-3, 1.0}) {
+        cfg.mlp.weight_decay = wd;
+        esm::TrainReport r;
+        esm::train_predictor(s, d, cfg, &r);
+        best = std::min(best, r.best_val_loss);
+    }
+    cfg.weight_decay_grid = {1e-3, 1.0};
+    esm::TrainReport r;
+    esm::Predictor p = esm::train_predictor(s, d, cfg, &r);
+    EXPECT_EQ(r.best_val_loss, best);
+    EXPECT_NE(p.training.find("best on validation"), std::string::npos) << p.training;
+    cfg.mlp.val_frac = 0;
+    EXPECT_THROW(esm::train_predictor(s, d, cfg), esm::Error);
+}
+
+}  // namespace

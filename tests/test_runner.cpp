@@ -1,0 +1,82 @@
+// Tests of the external runner: the output contract, argument passing, exit status,
+// timeouts and stderr in messages, using small shell commands as runners.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "esm/common.hpp"
+#include "esm/runner.hpp"
+
+using namespace esm;
+
+TEST(Runner, OutputContract) {
+    EXPECT_DOUBLE_EQ(parse_runner_output("12.5\n"), 12.5);
+    EXPECT_DOUBLE_EQ(parse_runner_output("warming up\nrun 1 done\n3.25 ms\n\n"), 3.25);
+    EXPECT_DOUBLE_EQ(parse_runner_output("  7e-1ms"), 0.7);
+    const char* bad[][2] = {
+        {"", "printed nothing"},
+        {"\n \n", "printed nothing"},
+        {"12.5 s\n", "'12.5 s' is not a positive latency"},
+        {"-3\n", "'-3' is not a positive latency"},
+        {"0\n", "'0' is not a positive latency"},
+        {"nan\n", "'nan' is not"},
+        {"inf\n", "'inf' is not"},
+        {"1e999\n", "'1e999' is not"},
+        {"12,5\n", "'12,5' is not"},
+        {"latency: 12\n", "'latency: 12' is not"},
+        {"12 13\n", "'12 13' is not"},
+        {"ms\n", "'ms' is not"},
+    };
+    for (auto& b : bad) {
+        try {
+            parse_runner_output(b[0]);
+            ADD_FAILURE() << "accepted '" << b[0] << "'";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(b[1]), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_THROW(parse_runner_output(std::string(2 << 20, '1')), Error);
+    EXPECT_THROW(parse_runner_output(std::string("1\0002", 3)), Error);
+}
+
+TEST(Runner, PassesArchAndSpaceFileAndReadsLatency) {
+    // $1 is the arch, $2 the space file, stdin the arch again: the runner echoes a latency
+    // that depends on all three, so each must have arrived.
+    ExternalRunner r({"read line; [ \"$line\" = \"$1\" ] && [ \"$2\" = /tmp/x.space ] && echo ${#1}.5", "/tmp/x.space", 10});
+    EXPECT_DOUBLE_EQ(r.measure("resnet:k3e50/k3e50/k3e50/k3e50"), 30.5);
+}
+
+TEST(Runner, FailuresAreClearErrors) {
+    struct Case {
+        const char* cmd;
+        const char* message;
+    } cases[] = {
+        {"echo boom >&2; exit 3", "exit status 3; stderr: boom"},
+        {"echo nonsense", "'nonsense' is not a positive latency"},
+        {"kill -9 $$", "killed by signal 9"},
+        {"/nonexistent/runner", "exit status 127"},
+    };
+    for (const auto& c : cases) {
+        ExternalRunner r({c.cmd, "", 10});
+        try {
+            r.measure("a:b");
+            ADD_FAILURE() << c.cmd;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("on a:b"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_THROW(ExternalRunner({"", "", 1}), Error);
+}
+
+TEST(Runner, TimeoutKillsTheWholeGroup) {
+    ExternalRunner r({"sleep 30 & sleep 30; echo 1", "", 0.3});
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        r.measure("x:y");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("timed out"), std::string::npos) << e.what();
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+}

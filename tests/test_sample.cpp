@@ -1,0 +1,175 @@
+// Tests of sampling: reproducibility, no duplicates, exact composition counts against
+// brute force, and chi-square uniformity of bins and of depth vectors inside a bin.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "esm/common.hpp"
+#include "esm/sample.hpp"
+
+using namespace esm;
+
+// Upper chi-square critical value at p = 0.001 (Wilson-Hilferty approximation).
+static double chi2_critical_001(int dof) {
+    const double z = 3.0902, k = dof;
+    const double t = 1.0 - 2.0 / (9 * k) + z * std::sqrt(2.0 / (9 * k));
+    return k * t * t * t;
+}
+
+static double chi2(const std::vector<double>& observed, const std::vector<double>& expected) {
+    double c = 0;
+    for (size_t i = 0; i < observed.size(); ++i) c += (observed[i] - expected[i]) * (observed[i] - expected[i]) / expected[i];
+    return c;
+}
+
+TEST(Sample, ChiSquareCriticalValuesAreSane) {
+    // Published table values at p = 0.001: df 4 -> 18.467, df 69 -> ~111.06.
+    EXPECT_NEAR(chi2_critical_001(4), 18.467, 0.4);
+    EXPECT_NEAR(chi2_critical_001(69), 111.06, 1.0);
+}
+
+TEST(Sample, ReproducibleFromSeed) {
+    Space s = preset("mobilenetv3");
+    Sampler a(s, 7), b(s, 7), c(s, 8);
+    auto x = a.sample(Strategy::Balanced, 50, 5), y = b.sample(Strategy::Balanced, 50, 5), z = c.sample(Strategy::Balanced, 50, 5);
+    EXPECT_EQ(x, y);
+    EXPECT_NE(x, z);
+}
+
+TEST(Sample, NoDuplicatesAndExclusion) {
+    Space s = preset("densenet");
+    Sampler sm(s, 3);
+    auto first = sm.sample(Strategy::Random, 2000, 5);
+    std::unordered_set<std::string> seen;
+    for (const auto& a : first) EXPECT_TRUE(seen.insert(format_arch(s, a)).second);
+    auto second = sm.sample(Strategy::Balanced, 2000, 5, &seen);
+    for (const auto& a : second) EXPECT_EQ(seen.count(format_arch(s, a)), 0u);
+}
+
+TEST(Sample, ExhaustedSpaceIsAnErrorNotAHang) {
+    Space s = parse_space("name = t\nfamily = densenet\nunits = 1\ndepth = 1-2\nchoice k = 1 3\n");
+    Sampler sm(s, 1);
+    EXPECT_EQ(sm.sample(Strategy::Random, 4, 1).size(), 4u);  // the whole space: 2 depths x 2 kernels
+    EXPECT_THROW(sm.sample(Strategy::Random, 5, 1), Error);
+}
+
+TEST(Sample, DepthVectorCountsMatchBruteForce) {
+    for (const auto& name : {"resnet", "ofa-mbv3", "densenet"}) {
+        Space s = preset(name);
+        Sampler sm(s, 1);
+        std::map<int, double> brute;
+        std::vector<int> d(s.units.size());
+        std::function<void(size_t, int)> rec = [&](size_t u, int total) {
+            if (u == s.units.size()) {
+                brute[total] += 1;
+                return;
+            }
+            for (int x = s.units[u].min_depth; x <= s.units[u].max_depth; ++x) rec(u + 1, total + x);
+        };
+        rec(0, 0);
+        for (int t = 0; t <= s.max_depth() + 1; ++t) EXPECT_EQ(sm.depth_vector_count(t), brute.count(t) ? brute[t] : 0.0) << name << " " << t;
+    }
+    // ResNet: depth 4..8 holds C(3,3)+C(4,3)+C(5,3)+C(6,3)+C(7,3) = 1+4+10+20+35 = 70 vectors.
+    Sampler r(preset("resnet"), 1);
+    double n = 0;
+    for (int t = 4; t <= 8; ++t) n += r.depth_vector_count(t);
+    EXPECT_EQ(n, 70.0);
+}
+
+TEST(Sample, BalancedBinsAreUniform) {
+    for (const auto& name : {"resnet", "densenet", "ofa-mbv3"}) {
+        Space s = preset(name);
+        const int bins = 5, n = 20000;
+        Sampler sm(s, 11);
+        std::vector<double> obs(bins, 0), exp(bins, double(n) / bins);
+        for (int i = 0; i < n; ++i) obs[s.bin_of(sm.balanced(bins).depth(), bins)] += 1;
+        EXPECT_LT(chi2(obs, exp), chi2_critical_001(bins - 1)) << name;
+    }
+}
+
+TEST(Sample, RandomBinsAreNotUniform) {
+    // The oracle's power: random sampling piles up in the middle bins, and the same test sees it.
+    Space s = preset("resnet");
+    const int bins = 5, n = 20000;
+    Sampler sm(s, 11);
+    std::vector<double> obs(bins, 0), exp(bins, double(n) / bins);
+    for (int i = 0; i < n; ++i) obs[s.bin_of(sm.random().depth(), bins)] += 1;
+    EXPECT_GT(chi2(obs, exp), chi2_critical_001(bins - 1));
+}
+
+TEST(Sample, DepthVectorsInsideABinAreUniform) {
+    Space s = preset("resnet");
+    Sampler sm(s, 5);
+    std::map<std::vector<int>, double> counts;
+    const int per_vector = 200, vectors = 70, n = per_vector * vectors;
+    for (int i = 0; i < n; ++i) {
+        Arch a = sm.in_bin(0, 5);
+        std::vector<int> d;
+        for (size_t u = 0; u < a.units.size(); ++u) d.push_back(a.unit_depth(static_cast<int>(u)));
+        counts[d] += 1;
+    }
+    ASSERT_EQ(counts.size(), static_cast<size_t>(vectors));  // every vector with total 4..8 appears
+    std::vector<double> obs, exp;
+    for (auto& kv : counts) {
+        obs.push_back(kv.second);
+        exp.push_back(per_vector);
+    }
+    EXPECT_LT(chi2(obs, exp), chi2_critical_001(vectors - 1));
+}
+
+TEST(Sample, RandomUnitDepthsAndChoicesAreUniform) {
+    Space s = preset("mobilenetv3");
+    Sampler sm(s, 9);
+    const int n = 14000;
+    std::vector<double> depth(7, 0), kernel(3, 0);
+    for (int i = 0; i < n; ++i) {
+        Arch a = sm.random();
+        depth[a.unit_depth(2) - 1] += 1;
+        kernel[a.units[0][0][0]] += 1;
+    }
+    EXPECT_LT(chi2(depth, std::vector<double>(7, n / 7.0)), chi2_critical_001(6));
+    EXPECT_LT(chi2(kernel, std::vector<double>(3, n / 3.0)), chi2_critical_001(2));
+}
+
+TEST(Sample, StrategyNames) {
+    EXPECT_EQ(parse_strategy("random"), Strategy::Random);
+    EXPECT_EQ(parse_strategy("balanced"), Strategy::Balanced);
+    EXPECT_THROW(parse_strategy("uniform"), Error);
+    Sampler sm(preset("resnet"), 1);
+    EXPECT_THROW(sm.in_bin(5, 5), Error);
+    EXPECT_THROW(sm.balanced(0), Error);
+}
+
+TEST(Sample, MutationAndCrossoverStayInTheSpace) {
+    for (const auto& name : preset_names()) {
+        Space s = preset(name);
+        Sampler sm(s, 21);
+        Arch a = sm.random(), b = sm.random();
+        int changed = 0;
+        for (int i = 0; i < 300; ++i) {
+            Arch m = sm.mutate(a, 0.3);
+            EXPECT_NO_THROW(validate_arch(s, m)) << name;
+            changed += m != a;
+            EXPECT_EQ(sm.mutate(a, 0.0), a);  // probability 0: the parent itself
+            Arch c = sm.crossover(a, b);
+            EXPECT_NO_THROW(validate_arch(s, c)) << name;
+            // Every unit of the child has the depth of one of its parents, and each of its
+            // blocks is the block of the same position in one parent.
+            for (size_t u = 0; u < c.units.size(); ++u) {
+                EXPECT_TRUE(c.units[u].size() == a.units[u].size() || c.units[u].size() == b.units[u].size());
+                for (size_t k = 0; k < c.units[u].size(); ++k) {
+                    // Per-unit choices (DenseNet): the unit's choice of either parent.
+                    const size_t ka = s.per_unit_choices ? 0 : k, kb = ka;
+                    const bool in_a = ka < a.units[u].size() && c.units[u][k] == a.units[u][ka];
+                    const bool in_b = kb < b.units[u].size() && c.units[u][k] == b.units[u][kb];
+                    EXPECT_TRUE(in_a || in_b) << name;
+                }
+            }
+            a = m;
+        }
+        EXPECT_GT(changed, 250) << name;  // with p = 0.3 over >= 5 genes almost every mutation changes something
+    }
+}

@@ -1,0 +1,155 @@
+// Tests of spaces: preset facts against the paper's numbers, bins, sizes, the
+// description format's round trip and its table of malformed inputs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "esm/common.hpp"
+#include "esm/space.hpp"
+
+using namespace esm;
+
+TEST(Space, PresetSizesMatchThePaper) {
+    // (sum_{d=1..7} 9^d)^4 = 5380839^4, computed independently.
+    long double per_unit = 0;
+    for (int d = 1; d <= 7; ++d) per_unit += std::pow(9.0L, d);
+    EXPECT_EQ(per_unit, 5380839.0L);
+    EXPECT_EQ(preset("resnet").size_exact(), "838301012866567940657654241");
+    EXPECT_EQ(preset("mobilenetv3").size_exact(), "838301012866567940657654241");
+    EXPECT_NEAR(preset("resnet").size_log10(), std::log10(8.38301012866567940657654241e26), 1e-9);
+    EXPECT_EQ(preset("densenet").size_exact(), "10000000000");
+    EXPECT_NEAR(preset("densenet").size_log10(), 10.0, 1e-12);
+    // ofa-mbv3: (9^2 + 9^3 + 9^4)^5 * 25 resolutions = 7371^5 * 25.
+    EXPECT_EQ(preset("ofa-mbv3").size_exact(), "543966387314312146275");
+    EXPECT_NEAR(preset("ofa-mbv3").size_log10(), std::log10(543966387314312146275.0), 1e-9);
+}
+
+TEST(Space, DepthRanges) {
+    EXPECT_EQ(preset("resnet").min_depth(), 4);
+    EXPECT_EQ(preset("resnet").max_depth(), 28);
+    EXPECT_EQ(preset("mobilenetv3").max_depth(), 28);
+    EXPECT_EQ(preset("densenet").min_depth(), 5);
+    EXPECT_EQ(preset("densenet").max_depth(), 100);
+    EXPECT_EQ(preset("ofa-mbv3").min_depth(), 10);
+    EXPECT_EQ(preset("ofa-mbv3").max_depth(), 20);
+    EXPECT_EQ(preset("ofa-mbv3").resolutions.size(), 25u);
+    EXPECT_TRUE(preset("ofa-mbv3").elastic_resolution());
+    EXPECT_FALSE(preset("resnet").elastic_resolution());
+}
+
+TEST(Space, BinsPartitionTheDepthRange) {
+    for (const auto& name : preset_names()) {
+        Space s = preset(name);
+        const int span = s.max_depth() - s.min_depth() + 1;
+        for (int k : {1, 2, 3, 5, 7, span}) {
+            int expect_lo = s.min_depth();
+            for (int b = 0; b < k; ++b) {
+                EXPECT_EQ(s.bin_lo(b, k), expect_lo);
+                const int width = s.bin_hi(b, k) - s.bin_lo(b, k) + 1;
+                EXPECT_GE(width, span / k);
+                EXPECT_LE(width, span / k + 1);
+                for (int d = s.bin_lo(b, k); d <= s.bin_hi(b, k); ++d) EXPECT_EQ(s.bin_of(d, k), b);
+                expect_lo = s.bin_hi(b, k) + 1;
+            }
+            EXPECT_EQ(expect_lo, s.max_depth() + 1);
+        }
+    }
+    // ResNet 4..28 in 5 bins: 5 depths each.
+    Space r = preset("resnet");
+    EXPECT_EQ(r.bin_of(8, 5), 0);
+    EXPECT_EQ(r.bin_of(9, 5), 1);
+    EXPECT_EQ(r.bin_of(28, 5), 4);
+    EXPECT_THROW(r.bin_of(3, 5), Error);
+    EXPECT_THROW(r.bin_of(10, 0), Error);
+    EXPECT_THROW(r.bin_of(10, 26), Error);
+}
+
+TEST(Space, DescriptionRoundTrip) {
+    for (const auto& name : preset_names()) {
+        Space s = preset(name);
+        const std::string text = format_space(s);
+        Space t = parse_space(text, "round trip");
+        EXPECT_EQ(s, t) << text;
+        EXPECT_EQ(format_space(t), text);
+    }
+    Space r = preset("resnet");
+    EXPECT_EQ(r.choices[1].values[1], 2.0 / 3.0);  // "2/3" is exact
+}
+
+TEST(Space, CustomDescription) {
+    Space s = parse_space(
+        "name = tiny\nfamily = resnet\nunits = 2\nwidth = 32 64\nstride = 1 2\ndepth = 1-2 2-3\n"
+        "choice k = 3 5\nchoice e = 1/4:25 1:100  # comment\nstem = 16\nresolution = 32 48 64\n",
+        "tiny.space");
+    EXPECT_EQ(s.units[1].min_depth, 2);
+    EXPECT_EQ(s.units[1].max_depth, 3);
+    EXPECT_EQ(s.resolutions, (std::vector<int>{32, 48, 64}));
+    // per unit: sum_d 4^d over its range; times 3 resolutions
+    EXPECT_EQ(s.size_exact(), std::to_string((4 + 16) * (16 + 64) * 3));
+}
+
+struct BadSpace {
+    std::string text;
+    const char* message;
+};
+
+TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
+    const std::string head = "name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\n";
+    const std::string tail = "choice k = 3\nchoice e = 1\ndepth = 1-2\n";
+    const BadSpace cases[] = {
+        {"", "missing key 'name'"},
+        {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nbogus = 1\n", "line 6: unknown key 'bogus'"},
+        {"name = a\nname = b\n", "line 2: key 'name' given twice (first on line 1)"},
+        {"name = a\nfamily = vgg\n", "line 2: family must be resnet, mobilenetv3 or densenet"},
+        {"name = a\nfamily = resnet\nunits = 2\nwidth = 8 8 8\nstride = 1\n", "line 4: 'width' needs 1 or 2 values"},
+        {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 3\n", "line 5: 'stride' expects integers in 1..2"},
+        {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\ndepth = 3-1\n", "line 6: 'depth' range '3-1' is empty"},
+        {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 4\nchoice e = 1\ndepth = 1\n",
+         "kernel sizes must be odd"},
+        {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3:x\nchoice e = 1\ndepth = 1\n",
+         "label 'x' must be digits"},
+        {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3 3\nchoice e = 1\ndepth = 1\n",
+         "repeats value or label '3'"},
+        {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3\ndepth = 1\n",
+         "exactly two choices, 'k' and 'e'"},
+        {"name = a\nfamily = mobilenetv3\nunits = 1\nwidth = 8\nstride = 1\ndepth = 1\n", "missing 'choice k = ...'"},
+        {"name = A b\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\n" + tail, "name may hold only"},
+        {head + "resolution = 224-128/4\n" + tail, "line 6: resolution range '224-128/4' must step"},
+        {head + "resolution = 128-224/5\n" + tail, "line 6: resolution range '128-224/5' must step from lo exactly to hi"},
+        {head + "choice e = -1\nchoice k = 3\ndepth = 1\n", "line 6: 'choice e' expects positive numbers"},
+        {head + tail + "resolution = 4\n", "line 9: 'resolution' expects integers in 8..4096, got '4'"},
+        {head + tail + "se = 1\n", "squeeze-excite is a MobileNetV3 option"},
+        {head + tail + "act = gelu\n", "line 9: 'act' expects relu or hswish, got 'gelu'"},
+        {head + tail + "head = 10 10\n", "head widths are a mobilenetv3 option"},
+        {head + tail + "choice k = 5\n", "line 9: choice 'k' given twice"},
+        // Found by fuzz_space: a huge kernel value was cast to int before its range check.
+        {head + "choice k = 3" + std::string(80, '3') + "\nchoice e = 1\ndepth = 1\n", "kernel sizes must be odd integers up to 15"},
+        {head + "choice k = 3\nchoice e = 1e300:9\ndepth = 1\n", "must be at most 64"},
+        {"just words\n", "line 1: expected 'key = value'"},
+        {"name = a\nfamily = mobilenetv3\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3\nchoice e = 3\ndepth = 1\n",
+         "two head widths"},
+        {"name = a\nfamily = densenet\nunits = 1\nchoice k = 3\nchoice e = 1\ndepth = 1\n", "exactly one choice"},
+    };
+    for (const auto& c : cases) {
+        try {
+            parse_space(c.text, "test.space");
+            ADD_FAILURE() << "accepted: " << c.text;
+            continue;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos)
+                << "input:\n" << c.text << "\nmessage: " << e.what() << "\nexpected to contain: " << c.message;
+            EXPECT_NE(std::string(e.what()).find("test.space"), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(Space, JunkAndMissingFiles) {
+    EXPECT_THROW(parse_space(std::string(100000, 'x'), "junk"), Error);
+    EXPECT_THROW(load_space("/nonexistent/space.txt"), Error);
+    try {
+        load_space("resnett");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("resnett"), std::string::npos);
+    }
+}

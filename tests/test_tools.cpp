@@ -1,0 +1,83 @@
+// End-to-end tests of the foundation tools (esm-space, esm-sample, esm-info): Unix
+// habits (--help, data on stdout, errors on stderr with a non-zero exit) and content.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "esm/arch.hpp"
+#include "tool_run.hpp"
+
+TEST(Tools, HelpGoesToStdoutAndSucceeds) {
+    for (const char* t : {"esm-space", "esm-sample", "esm-info"}) {
+        ToolResult r = run_tool(t, "--help");
+        EXPECT_EQ(r.status, 0) << t;
+        EXPECT_NE(r.out.find("usage:"), std::string::npos) << t;
+        EXPECT_TRUE(r.err.empty()) << t;
+    }
+}
+
+TEST(Tools, SpaceDescribesPresetsAndFiles) {
+    ToolResult r = run_tool("esm-space", "resnet");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("838301012866567940657654241"), std::string::npos);
+    EXPECT_NE(r.out.find("[4..8] [9..13] [14..18] [19..23] [24..28]"), std::string::npos);
+    ToolResult list = run_tool("esm-space", "--list");
+    for (const char* p : {"resnet", "mobilenetv3", "densenet", "ofa-mbv3"}) EXPECT_NE(list.out.find(p), std::string::npos);
+    // --print writes a description that esm-space reads back.
+    ToolResult printed = run_tool("esm-space", "ofa-mbv3 --print");
+    ASSERT_EQ(printed.status, 0);
+    const std::string path = std::string(ESM_BINARY_DIR) + "/test_ofa_copy.space";
+    std::ofstream(path) << printed.out;
+    ToolResult again = run_tool("esm-space", path);
+    EXPECT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.out.find("elastic, 25 values 128..224"), std::string::npos) << again.out;
+    std::remove(path.c_str());
+}
+
+TEST(Tools, SampleWritesCanonicalLines) {
+    ToolResult r = run_tool("esm-sample", "--space densenet -n 50 --strategy balanced --bins 4 --seed 3");
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::istringstream is(r.out);
+    std::string line;
+    int n = 0;
+    esm::Space s = esm::preset("densenet");
+    while (std::getline(is, line)) {
+        EXPECT_EQ(esm::format_arch(s, esm::parse_arch(s, line)), line);
+        ++n;
+    }
+    EXPECT_EQ(n, 50);
+    EXPECT_EQ(run_tool("esm-sample", "--space densenet -n 50 --strategy balanced --bins 4 --seed 3").out, r.out);
+}
+
+TEST(Tools, InfoShowsParamsMacsAndPlan) {
+    ToolResult r = run_tool("esm-info", "mobilenetv3:k3e50/k3e50/k3e50/k3e50");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("params      2446016"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("u1.b0.se se 48x28x28 -> 48x28x28 r16"), std::string::npos) << r.out;
+}
+
+TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
+    struct Case {
+        const char* tool;
+        const char* args;
+        int status;
+        const char* message;
+    } cases[] = {
+        {"esm-space", "nosuch", 1, "'nosuch' is neither a preset space"},
+        {"esm-space", "--bogus", 2, "unknown option '--bogus'"},
+        {"esm-sample", "--space resnet", 2, "-n is required"},
+        {"esm-sample", "--space resnet -n 5 --strategy weird", 1, "unknown sampling strategy 'weird'"},
+        {"esm-sample", "--space resnet -n 5 --bins 99", 2, "'--bins' expects an integer in 1..25"},
+        {"esm-sample", "--space resnet -n x", 2, "option '-n' expects an integer"},
+        {"esm-info", "resnet:k3e50/k3e50", 1, "column 19"},
+        {"esm-info", "k3e50", 2, "no space"},
+        {"esm-info", "'densenet:d1k1/d1k1/d1k1/d1k1/d1k1' --res 32", 1, "resolution 32 too small"},
+    };
+    for (const auto& c : cases) {
+        ToolResult r = run_tool(c.tool, c.args);
+        EXPECT_EQ(r.status, c.status) << c.tool << " " << c.args << "\n" << r.err;
+        EXPECT_TRUE(r.out.empty()) << c.tool << " " << c.args << " printed to stdout: " << r.out;
+        EXPECT_NE(r.err.find(c.message), std::string::npos) << c.tool << " " << c.args << "\nstderr: " << r.err;
+    }
+}

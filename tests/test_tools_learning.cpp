@@ -1,0 +1,106 @@
+// esm-train, esm-eval and esm-predict end to end on a small generated CSV: exit codes,
+// predictor written, predictions one per line in order, error messages on bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "esm/predictor.hpp"
+#include "esm/sample.hpp"
+
+namespace {
+
+std::string tool(const std::string& name) {
+    const char* d = std::getenv("ESM_TOOL_DIR");
+    return std::string(d ? d : ESM_BINARY_DIR) + "/" + name;
+}
+
+// Runs a shell command; returns exit status, stdout+stderr in *out.
+int run(const std::string& cmd, std::string* out) {
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    if (!p) return -1;
+    char buf[4096];
+    size_t n;
+    out->clear();
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+    const int st = ::pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+struct Files {
+    std::string dir = std::string(ESM_BINARY_DIR) + "/test_tools_learning_" + std::to_string(::getpid());
+    Files() { EXPECT_EQ(std::system(("mkdir -p " + dir).c_str()), 0); }
+    ~Files() { std::system(("rm -rf " + dir).c_str()); }
+};
+
+// A libesm-style dataset: '#' meta lines, arch, latency_ms (a smooth function of the arch).
+std::vector<esm::Arch> write_dataset(const std::string& path, int n, uint64_t seed, bool with_latency_ms = true) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    esm::Sampler smp(s, seed);
+    auto archs = smp.sample(esm::Strategy::Random, n, 5);
+    std::ofstream f(path);
+    f << "# device: test\n# backend: none\narch," << (with_latency_ms ? "latency_ms" : "gpu_ms") << ",other\n";
+    for (const auto& a : archs) {
+        double y = 0.5;
+        for (const auto& u : a.units)
+            for (const auto& b : u) y += 0.02 * (1 + b[0]) * (1 + b[1]);
+        y *= a.res * a.res / (224.0 * 224.0);
+        f << esm::format_arch(s, a) << "," << y << ",1\n";
+    }
+    return archs;
+}
+
+TEST(ToolsLearning, TrainEvalPredict) {
+    Files fs;
+    const std::string data = fs.dir + "/d.csv", pred = fs.dir + "/p.esmp";
+    auto archs = write_dataset(data, 300, 1);
+    std::string out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --encoding fc --epochs 30 --bins 3 -o " + pred, &out), 0) << out;
+    EXPECT_NE(out.find("overall"), std::string::npos) << out;
+    EXPECT_NE(out.find("bin 2"), std::string::npos) << out;
+    esm::Predictor p = esm::Predictor::load(pred);
+    EXPECT_EQ(p.encoding(), esm::Encoding::FC);
+    ASSERT_FALSE(p.dataset_meta.empty());
+    EXPECT_EQ(p.dataset_meta[0].first, "device");
+
+    ASSERT_EQ(run(tool("esm-eval") + " " + pred + " " + data + " --json -", &out), 0) << out;
+    EXPECT_EQ(out.rfind("{\"overall\": {\"n\": 300", 0), 0u) << out;
+
+    // stdin and arguments give the same numbers, one per line, in order
+    const esm::Space s = esm::preset("ofa-mbv3");
+    std::ofstream(fs.dir + "/a.txt") << esm::format_arch(s, archs[0]) << "\n\n" << esm::format_arch(s, archs[1]) << "\n";
+    ASSERT_EQ(run(tool("esm-predict") + " " + pred + " - < " + fs.dir + "/a.txt", &out), 0) << out;
+    std::string out2;
+    ASSERT_EQ(run(tool("esm-predict") + " " + pred + " " + esm::format_arch(s, archs[0]) + " " + esm::format_arch(s, archs[1]), &out2), 0);
+    EXPECT_EQ(out, out2);
+    std::istringstream ls(out);
+    double a = 0, b = 0;
+    ls >> a >> b;
+    EXPECT_NEAR(a, p.predict(archs[0]), 1e-4 * a);
+    EXPECT_NEAR(b, p.predict(archs[1]), 1e-4 * b);
+
+    // a malformed line names its line number
+    std::ofstream(fs.dir + "/bad.txt") << esm::format_arch(s, archs[0]) << "\nofa-mbv3:k9e6\n";
+    EXPECT_EQ(run(tool("esm-predict") + " " + pred + " < " + fs.dir + "/bad.txt", &out), 1);
+    EXPECT_NE(out.find("stdin line 2"), std::string::npos) << out;
+}
+
+TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {
+    Files fs;
+    const std::string data = fs.dir + "/d.csv";
+    write_dataset(data, 50, 2, false);
+    std::string out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --epochs 2 -o " + fs.dir + "/p.esmp", &out), 1);
+    EXPECT_NE(out.find("numeric columns: gpu_ms, other"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --target gpu_ms --epochs 2 --test-frac 0.2 -o " + fs.dir + "/p.esmp", &out), 0) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --target nope --epochs 2 -o " + fs.dir + "/p.esmp", &out), 1);
+    EXPECT_NE(out.find("no column 'nope'"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-eval") + " " + fs.dir + "/missing.esmp " + data, &out), 1);
+    EXPECT_NE(out.find("cannot open predictor file"), std::string::npos) << out;
+}
+
+}  // namespace

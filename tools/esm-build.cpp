@@ -1,0 +1,128 @@
+// esm-build: the ESM loop end to end (sample, measure, train, evaluate, extend) into an
+// output directory holding the predictor, the dataset, report.json and SVG plots.
+#include <cstdio>
+
+#include "cli.hpp"
+#include "esm/loop.hpp"
+
+static const char* kUsage =
+    "usage: esm-build --space S [--device cpu|cuda | --runner CMD | --pool CSV --target COLUMN] [options] -o DIR\n"
+    "Build a latency predictor with the ESM loop until its accuracy criterion or budget is met.\n"
+    "Measurement (default: this library's executor on --device):\n"
+    "  --device cpu|cuda   executor backend (default cpu)\n"
+    "  --threads T         executor threads (default 1)\n"
+    "  --res R --batch B   input resolution (default: the space's) and batch (default 1)\n"
+    "  --warmup N --runs N warm-up and timed runs per architecture (default 10, 150)\n"
+    "  --refs N            reference models for quality control (default 5)\n"
+    "  --qc-batch N        samples between reference re-measurements (default 10)\n"
+    "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms (docs/runner.md)\n"
+    "  --runner-timeout S  seconds per architecture (default 600)\n"
+    "  --pool CSV          replay: draw samples and latencies from a measured CSV\n"
+    "  --target COLUMN     the pool's latency column\n"
+    "Loop (SPEC §8):\n"
+    "  --strategy random|balanced   sampling and extension (default balanced)\n"
+    "  --initial N         N_I initial training samples (default 300)\n"
+    "  --step N            N_step samples per extension (default 100)\n"
+    "  --w1 W --w2 W       weights of bins below / above Acc_TH (default 2, 1)\n"
+    "  --encoding E        onehot|feature|stat|fc|fcc (default fcc)\n"
+    "  --res-encoding R    scalar|onehot|scaled: an elastic resolution's feature (default scaled)\n"
+    "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
+    "  --eval binwise|overall       criterion (default binwise)\n"
+    "  --bins K            depth bins (default 5)\n"
+    "  --acc A             Acc_TH in % (default 98)\n"
+    "  --test-size N       held-out test set, balanced over bins (default 200)\n"
+    "  --epochs N          MLP epochs (default 200)\n"
+    "Budget (0 = none): --max-samples N (5000) --max-iterations N (50) --max-time SECONDS (0)\n"
+    "  --seed X            (default 1)\n"
+    "  -o DIR              output directory; rerunning the same command resumes it\n";
+
+int main(int argc, char** argv) {
+    esm_cli::Args args(argc, argv, kUsage,
+                       {{"--space", true},     {"--runner", true}, {"--runner-timeout", true}, {"--pool", true},
+                        {"--target", true},    {"--strategy", true}, {"--initial", true},     {"--step", true},
+                        {"--w1", true},        {"--w2", true},       {"--encoding", true},    {"--eval", true},
+                        {"--bins", true},      {"--acc", true},      {"--test-size", true},   {"--epochs", true},
+                        {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
+                        {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
+                        {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
+                        {"--refs", true},      {"--qc-batch", true},  {"--res-encoding", true}, {"--wd-grid", true}});
+    return esm_cli::run_tool("esm-build", [&] {
+        if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
+        if (!args.has("--space")) args.usage_error("--space is required");
+        if (!args.has("-o")) args.usage_error("-o DIR is required");
+        if (args.has("--runner") + args.has("--pool") + args.has("--device") > 1)
+            args.usage_error("give at most one of --device, --runner CMD and --pool CSV");
+        if (args.has("--pool") && !args.has("--target")) args.usage_error("--pool needs --target COLUMN");
+        const esm::Space space = esm::load_space(args.get("--space"));
+        esm::LoopOptions o;
+        o.strategy = esm::parse_strategy(args.get("--strategy", "balanced"));
+        o.n_initial = static_cast<int>(args.get_int("--initial", o.n_initial, 2, 10000000));
+        o.n_step = static_cast<int>(args.get_int("--step", o.n_step, 1, 10000000));
+        o.w1 = args.get_double("--w1", o.w1, 0, 1e6);
+        o.w2 = args.get_double("--w2", o.w2, 0, 1e6);
+        o.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
+        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "scaled"));
+        o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
+        const std::string ev = args.get("--eval", "binwise");
+        if (ev != "binwise" && ev != "overall") args.usage_error("--eval must be binwise or overall");
+        o.binwise = ev == "binwise";
+        const int span = space.max_depth() - space.min_depth() + 1;
+        o.n_bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
+        o.acc_th = args.get_double("--acc", o.acc_th, 0, 100);
+        o.test_size = static_cast<int>(args.get_int("--test-size", o.test_size, 1, 10000000));
+        o.mlp.epochs = static_cast<int>(args.get_int("--epochs", o.mlp.epochs, 1, 100000));
+        o.max_samples = static_cast<int>(args.get_int("--max-samples", o.max_samples, 0, 100000000));
+        o.max_iterations = static_cast<int>(args.get_int("--max-iterations", o.max_iterations, 0, 1000000));
+        o.max_seconds = args.get_double("--max-time", 0, 0, 1e9);
+        o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
+        o.out_dir = args.get("-o");
+
+        esm::MeasureProtocol proto;
+        proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));
+        proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
+        proto.refs = static_cast<int>(args.get_int("--refs", proto.refs, 0, 1000));
+        proto.qc_batch = static_cast<int>(args.get_int("--qc-batch", proto.qc_batch, 1, 1000000));
+        std::unique_ptr<esm::LatencySource> source;
+        if (args.has("--pool")) {
+            source = esm::make_pool_source(space, args.get("--pool"), args.get("--target"));
+        } else if (args.has("--runner")) {
+            esm::RunnerOptions r;
+            r.command = args.get("--runner");
+            r.space_file = o.out_dir + "/space.txt";
+            r.timeout_s = args.get_double("--runner-timeout", 600, 1e-3, 1e7);
+            source = esm::make_runner_source(space, r, proto, o.seed);
+        } else {
+            esm::ExecutorOptions ex;
+            ex.backend = esm::parse_backend(args.get("--device", "cpu"));
+            ex.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
+            ex.seed = o.seed;
+            const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+            const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
+            source = esm::make_executor_source(space, batch, res, ex, proto, o.seed);
+        }
+        double last_shown = -1;
+        auto progress = [&](const esm::LoopProgress& p) {
+            if (p.phase == "measure") {
+                if (p.done != p.total && p.done != 1 && p.elapsed_s - last_shown < 1.0) return;
+                last_shown = p.done == p.total ? -1 : p.elapsed_s;
+                std::fprintf(stderr, "\r[iteration %d] measured %d/%d  elapsed %.0fs  ETA %.0fs   ", p.iteration, p.done,
+                             p.total, p.elapsed_s, p.eta_s);
+                if (p.done == p.total) std::fprintf(stderr, "\n");
+            } else if (p.phase == "evaluated" || p.phase == "done") {
+                std::fprintf(stderr, "%s\n", p.message.c_str());
+            }
+        };
+        esm::LoopResult r = esm::run_esm_loop(space, o, *source, progress);
+        const auto& last = r.iterations.back();
+        std::printf("%s after %zu iteration(s): %s\n", r.converged ? "converged" : "stopped", r.iterations.size(),
+                    r.stop_reason.c_str());
+        std::printf("training samples %d, test samples %d, test accuracy %.2f %%\n", last.train_samples, last.test_samples,
+                    last.metrics.overall.accuracy);
+        std::printf("predictor  %s\ndataset    %s\nreport     %s\n", r.predictor_path.c_str(), r.dataset_path.c_str(),
+                    r.report_path.c_str());
+        for (const auto& p : r.plot_paths) std::printf("plot       %s\n", p.c_str());
+        std::printf("use it:    esm-predict %s ARCH...   (or '-' to read architectures from stdin)\n",
+                    r.predictor_path.c_str());
+        return r.converged ? 0 : 3;
+    });
+}

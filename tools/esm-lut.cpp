@@ -1,0 +1,237 @@
+// esm-lut: the lookup-table baseline (SPEC §9, docs/lut.md): build a table by profiling
+// every distinct segment on this machine's executor, and evaluate a table on a latency CSV
+// like esm-eval. Public API only; not the MLP predictor (esm-train, esm-eval).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+
+#include "cli.hpp"
+#include "esm/common.hpp"
+#include "esm/dataset.hpp"
+#include "esm/lut.hpp"
+#include "esm/predictor.hpp"
+#include "esm/train.hpp"
+
+static const char* kUsage =
+    "usage: esm-lut build --space S [options] -o TABLE\n"
+    "       esm-lut eval TABLE DATASET.csv [--target C] [--bins K] [--json FILE] [--no-profile] [--update]\n"
+    "Lookup-table latency baseline: every distinct segment (stem, block or dense layer, transition,\n"
+    "head) is profiled alone at its real input shape; a prediction is the sum over the arch's\n"
+    "segments, optionally corrected by y = a*sum + b fitted on a training set.\n"
+    "build:\n"
+    "  --space S          preset or description file\n"
+    "  --res R            input resolution (default: each arch's; elastic spaces: every resolution)\n"
+    "  --batch B          batch (default: the space's)\n"
+    "  --device cpu|cuda  executor backend (default cpu)\n"
+    "  --threads T        executor threads (default 1)\n"
+    "  --warmup N --runs N  warm-up and timed runs per segment (default 10, 150; trimmed mean)\n"
+    "  --seed X           weights seed (default 1)\n"
+    "  --archs FILE       also profile the segments of these archs (one per line, '#' comments);\n"
+    "                     DenseNet-family spaces need --archs or --fit: their keys are not enumerable\n"
+    "  --fit DATASET.csv  profile its archs too, then fit the bias correction y = a*sum + b on it\n"
+    "  --target C         the latency column of --fit (default latency_ms)\n"
+    "  -o TABLE           output table file (written atomically)\n"
+    "eval:\n"
+    "  --target C         latency column (default latency_ms)\n"
+    "  --bins K           depth bins (default 5)\n"
+    "  --json FILE        write the report as JSON ('-' = stdout, instead of the table)\n"
+    "  --no-profile       fail on archs with segments missing from the table; by default they are\n"
+    "                     profiled on demand with this machine's executor (DenseNet-family tables)\n"
+    "                     under the table's protocol and threads\n"
+    "  --update           with on-demand profiling, write the grown table back to TABLE\n";
+
+namespace {
+
+std::vector<esm::Arch> read_arch_file(const esm::Space& space, const std::string& path) {
+    std::ifstream f(path);
+    if (!f) throw esm::Error(esm::ErrorKind::Io, "cannot open architecture file '" + path + "'");
+    std::vector<esm::Arch> out;
+    std::string line;
+    for (int n = 1; std::getline(f, line); ++n) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        esm::Arch a;
+        std::string err;
+        if (!esm::try_parse_arch(space, line, &a, &err))
+            throw esm::Error(esm::ErrorKind::Parse, path + ":" + std::to_string(n) + ": " + err);
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+// Progress of profiling on stderr, at most once a second, and the last line.
+std::function<void(const std::string&, size_t, size_t)> progress_printer() {
+    auto t0 = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    auto last = std::make_shared<double>(-1.0);
+    return [t0, last](const std::string& key, size_t done, size_t total) {
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - *t0).count();
+        if (done != total && s - *last < 1.0) return;
+        *last = s;
+        std::fprintf(stderr, "\rprofiled %zu/%zu segments (%.0fs) %-48s", done, total, s, key.c_str());
+        if (done == total) std::fprintf(stderr, "\n");
+    };
+}
+
+std::vector<int> depths_of(const std::vector<esm::Arch>& archs) {
+    std::vector<int> d;
+    for (const auto& a : archs) d.push_back(a.depth());
+    return d;
+}
+
+// A dataset measured at another resolution or batch than the table's instance makes its
+// comparison meaningless: say so (the header is optional, so only a warning).
+void warn_if_other_instance(const esm::LookupTable& t, const esm::LatencyData& d) {
+    const esm::Space& s = t.space();
+    auto effective = [&](int res) { return res ? res : (s.elastic_resolution() ? 0 : s.default_resolution()); };
+    for (const auto& [k, v] : d.meta) {
+        const int x = std::atoi(v.c_str());
+        if (k == "resolution" && effective(x) && effective(t.res()) && effective(x) != effective(t.res()))
+            std::fprintf(stderr, "warning: %s was measured at resolution %d, the table at %d\n", d.source.c_str(),
+                         effective(x), effective(t.res()));
+        if (k == "batch" && x > 0 && x != t.batch())
+            std::fprintf(stderr, "warning: %s was measured at batch %d, the table at %d\n", d.source.c_str(), x,
+                         t.batch());
+    }
+}
+
+int build(const esm_cli::Args& args) {
+    if (args.positional().size() != 1) args.usage_error("build takes no positional arguments");
+    if (!args.has("--space")) args.usage_error("--space is required");
+    if (!args.has("-o")) args.usage_error("-o TABLE is required");
+    const esm::Space space = esm::load_space(args.get("--space"));
+    const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+    const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
+    esm::ExecutorOptions ex;
+    ex.backend = esm::parse_backend(args.get("--device", "cpu"));
+    ex.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
+    ex.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
+    esm::MeasureProtocol proto;
+    proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));
+    proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
+    if (args.has("--target") && !args.has("--fit")) args.usage_error("--target needs --fit DATASET.csv");
+
+    std::vector<esm::Arch> archs;
+    if (args.has("--archs")) archs = read_arch_file(space, args.get("--archs"));
+    esm::LatencyData fit;
+    if (args.has("--fit")) {
+        fit = esm::read_latency_data(args.get("--fit"), space, args.get("--target"));
+        archs.insert(archs.end(), fit.archs.begin(), fit.archs.end());
+    }
+    if (space.family == esm::Family::DenseNet && archs.empty())
+        args.usage_error("space '" + space.name + "' is of the densenet family: give --archs FILE or --fit DATASET.csv");
+
+    esm::LookupTable t(space, batch, res);
+    t.protocol = proto;
+    t.threads = ex.threads;
+    for (const auto& kv : esm::cpu_dataset_meta(space, res, batch, ex.threads, ex.seed, proto))
+        if (kv.first != "space_line" && kv.first != "format") t.meta.push_back(kv);
+    if (ex.backend != esm::Backend::Cpu)
+        for (auto& kv : t.meta)
+            if (kv.first == "backend") kv.second = esm::backend_name(ex.backend);
+    std::vector<esm::Arch> all;
+    if (space.family != esm::Family::DenseNet) all = esm::lut_cover_archs(space, res);
+    all.insert(all.end(), archs.begin(), archs.end());
+    const auto t0 = std::chrono::steady_clock::now();
+    const size_t n = t.profile(all, esm::executor_segment_timer(ex, proto), progress_printer());
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("space %s, batch %d, resolution %s: profiled %zu segments in %.1f s (%zu keys)\n", space.name.c_str(),
+                batch, res ? std::to_string(res).c_str() : "of each arch", n, secs, t.size());
+    if (args.has("--fit")) {
+        warn_if_other_instance(t, fit);
+        t.fit_bias(fit);
+        std::printf("bias correction on %zu rows of %s (column %s): latency = %.6g * sum %c %.6g ms\n", fit.size(),
+                    fit.source.c_str(), fit.target.c_str(), t.bias_a, t.bias_b < 0 ? '-' : '+', std::fabs(t.bias_b));
+        std::vector<double> yhat;
+        for (const auto& a : fit.archs) yhat.push_back(t.predict(a));
+        const int span = space.max_depth() - space.min_depth() + 1;
+        const esm::MetricsReport m =
+            esm::evaluate(space, depths_of(fit.archs), fit.latency, yhat, std::min(5, span));
+        std::printf("on the fit set (training data, not a test):\n%s", esm::metrics_table(m).c_str());
+    }
+    t.save(args.get("-o"));
+    std::printf("wrote %s\n", args.get("-o").c_str());
+    return 0;
+}
+
+int eval(const esm_cli::Args& args) {
+    if (args.positional().size() != 3) args.usage_error("eval expects TABLE and DATASET.csv");
+    if (args.has("--update") && args.has("--no-profile")) args.usage_error("--update needs on-demand profiling");
+    const std::string table_path = args.positional()[1];
+    esm::LookupTable t = esm::LookupTable::load(table_path);
+    const esm::Space& space = t.space();
+    const esm::LatencyData d = esm::read_latency_data(args.positional()[2], space, args.get("--target"));
+    warn_if_other_instance(t, d);
+    size_t missing = 0;
+    std::string example;
+    for (const auto& a : d.archs) {
+        const std::vector<std::string> keys = t.missing_keys(a);
+        if (keys.empty()) continue;
+        if (!missing++) example = keys.front();
+    }
+    if (missing) {
+        if (args.has("--no-profile"))
+            args.fail(std::to_string(missing) + " of " + std::to_string(d.size()) +
+                      " archs have segments missing from the table (e.g. '" + example +
+                      "'); drop --no-profile to profile them here");
+        esm::ExecutorOptions ex;
+        ex.threads = t.threads;
+        const size_t n = t.profile(d.archs, esm::executor_segment_timer(ex, t.protocol), progress_printer());
+        std::fprintf(stderr, "profiled %zu missing segments on demand (cpu executor, %d threads)\n", n, t.threads);
+        if (args.has("--update")) {
+            t.save(table_path);
+            std::fprintf(stderr, "updated %s (%zu keys)\n", table_path.c_str(), t.size());
+        }
+    }
+    std::vector<double> yhat, raw;
+    for (const auto& a : d.archs) {
+        yhat.push_back(t.predict(a));
+        raw.push_back(t.sum(a));
+    }
+    const int span = space.max_depth() - space.min_depth() + 1;
+    const int bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
+    const esm::MetricsReport m = esm::evaluate(space, depths_of(d.archs), d.latency, yhat, bins);
+    const std::string json = esm::metrics_json(m);
+    if (args.get("--json") == "-") {
+        std::printf("%s\n", json.c_str());
+        return 0;
+    }
+    const esm::Metrics r = esm::compute_metrics(d.latency.data(), raw.data(), raw.size());
+    std::printf("lookup table %s (space %s, %zu keys, %s) on %s, column %s: %zu rows\n", table_path.c_str(),
+                space.name.c_str(), t.size(), t.fit_info.empty() ? "no bias correction" : "bias-corrected",
+                d.source.c_str(), d.target.c_str(), d.size());
+    if (!t.fit_info.empty())
+        std::printf("latency = %.6g * sum %c %.6g ms; the plain sum has accuracy %.2f %%\n", t.bias_a,
+                    t.bias_b < 0 ? '-' : '+', std::fabs(t.bias_b),
+                    r.accuracy);
+    std::printf("%s", esm::metrics_table(m).c_str());
+    if (args.has("--json")) esm::write_file_atomic(args.get("--json"), json + "\n");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    esm_cli::Args args(argc, argv, kUsage,
+                       {{"--space", true}, {"--res", true}, {"--batch", true}, {"--device", true},
+                        {"--threads", true}, {"--warmup", true}, {"--runs", true}, {"--seed", true},
+                        {"--archs", true}, {"--fit", true}, {"--target", true}, {"-o", true}, {"--bins", true},
+                        {"--json", true}, {"--no-profile", false}, {"--update", false}});
+    return esm_cli::run_tool("esm-lut", [&] {
+        if (args.positional().empty()) args.usage_error("expected a command: build or eval");
+        const std::string cmd = args.positional()[0];
+        // Options of the other command are mistakes, not something to ignore silently.
+        const std::vector<std::string> build_only = {"--space", "--res", "--batch", "--device", "--threads", "--warmup",
+                                                     "--runs", "--seed", "--archs", "--fit", "-o"};
+        const std::vector<std::string> eval_only = {"--bins", "--json", "--no-profile", "--update"};
+        for (const auto& o : cmd == "build" ? eval_only : cmd == "eval" ? build_only : std::vector<std::string>{})
+            if (args.has(o)) args.usage_error("option '" + o + "' does not apply to '" + cmd + "'");
+        if (cmd == "build") return build(args);
+        if (cmd == "eval") return eval(args);
+        args.usage_error("unknown command '" + cmd + "' (expected build or eval)");
+    });
+}

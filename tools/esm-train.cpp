@@ -1,0 +1,127 @@
+// esm-train: train a latency predictor (encoding + MLP) from a CSV and write the predictor
+// file; prints the test metrics overall and per depth bin. Public API only.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli.hpp"
+#include "esm/predictor.hpp"
+#include "esm/train.hpp"
+
+static const char* kUsage =
+    "usage: esm-train DATASET.csv --space S --encoding E -o PREDICTOR [options]\n"
+    "Train an MLP latency predictor and report its accuracy on a held-out test set.\n"
+    "  --space S         preset or description file (default: the prefix of the first arch)\n"
+    "  --encoding E      onehot | feature | stat | fc | fcc (default fcc)\n"
+    "  --res-encoding R  scalar | onehot | scaled: how an elastic resolution is encoded (default scalar)\n"
+    "  --target COLUMN   latency column (default latency_ms; else an error lists numeric columns)\n"
+    "  --test-frac F     share of the rows held out for testing (default 0.2)\n"
+    "  --test FILE       a separate test CSV instead of --test-frac\n"
+    "  --train-size N    use only the first N training rows (after the seeded shuffle)\n"
+    "  --seed X          split and training seed (default 1)\n"
+    "  --bins K          depth bins for the report (default 5)\n"
+    "  --log-target      regress log latency\n"
+    "  --epochs N        (default 200)   --lr X (default 0.01)   --weight-decay X (default 1e-4)\n"
+    "  --wd-grid X,Y,..  train once per weight decay, keep the best on the validation split\n"
+    "  --batch N         mini-batch size (default 64)\n"
+    "  --hidden W,W,..   hidden layer widths (default 64,64,64)\n"
+    "  --val-frac F      validation share for early stopping (default 0.1)\n"
+    "  --patience N      stop after N epochs without improvement (default 0 = run all epochs)\n"
+    "  --schedule S      cosine | constant learning rate (default cosine)\n"
+    "  --json FILE       also write the metrics report as JSON\n"
+    "  --threads N       OpenBLAS threads (default 1)\n"
+    "  --verbose         print the training and validation loss every 10 epochs\n"
+    "  -o PREDICTOR      output predictor file (written atomically)\n";
+
+int main(int argc, char** argv) {
+    esm_cli::Args args(argc, argv, kUsage,
+                       {{"--space", true}, {"--encoding", true}, {"--target", true}, {"--test-frac", true},
+                        {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
+                        {"--log-target", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
+                        {"--batch", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
+                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"-o", true}});
+    return esm_cli::run_tool("esm-train", [&] {
+        if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
+        if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
+        const std::string path = args.positional()[0];
+        esm::set_blas_threads(static_cast<int>(args.get_int("--threads", 1, 1, 256)));
+        std::string space_name = args.get("--space");
+        if (space_name.empty()) {
+            esm::Table t = esm::read_table(path);
+            const int ac = t.require_column("arch");
+            if (t.rows.empty()) args.fail(path + ": no data rows");
+            space_name = esm::arch_space_name(t.rows[0][static_cast<size_t>(ac)]);
+            if (space_name.empty()) args.usage_error("no --space given and the first arch has no 'space:' prefix");
+        }
+        const esm::Space space = esm::load_space(space_name);
+        esm::TrainConfig cfg;
+        cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
+        cfg.res = esm::parse_res_encoding(args.get("--res-encoding", "scalar"));
+        const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
+        cfg.mlp.seed = seed;
+        cfg.mlp.log_target = args.has("--log-target");
+        cfg.mlp.epochs = static_cast<int>(args.get_int("--epochs", 200, 1, 1000000));
+        cfg.mlp.lr = args.get_double("--lr", 0.01, 1e-9, 10);
+        cfg.mlp.weight_decay = args.get_double("--weight-decay", 1e-4, 0, 10);
+        cfg.mlp.batch_size = static_cast<int>(args.get_int("--batch", 64, 1, 1 << 20));
+        cfg.mlp.val_frac = args.get_double("--val-frac", 0.1, 0, 0.9);
+        cfg.mlp.patience = static_cast<int>(args.get_int("--patience", 0, 0, 1000000));
+        const std::string sched = args.get("--schedule", "cosine");
+        if (sched != "cosine" && sched != "constant") args.usage_error("--schedule expects cosine or constant");
+        cfg.mlp.schedule = sched == "cosine" ? esm::LrSchedule::Cosine : esm::LrSchedule::Constant;
+        if (args.has("--hidden")) {
+            cfg.mlp.hidden.clear();
+            for (double v : args.get_double_list("--hidden", 1, 65536)) {
+                if (v != static_cast<int>(v)) args.usage_error("--hidden expects widths like 64,64,64");
+                cfg.mlp.hidden.push_back(static_cast<int>(v));
+            }
+        }
+        cfg.weight_decay_grid = args.get_double_list("--wd-grid", 0, 10);
+        const int span = space.max_depth() - space.min_depth() + 1;
+        cfg.n_bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
+        const std::string target = args.get("--target");
+
+        esm::LatencyData all = esm::read_latency_data(path, space, target), train, test;
+        if (args.has("--test")) {
+            if (args.has("--test-frac")) args.usage_error("give --test or --test-frac, not both");
+            test = esm::read_latency_data(args.get("--test"), space, all.target);
+            // The whole file trains, in a seeded order so --train-size picks a random subset.
+            esm::LatencyData none;
+            esm::split_data(all, 0, seed, &train, &none);
+        } else {
+            const double frac = args.get_double("--test-frac", 0.2, 0, 0.95);
+            const size_t n_test = static_cast<size_t>(frac * static_cast<double>(all.size()) + 0.5);
+            esm::split_data(all, n_test, seed, &train, &test);
+        }
+        if (args.has("--train-size")) {
+            const size_t n = static_cast<size_t>(args.get_int("--train-size", 0, 2, 1L << 40));
+            if (n > train.size())
+                args.fail("--train-size " + std::to_string(n) + " exceeds the " + std::to_string(train.size()) +
+                          " training rows");
+            std::vector<size_t> rows(n);
+            for (size_t i = 0; i < n; ++i) rows[i] = i;
+            train = train.subset(rows);
+        }
+        esm::TrainReport rep;
+        esm::Predictor p = esm::train_predictor(space, train, cfg, &rep);
+        std::printf("space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
+                    esm::encoding_name(cfg.encoding), p.encoder().length(), train.target.c_str());
+        std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)\n",
+                    train.size(), rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
+        if (args.has("--verbose"))
+            for (size_t e = 0; e < rep.train_loss.size(); e += 10)
+                std::printf("epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],
+                            e < rep.val_loss.size() ? rep.val_loss[e] : NAN);
+        if (!test.archs.empty()) {
+            esm::MetricsReport m = esm::evaluate_predictor(p, test, cfg.n_bins);
+            p.metrics_json = esm::metrics_json(m);
+            std::printf("test set: %zu rows\n%s", test.size(), esm::metrics_table(m).c_str());
+            if (args.has("--json")) esm::write_file_atomic(args.get("--json"), p.metrics_json + "\n");
+        } else {
+            std::printf("no test rows: metrics not computed\n");
+        }
+        p.save(args.get("-o"));
+        std::printf("wrote %s\n", args.get("-o").c_str());
+        return 0;
+    });
+}
