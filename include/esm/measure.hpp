@@ -44,7 +44,8 @@ LatencyStats trimmed_stats(std::vector<double> times_ms, double trim);
 using ForwardTimer = std::function<double()>;
 // warmup passes, then runs timed passes, then trimmed_stats.
 LatencyStats measure_latency(const ForwardTimer& forward, const MeasureProtocol& p);
-// Times ex.run() with a monotonic clock (steady_clock); the executor must outlive it.
+// Times one forward pass with ex.timed_run_ms() (CPU: steady_clock around run(); CUDA:
+// events on the executor's stream); the executor must outlive the timer.
 ForwardTimer executor_timer(Executor& ex);
 
 // Measures one architecture (canonical text) under the protocol: build, warm up, time.
