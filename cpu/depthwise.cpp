@@ -68,21 +68,30 @@ ESM_TARGET_CLONES void plane_tiled(const float* xp, Geometry g, float* y,
         }
 }
 
-// Zero-padded (and for S = 2 column-deinterleaved) copy of one input plane into xp.
+// Zero-padded (and for S = 2 column-deinterleaved) copy of one input plane into xp: each
+// row of each plane is written once, zeros only where no input lands.
 template <int S>
 void fill_padded(const float* x, int h, int w, int pad, Geometry g, float* xp) {
-    std::fill(xp, xp + S * g.plane, 0.0f);
-    for (int yy = 0; yy < h && yy + pad < g.hq; ++yy) {
-        const float* src = x + int64_t(yy) * w;
-        const int64_t row = int64_t(yy + pad) * g.wq;
-        if (S == 1) {
-            const int n = std::max(0, std::min(w, g.wq - pad));
-            std::memcpy(xp + row + pad, src, sizeof(float) * size_t(n));
-        } else {
-            for (int xx = 0; xx < w; ++xx) {
-                const int c = xx + pad;
-                if (c / S < g.wq) xp[(c % S) * g.plane + row + c / S] = src[xx];
+    for (int p = 0; p < S; ++p) {
+        // Columns j of plane p hold input column S*j + p - pad; valid for j in [lo, hi).
+        const int lo = std::min(g.wq, std::max(0, (pad - p + S - 1) / S));
+        const int hi = std::max(lo, std::min(g.wq, (w - 1 + pad - p) >= 0 ? (w - 1 + pad - p) / S + 1 : 0));
+        float* plane = xp + p * g.plane;
+        for (int r = 0; r < g.hq; ++r) {
+            float* d = plane + int64_t(r) * g.wq;
+            const int yy = r - pad;
+            if (yy < 0 || yy >= h) {
+                std::fill(d, d + g.wq, 0.0f);
+                continue;
             }
+            const float* row = x + int64_t(yy) * w;
+            std::fill(d, d + lo, 0.0f);
+            if (S == 1) {
+                if (hi > lo) std::memcpy(d + lo, row + (lo - pad), sizeof(float) * size_t(hi - lo));
+            } else {
+                for (int j = lo; j < hi; ++j) d[j] = row[S * j + p - pad];
+            }
+            std::fill(d + hi, d + g.wq, 0.0f);
         }
     }
 }
