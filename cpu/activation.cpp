@@ -10,7 +10,7 @@ template <Act A>
 void bias_act_t(const TensorView& x, const float* bias, int threads) {
     const int n = x.n * x.c;
     const int64_t p = x.plane();
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * p)) schedule(static)
     for (int i = 0; i < n; ++i) {
         float* v = x.channel(i / x.c, i % x.c);
         const float b = bias[i % x.c];
@@ -22,7 +22,7 @@ template <Act A>
 void scale_shift_t(const TensorView& in, const TensorView& out, const float* scale, const float* shift, int threads) {
     const int n = in.n * in.c;
     const int64_t p = in.plane();
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * p)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const int b = i / in.c, c = i % in.c;
         const float* x = in.channel(b, c);
@@ -36,7 +36,7 @@ template <Act A>
 void add_t(const TensorView& a, const TensorView& b, const TensorView& out, int threads) {
     const int n = a.n * a.c;
     const int64_t p = a.plane();
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * p)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const int s = i / a.c, c = i % a.c;
         const float* x = a.channel(s, c);

@@ -12,9 +12,9 @@ namespace esm::cpu {
 // region, so BLAS threads and OpenMP threads never compete for the cores.
 void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
            int threads) {
-    const bool split_n = n >= 64 * threads || m < 16 * threads;
-    const int parts = threads;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    const int parts = parallel_worth(int64_t(m) * n * k / 16) ? threads : 1;
+    const bool split_n = n >= 64 * parts || m < 16 * parts;
+#pragma omp parallel for num_threads(parts) if (parts > 1) schedule(static)
     for (int t = 0; t < parts; ++t) {
         if (split_n) {
             const int step = (n + parts - 1) / parts;
@@ -37,17 +37,28 @@ void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const flo
 
 static bool direct_gemm(const ConvShape& s) { return s.k == 1 && s.stride == 1 && s.pad == 0; }
 
-int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvShape& s) {
-    if (direct_gemm(s)) return 0;
-    return int64_t(in.c / s.groups) * s.k * s.k * out.h * out.w;
+// Output rows per im2col tile: the column matrix of one tile stays under ~8 MB so it is
+// still in cache when SGEMM packs it (a 7x7 conv at 56x56 would otherwise stream 40 MB
+// through DRAM twice).
+static int tile_rows(int kdim, int ho, int wo) {
+    const int64_t budget = int64_t(2) << 20;  // floats
+    const int64_t rows = budget / (int64_t(kdim) * wo);
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(ho, rows)));
 }
 
-// col: (cin * k * k, Ho * Wo) rows of the input patches of channels [c0, c0 + cin).
-static void im2col(const TensorView& in, int b, int c0, int cin, int ho, int wo, const ConvShape& s, float* col,
-                   int threads) {
+int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvShape& s) {
+    if (direct_gemm(s)) return 0;
+    const int kdim = in.c / s.groups * s.k * s.k;
+    return int64_t(kdim) * tile_rows(kdim, out.h, out.w) * out.w;
+}
+
+// col: (cin * k * k, (oy1 - oy0) * Wo) input patches of channels [c0, c0 + cin) for
+// output rows [oy0, oy1).
+static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy1, int wo, const ConvShape& s,
+                   float* col, int threads) {
     const int k = s.k, rows = cin * k * k;
-    const int64_t hw = int64_t(ho) * wo;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    const int64_t hw = int64_t(oy1 - oy0) * wo;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(rows) * hw)) schedule(static)
     for (int r = 0; r < rows; ++r) {
         const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
         const float* x = in.channel(b, c0 + ci);
@@ -57,8 +68,8 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int ho, int wo,
         while (ox_lo < wo && ox_lo * s.stride - s.pad + kx < 0) ++ox_lo;
         int ox_hi = wo;
         while (ox_hi > ox_lo && (ox_hi - 1) * s.stride - s.pad + kx >= in.w) --ox_hi;
-        for (int oy = 0; oy < ho; ++oy) {
-            float* d = dst + int64_t(oy) * wo;
+        for (int oy = oy0; oy < oy1; ++oy) {
+            float* d = dst + int64_t(oy - oy0) * wo;
             const int iy = oy * s.stride - s.pad + ky;
             if (iy < 0 || iy >= in.h) {
                 std::fill(d, d + wo, 0.0f);
@@ -81,20 +92,21 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
     const int cin_g = in.c / s.groups, cout_g = out.c / s.groups;
     const int kdim = cin_g * s.k * s.k;
     const int hw = out.h * out.w;
+    const int tile = tile_rows(kdim, out.h, out.w);
     for (int b = 0; b < out.n; ++b)
         for (int g = 0; g < s.groups; ++g) {
-            const float* src;
-            int ldb;
+            const float* wg = w + int64_t(g) * cout_g * kdim;
+            float* dst = out.channel(b, g * cout_g);
             if (direct_gemm(s)) {
-                src = in.channel(b, g * cin_g);
-                ldb = in.h * in.w;
-            } else {
-                im2col(in, b, g * cin_g, cin_g, out.h, out.w, s, col, threads);
-                src = col;
-                ldb = hw;
+                sgemm(false, cout_g, hw, kdim, wg, kdim, in.channel(b, g * cin_g), in.h * in.w, dst, hw, threads);
+                continue;
             }
-            sgemm(false, cout_g, hw, kdim, w + int64_t(g) * cout_g * kdim, kdim, src, ldb, out.channel(b, g * cout_g), hw,
-                  threads);
+            for (int oy0 = 0; oy0 < out.h; oy0 += tile) {
+                const int oy1 = std::min(out.h, oy0 + tile), n = (oy1 - oy0) * out.w;
+                im2col(in, b, g * cin_g, cin_g, oy0, oy1, out.w, s, col, threads);
+                // C is the column block [oy0*Wo, oy1*Wo) of the (Cout, Ho*Wo) output.
+                sgemm(false, cout_g, n, kdim, wg, kdim, col, n, dst + int64_t(oy0) * out.w, hw, threads);
+            }
         }
     bias_act(out, bias, s.act, threads);
 }

@@ -1,72 +1,156 @@
 // Depthwise convolution (groups == channels), direct: one (sample, channel) plane per
-// OpenMP iteration, rows accumulated with unit-stride inner loops the compiler vectorises.
+// OpenMP iteration. Stride 1 and 2 run register tiles over a zero-padded (for stride 2
+// also column-deinterleaved) copy of the plane; other strides a plain loop.
 // Not a general grouped conv (cpu/conv.cpp handles those through GEMM).
+#include <omp.h>
+
+#include <cstring>
+
 #include "kernels.hpp"
 
 namespace esm::cpu {
 
+namespace {
+
+typedef float v8 __attribute__((vector_size(32)));
+
+// Output tiles of kRows rows x kCols columns: 4 independent vector accumulators (enough
+// to hide FMA latency) that stay in registers over all k*k taps and are stored once.
+constexpr int kRows = 2, kCols = 16;
+
+// The padded copy: S planes (stride 2: even and odd padded columns) of hq rows x wq
+// columns, large enough that full tiles past the plane's edge read zeros, not memory.
+struct Geometry {
+    int hq, wq;
+    int64_t plane;  // floats per deinterleaved plane, 16-aligned
+};
+
+Geometry geometry(int ho, int wo, int k, int stride) {
+    const int ho_r = (ho + kRows - 1) / kRows * kRows, wo_r = (wo + kCols - 1) / kCols * kCols;
+    Geometry g;
+    g.hq = stride * (ho_r - 1) + k;
+    g.wq = wo_r + (k - 1) / stride + 1;
+    g.plane = (int64_t(g.hq) * g.wq + 15) / 16 * 16;
+    return g;
+}
+
+// xp: plane(s) of the padded input; tap (ky, kx) of output (oy, ox) reads row
+// S*oy + ky, padded column S*ox + kx = plane (kx % S), column ox + kx / S.
 template <Act A, int S>
-static void plane(const float* x, int h, int w, float* y, int ho, int wo, const float* wk, float bias, int k,
-                  int pad) {
-    for (int oy = 0; oy < ho; ++oy) {
-        float* out = y + int64_t(oy) * wo;
-        for (int ox = 0; ox < wo; ++ox) out[ox] = bias;
-        for (int ky = 0; ky < k; ++ky) {
-            const int iy = oy * S - pad + ky;
-            if (iy < 0 || iy >= h) continue;
-            const float* row = x + int64_t(iy) * w;
-            for (int kx = 0; kx < k; ++kx) {
-                const float wv = wk[ky * k + kx];
-                int lo = 0;
-                while (lo < wo && lo * S - pad + kx < 0) ++lo;
-                int hi = wo;
-                while (hi > lo && (hi - 1) * S - pad + kx >= w) --hi;
-                const float* src = row + kx - pad;
-                for (int ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox * S];
+ESM_TARGET_CLONES void plane_tiled(const float* xp, Geometry g, float* y,
+                                                                              int ho, int wo, const float* wk,
+                                                                              float bias, int k) {
+    for (int oy = 0; oy < ho; oy += kRows)
+        for (int ox = 0; ox < wo; ox += kCols) {
+            v8 acc[kRows][2];
+            for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = v8{} + bias;
+            for (int ky = 0; ky < k; ++ky)
+                for (int kx = 0; kx < k; ++kx) {
+                    const float wv = wk[ky * k + kx];
+                    const float* base = xp + (kx % S) * g.plane + ox + kx / S;
+                    for (int r = 0; r < kRows; ++r) {
+                        const float* src = base + int64_t(S * (oy + r) + ky) * g.wq;
+                        v8 a, b;
+                        std::memcpy(&a, src, sizeof a);
+                        std::memcpy(&b, src + 8, sizeof b);
+                        acc[r][0] += wv * a;
+                        acc[r][1] += wv * b;
+                    }
+                }
+            const int n = std::min(kCols, wo - ox);
+            for (int r = 0; r < kRows && oy + r < ho; ++r) {
+                float t[kCols];
+                std::memcpy(t, &acc[r][0], 32);
+                std::memcpy(t + 8, &acc[r][1], 32);
+                float* o = y + int64_t(oy + r) * wo + ox;
+                for (int i = 0; i < n; ++i) o[i] = act<A>(t[i]);
             }
         }
-        if constexpr (A != Act::None)
-            for (int ox = 0; ox < wo; ++ox) out[ox] = act<A>(out[ox]);
+}
+
+// Zero-padded (and for S = 2 column-deinterleaved) copy of one input plane into xp: each
+// row of each plane is written once, zeros only where no input lands.
+template <int S>
+void fill_padded(const float* x, int h, int w, int pad, Geometry g, float* xp) {
+    for (int p = 0; p < S; ++p) {
+        // Columns j of plane p hold input column S*j + p - pad; valid for j in [lo, hi).
+        const int lo = std::min(g.wq, std::max(0, (pad - p + S - 1) / S));
+        const int hi = std::max(lo, std::min(g.wq, (w - 1 + pad - p) >= 0 ? (w - 1 + pad - p) / S + 1 : 0));
+        float* plane = xp + p * g.plane;
+        for (int r = 0; r < g.hq; ++r) {
+            float* d = plane + int64_t(r) * g.wq;
+            const int yy = r - pad;
+            if (yy < 0 || yy >= h) {
+                std::fill(d, d + g.wq, 0.0f);
+                continue;
+            }
+            const float* row = x + int64_t(yy) * w;
+            std::fill(d, d + lo, 0.0f);
+            if (S == 1) {
+                if (hi > lo) std::memcpy(d + lo, row + (lo - pad), sizeof(float) * size_t(hi - lo));
+            } else {
+                for (int j = lo; j < hi; ++j) d[j] = row[S * j + p - pad];
+            }
+            std::fill(d + hi, d + g.wq, 0.0f);
+        }
     }
 }
 
 template <Act A>
-static void run(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-                int threads) {
+void plain(const float* x, int h, int w, float* y, int ho, int wo, const float* wk, float bias, const ConvShape& s) {
+    for (int oy = 0; oy < ho; ++oy)
+        for (int ox = 0; ox < wo; ++ox) {
+            float acc = bias;
+            for (int ky = 0; ky < s.k; ++ky)
+                for (int kx = 0; kx < s.k; ++kx) {
+                    const int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
+                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) acc += wk[ky * s.k + kx] * x[int64_t(iy) * w + ix];
+                }
+            y[int64_t(oy) * wo + ox] = act<A>(acc);
+        }
+}
+
+bool tiled(const ConvShape& s) { return s.stride == 1 || s.stride == 2; }
+
+template <Act A>
+void run(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
+         float* scratch, int threads) {
     const int n = out.n * out.c, kk = s.k * s.k;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    const Geometry g = geometry(out.h, out.w, s.k, s.stride);
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * out.plane() * kk)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const int b = i / out.c, c = i % out.c;
-        if (s.stride == 1)
-            plane<A, 1>(in.channel(b, c), in.h, in.w, out.channel(b, c), out.h, out.w, w + c * kk, bias[c], s.k, s.pad);
-        else if (s.stride == 2)
-            plane<A, 2>(in.channel(b, c), in.h, in.w, out.channel(b, c), out.h, out.w, w + c * kk, bias[c], s.k, s.pad);
-        else {
-            // Strides above 2 (no preset has them): a plain loop.
-            const float* x = in.channel(b, c);
-            float* y = out.channel(b, c);
-            for (int oy = 0; oy < out.h; ++oy)
-                for (int ox = 0; ox < out.w; ++ox) {
-                    float acc = bias[c];
-                    for (int ky = 0; ky < s.k; ++ky)
-                        for (int kx = 0; kx < s.k; ++kx) {
-                            const int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
-                            if (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w)
-                                acc += w[c * kk + ky * s.k + kx] * x[int64_t(iy) * in.w + ix];
-                        }
-                    y[int64_t(oy) * out.w + ox] = act<A>(acc);
-                }
+        const float* x = in.channel(b, c);
+        float* y = out.channel(b, c);
+        if (tiled(s)) {
+            float* xp = scratch + s.stride * g.plane * omp_get_thread_num();
+            if (s.stride == 1) {
+                fill_padded<1>(x, in.h, in.w, s.pad, g, xp);
+                plane_tiled<A, 1>(xp, g, y, out.h, out.w, w + c * kk, bias[c], s.k);
+            } else {
+                fill_padded<2>(x, in.h, in.w, s.pad, g, xp);
+                plane_tiled<A, 2>(xp, g, y, out.h, out.w, w + c * kk, bias[c], s.k);
+            }
+        } else {
+            plain<A>(x, in.h, in.w, y, out.h, out.w, w + c * kk, bias[c], s);
         }
     }
 }
 
+}  // namespace
+
+int64_t depthwise_scratch_floats(const TensorView& out, const ConvShape& s, int threads) {
+    if (!tiled(s)) return 0;
+    return int64_t(threads) * s.stride * geometry(out.h, out.w, s.k, s.stride).plane;
+}
+
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
-                    const ConvShape& s, int threads) {
+                    const ConvShape& s, float* scratch, int threads) {
     switch (s.act) {
-        case Act::None: run<Act::None>(in, out, w, bias, s, threads); break;
-        case Act::ReLU: run<Act::ReLU>(in, out, w, bias, s, threads); break;
-        case Act::HSwish: run<Act::HSwish>(in, out, w, bias, s, threads); break;
-        case Act::HSigmoid: run<Act::HSigmoid>(in, out, w, bias, s, threads); break;
+        case Act::None: run<Act::None>(in, out, w, bias, s, scratch, threads); break;
+        case Act::ReLU: run<Act::ReLU>(in, out, w, bias, s, scratch, threads); break;
+        case Act::HSwish: run<Act::HSwish>(in, out, w, bias, s, scratch, threads); break;
+        case Act::HSigmoid: run<Act::HSigmoid>(in, out, w, bias, s, scratch, threads); break;
     }
 }
 

@@ -37,7 +37,7 @@ FloatBuf copy_of(const std::vector<float>& v) {
     return b;
 }
 
-enum class Impl { Gemm, Depthwise, BnAct, MaxPool, AvgPool, Gap, SE, Add, Linear };
+enum class Impl { Gemm, Direct, Depthwise, BnAct, MaxPool, AvgPool, Gap, SE, Add, Linear };
 
 struct Step {
     Impl impl;
@@ -55,6 +55,9 @@ public:
         int64_t scratch = 0;
         for (const auto& s : steps_) {
             if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_col_floats(s.in, s.out, s.conv));
+            if (s.impl == Impl::Depthwise)
+                scratch = std::max(scratch, depthwise_scratch_floats(s.out, s.conv, threads_));
+            if (s.impl == Impl::Direct) scratch = std::max(scratch, direct_conv_scratch_floats(s.in, s.conv));
             if (s.impl == Impl::SE) scratch = std::max(scratch, int64_t(plan_.batch) * (s.in.c + s.op->se_reduced));
         }
         scratch_ = FloatBuf(scratch);
@@ -70,7 +73,8 @@ public:
         for (auto& s : steps_) {
             switch (s.impl) {
                 case Impl::Gemm: conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
-                case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, t); break;
+                case Impl::Direct: direct_conv(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
+                case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::BnAct: scale_shift_act(s.in, s.out, s.w.p, s.bias.p, s.op->act, t); break;
                 case Impl::MaxPool: max_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;
                 case Impl::AvgPool: avg_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;
@@ -175,6 +179,12 @@ private:
                     }
                     for (int64_t j = 0; j < kdim; ++j) s.w.p[co * kdim + j] = float(s.w.p[co * kdim + j] * scale);
                     s.bias.p[co] = float(shift);
+                }
+                if (s.impl == Impl::Gemm && direct_conv_suits(s.in, s.out, s.conv)) {
+                    s.impl = Impl::Direct;
+                    FloatBuf packed(direct_conv_packed_floats(op.out.c, op.in.c, op.k));
+                    direct_conv_pack(s.w.p, op.out.c, op.in.c, op.k, packed.p);
+                    s.w = std::move(packed);
                 }
                 break;
             }

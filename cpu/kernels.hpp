@@ -9,12 +9,24 @@
 #include "esm/space.hpp"
 #include "esm/tensor.hpp"
 
+// Hot direct kernels are compiled twice on x86-64 GCC: an AVX2+FMA clone picked at load
+// time where the CPU has it, and the baseline (the binary runs on any x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ESM_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ESM_TARGET_CLONES
+#endif
+
 namespace esm::cpu {
 
 struct ConvShape {
     int k = 1, stride = 1, pad = 0, groups = 1;
     Act act = Act::None;
 };
+
+// Whether a loop of `work` elementary steps is worth an OpenMP region: below ~16k the
+// fork/join (and, on a busy machine, waiting for a descheduled thread) costs more.
+inline bool parallel_worth(int64_t work) { return work >= 16384; }
 
 inline float relu6(float x) { return std::min(std::max(x, 0.0f), 6.0f); }
 
@@ -39,9 +51,20 @@ int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvS
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
                float* col, int threads);
 
+// direct.cpp: stride-1 k x k convs with <= 32 output channels (DenseNet's growth conv).
+bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvShape& s);
+int64_t direct_conv_scratch_floats(const TensorView& in, const ConvShape& s);  // padded input
+int64_t direct_conv_packed_floats(int cout, int cin, int k);
+// w: (Cout, Cin, k, k) BN folded -> packed (Cout/4, Cin, k, k, 4), zero-filled channels.
+void direct_conv_pack(const float* w, int cout, int cin, int k, float* packed);
+void direct_conv(const TensorView& in, const TensorView& out, const float* packed, const float* bias,
+                 const ConvShape& s, float* scratch, int threads);
+
 // depthwise.cpp. groups == Cin == Cout.  w: (C, k*k) BN folded  bias: (C).
+// scratch: depthwise_scratch_floats(out, ...) floats (per-thread padded planes).
+int64_t depthwise_scratch_floats(const TensorView& out, const ConvShape& s, int threads);
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
-                    const ConvShape& s, int threads);
+                    const ConvShape& s, float* scratch, int threads);
 
 // activation.cpp. In place: x[b,c,:] = act(x[b,c,:] + bias[c]).
 void bias_act(const TensorView& x, const float* bias, Act a, int threads);

@@ -10,7 +10,7 @@ template <bool Max>
 static void pool(const TensorView& in, const TensorView& out, int k, int stride, int pad, int threads) {
     const int n = out.n * out.c;
     const float inv = 1.0f / float(k * k);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * out.plane() * k * k)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const int b = i / out.c, c = i % out.c;
         const float* x = in.channel(b, c);
@@ -43,7 +43,7 @@ void global_avg_pool(const TensorView& in, const TensorView& out, int threads) {
     const int n = in.n * in.c;
     const int64_t p = in.plane();
     const float inv = 1.0f / float(p);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * p)) schedule(static)
     for (int i = 0; i < n; ++i) {
         const float* x = in.channel(i / in.c, i % in.c);
         float s = 0.0f;

@@ -11,7 +11,7 @@ void squeeze_excite(const TensorView& in, const TensorView& out, const float* w1
     float* z = scratch + B * C;  // (B, R)
     const int64_t p = in.plane();
     const float inv = 1.0f / float(p);
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(B) * C * p)) schedule(static)
     for (int i = 0; i < B * C; ++i) {
         const float* x = in.channel(i / C, i % C);
         float a = 0.0f;
@@ -34,7 +34,7 @@ void squeeze_excite(const TensorView& in, const TensorView& out, const float* w1
             s[b * C + c] = act<Act::HSigmoid>(a + b2[c]);
         }
     }
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(B) * C * p)) schedule(static)
     for (int i = 0; i < B * C; ++i) {
         const float* x = in.channel(i / C, i % C);
         float* y = out.channel(i / C, i % C);

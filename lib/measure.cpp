@@ -3,7 +3,6 @@
 #include "esm/measure.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -47,11 +46,8 @@ LatencyStats measure_latency(const ForwardTimer& forward, const MeasureProtocol&
 }
 
 ForwardTimer executor_timer(Executor& ex) {
-    return [&ex] {
-        const auto t0 = std::chrono::steady_clock::now();
-        ex.run();
-        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    };
+    // The backend's own timing: a steady clock on the CPU, CUDA events on a GPU.
+    return [&ex] { return ex.timed_run_ms(); };
 }
 
 ArchMeasurer executor_measurer(const Space& space, int batch, int res, const ExecutorOptions& options,
@@ -72,7 +68,13 @@ QualityControl::QualityControl(const MeasureProtocol& p, ArchMeasurer measure) :
 std::vector<RefResult> QualityControl::measure_baselines(const std::vector<std::string>& refs) {
     std::vector<RefResult> out;
     for (const auto& r : refs) {
+        // A baseline every later batch is judged by must not be a noisy one: re-measure a
+        // spread above outlier_spread (up to outlier_retries) and keep the steadiest.
         RefResult res{r, measure_(r), 0.0};
+        for (int i = 0; i < p_.outlier_retries && res.stats.spread() > p_.outlier_spread; ++i) {
+            LatencyStats again = measure_(r);
+            if (again.spread() < res.stats.spread()) res.stats = again;
+        }
         set_baseline(r, res.stats.latency_ms);
         out.push_back(res);
     }
@@ -88,17 +90,25 @@ void QualityControl::set_baseline(const std::string& arch, double latency_ms) {
 std::vector<SampleResult> QualityControl::measure_samples(const std::vector<std::string>& archs) {
     std::vector<SampleResult> out;
     for (const auto& a : archs) out.push_back({a, measure_(a), 1, false});
-    std::vector<double> spreads;
-    for (const auto& s : out) spreads.push_back(s.stats.spread());
-    std::sort(spreads.begin(), spreads.end());
-    const double median = spreads.empty() ? 0 : spreads[spreads.size() / 2];
-    const double limit = std::max(p_.outlier_spread, p_.outlier_factor * median);
-    for (auto& s : out) {
-        while (s.stats.spread() > limit && s.measurements <= p_.outlier_retries) {
+    // Each sample is judged against the other samples of its batch (lower median of their
+    // spreads), so a small batch cannot hide an outlier by being its own median; alone, a
+    // sample is judged by the absolute floor outlier_spread.
+    std::vector<double> limits;
+    for (size_t i = 0; i < out.size(); ++i) {
+        std::vector<double> others;
+        for (size_t j = 0; j < out.size(); ++j)
+            if (j != i) others.push_back(out[j].stats.spread());
+        std::sort(others.begin(), others.end());
+        const double median = others.empty() ? 0 : others[(others.size() - 1) / 2];
+        limits.push_back(std::max(p_.outlier_spread, p_.outlier_factor * median));
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+        SampleResult& s = out[i];
+        while (s.stats.spread() > limits[i] && s.measurements <= p_.outlier_retries) {
             s.stats = measure_(s.arch);
             ++s.measurements;
         }
-        s.dropped = s.stats.spread() > limit;
+        s.dropped = s.stats.spread() > limits[i];
     }
     return out;
 }

@@ -175,3 +175,29 @@ TEST(Kernels, GlobalAvgPoolSeAddLinear) {
         EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 37, 29, 0), 8, batch)) << "linear";
     }
 }
+
+TEST(Kernels, DirectConvFewOutputChannels) {
+    // Stride-1 convs with <= 32 output channels take the direct kernel (cpu/direct.cpp):
+    // odd channel counts (not a multiple of its 4-channel tile), widths around its
+    // 16-column tile, tiny planes, and DenseNet's write into a slice of a wider buffer.
+    int n = 0;
+    for (int k : {3, 5, 7, 9})
+        for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{5, 17}, std::pair{7, 16}}) {
+            const Act act = kActs[n % 4];
+            const int cout = n % 2 ? 13 : 32, batch = 1 + n % 2;
+            std::ostringstream name;
+            name << "direct k" << k << " " << h << "x" << w << " cout " << cout << " b" << batch << " act "
+                 << act_name(act);
+            SCOPED_TRACE(name.str());
+            Op op = conv_op(19, cout, h, w, k, 1, 1, n % 3 == 0, n % 2 == 0, act);
+            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 23, cout + 9, 4), 40 + n, 1 + n % 2));
+            ++n;
+        }
+}
+
+TEST(Kernels, ConvGemmTiledIm2col) {
+    // A column matrix over the ~8 MB tile budget: im2col + SGEMM run in row tiles
+    // (17 + 17 + 6 output rows here), each writing its column block of the output.
+    Op op = conv_op(64, 40, 40, 38, 7, 1, 1, false, true, Act::ReLU);
+    EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1, 64, 40, 0), 77, 2));
+}

@@ -121,7 +121,7 @@ TEST(Measure, OutlierSpreadIsRemeasuredOrDropped) {
     // "noisy" has a 50 % spread on its first measurement only; "awful" always.
     ArchMeasurer m = [&](const std::string& a) {
         const int n = calls[a]++;
-        const bool noisy = (a == "noisy" && n == 0) || a == "awful";
+        const bool noisy = ((a == "noisy" || a == "lonely") && n == 0) || a == "awful";
         int i = 0;
         return measure_latency([&] { return 10.0 * (noisy ? (i++ % 2 ? 1.5 : 0.5) : 1.0 + 0.001 * (i++ % 3)); }, p);
     };
@@ -135,6 +135,10 @@ TEST(Measure, OutlierSpreadIsRemeasuredOrDropped) {
     EXPECT_EQ(r.samples[1].measurements, 2);
     EXPECT_TRUE(r.samples[2].dropped);
     EXPECT_EQ(r.samples[2].measurements, 3);
+    // A batch of one cannot be its own yardstick: the absolute floor applies.
+    BatchReport one = qc.measure_batch({"lonely"});
+    EXPECT_EQ(one.samples[0].measurements, 2);
+    EXPECT_FALSE(one.samples[0].dropped);
 }
 
 TEST(Measure, ProtocolValidation) {

@@ -20,7 +20,8 @@ struct MeasureProtocol {
     int qc_retries = 3;          // times a failing batch is measured again
     int qc_batch = 10;           // samples between reference re-measurements
     // A sample is an outlier when its own spread (std/mean of the kept runs) exceeds
-    // max(outlier_spread, outlier_factor * the batch's median spread); it is re-measured
+    // max(outlier_spread, outlier_factor * the lower median spread of the other samples of
+    // its batch; none: outlier_spread alone); it is re-measured
     // up to outlier_retries times, then dropped (reported, never kept).
     double outlier_spread = 0.05;
     double outlier_factor = 3.0;
@@ -43,7 +44,8 @@ LatencyStats trimmed_stats(std::vector<double> times_ms, double trim);
 using ForwardTimer = std::function<double()>;
 // warmup passes, then runs timed passes, then trimmed_stats.
 LatencyStats measure_latency(const ForwardTimer& forward, const MeasureProtocol& p);
-// Times ex.run() with a monotonic clock (steady_clock); the executor must outlive it.
+// Times one forward pass with ex.timed_run_ms() (CPU: steady_clock around run(); CUDA:
+// events on the executor's stream); the executor must outlive the timer.
 ForwardTimer executor_timer(Executor& ex);
 
 // Measures one architecture (canonical text) under the protocol: build, warm up, time.
@@ -77,7 +79,8 @@ struct BatchReport {
 class QualityControl {
 public:
     QualityControl(const MeasureProtocol& p, ArchMeasurer measure);
-    // Measures the references for the first time; their results are the baselines.
+    // Measures the references for the first time; their results are the baselines (a
+    // spread above outlier_spread is re-measured, the steadiest measurement kept).
     std::vector<RefResult> measure_baselines(const std::vector<std::string>& refs);
     // Resume: a reference's first measurement, read back from the dataset.
     void set_baseline(const std::string& arch, double latency_ms);

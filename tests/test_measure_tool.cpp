@@ -1,0 +1,120 @@
+// esm-measure end to end: killed with SIGKILL mid-way and rerun, every arch is in the
+// dataset exactly once; a rerun with other settings is refused and leaves the file as is.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "esm/dataset.hpp"
+#include "esm/sample.hpp"
+#include "esm/table.hpp"
+
+extern char** environ;
+
+namespace {
+
+std::string tool(const std::string& name) {
+    const char* dir = std::getenv("ESM_TOOL_DIR");
+    return std::string(dir ? dir : ESM_BINARY_DIR) + "/" + name;
+}
+
+pid_t spawn(const std::vector<std::string>& argv) {
+    std::vector<char*> a;
+    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ), 0) << argv[0];
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+int wait_status(pid_t pid) {
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return st;
+}
+
+int count_rows(const std::string& path, const std::string& kind) {
+    std::ifstream f(path);
+    std::string line;
+    int n = 0;
+    while (std::getline(f, line))
+        if (line.find("," + kind + ",") != std::string::npos) ++n;
+    return n;
+}
+
+std::string slurp(const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+TEST(MeasureTool, KilledMidwayThenResumedMeasuresEveryArchOnce) {
+    const std::string dir = testing::TempDir();
+    const std::string archs = dir + "esm_measure_archs.txt", out = dir + "esm_measure_kill.csv";
+    std::remove(out.c_str());
+    esm::Space s = esm::preset("mobilenetv3");
+    esm::Sampler sampler(s, 17);
+    const int n = 8;
+    {
+        std::ofstream f(archs);
+        f << "# a comment line\n";
+        for (const auto& a : sampler.sample(esm::Strategy::Random, n, 1)) f << esm::format_arch(s, a) << "\n";
+    }
+    // QC drift and outliers are tested with a simulated device (test_measure.cpp); here
+    // the references are on but the thresholds are wide, so a busy CI machine cannot fail
+    // the run or drop a sample.
+    const std::vector<std::string> cmd = {tool("esm-measure"), "--space", "mobilenetv3", "--archs", archs, "-o", out,
+                                          "--runs", "40", "--warmup", "2", "--res", "32", "--refs", "1",
+                                          "--qc-every", "1", "--qc-threshold", "10",
+                                          "--outlier-spread", "1000"};
+    pid_t pid = spawn(cmd);
+    const auto t0 = std::chrono::steady_clock::now();
+    while (count_rows(out, "sample") < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+    kill(pid, SIGKILL);
+    const int st = wait_status(pid);
+    ASSERT_TRUE(WIFSIGNALED(st)) << "esm-measure finished before it could be killed";
+    const int after_kill = count_rows(out, "sample");
+    EXPECT_GE(after_kill, 2);
+    EXPECT_LT(after_kill, n);
+
+    ASSERT_EQ(wait_status(spawn(cmd)), 0);  // resume
+    esm::Table t = esm::read_table(out);    // strict: no torn line anywhere
+    std::map<std::string, int> seen;
+    const int arch = t.require_column("arch"), kind = t.require_column("kind"), lat = t.require_column("latency_ms");
+    for (size_t i = 0; i < t.rows.size(); ++i) {
+        EXPECT_GT(t.number(i, lat), 0.0);
+        if (t.rows[i][kind] == "sample") ++seen[t.rows[i][arch]];
+    }
+    EXPECT_EQ(seen.size(), size_t(n));
+    for (const auto& [a, c] : seen) EXPECT_EQ(c, 1) << a;
+    EXPECT_GE(count_rows(out, "ref"), 2);
+
+    // Done: a third run measures nothing; other settings are refused, file untouched.
+    const std::string before = slurp(out);
+    ASSERT_EQ(wait_status(spawn(cmd)), 0);
+    EXPECT_EQ(before, slurp(out));
+    std::vector<std::string> other = cmd;
+    ASSERT_EQ(other[7], "--runs");
+    other[8] = "100";
+    const int bad = wait_status(spawn(other));
+    EXPECT_TRUE(WIFEXITED(bad) && WEXITSTATUS(bad) == 1);  // refused (2 would be a usage error)
+    EXPECT_EQ(before, slurp(out));
+}

@@ -1,0 +1,166 @@
+// esm-measure: measures architectures on the CPU executor under the ESM protocol (SPEC §5)
+// into a dataset CSV (docs/dataset_format.md). Resumable: rerun after a kill and it skips
+// what is in the file. Not the ESM loop (esm-build decides what to measure).
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <unordered_set>
+
+#include "cli.hpp"
+#include "esm/common.hpp"
+#include "esm/dataset.hpp"
+#include "esm/measure.hpp"
+#include "esm/sample.hpp"
+
+static const char* kUsage =
+    "usage: esm-measure --space S -o DATASET.csv [--archs FILE|-] [options]\n"
+    "Measure each architecture (one per line, '#' comments allowed) on the CPU executor into\n"
+    "DATASET.csv (pandas.read_csv(path, comment='#')). Rerunning resumes: archs already in the\n"
+    "file are skipped; a file measured under other settings is refused and left untouched.\n"
+    "  --space S          preset or description file (required)\n"
+    "  --archs FILE|-     architectures (default '-': stdin)\n"
+    "  -o DATASET.csv     output dataset (required)\n"
+    "  --runs N           timed runs per measurement (default 150)\n"
+    "  --warmup N         warm-up runs (default 10)\n"
+    "  --trim F           fraction dropped at each end (default 0.2)\n"
+    "  --threads T        executor threads (default 1)\n"
+    "  --res R            input resolution (default: the space's, or each arch's when elastic)\n"
+    "  --batch B          batch size (default: the space's, 1)\n"
+    "  --seed X           weights and reference-model draw (default 1)\n"
+    "  --refs N           reference models (default 5; 0 disables quality control)\n"
+    "  --qc-every N       samples per quality-control batch (default 10)\n"
+    "  --qc-threshold F   allowed reference drift (default 0.03)\n"
+    "  --qc-retries N     re-measurements of a failing batch (default 3)\n"
+    "  --outlier-spread F a sample whose spread (std/mean) exceeds max(F, 3 x the median of the\n"
+    "                     rest of its batch) is re-measured, then dropped (default 0.05)\n"
+    "  --outlier-retries N re-measurements of an outlier before it is dropped (default 2)\n"
+    "Progress and ETA go to stderr; a summary line to stdout. Exit 1 when quality control\n"
+    "still fails after the retries (the device is not stable: the batch is not written).\n";
+
+namespace {
+
+std::vector<std::string> read_archs(const esm::Space& s, const std::string& src) {
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (src != "-") {
+        file.open(src);
+        if (!file) throw esm::Error(esm::ErrorKind::Io, "cannot read " + src);
+        in = &file;
+    }
+    std::vector<std::string> out;
+    std::unordered_set<std::string> seen;
+    std::string line;
+    for (int n = 1; std::getline(*in, line); ++n) {
+        const auto a = line.find_first_not_of(" \t\r"), b = line.find_last_not_of(" \t\r");
+        if (a == std::string::npos || line[a] == '#') continue;
+        std::string err;
+        esm::Arch arch;
+        if (!esm::try_parse_arch(s, line.substr(a, b - a + 1), &arch, &err))
+            throw esm::Error(esm::ErrorKind::Parse, (src == "-" ? "stdin" : src) + ":" + std::to_string(n) + ": " + err);
+        std::string text = esm::format_arch(s, arch);
+        if (seen.insert(text).second) out.push_back(text);
+    }
+    return out;
+}
+
+std::string clock_text(double s) {
+    char buf[32];
+    const long t = static_cast<long>(s + 0.5);
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    esm_cli::Args args(argc, argv, kUsage,
+                       {{"--space", true}, {"--archs", true}, {"-o", true}, {"--runs", true}, {"--warmup", true},
+                        {"--trim", true}, {"--threads", true}, {"--res", true}, {"--batch", true}, {"--seed", true},
+                        {"--refs", true}, {"--qc-every", true}, {"--qc-threshold", true}, {"--qc-retries", true},
+                        {"--outlier-spread", true}, {"--outlier-retries", true}});
+    return esm_cli::run_tool("esm-measure", [&] {
+        if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
+        if (!args.has("--space")) args.usage_error("--space is required");
+        if (!args.has("-o")) args.usage_error("-o DATASET.csv is required");
+        const esm::Space space = esm::load_space(args.get("--space"));
+        esm::MeasureProtocol p;
+        p.runs = static_cast<int>(args.get_int("--runs", p.runs, 1, 1000000));
+        p.warmup = static_cast<int>(args.get_int("--warmup", p.warmup, 0, 1000000));
+        p.trim = args.get_double("--trim", p.trim, 0.0, 0.49);
+        p.refs = static_cast<int>(args.get_int("--refs", p.refs, 0, 100));
+        p.qc_batch = static_cast<int>(args.get_int("--qc-every", p.qc_batch, 1, 1000000));
+        p.qc_threshold = args.get_double("--qc-threshold", p.qc_threshold, 1e-6, 10.0);
+        p.qc_retries = static_cast<int>(args.get_int("--qc-retries", p.qc_retries, 0, 1000));
+        p.outlier_spread = args.get_double("--outlier-spread", p.outlier_spread, 1e-6, 1e6);
+        p.outlier_retries = static_cast<int>(args.get_int("--outlier-retries", p.outlier_retries, 0, 1000));
+        p.validate();
+        esm::ExecutorOptions o;
+        o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
+        o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
+        const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
+        const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+        const int header_res = res ? res : space.elastic_resolution() ? 0 : space.default_resolution();
+        const std::string path = args.get("-o");
+
+        const std::vector<std::string> archs = read_archs(space, args.get("--archs", "-"));
+        esm::DatasetWriter out(path, esm::cpu_dataset_meta(space, header_res, batch, o.threads, o.seed, p));
+        auto depth_of = [&](const std::string& t) { return esm::parse_arch(space, t).depth(); };
+
+        // Reference models: drawn from the seed, so a resumed run draws the same ones.
+        esm::Sampler sampler(space, o.seed ^ 0x5EFE5EFEull);
+        std::vector<std::string> refs;
+        for (const auto& a : sampler.sample(esm::Strategy::Random, p.refs, 1)) refs.push_back(esm::format_arch(space, a));
+        esm::QualityControl qc(p, esm::executor_measurer(space, batch, res, o, p));
+        for (const auto& r : out.existing())
+            if (r.kind == "ref") qc.set_baseline(r.arch, r.stats.latency_ms);
+        for (const auto& r : refs) {
+            bool have = false;
+            for (const auto& b : qc.baselines()) have = have || b.first == r;
+            if (have) continue;
+            for (const auto& m : qc.measure_baselines({r}))
+                out.append({m.arch, depth_of(m.arch), m.stats, "ref", ""});
+            std::fprintf(stderr, "reference %s: %.4f ms\n", r.c_str(), qc.baselines().back().second);
+        }
+
+        std::vector<std::string> todo;
+        for (const auto& a : archs)
+            if (!out.has_sample(a)) todo.push_back(a);
+        const size_t skipped = archs.size() - todo.size();
+        if (skipped) std::fprintf(stderr, "resuming %s: %zu of %zu archs already measured\n", path.c_str(), skipped,
+                                  archs.size());
+        const auto t0 = std::chrono::steady_clock::now();
+        size_t done = 0, dropped = 0;
+        for (size_t i = 0; i < todo.size(); i += size_t(p.qc_batch)) {
+            std::vector<std::string> chunk(todo.begin() + long(i),
+                                           todo.begin() + long(std::min(todo.size(), i + size_t(p.qc_batch))));
+            esm::BatchReport rep = qc.measure_batch(chunk);
+            if (!rep.passed)
+                throw esm::Error(esm::ErrorKind::Internal,
+                                 "quality control failed after " + std::to_string(rep.attempts) + " attempts (" +
+                                     rep.message + "); the device is not stable, this batch was not written. "
+                                     "Fix the device load and rerun to resume.");
+            if (rep.attempts > 1)
+                std::fprintf(stderr, "quality control: batch measured %d times before the references agreed\n",
+                             rep.attempts);
+            for (const auto& s : rep.samples) {
+                ++done;
+                if (s.dropped) {
+                    ++dropped;
+                    std::fprintf(stderr, "dropped %s: spread %.1f%% stays an outlier after %d measurements\n",
+                                 s.arch.c_str(), 100 * s.stats.spread(), s.measurements);
+                    continue;
+                }
+                out.append({s.arch, depth_of(s.arch), s.stats, "sample", ""});
+            }
+            for (const auto& r : rep.refs) out.append({r.arch, depth_of(r.arch), r.stats, "ref", ""});
+            const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::fprintf(stderr, "[%zu/%zu] %.4f ms %s  elapsed %s  ETA %s\n", skipped + done, archs.size(),
+                         rep.samples.back().stats.latency_ms, rep.samples.back().arch.c_str(), clock_text(el).c_str(),
+                         clock_text(el / double(done) * double(todo.size() - done)).c_str());
+        }
+        std::printf("%s: %zu measured, %zu dropped as outliers, %zu already present, %zu archs\n", path.c_str(),
+                    done - dropped, dropped, skipped, archs.size());
+        return 0;
+    });
+}
