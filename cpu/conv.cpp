@@ -1,8 +1,8 @@
 // Dense and grouped convolution as GEMM: a 1x1 stride-1 conv multiplies the weights by
 // the input planes directly; any other conv goes through im2col into preallocated
 // scratch. Also the one threaded SGEMM of the CPU backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
-#include <cblas.h>
 
+#include "blas.hpp"
 #include "kernels.hpp"
 
 namespace esm::cpu {
@@ -22,14 +22,14 @@ void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const flo
             const int j0 = std::min(n, t * chunk), j1 = std::min(n, j0 + chunk);
             if (j1 <= j0) continue;
             const float* bb = trans_b ? b + int64_t(j0) * ldb : b + j0;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, j1 - j0, k, 1.0f, a, lda,
+            blas::sgemm(false, trans_b, m, j1 - j0, k, 1.0f, a, lda,
                         bb, ldb, 0.0f, c + j0, ldc);
         } else {
             const int step = (m + parts - 1) / parts;
             const int chunk = (step + 7) / 8 * 8;
             const int i0 = std::min(m, t * chunk), i1 = std::min(m, i0 + chunk);
             if (i1 <= i0) continue;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, i1 - i0, n, k, 1.0f,
+            blas::sgemm(false, trans_b, i1 - i0, n, k, 1.0f,
                         a + int64_t(i0) * lda, lda, b, ldb, 0.0f, c + int64_t(i0) * ldc, ldc);
         }
     }

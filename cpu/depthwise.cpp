@@ -2,10 +2,10 @@
 // OpenMP iteration. Stride 1 and 2 run register tiles over a zero-padded (for stride 2
 // also column-deinterleaved) copy of the plane; other strides a plain loop.
 // Not a general grouped conv (cpu/conv.cpp handles those through GEMM).
-#include <omp.h>
 
 #include <cstring>
 
+#include "blas.hpp"
 #include "kernels.hpp"
 
 namespace esm::cpu {
@@ -123,7 +123,7 @@ void run(const TensorView& in, const TensorView& out, const float* w, const floa
         const float* x = in.channel(b, c);
         float* y = out.channel(b, c);
         if (tiled(s)) {
-            float* xp = scratch + s.stride * g.plane * omp_get_thread_num();
+            float* xp = scratch + s.stride * g.plane * omp_thread_num();
             if (s.stride == 1) {
                 fill_padded<1>(x, in.h, in.w, s.pad, g, xp);
                 plane_tiled<A, 1>(xp, g, y, out.h, out.w, w + c * kk, bias[c], s.k);

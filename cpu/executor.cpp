@@ -2,11 +2,11 @@
 // buffers into one reused arena (liveness over ops), and runs the ops with the kernels
 // of cpu/*.cpp. Threads: one model, OpenMP: our kernels and our GEMM split run in our own
 // OpenMP regions with `threads`; OpenBLAS is set to 1 thread, so nothing nests.
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "blas.hpp"
 #include "backends.hpp"
 #include "esm/common.hpp"
 #include "kernels.hpp"
@@ -68,7 +68,7 @@ public:
     }
 
     void run() override {
-        openblas_set_num_threads(1);
+        blas::set_threads(1);
         const int t = threads_;
         for (auto& s : steps_) {
             switch (s.impl) {

@@ -1,9 +1,9 @@
 // Durable latency dataset files (esm/dataset.hpp): header, append-with-fsync, resume,
 // torn-tail repair, refusal of incompatible files. Not a reader for training (that is
 // esm::read_table on the same file) and not the protocol.
+#include "blas.hpp"
 #include "esm/dataset.hpp"
 
-#include <cblas.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,8 +73,7 @@ DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads
     m.push_back({"cores", std::to_string(std::thread::hardware_concurrency())});
     m.push_back({"backend", "cpu"});
     m.push_back({"threads", std::to_string(threads)});
-    const char* core = openblas_get_corename();
-    m.push_back({"openblas_core", core ? core : "unknown"});
+    m.push_back({"openblas_core", blas::core_name()});
     m.push_back({"space", space.name});
     std::istringstream text(format_space(space));
     for (std::string line; std::getline(text, line);)

@@ -1,9 +1,9 @@
 // MLP forward/backward over cblas_sgemm, Adam, and the training loop with standardisation,
 // mini-batches and early stopping. Single-precision parameters, double-precision losses.
+#include "blas.hpp"
 #include "esm/mlp.hpp"
 
 
-#include <cblas.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -21,7 +21,7 @@
 
 namespace esm {
 
-void set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+void set_blas_threads(int n) { blas::set_threads(n); }
 
 namespace {
 
@@ -96,7 +96,7 @@ void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
         const float* b = params_.data() + bias_offset(l);
         // z: (n, out) = a: (n, in) * w^T, w: (out, in); then bias (+ ReLU) in one pass.
         // beta = 0 lets OpenBLAS take its unpacked small-matrix kernels.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), out, in, 1.f, a, in, w, in, 0.f, z, out);
+        blas::sgemm(false, true, static_cast<int>(n), out, in, 1.f, a, in, w, in, 0.f, z, out);
         const size_t o = static_cast<size_t>(out);
         if (l + 1 < nl) {
             for (size_t i = 0; i < n; ++i) {
@@ -145,7 +145,7 @@ double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Worksp
         float* gw = g + offsets_[static_cast<size_t>(l)];
         float* gb = g + bias_offset(l);
         // gw: (out, in) = dz^T: (out, n) * a: (n, in)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, static_cast<int>(n), 1.f, dz, out, a, in, 0.f, gw, in);
+        blas::sgemm(true, false, out, in, static_cast<int>(n), 1.f, dz, out, a, in, 0.f, gw, in);
         for (int j = 0; j < out; ++j) gb[j] = 0.f;
         for (size_t i = 0; i < n; ++i) {
             const float* row = dz + i * static_cast<size_t>(out);
@@ -154,7 +154,7 @@ double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Worksp
         if (l == 0) break;
         const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
         // da: (n, in) = dz: (n, out) * w: (out, in), then through the ReLU of layer l-1
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), in, out, 1.f, dz, out, w, in, 0.f, da, in);
+        blas::sgemm(false, false, static_cast<int>(n), in, out, 1.f, dz, out, w, in, 0.f, da, in);
         const size_t m = n * static_cast<size_t>(in);
         for (size_t i = 0; i < m; ++i) da[i] = a[i] > 0.f ? da[i] : 0.f;
         std::swap(dz, da);
