@@ -5,6 +5,7 @@
  *
  *   nas_search PREDICTOR.esm BUDGET_MS [--objective macs|params] [--generations N] [--seed X]
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c99 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,6 @@
 #include <cblas.h>
 #else
 #include <algorithm>
-#include <vector>
 #endif
 
 namespace esm::blas {
@@ -27,21 +26,20 @@ bool is_openblas() { return true; }
 
 #else
 
-// C = alpha * A B + beta * C in row-major with A (m, k) and B (k, n) given as packed,
-// non-transposed panels; the i-p-j loop order keeps the inner loop contiguous so the
-// compiler vectorises it.
+// C = alpha * op(A) op(B) + beta * C, row-major. op(B) is copied panel by panel into a
+// small stack buffer (no heap: executors must not allocate in run()); the i-p-j loop order
+// keeps the inner loop contiguous so the compiler vectorises it.
 void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
            float beta, float* c, int ldc) {
     for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
     if (k == 0 || alpha == 0.f) return;
-    constexpr int kBlockK = 256, kBlockN = 512;
-    std::vector<float> bp;  // a (kb, nb) panel of op(B), row-major
+    constexpr int kBlockK = 64, kBlockN = 256;
+    alignas(64) float bp[kBlockK * kBlockN];  // a (kb, nb) panel of op(B), row-major: 64 KiB
     for (int p0 = 0; p0 < k; p0 += kBlockK) {
         const int kb = std::min(kBlockK, k - p0);
         for (int j0 = 0; j0 < n; j0 += kBlockN) {
             const int nb = std::min(kBlockN, n - j0);
-            bp.resize(static_cast<size_t>(kb) * nb);
             for (int p = 0; p < kb; ++p)
                 for (int j = 0; j < nb; ++j)
                     bp[static_cast<size_t>(p) * nb + j] = tb ? b[(j0 + j) * ldb + p0 + p] : b[(p0 + p) * ldb + j0 + j];
@@ -50,7 +48,7 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
                 for (int p = 0; p < kb; ++p) {
                     const float av = alpha * (ta ? a[(p0 + p) * lda + i] : a[i * lda + p0 + p]);
                     if (av == 0.f) continue;
-                    const float* bpr = bp.data() + static_cast<size_t>(p) * nb;
+                    const float* bpr = bp + static_cast<size_t>(p) * nb;
                     for (int j = 0; j < nb; ++j) ci[j] += av * bpr[j];
                 }
             }
