@@ -5,7 +5,7 @@ PREFIX    ?= /usr/local
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build test run bench install clean help fuzz sanitize static
+.PHONY: all deps configure build test run bench install clean help fuzz sanitize static cross cross-test
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make install PREFIX=/usr/local"
 	@echo "make sanitize   the test suite under ASan + UBSan (build-asan/)"
 	@echo "make static     statically linked tools without CUDA (build-static/)"
+	@echo "make cross      cross build for 64-bit Arm (build-aarch64/); make cross-test runs the tests under qemu"
 	@echo "make fuzz       libFuzzer targets for every parser, FUZZ_TIME seconds each (build-fuzz/)"
 	@echo "variables: ESM_CUDA=AUTO|ON|OFF  BUILD=dir  JOBS=n  CMAKE_ARGS=..."
 
@@ -54,8 +55,17 @@ static: deps
 	cmake --build build-static -j $(JOBS)
 	@file build-static/esm-predict
 
+cross:
+	scripts/cross-deps.sh
+	cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DESM_CUDA=OFF $(CMAKE_ARGS)
+	cmake --build build-aarch64 -j $(JOBS)
+
+cross-test: cross
+	cd build-aarch64 && ESM_TOOL_WRAPPER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+	  ctest --output-on-failure -j $(JOBS) -E install_and_examples
+
 fuzz: deps
 	scripts/fuzz.sh
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-static
+	rm -rf $(BUILD) build-asan build-fuzz build-static build-aarch64
