@@ -270,7 +270,7 @@ double Loop::measure_iteration(int it) {
     src_.measure(todo, [&](const DatasetRow& row) {
         data_->append(row);
         if (row.kind == "dropped") dropped_.insert(row.arch);
-        if (row.kind == "ref") return;
+        if (row.kind == "ref" || row.kind == "pending") return;  // progress counts confirmed samples
         if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
         LoopProgress p;
         p.phase = "measure";

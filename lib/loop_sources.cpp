@@ -1,6 +1,7 @@
 // Latency sources for the ESM loop: a replay pool, and quality-controlled measurement
 // through this library's executor or an external runner (esm/measure.hpp's QC).
 #include <memory>
+#include <unordered_map>
 
 #include "esm/common.hpp"
 #include "esm/loop.hpp"
@@ -47,12 +48,16 @@ public:
     }
     DatasetMeta header() const override { return meta_; }
     void resume(const std::vector<DatasetRow>& existing) override {
-        for (const auto& r : existing)
+        for (const auto& r : existing) {
             if (r.kind == "ref" && static_cast<int>(qc_.baselines().size()) < p_.refs) {
                 bool known = false;
                 for (const auto& b : qc_.baselines()) known = known || b.first == r.arch;
                 if (!known) qc_.set_baseline(r.arch, r.stats.latency_ms);
             }
+            // Measured before a kill but not yet confirmed by its batch's references.
+            if (r.kind == "pending") pending_[r.arch] = r.stats;
+            if (r.kind == "sample" || r.kind == "dropped") pending_.erase(r.arch);
+        }
     }
     void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) override {
         if (static_cast<int>(qc_.baselines().size()) < p_.refs) {
@@ -61,9 +66,34 @@ public:
             for (const Arch& a : sm.sample(Strategy::Random, p_.refs, 1)) refs.push_back(format_arch(space_, a));
             for (const auto& r : qc_.measure_baselines(refs)) emit(sample_row(space_, r.arch, r.stats, "ref"));
         }
-        for (size_t i = 0; i < archs.size(); i += static_cast<size_t>(p_.qc_batch)) {
-            std::vector<std::string> batch(archs.begin() + static_cast<long>(i),
-                                           archs.begin() + static_cast<long>(std::min(archs.size(), i + p_.qc_batch)));
+        // Samples measured before a kill are kept when the references still agree now.
+        std::vector<std::string> todo;
+        std::vector<DatasetRow> confirmed;
+        for (const auto& a : archs) {
+            auto it = pending_.find(a);
+            if (it == pending_.end()) todo.push_back(a);
+            else confirmed.push_back(sample_row(space_, a, it->second, "sample"));
+        }
+        if (!confirmed.empty()) {
+            BatchReport check = qc_.measure_batch({});
+            if (check.passed) {
+                for (const auto& r : confirmed) emit(r);
+                for (const auto& r : check.refs) emit(sample_row(space_, r.arch, r.stats, "ref"));
+            } else {
+                for (const auto& r : confirmed) todo.push_back(r.arch);  // measure them again
+            }
+            pending_.clear();
+        }
+        // Every sample is on disk ("pending") the moment it is measured; "sample" follows
+        // when its batch passes quality control.
+        qc_.set_observer([&](const std::string& a, const LatencyStats& st) { emit(sample_row(space_, a, st, "pending")); });
+        struct Reset {
+            QualityControl& qc;
+            ~Reset() { qc.set_observer(nullptr); }
+        } reset{qc_};
+        for (size_t i = 0; i < todo.size(); i += static_cast<size_t>(p_.qc_batch)) {
+            std::vector<std::string> batch(todo.begin() + static_cast<long>(i),
+                                           todo.begin() + static_cast<long>(std::min(todo.size(), i + p_.qc_batch)));
             BatchReport rep = qc_.measure_batch(batch);
             if (!rep.passed)
                 throw Error(ErrorKind::Io, "quality control failed after " + std::to_string(rep.attempts) +
@@ -83,6 +113,7 @@ private:
     MeasureProtocol p_;
     uint64_t seed_;
     QualityControl qc_;
+    std::unordered_map<std::string, LatencyStats> pending_;
 };
 
 DatasetMeta protocol_meta(const MeasureProtocol& p) {

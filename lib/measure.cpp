@@ -89,7 +89,10 @@ void QualityControl::set_baseline(const std::string& arch, double latency_ms) {
 
 std::vector<SampleResult> QualityControl::measure_samples(const std::vector<std::string>& archs) {
     std::vector<SampleResult> out;
-    for (const auto& a : archs) out.push_back({a, measure_(a), 1, false});
+    for (const auto& a : archs) {
+        out.push_back({a, measure_(a), 1, false});
+        if (observer_) observer_(a, out.back().stats);
+    }
     // Each sample is judged against the other samples of its batch (lower median of their
     // spreads), so a small batch cannot hide an outlier by being its own median; alone, a
     // sample is judged by the absolute floor outlier_spread.

@@ -5,7 +5,7 @@
 set -euo pipefail
 BUILD=${1:-build}
 OUT=${ESM_OUT:-out/main-job}
-THREADS=${ESM_THREADS:-$(nproc 2>/dev/null || echo 1)}
+THREADS=${ESM_THREADS:-1}  # one thread: steadier timings on a small shared machine
 set +e
 "$BUILD/esm-build" --space mobilenetv3 --device cpu --threads "$THREADS" --res 128 --warmup 5 --runs 50 \
   --strategy balanced --encoding fcc --eval binwise --bins 5 --acc 95 \

@@ -66,6 +66,15 @@ std::vector<std::string> column(const std::string& path, const std::string& name
     return v;
 }
 
+// The archs of a dataset's rows of one kind ("sample", "ref", "pending", "dropped").
+std::vector<std::string> rows_of_kind(const std::string& path, const std::string& kind) {
+    Table t = read_table(path);
+    std::vector<std::string> v;
+    for (const auto& r : t.rows)
+        if (r[t.require_column("kind")] == kind) v.push_back(r[t.require_column("arch")]);
+    return v;
+}
+
 }  // namespace
 
 TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
@@ -143,11 +152,11 @@ TEST(Loop, ResumesAfterACrashWithEverySampleOnce) {
         auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, no_refs);
         EXPECT_THROW(run_esm_loop(s, o, *src), Error);
     }
-    EXPECT_EQ(column(out + "/dataset.csv", "arch").size(), 30u);  // what was measured before the crash
+    EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "sample").size(), 30u);  // confirmed before the crash
     std::remove(flag.c_str());
     auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, no_refs);
     LoopResult r = run_esm_loop(s, o, *src);
-    auto archs = column(r.dataset_path, "arch");
+    auto archs = rows_of_kind(r.dataset_path, "sample");
     std::set<std::string> uniq(archs.begin(), archs.end());
     EXPECT_EQ(uniq.size(), archs.size());
     const size_t planned = column(out + "/plans.csv", "arch").size();
@@ -219,11 +228,10 @@ TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("quality control failed"), std::string::npos) << e.what();
     }
-    Table t = read_table(out + "/dataset.csv");
-    int samples = 0, refs = 0;
-    for (const auto& r : t.rows) (r[5] == "sample" ? samples : refs)++;
-    EXPECT_EQ(refs, 4);     // 2 baselines + 2 after the first batch, which passed
-    EXPECT_EQ(samples, 5);  // only the batch that passed QC
+    EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "ref").size(), 4u);     // 2 baselines + 2 after batch 1
+    EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "sample").size(), 5u);  // only the batch that passed QC
+    // Every measurement is on disk, confirmed or not: batch 1 once, batch 2 twice (1 retry).
+    EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "pending").size(), 15u);
 }
 
 // A real measuring run of esm-build (CPU executor, tiny resolution and protocol) killed
@@ -265,4 +273,62 @@ TEST(Loop, KilledEsmBuildResumesWithEverySampleOnce) {
     EXPECT_EQ(samples, std::set<std::string>(planned.begin(), planned.end()));
     EXPECT_GE(t.rows.size(), before);
     EXPECT_NE(r.out.find("predictor  " + out + "/predictor.esm"), std::string::npos) << r.out;
+}
+
+// A sample measured just before a crash is durable at once ("pending") and, when the
+// references still agree on the rerun, kept without measuring it again.
+TEST(Loop, SamplesMeasuredBeforeACrashAreNotMeasuredAgain) {
+    Space s = preset("densenet");
+    const std::string out = tmp_dir("pending");
+    const std::string log = out + "_calls", flag = out + "_down";
+    std::ofstream(log) << "";
+    std::ofstream(flag) << 1;
+    // Logs every call's arch; dies on its 16th call while the flag exists.
+    const std::string runner = "echo \"$1\" >> " + log + "; n=$(wc -l < " + log + "); [ -e " + flag +
+                               " ] && [ $n -ge 16 ] && exit 1; echo \"${#1}.5\"";
+    MeasureProtocol p;
+    p.refs = 1;
+    p.qc_batch = 10;
+    LoopOptions o = small_options(out);
+    o.n_initial = 30;
+    o.test_size = 10;
+    o.max_iterations = 1;
+    o.mlp.epochs = 5;
+    {
+        auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+        EXPECT_THROW(run_esm_loop(s, o, *src), Error);
+    }
+    // Call 1: the reference; 2-11: batch 1; 12: reference; 13-15: measured, then the crash.
+    Table before = read_table(out + "/dataset.csv");
+    int pending = 0;
+    for (const auto& r : before.rows) pending += r[5] == "pending";
+    EXPECT_EQ(pending, 13);  // 10 confirmed since, 3 still pending
+    std::remove(flag.c_str());
+    auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+    run_esm_loop(s, o, *src);
+    // Every planned sample was passed to the device exactly once, except the one whose
+    // call crashed; the reference is measured more often by design.
+    Table t = read_table(out + "/dataset.csv");
+    std::set<std::string> refs;
+    for (const auto& r : t.rows)
+        if (r[5] == "ref") refs.insert(r[0]);
+    std::map<std::string, int> calls;
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);)
+        if (!refs.count(line)) calls[line]++;
+    const auto planned = column(out + "/plans.csv", "arch");
+    ASSERT_EQ(calls.size(), planned.size());
+    int twice = 0;
+    for (const auto& kv : calls) {
+        EXPECT_LE(kv.second, 2) << kv.first;
+        twice += kv.second == 2;
+    }
+    EXPECT_EQ(twice, 1);  // the call that crashed
+    std::set<std::string> samples;
+    for (const auto& r : t.rows) {
+        if (r[5] == "sample") {
+            EXPECT_TRUE(samples.insert(r[0]).second);
+        }
+    }
+    EXPECT_EQ(samples.size(), planned.size());
 }

@@ -32,9 +32,10 @@ public:
     virtual DatasetMeta header() const = 0;
     // Rows already in the dataset (a resumed run): reference baselines come back from them.
     virtual void resume(const std::vector<DatasetRow>& existing) { (void)existing; }
-    // Measures archs (canonical text), calling emit(row) for every sample (kind "sample",
-    // or "dropped" when quality control rejected it) and every reference measurement
-    // ("ref") as soon as it is final; the loop persists it there and trains on samples only.
+    // Measures archs (canonical text), calling emit(row) at once for every measurement:
+    // "pending" when a sample is measured, then "sample" (or "dropped" when quality
+    // control rejected it) when its batch is confirmed, and "ref" for references. The
+    // loop persists every row there and trains on "sample" rows only.
     virtual void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) = 0;
     // Replay sources draw samples from their pool instead of the space.
     virtual const Pool* pool() const { return nullptr; }

@@ -90,12 +90,18 @@ public:
     // reference; when one moved more than qc_threshold from its baseline the whole batch
     // is measured again, up to qc_retries times. With no references every batch passes.
     BatchReport measure_batch(const std::vector<std::string>& archs);
+    // Called with every sample's first measurement as soon as it is taken, before the
+    // batch's references confirm it, so a caller can make it durable at once.
+    void set_observer(std::function<void(const std::string& arch, const LatencyStats&)> observer) {
+        observer_ = std::move(observer);
+    }
 
 private:
     std::vector<SampleResult> measure_samples(const std::vector<std::string>& archs);
     MeasureProtocol p_;
     ArchMeasurer measure_;
     std::vector<std::pair<std::string, double>> baselines_;
+    std::function<void(const std::string&, const LatencyStats&)> observer_;
 };
 
 }  // namespace esm
