@@ -15,6 +15,7 @@ static const char* kUsage =
     "  --warmup N --runs N warm-up and timed runs per architecture (default 10, 150)\n"
     "  --refs N            reference models for quality control (default 5)\n"
     "  --qc-batch N        samples between reference re-measurements (default 10)\n"
+    "  --qc-threshold F    largest relative move of a reference (default 0.03, the paper's 3 %)\n"
     "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms (docs/runner.md)\n"
     "  --runner-timeout S  seconds per architecture (default 600)\n"
     "  --pool CSV          replay: draw samples and latencies from a measured CSV\n"
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
                         {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
-                        {"--refs", true},      {"--qc-batch", true},  {"--res-encoding", true}, {"--wd-grid", true}});
+                        {"--refs", true},      {"--qc-batch", true},  {"--res-encoding", true}, {"--wd-grid", true},
+                        {"--qc-threshold", true}});
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
         proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
         proto.refs = static_cast<int>(args.get_int("--refs", proto.refs, 0, 1000));
         proto.qc_batch = static_cast<int>(args.get_int("--qc-batch", proto.qc_batch, 1, 1000000));
+        proto.qc_threshold = args.get_double("--qc-threshold", proto.qc_threshold, 1e-6, 10);
         std::unique_ptr<esm::LatencySource> source;
         if (args.has("--pool")) {
             source = esm::make_pool_source(space, args.get("--pool"), args.get("--target"));
