@@ -8,6 +8,9 @@
 #include <string>
 
 #include "esm/common.hpp"
+#include "esm/dataset.hpp"
+#include "esm/executor.hpp"
+#include "esm/measure.hpp"
 #include "esm/plan.hpp"
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
@@ -26,6 +29,13 @@ struct esm_sampler {
 struct esm_predictor {
     esm::Predictor p;
     std::shared_ptr<const esm::Space> space;
+};
+struct esm_executor {
+    std::unique_ptr<esm::Executor> ex;
+};
+struct esm_dataset {
+    std::shared_ptr<const esm::Space> space;
+    std::unique_ptr<esm::DatasetWriter> w;
 };
 
 namespace {
@@ -317,6 +327,126 @@ esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch
             }
             predictor->p.predict_batch(chunk.data(), chunk.size(), out_ms + i);
         }
+        return ESM_OK;
+    });
+}
+
+esm_executor_options esm_executor_default_options(void) {
+    esm_executor_options o;
+    o.device = 0;
+    o.threads = 1;
+    o.batch = 1;
+    o.res = 0;
+    o.seed = 1;
+    o.tf32 = 0;
+    return o;
+}
+
+esm_status esm_executor_create(esm_arch_t arch, const esm_executor_options* options, esm_executor_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(arch);
+    const esm_executor_options o = options ? *options : esm_executor_default_options();
+    if (o.device != 0 && o.device != 1) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_executor_create: device must be 0 (CPU) or 1 (CUDA)");
+    if (o.threads < 1) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_executor_create: threads must be >= 1");
+    return guard(__func__, [&] {
+        esm::ExecutorOptions eo;
+        eo.backend = o.device == 1 ? esm::Backend::Cuda : esm::Backend::Cpu;
+        eo.threads = o.threads;
+        eo.seed = o.seed;
+        eo.tf32 = o.tf32 != 0;
+        const esm::Plan plan = esm::build_plan(*arch->space, arch->a, o.batch, o.res);
+        auto ex = esm::Executor::create(plan, eo);
+        const std::vector<float> x = esm::make_input(plan, o.seed);
+        std::copy(x.begin(), x.end(), ex->input().data);
+        *out = new esm_executor{std::move(ex)};
+        return ESM_OK;
+    });
+}
+
+void esm_executor_free(esm_executor_t executor) { delete executor; }
+
+esm_status esm_executor_run(esm_executor_t executor) {
+    ESM_NEED(executor);
+    return guard(__func__, [&] {
+        executor->ex->run();
+        return ESM_OK;
+    });
+}
+
+esm_status esm_executor_checksum(esm_executor_t executor, double* out_sum) {
+    ESM_NEED(executor);
+    ESM_NEED(out_sum);
+    return guard(__func__, [&] {
+        const esm::TensorView y = executor->ex->output();
+        double sum = 0;
+        for (int64_t i = 0; i < y.size(); ++i) sum += y.data[i];  // contiguous whole-network output
+        *out_sum = sum;
+        return ESM_OK;
+    });
+}
+
+esm_status esm_executor_measure(esm_executor_t executor, int warmup, int runs, esm_measurement* out) {
+    ESM_NEED(executor);
+    ESM_NEED(out);
+    return guard(__func__, [&] {
+        esm::MeasureProtocol p;
+        p.warmup = warmup;
+        p.runs = runs;
+        p.validate();
+        const esm::LatencyStats st = esm::measure_latency(esm::executor_timer(*executor->ex), p);
+        out->latency_ms = st.latency_ms;
+        out->std_ms = st.std_ms;
+        out->runs = st.runs;
+        return ESM_OK;
+    });
+}
+
+esm_status esm_dataset_open(const char* path, esm_space_t space, const char* device, const char* backend,
+                            esm_dataset_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(path);
+    ESM_NEED(space);
+    ESM_NEED(device);
+    ESM_NEED(backend);
+    return guard(__func__, [&] {
+        esm::DatasetMeta meta = {{"format", "esm-latency-dataset 1"},
+                                 {"library_version", esm::version()},
+                                 {"device", device},
+                                 {"backend", backend},
+                                 {"space", space->s->name}};
+        *out = new esm_dataset{space->s, std::make_unique<esm::DatasetWriter>(path, meta)};
+        return ESM_OK;
+    });
+}
+
+void esm_dataset_free(esm_dataset_t dataset) { delete dataset; }
+
+esm_status esm_dataset_append(esm_dataset_t dataset, esm_arch_t arch, const esm_measurement* m) {
+    ESM_NEED(dataset);
+    ESM_NEED(arch);
+    ESM_NEED(m);
+    if (!same_space(dataset->space, arch->space))
+        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_dataset_append: the architecture is of another space");
+    if (!(m->latency_ms > 0) || !(m->std_ms >= 0) || m->runs < 1)
+        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_dataset_append: latency must be > 0, std >= 0 and runs >= 1");
+    return guard(__func__, [&] {
+        esm::DatasetRow r;
+        r.arch = esm::format_arch(*arch->space, arch->a);
+        r.depth = arch->a.depth();
+        r.stats = {m->latency_ms, m->std_ms, m->runs};
+        dataset->w->append(r);
+        return ESM_OK;
+    });
+}
+
+esm_status esm_dataset_contains(esm_dataset_t dataset, esm_arch_t arch, int* out_bool) {
+    ESM_NEED(dataset);
+    ESM_NEED(arch);
+    ESM_NEED(out_bool);
+    return guard(__func__, [&] {
+        *out_bool = dataset->w->has_sample(esm::format_arch(*arch->space, arch->a)) ? 1 : 0;
         return ESM_OK;
     });
 }

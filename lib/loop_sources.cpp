@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "esm/common.hpp"
+#include "esm/cuda.hpp"
 #include "esm/loop.hpp"
 
 namespace esm {
@@ -141,6 +142,13 @@ std::unique_ptr<LatencySource> make_runner_source(const Space& space, const Runn
 std::unique_ptr<LatencySource> make_executor_source(const Space& space, int batch, int res, const ExecutorOptions& options,
                                                     const MeasureProtocol& p, uint64_t seed) {
     DatasetMeta meta = cpu_dataset_meta(space, res, batch, options.threads, seed, p);
+    if (options.backend == Backend::Cuda) {  // the GPU, its libraries and TF32 instead of the CPU
+        for (auto& kv : meta) {
+            if (kv.first == "backend") kv.second = "cuda";
+            if (kv.first == "device") kv.second = cuda::device_header(options.device);
+        }
+        meta.push_back({"tf32", options.tf32 ? "on" : "off"});
+    }
     return std::make_unique<QcSource>(space, meta, p, seed, executor_measurer(space, batch, res, options, p));
 }
 

@@ -14,7 +14,7 @@ static const char* kUsage =
     "  --res R --batch B   input resolution (default: the space's) and batch (default 1)\n"
     "  --warmup N --runs N warm-up and timed runs per architecture (default 10, 150)\n"
     "  --refs N            reference models for quality control (default 5)\n"
-    "  --qc-batch N        samples between reference re-measurements (default 10)\n"
+    "  --qc-every N        samples between reference re-measurements (default 10)\n"
     "  --qc-threshold F    largest relative move of a reference (default 0.03, the paper's 3 %)\n"
     "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms (docs/runner.md)\n"
     "  --runner-timeout S  seconds per architecture (default 600)\n"
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
                         {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
-                        {"--refs", true},      {"--qc-batch", true},  {"--res-encoding", true}, {"--wd-grid", true},
+                        {"--refs", true},      {"--qc-every", true},  {"--res-encoding", true}, {"--wd-grid", true},
                         {"--qc-threshold", true}});
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
         proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));
         proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
         proto.refs = static_cast<int>(args.get_int("--refs", proto.refs, 0, 1000));
-        proto.qc_batch = static_cast<int>(args.get_int("--qc-batch", proto.qc_batch, 1, 1000000));
+        proto.qc_batch = static_cast<int>(args.get_int("--qc-every", proto.qc_batch, 1, 1000000));
         proto.qc_threshold = args.get_double("--qc-threshold", proto.qc_threshold, 1e-6, 10);
         std::unique_ptr<esm::LatencySource> source;
         if (args.has("--pool")) {

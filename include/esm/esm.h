@@ -104,6 +104,50 @@ esm_status esm_predictor_predict_text(esm_predictor_t predictor, const char* tex
 /* out_ms: (n) predictions of archs: (n), batched (fastest for many candidates). */
 esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch_t* archs, size_t n, float* out_ms);
 
+/* ---- executors and measurement ------------------------------------------------------ */
+typedef struct esm_executor* esm_executor_t;
+
+typedef struct esm_executor_options {
+    int device;    /* 0 = CPU, 1 = CUDA (ESM_ERR_UNSUPPORTED without CUDA or a GPU) */
+    int threads;   /* CPU threads, >= 1 */
+    int batch;     /* >= 1 */
+    int res;       /* input resolution; 0 = the architecture's */
+    uint64_t seed; /* weights and input */
+    int tf32;      /* CUDA: allow TF32 math (0 = off, the default) */
+} esm_executor_options;
+
+/* The defaults: CPU, 1 thread, batch 1, the arch's resolution, seed 1, TF32 off. */
+esm_executor_options esm_executor_default_options(void);
+/* Builds, allocates and packs everything for one architecture. The caller owns *out. */
+esm_status esm_executor_create(esm_arch_t arch, const esm_executor_options* options, esm_executor_t* out);
+void esm_executor_free(esm_executor_t executor);
+/* One forward pass; allocates nothing. */
+esm_status esm_executor_run(esm_executor_t executor);
+/* Checksum (sum of the outputs) of the last run, to check it against another framework. */
+esm_status esm_executor_checksum(esm_executor_t executor, double* out_sum);
+
+typedef struct esm_measurement {
+    double latency_ms; /* mean of the middle runs (SPEC §5) */
+    double std_ms;     /* their standard deviation */
+    int runs;          /* runs kept */
+} esm_measurement;
+/* warmup untimed passes, then runs timed ones; the middle 60 % (trim 0.2) are kept. */
+esm_status esm_executor_measure(esm_executor_t executor, int warmup, int runs, esm_measurement* out);
+
+/* ---- datasets ----------------------------------------------------------------------- */
+typedef struct esm_dataset* esm_dataset_t;
+
+/* Opens (creating or resuming) a libesm dataset CSV for latencies measured by the caller
+ * on `device` (free text, recorded in the header) with `backend` (e.g. "tflite"). A file
+ * made for another space, device or backend is refused untouched. The caller owns *out. */
+esm_status esm_dataset_open(const char* path, esm_space_t space, const char* device, const char* backend,
+                            esm_dataset_t* out);
+void esm_dataset_free(esm_dataset_t dataset);
+/* Appends one measured sample; it is on disk (fsync) when this returns. */
+esm_status esm_dataset_append(esm_dataset_t dataset, esm_arch_t arch, const esm_measurement* m);
+/* Whether the dataset already holds a sample of this architecture (to resume). */
+esm_status esm_dataset_contains(esm_dataset_t dataset, esm_arch_t arch, int* out_bool);
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,6 +77,47 @@ int main(int argc, char** argv) {
     }
     CHECK(esm_sampler_mutate(sampler, arch, 1.5, &child) == ESM_ERR_INVALID_ARGUMENT && child == NULL);
 
+    /* Executors, measurement and datasets. */
+    {
+        esm_space_t dspace = NULL;
+        esm_arch_t small = NULL;
+        esm_executor_t ex = NULL;
+        esm_executor_options opt = esm_executor_default_options();
+        esm_measurement m;
+        esm_dataset_t ds = NULL;
+        double sum = 0;
+        int has = 1;
+        char path[256];
+        opt.res = 64;
+        CHECK(esm_space_load("densenet", &dspace) == ESM_OK);
+        CHECK(esm_arch_parse(dspace, "densenet:d1k1/d1k3/d1k1/d1k1/d1k1", &small) == ESM_OK);
+        CHECK(esm_executor_create(small, &opt, &ex) == ESM_OK);
+        CHECK(esm_executor_run(ex) == ESM_OK);
+        CHECK(esm_executor_checksum(ex, &sum) == ESM_OK && sum == sum); /* finite, not NaN */
+        CHECK(esm_executor_measure(ex, 1, 5, &m) == ESM_OK && m.latency_ms > 0 && m.runs == 3);
+        opt.device = 7;
+        {
+            esm_executor_t none = NULL;
+            CHECK(esm_executor_create(small, &opt, &none) == ESM_ERR_INVALID_ARGUMENT && none == NULL);
+        }
+        sprintf(path, "c99_dataset.csv"); /* in the test's working directory */
+        remove(path);
+        CHECK(esm_dataset_open(path, dspace, "test device", "c99", &ds) == ESM_OK);
+        CHECK(esm_dataset_contains(ds, small, &has) == ESM_OK && has == 0);
+        CHECK(esm_dataset_append(ds, small, &m) == ESM_OK);
+        CHECK(esm_dataset_contains(ds, small, &has) == ESM_OK && has == 1);
+        CHECK(esm_dataset_append(ds, arch, &m) == ESM_ERR_INVALID_ARGUMENT); /* a resnet arch */
+        esm_dataset_free(ds);
+        ds = NULL;
+        CHECK(esm_dataset_open(path, dspace, "another device", "c99", &ds) == ESM_ERR_FORMAT && ds == NULL);
+        remove(path);
+        esm_executor_free(ex);
+        esm_arch_free(small);
+        esm_space_free(dspace);
+        esm_executor_free(NULL);
+        esm_dataset_free(NULL);
+    }
+
     if (argc > 1) { /* a predictor trained on resnet by the C++ test that runs this */
         esm_predictor_t pred = NULL;
         esm_space_t pspace = NULL;
