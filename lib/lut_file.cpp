@@ -14,13 +14,13 @@
 #include "esm/common.hpp"
 #include "esm/lut.hpp"
 #include "esm/predictor.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
 namespace {
 
-const char* kMagic = "esm-lut ";
-const char* kChecksumKey = "checksum fnv1a64 ";
+const char* kMagic = "esm-lut";
 
 // Shortest of %.15g / %.17g that reads back exactly.
 std::string num(double v) {
@@ -30,68 +30,9 @@ std::string num(double v) {
     return b;
 }
 
-void check_one_line(const std::string& what, const std::string& v) {
-    if (v.find_first_of("\t\r\n") != std::string::npos)
-        throw Error(ErrorKind::InvalidArgument, "lookup table: " + what + " '" + v + "' contains a tab or newline");
-}
+void check_one_line(const std::string& what, const std::string& v) { detail::check_one_line("lookup table", what, v); }
 
-// Cursor over the payload with line numbers for messages.
-class Reader {
-public:
-    Reader(const std::string& t, size_t end, const std::string& where) : t_(t), end_(end), where_(where) {}
-    [[noreturn]] void fail(const std::string& msg) const {
-        throw Error(ErrorKind::Format, where_ + ": line " + std::to_string(line_) + ": " + msg);
-    }
-    std::string line() {
-        if (pos_ >= end_) fail("unexpected end of data");
-        const size_t nl = t_.find('\n', pos_);
-        if (nl == std::string::npos || nl >= end_) fail("unterminated line");
-        std::string l = t_.substr(pos_, nl - pos_);
-        pos_ = nl + 1;
-        ++line_;
-        return l;
-    }
-    std::string field(const std::string& key) {
-        const std::string l = line();
-        if (l.compare(0, key.size() + 1, key + " ") != 0)
-            fail("expected field '" + key + "', found '" + l.substr(0, 40) + "'");
-        return l.substr(key.size() + 1);
-    }
-    long integer(const std::string& key, const std::string& v, long lo, long hi) const {
-        char* e = nullptr;
-        errno = 0;
-        const long x = std::strtol(v.c_str(), &e, 10);
-        if (v.empty() || *e || errno || x < lo || x > hi)
-            fail("'" + key + "' expects an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                 ", found '" + v + "'");
-        return x;
-    }
-    long integer(const std::string& key, long lo, long hi) { return integer(key, field(key), lo, hi); }
-    double real(const std::string& key, const std::string& v) const {
-        char* e = nullptr;
-        const double x = std::strtod(v.c_str(), &e);
-        if (v.empty() || *e || !std::isfinite(x)) fail("'" + key + "' has a bad number '" + v + "'");
-        return x;
-    }
-    double real(const std::string& key) { return real(key, field(key)); }
-    std::string blob(const std::string& key) {
-        const long n = integer(key, 0, 1L << 24);
-        if (pos_ + static_cast<size_t>(n) + 1 > end_) fail("'" + key + "' runs past the end of the data");
-        std::string b = t_.substr(pos_, static_cast<size_t>(n));
-        if (t_[pos_ + static_cast<size_t>(n)] != '\n') fail("'" + key + "' is not followed by a newline");
-        for (char c : b) line_ += c == '\n';
-        ++line_;
-        pos_ += static_cast<size_t>(n) + 1;
-        return b;
-    }
-    bool at_end() const { return pos_ == end_; }
-
-private:
-    const std::string& t_;
-    size_t end_, pos_ = 0;
-    int line_ = 0;
-    std::string where_;
-};
+using Reader = detail::LineReader;
 
 std::vector<std::string> split_tabs(const std::string& l) {
     std::vector<std::string> f;
@@ -108,8 +49,7 @@ std::vector<std::string> split_tabs(const std::string& l) {
 
 std::string LookupTable::serialize() const {
     check_one_line("fit info", fit_info);
-    std::string s = std::string(kMagic) + std::to_string(kLutFormatVersion) + "\n";
-    s += "library " + std::string(version()) + "\n";
+    std::string s = "library " + std::string(version()) + "\n";
     s += "batch " + std::to_string(batch_) + "\n";
     s += "res " + std::to_string(res_) + "\n";
     s += "threads " + std::to_string(threads) + "\n";
@@ -130,33 +70,11 @@ std::string LookupTable::serialize() const {
     s += "entries " + std::to_string(entries_.size()) + "\n";
     for (const auto& [k, e] : entries_)
         s += k + "\t" + num(e.latency_ms) + "\t" + num(e.std_ms) + "\t" + std::to_string(e.runs) + "\n";
-    char sum[32];
-    std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(s.data(), s.size()));
-    return s + kChecksumKey + sum + "\n";
+    return detail::seal(kMagic, kLutFormatVersion, s);
 }
 
 LookupTable LookupTable::parse(const std::string& text, const std::string& where) {
-    const size_t nl = text.find('\n');
-    const std::string first = text.substr(0, std::min(nl, size_t{60}));
-    if (text.compare(0, std::strlen(kMagic), kMagic) != 0)
-        throw Error(ErrorKind::Format, where + ": not a libesm lookup-table file (line 1 is '" + first + "')");
-    const std::string v = nl == std::string::npos ? "" : text.substr(std::strlen(kMagic), nl - std::strlen(kMagic));
-    if (v != std::to_string(kLutFormatVersion))
-        throw Error(ErrorKind::Format, where + ": unsupported lookup-table format version '" + v +
-                                           "' (this library, " + version() + ", reads version " +
-                                           std::to_string(kLutFormatVersion) + ")");
-    const std::string key = std::string("\n") + kChecksumKey;
-    const size_t at = text.rfind(key);
-    if (at == std::string::npos || text.size() != at + key.size() + 16 + 1 || text.back() != '\n')
-        throw Error(ErrorKind::Format, where + ": truncated or damaged: the file (" + std::to_string(text.size()) +
-                                           " bytes) does not end with its checksum line");
-    const size_t payload = at + 1;
-    char sum[32];
-    std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(text.data(), payload));
-    const std::string stored = text.substr(at + key.size(), 16);
-    if (stored != sum)
-        throw Error(ErrorKind::Format, where + ": checksum mismatch over bytes 0.." + std::to_string(payload) +
-                                           " (stored " + stored + ", computed " + sum + "): the file is corrupted");
+    const size_t payload = detail::unseal(text, where, kMagic, kLutFormatVersion, "lookup-table");
     Reader r(text, payload, where);
     r.line();
     const std::string lib = r.field("library");

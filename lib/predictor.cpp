@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "esm/common.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
@@ -103,103 +104,18 @@ void put_blob(std::string& s, const char* key, const std::string& blob) {
     s += std::string(key) + " " + std::to_string(blob.size()) + "\n" + blob + "\n";
 }
 
-void check_one_line(const std::string& what, const std::string& v) {
-    if (v.find('\n') != std::string::npos || v.find('\t') != std::string::npos)
-        throw Error(ErrorKind::InvalidArgument, "predictor: " + what + " '" + v + "' contains a tab or newline");
-}
+void check_one_line(const std::string& what, const std::string& v) { detail::check_one_line("predictor", what, v); }
 
-// Cursor over the file text with line numbers for messages.
-class Reader {
-public:
-    Reader(const std::string& text, size_t end, const std::string& where) : t_(text), end_(end), where_(where) {}
+using Reader = detail::LineReader;
 
-    [[noreturn]] void fail(const std::string& msg) const {
-        throw Error(ErrorKind::Format, where_ + ": line " + std::to_string(line_) + ": " + msg);
-    }
-    std::string line() {
-        if (pos_ >= end_) fail("unexpected end of data");
-        size_t nl = t_.find('\n', pos_);
-        if (nl == std::string::npos || nl >= end_) fail("unterminated line");
-        std::string l = t_.substr(pos_, nl - pos_);
-        pos_ = nl + 1;
-        ++line_;
-        return l;
-    }
-    // "key value" -> value
-    std::string field(const std::string& key) {
-        const std::string l = line();
-        if (l.compare(0, key.size() + 1, key + " ") != 0)
-            fail("expected field '" + key + "', found '" + l.substr(0, 40) + "'");
-        return l.substr(key.size() + 1);
-    }
-    long integer(const std::string& key, long lo, long hi) {
-        const std::string v = field(key);
-        char* e = nullptr;
-        errno = 0;
-        const long x = std::strtol(v.c_str(), &e, 10);
-        if (v.empty() || *e || errno || x < lo || x > hi)
-            fail("field '" + key + "' expects an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                 ", found '" + v + "'");
-        return x;
-    }
-    double real(const std::string& key) {
-        const std::string v = field(key);
-        return to_double(v, key);
-    }
-    double to_double(const std::string& v, const std::string& key) const {
-        char* e = nullptr;
-        const double x = std::strtod(v.c_str(), &e);
-        if (v.empty() || *e || !std::isfinite(x)) fail("field '" + key + "' has a bad number '" + v + "'");
-        return x;
-    }
-    std::string blob(const std::string& key) {
-        const long n = integer(key, 0, 1L << 30);
-        if (pos_ + static_cast<size_t>(n) + 1 > end_) fail("'" + key + "' runs past the end of the data");
-        std::string b = t_.substr(pos_, static_cast<size_t>(n));
-        if (t_[pos_ + static_cast<size_t>(n)] != '\n') fail("'" + key + "' is not followed by a newline");
-        line_ += static_cast<int>(std::count(b.begin(), b.end(), '\n')) + 1;
-        pos_ += static_cast<size_t>(n) + 1;
-        return b;
-    }
-    std::vector<float> floats(const std::string& key, size_t expect_count) {
-        const long n = integer(key, 0, 1L << 28);
-        if (static_cast<size_t>(n) != expect_count)
-            fail("'" + key + "' has " + std::to_string(n) + " values, expected " + std::to_string(expect_count));
-        std::vector<float> v;
-        v.reserve(static_cast<size_t>(n));
-        while (v.size() < static_cast<size_t>(n)) {
-            const std::string l = line();
-            const char* p = l.c_str();
-            while (*p) {
-                char* e = nullptr;
-                const float x = std::strtof(p, &e);
-                if (e == p || !std::isfinite(x) || (*e && *e != ' ')) fail("bad number in '" + key + "': '" + l.substr(0, 40) + "'");
-                v.push_back(x);
-                p = *e ? e + 1 : e;
-            }
-            if (v.size() > static_cast<size_t>(n)) fail("'" + key + "' has more values than announced");
-        }
-        return v;
-    }
-    bool at_end() const { return pos_ == end_; }
-
-private:
-    const std::string& t_;
-    size_t end_, pos_ = 0;
-    int line_ = 0;
-    std::string where_;
-};
-
-const char* kMagic = "esm-predictor ";
-const char* kChecksumKey = "checksum fnv1a64 ";
+const char* kMagic = "esm-predictor";
 
 }  // namespace
 
 std::string Predictor::serialize() const {
     check_one_line("target", target);
     check_one_line("training", training);
-    std::string s = std::string(kMagic) + std::to_string(kPredictorFormatVersion) + "\n";
-    s += "library " + std::string(version()) + "\n";
+    std::string s = "library " + std::string(version()) + "\n";
     s += "encoding " + std::string(encoding_name(encoding())) + "\n";
     s += "resolution " + std::string(res_encoding_name(encoder_.res_encoding())) + "\n";
     s += "target " + target + "\n";
@@ -222,36 +138,11 @@ std::string Predictor::serialize() const {
     s += "y_mean " + hexf(model_.y_mean) + "\n";
     s += "y_std " + hexf(model_.y_std) + "\n";
     put_floats(s, "params", model_.net.params());
-    char sum[64];
-    std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(s.data(), s.size()));
-    return s + kChecksumKey + sum + "\n";
+    return detail::seal(kMagic, kPredictorFormatVersion, s);
 }
 
 Predictor Predictor::parse(const std::string& text, const std::string& where) {
-    const size_t nl = text.find('\n');
-    const std::string first = text.substr(0, std::min(nl, size_t{60}));
-    if (text.compare(0, std::strlen(kMagic), kMagic) != 0)
-        throw Error(ErrorKind::Format, where + ": not a libesm predictor file (line 1 is '" + first + "')");
-    {
-        const std::string v = nl == std::string::npos ? "" : text.substr(std::strlen(kMagic), nl - std::strlen(kMagic));
-        if (v != std::to_string(kPredictorFormatVersion))
-            throw Error(ErrorKind::Format, where + ": unsupported predictor format version '" + v +
-                                               "' (this library, " + version() + ", reads version " +
-                                               std::to_string(kPredictorFormatVersion) + ")");
-    }
-    const std::string key = std::string("\n") + kChecksumKey;
-    const size_t at = text.rfind(key);
-    const size_t want_len = at == std::string::npos ? 0 : at + key.size() + 16 + 1;
-    if (at == std::string::npos || text.size() != want_len || text.back() != '\n')
-        throw Error(ErrorKind::Format, where + ": truncated or damaged: the file (" + std::to_string(text.size()) +
-                                           " bytes) does not end with its checksum line");
-    const size_t payload = at + 1;
-    char sum[32];
-    std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(text.data(), payload));
-    const std::string stored = text.substr(at + key.size(), 16);
-    if (stored != sum)
-        throw Error(ErrorKind::Format, where + ": checksum mismatch over bytes 0.." + std::to_string(payload) +
-                                           " (stored " + stored + ", computed " + sum + "): the file is corrupted");
+    const size_t payload = detail::unseal(text, where, kMagic, kPredictorFormatVersion, "predictor");
     Reader r(text, payload, where);
     r.line();
     const std::string lib = r.field("library");

@@ -1,0 +1,44 @@
+// Internal: the versioned, checksummed text files libesm writes (predictors, lookup
+// tables): line 1 "MAGIC VERSION", the body, and a last line "checksum fnv1a64 HEX" over
+// everything before it; plus a line reader with line numbers for messages.
+// Not a general serialisation library.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace esm::detail {
+
+// magic + version line, body, checksum line.
+std::string seal(const std::string& magic, int version, const std::string& body);
+// Checks the first line (magic and version) and the checksum; returns the number of bytes
+// before the checksum line. `what` names the kind in messages ("predictor", "lookup-table").
+// Throws esm::Error (Format) naming `where` and what is wrong.
+size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int version,
+              const std::string& what);
+// Throws esm::Error (InvalidArgument) when a value to write holds a tab or a line break.
+void check_one_line(const std::string& owner, const std::string& what, const std::string& v);
+
+// Cursor over text[0, end) with line numbers for messages.
+class LineReader {
+public:
+    LineReader(const std::string& text, size_t end, const std::string& where) : t_(text), end_(end), where_(where) {}
+    [[noreturn]] void fail(const std::string& msg) const;
+    std::string line();
+    std::string field(const std::string& key);  // "key value" -> value
+    long integer(const std::string& key, const std::string& v, long lo, long hi) const;
+    long integer(const std::string& key, long lo, long hi) { return integer(key, field(key), lo, hi); }
+    double real(const std::string& key, const std::string& v) const;
+    double real(const std::string& key) { return real(key, field(key)); }
+    std::string blob(const std::string& key);  // "key N" then N bytes and a newline
+    std::vector<float> floats(const std::string& key, size_t expect_count);  // "key N", then lines of numbers
+    bool at_end() const { return pos_ == end_; }
+
+private:
+    const std::string& t_;
+    size_t end_, pos_ = 0;
+    int line_ = 0;
+    std::string where_;
+};
+
+}  // namespace esm::detail
