@@ -8,12 +8,13 @@ BUILD=${FUZZ_BUILD:-build-fuzz}
 cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DESM_FUZZ=ON -DESM_CUDA=OFF \
   -DESM_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 targets=(arch space table predictor runner)
-cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" > /dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" > "$BUILD/build.log" 2>&1 ||
+  { tail -30 "$BUILD/build.log"; exit 1; }
 mkdir -p "$BUILD/crashes"
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "$BUILD/corpus/$t"
-  cp -n tests/fuzz/corpus/$t/* "$BUILD/corpus/$t/" 2>/dev/null || true
+  cp -n "tests/fuzz/corpus/$t/"* "$BUILD/corpus/$t/" 2>/dev/null || true
   echo "== fuzz_$t for ${FUZZ_TIME}s"
   if ! "$BUILD/fuzz_$t" "$BUILD/corpus/$t" -max_total_time="$FUZZ_TIME" -timeout=10 -rss_limit_mb=2048 \
        -artifact_prefix="$BUILD/crashes/$t-" -print_final_stats=1 2>"$BUILD/fuzz_$t.log"; then
