@@ -25,8 +25,12 @@ int main(int argc, char** argv) {
         esm::Space space = esm::preset("ofa-mbv3");
         esm::Table t = esm::read_table(data);
         std::vector<std::string> cols;
+        // $ESM_BENCH_COLUMNS (comma-separated) limits the run to some columns.
+        const std::string only = std::getenv("ESM_BENCH_COLUMNS") ? std::getenv("ESM_BENCH_COLUMNS") : "";
         for (const auto& c : t.columns)
-            if (c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) cols.push_back(c);
+            if ((c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) &&
+                (only.empty() || ("," + only + ",").find("," + c + ",") != std::string::npos))
+                cols.push_back(c);
         std::printf("replay on %s: %zu rows; N_I 300, N_step 100, w1 2, w2 1, test 200 balanced, FCC, bin-wise Acc_TH %.0f %%,"
                     " 5 bins, budget 4800 samples, %d seeds\n",
                     data.c_str(), t.rows.size(), acc_th, seeds);

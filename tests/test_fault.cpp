@@ -78,7 +78,7 @@ TEST(Fault, FullDiskIsAClearErrorAndKeepsWhatWasThere) {
         for (const auto& a : sm.sample(esm::Strategy::Random, 100, 5)) f << esm::format_arch(s, a) << "\n";
     }
     const std::string measure = tool_path("esm-measure") + " --space densenet --archs " + archs + " -o " + data +
-                                " --res 64 --runs 1 --warmup 0 --refs 0 --qc-every 1";
+                                " --res 64 --runs 1 --warmup 0 --refs 0 --qc-every 1 --outlier-spread 100";
     // stderr goes through a pipe: a file would hit the same size limit.
     const std::string limited = "sh -c 'trap \"\" XFSZ; ulimit -f 8; " + measure + " 2>&1 >/dev/null; echo $? > " + d +
                                 "/status' | tail -c 1000 > " + d + "/err";
@@ -156,7 +156,7 @@ TEST(Fault, EsmMeasureKilledTwentyTimes) {
         }
     }
     kill_at_random_points("esm-measure", "--space mobilenetv3 --archs " + archs + " -o " + data +
-                                             " --res 32 --runs 3 --warmup 1 --refs 0",
+                                             " --res 32 --runs 3 --warmup 1 --refs 0 --outlier-spread 100",
                           data, 20, 11);
     esm::Table t = esm::read_table(data);
     std::set<std::string> got;
