@@ -3,6 +3,8 @@
 // clear error without a device, device facts, the algorithm-cache key, timed_run_ms on CPU.
 #include <gtest/gtest.h>
 
+#include "one_op_plan.hpp"
+
 #include <cmath>
 #include <functional>
 #include <set>
@@ -65,23 +67,6 @@ namespace {
     return ::testing::AssertionSuccess();
 }
 
-// One op reading buffer 0 (maybe wider: a channel prefix) and writing buffer 1 (maybe
-// wider: a slice at out_off), as in tests/test_kernels.cpp.
-Plan single_op(Op op, int batch, int in_buf_c, int out_buf_c, int out_off) {
-    Plan p;
-    p.batch = batch;
-    p.res = op.in.h;
-    p.buffers = {{in_buf_c, op.in.h, op.in.w}, {out_buf_c, op.out.h, op.out.w}};
-    p.input = Value{0, 0, in_buf_c, op.in.h, op.in.w};
-    op.in.buf = 0;
-    if (op.kind == OpKind::Add) op.in2.buf = 0;
-    op.out.buf = 1;
-    op.out.c_off = out_off;
-    op.name = "op";
-    p.ops = {op};
-    p.output = p.ops[0].out;
-    return p;
-}
 
 int out_size(int x, int k, int s, int p) { return (x + 2 * p - k) / s + 1; }
 
@@ -196,7 +181,7 @@ TEST(CudaOps, ConvAllKernelsStrides) {
                 name << "conv k" << k << " s" << s << " b" << batch << " " << act_name(act);
                 SCOPED_TRACE(name.str());
                 Op op = conv(7, 13, 23, 19, k, s, 1, n % 3 == 0, n % 2 == 0, act);
-                EXPECT_TRUE(cuda_matches_cpu(single_op(op, batch, 7, 13, 0), 11 + n));
+                EXPECT_TRUE(cuda_matches_cpu(one_op(op, batch, 7, 13, 0), 11 + n));
                 ++n;
             }
 }
@@ -207,18 +192,18 @@ TEST(CudaOps, ConvSlicesDepthwiseGrouped) {
         for (int k : {1, 3}) {  // DenseNet: read a channel prefix, write a slice
             SCOPED_TRACE("slice b" + std::to_string(batch) + " k" + std::to_string(k));
             EXPECT_TRUE(
-                cuda_matches_cpu(single_op(conv(11, 6, 9, 7, k, 1, 1, false, k == 1, Act::None), batch, 17, 20, 5), 5));
+                cuda_matches_cpu(one_op(conv(11, 6, 9, 7, k, 1, 1, false, k == 1, Act::None), batch, 17, 20, 5), 5));
         }
     int n = 0;
     for (int k : {3, 5, 7})
         for (int s : {1, 2}) {
             SCOPED_TRACE("dw k" + std::to_string(k) + " s" + std::to_string(s));
             EXPECT_TRUE(cuda_matches_cpu(
-                single_op(conv(24, 24, 23, 19, k, s, 24, n % 2, true, kActs[n % 4]), 2, 24, 24, 0), 20 + n));
+                one_op(conv(24, 24, 23, 19, k, s, 24, n % 2, true, kActs[n % 4]), 2, 24, 24, 0), 20 + n));
             ++n;
         }
-    EXPECT_TRUE(cuda_matches_cpu(single_op(conv(8, 12, 11, 10, 3, 2, 4, false, true, Act::HSwish), 2, 8, 12, 0), 9));
-    EXPECT_TRUE(cuda_matches_cpu(single_op(conv(5, 9, 1, 2, 3, 1, 1, true, true, Act::ReLU), 2, 5, 9, 0), 3));
+    EXPECT_TRUE(cuda_matches_cpu(one_op(conv(8, 12, 11, 10, 3, 2, 4, false, true, Act::HSwish), 2, 8, 12, 0), 9));
+    EXPECT_TRUE(cuda_matches_cpu(one_op(conv(5, 9, 1, 2, 3, 1, 1, true, true, Act::ReLU), 2, 5, 9, 0), 3));
 }
 
 TEST(CudaOps, BnActPoolGapSeAddLinear) {
@@ -227,11 +212,11 @@ TEST(CudaOps, BnActPoolGapSeAddLinear) {
         Op op;
         op.kind = OpKind::BnAct, op.act = act;
         op.in = Value{0, 0, 7, 23, 19}, op.out = Value{1, 0, 7, 23, 19};
-        EXPECT_TRUE(cuda_matches_cpu(single_op(op, 2, 10, 7, 0), 4)) << "bnact " << act_name(act);
+        EXPECT_TRUE(cuda_matches_cpu(one_op(op, 2, 10, 7, 0), 4)) << "bnact " << act_name(act);
         Op add;
         add.kind = OpKind::Add, add.act = act;
         add.in = Value{0, 0, 7, 23, 19}, add.in2 = Value{0, 7, 7, 23, 19}, add.out = Value{1, 0, 7, 23, 19};
-        EXPECT_TRUE(cuda_matches_cpu(single_op(add, 2, 14, 7, 0), 3)) << "add " << act_name(act);
+        EXPECT_TRUE(cuda_matches_cpu(one_op(add, 2, 14, 7, 0), 3)) << "add " << act_name(act);
     }
     for (auto [kind, k, s, p] :
          {std::tuple{PoolKind::Max, 3, 2, 1}, std::tuple{PoolKind::Avg, 2, 2, 0}, std::tuple{PoolKind::Avg, 3, 1, 1}}) {
@@ -239,21 +224,21 @@ TEST(CudaOps, BnActPoolGapSeAddLinear) {
         op.kind = OpKind::Pool, op.pool = kind, op.k = k, op.stride = s, op.pad = p;
         op.in = Value{0, 0, 7, 23, 19};
         op.out = Value{1, 0, 7, out_size(23, k, s, p), out_size(19, k, s, p)};
-        EXPECT_TRUE(cuda_matches_cpu(single_op(op, 2, 7, 12, 3), 6)) << "pool k" << k;
+        EXPECT_TRUE(cuda_matches_cpu(one_op(op, 2, 7, 12, 3), 6)) << "pool k" << k;
     }
     Op gap;
     gap.kind = OpKind::GlobalAvgPool;
     gap.in = Value{0, 0, 7, 23, 19}, gap.out = Value{1, 0, 7, 1, 1};
-    EXPECT_TRUE(cuda_matches_cpu(single_op(gap, 2, 9, 7, 0), 1)) << "gap";
+    EXPECT_TRUE(cuda_matches_cpu(one_op(gap, 2, 9, 7, 0), 1)) << "gap";
     for (int batch : {1, 2}) {
         Op se;
         se.kind = OpKind::SE, se.se_reduced = 8;
         se.in = Value{0, 0, 24, 23, 19}, se.out = Value{1, 0, 24, 23, 19};
-        EXPECT_TRUE(cuda_matches_cpu(single_op(se, batch, 24, 24, 0), 2)) << "se b" << batch;
+        EXPECT_TRUE(cuda_matches_cpu(one_op(se, batch, 24, 24, 0), 2)) << "se b" << batch;
         Op fc;
         fc.kind = OpKind::Linear, fc.bias = true, fc.act = Act::HSwish;
         fc.in = Value{0, 0, 37, 1, 1}, fc.out = Value{1, 0, 29, 1, 1};
-        EXPECT_TRUE(cuda_matches_cpu(single_op(fc, batch, 37, 29, 0), 8)) << "linear b" << batch;
+        EXPECT_TRUE(cuda_matches_cpu(one_op(fc, batch, 37, 29, 0), 8)) << "linear b" << batch;
     }
 }
 

@@ -2,6 +2,8 @@
 // planes, all kernels and strides), each as a one-op plan run through the executor.
 #include <gtest/gtest.h>
 
+#include "one_op_plan.hpp"
+
 #include <sstream>
 
 #include "exec_test_util.hpp"
@@ -10,23 +12,6 @@ using namespace esm;
 
 namespace {
 
-// One op reading buffer 0 (the input, maybe wider than the op's input: a channel prefix)
-// and writing buffer 1 (maybe wider than the output: a slice at out_off).
-Plan one_op(Op op, int batch, int in_buf_c, int out_buf_c, int out_off) {
-    Plan p;
-    p.batch = batch;
-    p.res = op.in.h;
-    p.buffers = {{in_buf_c, op.in.h, op.in.w}, {out_buf_c, op.out.h, op.out.w}};
-    p.input = Value{0, 0, in_buf_c, op.in.h, op.in.w};
-    op.in.buf = 0;
-    if (op.kind == OpKind::Add) op.in2.buf = 0;
-    op.out.buf = 1;
-    op.out.c_off = out_off;
-    op.name = "op";
-    p.ops = {op};
-    p.output = p.ops[0].out;
-    return p;
-}
 
 int out_size(int x, int k, int s, int p) { return (x + 2 * p - k) / s + 1; }
 
