@@ -166,20 +166,10 @@ private:
                 s.conv = ConvShape{op.k, op.stride, op.pad, op.groups, op.act};
                 s.impl = (op.groups == op.in.c && op.groups == op.out.c && op.groups > 1) ? Impl::Depthwise
                                                                                          : Impl::Gemm;
-                s.w = copy_of(w.weight);
-                s.bias = FloatBuf(op.out.c);
-                const int64_t kdim = int64_t(op.in.c / op.groups) * op.k * op.k;
-                for (int co = 0; co < op.out.c; ++co) {
-                    // BN folding: exact up to rounding, conv and BN are both affine per channel.
-                    double scale = 1.0, shift = op.bias ? w.bias[co] : 0.0;
-                    if (op.bn) {
-                        const double inv = w.bn_gamma[co] / std::sqrt(double(w.bn_var[co]) + kBnEps);
-                        shift = (shift - w.bn_mean[co]) * inv + w.bn_beta[co];
-                        scale = inv;
-                    }
-                    for (int64_t j = 0; j < kdim; ++j) s.w.p[co * kdim + j] = float(s.w.p[co * kdim + j] * scale);
-                    s.bias.p[co] = float(shift);
-                }
+                std::vector<float> wf, bf;
+                fold_conv_bn(op, w, &wf, &bf);
+                s.w = copy_of(wf);
+                s.bias = copy_of(bf);
                 if (s.impl == Impl::Gemm && direct_conv_suits(s.in, s.out, s.conv)) {
                     s.impl = Impl::Direct;
                     FloatBuf packed(direct_conv_packed_floats(op.out.c, op.in.c, op.k));
@@ -190,12 +180,11 @@ private:
             }
             case OpKind::BnAct:
                 s.impl = Impl::BnAct;
-                s.w = FloatBuf(op.in.c);
-                s.bias = FloatBuf(op.in.c);
-                for (int c = 0; c < op.in.c; ++c) {
-                    const double inv = w.bn_gamma[c] / std::sqrt(double(w.bn_var[c]) + kBnEps);
-                    s.w.p[c] = float(inv);
-                    s.bias.p[c] = float(w.bn_beta[c] - w.bn_mean[c] * inv);
+                {
+                    std::vector<float> scale, shift;
+                    bn_scale_shift(op, w, &scale, &shift);
+                    s.w = copy_of(scale);
+                    s.bias = copy_of(shift);
                 }
                 break;
             case OpKind::Pool: s.impl = op.pool == PoolKind::Max ? Impl::MaxPool : Impl::AvgPool; break;

@@ -348,31 +348,16 @@ private:
                 if (op.groups < 1 || op.in.c % op.groups || op.out.c % op.groups)
                     throw Error(ErrorKind::InvalidArgument, op.name + ": channels not divisible by groups");
                 s.impl = Impl::Conv;
-                std::vector<float> wf = w.weight, bf(size_t(op.out.c));
-                const int64_t kdim = int64_t(op.in.c / op.groups) * op.k * op.k;
-                for (int co = 0; co < op.out.c; ++co) {
-                    // BN folding, as in cpu/executor.cpp: conv and BN are both affine per channel.
-                    double scale = 1.0, shift = op.bias ? w.bias[co] : 0.0;
-                    if (op.bn) {
-                        const double inv = w.bn_gamma[co] / std::sqrt(double(w.bn_var[co]) + kBnEps);
-                        shift = (shift - w.bn_mean[co]) * inv + w.bn_beta[co];
-                        scale = inv;
-                    }
-                    for (int64_t j = 0; j < kdim; ++j) wf[co * kdim + j] = float(wf[co * kdim + j] * scale);
-                    bf[co] = float(shift);
-                }
+                std::vector<float> wf, bf;
+                fold_conv_bn(op, w, &wf, &bf);
                 s.w = upload(wf, "conv weight");
                 if (op.bias || op.bn) s.bias = upload(bf, "conv bias");
                 break;
             }
             case OpKind::BnAct: {
                 s.impl = Impl::BnAct;
-                std::vector<float> scale(size_t(op.in.c)), shift(size_t(op.in.c));
-                for (int c = 0; c < op.in.c; ++c) {
-                    const double inv = w.bn_gamma[c] / std::sqrt(double(w.bn_var[c]) + kBnEps);
-                    scale[c] = float(inv);
-                    shift[c] = float(w.bn_beta[c] - w.bn_mean[c] * inv);
-                }
+                std::vector<float> scale, shift;
+                bn_scale_shift(op, w, &scale, &shift);
                 s.w = upload(scale, "bn scale");
                 s.bias = upload(shift, "bn shift");
                 break;

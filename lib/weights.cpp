@@ -67,6 +67,32 @@ OpWeights make_op_weights(const Op& op, uint64_t seed) {
     return w;
 }
 
+void fold_conv_bn(const Op& op, const OpWeights& w, std::vector<float>* weight, std::vector<float>* bias) {
+    *weight = w.weight;
+    bias->assign(static_cast<size_t>(op.out.c), 0.f);
+    const int64_t kdim = int64_t(op.in.c / op.groups) * op.k * op.k;
+    for (int co = 0; co < op.out.c; ++co) {
+        double scale = 1.0, shift = op.bias ? w.bias[co] : 0.0;
+        if (op.bn) {
+            const double inv = w.bn_gamma[co] / std::sqrt(double(w.bn_var[co]) + kBnEps);
+            shift = (shift - w.bn_mean[co]) * inv + w.bn_beta[co];
+            scale = inv;
+        }
+        for (int64_t j = 0; j < kdim; ++j) (*weight)[co * kdim + j] = float((*weight)[co * kdim + j] * scale);
+        (*bias)[co] = float(shift);
+    }
+}
+
+void bn_scale_shift(const Op& op, const OpWeights& w, std::vector<float>* scale, std::vector<float>* shift) {
+    scale->assign(static_cast<size_t>(op.in.c), 0.f);
+    shift->assign(static_cast<size_t>(op.in.c), 0.f);
+    for (int c = 0; c < op.in.c; ++c) {
+        const double inv = w.bn_gamma[c] / std::sqrt(double(w.bn_var[c]) + kBnEps);
+        (*scale)[c] = float(inv);
+        (*shift)[c] = float(w.bn_beta[c] - w.bn_mean[c] * inv);
+    }
+}
+
 Weights make_weights(const Plan& plan, uint64_t seed) {
     Weights w;
     w.ops.reserve(plan.ops.size());

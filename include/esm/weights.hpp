@@ -1,7 +1,7 @@
 // Backend-neutral parameters of a plan: for each op its unfolded tensors (conv weight,
 // bias, BN gamma/beta/running mean/var, SE and linear weights), generated deterministically
 // from a seed. Every executor (CPU, CUDA) and the .npy dump read the same values.
-// Not a packing or folding step: executors fold BN and pack for themselves.
+// Not a packing step: executors pack for themselves; BN folding is shared (below).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,6 +31,13 @@ struct Weights {
 // Each op's values depend only on (seed, op name, op shape), not on the other ops.
 OpWeights make_op_weights(const Op& op, uint64_t seed);
 Weights make_weights(const Plan& plan, uint64_t seed);
+
+// BN folding, shared by every executor: a conv followed by BN is the same conv with each
+// output channel's weights scaled and a bias (exact up to rounding: both are affine per
+// channel). weight: (Cout, Cin/groups, k, k) folded copy; bias: (Cout).
+void fold_conv_bn(const Op& op, const OpWeights& w, std::vector<float>* weight, std::vector<float>* bias);
+// A standalone BN (BnAct) as y = scale * x + shift per channel; scale, shift: (C).
+void bn_scale_shift(const Op& op, const OpWeights& w, std::vector<float>* scale, std::vector<float>* shift);
 
 // One named parameter tensor, for dumps: "u0.b1.conv2.weight", shape (64, 64, 3, 3).
 struct NamedParam {
