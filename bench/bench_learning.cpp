@@ -157,24 +157,38 @@ esm::TrainConfig tuned_config() {
     return c;
 }
 
+// 8,000 seeded ofa-mbv3 archs with a smooth synthetic latency, trained twice with the
+// default MLP (no validation split); the faster time is the machine's speed (noisy VMs).
+// archs and data receive the architectures and the training data.
+esm::Predictor timed_default_training(const esm::Space& space, std::vector<esm::Arch>* archs, esm::LatencyData* data,
+                                      double* train_s) {
+    esm::Sampler smp(space, 7);
+    *archs = smp.sample(esm::Strategy::Random, 8000, 5);
+    esm::LatencyData& d = *data;
+    d.archs = *archs;
+    for (const auto& a : *archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
+    esm::TrainConfig cfg;
+    cfg.mlp.val_frac = 0;
+    double t0 = now();
+    esm::Predictor p = esm::train_predictor(space, d, cfg);
+    *train_s = now() - t0;
+    t0 = now();
+    esm::train_predictor(space, d, cfg);
+    *train_s = std::min(*train_s, now() - t0);
+    return p;
+}
+
 // Machine-readable throughput per batch size (read by bench/torch_mlp.py): encode + MLP
 // from in-memory archs, and the MLP alone on encoded rows; then training time.
 int batches() {
     esm::set_blas_threads(1);
     const esm::Space space = esm::preset("ofa-mbv3");
-    esm::Sampler smp(space, 7);
-    std::vector<esm::Arch> archs = smp.sample(esm::Strategy::Random, 8000, 5);
+    std::vector<esm::Arch> archs;
     esm::LatencyData d;
-    d.archs = archs;
-    for (const auto& a : archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
-    esm::TrainConfig cfg;
-    cfg.mlp.val_frac = 0;
-    double t0 = now();
-    esm::Predictor p = esm::train_predictor(space, d, cfg);
-    double train_s = now() - t0;
-    t0 = now();
-    esm::train_predictor(space, d, cfg);
-    std::printf("esm_train_8000x200_s %.4f\n", std::min(train_s, now() - t0));
+    double train_s = 0;
+    esm::Predictor p = timed_default_training(space, &archs, &d, &train_s);
+    std::printf("esm_train_8000x200_s %.4f\n", train_s);
+    double t0 = 0;
     const size_t L = static_cast<size_t>(p.encoder().length());
     std::vector<float> x(archs.size() * L), out(archs.size());
     p.encoder().encode_batch(archs.data(), archs.size(), x.data());
@@ -294,22 +308,13 @@ int main(int argc, char** argv) {
         }
         // Throughput: in-memory archs, encode + MLP (FCC, default 3x64).
         {
-            esm::Sampler smp(space, 7);
-            std::vector<esm::Arch> archs = smp.sample(esm::Strategy::Random, 8000, 5);
+            std::vector<esm::Arch> archs;
             esm::LatencyData d;
-            d.archs = archs;
-            for (const auto& a : archs) d.latency.push_back(1.0 + 0.1 * a.depth() + a.res / 100.0);
+            double train_s = 0;
+            esm::Predictor p = timed_default_training(space, &archs, &d, &train_s);
             esm::TrainConfig cfg;
-            // Timings: best of repeated runs (the CI VM is noisy; the minimum is the machine's speed).
-            cfg.mlp.val_frac = 0;
-            double t0 = now();
-            esm::Predictor p = esm::train_predictor(space, d, cfg);
-            double train_s = now() - t0;
-            t0 = now();
-            esm::train_predictor(space, d, cfg);
-            train_s = std::min(train_s, now() - t0);
             cfg.mlp.val_frac = 0.1;
-            t0 = now();
+            double t0 = now();
             esm::train_predictor(space, d, cfg);
             const double train_val_s = now() - t0;
             std::printf("\ntraining 8000 samples x 200 epochs (batch %d): %.2f s (no validation, best of 2), %.2f s (10%% validation)  [target <= 2 s]\n",
