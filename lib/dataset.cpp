@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "esm/common.hpp"
+#include "durable_log.hpp"
 #include "esm/table.hpp"
 
 namespace esm {
@@ -113,8 +114,7 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
     }
 }
 
-DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable)
-    : path_(path), durable_(durable) {
+DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable) {
     struct stat st{};
     const bool exists = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
     if (exists) {
@@ -139,34 +139,17 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             if (r.kind == "sample") samples_.insert(r.arch);
             existing_.push_back(r);
         }
-        if (torn) {
-            // Cut the file back to its last complete line: the torn row is measured again.
-            std::ifstream in(path, std::ios::binary);
-            std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            const auto nl = all.rfind('\n');
-            const off_t keep = nl == std::string::npos ? 0 : off_t(nl + 1);
-            if (::truncate(path.c_str(), keep) != 0)
-                throw Error(ErrorKind::Io, path + ": cannot truncate the torn last line: " + std::strerror(errno));
-            truncated_ = true;
-        }
         resumed_ = true;
-        f_ = std::fopen(path.c_str(), "ab");
-        if (!f_) throw Error(ErrorKind::Io, "cannot open " + path + " for appending: " + std::strerror(errno));
-        return;
     }
-    f_ = std::fopen(path.c_str(), "wb");
-    if (!f_) throw Error(ErrorKind::Io, "cannot create " + path + ": " + std::strerror(errno));
+    // A torn last line (killed mid-write) is cut: that row is measured again.
     std::string head;
     for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
     for (size_t i = 0; i < dataset_columns().size(); ++i) head += (i ? "," : "") + dataset_columns()[i];
-    head += "\n";
-    if (std::fwrite(head.data(), 1, head.size(), f_) != head.size() || std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0)
-        throw Error(ErrorKind::Io, "cannot write the header of " + path + ": " + std::strerror(errno));
+    log_ = std::make_unique<DurableLog>(path, head + "\n", durable);
+    truncated_ = log_->cut_torn_line();
 }
 
-DatasetWriter::~DatasetWriter() {
-    if (f_) std::fclose(f_);
-}
+DatasetWriter::~DatasetWriter() = default;
 
 void DatasetWriter::append(const DatasetRow& r) {
     if (r.arch.find_first_of(",\n\"#") != std::string::npos || r.kind.find_first_of(",\n") != std::string::npos)
@@ -174,9 +157,7 @@ void DatasetWriter::append(const DatasetRow& r) {
     const std::string line = r.arch + "," + std::to_string(r.depth) + "," + num(r.stats.latency_ms) + "," +
                              num(r.stats.std_ms) + "," + std::to_string(r.stats.runs) + "," + r.kind + "," +
                              (r.timestamp.empty() ? utc_timestamp() : r.timestamp) + "\n";
-    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0 ||
-        (durable_ && ::fsync(fileno(f_)) != 0))
-        throw Error(ErrorKind::Io, "cannot append to " + path_ + ": " + std::strerror(errno));
+    log_->append(line);
     if (r.kind == "sample") samples_.insert(r.arch);
 }
 

@@ -23,6 +23,7 @@
 #include "esm/svg.hpp"
 #include "esm/table.hpp"
 #include "esm/train.hpp"
+#include "durable_log.hpp"
 
 namespace esm {
 
@@ -49,50 +50,6 @@ bool file_exists(const std::string& p) {
     struct stat st;
     return ::stat(p.c_str(), &st) == 0;
 }
-
-// An append-only text file whose every line is on disk (fsync) when append returns.
-// A torn last line left by a kill is cut off when the file is opened again.
-class DurableLog {
-public:
-    DurableLog(const std::string& path, const std::string& preamble) : path_(path) {
-        const bool existed = file_exists(path);
-        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
-        if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
-        if (existed) cut_torn_tail();
-        if (::lseek(fd_, 0, SEEK_END) == 0) append(preamble);
-    }
-    ~DurableLog() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    DurableLog(const DurableLog&) = delete;
-    DurableLog& operator=(const DurableLog&) = delete;
-
-    void append(const std::string& text) {
-        size_t done = 0;
-        while (done < text.size()) {
-            ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) fail_write();
-            done += static_cast<size_t>(n);
-        }
-        if (::fsync(fd_) != 0) fail_write();
-    }
-
-private:
-    [[noreturn]] void fail_write() {
-        throw Error(ErrorKind::Io, "cannot append to '" + path_ + "': " + std::strerror(errno) +
-                                       " (every line already written is intact)");
-    }
-    void cut_torn_tail() {
-        off_t size = ::lseek(fd_, 0, SEEK_END);
-        off_t keep = size;
-        char c = '\n';
-        while (keep > 0 && ::pread(fd_, &c, 1, keep - 1) == 1 && c != '\n') --keep;
-        if (keep != size && ::ftruncate(fd_, keep) != 0) fail_write();
-    }
-    std::string path_;
-    int fd_ = -1;
-};
 
 std::string fmt(double v) {
     char b[40];

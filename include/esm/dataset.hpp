@@ -4,7 +4,7 @@
 // another space/device/protocol is refused untouched. Read with esm::read_table.
 // Not the measurement protocol (esm/measure.hpp).
 #pragma once
-#include <cstdio>
+#include <memory>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -14,6 +14,8 @@
 #include "esm/space.hpp"
 
 namespace esm {
+
+class DurableLog;  // internal (lib/durable_log.hpp)
 
 using DatasetMeta = std::vector<std::pair<std::string, std::string>>;
 
@@ -56,15 +58,14 @@ public:
     bool truncated_tail() const { return truncated_; }
     bool has_sample(const std::string& arch) const { return samples_.count(arch) != 0; }
 
-    // Appends one row: write, fflush, fsync. Throws esm::Error on I/O failure.
+    // Appends one row: write, fsync. Throws esm::Error on I/O failure (the file still ends
+    // at its last complete row).
     void append(const DatasetRow& row);
 
 private:
-    std::string path_;
-    std::FILE* f_ = nullptr;
+    std::unique_ptr<DurableLog> log_;
     std::vector<DatasetRow> existing_;
     std::unordered_set<std::string> samples_;
-    bool durable_ = true;
     bool resumed_ = false, truncated_ = false;
 };
 

@@ -1,0 +1,64 @@
+// Durable append-only text files (lib/durable_log.hpp).
+#include "durable_log.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "esm/common.hpp"
+
+namespace esm {
+
+DurableLog::DurableLog(const std::string& path, const std::string& preamble, bool durable)
+    : path_(path), durable_(durable) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
+    const off_t size = ::lseek(fd_, 0, SEEK_END);
+    off_t keep = size;
+    char c = '\n';
+    while (keep > 0 && ::pread(fd_, &c, 1, keep - 1) == 1 && c != '\n') --keep;
+    if (keep != size) {
+        if (::ftruncate(fd_, keep) != 0) {
+            const int err = errno;
+            ::close(fd_);
+            throw Error(ErrorKind::Io, "'" + path + "': cannot cut the torn last line: " + std::strerror(err));
+        }
+        ::lseek(fd_, 0, SEEK_END);
+        cut_ = true;
+    }
+    if (keep == 0 && !preamble.empty()) {
+        try {
+            append(preamble);
+        } catch (...) {
+            ::close(fd_);
+            throw;
+        }
+    }
+}
+
+DurableLog::~DurableLog() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void DurableLog::append(const std::string& text) {
+    const off_t start = ::lseek(fd_, 0, SEEK_END);
+    size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail_append(errno, start);
+        done += static_cast<size_t>(n);
+    }
+    if (durable_ && ::fsync(fd_) != 0) fail_append(errno, start);
+}
+
+void DurableLog::fail_append(int err, long long keep) {
+    // Leave the file ending at its last complete line (what a resumed run expects).
+    if (keep >= 0 && ::ftruncate(fd_, static_cast<off_t>(keep)) == 0) ::lseek(fd_, 0, SEEK_END);
+    throw Error(ErrorKind::Io, "cannot append to '" + path_ + "': " + std::strerror(err) +
+                                   " (every line already written is intact)");
+}
+
+}  // namespace esm

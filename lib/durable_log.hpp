@@ -1,0 +1,29 @@
+// Append-only text files whose every line is on disk when append() returns (internal):
+// the latency dataset files (lib/dataset.cpp) and the loop's plans.csv (lib/loop.cpp).
+// Opening an existing file cuts a torn last line (a run killed mid-write); an append that
+// fails (a full disk) cuts its own partial text, so the file always ends at a complete line.
+#pragma once
+#include <string>
+
+namespace esm {
+
+class DurableLog {
+public:
+    // Opens or creates `path`; writes `preamble` when the file is empty. durable = false
+    // skips the fsync (for replayed numbers that cost nothing to redo). Throws esm::Error.
+    DurableLog(const std::string& path, const std::string& preamble, bool durable = true);
+    ~DurableLog();
+    DurableLog(const DurableLog&) = delete;
+    DurableLog& operator=(const DurableLog&) = delete;
+
+    void append(const std::string& text);     // write all of it, then fsync; throws esm::Error
+    bool cut_torn_line() const { return cut_; }  // whether opening cut a torn last line
+
+private:
+    [[noreturn]] void fail_append(int err, long long keep);
+    std::string path_;
+    int fd_ = -1;
+    bool durable_ = true, cut_ = false;
+};
+
+}  // namespace esm
