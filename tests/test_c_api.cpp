@@ -7,24 +7,12 @@
 #include <thread>
 
 #include "esm/esm.h"
-#include "esm/predictor.hpp"
-#include "esm/sample.hpp"
-#include "esm/train.hpp"
+#include "depth_predictor.hpp"
 #include "tool_run.hpp"
 
 TEST(CApi, C99ProgramUsesATrainedPredictor) {
-    esm::Space s = esm::preset("resnet");
-    esm::Sampler sm(s, 3);
-    esm::LatencyData d;
-    for (const auto& a : sm.sample(esm::Strategy::Random, 300, 5)) {
-        d.archs.push_back(a);
-        d.latency.push_back(1.0 + 0.5 * a.depth());
-    }
-    d.target = "latency_ms";
-    esm::TrainConfig cfg;
-    cfg.mlp.epochs = 20;
     const std::string path = std::string(ESM_BINARY_DIR) + "/c_api_test.esm";
-    esm::train_predictor(s, d, cfg).save(path);
+    esm_test::depth_predictor("resnet", 300, 0.5, 20).save(path);
     ToolResult r = run_tool("esm_c99_test", path);
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("all checks held"), std::string::npos);

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,35 +16,9 @@
 #include "esm/dataset.hpp"
 #include "esm/sample.hpp"
 #include "esm/table.hpp"
-
-extern char** environ;
+#include "tool_run.hpp"
 
 namespace {
-
-std::string tool(const std::string& name) {
-    const char* dir = std::getenv("ESM_TOOL_DIR");
-    return std::string(dir ? dir : ESM_BINARY_DIR) + "/" + name;
-}
-
-pid_t spawn(const std::vector<std::string>& argv) {
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid = -1;
-    EXPECT_EQ(posix_spawn(&pid, a[0], &fa, nullptr, a.data(), environ), 0) << argv[0];
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-int wait_status(pid_t pid) {
-    int st = 0;
-    waitpid(pid, &st, 0);
-    return st;
-}
 
 int count_rows(const std::string& path, const std::string& kind) {
     std::ifstream f(path);
@@ -54,13 +27,6 @@ int count_rows(const std::string& path, const std::string& kind) {
     while (std::getline(f, line))
         if (line.find("," + kind + ",") != std::string::npos) ++n;
     return n;
-}
-
-std::string slurp(const std::string& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
 }
 
 }  // namespace
@@ -80,11 +46,10 @@ TEST(MeasureTool, KilledMidwayThenResumedMeasuresEveryArchOnce) {
     // QC drift and outliers are tested with a simulated device (test_measure.cpp); here
     // the references are on but the thresholds are wide, so a busy CI machine cannot fail
     // the run or drop a sample.
-    const std::vector<std::string> cmd = {tool("esm-measure"), "--space", "mobilenetv3", "--archs", archs, "-o", out,
-                                          "--runs", "40", "--warmup", "2", "--res", "32", "--refs", "1",
-                                          "--qc-every", "1", "--qc-threshold", "10",
-                                          "--outlier-spread", "1000"};
-    pid_t pid = spawn(cmd);
+    const std::string args = "--space mobilenetv3 --archs " + archs + " -o " + out +
+                             " --runs 40 --warmup 2 --res 32 --refs 1 --qc-every 1 --qc-threshold 10"
+                             " --outlier-spread 1000";
+    pid_t pid = spawn_tool("esm-measure", args);
     const auto t0 = std::chrono::steady_clock::now();
     while (count_rows(out, "sample") < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
         std::this_thread::sleep_for(std::chrono::microseconds(300));
@@ -95,7 +60,7 @@ TEST(MeasureTool, KilledMidwayThenResumedMeasuresEveryArchOnce) {
     EXPECT_GE(after_kill, 2);
     EXPECT_LT(after_kill, n);
 
-    ASSERT_EQ(wait_status(spawn(cmd)), 0);  // resume
+    ASSERT_EQ(wait_status(spawn_tool("esm-measure", args)), 0);  // resume
     esm::Table t = esm::read_table(out);    // strict: no torn line anywhere
     std::map<std::string, int> seen;
     const int arch = t.require_column("arch"), kind = t.require_column("kind"), lat = t.require_column("latency_ms");
@@ -109,12 +74,9 @@ TEST(MeasureTool, KilledMidwayThenResumedMeasuresEveryArchOnce) {
 
     // Done: a third run measures nothing; other settings are refused, file untouched.
     const std::string before = slurp(out);
-    ASSERT_EQ(wait_status(spawn(cmd)), 0);
+    ASSERT_EQ(wait_status(spawn_tool("esm-measure", args)), 0);
     EXPECT_EQ(before, slurp(out));
-    std::vector<std::string> other = cmd;
-    ASSERT_EQ(other[7], "--runs");
-    other[8] = "100";
-    const int bad = wait_status(spawn(other));
+    const int bad = wait_status(spawn_tool("esm-measure", args + " --runs 100"));
     EXPECT_TRUE(WIFEXITED(bad) && WEXITSTATUS(bad) == 1);  // refused (2 would be a usage error)
     EXPECT_EQ(before, slurp(out));
 }

@@ -10,13 +10,9 @@
 
 #include "esm/executor.hpp"
 #include "esm/weights.hpp"
+#include "tool_run.hpp"
 
 namespace {
-
-std::string tool(const std::string& name) {
-    const char* dir = std::getenv("ESM_TOOL_DIR");
-    return std::string(dir ? dir : ESM_BINARY_DIR) + "/" + name;
-}
 
 // Reads an NPY v1.0 float32 file: shape text and data.
 bool read_npy(const std::string& path, std::string* shape, std::vector<float>* data) {
@@ -42,7 +38,7 @@ bool read_npy(const std::string& path, std::string* shape, std::vector<float>* d
 TEST(RunTool, DumpWritesNpyAndManifestInExecutionOrder) {
     const std::string dir = testing::TempDir() + "esm_run_dump";
     const std::string arch = "mobilenetv3:k3e67/k5e100-k5e100/k7e50-k3e50-k3e67/k5e67";
-    const std::string cmd = tool("esm-run") + " " + arch + " --res 32 --batch 2 --seed 5 --dump-dir " + dir +
+    const std::string cmd = tool_path("esm-run") + " " + arch + " --res 32 --batch 2 --seed 5 --dump-dir " + dir +
                             " > " + dir + ".out 2>&1";
     ASSERT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;

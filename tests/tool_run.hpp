@@ -51,3 +51,22 @@ inline ToolResult run_tool(const std::string& name, const std::string& args, con
     std::remove((base + ".in").c_str());
     return r;
 }
+
+// Starts a tool in the background (stdout and stderr to /dev/null) for kill tests; the
+// returned pid is the tool's own (the shell execs it), so SIGKILL reaches the tool.
+inline pid_t spawn_tool(const std::string& name, const std::string& args) {
+    const std::string cmd = "exec " + tool_path(name) + " " + args + " > /dev/null 2>&1";
+    const pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    return pid;
+}
+
+// waitpid's raw status of a spawned tool.
+inline int wait_status(pid_t pid) {
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return st;
+}
