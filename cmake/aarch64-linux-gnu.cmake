@@ -11,4 +11,9 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/aarch64-linux-gnu)
+# qemu runs the Arm binaries with the loader and libraries of the multiarch arm64 packages
+# (`-L /`): libopenblas-dev:arm64 pulls in libc6:arm64, and its libc.so.6 is found first on
+# the multiarch path, so the cross toolchain's own loader (-L /usr/aarch64-linux-gnu, an older
+# libc6-arm64-cross build) would pair with a libc.so.6 of another build; that pair hangs in
+# the first pthread_create.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /)
