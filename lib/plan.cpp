@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <utility>
 
 #include "esm/common.hpp"
 #include "plan_builder.hpp"
@@ -104,7 +105,7 @@ void PlanBuilder::begin_segment(const std::string& kind, int unit, int block, co
     s.block = block;
     s.key = key;
     s.first_op = s.end_op = static_cast<int>(p_.ops.size());
-    p_.segments.push_back(s);
+    p_.segments.push_back(std::move(s));
 }
 
 void PlanBuilder::end_segment() { p_.segments.back().end_op = static_cast<int>(p_.ops.size()); }
@@ -115,7 +116,7 @@ Op& PlanBuilder::push(OpKind kind, const std::string& name, const Value& in) {
     op.name = name;
     op.segment = static_cast<int>(p_.segments.size()) - 1;
     op.in = in;
-    p_.ops.push_back(op);
+    p_.ops.push_back(std::move(op));
     return p_.ops.back();
 }
 
