@@ -5,7 +5,7 @@ PREFIX    ?= /usr/local
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build test run bench install clean help fuzz sanitize static cross cross-test
+.PHONY: all deps configure build test run bench install clean help fuzz sanitize static cross cross-test memcheck
 
 all: build
 
@@ -18,7 +18,8 @@ help:
 	@echo "make sanitize   the test suite under ASan + UBSan (build-asan/)"
 	@echo "make static     statically linked tools without CUDA (build-static/)"
 	@echo "make cross      cross build for 64-bit Arm (build-aarch64/); make cross-test runs the tests under qemu"
-	@echo "make fuzz       libFuzzer targets for every parser, FUZZ_TIME seconds each (build-fuzz/)"
+	@echo "make fuzz       libFuzzer targets for every parser, FUZZ_TIME seconds (or FUZZ_RUNS executions) each (build-fuzz/)"
+	@echo "make memcheck   a smoke run of every tool under valgrind memcheck"
 	@echo "variables: ESM_CUDA=AUTO|ON|OFF  BUILD=dir  JOBS=n  CMAKE_ARGS=..."
 
 deps:
@@ -61,11 +62,14 @@ cross:
 	cmake --build build-aarch64 -j $(JOBS)
 
 cross-test: cross
-	cd build-aarch64 && ESM_TOOL_WRAPPER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+	cd build-aarch64 && ESM_TOOL_WRAPPER="qemu-aarch64 -L /" \
 	  ctest --output-on-failure -j $(JOBS) -E install_and_examples
 
 fuzz: deps
 	scripts/fuzz.sh
 
+memcheck: deps
+	scripts/memcheck.sh
+
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz build-static build-aarch64
+	rm -rf $(BUILD) build-asan build-fuzz build-static build-aarch64 build-memcheck
