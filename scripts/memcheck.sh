@@ -58,9 +58,9 @@ check run-dump 0 esm-run "$ARCH" --space mobilenetv3 --res 64 --threads 2 --runs
 check run-densenet 0 esm-run "$("$B/esm-sample" --space densenet -n 1 --seed 4)" --space densenet --res 64 --runs 1 > /dev/null
 check run-resnet 0 esm-run "$("$B/esm-sample" --space resnet -n 1 --seed 4)" --space resnet --res 32 --runs 1 > /dev/null
 check measure 0 esm-measure --space mobilenetv3 --archs "$W/archs.txt" -o "$W/data.csv" --res 64 \
-  --runs 5 --warmup 1 --refs 2 --qc-every 3 --qc-threshold 0.5 --outlier-spread 1
+  --runs 5 --warmup 1 --refs 2 --qc-every 3 --qc-threshold 10 --outlier-spread 1
 check measure-resume 0 esm-measure --space mobilenetv3 --archs "$W/archs.txt" -o "$W/data.csv" --res 64 \
-  --runs 5 --warmup 1 --refs 2 --qc-every 3 --qc-threshold 0.5 --outlier-spread 1
+  --runs 5 --warmup 1 --refs 2 --qc-every 3 --qc-threshold 10 --outlier-spread 1
 check measure-other-space 1 esm-measure --space resnet --archs - -o "$W/data.csv" < /dev/null
 check train 0 esm-train "$W/pool.csv" --target "$TARGET" --epochs 20 -o "$W/p.esm" > /dev/null
 check eval 0 esm-eval "$W/p.esm" "$W/pool.csv" --target "$TARGET" --json "$W/eval.json" > /dev/null
@@ -73,7 +73,7 @@ check lut-build 0 esm-lut build --space mobilenetv3 --res 64 --archs "$W/archs.t
 check lut-eval 0 esm-lut eval "$W/t.lut" "$W/data.csv" > /dev/null
 check build-pool 3 esm-build --space ofa-mbv3 --pool "$W/pool.csv" --target "$TARGET" --initial 60 --step 30 \
   --test-size 60 --epochs 20 --max-iterations 2 --acc 99.9 -o "$W/replay" > /dev/null
-check build-device 3 esm-build --space mobilenetv3 --res 32 --runs 3 --warmup 1 --refs 2 --qc-threshold 0.5 \
+check build-device 3 esm-build --space mobilenetv3 --res 32 --runs 3 --warmup 1 --refs 2 --qc-threshold 10 \
   --initial 8 --step 4 --test-size 6 --epochs 10 --max-iterations 1 --acc 50 -o "$W/device" > /dev/null
 check build-bad-option 2 esm-build --space mobilenetv3 --initial -3 -o "$W/bad" > /dev/null
 
