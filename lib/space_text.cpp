@@ -164,6 +164,12 @@ Space parse_space(const std::string& text, const std::string& where) {
         return true;
     };
     const bool dense = s.family == Family::DenseNet;
+    // DenseNet widths follow from stem, growth and bottleneck, and its transitions downsample:
+    // accepting these keys would keep values that change nothing and are not written back.
+    for (const char* key : {"width", "stride"})
+        if (dense && kv.count(key))
+            r.fail(kv[key].number, std::string("'") + key + "' does not apply to family densenet (its widths follow "
+                                   "from stem, growth and bottleneck; transitions downsample)");
     if (!per_unit("width", [&](UnitSpec& u, const std::string& w, int l) {
             u.width = static_cast<int>(r.integer(w, l, "width", 1, 65536));
         }) && !dense)
