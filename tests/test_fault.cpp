@@ -60,12 +60,12 @@ TEST(Fault, FullDiskIsAClearErrorAndKeepsWhatWasThere) {
     const std::string archs = d + "/archs.txt", data = d + "/data.csv";
     {
         std::ofstream f(archs);
-        esm::Space s = esm::preset("densenet");
+        esm::Space s = esm::preset("mobilenetv3");
         esm::Sampler sm(s, 2);
         for (const auto& a : sm.sample(esm::Strategy::Random, 100, 5)) f << esm::format_arch(s, a) << "\n";
     }
-    const std::string measure = tool_path("esm-measure") + " --space densenet --archs " + archs + " -o " + data +
-                                " --res 64 --runs 1 --warmup 0 --refs 0 --qc-every 1 --outlier-spread 100";
+    const std::string measure = tool_path("esm-measure") + " --space mobilenetv3 --archs " + archs + " -o " + data +
+                                " --res 32 --runs 1 --warmup 0 --refs 0 --qc-every 1 --outlier-spread 100";
     // stderr goes through a pipe: a file would hit the same size limit.
     const std::string limited = "sh -c 'trap \"\" XFSZ; ulimit -f 8; " + measure + " 2>&1 >/dev/null; echo $? > " + d +
                                 "/status' | tail -c 1000 > " + d + "/err";
@@ -92,7 +92,7 @@ TEST(Fault, FullDiskIsAClearErrorAndKeepsWhatWasThere) {
     std::ofstream(pred) << bytes;
     esm::Predictor p = esm::Predictor::parse(bytes, "p");
     const std::string save = "sh -c 'trap \"\" XFSZ; ulimit -f 1; exec " + tool_path("esm-train") + " " + data +
-                             " --space densenet --encoding fcc --epochs 2 -o " + pred + " 2>&1 >/dev/null' | tail -c 1000 > " + d +
+                             " --space mobilenetv3 --encoding fcc --epochs 2 -o " + pred + " 2>&1 >/dev/null' | tail -c 1000 > " + d +
                              "/err2";
     std::system(save.c_str());
     EXPECT_NE(slurp(d + "/err2").find("File too large"), std::string::npos) << slurp(d + "/err2");
