@@ -164,12 +164,17 @@ Space parse_space(const std::string& text, const std::string& where) {
         return true;
     };
     const bool dense = s.family == Family::DenseNet;
-    // DenseNet widths follow from stem, growth and bottleneck, and its transitions downsample:
-    // accepting these keys would keep values that change nothing and are not written back.
-    for (const char* key : {"width", "stride"})
-        if (dense && kv.count(key))
-            r.fail(kv[key].number, std::string("'") + key + "' does not apply to family densenet (its widths follow "
-                                   "from stem, growth and bottleneck; transitions downsample)");
+    // Keys of other families are refused: they would be kept, change nothing, and not be
+    // written back (DenseNet widths follow from stem, growth and bottleneck).
+    auto refuse = [&](const char* key, bool applies, const char* owners) {
+        if (!applies && kv.count(key))
+            r.fail(kv[key].number, std::string("'") + key + "' does not apply to family " + family_name(s.family) +
+                                       " (" + owners + " only)");
+    };
+    refuse("width", !dense, "resnet and mobilenetv3");
+    refuse("stride", !dense, "resnet and mobilenetv3");
+    refuse("growth", dense, "densenet");
+    refuse("bottleneck", dense, "densenet");
     if (!per_unit("width", [&](UnitSpec& u, const std::string& w, int l) {
             u.width = static_cast<int>(r.integer(w, l, "width", 1, 65536));
         }) && !dense)
