@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
         else if (strcmp(argv[i], "--generations") == 0) generations = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--seed") == 0) seed = strtoull(argv[i + 1], NULL, 10);
     }
+    /* One core: the predictor's small matrices gain nothing from OpenBLAS's thread pool. */
+    if (esm_set_blas_threads(1) != ESM_OK) return die("BLAS threads");
     if (esm_predictor_load(argv[1], &pred) != ESM_OK) return die("loading the predictor");
     if (esm_predictor_space(pred, &space) != ESM_OK) return die("its space");
     if (esm_sampler_create(space, seed, &sampler) != ESM_OK) return die("sampler");

@@ -331,6 +331,15 @@ esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch
     });
 }
 
+esm_status esm_set_blas_threads(int n) {
+    if (n < 1 || n > 1024)
+        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_set_blas_threads: n must be 1..1024, got " + std::to_string(n));
+    return guard(__func__, [&] {
+        esm::set_blas_threads(n);
+        return ESM_OK;
+    });
+}
+
 esm_executor_options esm_executor_default_options(void) {
     esm_executor_options o;
     o.device = 0;

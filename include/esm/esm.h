@@ -103,6 +103,10 @@ esm_status esm_predictor_predict(esm_predictor_t predictor, esm_arch_t arch, dou
 esm_status esm_predictor_predict_text(esm_predictor_t predictor, const char* text, double* out_ms);
 /* out_ms: (n) predictions of archs: (n), batched (fastest for many candidates). */
 esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch_t* archs, size_t n, float* out_ms);
+/* OpenBLAS threads for prediction and training in this process, 1..1024 (OpenBLAS's own
+ * default is every core). The MLP's matrices are small: 1 is fastest, and keeps a search
+ * on one core. A no-op in a build without OpenBLAS. */
+esm_status esm_set_blas_threads(int n);
 
 /* ---- executors and measurement ------------------------------------------------------ */
 typedef struct esm_executor* esm_executor_t;

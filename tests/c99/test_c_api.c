@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
         CHECK(esm_predictor_predict(pred, arch, &one) == ESM_OK && one > 0);
         CHECK(esm_predictor_predict_text(pred, r50, &one) == ESM_OK && one > 0);
         for (i = 0; i < 64; ++i) CHECK(esm_sampler_random(sampler, &cands[i]) == ESM_OK);
+        CHECK(esm_set_blas_threads(0) == ESM_ERR_INVALID_ARGUMENT);
+        CHECK(esm_set_blas_threads(1) == ESM_OK);
         CHECK(esm_predictor_predict_batch(pred, cands, 64, out) == ESM_OK);
         for (i = 0; i < 64; ++i) {
             double single = 0;
