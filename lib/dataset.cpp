@@ -1,12 +1,9 @@
 // Durable latency dataset files (esm/dataset.hpp): header, append-with-fsync, resume,
 // torn-tail repair, refusal of incompatible files. Not a reader for training (that is
 // esm::read_table on the same file) and not the protocol.
-#include "blas.hpp"
 #include "esm/dataset.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -16,8 +13,9 @@
 #include <sstream>
 #include <thread>
 
-#include "esm/common.hpp"
+#include "blas.hpp"
 #include "durable_log.hpp"
+#include "esm/common.hpp"
 #include "esm/table.hpp"
 
 namespace esm {
