@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "blas.hpp"
+#include "arena.hpp"
 #include "backends.hpp"
 #include "esm/common.hpp"
 #include "kernels.hpp"
@@ -91,7 +92,7 @@ public:
     TensorView input() override { return view(plan_.input); }
     TensorView output() override { return view(plan_.output); }
     size_t activation_bytes() const override { return size_t(arena_.n + scratch_.n) * sizeof(float); }
-    size_t unshared_activation_bytes() const override { return size_t(unshared_) * sizeof(float); }
+    size_t unshared_activation_bytes() const override { return size_t(layout_.unshared) * sizeof(float); }
     size_t weight_bytes() const override {
         size_t n = 0;
         for (const auto& s : steps_) n += size_t(s.w.n + s.bias.n + s.w2.n + s.b2.n);
@@ -101,54 +102,18 @@ public:
     int threads() const override { return threads_; }
 
 private:
-    // Offsets of every buffer but the input (kept apart so run() can be repeated) in one
-    // arena: greedy, largest first, lowest offset free over the buffer's live interval.
+    // Every buffer but the input (kept apart so run() can be repeated) in one reused arena
+    // (lib/arena: liveness over ops, greedy largest first; the CUDA executor's layout too).
     void layout() {
-        const int nb = static_cast<int>(plan_.buffers.size());
-        std::vector<int> first(nb, INT32_MAX), last(nb, -1);
-        for (int i = 0; i < static_cast<int>(plan_.ops.size()); ++i) {
-            const Op& op = plan_.ops[i];
-            first[op.out.buf] = std::min(first[op.out.buf], i);
-            last[op.in.buf] = std::max(last[op.in.buf], i);
-            if (op.kind == OpKind::Add) last[op.in2.buf] = std::max(last[op.in2.buf], i);
-        }
-        last[plan_.output.buf] = static_cast<int>(plan_.ops.size());
-        std::vector<int64_t> size(nb);
-        for (int b = 0; b < nb; ++b) {
-            const BufferInfo& bi = plan_.buffers[b];
-            size[b] = (int64_t(plan_.batch) * bi.c * bi.h * bi.w + 15) / 16 * 16;
-            if (b != plan_.input.buf) unshared_ += size[b];
-            last[b] = std::max(last[b], first[b]);
-        }
-        std::vector<int> order;
-        for (int b = 0; b < nb; ++b)
-            if (b != plan_.input.buf && first[b] != INT32_MAX) order.push_back(b);
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return size[a] > size[b]; });
-        offset_.assign(nb, -1);
-        std::vector<int> placed;
-        int64_t total = 0;
-        for (int b : order) {
-            std::vector<std::pair<int64_t, int64_t>> busy;
-            for (int o : placed)
-                if (first[o] <= last[b] && first[b] <= last[o]) busy.push_back({offset_[o], offset_[o] + size[o]});
-            std::sort(busy.begin(), busy.end());
-            int64_t at = 0;
-            for (const auto& r : busy) {
-                if (at + size[b] <= r.first) break;
-                at = std::max(at, r.second);
-            }
-            offset_[b] = at;
-            total = std::max(total, at + size[b]);
-            placed.push_back(b);
-        }
-        arena_ = FloatBuf(total);
+        layout_ = layout_arena(plan_, 16);
+        arena_ = FloatBuf(layout_.total);
         const BufferInfo& ib = plan_.buffers[plan_.input.buf];
         input_ = FloatBuf(int64_t(plan_.batch) * ib.c * ib.h * ib.w);
     }
 
     TensorView view(const Value& v) const {
         const BufferInfo& b = plan_.buffers[v.buf];
-        float* base = v.buf == plan_.input.buf ? input_.p : arena_.p + offset_[v.buf];
+        float* base = v.buf == plan_.input.buf ? input_.p : arena_.p + layout_.offset[v.buf];
         const int64_t plane = int64_t(b.h) * b.w;
         return TensorView{base + v.c_off * plane, plan_.batch, v.c, v.h, v.w, b.c * plane};
     }
@@ -212,8 +177,7 @@ private:
     Plan plan_;
     int threads_;
     std::vector<Step> steps_;
-    std::vector<int64_t> offset_;
-    int64_t unshared_ = 0;
+    ArenaLayout layout_;
     FloatBuf arena_, input_, scratch_;
 };
 

@@ -1,5 +1,5 @@
-// The liveness-based arena layout of lib/arena.hpp (the same greedy rule as the CPU
-// executor's). Not an allocator.
+// The liveness-based arena layout of lib/arena.hpp, used by the CPU and CUDA executors.
+// Not an allocator.
 #include "arena.hpp"
 
 #include <algorithm>

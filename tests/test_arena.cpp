@@ -1,4 +1,4 @@
-// The backend-neutral arena layout (lib/arena.hpp) the CUDA executor uses: buffers whose
+// The backend-neutral arena layout (lib/arena.hpp) both executors use: buffers whose
 // live ranges overlap never share memory, and reuse never costs more than no reuse.
 #include <gtest/gtest.h>
 
