@@ -2,14 +2,11 @@
 // (exact round trip), FNV-1a 64 checksum last, written atomically with the predictor's
 // conventions and helpers (esm/predictor.hpp). Not the profiling (lut.cpp).
 #include <algorithm>
-#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "esm/common.hpp"
 #include "esm/lut.hpp"
@@ -135,12 +132,7 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
 }
 
 LookupTable LookupTable::load(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(ErrorKind::Io, "cannot open lookup-table file '" + path + "': " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw Error(ErrorKind::Io, "cannot read lookup-table file '" + path + "'");
-    return parse(ss.str(), path);
+    return parse(detail::read_whole_file(path, "lookup-table"), path);
 }
 
 void LookupTable::save(const std::string& path) const { write_file_atomic(path, serialize()); }

@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "esm/common.hpp"
@@ -212,12 +211,7 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
 }
 
 Predictor Predictor::load(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(ErrorKind::Io, "cannot open predictor file '" + path + "': " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw Error(ErrorKind::Io, "cannot read predictor file '" + path + "'");
-    return parse(ss.str(), path);
+    return parse(detail::read_whole_file(path, "predictor"), path);
 }
 
 Predictor Predictor::load(const std::string& path, const Space& expected) {

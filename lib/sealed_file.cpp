@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "esm/common.hpp"
 #include "esm/predictor.hpp"
@@ -49,6 +52,15 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
         throw Error(ErrorKind::Format, where + ": checksum mismatch over bytes 0.." + std::to_string(payload) +
                                            " (stored " + stored + ", computed " + sum + "): the file is corrupted");
     return payload;
+}
+
+std::string read_whole_file(const std::string& path, const std::string& what) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error(ErrorKind::Io, "cannot open " + what + " file '" + path + "': " + std::strerror(errno));
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) throw Error(ErrorKind::Io, "cannot read " + what + " file '" + path + "'");
+    return ss.str();
 }
 
 void check_one_line(const std::string& owner, const std::string& what, const std::string& v) {

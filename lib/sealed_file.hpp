@@ -16,6 +16,8 @@ std::string seal(const std::string& magic, int version, const std::string& body)
 // Throws esm::Error (Format) naming `where` and what is wrong.
 size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int version,
               const std::string& what);
+// The whole file at `path`; throws esm::Error (Io) naming `what` ("predictor", ...) and the path.
+std::string read_whole_file(const std::string& path, const std::string& what);
 // Throws esm::Error (InvalidArgument) when a value to write holds a tab or a line break.
 void check_one_line(const std::string& owner, const std::string& what, const std::string& v);
 
