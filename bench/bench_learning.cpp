@@ -179,7 +179,8 @@ esm::Predictor timed_default_training(const esm::Space& space, std::vector<esm::
 }
 
 // Machine-readable throughput per batch size (read by bench/torch_mlp.py): encode + MLP
-// from in-memory archs, and the MLP alone on encoded rows; then training time.
+// from in-memory archs, and the MLP alone on encoded rows (Predictor::predict_encoded, as
+// torch gets pre-encoded rows); then training time.
 int batches() {
     esm::set_blas_threads(1);
     const esm::Space space = esm::preset("ofa-mbv3");
@@ -195,8 +196,6 @@ int batches() {
     for (size_t b : {size_t{1}, size_t{8}, size_t{32}, size_t{64}, size_t{256}, size_t{1024}, size_t{4096}}) {
         const size_t total = b == 1 ? 100000 : 1000000;
         double pred = 0, mlp = 0;  // best of 3
-        std::vector<float> xs(b * L);
-        esm::Mlp::Workspace ws;
         for (int rep = 0; rep < 3; ++rep) {
             t0 = now();
             size_t done = 0;
@@ -210,8 +209,7 @@ int batches() {
             done = 0;
             while (done < total) {
                 const size_t s = (done / b * b) % (archs.size() - archs.size() % b);
-                std::copy(x.begin() + static_cast<long>(s * L), x.begin() + static_cast<long>((s + b) * L), xs.begin());
-                p.model().predict_inplace(xs.data(), b, out.data(), ws);
+                p.predict_encoded(x.data() + s * L, b, out.data());
                 done += b;
             }
             mlp = std::max(mlp, static_cast<double>(done) / (now() - t0));

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "esm/common.hpp"
+#include "mlp_fused.hpp"
 #include "sealed_file.hpp"
 
 namespace esm {
@@ -38,10 +39,10 @@ Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResE
     if (model_.x_mean.size() != static_cast<size_t>(model_.inputs()) ||
         model_.x_inv_std.size() != static_cast<size_t>(model_.inputs()))
         throw Error(ErrorKind::InvalidArgument, "predictor: normalisation constants do not match the inputs");
-    folded_ = model_.net;
-    const size_t in = static_cast<size_t>(folded_.sizes()[0]), out = static_cast<size_t>(folded_.sizes()[1]);
-    float* w = folded_.params().data() + folded_.weight_offset(0);
-    float* b = folded_.params().data() + folded_.bias_offset(0);
+    Mlp folded = model_.net;
+    const size_t in = static_cast<size_t>(folded.sizes()[0]), out = static_cast<size_t>(folded.sizes()[1]);
+    float* w = folded.params().data() + folded.weight_offset(0);
+    float* b = folded.params().data() + folded.bias_offset(0);
     for (size_t j = 0; j < out; ++j) {
         double acc = b[j];
         for (size_t i = 0; i < in; ++i) {
@@ -51,6 +52,7 @@ Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResE
         }
         b[j] = static_cast<float>(acc);
     }
+    fused_ = std::make_shared<const detail::FusedMlp>(folded);
 }
 
 double Predictor::predict(const Arch& arch) const {
@@ -64,23 +66,23 @@ double Predictor::predict(const std::string& text) const { return predict(parse_
 void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
     constexpr size_t kChunk = 256;
     const size_t L = static_cast<size_t>(encoder_.length());
-    const size_t rows = std::min(n, kChunk);
-    // Per-thread buffers: no allocation per call once warm (thread-safe, any predictor).
+    // Per-thread buffer: no allocation per call once warm (thread-safe, any predictor).
     thread_local std::vector<float> x;
-    thread_local Mlp::Workspace ws;
-    if (x.size() < rows * L) x.resize(rows * L);
-    folded_.reserve(ws, rows);
-    const float ys = static_cast<float>(model_.y_std), ym = static_cast<float>(model_.y_mean);
+    if (x.size() < std::min(n, kChunk) * L) x.resize(std::min(n, kChunk) * L);
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
         encoder_.encode_batch(archs + s, m, x.data());
-        float* y = out + s;
-        folded_.forward(x.data(), m, y, ws);
-        if (model_.log_target)
-            for (size_t i = 0; i < m; ++i) y[i] = std::exp(y[i] * ys + ym);
-        else
-            for (size_t i = 0; i < m; ++i) y[i] = y[i] * ys + ym;
+        predict_encoded(x.data(), m, out + s);
     }
+}
+
+void Predictor::predict_encoded(const float* x, size_t n, float* out) const {
+    fused_->forward(x, n, out);
+    const float ys = static_cast<float>(model_.y_std), ym = static_cast<float>(model_.y_mean);
+    if (model_.log_target)
+        for (size_t i = 0; i < n; ++i) out[i] = std::exp(out[i] * ys + ym);
+    else
+        for (size_t i = 0; i < n; ++i) out[i] = out[i] * ys + ym;
 }
 
 namespace {

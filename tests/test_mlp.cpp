@@ -7,6 +7,7 @@
 #include "esm/common.hpp"
 #include "esm/mlp.hpp"
 #include "esm/rng.hpp"
+#include "mlp_fused.hpp"
 
 namespace {
 
@@ -70,6 +71,48 @@ TEST(Mlp, ForwardMatchesReference) {
         const double want = std::sqrt(ref_loss(net.sizes(), p, xr, zero, 1));
         ASSERT_NEAR(std::fabs(y[r]), want, 1e-5 + 1e-5 * want) << "row " << r;
     }
+}
+
+// The fused inference kernels (every instruction set this CPU has) against the double oracle on
+// widths that are not whole vectors, more than one column chunk, and every row-tile tail; a
+// row's result must not depend on the rows around it (nor on the sparse or dense first layer) in the vector kernels (OpenBLAS, under
+// the generic path, blocks by batch size and may round differently).
+TEST(FusedMlp, MatchesReferenceOnEveryIsaAndTail) {
+    using esm::detail::FusedMlp;
+    using esm::detail::MlpIsa;
+    int tested = 0;
+    for (MlpIsa isa : {MlpIsa::Generic, MlpIsa::Avx2, MlpIsa::Avx512}) {
+        for (const auto& shape : std::vector<std::pair<int, std::vector<int>>>{{46, {64, 64, 64}}, {5, {7, 100, 20}}, {3, {9}}}) {
+            const esm::Mlp net(shape.first, shape.second, 11);
+            const FusedMlp f(net, isa);
+            if (f.isa() != isa) continue;  // this CPU lacks it
+            ++tested;
+            const std::vector<double> p(net.params().begin(), net.params().end());
+            esm::Rng rng(6);
+            const size_t d = static_cast<size_t>(shape.first);
+            for (size_t n : {1, 2, 3, 4, 5, 6, 7, 11, 13, 37}) {
+                std::vector<float> x(n * d), y(n, NAN), zero(1, 0.f);
+                // rows from dense to mostly zero (encodings are counts and one-hots), so tiles
+                // take the dense and the sparse first layer, and mixes of both
+                for (size_t r = 0; r < n; ++r)
+                    for (size_t k = 0; k < d; ++k)
+                        x[r * d + k] = rng.uniform() < 0.2 * static_cast<double>(r % 5) ? 0.f : static_cast<float>(rng.normal());
+                f.forward(x.data(), n, y.data());
+                for (size_t r = 0; r < n; ++r) {
+                    const std::vector<float> xr(x.begin() + static_cast<long>(r * d), x.begin() + static_cast<long>((r + 1) * d));
+                    const double want = std::sqrt(ref_loss(net.sizes(), p, xr, zero, 1));
+                    ASSERT_NEAR(std::fabs(y[r]), want, 1e-5 + 1e-5 * want) << "isa " << static_cast<int>(isa) << " n " << n << " row " << r;
+                    float one = NAN;
+                    f.forward(xr.data(), 1, &one);
+                    if (isa != MlpIsa::Generic) {
+                        ASSERT_EQ(one, y[r]) << "isa " << static_cast<int>(isa) << " n " << n << " row " << r;
+                    }
+                }
+            }
+        }
+    }
+    EXPECT_GE(tested, 3);  // the generic path at least
+    EXPECT_EQ(FusedMlp(esm::Mlp(4, {8}, 1)).isa(), FusedMlp::best_isa());
 }
 
 TEST(Adam, HandComputedSteps) {

@@ -3,6 +3,7 @@
 // Not the trainer (esm::train_mlp) and not the lookup-table baseline.
 #pragma once
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,10 @@
 #include "esm/space.hpp"
 
 namespace esm {
+
+namespace detail {
+class FusedMlp;
+}
 
 constexpr int kPredictorFormatVersion = 1;
 
@@ -50,13 +55,16 @@ public:
     double predict(const std::string& arch_text) const;  // throws on text of another space
     // out: (n). Encode + batched MLP in chunks; allocates only small per-call buffers.
     void predict_batch(const Arch* archs, size_t n, float* out) const;
+    // out: (n) from rows already encoded by encoder(): x (n, encoder().length()).
+    void predict_encoded(const float* x, size_t n, float* out) const;
 
 private:
     Encoder encoder_;
     MlpModel model_;
     // model_.net with the input standardisation folded into the first layer (W' = W diag(inv_std),
-    // b' = b - W' mean), so prediction skips a pass over the inputs. Derived, never stored.
-    Mlp folded_;
+    // b' = b - W' mean), so prediction skips a pass over the inputs, packed for the fused
+    // inference kernels (lib/mlp_fused.hpp). Derived, never stored; immutable, shared by copies.
+    std::shared_ptr<const detail::FusedMlp> fused_;
 };
 
 // FNV-1a 64-bit hash (the file's checksum).
