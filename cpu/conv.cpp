@@ -1,6 +1,7 @@
 // Dense and grouped convolution as GEMM: a 1x1 stride-1 conv multiplies the weights by
 // the input planes directly; any other conv goes through im2col into preallocated
-// scratch. Also the one threaded SGEMM of the CPU backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
+// scratch. The GEMM is our packed_gemm (bias + activation fused) where it suits, else
+// OpenBLAS followed by the bias + activation pass. Also the one threaded SGEMM of the CPU backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
 
 #include "blas.hpp"
 #include "kernels.hpp"
@@ -46,10 +47,18 @@ static int tile_rows(int kdim, int ho, int wo) {
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(ho, rows)));
 }
 
-int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvShape& s) {
+static int64_t col_floats(const TensorView& in, const TensorView& out, const ConvShape& s) {
     if (direct_gemm(s)) return 0;
     const int kdim = in.c / s.groups * s.k * s.k;
     return int64_t(kdim) * tile_rows(kdim, out.h, out.w) * out.w;
+}
+
+bool conv_packed(const TensorView& in, const ConvShape& s) {
+    return s.groups == 1 && packed_gemm_suits(in.c * s.k * s.k);
+}
+
+int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
+    return col_floats(in, out, s) + (conv_packed(in, s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
 }
 
 // col: (cin * k * k, (oy1 - oy0) * Wo) input patches of channels [c0, c0 + cin) for
@@ -88,27 +97,38 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
 }
 
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-               float* col, int threads) {
+               float* scratch, int threads) {
     const int cin_g = in.c / s.groups, cout_g = out.c / s.groups;
     const int kdim = cin_g * s.k * s.k;
     const int hw = out.h * out.w;
     const int tile = tile_rows(kdim, out.h, out.w);
+    float* col = scratch;
+    const bool packed = conv_packed(in, s);
+    float* bblocks = scratch + col_floats(in, out, s);
     for (int b = 0; b < out.n; ++b)
         for (int g = 0; g < s.groups; ++g) {
             const float* wg = w + int64_t(g) * cout_g * kdim;
             float* dst = out.channel(b, g * cout_g);
             if (direct_gemm(s)) {
-                sgemm(false, cout_g, hw, kdim, wg, kdim, in.channel(b, g * cin_g), in.h * in.w, dst, hw, threads);
+                if (packed)
+                    packed_gemm(cout_g, hw, kdim, w, in.channel(b, 0), in.h * in.w, bias, s.act, dst, hw, bblocks,
+                                threads);
+                else
+                    sgemm(false, cout_g, hw, kdim, wg, kdim, in.channel(b, g * cin_g), in.h * in.w, dst, hw, threads);
                 continue;
             }
             for (int oy0 = 0; oy0 < out.h; oy0 += tile) {
                 const int oy1 = std::min(out.h, oy0 + tile), n = (oy1 - oy0) * out.w;
                 im2col(in, b, g * cin_g, cin_g, oy0, oy1, out.w, s, col, threads);
                 // C is the column block [oy0*Wo, oy1*Wo) of the (Cout, Ho*Wo) output.
-                sgemm(false, cout_g, n, kdim, wg, kdim, col, n, dst + int64_t(oy0) * out.w, hw, threads);
+                if (packed)
+                    packed_gemm(cout_g, n, kdim, w, col, n, bias, s.act, dst + int64_t(oy0) * out.w, hw, bblocks,
+                                threads);
+                else
+                    sgemm(false, cout_g, n, kdim, wg, kdim, col, n, dst + int64_t(oy0) * out.w, hw, threads);
             }
         }
-    bias_act(out, bias, s.act, threads);
+    if (!packed) bias_act(out, bias, s.act, threads);
 }
 
 }  // namespace esm::cpu

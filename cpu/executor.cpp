@@ -55,7 +55,7 @@ public:
         for (size_t i = 0; i < plan_.ops.size(); ++i) steps_.push_back(pack(plan_.ops[i], weights.ops[i]));
         int64_t scratch = 0;
         for (const auto& s : steps_) {
-            if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_col_floats(s.in, s.out, s.conv));
+            if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_scratch_floats(s.in, s.out, s.conv, threads_));
             if (s.impl == Impl::Depthwise)
                 scratch = std::max(scratch, depthwise_scratch_floats(s.out, s.conv, threads_));
             if (s.impl == Impl::Direct) scratch = std::max(scratch, direct_conv_scratch_floats(s.in, s.conv));
@@ -139,6 +139,11 @@ private:
                     s.impl = Impl::Direct;
                     FloatBuf packed(direct_conv_packed_floats(op.out.c, op.in.c, op.k));
                     direct_conv_pack(s.w.p, op.out.c, op.in.c, op.k, packed.p);
+                    s.w = std::move(packed);
+                } else if (s.impl == Impl::Gemm && conv_packed(s.in, s.conv)) {
+                    const int kdim = op.in.c * op.k * op.k;
+                    FloatBuf packed(packed_gemm_a_floats(op.out.c, kdim));
+                    packed_gemm_pack_a(s.w.p, op.out.c, kdim, packed.p);
                     s.w = std::move(packed);
                 }
                 break;

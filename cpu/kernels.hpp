@@ -43,13 +43,28 @@ inline float act(float x) {
 void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
            int threads);
 
-// Floats of im2col scratch a GEMM conv needs (0 when it reads its input directly).
-int64_t conv_col_floats(const TensorView& in, const TensorView& out, const ConvShape& s);
+// Whether a conv runs on packed_gemm (ungrouped, K = Cin*k*k small enough, AVX-512); its
+// weights are then packed by packed_gemm_pack_a at create.
+bool conv_packed(const TensorView& in, const ConvShape& s);
+// Floats of scratch a GEMM conv needs: im2col columns (none when it reads its input
+// directly) and, when conv_packed, packed_gemm's B blocks after them.
+int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads);
 
-// conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded
-// bias: (Cout)  col: conv_col_floats scratch.
+// conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded, or
+// its packed_gemm_pack_a panels when conv_packed  bias: (Cout)  scratch: conv_scratch_floats.
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-               float* col, int threads);
+               float* scratch, int threads);
+
+// packed_gemm.cpp: C (m, n) = act(A (m, k) B (k, n) + bias) with A packed at create, on CPUs
+// with AVX-512 and k small enough to stay in L2 (suits() is false otherwise: OpenBLAS).
+bool packed_gemm_suits(int k);
+int64_t packed_gemm_a_floats(int m, int k);
+// a: (m, k) row-major -> panels (ceil(m/8), k, 8), zero-filled rows.
+void packed_gemm_pack_a(const float* a, int m, int k, float* packed);
+int64_t packed_gemm_scratch_floats(int k, int threads);  // per-thread B blocks
+// B rows ldb apart, C rows ldc apart; scratch: packed_gemm_scratch_floats(k, threads).
+void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
+                 Act act, float* c, int64_t ldc, float* scratch, int threads);
 
 // direct.cpp: stride-1 k x k convs with <= 32 output channels (DenseNet's growth conv).
 bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvShape& s);

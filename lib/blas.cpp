@@ -1,4 +1,4 @@
-// esm::blas over OpenBLAS's cblas_sgemm, or (ESM_OPENBLAS=OFF) a plain cache-blocked GEMM
+// esm::blas over OpenBLAS's cblas_sgemm and cblas_sgemv, or (ESM_OPENBLAS=OFF) a plain cache-blocked GEMM
 // for the smallest images. The fallback favours simplicity over speed: see docs/executor.md.
 #include "blas.hpp"
 
@@ -16,6 +16,9 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
            float beta, float* c, int ldc) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
                 ldb, beta, c, ldc);
+}
+void sgemv(int m, int n, const float* a, int lda, const float* x, float* y) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0f, a, lda, x, 1, 0.0f, y, 1);
 }
 void set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 const char* core_name() {
@@ -53,6 +56,13 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
                 }
             }
         }
+    }
+}
+void sgemv(int m, int n, const float* a, int lda, const float* x, float* y) {
+    for (int i = 0; i < m; ++i) {
+        float acc = 0.f;
+        for (int j = 0; j < n; ++j) acc += a[i * lda + j] * x[j];
+        y[i] = acc;
     }
 }
 void set_threads(int) {}

@@ -12,6 +12,8 @@ namespace esm::blas {
 // A is (k, m) when trans_a, B is (n, k) when trans_b. Calls OpenBLAS when built with it.
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
            int ldb, float beta, float* c, int ldc);
+// y (m) = A (m, n) x, row-major A: a matrix-vector product reads A once, unpacked.
+void sgemv(int m, int n, const float* a, int lda, const float* x, float* y);
 // Threads of the BLAS's own pool (a no-op for the built-in GEMM, which is single-threaded).
 void set_threads(int n);
 // "Haswell", "Cooperlake", ... (OpenBLAS's kernel for this CPU), or "builtin".

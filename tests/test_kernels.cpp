@@ -150,7 +150,7 @@ TEST(Kernels, GlobalAvgPoolSeAddLinear) {
         op.out = Value{1, 0, 7, 23, 19};
         EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 2, 14, 7, 0), 3, 2)) << "add " << act_name(act);
     }
-    for (int batch : {1, 2}) {
+    for (int batch : {1, 2, 5}) {  // a few rows: SGEMVs; 5: SGEMM
         Op op;
         op.kind = OpKind::Linear;
         op.bias = true;
@@ -183,6 +183,11 @@ TEST(Kernels, DirectConvFewOutputChannels) {
 TEST(Kernels, ConvGemmTiledIm2col) {
     // A column matrix over the ~8 MB tile budget: im2col + SGEMM run in row tiles
     // (17 + 17 + 6 output rows here), each writing its column block of the output.
+    // K = 64*7*7 = 3136 is past what packed_gemm takes: OpenBLAS.
     Op op = conv_op(64, 40, 40, 38, 7, 1, 1, false, true, Act::ReLU);
     EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1, 64, 40, 0), 77, 2));
+    // K = 200*3*3 = 1800: packed_gemm (with AVX-512) on row tiles of 19 + 19 + 2 rows, each
+    // 19*60 = 1140 columns (not whole 48-column blocks), 21 channels (not whole 8-panels).
+    Op packed = conv_op(200, 21, 40, 60, 3, 1, 1, true, true, Act::HSwish);
+    for (int threads : {1, 2}) EXPECT_TRUE(esm_test::executor_matches_reference(one_op(packed, 1, 200, 21, 0), 78, threads));
 }

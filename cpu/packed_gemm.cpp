@@ -1,0 +1,165 @@
+// Our own GEMM with the bias + activation epilogue for the convolutions (1x1 straight on the
+// input planes, k x k on im2col columns), on CPUs with AVX-512: weights packed at create
+// into panels of 8 output channels, 48 columns of B at a time copied into a contiguous
+// per-thread buffer (input rows a plane apart would share L1 sets), and a register tile of
+// 8 channels x 48 columns keeping 24 accumulators over the whole K; bias and activation
+// are applied in registers before the one store. OpenBLAS spent a third of its time on
+// MobileNetV3's small matrices packing them, and the epilogue was another pass. Without
+// AVX-512, and for K beyond what stays in L2, convs keep OpenBLAS (cpu/conv.cpp).
+#include "blas.hpp"
+#include "kernels.hpp"
+
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ESM_PACKED_GEMM_X86 1
+#if !defined(__clang__)
+// GCC 12 flags the self-initialised placeholder inside its own _mm512_undefined_ps.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#endif
+
+namespace esm::cpu {
+
+namespace {
+
+constexpr int kMr = 8;       // output channels per panel
+constexpr int kNvMax = 3;    // vectors of 16 columns per tile
+constexpr int kMaxK = 2048;  // a thread's B block (K x 48 floats, 384 KiB) stays in L2
+
+
+bool have_avx512() {
+#if defined(ESM_PACKED_GEMM_X86)
+    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    return has;
+#else
+    return false;
+#endif
+}
+
+}  // namespace
+
+bool packed_gemm_suits(int k) { return k <= kMaxK && have_avx512(); }
+
+int64_t packed_gemm_a_floats(int m, int k) { return int64_t(m + kMr - 1) / kMr * kMr * k; }
+
+void packed_gemm_pack_a(const float* a, int m, int k, float* packed) {
+    for (int m0 = 0; m0 < m; m0 += kMr)
+        for (int j = 0; j < k; ++j)
+            for (int r = 0; r < kMr; ++r) *packed++ = m0 + r < m ? a[int64_t(m0 + r) * k + j] : 0.0f;
+}
+
+int64_t packed_gemm_scratch_floats(int k, int threads) { return int64_t(threads) * k * 16 * kNvMax; }
+
+#if defined(ESM_PACKED_GEMM_X86)
+namespace {
+
+#define ESM_AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+template <Act A>
+ESM_AVX512 inline __m512 act512(__m512 x) {
+    if constexpr (A == Act::ReLU) return _mm512_max_ps(x, _mm512_setzero_ps());
+    if constexpr (A == Act::HSwish || A == Act::HSigmoid) {
+        const __m512 r6 = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(x, _mm512_set1_ps(3.0f)), _mm512_setzero_ps()),
+                                        _mm512_set1_ps(6.0f));
+        const __m512 sixth = _mm512_set1_ps(1.0f / 6.0f);
+        // the scalar act<A> order: x * relu6(x + 3) * (1/6), relu6(x + 3) * (1/6)
+        if constexpr (A == Act::HSwish) return _mm512_mul_ps(_mm512_mul_ps(x, r6), sixth);
+        return _mm512_mul_ps(r6, sixth);
+    }
+    return x;
+}
+
+// C rows [m0, m0 + rows) x 16 NV columns (the last vector's store masked by `last`):
+// acc = bias; acc += A panel (K, 8) x packed B (K, 16 NV); act; store.
+template <Act A, int NV>
+ESM_AVX512 void tile(const float* ap, const float* bp, int kdim, const float* bias, int rows, float* c, int64_t ldc,
+                     __mmask16 last) {
+    __m512 acc[kMr][NV];
+    for (int r = 0; r < kMr; ++r) {
+        const __m512 bv = _mm512_set1_ps(r < rows ? bias[r] : 0.0f);
+        for (int v = 0; v < NV; ++v) acc[r][v] = bv;
+    }
+    for (int k = 0; k < kdim; ++k) {
+        __m512 bv[NV];
+        for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(bp + (int64_t(k) * NV + v) * 16);
+        const float* ak = ap + int64_t(k) * kMr;
+        for (int r = 0; r < kMr; ++r) {
+            const __m512 av = _mm512_set1_ps(ak[r]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < kMr; ++r)  // a constant trip count keeps acc in registers
+        for (int v = 0; v < NV; ++v)
+            _mm512_mask_storeu_ps(c + r * ldc + 16 * v, r < rows ? (v + 1 < NV ? 0xFFFF : last) : 0,
+                                  act512<A>(acc[r][v]));
+}
+
+// B columns [n0, n0 + cols) of K rows ldb apart -> (K, 16 nv) contiguous, zero-filled past
+// cols: the tile then streams one buffer (input rows a plane apart would share L1 sets).
+ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int64_t cols, int nv, float* bp) {
+    const int tail = static_cast<int>(cols - 16 * (nv - 1));
+    const __mmask16 last = static_cast<__mmask16>(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+    for (int k = 0; k < kdim; ++k) {
+        const float* bk = b + k * ldb;
+        float* d = bp + int64_t(k) * nv * 16;
+        for (int v = 0; v + 1 < nv; ++v) _mm512_storeu_ps(d + 16 * v, _mm512_loadu_ps(bk + 16 * v));
+        _mm512_storeu_ps(d + 16 * (nv - 1), _mm512_maskz_loadu_ps(last, bk + 16 * (nv - 1)));
+    }
+}
+
+template <Act A>
+ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias,
+                    float* c, int64_t ldc, float* scratch, int threads) {
+    const int64_t chunk = 16 * kNvMax;
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    const int parts = threads > 1 && chunks > 1 && parallel_worth(int64_t(m) * n * kdim / 16) ? threads : 1;
+    (void)parts;  // unused without OpenMP
+#pragma omp parallel num_threads(parts) if (parts > 1)
+    {
+        float* bp = scratch + int64_t(omp_thread_num()) * kdim * chunk;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < chunks; ++i) {
+            const int64_t n0 = i * chunk;
+            const int64_t cols = std::min(chunk, n - n0);
+            const int nv = static_cast<int>((cols + 15) / 16);
+            const int tail = static_cast<int>(cols - 16 * (nv - 1));
+            const __mmask16 last = static_cast<__mmask16>(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+            pack_b(b + n0, ldb, kdim, cols, nv, bp);
+            for (int m0 = 0; m0 < m; m0 += kMr) {
+                const float* ap = packed + int64_t(m0) * kdim;
+                float* cm = c + m0 * ldc + n0;
+                const int rows = std::min(kMr, m - m0);
+                switch (nv) {
+                    case 1: tile<A, 1>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
+                    case 2: tile<A, 2>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
+                    default: tile<A, 3>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
+                }
+            }
+        }
+    }
+}
+
+#undef ESM_AVX512
+
+}  // namespace
+#endif
+
+void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
+                 Act act, float* c, int64_t ldc, float* scratch, int threads) {
+#if defined(ESM_PACKED_GEMM_X86)
+    switch (act) {
+        case Act::ReLU: run<Act::ReLU>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
+        case Act::HSwish: run<Act::HSwish>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
+        case Act::HSigmoid: run<Act::HSigmoid>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
+        default: run<Act::None>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
+    }
+#else
+    // packed_gemm_suits() is false without AVX-512: never called
+    (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)ldb, (void)bias, (void)act, (void)c, (void)ldc,
+        (void)scratch, (void)threads;
+#endif
+}
+
+}  // namespace esm::cpu
