@@ -1,7 +1,8 @@
 // Dense and grouped convolution as GEMM: a 1x1 stride-1 conv multiplies the weights by
 // the input planes directly; any other conv goes through im2col into preallocated
 // scratch. The GEMM is our packed_gemm (bias + activation fused) where it suits, else
-// OpenBLAS followed by the bias + activation pass. Also the one threaded SGEMM of the CPU backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
+// OpenBLAS followed by the bias + activation pass. Also the one threaded SGEMM of the CPU
+// backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
 
 #include "blas.hpp"
 #include "kernels.hpp"
