@@ -106,27 +106,27 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
     float* col = scratch;
     const bool packed = conv_packed(in, s);
     float* bblocks = scratch + col_floats(in, out, s);
+    // C (cout_g, n) = W_g B, B (kdim, n) rows ldb apart: packed_gemm applies bias + activation
+    // itself; after OpenBLAS one pass over the output does.
+    const auto gemm = [&](const float* wg, const float* b, int n, int ldb, float* c) {
+        if (packed)
+            packed_gemm(cout_g, n, kdim, wg, b, ldb, bias, s.act, c, hw, bblocks, threads);
+        else
+            sgemm(false, cout_g, n, kdim, wg, kdim, b, ldb, c, hw, threads);
+    };
     for (int b = 0; b < out.n; ++b)
         for (int g = 0; g < s.groups; ++g) {
-            const float* wg = w + int64_t(g) * cout_g * kdim;
+            const float* wg = w + int64_t(g) * cout_g * kdim;  // packed: groups == 1
             float* dst = out.channel(b, g * cout_g);
             if (direct_gemm(s)) {
-                if (packed)
-                    packed_gemm(cout_g, hw, kdim, w, in.channel(b, 0), in.h * in.w, bias, s.act, dst, hw, bblocks,
-                                threads);
-                else
-                    sgemm(false, cout_g, hw, kdim, wg, kdim, in.channel(b, g * cin_g), in.h * in.w, dst, hw, threads);
+                gemm(wg, in.channel(b, g * cin_g), hw, in.h * in.w, dst);
                 continue;
             }
             for (int oy0 = 0; oy0 < out.h; oy0 += tile) {
                 const int oy1 = std::min(out.h, oy0 + tile), n = (oy1 - oy0) * out.w;
                 im2col(in, b, g * cin_g, cin_g, oy0, oy1, out.w, s, col, threads);
                 // C is the column block [oy0*Wo, oy1*Wo) of the (Cout, Ho*Wo) output.
-                if (packed)
-                    packed_gemm(cout_g, n, kdim, w, col, n, bias, s.act, dst + int64_t(oy0) * out.w, hw, bblocks,
-                                threads);
-                else
-                    sgemm(false, cout_g, n, kdim, wg, kdim, col, n, dst + int64_t(oy0) * out.w, hw, threads);
+                gemm(wg, col, n, n, dst + int64_t(oy0) * out.w);
             }
         }
     if (!packed) bias_act(out, bias, s.act, threads);

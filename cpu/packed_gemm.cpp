@@ -7,8 +7,8 @@
 // MobileNetV3's small matrices packing them, and the epilogue was another pass. Without
 // AVX-512, and for K beyond what stays in L2, convs keep OpenBLAS (cpu/conv.cpp).
 #include "blas.hpp"
+#include "cpu_features.hpp"
 #include "kernels.hpp"
-
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -28,19 +28,9 @@ constexpr int kMr = 8;       // output channels per panel
 constexpr int kNvMax = 3;    // vectors of 16 columns per tile
 constexpr int kMaxK = 2048;  // a thread's B block (K x 48 floats, 384 KiB) stays in L2
 
-
-bool have_avx512() {
-#if defined(ESM_PACKED_GEMM_X86)
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    return has;
-#else
-    return false;
-#endif
-}
-
 }  // namespace
 
-bool packed_gemm_suits(int k) { return k <= kMaxK && have_avx512(); }
+bool packed_gemm_suits(int k) { return k <= kMaxK && cpu_has_avx512(); }
 
 int64_t packed_gemm_a_floats(int m, int k) { return int64_t(m + kMr - 1) / kMr * kMr * k; }
 
@@ -96,11 +86,10 @@ ESM_AVX512 void tile(const float* ap, const float* bp, int kdim, const float* bi
                                   act512<A>(acc[r][v]));
 }
 
-// B columns [n0, n0 + cols) of K rows ldb apart -> (K, 16 nv) contiguous, zero-filled past
-// cols: the tile then streams one buffer (input rows a plane apart would share L1 sets).
-ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int64_t cols, int nv, float* bp) {
-    const int tail = static_cast<int>(cols - 16 * (nv - 1));
-    const __mmask16 last = static_cast<__mmask16>(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+// 16 nv columns of K rows ldb apart (the last vector's columns masked by `last`) -> (K, 16 nv)
+// contiguous, zero-filled past the mask: the tile then streams one buffer (input rows a
+// plane apart would share L1 sets).
+ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int nv, __mmask16 last, float* bp) {
     for (int k = 0; k < kdim; ++k) {
         const float* bk = b + k * ldb;
         float* d = bp + int64_t(k) * nv * 16;
@@ -126,7 +115,7 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
             const int nv = static_cast<int>((cols + 15) / 16);
             const int tail = static_cast<int>(cols - 16 * (nv - 1));
             const __mmask16 last = static_cast<__mmask16>(tail == 16 ? 0xFFFF : (1u << tail) - 1);
-            pack_b(b + n0, ldb, kdim, cols, nv, bp);
+            pack_b(b + n0, ldb, kdim, nv, last, bp);
             for (int m0 = 0; m0 < m; m0 += kMr) {
                 const float* ap = packed + int64_t(m0) * kdim;
                 float* cm = c + m0 * ldc + n0;

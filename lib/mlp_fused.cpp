@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "cpu_features.hpp"
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define ESM_FUSED_X86 1
@@ -84,11 +86,7 @@ namespace {
 int vector_width(MlpIsa isa) { return isa == MlpIsa::Avx512 ? 16 : isa == MlpIsa::Avx2 ? 8 : 1; }
 
 bool cpu_has(MlpIsa isa) {
-#if defined(ESM_FUSED_X86)
-    if (isa == MlpIsa::Avx512) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-    if (isa == MlpIsa::Avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return isa == MlpIsa::Generic;
+    return isa == MlpIsa::Avx512 ? cpu_has_avx512() : isa == MlpIsa::Avx2 ? cpu_has_avx2_fma() : true;
 }
 
 // Hidden layers (in, out) -> (in_padded, out_padded) transposed with zero padding: padded
