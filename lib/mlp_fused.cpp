@@ -146,12 +146,16 @@ void FusedMlp::forward(const float* x, size_t n, float* y) const {
         for (size_t s = 0; s < n; s += kChunk) net_.forward(x + s * d, std::min(kChunk, n - s), y + s, ws);
         return;
     }
-    constexpr size_t kMaxRows = 6;  // the largest row tile (AVX-512)
+#if defined(ESM_FUSED_X86)
+    // rows() needs 2 * kRows * max_width floats and kRows * inputs ints, plus one vector of
+    // spare ints for nonzeros()' full-vector stores.
+    constexpr size_t kRows = std::max(avx512::Ops::kRows, avx2::Ops::kRows);
+    const size_t floats = 2 * kRows * static_cast<size_t>(packed_.max_width);
+    const size_t ints = kRows * static_cast<size_t>(packed_.inputs) + static_cast<size_t>(avx512::Ops::W);
     thread_local std::vector<float> buf;
     thread_local std::vector<int> nz;
-    if (buf.size() < 2 * kMaxRows * static_cast<size_t>(packed_.max_width)) buf.resize(2 * kMaxRows * static_cast<size_t>(packed_.max_width));
-    if (nz.size() < kMaxRows * static_cast<size_t>(packed_.inputs) + 16) nz.resize(kMaxRows * static_cast<size_t>(packed_.inputs) + 16);
-#if defined(ESM_FUSED_X86)
+    if (buf.size() < floats) buf.resize(floats);
+    if (nz.size() < ints) nz.resize(ints);
     if (isa_ == MlpIsa::Avx512)
         avx512::forward(packed_, x, n, y, buf.data(), nz.data());
     else
