@@ -246,37 +246,22 @@ void MlpModel::predict(const float* x, size_t n, float* latency) const {
     Mlp::Workspace ws;
     net.reserve(ws, std::min(n, kChunk));
     std::vector<float> xs(std::min(n, kChunk) * d);
-    const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
         const float* xi = x + s * d;
         for (size_t i = 0; i < m; ++i)
             for (size_t j = 0; j < d; ++j) xs[i * d + j] = (xi[i * d + j] - x_mean[j]) * x_inv_std[j];
-        float* out = latency + s;
-        net.forward(xs.data(), m, out, ws);
-        if (log_target)
-            for (size_t i = 0; i < m; ++i) out[i] = std::exp(out[i] * ys + ym);
-        else
-            for (size_t i = 0; i < m; ++i) out[i] = out[i] * ys + ym;
+        net.forward(xs.data(), m, latency + s, ws);
+        to_latency(latency + s, m);
     }
 }
 
-void MlpModel::predict_inplace(float* x, size_t n, float* latency, Mlp::Workspace& ws) const {
-    const size_t d = static_cast<size_t>(inputs());
-    const float* mean = x_mean.data();
-    const float* inv = x_inv_std.data();
-    for (size_t i = 0; i < n; ++i) {
-        float* r = x + i * d;
-        for (size_t j = 0; j < d; ++j) r[j] = (r[j] - mean[j]) * inv[j];
-    }
-    // Chunks of 256 rows keep activations in L2 and the GEMMs in OpenBLAS's small-matrix path.
-    constexpr size_t kChunk = 256;
-    for (size_t s = 0; s < n; s += kChunk) net.forward(x + s * d, std::min(kChunk, n - s), latency + s, ws);
+void MlpModel::to_latency(float* y, size_t n) const {
     const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
     if (log_target)
-        for (size_t i = 0; i < n; ++i) latency[i] = std::exp(latency[i] * ys + ym);
+        for (size_t i = 0; i < n; ++i) y[i] = std::exp(y[i] * ys + ym);
     else
-        for (size_t i = 0; i < n; ++i) latency[i] = latency[i] * ys + ym;
+        for (size_t i = 0; i < n; ++i) y[i] = y[i] * ys + ym;
 }
 
 double MlpModel::predict_one(const float* x) const {

@@ -78,11 +78,7 @@ void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
 
 void Predictor::predict_encoded(const float* x, size_t n, float* out) const {
     fused_->forward(x, n, out);
-    const float ys = static_cast<float>(model_.y_std), ym = static_cast<float>(model_.y_mean);
-    if (model_.log_target)
-        for (size_t i = 0; i < n; ++i) out[i] = std::exp(out[i] * ys + ym);
-    else
-        for (size_t i = 0; i < n; ++i) out[i] = out[i] * ys + ym;
+    model_.to_latency(out, n);
 }
 
 namespace {

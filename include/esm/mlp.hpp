@@ -100,8 +100,9 @@ struct MlpModel {
     // small workspace per call; thread-safe.
     void predict(const float* x, size_t n, float* latency) const;
     double predict_one(const float* x) const;
-    // Fast path: x: (n, inputs) is standardised in place, latency: (n) written; ws reused.
-    void predict_inplace(float* x, size_t n, float* latency, Mlp::Workspace& ws) const;
+    // y: (n) raw network outputs -> latencies, in place (undoes the target standardisation
+    // and, with log_target, the log).
+    void to_latency(float* y, size_t n) const;
 };
 
 // Trains on n rows x: (n, d) with latencies y: (n) (> 0 when log_target). Deterministic
