@@ -6,19 +6,10 @@
 // are applied in registers before the one store. OpenBLAS spent a third of its time on
 // MobileNetV3's small matrices packing them, and the epilogue was another pass. Without
 // AVX-512, and for K beyond what stays in L2, convs keep OpenBLAS (cpu/conv.cpp).
+#include "avx512.hpp"
 #include "blas.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define ESM_PACKED_GEMM_X86 1
-#if !defined(__clang__)
-// GCC 12 flags the self-initialised placeholder inside its own _mm512_undefined_ps.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#endif
 
 namespace esm::cpu {
 
@@ -42,24 +33,8 @@ void packed_gemm_pack_a(const float* a, int m, int k, float* packed) {
 
 int64_t packed_gemm_scratch_floats(int k, int threads) { return int64_t(threads) * k * 16 * kNvMax; }
 
-#if defined(ESM_PACKED_GEMM_X86)
+#if defined(ESM_X86_AVX512)
 namespace {
-
-#define ESM_AVX512 __attribute__((target("avx512f,avx2,fma")))
-
-template <Act A>
-ESM_AVX512 inline __m512 act512(__m512 x) {
-    if constexpr (A == Act::ReLU) return _mm512_max_ps(x, _mm512_setzero_ps());
-    if constexpr (A == Act::HSwish || A == Act::HSigmoid) {
-        const __m512 r6 = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(x, _mm512_set1_ps(3.0f)), _mm512_setzero_ps()),
-                                        _mm512_set1_ps(6.0f));
-        const __m512 sixth = _mm512_set1_ps(1.0f / 6.0f);
-        // the scalar act<A> order: x * relu6(x + 3) * (1/6), relu6(x + 3) * (1/6)
-        if constexpr (A == Act::HSwish) return _mm512_mul_ps(_mm512_mul_ps(x, r6), sixth);
-        return _mm512_mul_ps(r6, sixth);
-    }
-    return x;
-}
 
 // C rows [m0, m0 + rows) x 16 NV columns (the last vector's store masked by `last`):
 // acc = bias; acc += A panel (K, 8) x packed B (K, 16 NV); act; store.
@@ -67,8 +42,10 @@ template <Act A, int NV>
 ESM_AVX512 void tile(const float* ap, const float* bp, int kdim, const float* bias, int rows, float* c, int64_t ldc,
                      __mmask16 last) {
     __m512 acc[kMr][NV];
+#pragma GCC unroll 8
     for (int r = 0; r < kMr; ++r) {
         const __m512 bv = _mm512_set1_ps(r < rows ? bias[r] : 0.0f);
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[r][v] = bv;
     }
     for (int k = 0; k < kdim; ++k) {
@@ -80,7 +57,11 @@ ESM_AVX512 void tile(const float* ap, const float* bp, int kdim, const float* bi
             for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
     }
-    for (int r = 0; r < kMr; ++r)  // a constant trip count keeps acc in registers
+    // Fully unrolled (GCC's default limits stop short of 24 masked stores and spill every
+    // accumulator to the stack between the K loop and the stores).
+#pragma GCC unroll 8
+    for (int r = 0; r < kMr; ++r)
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v)
             _mm512_mask_storeu_ps(c + r * ldc + 16 * v, r < rows ? (v + 1 < NV ? 0xFFFF : last) : 0,
                                   act512<A>(acc[r][v]));
@@ -114,7 +95,7 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
             const int64_t cols = std::min(chunk, n - n0);
             const int nv = static_cast<int>((cols + 15) / 16);
             const int tail = static_cast<int>(cols - 16 * (nv - 1));
-            const __mmask16 last = static_cast<__mmask16>(tail == 16 ? 0xFFFF : (1u << tail) - 1);
+            const __mmask16 last = lanes(tail);
             pack_b(b + n0, ldb, kdim, nv, last, bp);
             for (int m0 = 0; m0 < m; m0 += kMr) {
                 const float* ap = packed + int64_t(m0) * kdim;
@@ -130,14 +111,12 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
     }
 }
 
-#undef ESM_AVX512
-
 }  // namespace
 #endif
 
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads) {
-#if defined(ESM_PACKED_GEMM_X86)
+#if defined(ESM_X86_AVX512)
     switch (act) {
         case Act::ReLU: run<Act::ReLU>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
         case Act::HSwish: run<Act::HSwish>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;

@@ -1,13 +1,35 @@
 // Internal: run-time checks for the instruction sets of libesm's own vector kernels (the
-// build targets baseline x86-64; the fused MLP and the conv GEMM pick AVX-512 or AVX2+FMA
-// at run time). False on other architectures. Not public API.
+// build targets baseline x86-64; the fused MLP, the conv GEMM and the depthwise conv pick
+// AVX-512 or AVX2+FMA at run time). False on other architectures. Not public API.
+//
+// The environment variable ESM_CPU_ISA caps what they pick (like oneDNN's
+// ONEDNN_MAX_CPU_ISA): `avx2` rules out the AVX-512 kernels, `baseline` AVX2 as well, so the
+// fallbacks can be tested and compared on one machine; any other value caps nothing. The
+// loader's target_clones choice for the simple loops (kernels.hpp) follows the CPU only.
 #pragma once
+
+#include <cstdlib>
+#include <cstring>
 
 namespace esm {
 
+namespace detail {
+// 2: AVX-512 allowed, 1: up to AVX2, 0: neither; read once.
+inline int cpu_isa_cap() {
+    static const int cap = [] {
+        const char* v = std::getenv("ESM_CPU_ISA");
+        if (v && !std::strcmp(v, "avx2")) return 1;
+        if (v && !std::strcmp(v, "baseline")) return 0;
+        return 2;
+    }();
+    return cap;
+}
+}  // namespace detail
+
 inline bool cpu_has_avx512() {
 #if defined(__GNUC__) && defined(__x86_64__)
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    static const bool has =
+        detail::cpu_isa_cap() >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
     return has;
 #else
     return false;
@@ -16,7 +38,8 @@ inline bool cpu_has_avx512() {
 
 inline bool cpu_has_avx2_fma() {
 #if defined(__GNUC__) && defined(__x86_64__)
-    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    static const bool has =
+        detail::cpu_isa_cap() >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return has;
 #else
     return false;

@@ -77,7 +77,9 @@ TEST(Kernels, Depthwise) {
     int n = 0;
     for (int k : {3, 5, 7, 9})
         for (int s : {1, 2, 3})
-            for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{1, 1}}) {
+            // widths past one 32-column tile, exactly 16, below: each tile shape, with tails
+            for (auto [h, w] : {std::pair{23, 19}, std::pair{13, 41}, std::pair{9, 16}, std::pair{2, 3},
+                                std::pair{1, 1}}) {
                 const Act act = kActs[n % 4];
                 std::ostringstream name;
                 name << "dw k" << k << " s" << s << " " << h << "x" << w << " act " << act_name(act);
