@@ -122,14 +122,20 @@ void plane512_k(const float* xp, Geometry g, float* y, int ho, int wo, const flo
     }
 }
 
-// d[j] = src[2 j] for j < n: 16 outputs from two loads and one permute.
-ESM_AVX512 void even_columns512(const float* src, int n, float* d) {
+// One row of a padded plane: d[j] = row[S j + first] where that column is inside [0, w),
+// else 0, for j < wq; masked loads read nothing outside the row (masked lanes never fault).
+template <int S>
+ESM_AVX512 void padded_row512(const float* row, int w, int first, int wq, float* d) {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    for (int j = 0; j < n; j += 16) {
-        const int need = 2 * std::min(16, n - j) - 1;  // source floats the last output reads
-        const __m512 a = _mm512_maskz_loadu_ps(lanes(need), src + 2 * j);
-        const __m512 b = _mm512_maskz_loadu_ps(lanes(need - 16), src + 2 * j + 16);
-        _mm512_mask_storeu_ps(d + j, lanes(n - j), _mm512_permutex2var_ps(a, even, b));
+    for (int j = 0; j < wq; j += 16) {
+        const int i = S * j + first;  // input column of lane 0
+        const __m512 a = _mm512_maskz_loadu_ps(lanes(w - i) & ~lanes(-i), row + i);
+        __m512 v = a;
+        if constexpr (S == 2) {
+            const __m512 b = _mm512_maskz_loadu_ps(lanes(w - i - 16) & ~lanes(-i - 16), row + i + 16);
+            v = _mm512_permutex2var_ps(a, even, b);
+        }
+        _mm512_mask_storeu_ps(d + j, lanes(wq - j), v);
     }
 }
 #endif
@@ -153,6 +159,7 @@ void plane(const float* xp, Geometry g, Tile t, float* y, int ho, int wo, const 
 // row of each plane is written once, zeros only where no input lands.
 template <int S>
 void fill_padded(const float* x, int h, int w, int pad, Geometry g, Tile t, float* xp) {
+    (void)t;  // only the AVX-512 build looks at it
     for (int p = 0; p < S; ++p) {
         // Columns j of plane p hold input column S*j + p - pad; valid for j in [lo, hi).
         const int lo = std::min(g.wq, std::max(0, (pad - p + S - 1) / S));
@@ -166,16 +173,17 @@ void fill_padded(const float* x, int h, int w, int pad, Geometry g, Tile t, floa
                 continue;
             }
             const float* row = x + int64_t(yy) * w;
+#if defined(ESM_X86_AVX512)
+            if (t.avx512) {
+                padded_row512<S>(row, w, p - pad, g.wq, d);
+                continue;
+            }
+#endif
             std::fill(d, d + lo, 0.0f);
             if (S == 1) {
                 if (hi > lo) std::memcpy(d + lo, row + (lo - pad), sizeof(float) * size_t(hi - lo));
             } else {
-#if defined(ESM_X86_AVX512)
-                if (t.avx512) {
-                    if (hi > lo) even_columns512(row + (S * lo + p - pad), hi - lo, d + lo);
-                } else
-#endif
-                    for (int j = lo; j < hi; ++j) d[j] = row[S * j + p - pad];
+                for (int j = lo; j < hi; ++j) d[j] = row[S * j + p - pad];
             }
             std::fill(d + hi, d + g.wq, 0.0f);
         }
