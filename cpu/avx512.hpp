@@ -34,9 +34,27 @@ ESM_AVX512 inline __m512 act512(__m512 x) {
     return x;
 }
 
-// The first n (0..16) lanes.
+// The first n (clamped to 0..16) lanes.
 inline __mmask16 lanes(int n) {
     return static_cast<__mmask16>(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
+}
+
+// d[j] = row[S j + first] where that column lies inside [0, w), else 0, for j < n: one row
+// of a zero-padded (S = 2: column-deinterleaved) plane or of im2col's columns. Masked
+// loads read nothing outside the row (masked-off lanes never fault).
+template <int S>
+ESM_AVX512 inline void strided_row512(const float* row, int w, int first, int n, float* d) {
+    static_assert(S == 1 || S == 2, "stride 1 or 2");
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int j = 0; j < n; j += 16) {
+        const int i = S * j + first;  // input column of lane 0
+        __m512 v = _mm512_maskz_loadu_ps(lanes(w - i) & ~lanes(-i), row + i);
+        if constexpr (S == 2) {
+            const __m512 b = _mm512_maskz_loadu_ps(lanes(w - i - 16) & ~lanes(-i - 16), row + i + 16);
+            v = _mm512_permutex2var_ps(v, even, b);
+        }
+        _mm512_mask_storeu_ps(d + j, lanes(n - j), v);
+    }
 }
 
 }  // namespace esm::cpu

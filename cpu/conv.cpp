@@ -4,7 +4,9 @@
 // OpenBLAS followed by the bias + activation pass. Also the one threaded SGEMM of the CPU
 // backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
 
+#include "avx512.hpp"
 #include "blas.hpp"
+#include "cpu_features.hpp"
 #include "kernels.hpp"
 
 namespace esm::cpu {
@@ -68,6 +70,8 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
                    float* col, int threads) {
     const int k = s.k, rows = cin * k * k;
     const int64_t hw = int64_t(oy1 - oy0) * wo;
+    const bool avx512 = cpu_has_avx512();
+    (void)avx512;  // unused without the AVX-512 build
 #pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(rows) * hw)) schedule(static)
     for (int r = 0; r < rows; ++r) {
         const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
@@ -85,6 +89,16 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
                 std::fill(d, d + wo, 0.0f);
                 continue;
             }
+#if defined(ESM_X86_AVX512)
+            if (avx512 && s.stride <= 2) {
+                const float* xrow = x + int64_t(iy) * in.w;
+                if (s.stride == 1)
+                    strided_row512<1>(xrow, in.w, kx - s.pad, wo, d);
+                else
+                    strided_row512<2>(xrow, in.w, kx - s.pad, wo, d);
+                continue;
+            }
+#endif
             const float* row = x + int64_t(iy) * in.w + kx - s.pad;
             std::fill(d, d + ox_lo, 0.0f);
             if (s.stride == 1) {

@@ -122,22 +122,6 @@ void plane512_k(const float* xp, Geometry g, float* y, int ho, int wo, const flo
     }
 }
 
-// One row of a padded plane: d[j] = row[S j + first] where that column is inside [0, w),
-// else 0, for j < wq; masked loads read nothing outside the row (masked lanes never fault).
-template <int S>
-ESM_AVX512 void padded_row512(const float* row, int w, int first, int wq, float* d) {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    for (int j = 0; j < wq; j += 16) {
-        const int i = S * j + first;  // input column of lane 0
-        const __m512 a = _mm512_maskz_loadu_ps(lanes(w - i) & ~lanes(-i), row + i);
-        __m512 v = a;
-        if constexpr (S == 2) {
-            const __m512 b = _mm512_maskz_loadu_ps(lanes(w - i - 16) & ~lanes(-i - 16), row + i + 16);
-            v = _mm512_permutex2var_ps(a, even, b);
-        }
-        _mm512_mask_storeu_ps(d + j, lanes(wq - j), v);
-    }
-}
 #endif
 
 template <Act A, int S>
@@ -175,7 +159,7 @@ void fill_padded(const float* x, int h, int w, int pad, Geometry g, Tile t, floa
             const float* row = x + int64_t(yy) * w;
 #if defined(ESM_X86_AVX512)
             if (t.avx512) {
-                padded_row512<S>(row, w, p - pad, g.wq, d);
+                strided_row512<S>(row, w, p - pad, g.wq, d);
                 continue;
             }
 #endif
