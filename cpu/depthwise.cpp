@@ -1,8 +1,9 @@
 // Depthwise convolution (groups == channels), direct: one (sample, channel) plane per
 // OpenMP iteration. Stride 1 and 2 run register tiles over a zero-padded (for stride 2
-// also column-deinterleaved) copy of the plane: with AVX-512, 8 accumulators of 16 lanes
-// (4 rows x 32 columns, or 8 rows x 16 on planes at most 16 wide) and the kernel size
-// compiled in for 3, 5 and 7; otherwise 2 rows x 16 columns in AVX2 or baseline vectors.
+// also column-deinterleaved) copy of the plane: with AVX-512, 8 or 16 accumulators of 16
+// lanes (tile_for) and, for k = 3, 5, 7, the kernel size compiled in and each input row
+// loaded once per kernel column for every output row it feeds; otherwise 2 rows x 16
+// columns in AVX2 or baseline vectors.
 // Other strides run a plain loop. Not a general grouped conv (cpu/conv.cpp: GEMM).
 
 #include <cstring>
@@ -26,8 +27,10 @@ struct Tile {
     bool avx512;
 };
 
-Tile tile_for(int wo) {
-    if (cpu_has_avx512()) return wo > 16 ? Tile{4, 32, true} : Tile{8, 16, true};
+Tile tile_for(int wo, int k) {
+    // AVX-512: 8 rows x 16 columns up to 16 wide; wider, 4 x 32, or 8 x 32 for k = 5 (the
+    // faster of the two per kernel size on 56x56 and 28x28 planes, Zen 4).
+    if (cpu_has_avx512()) return wo > 16 ? Tile{k == 5 ? 8 : 4, 32, true} : Tile{8, 16, true};
     return Tile{kRows, kCols, false};
 }
 
@@ -95,15 +98,39 @@ ESM_AVX512 void plane512(const float* xp, Geometry g, float* y, int ho, int wo, 
             __m512 acc[R][NV];
             for (int r = 0; r < R; ++r)
                 for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_set1_ps(bias);
-            for (int ky = 0; ky < k; ++ky)
-                for (int kx = 0; kx < k; ++kx) {
-                    const __m512 wv = _mm512_set1_ps(wk[ky * k + kx]);
-                    const float* base = xp + (kx % S) * g.plane + int64_t(S * oy + ky) * g.wq + ox + kx / S;
-                    for (int r = 0; r < R; ++r)
-                        for (int v = 0; v < NV; ++v)
-                            acc[r][v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(base + int64_t(S * r) * g.wq + 16 * v),
-                                                        acc[r][v]);
+            if constexpr (K > 0) {
+                // Column kx of the kernel in registers; each input row the tile needs is
+                // loaded once and feeds every output row it reaches (ky = t - S r).
+                for (int kx = 0; kx < K; ++kx) {
+                    __m512 wcol[K];
+#pragma GCC unroll 8
+                    for (int ky = 0; ky < K; ++ky) wcol[ky] = _mm512_set1_ps(wk[ky * K + kx]);
+                    const float* base = xp + (kx % S) * g.plane + int64_t(S * oy) * g.wq + ox + kx / S;
+#pragma GCC unroll 32
+                    for (int t = 0; t < S * (R - 1) + K; ++t) {
+                        __m512 in[NV];
+#pragma GCC unroll 4
+                        for (int v = 0; v < NV; ++v) in[v] = _mm512_loadu_ps(base + int64_t(t) * g.wq + 16 * v);
+#pragma GCC unroll 8
+                        for (int r = 0; r < R; ++r) {
+                            const int ky = t - S * r;
+                            if (ky >= 0 && ky < K)
+#pragma GCC unroll 4
+                                for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(wcol[ky], in[v], acc[r][v]);
+                        }
+                    }
                 }
+            } else {
+                for (int ky = 0; ky < k; ++ky)
+                    for (int kx = 0; kx < k; ++kx) {
+                        const __m512 wv = _mm512_set1_ps(wk[ky * k + kx]);
+                        const float* base = xp + (kx % S) * g.plane + int64_t(S * oy + ky) * g.wq + ox + kx / S;
+                        for (int r = 0; r < R; ++r)
+                            for (int v = 0; v < NV; ++v)
+                                acc[r][v] = _mm512_fmadd_ps(
+                                    wv, _mm512_loadu_ps(base + int64_t(S * r) * g.wq + 16 * v), acc[r][v]);
+                    }
+            }
             for (int r = 0; r < R; ++r)
                 if (oy + r < ho)
                     for (int v = 0; v < NV; ++v)
@@ -128,10 +155,12 @@ template <Act A, int S>
 void plane(const float* xp, Geometry g, Tile t, float* y, int ho, int wo, const float* wk, float bias, int k) {
 #if defined(ESM_X86_AVX512)
     if (t.avx512) {
-        if (t.rows == 4)
+        if (t.cols == 16)
+            plane512_k<A, S, 8, 1>(xp, g, y, ho, wo, wk, bias, k);
+        else if (t.rows == 4)
             plane512_k<A, S, 4, 2>(xp, g, y, ho, wo, wk, bias, k);
         else
-            plane512_k<A, S, 8, 1>(xp, g, y, ho, wo, wk, bias, k);
+            plane512_k<A, S, 8, 2>(xp, g, y, ho, wo, wk, bias, k);
         return;
     }
 #endif
@@ -194,7 +223,7 @@ template <Act A>
 void run(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
          float* scratch, int threads) {
     const int n = out.n * out.c, kk = s.k * s.k;
-    const Tile t = tile_for(out.w);
+    const Tile t = tile_for(out.w, s.k);
     const Geometry g = geometry(out.h, out.w, s.k, s.stride, t);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(n) * out.plane() * kk)) schedule(static)
     for (int i = 0; i < n; ++i) {
@@ -220,7 +249,7 @@ void run(const TensorView& in, const TensorView& out, const float* w, const floa
 
 int64_t depthwise_scratch_floats(const TensorView& out, const ConvShape& s, int threads) {
     if (!tiled(s)) return 0;
-    return int64_t(threads) * s.stride * geometry(out.h, out.w, s.k, s.stride, tile_for(out.w)).plane;
+    return int64_t(threads) * s.stride * geometry(out.h, out.w, s.k, s.stride, tile_for(out.w, s.k)).plane;
 }
 
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
