@@ -165,13 +165,14 @@ TEST(Kernels, GlobalAvgPoolSeAddLinear) {
 
 TEST(Kernels, DirectConvFewOutputChannels) {
     // Stride-1 convs with <= 32 output channels take the direct kernel (cpu/direct.cpp):
-    // odd channel counts (not a multiple of its 4-channel tile), widths around its
-    // 16-column tile, tiny planes, and DenseNet's write into a slice of a wider buffer.
+    // odd channel counts (not a multiple of its 4- or 8-channel tile; 9 leaves a lone
+    // 4-channel block), widths around its 16- and 32-column tiles, tiny planes, and
+    // DenseNet's write into a slice of a wider buffer.
     int n = 0;
     for (int k : {3, 5, 7, 9})
-        for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{5, 17}, std::pair{7, 16}}) {
+        for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{5, 17}, std::pair{7, 16}, std::pair{4, 37}}) {
             const Act act = kActs[n % 4];
-            const int cout = n % 2 ? 13 : 32, batch = 1 + n % 2;
+            const int cout = n % 3 == 0 ? 32 : n % 3 == 1 ? 13 : 9, batch = 1 + n % 2;
             std::ostringstream name;
             name << "direct k" << k << " " << h << "x" << w << " cout " << cout << " b" << batch << " act "
                  << act_name(act);
