@@ -112,7 +112,7 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
 }
 
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-               float* scratch, int threads) {
+               float* scratch, int threads, const Prologue* pre) {
     const int cin_g = in.c / s.groups, cout_g = out.c / s.groups;
     const int kdim = cin_g * s.k * s.k;
     const int hw = out.h * out.w;
@@ -124,7 +124,7 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
     // itself; after OpenBLAS one pass over the output does.
     const auto gemm = [&](const float* wg, const float* b, int n, int ldb, float* c) {
         if (packed)
-            packed_gemm(cout_g, n, kdim, wg, b, ldb, bias, s.act, c, hw, bblocks, threads);
+            packed_gemm(cout_g, n, kdim, wg, b, ldb, bias, s.act, c, hw, bblocks, threads, pre);
         else
             sgemm(false, cout_g, n, kdim, wg, kdim, b, ldb, c, hw, threads);
     };

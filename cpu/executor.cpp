@@ -46,6 +46,10 @@ struct Step {
     TensorView in, in2, out;
     ConvShape conv;
     FloatBuf w, bias, w2, b2;  // packed: conv (Cout, K) + bias; BnAct scale/shift; SE fc1/fc2
+    // Gemm: a BnAct fused in front (its scale/shift moved here), see fuse_bn_act_into_gemm
+    FloatBuf pre_scale, pre_shift;
+    Prologue pre{nullptr, nullptr, Act::None};
+    bool has_pre = false;
 };
 
 class CpuExecutor final : public Executor {
@@ -53,6 +57,7 @@ public:
     CpuExecutor(const Plan& plan, const Weights& weights, const ExecutorOptions& o) : plan_(plan), threads_(o.threads) {
         layout();
         for (size_t i = 0; i < plan_.ops.size(); ++i) steps_.push_back(pack(plan_.ops[i], weights.ops[i]));
+        fuse_bn_act_into_gemm();
         int64_t scratch = 0;
         for (const auto& s : steps_) {
             if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_scratch_floats(s.in, s.out, s.conv, threads_));
@@ -73,7 +78,9 @@ public:
         const int t = threads_;
         for (auto& s : steps_) {
             switch (s.impl) {
-                case Impl::Gemm: conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
+                case Impl::Gemm:
+                    conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t, s.has_pre ? &s.pre : nullptr);
+                    break;
                 case Impl::Direct: direct_conv(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::BnAct: scale_shift_act(s.in, s.out, s.w.p, s.bias.p, s.op->act, t); break;
@@ -177,6 +184,43 @@ private:
                 break;
         }
         return s;
+    }
+
+    // A BnAct whose output only the next op reads, a 1x1 stride-1 conv on packed_gemm,
+    // becomes that conv's prologue (applied while packing its input: one pass over the
+    // DenseNet unit's growing buffer less per layer). The conv then reads the BnAct's
+    // input, so the arena must not have put the conv's output over it.
+    void fuse_bn_act_into_gemm() {
+        std::vector<int> readers(plan_.buffers.size(), 0);
+        for (const Op& op : plan_.ops) {
+            ++readers[size_t(op.in.buf)];
+            if (op.kind == OpKind::Add) ++readers[size_t(op.in2.buf)];
+        }
+        const auto overlap = [](const TensorView& x, const TensorView& y) {
+            const float* x_end = x.channel(x.n - 1, x.c - 1) + x.plane();
+            const float* y_end = y.channel(y.n - 1, y.c - 1) + y.plane();
+            return x.data < y_end && y.data < x_end;
+        };
+        std::vector<Step> kept;
+        for (size_t i = 0; i < steps_.size(); ++i) {
+            Step& bn = steps_[i];
+            if (i + 1 < steps_.size() && bn.impl == Impl::BnAct) {
+                Step& c = steps_[i + 1];
+                if (c.impl == Impl::Gemm && conv_packed(c.in, c.conv) && c.conv.k == 1 && c.conv.stride == 1 &&
+                    c.conv.pad == 0 && c.op->in.buf == bn.op->out.buf && c.in.data == bn.out.data &&
+                    c.in.c == bn.out.c && readers[size_t(bn.op->out.buf)] == 1 &&
+                    bn.op->out.buf != plan_.output.buf && !overlap(bn.in, c.out)) {
+                    c.in = bn.in;
+                    c.pre_scale = std::move(bn.w);
+                    c.pre_shift = std::move(bn.bias);
+                    c.pre = Prologue{c.pre_scale.p, c.pre_shift.p, bn.op->act};
+                    c.has_pre = true;
+                    continue;  // the BnAct step is dropped
+                }
+            }
+            kept.push_back(std::move(bn));
+        }
+        steps_ = std::move(kept);
     }
 
     Plan plan_;

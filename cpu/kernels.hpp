@@ -43,6 +43,15 @@ inline float act(float x) {
 void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
            int threads);
 
+// B' = act(B * scale[k] + shift[k]) row by row: an inference BN + activation on a GEMM
+// conv's input channels (DenseNet's pre-activation before its 1x1 convs), applied by
+// packed_gemm while it packs B instead of as a pass of its own.
+struct Prologue {
+    const float* scale;
+    const float* shift;
+    Act act;
+};
+
 // Whether a conv runs on packed_gemm (ungrouped, K = Cin*k*k small enough, AVX-512); its
 // weights are then packed by packed_gemm_pack_a at create.
 bool conv_packed(const TensorView& in, const ConvShape& s);
@@ -52,8 +61,9 @@ int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const C
 
 // conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded, or
 // its packed_gemm_pack_a panels when conv_packed  bias: (Cout)  scratch: conv_scratch_floats.
+// pre: only for a 1x1 stride-1 conv_packed conv (nullptr: none).
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-               float* scratch, int threads);
+               float* scratch, int threads, const Prologue* pre = nullptr);
 
 // packed_gemm.cpp: C (m, n) = act(A (m, k) B (k, n) + bias) with A packed at create, on CPUs
 // with AVX-512 and k small enough to stay in L2 (suits() is false otherwise: OpenBLAS).
@@ -64,7 +74,7 @@ void packed_gemm_pack_a(const float* a, int m, int k, float* packed);
 int64_t packed_gemm_scratch_floats(int k, int threads);  // per-thread B blocks
 // B rows ldb apart, C rows ldc apart; scratch: packed_gemm_scratch_floats(k, threads).
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
-                 Act act, float* c, int64_t ldc, float* scratch, int threads);
+                 Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr);
 
 // direct.cpp: stride-1 k x k convs with <= 32 output channels (DenseNet's growth conv).
 bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvShape& s);

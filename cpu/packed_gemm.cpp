@@ -69,19 +69,38 @@ ESM_AVX512 void tile(const float* ap, const float* bp, int kdim, const float* bi
 
 // 16 nv columns of K rows ldb apart (the last vector's columns masked by `last`) -> (K, 16 nv)
 // contiguous, zero-filled past the mask: the tile then streams one buffer (input rows a
-// plane apart would share L1 sets).
-ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int nv, __mmask16 last, float* bp) {
+// plane apart would share L1 sets). kPre: row k is act P(b * scale[k] + shift[k]) (past the
+// mask too: those columns' results are never stored).
+template <bool kPre, Act P>
+ESM_AVX512 void pack_b_t(const float* b, int64_t ldb, int kdim, int nv, __mmask16 last, const Prologue* pre,
+                         float* bp) {
     for (int k = 0; k < kdim; ++k) {
         const float* bk = b + k * ldb;
         float* d = bp + int64_t(k) * nv * 16;
-        for (int v = 0; v + 1 < nv; ++v) _mm512_storeu_ps(d + 16 * v, _mm512_loadu_ps(bk + 16 * v));
-        _mm512_storeu_ps(d + 16 * (nv - 1), _mm512_maskz_loadu_ps(last, bk + 16 * (nv - 1)));
+        __m512 sc = _mm512_setzero_ps(), sh = _mm512_setzero_ps();
+        if constexpr (kPre) sc = _mm512_set1_ps(pre->scale[k]), sh = _mm512_set1_ps(pre->shift[k]);
+        for (int v = 0; v < nv; ++v) {
+            __m512 x = v + 1 < nv ? _mm512_loadu_ps(bk + 16 * v) : _mm512_maskz_loadu_ps(last, bk + 16 * v);
+            if constexpr (kPre) x = act512<P>(_mm512_fmadd_ps(x, sc, sh));
+            _mm512_storeu_ps(d + 16 * v, x);
+        }
+    }
+}
+
+ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int nv, __mmask16 last, const Prologue* pre,
+                       float* bp) {
+    if (!pre) return pack_b_t<false, Act::None>(b, ldb, kdim, nv, last, pre, bp);
+    switch (pre->act) {
+        case Act::ReLU: return pack_b_t<true, Act::ReLU>(b, ldb, kdim, nv, last, pre, bp);
+        case Act::HSwish: return pack_b_t<true, Act::HSwish>(b, ldb, kdim, nv, last, pre, bp);
+        case Act::HSigmoid: return pack_b_t<true, Act::HSigmoid>(b, ldb, kdim, nv, last, pre, bp);
+        default: return pack_b_t<true, Act::None>(b, ldb, kdim, nv, last, pre, bp);
     }
 }
 
 template <Act A>
 ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias,
-                    float* c, int64_t ldc, float* scratch, int threads) {
+                    float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
     const int64_t chunk = 16 * kNvMax;
     const int64_t chunks = (n + chunk - 1) / chunk;
     const int parts = threads > 1 && chunks > 1 && parallel_worth(int64_t(m) * n * kdim / 16) ? threads : 1;
@@ -96,7 +115,7 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
             const int nv = static_cast<int>((cols + 15) / 16);
             const int tail = static_cast<int>(cols - 16 * (nv - 1));
             const __mmask16 last = lanes(tail);
-            pack_b(b + n0, ldb, kdim, nv, last, bp);
+            pack_b(b + n0, ldb, kdim, nv, last, pre, bp);
             for (int m0 = 0; m0 < m; m0 += kMr) {
                 const float* ap = packed + int64_t(m0) * kdim;
                 float* cm = c + m0 * ldc + n0;
@@ -115,18 +134,18 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
 #endif
 
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
-                 Act act, float* c, int64_t ldc, float* scratch, int threads) {
+                 Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
 #if defined(ESM_X86_AVX512)
     switch (act) {
-        case Act::ReLU: run<Act::ReLU>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
-        case Act::HSwish: run<Act::HSwish>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
-        case Act::HSigmoid: run<Act::HSigmoid>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
-        default: run<Act::None>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads); break;
+        case Act::ReLU: run<Act::ReLU>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
+        case Act::HSwish: run<Act::HSwish>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
+        case Act::HSigmoid: run<Act::HSigmoid>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
+        default: run<Act::None>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
     }
 #else
     // packed_gemm_suits() is false without AVX-512: never called
     (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)ldb, (void)bias, (void)act, (void)c, (void)ldc,
-        (void)scratch, (void)threads;
+        (void)scratch, (void)threads, (void)pre;
 #endif
 }
 
