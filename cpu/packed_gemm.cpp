@@ -98,34 +98,52 @@ ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int nv, __mmask16 
     }
 }
 
+// C columns [n0, n0 + 48) (fewer at the end), output-channel panels [p0, p1): packs that
+// block of B into bp, then one register tile per panel.
+template <Act A>
+ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
+                             const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc, float* bp,
+                             const Prologue* pre) {
+    const int64_t cols = std::min<int64_t>(16 * kNvMax, n - n0);
+    const int nv = static_cast<int>((cols + 15) / 16);
+    const __mmask16 last = lanes(static_cast<int>(cols - 16 * (nv - 1)));
+    pack_b(b + n0, ldb, kdim, nv, last, pre, bp);
+    for (int p = p0; p < p1; ++p) {
+        const int m0 = p * kMr;
+        const float* ap = packed + int64_t(m0) * kdim;
+        float* cm = c + m0 * ldc + n0;
+        const int rows = std::min(kMr, m - m0);
+        switch (nv) {
+            case 1: tile<A, 1>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
+            case 2: tile<A, 2>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
+            default: tile<A, 3>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
+        }
+    }
+}
+
 template <Act A>
 ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias,
                     float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
     const int64_t chunk = 16 * kNvMax;
     const int64_t chunks = (n + chunk - 1) / chunk;
-    const int parts = threads > 1 && chunks > 1 && parallel_worth(int64_t(m) * n * kdim / 16) ? threads : 1;
-    (void)parts;  // unused without OpenMP
+    const int panels = (m + kMr - 1) / kMr;
+    const int parts = threads > 1 && parallel_worth(int64_t(m) * n * kdim / 16) ? threads : 1;
+    // Threads take column blocks, or, when there are too few to share evenly (a 7x7 plane
+    // is 48 + 1 columns), panels of output channels, each thread packing every block of B.
+    const bool by_panels = parts > 1 && chunks < 3 * parts && panels >= parts;
+    (void)by_panels;  // unused without OpenMP
 #pragma omp parallel num_threads(parts) if (parts > 1)
     {
         float* bp = scratch + int64_t(omp_thread_num()) * kdim * chunk;
+        if (by_panels) {
+            const int t = omp_thread_num(), nt = omp_num_threads();
+            const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+            for (int64_t i = 0; i < chunks; ++i)
+                column_block<A>(m, n, i * chunk, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
+        } else {
 #pragma omp for schedule(static)
-        for (int64_t i = 0; i < chunks; ++i) {
-            const int64_t n0 = i * chunk;
-            const int64_t cols = std::min(chunk, n - n0);
-            const int nv = static_cast<int>((cols + 15) / 16);
-            const int tail = static_cast<int>(cols - 16 * (nv - 1));
-            const __mmask16 last = lanes(tail);
-            pack_b(b + n0, ldb, kdim, nv, last, pre, bp);
-            for (int m0 = 0; m0 < m; m0 += kMr) {
-                const float* ap = packed + int64_t(m0) * kdim;
-                float* cm = c + m0 * ldc + n0;
-                const int rows = std::min(kMr, m - m0);
-                switch (nv) {
-                    case 1: tile<A, 1>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
-                    case 2: tile<A, 2>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
-                    default: tile<A, 3>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
-                }
-            }
+            for (int64_t i = 0; i < chunks; ++i)
+                column_block<A>(m, n, i * chunk, 0, panels, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
         }
     }
 }

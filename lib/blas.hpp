@@ -34,4 +34,12 @@ inline int omp_thread_num() {
 #endif
 }
 
+inline int omp_num_threads() {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 }  // namespace esm

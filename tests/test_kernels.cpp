@@ -193,4 +193,8 @@ TEST(Kernels, ConvGemmTiledIm2col) {
     // 19*60 = 1140 columns (not whole 48-column blocks), 21 channels (not whole 8-panels).
     Op packed = conv_op(200, 21, 40, 60, 3, 1, 1, true, true, Act::HSwish);
     for (int threads : {1, 2}) EXPECT_TRUE(esm_test::executor_matches_reference(one_op(packed, 1, 200, 21, 0), 78, threads));
+    // A 7x7 plane is 48 + 1 columns: 2 threads split the 9 channel panels (the last
+    // partial) instead of the 2 column blocks, each packing both blocks of B itself.
+    Op small = conv_op(96, 67, 7, 7, 1, 1, 1, false, true, Act::ReLU);
+    for (int threads : {1, 2}) EXPECT_TRUE(esm_test::executor_matches_reference(one_op(small, 2, 96, 67, 0), 79, threads));
 }
