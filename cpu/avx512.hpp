@@ -1,4 +1,4 @@
-// Internal: what the AVX-512 kernels (packed_gemm.cpp, depthwise.cpp) share. They are
+// Internal: what the AVX-512 kernels (packed_gemm, depthwise, direct conv, im2col) share. They are
 // compiled for AVX-512 function by function (the build targets baseline x86-64) and only
 // called after cpu_has_avx512() (lib/cpu_features.hpp). Defines ESM_X86_AVX512 where the
 // compiler can build them.
