@@ -1,22 +1,12 @@
-// Internal: what the AVX-512 kernels (packed_gemm, depthwise, direct conv, im2col) share. They are
-// compiled for AVX-512 function by function (the build targets baseline x86-64) and only
-// called after cpu_has_avx512() (lib/cpu_features.hpp). Defines ESM_X86_AVX512 where the
-// compiler can build them.
+// Internal: what the AVX-512 kernels (packed_gemm, depthwise, direct conv, im2col) share
+// beyond lib/x86_simd.hpp: the activations on 16 lanes and the strided row copy. Only
+// called after cpu_has_avx512() (lib/cpu_features.hpp).
 #pragma once
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-
 #include "esm/space.hpp"
+#include "x86_simd.hpp"
 
-#define ESM_X86_AVX512 1
-#define ESM_AVX512 __attribute__((target("avx512f,avx2,fma")))
-#if !defined(__clang__)
-// GCC 12 flags the self-initialised placeholder inside its own _mm512_undefined_ps.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
+#if defined(ESM_X86_SIMD)
 namespace esm::cpu {
 
 // act<A> (kernels.hpp) on 16 lanes, in the scalar version's operation order.
@@ -32,11 +22,6 @@ ESM_AVX512 inline __m512 act512(__m512 x) {
         return _mm512_mul_ps(r6, sixth);
     }
     return x;
-}
-
-// The first n (clamped to 0..16) lanes.
-inline __mmask16 lanes(int n) {
-    return static_cast<__mmask16>(n >= 16 ? 0xFFFF : n <= 0 ? 0 : (1u << n) - 1);
 }
 
 // d[j] = row[S j + first] where that column lies inside [0, w), else 0, for j < n: one row

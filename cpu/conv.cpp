@@ -89,7 +89,7 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
                 std::fill(d, d + wo, 0.0f);
                 continue;
             }
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
             if (avx512 && s.stride <= 2) {
                 const float* xrow = x + int64_t(iy) * in.w;
                 if (s.stride == 1)

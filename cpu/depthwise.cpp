@@ -84,7 +84,7 @@ ESM_TARGET_CLONES void plane_tiled(const float* xp, Geometry g, float* y,
         }
 }
 
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
 // R rows x NV vectors of 16 columns per tile; K = 0: the kernel size k at run time.
 // Full tiles past the plane's edge read the padded copy's zeros; stores are masked.
 template <Act A, int S, int R, int NV, int K>
@@ -153,7 +153,7 @@ void plane512_k(const float* xp, Geometry g, float* y, int ho, int wo, const flo
 
 template <Act A, int S>
 void plane(const float* xp, Geometry g, Tile t, float* y, int ho, int wo, const float* wk, float bias, int k) {
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
     if (t.avx512) {
         if (t.cols == 16)
             plane512_k<A, S, 8, 1>(xp, g, y, ho, wo, wk, bias, k);
@@ -186,7 +186,7 @@ void fill_padded(const float* x, int h, int w, int pad, Geometry g, Tile t, floa
                 continue;
             }
             const float* row = x + int64_t(yy) * w;
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
             if (t.avx512) {
                 strided_row512<S>(row, w, p - pad, g.wq, d);
                 continue;

@@ -61,7 +61,7 @@ ESM_TARGET_CLONES void tile_rows(const float* xp, Pad pd, int cin, int k,
     }
 }
 
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
 // The same over 2 kCo-blocks (weights wa, wb) x 16 NV columns, 8 NV accumulators. Full
 // tiles read past the row's end into the next row (or the scratch's slack); those
 // columns' outputs are never stored.
@@ -115,7 +115,7 @@ void row_job(const float* xp, Pad pd, int cin, int k, const float* packed, const
     }
     const int64_t block = int64_t(cin) * k * k * kCo;
     const float* wa = packed + cb * block;
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
     if (nb == 2) {
         if (out.w > 16)
             tile_rows512<A, 2>(xp, pd, cin, k, wa, wa + block, bs, rows, oy, out.w);

@@ -46,10 +46,10 @@ struct Step {
     TensorView in, in2, out;
     ConvShape conv;
     FloatBuf w, bias, w2, b2;  // packed: conv (Cout, K) + bias; BnAct scale/shift; SE fc1/fc2
-    // Gemm: a BnAct fused in front (its scale/shift moved here), see fuse_bn_act_into_gemm
+    // Gemm: a BnAct fused in front (its scale/shift moved here; pre.scale null: none), see
+    // fuse_bn_act_into_gemm
     FloatBuf pre_scale, pre_shift;
     Prologue pre{nullptr, nullptr, Act::None};
-    bool has_pre = false;
 };
 
 class CpuExecutor final : public Executor {
@@ -79,7 +79,7 @@ public:
         for (auto& s : steps_) {
             switch (s.impl) {
                 case Impl::Gemm:
-                    conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t, s.has_pre ? &s.pre : nullptr);
+                    conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t, s.pre.scale ? &s.pre : nullptr);
                     break;
                 case Impl::Direct: direct_conv(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
@@ -214,7 +214,6 @@ private:
                     c.pre_scale = std::move(bn.w);
                     c.pre_shift = std::move(bn.bias);
                     c.pre = Prologue{c.pre_scale.p, c.pre_shift.p, bn.op->act};
-                    c.has_pre = true;
                     continue;  // the BnAct step is dropped
                 }
             }

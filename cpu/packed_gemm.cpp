@@ -33,7 +33,7 @@ void packed_gemm_pack_a(const float* a, int m, int k, float* packed) {
 
 int64_t packed_gemm_scratch_floats(int k, int threads) { return int64_t(threads) * k * 16 * kNvMax; }
 
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
 namespace {
 
 // C rows [m0, m0 + rows) x 16 NV columns (the last vector's store masked by `last`):
@@ -153,7 +153,7 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
 
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
-#if defined(ESM_X86_AVX512)
+#if defined(ESM_X86_SIMD)
     switch (act) {
         case Act::ReLU: run<Act::ReLU>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
         case Act::HSwish: run<Act::HSwish>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;

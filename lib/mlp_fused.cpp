@@ -5,23 +5,13 @@
 #include <utility>
 
 #include "cpu_features.hpp"
-
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define ESM_FUSED_X86 1
-// GCC 12 flags the self-initialised placeholder in its own _mm512_undefined_ps (used by
-// _mm512_max_ps and _mm512_reduce_add_ps) as uninitialised; a false positive.
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#endif
+#include "x86_simd.hpp"
 
 namespace esm::detail {
 
-#if defined(ESM_FUSED_X86)
+#if defined(ESM_X86_SIMD)
 namespace avx512 {
-#define ESM_FUSED_TARGET __attribute__((target("avx512f,avx2,fma")))
+#define ESM_FUSED_TARGET ESM_AVX512
 struct Ops {
     using T = __m512;
     static constexpr int W = 16, kRows = 6, kMaxNV = 4;  // 24 accumulators of 32 registers
@@ -37,7 +27,7 @@ struct Ops {
         __m512i k = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         int c = 0;
         for (int i = 0; i < n; i += 16, k = _mm512_add_epi32(k, step)) {
-            const __mmask16 in = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+            const __mmask16 in = lanes(n - i);
             const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, x + i), _mm512_setzero_ps(), _CMP_NEQ_UQ);
             // compress in a register, then a full store (idx has 16 spare entries): the
             // memory form of vpcompressd is microcoded and slow on some cores (AMD Zen 4)
@@ -52,7 +42,7 @@ struct Ops {
 }  // namespace avx512
 
 namespace avx2 {
-#define ESM_FUSED_TARGET __attribute__((target("avx2,fma")))
+#define ESM_FUSED_TARGET ESM_AVX2
 struct Ops {
     using T = __m256;
     static constexpr int W = 8, kRows = 4, kMaxNV = 3;  // 12 accumulators of 16 registers
@@ -146,7 +136,7 @@ void FusedMlp::forward(const float* x, size_t n, float* y) const {
         for (size_t s = 0; s < n; s += kChunk) net_.forward(x + s * d, std::min(kChunk, n - s), y + s, ws);
         return;
     }
-#if defined(ESM_FUSED_X86)
+#if defined(ESM_X86_SIMD)
     // rows() needs 2 * kRows * max_width floats and kRows * inputs ints, plus one vector of
     // spare ints for nonzeros()' full-vector stores.
     constexpr size_t kRows = std::max(avx512::Ops::kRows, avx2::Ops::kRows);
