@@ -84,11 +84,14 @@ int main() {
         row(name, 2.0 * d.c * ho * ho * d.k * d.k, s, peak);
     }
 
+    // MACs counted as SPEC 2.4 does (taps over the zero border included); the kernel skips
+    // taps that only read the border, so small planes with large kernels can pass the peak.
     std::printf("direct conv (Cin -> Cout, HxH, k; DenseNet's growth conv)\n");
     struct Dc {
         int cin, cout, h, k;
     };
-    for (Dc d : {Dc{128, 32, 56, 5}, Dc{128, 32, 28, 5}, Dc{128, 32, 14, 5}, Dc{128, 32, 7, 5}, Dc{128, 32, 56, 3}}) {
+    for (Dc d : {Dc{128, 32, 56, 5}, Dc{128, 32, 28, 5}, Dc{128, 32, 14, 5}, Dc{128, 32, 7, 5}, Dc{128, 32, 56, 3},
+                 Dc{128, 32, 56, 9}, Dc{128, 32, 14, 9}, Dc{128, 32, 7, 9}, Dc{128, 32, 3, 9}}) {
         std::vector<float> x(size_t(d.cin) * d.h * d.h, 0.5f), y(size_t(d.cout) * d.h * d.h),
             w(size_t(d.cout) * d.cin * d.k * d.k, 0.01f), b(size_t(d.cout), 0.1f);
         const esm::TensorView in{x.data(), 1, d.cin, d.h, d.h, int64_t(d.cin) * d.h * d.h};

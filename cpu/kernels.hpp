@@ -80,7 +80,8 @@ void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b,
 bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvShape& s);
 int64_t direct_conv_scratch_floats(const TensorView& in, const ConvShape& s);  // padded input
 int64_t direct_conv_packed_floats(int cout, int cin, int k);
-// w: (Cout, Cin, k, k) BN folded -> packed (Cout/4, Cin, k, k, 4), zero-filled channels.
+// w: (Cout, Cin, k, k) BN folded -> packed (Cout/4, Cin, k, k, 4), or with AVX-512
+// (Cin, k, k, 16 or 32); zero-filled channels.
 void direct_conv_pack(const float* w, int cout, int cin, int k, float* packed);
 void direct_conv(const TensorView& in, const TensorView& out, const float* packed, const float* bias,
                  const ConvShape& s, float* scratch, int threads);

@@ -165,14 +165,16 @@ TEST(Kernels, GlobalAvgPoolSeAddLinear) {
 
 TEST(Kernels, DirectConvFewOutputChannels) {
     // Stride-1 convs with <= 32 output channels take the direct kernel (cpu/direct.cpp):
-    // odd channel counts (not a multiple of its 4- or 8-channel tile; 9 leaves a lone
-    // 4-channel block), widths around its 16- and 32-column tiles, tiny planes, and
-    // DenseNet's write into a slice of a wider buffer.
+    // channel counts that fill one or two 16-lane vectors partly (AVX-512) or leave a lone
+    // 4-channel block (AVX2: 9), rows split into tiles of 1..14 columns (28 = 14 + 14,
+    // 37 = 13 + 12 + 12, 17 = 9 + 8, 3), planes smaller than the kernel (every tap
+    // skipping rule), and DenseNet's write into a slice of a wider buffer.
     int n = 0;
     for (int k : {3, 5, 7, 9})
-        for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{5, 17}, std::pair{7, 16}, std::pair{4, 37}}) {
+        for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{5, 17}, std::pair{7, 16}, std::pair{4, 37},
+                            std::pair{3, 28}}) {
             const Act act = kActs[n % 4];
-            const int cout = n % 3 == 0 ? 32 : n % 3 == 1 ? 13 : 9, batch = 1 + n % 2;
+            const int cout = n % 4 == 0 ? 32 : n % 4 == 1 ? 13 : n % 4 == 2 ? 9 : 20, batch = 1 + n % 2;
             std::ostringstream name;
             name << "direct k" << k << " " << h << "x" << w << " cout " << cout << " b" << batch << " act "
                  << act_name(act);
