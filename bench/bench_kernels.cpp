@@ -70,7 +70,7 @@ int main() {
         int c, h, k, s;
     };
     for (Dw d : {Dw{96, 56, 7, 1}, Dw{96, 56, 5, 1}, Dw{96, 56, 3, 1}, Dw{192, 28, 7, 1}, Dw{384, 14, 7, 1},
-                 Dw{768, 7, 7, 1}, Dw{96, 112, 7, 2}}) {
+                 Dw{768, 7, 7, 1}, Dw{96, 112, 7, 2}, Dw{16, 112, 3, 1}, Dw{48, 112, 3, 2}}) {
         const int ho = (d.h + 2 * (d.k / 2) - d.k) / d.s + 1;
         std::vector<float> x(size_t(d.c) * d.h * d.h, 0.5f), y(size_t(d.c) * ho * ho), w(size_t(d.c) * d.k * d.k, 0.01f),
             b(size_t(d.c), 0.1f);
@@ -86,24 +86,26 @@ int main() {
 
     // MACs counted as SPEC 2.4 does (taps over the zero border included); the kernel skips
     // taps that only read the border, so small planes with large kernels can pass the peak.
-    std::printf("direct conv (Cin -> Cout, HxH, k; DenseNet's growth conv)\n");
+    std::printf("direct conv (Cin -> Cout, HxH, k, stride; DenseNet's growth conv, MobileNetV3's stem)\n");
     struct Dc {
-        int cin, cout, h, k;
+        int cin, cout, h, k, s;
     };
-    for (Dc d : {Dc{128, 32, 56, 5}, Dc{128, 32, 28, 5}, Dc{128, 32, 14, 5}, Dc{128, 32, 7, 5}, Dc{128, 32, 56, 3},
-                 Dc{128, 32, 56, 9}, Dc{128, 32, 14, 9}, Dc{128, 32, 7, 9}, Dc{128, 32, 3, 9}}) {
-        std::vector<float> x(size_t(d.cin) * d.h * d.h, 0.5f), y(size_t(d.cout) * d.h * d.h),
+    for (Dc d : {Dc{128, 32, 56, 5, 1}, Dc{128, 32, 28, 5, 1}, Dc{128, 32, 14, 5, 1}, Dc{128, 32, 7, 5, 1},
+                 Dc{128, 32, 56, 3, 1}, Dc{128, 32, 56, 9, 1}, Dc{128, 32, 14, 9, 1}, Dc{128, 32, 7, 9, 1},
+                 Dc{128, 32, 3, 9, 1}, Dc{3, 16, 224, 3, 2}}) {
+        const int ho = (d.h + 2 * (d.k / 2) - d.k) / d.s + 1;
+        std::vector<float> x(size_t(d.cin) * d.h * d.h, 0.5f), y(size_t(d.cout) * ho * ho),
             w(size_t(d.cout) * d.cin * d.k * d.k, 0.01f), b(size_t(d.cout), 0.1f);
         const esm::TensorView in{x.data(), 1, d.cin, d.h, d.h, int64_t(d.cin) * d.h * d.h};
-        const esm::TensorView out{y.data(), 1, d.cout, d.h, d.h, int64_t(d.cout) * d.h * d.h};
+        const esm::TensorView out{y.data(), 1, d.cout, ho, ho, int64_t(d.cout) * ho * ho};
         ConvShape cs;
-        cs.k = d.k, cs.pad = d.k / 2;
+        cs.k = d.k, cs.stride = d.s, cs.pad = d.k / 2;
         std::vector<float> packed(size_t(esm::cpu::direct_conv_packed_floats(d.cout, d.cin, d.k)));
         esm::cpu::direct_conv_pack(w.data(), d.cout, d.cin, d.k, packed.data());
         std::vector<float> scratch(size_t(esm::cpu::direct_conv_scratch_floats(in, cs)));
         const double s = best_s(20, [&] { esm::cpu::direct_conv(in, out, packed.data(), b.data(), cs, scratch.data(), 1); });
-        std::snprintf(name, sizeof name, "  %d -> %d  %dx%d  k%d", d.cin, d.cout, d.h, d.h, d.k);
-        row(name, 2.0 * d.cout * d.cin * d.h * d.h * d.k * d.k, s, peak);
+        std::snprintf(name, sizeof name, "  %d -> %d  %dx%d  k%d  s%d", d.cin, d.cout, d.h, d.h, d.k, d.s);
+        row(name, 2.0 * d.cout * d.cin * ho * ho * d.k * d.k, s, peak);
     }
 
     std::printf("packed_gemm (M x N x K: output channels x columns x input channels; ReLU)\n");

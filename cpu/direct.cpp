@@ -1,9 +1,9 @@
-// Direct convolution for stride-1 k x k convs with few output channels (DenseNet's
-// 128 -> 32 conv): im2col + SGEMM would move ~k*k times the input through memory for only
-// 32 multiply-adds per element. Here a zero-padded copy of the input is swept with register
-// tiles over one output row: with AVX-512, all (<= 32) output channels in the lanes x up to
-// 14 columns; else 4 channels x 16 columns in AVX2 or baseline vectors. Not for wide convs
-// (GEMM wins there).
+// Direct convolution for k x k convs with few output channels (DenseNet's 128 -> 32 conv,
+// MobileNetV3's 3 -> 16 stride-2 stem): im2col + SGEMM would move ~k*k times the input
+// through memory for only 16-32 multiply-adds per element. Here a zero-padded copy of the
+// input is swept with register tiles over one output row: with AVX-512, all (<= 32) output
+// channels in the lanes x up to 14 columns, stride 1 or 2; else (stride 1 only) 4 channels x
+// 16 columns in AVX2 or baseline vectors. Not for wide convs (GEMM wins there).
 #include <array>
 #include <cstring>
 #include <utility>
@@ -84,10 +84,10 @@ struct Taps {
 #define ESM_NO_PREDCOM __attribute__((optimize("no-predictive-commoning")))
 #endif
 
-// acc (P, 16 NC) = bias + the convolution at output row oy, columns [ox0, ox0 + P).
-template <int NC, int P>
-ESM_AVX512 ESM_NO_PREDCOM void tile512(const float* xp, Pad pd, int cin, int k, const float* w, const float* bias, int cout, int oy,
-                        int ox0, Taps t, float* acc_out) {
+// acc (P, 16 NC) = bias + the convolution (stride S) at output row oy, columns [ox0, ox0 + P).
+template <int NC, int P, int S>
+ESM_AVX512 ESM_NO_PREDCOM void tile512(const float* xp, Pad pd, int cin, int k, const float* w, const float* bias,
+                                       int cout, int oy, int ox0, Taps t, float* acc_out) {
     const int64_t plane = int64_t(pd.hp) * pd.wp;
     __m512 acc[NC][P];
 #pragma GCC unroll 2
@@ -98,7 +98,7 @@ ESM_AVX512 ESM_NO_PREDCOM void tile512(const float* xp, Pad pd, int cin, int k, 
     }
     for (int ci = 0; ci < cin; ++ci)
         for (int ky = t.ky0; ky < t.ky1; ++ky) {
-            const float* row = xp + ci * plane + int64_t(oy + ky) * pd.wp + ox0;
+            const float* row = xp + ci * plane + int64_t(S * oy + ky) * pd.wp + S * ox0;
             const float* wr = w + (int64_t(ci) * k + ky) * k * 16 * NC;
             for (int kx = t.kx0; kx < t.kx1; ++kx) {
                 __m512 wv[NC];
@@ -106,7 +106,7 @@ ESM_AVX512 ESM_NO_PREDCOM void tile512(const float* xp, Pad pd, int cin, int k, 
                 for (int c = 0; c < NC; ++c) wv[c] = _mm512_loadu_ps(wr + (kx * NC + c) * 16);
 #pragma GCC unroll 14
                 for (int p = 0; p < P; ++p) {
-                    const __m512 x = _mm512_set1_ps(row[p + kx]);
+                    const __m512 x = _mm512_set1_ps(row[S * p + kx]);
 #pragma GCC unroll 2
                     for (int c = 0; c < NC; ++c) acc[c][p] = _mm512_fmadd_ps(wv[c], x, acc[c][p]);
                 }
@@ -118,30 +118,60 @@ ESM_AVX512 ESM_NO_PREDCOM void tile512(const float* xp, Pad pd, int cin, int k, 
         for (int c = 0; c < NC; ++c) _mm512_storeu_ps(acc_out + (p * NC + c) * 16, acc[c][p]);
 }
 
+// r[i] lane j -> r[j] lane i.
+ESM_AVX512 inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {  // 2x2 blocks of single floats
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4)  // of float pairs
+        for (int j = 0; j < 2; ++j) {
+            const __m512d a = _mm512_castps_pd(t[i + j]), b = _mm512_castps_pd(t[i + j + 2]);
+            r[i + 2 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+            r[i + 2 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        }
+    for (int i = 0; i < 16; i += 8)  // of 128-bit lanes
+        for (int j = 0; j < 4; ++j) {
+            t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+            t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xDD);
+        }
+    for (int j = 0; j < 8; ++j) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+        r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xDD);
+    }
+}
+
 using Tile512 = void (*)(const float*, Pad, int, int, const float*, const float*, int, int, int, Taps, float*);
 
-template <int NC, int... Ps>
+template <int NC, int S, int... Ps>
 constexpr std::array<Tile512, sizeof...(Ps)> tiles512(std::integer_sequence<int, Ps...>) {
-    return {&tile512<NC, Ps + 1>...};
+    return {&tile512<NC, Ps + 1, S>...};
 }
 
 // Output row oy, all channels: the row split into ceil(W / kP) tiles of near-equal width.
-template <Act A>
-void row512(const float* xp, Pad pd, int cin, int k, int pad, const float* packed, const float* bias,
+template <Act A, int S>
+ESM_AVX512 void row512(const float* xp, Pad pd, int cin, int k, int pad, const float* packed, const float* bias,
             const TensorView& in, const TensorView& out, int b, int oy) {
-    static constexpr auto one = tiles512<1>(std::make_integer_sequence<int, kP>{});
-    static constexpr auto two = tiles512<2>(std::make_integer_sequence<int, kP>{});
+    static constexpr auto one = tiles512<1, S>(std::make_integer_sequence<int, kP>{});
+    static constexpr auto two = tiles512<2, S>(std::make_integer_sequence<int, kP>{});
     const int nc = co_pad(out.c) / 16, wo = out.w, tiles = (wo + kP - 1) / kP;
-    alignas(64) float acc[kP * 32];
-    Taps t{std::max(0, pad - oy), std::min(k, pad + in.h - oy), 0, 0};
+    alignas(64) float acc[16 * 32];  // (column < kP, channel); 16 rows for the transpose
+    // taps reading input row S oy + ky - pad, column S (ox0 + j) + kx - pad, j < p
+    Taps t{std::max(0, pad - S * oy), std::min(k, pad + in.h - S * oy), 0, 0};
     for (int i = 0, ox0 = 0; i < tiles; ++i) {
         const int p = wo / tiles + (i < wo % tiles);
-        t.kx0 = std::max(0, pad - ox0 - p + 1);
-        t.kx1 = std::min(k, pad + in.w - ox0);
+        t.kx0 = std::max(0, pad - S * (ox0 + p - 1));
+        t.kx1 = std::min(k, pad + in.w - S * ox0);
         (nc == 1 ? one : two)[p - 1](xp, pd, cin, k, packed, bias, out.c, oy, ox0, t, acc);
-        for (int co = 0; co < out.c; ++co) {
-            float* o = out.channel(b, co) + int64_t(oy) * wo + ox0;
-            for (int j = 0; j < p; ++j) o[j] = act<A>(acc[j * 16 * nc + co]);
+        for (int c = 0; c < nc; ++c) {
+            // acc holds (column, channel): 16 columns x 16 channels transposed in registers
+            // (rows past p are stale; their lanes are not stored)
+            __m512 r[16];
+            for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(acc + (j * nc + c) * 16);
+            transpose16(r);
+            for (int j = 0; j < 16 && 16 * c + j < out.c; ++j)
+                _mm512_mask_storeu_ps(out.channel(b, 16 * c + j) + int64_t(oy) * wo + ox0, lanes(p), act512<A>(r[j]));
         }
         ox0 += p;
     }
@@ -167,7 +197,10 @@ template <Act A>
 void job(const float* xp, Pad pd, const TensorView& in, const TensorView& out, const ConvShape& s,
          const float* packed, const float* bias, int b, int cb, int oy) {
 #if defined(ESM_X86_SIMD)
-    if (cpu_has_avx512()) return row512<A>(xp, pd, in.c, s.k, s.pad, packed, bias, in, out, b, oy);
+    if (cpu_has_avx512()) {
+        if (s.stride == 2) return row512<A, 2>(xp, pd, in.c, s.k, s.pad, packed, bias, in, out, b, oy);
+        return row512<A, 1>(xp, pd, in.c, s.k, s.pad, packed, bias, in, out, b, oy);
+    }
 #endif
     row_job<A>(xp, pd, in.c, s.k, packed, bias, out, b, cb, oy);
 }
@@ -175,8 +208,10 @@ void job(const float* xp, Pad pd, const TensorView& in, const TensorView& out, c
 }  // namespace
 
 bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvShape& s) {
-    return s.groups == 1 && s.stride == 1 && s.k >= 3 && s.k <= 15 && out.c <= 32 && in.c >= 16 &&
-           out.h == in.h && out.w == in.w;
+    if (s.groups != 1 || s.k < 3 || s.k > 15 || out.c > 32) return false;
+    // AVX-512: any input width and padding, stride 1 or 2 (MobileNetV3's 3 -> 16 stem too)
+    if (cpu_has_avx512()) return s.stride <= 2;
+    return s.stride == 1 && in.c >= 16 && out.h == in.h && out.w == in.w;
 }
 
 int64_t direct_conv_scratch_floats(const TensorView& in, const ConvShape& s) {

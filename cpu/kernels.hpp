@@ -76,7 +76,8 @@ int64_t packed_gemm_scratch_floats(int k, int threads);  // per-thread B blocks
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr);
 
-// direct.cpp: stride-1 k x k convs with <= 32 output channels (DenseNet's growth conv).
+// direct.cpp: k x k convs with <= 32 output channels (DenseNet's growth conv; with AVX-512
+// also stride 2 and any Cin: MobileNetV3's stem).
 bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvShape& s);
 int64_t direct_conv_scratch_floats(const TensorView& in, const ConvShape& s);  // padded input
 int64_t direct_conv_packed_floats(int cout, int cin, int k);

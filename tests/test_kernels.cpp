@@ -35,16 +35,18 @@ const Act kActs[] = {Act::None, Act::ReLU, Act::HSwish, Act::HSigmoid};
 }  // namespace
 
 TEST(Kernels, ConvGemmAllKernelsStrides) {
+    // 37 output channels: past the direct kernel's 32, so k x k convs take im2col + GEMM
+    // (packed_gemm with AVX-512, OpenBLAS without), in 8-channel panels and a partial one.
     int n = 0;
     for (int k : {1, 3, 5, 7, 9})
         for (int s : {1, 2})
             for (int batch : {1, 2}) {
                 const Act act = kActs[n % 4];
-                Op op = conv_op(7, 13, 23, 19, k, s, 1, n % 3 == 0, n % 2 == 0, act);
+                Op op = conv_op(7, 37, 23, 19, k, s, 1, n % 3 == 0, n % 2 == 0, act);
                 std::ostringstream name;
                 name << "conv k" << k << " s" << s << " b" << batch << " act " << act_name(act);
                 SCOPED_TRACE(name.str());
-                EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 7, 13, 0), 11 + n, 1 + n % 2));
+                EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 7, 37, 0), 11 + n, 1 + n % 2));
                 ++n;
             }
 }
@@ -183,6 +185,20 @@ TEST(Kernels, DirectConvFewOutputChannels) {
             EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, 23, cout + 9, 4), 40 + n, 1 + n % 2));
             ++n;
         }
+    // With AVX-512 also stride 2 and few input channels (MobileNetV3's 3 -> 16 stem);
+    // elsewhere these take im2col + GEMM.
+    for (int k : {3, 5, 7})
+        for (auto [h, w] : {std::pair{23, 19}, std::pair{2, 3}, std::pair{8, 30}, std::pair{5, 57}}) {
+            const Act act = kActs[n % 4];
+            const int cin = n % 2 ? 3 : 24, cout = n % 3 == 0 ? 16 : n % 3 == 1 ? 32 : 7, batch = 1 + n % 2;
+            std::ostringstream name;
+            name << "direct stride 2 k" << k << " " << h << "x" << w << " " << cin << " -> " << cout << " b" << batch
+                 << " act " << act_name(act);
+            SCOPED_TRACE(name.str());
+            Op op = conv_op(cin, cout, h, w, k, 2, 1, n % 3 == 0, n % 2 == 0, act);
+            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, cin, cout, 0), 40 + n, 1 + n % 2));
+            ++n;
+        }
 }
 
 TEST(Kernels, ConvGemmTiledIm2col) {
@@ -192,9 +208,9 @@ TEST(Kernels, ConvGemmTiledIm2col) {
     Op op = conv_op(64, 40, 40, 38, 7, 1, 1, false, true, Act::ReLU);
     EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1, 64, 40, 0), 77, 2));
     // K = 200*3*3 = 1800: packed_gemm (with AVX-512) on row tiles of 19 + 19 + 2 rows, each
-    // 19*60 = 1140 columns (not whole 48-column blocks), 21 channels (not whole 8-panels).
-    Op packed = conv_op(200, 21, 40, 60, 3, 1, 1, true, true, Act::HSwish);
-    for (int threads : {1, 2}) EXPECT_TRUE(esm_test::executor_matches_reference(one_op(packed, 1, 200, 21, 0), 78, threads));
+    // 19*60 = 1140 columns (not whole 48-column blocks), 37 channels (not whole 8-panels).
+    Op packed = conv_op(200, 37, 40, 60, 3, 1, 1, true, true, Act::HSwish);
+    for (int threads : {1, 2}) EXPECT_TRUE(esm_test::executor_matches_reference(one_op(packed, 1, 200, 37, 0), 78, threads));
     // A 7x7 plane is 48 + 1 columns: 2 threads split the 9 channel panels (the last
     // partial) instead of the 2 column blocks, each packing both blocks of B itself.
     Op small = conv_op(96, 67, 7, 7, 1, 1, 1, false, true, Act::ReLU);
