@@ -104,6 +104,32 @@ TEST(Kernels, BnActOnPrefix) {
     }
 }
 
+TEST(Kernels, BnActFusedIntoAWideGemm) {
+    // DenseNet's BN + act in front of a 1x1 conv runs while packed_gemm packs the conv's
+    // input (with AVX-512; else as a pass of its own): 300 channels each with their own
+    // scale and shift, 5x7 = 35 columns (part of one 48-column block).
+    for (Act act : {Act::ReLU, Act::HSwish}) {
+        Plan p;
+        p.batch = 1;
+        p.res = 5;
+        p.buffers = {{300, 5, 7}, {300, 5, 7}, {19, 5, 7}};
+        p.input = Value{0, 0, 300, 5, 7};
+        Op bn;
+        bn.kind = OpKind::BnAct;
+        bn.act = act;
+        bn.in = Value{0, 0, 300, 5, 7};
+        bn.out = Value{1, 0, 300, 5, 7};
+        bn.name = "bn";
+        Op conv = conv_op(300, 19, 5, 7, 1, 1, 1, true, false, Act::None);
+        conv.in.buf = 1, conv.out.buf = 2;
+        conv.name = "conv";
+        p.ops = {bn, conv};
+        p.output = conv.out;
+        SCOPED_TRACE(act_name(act));
+        EXPECT_TRUE(esm_test::executor_matches_reference(p, 5, 1));
+    }
+}
+
 TEST(Kernels, Pooling) {
     struct P {
         PoolKind kind;
