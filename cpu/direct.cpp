@@ -66,8 +66,9 @@ ESM_TARGET_CLONES void tile_rows(const float* xp, Pad pd, int cin, int k,
 // AVX-512: output channels in the lanes (NC vectors of 16, weights packed (Cin, k, k, 16 NC)),
 // P <= kP output columns of one row as accumulators, each input value broadcast once per
 // tap: 2P FMAs per 2 weight loads and P broadcasts (what oneDNN's blocked direct conv does,
-// here on NCHW). 56x56 k5, 128 -> 32: 91 -> 112 GFLOP/s (bench_kernels). Taps that only read the zero border are skipped: a whole
-// kernel row outside the plane, kernel columns outside it for every column of the tile.
+// here on NCHW; 56x56 k5, 128 -> 32: 91 -> 112 GFLOP/s in bench_kernels). Taps that only
+// read the zero border are skipped: a whole kernel row outside the plane, kernel columns
+// outside it for every column of the tile.
 constexpr int kP = 14;  // NC * kP accumulators + weights + a broadcast: 31 of 32 registers
 
 int co_pad(int cout) { return cout <= 16 ? 16 : 32; }
@@ -156,7 +157,7 @@ ESM_AVX512 void row512(const float* xp, Pad pd, int cin, int k, int pad, const f
     static constexpr auto one = tiles512<1, S>(std::make_integer_sequence<int, kP>{});
     static constexpr auto two = tiles512<2, S>(std::make_integer_sequence<int, kP>{});
     const int nc = co_pad(out.c) / 16, wo = out.w, tiles = (wo + kP - 1) / kP;
-    alignas(64) float acc[16 * 32];  // (column < kP, channel); 16 rows for the transpose
+    alignas(64) float acc[16 * 32] = {};  // (column < kP, channel); 16 rows for the transpose
     // taps reading input row S oy + ky - pad, column S (ox0 + j) + kx - pad, j < p
     Taps t{std::max(0, pad - S * oy), std::min(k, pad + in.h - S * oy), 0, 0};
     for (int i = 0, ox0 = 0; i < tiles; ++i) {
@@ -166,7 +167,7 @@ ESM_AVX512 void row512(const float* xp, Pad pd, int cin, int k, int pad, const f
         (nc == 1 ? one : two)[p - 1](xp, pd, cin, k, packed, bias, out.c, oy, ox0, t, acc);
         for (int c = 0; c < nc; ++c) {
             // acc holds (column, channel): 16 columns x 16 channels transposed in registers
-            // (rows past p are stale; their lanes are not stored)
+            // (columns past p are stale or zero; their lanes are not stored)
             __m512 r[16];
             for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(acc + (j * nc + c) * 16);
             transpose16(r);
@@ -216,15 +217,15 @@ bool direct_conv_suits(const TensorView& in, const TensorView& out, const ConvSh
 
 int64_t direct_conv_scratch_floats(const TensorView& in, const ConvShape& s) {
     const Pad pd = pad_dims(in, s);
-    return int64_t(in.c) * pd.hp * pd.wp + 32;  // + the slack full AVX-512 tiles read
+    return int64_t(in.c) * pd.hp * pd.wp;
 }
 
 int64_t direct_conv_packed_floats(int cout, int cin, int k) {
-    const int64_t blocked = int64_t((cout + kCo - 1) / kCo) * kCo;
+    int64_t couts = (cout + kCo - 1) / kCo * kCo;  // channels with the zero-filled ones
 #if defined(ESM_X86_SIMD)
-    if (cpu_has_avx512()) return int64_t(co_pad(cout)) * cin * k * k;
+    if (cpu_has_avx512()) couts = co_pad(cout);
 #endif
-    return blocked * cin * k * k;
+    return couts * cin * k * k;
 }
 
 void direct_conv_pack(const float* w, int cout, int cin, int k, float* packed) {
@@ -248,7 +249,7 @@ void direct_conv(const TensorView& in, const TensorView& out, const float* packe
     const Pad pd = pad_dims(in, s);
     const int64_t plane = int64_t(pd.hp) * pd.wp;
     for (int b = 0; b < in.n; ++b) {
-        std::fill(scratch, scratch + in.c * plane + 32, 0.0f);
+        std::fill(scratch, scratch + in.c * plane, 0.0f);
 #pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(in.c * in.plane())) schedule(static)
         for (int c = 0; c < in.c; ++c)
             for (int y = 0; y < in.h; ++y)
