@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch comparison for bench_executor (docs/performance.md): builds the same networks in
 PyTorch straight from SPEC §2 and the canonical arch text (eval mode, no_grad, the same
-thread count for PyTorch's and OpenBLAS's pools: bench/torch_threads.py), times them the same way (median of >= 5 runs after
-3 warm-ups) and prints PyTorch latency and the ratio ours / torch. Not a correctness check
-(the C++ tests compare against the oracle); optional: run only when torch imports.
+thread count for PyTorch's and OpenBLAS's pools: bench/torch_threads.py), times them the
+same way (median of >= 5 runs after 3 warm-ups) and prints PyTorch latency and the ratio
+ours / torch. Not a correctness check (the C++ tests compare against the oracle);
+optional: run only when torch imports.
 
 usage: torch_compare.py RESULTS [ESM_RUN]
   RESULTS: lines "preset which arch threads ms" from bench_executor --results
@@ -21,7 +22,7 @@ import time
 import torch
 import torch.nn as nn
 
-from torch_threads import set_threads
+from torch_threads import POOLS, set_threads
 
 RESNET = dict(width=[256, 512, 1024, 2048], stride=[1, 2, 2, 2], e={"50": 0.5, "67": 2 / 3, "100": 1.0}, stem=64)
 MBV3 = dict(width=[16, 32, 64, 128], stride=[2, 2, 2, 2], act=["relu", "relu", "hswish", "hswish"],
@@ -186,7 +187,7 @@ def main():
     esm_run = sys.argv[2] if len(sys.argv) == 3 else os.path.join(os.path.dirname(sys.argv[1]) or ".", "esm-run")
     interleaved = os.access(esm_run, os.X_OK)
     stat = "min" if interleaved else "median"
-    print(f"PyTorch {torch.__version__}, eval + no_grad, NCHW float32, {set_threads(1).split(' = ')[0]} = thr; comparing the {stat} of each side"
+    print(f"PyTorch {torch.__version__}, eval + no_grad, NCHW float32, {POOLS} = thr; comparing the {stat} of each side"
           + (" (ours re-measured with esm-run right before torch)" if interleaved else ""))
     print(f"{'preset':<12} {'which':<6} {'thr':>3} {'ours ms':>10} {'torch ms':>10} {'ours/torch':>10}")
     models = {}

@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from torch_threads import set_threads
+from torch_threads import POOLS, set_threads
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 INPUTS = 46  # ofa-mbv3 fcc: 45 counts + res/max_res
@@ -36,11 +36,11 @@ def net():
 
 
 def main():
-    note = set_threads(1)
+    set_threads(1)
     fig = esm_figures()
     model = net().eval()
     x_all = torch.rand(8192, INPUTS)
-    print(f"torch {torch.__version__}, {note}; libesm predict = encode + MLP from in-memory archs, "
+    print(f"torch {torch.__version__}, {POOLS} = 1; libesm predict = encode + MLP from in-memory archs, "
           f"torch = MLP forward on pre-encoded rows (no encoding)")
     print(f"{'batch':>6} {'torch/s':>12} {'esm mlp/s':>12} {'esm pred/s':>12} {'mlp ratio':>10} {'pred ratio':>10}")
     with torch.inference_mode():
