@@ -49,40 +49,67 @@ std::string find_data(int argc, char** argv) {
     return repo + "/../shared/data/ofa_mbv3_help.csv";
 }
 
-// Additive model: per (k, e) combination counts (all units pooled per unit: fcc) times
-// {1, r, r^2} plus {1, r, r^2}, r = res/max_res: each block's cost is quadratic in the
-// resolution, the network's latency their sum. Solved by normal equations (Cholesky).
-// With per_res, instead one table per resolution: counts x one-hot(res) + one-hot(res),
-// the lookup-table ideal (fitted as one block-diagonal system).
+// Additive least-squares models, each block's cost a function of the resolution, the
+// network's latency their sum (normal equations, Cholesky):
+// - Quad: per-unit (k, e) combination counts (fcc) times {1, r, r^2} plus {1, r, r^2},
+//   r = res/max_res: each block's cost quadratic in the resolution.
+// - PerRes: one table per resolution: counts x one-hot(res) + one-hot(res), the lookup-table
+//   ideal (fitted as one block-diagonal system).
+// - Area: the `area` encoding's features (first block and the others per unit, times the
+//   unit's feature-map area ratio), the same counts unscaled, and {1, r, r^2}: each block's
+//   cost a + b * (its output area), with the plan's rounding of the sizes.
+enum class AddKind { Quad, PerRes, Area };
+const char* add_name(AddKind k) { return k == AddKind::Quad ? "add-quad" : k == AddKind::PerRes ? "add-perres" : "add-area"; }
+
 struct Additive {
     esm::Encoder enc;
-    bool per_res;
+    AddKind kind;
+    int max_res = 0;
     std::vector<double> w;
-    Additive(const esm::Space& s, bool per_res_) : enc(s, esm::Encoding::FCC), per_res(per_res_) {}
+    Additive(const esm::Space& s, AddKind k)
+        : enc(s, esm::Encoding::FCC, k == AddKind::Area ? esm::ResEncoding::Area : esm::ResEncoding::Scalar),
+          kind(k), max_res(*std::max_element(s.resolutions.begin(), s.resolutions.end())) {}
+    int units_len() const { return enc.length() - (kind == AddKind::Area ? 1 + static_cast<int>(enc.space().resolutions.size()) : 1); }
     int nfeat() const {
-        return per_res ? enc.length() * static_cast<int>(enc.space().resolutions.size()) : (enc.length() - 1) * 3 + 3;
+        switch (kind) {
+            case AddKind::Quad: return units_len() * 3 + 3;
+            case AddKind::PerRes: return enc.length() * static_cast<int>(enc.space().resolutions.size());
+            case AddKind::Area: return units_len() * 2 + 3;
+        }
+        return 0;
     }
     void features(const esm::Arch& a, double* f) const {
         std::vector<float> e = enc.encode(a);
-        if (per_res) {
+        const size_t n = static_cast<size_t>(units_len());
+        const double r = e[n];
+        if (kind == AddKind::PerRes) {
             const auto& rs = enc.space().resolutions;
             const size_t ri = static_cast<size_t>(std::find(rs.begin(), rs.end(), a.res) - rs.begin());
             std::fill(f, f + nfeat(), 0.0);
             double* g = f + ri * e.size();
-            for (size_t i = 0; i + 1 < e.size(); ++i) g[i] = e[i];
+            for (size_t i = 0; i < n; ++i) g[i] = e[i];
             g[e.size() - 1] = 1;
             return;
         }
-        const double r = e.back();
-        const size_t n = e.size() - 1;
-        for (size_t i = 0; i < n; ++i) {
-            f[3 * i] = e[i];
-            f[3 * i + 1] = e[i] * r;
-            f[3 * i + 2] = e[i] * r * r;
+        if (kind == AddKind::Area) {
+            esm::Arch top = a;  // at the largest resolution every area ratio is 1: plain counts
+            top.res = max_res;
+            const std::vector<float> counts = enc.encode(top);
+            for (size_t i = 0; i < n; ++i) {
+                f[2 * i] = e[i];
+                f[2 * i + 1] = counts[i];
+            }
+        } else {
+            for (size_t i = 0; i < n; ++i) {
+                f[3 * i] = e[i];
+                f[3 * i + 1] = e[i] * r;
+                f[3 * i + 2] = e[i] * r * r;
+            }
         }
-        f[3 * n] = 1;
-        f[3 * n + 1] = r;
-        f[3 * n + 2] = r * r;
+        double* tail = f + nfeat() - 3;
+        tail[0] = 1;
+        tail[1] = r;
+        tail[2] = r * r;
     }
     void fit(const esm::LatencyData& d) {
         const int p = nfeat();
@@ -148,11 +175,11 @@ esm::Metrics eval_mlp(const esm::Space& s, const esm::LatencyData& tr, const esm
     return esm::compute_metrics(te.latency.data(), yhat.data(), te.size());
 }
 
-// The tuned configuration (docs/performance.md): scaled + one-hot resolution, weight decay
+// The tuned configuration (docs/performance.md): the area resolution encoding, weight decay
 // chosen from {1e-3, 1e-2} on the validation split (never on the test set).
 esm::TrainConfig tuned_config() {
     esm::TrainConfig c;
-    c.res = esm::ResEncoding::Scaled;
+    c.res = esm::ResEncoding::Area;
     c.weight_decay_grid = {1e-3, 1e-2};
     return c;
 }
@@ -261,13 +288,13 @@ int main(int argc, char** argv) {
                     }
                     esm::Metrics tuned = eval_mlp(space, tr, te, tuned_config(), &secs);
                     print_row(col.c_str(), "fcc-tuned", tuned, secs);
-                    for (bool per_res : {false, true}) {
+                    for (AddKind k : {AddKind::Quad, AddKind::PerRes, AddKind::Area}) {
                         const double t0 = now();
-                        Additive add(space, per_res);
+                        Additive add(space, k);
                         add.fit(tr);
                         auto yhat = add.predict(te);
-                        print_row(col.c_str(), per_res ? "add-perres" : "add-quad",
-                                  esm::compute_metrics(te.latency.data(), yhat.data(), te.size()), now() - t0);
+                        print_row(col.c_str(), add_name(k), esm::compute_metrics(te.latency.data(), yhat.data(), te.size()),
+                                  now() - t0);
                     }
                     {
                         std::vector<size_t> v(500);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "esm/common.hpp"
+#include "esm/plan.hpp"
 
 namespace esm {
 
@@ -36,7 +37,9 @@ ResEncoding parse_res_encoding(const std::string& s) {
     if (s == "scalar") return ResEncoding::Scalar;
     if (s == "onehot") return ResEncoding::OneHot;
     if (s == "scaled") return ResEncoding::Scaled;
-    throw Error(ErrorKind::InvalidArgument, "unknown resolution encoding '" + s + "' (expected scalar, onehot or scaled)");
+    if (s == "area") return ResEncoding::Area;
+    throw Error(ErrorKind::InvalidArgument,
+                "unknown resolution encoding '" + s + "' (expected scalar, onehot, scaled or area)");
 }
 
 const char* res_encoding_name(ResEncoding r) {
@@ -44,9 +47,42 @@ const char* res_encoding_name(ResEncoding r) {
         case ResEncoding::Scalar: return "scalar";
         case ResEncoding::OneHot: return "onehot";
         case ResEncoding::Scaled: return "scaled";
+        case ResEncoding::Area: return "area";
     }
     return "?";
 }
+
+namespace {
+
+// [res index * units + u]: the area of the feature map unit u outputs at each allowed
+// resolution over its area at the largest, read from the network plan of the space's
+// shallowest architecture (a unit's output size does not depend on its depth or choices).
+std::vector<float> unit_area_ratios(const Space& space) {
+    Arch a;
+    a.units.resize(space.units.size());
+    for (size_t u = 0; u < space.units.size(); ++u)
+        a.units[u].assign(static_cast<size_t>(space.units[u].min_depth), BlockChoice{});
+    const size_t nu = space.units.size(), nr = space.resolutions.size();
+    std::vector<double> area(nr * nu, 0.0);
+    size_t max_r = 0;
+    for (size_t r = 0; r < nr; ++r) {
+        if (space.resolutions[r] > space.resolutions[max_r]) max_r = r;
+        a.res = space.resolutions[r];
+        const Plan p = build_plan(space, a);
+        for (const Segment& s : p.segments)
+            if (s.kind == "block" && s.block == 0) {
+                const Value& v = p.ops[static_cast<size_t>(s.end_op - 1)].out;
+                area[r * nu + static_cast<size_t>(s.unit)] = static_cast<double>(v.h) * v.w;
+            }
+    }
+    std::vector<float> ratio(nr * nu);
+    for (size_t r = 0; r < nr; ++r)
+        for (size_t u = 0; u < nu; ++u)
+            ratio[r * nu + u] = static_cast<float>(area[r * nu + u] / area[max_r * nu + u]);
+    return ratio;
+}
+
+}  // namespace
 
 Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
     : space_(space), encoding_(encoding), res_encoding_(res) {
@@ -65,19 +101,23 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
         for (double v : ch.values) values_.push_back(static_cast<float>(v));
         fc_len += static_cast<int>(ch.values.size());
     }
+    switch (encoding_) {
+        case Encoding::Stat: count_len_ = 1 + 2 * nc; break;
+        case Encoding::FC: count_len_ = 1 + fc_len; break;
+        case Encoding::FCC: count_len_ = combos_; break;
+        case Encoding::OneHot:
+        case Encoding::Feature: break;
+    }
+    split_first_ = res_encoding_ == ResEncoding::Area && count_len_ > 0;
     int off = 0;
     for (const auto& u : space_.units) {
         unit_offset_.push_back(off);
-        int len = 0;
-        switch (encoding_) {
-            case Encoding::OneHot: len = u.max_depth * (combos_ + 1); break;
-            case Encoding::Feature: len = u.max_depth * nc; break;
-            case Encoding::Stat: len = 1 + 2 * nc; break;
-            case Encoding::FC: len = 1 + fc_len; break;
-            case Encoding::FCC: len = combos_; break;
-        }
-        off += len;
-        if (len > unit_len_max_) unit_len_max_ = len;
+        if (encoding_ == Encoding::OneHot)
+            off += u.max_depth * (combos_ + 1);
+        else if (encoding_ == Encoding::Feature)
+            off += u.max_depth * nc;
+        else
+            off += split_first_ ? 2 * count_len_ : count_len_;
     }
     if (space_.elastic_resolution()) {
         res_index_ = off++;
@@ -85,6 +125,7 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
         for (int r : space_.resolutions) max_res = r > max_res ? r : max_res;
         res_scale_ = 1.f / static_cast<float>(max_res);
         if (res_encoding_ != ResEncoding::Scalar) off += static_cast<int>(space_.resolutions.size());
+        if (res_encoding_ == ResEncoding::Area) unit_area_ = unit_area_ratios(space_);
     }
     length_ = off;
 }
@@ -93,6 +134,39 @@ int Encoder::combination(const BlockChoice& b) const {
     int idx = 0;
     for (size_t c = 0; c < radix_.size(); ++c) idx = idx * radix_[c] + b[c];
     return idx;
+}
+
+void Encoder::encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o) const {
+    const int nc = static_cast<int>(radix_.size());
+    const int d = b1 - b0;
+    switch (encoding_) {
+        case Encoding::Stat:
+            o[0] = static_cast<float>(d);
+            if (d == 0) break;
+            for (int c = 0; c < nc; ++c) {
+                double sum = 0, sq = 0;
+                for (int s = b0; s < b1; ++s) {
+                    const double v = values_[value_offset_[c] + blocks[s][c]];
+                    sum += v;
+                    sq += v * v;
+                }
+                const double mean = sum / d;
+                const double var = sq / d - mean * mean;
+                o[1 + 2 * c] = static_cast<float>(mean);
+                o[2 + 2 * c] = static_cast<float>(var > 0 ? std::sqrt(var) : 0.0);
+            }
+            break;
+        case Encoding::FC:
+            o[0] = static_cast<float>(d);
+            for (int s = b0; s < b1; ++s)
+                for (int c = 0; c < nc; ++c) o[1 + choice_offset_[c] + blocks[s][c]] += 1.f;
+            break;
+        case Encoding::FCC:
+            for (int s = b0; s < b1; ++s) o[combination(blocks[s])] += 1.f;
+            break;
+        case Encoding::OneHot:
+        case Encoding::Feature: break;  // slot encodings: Encoder::encode
+    }
 }
 
 void Encoder::encode(const Arch& arch, float* out) const {
@@ -114,30 +188,15 @@ void Encoder::encode(const Arch& arch, float* out) const {
                 for (int s = 0; s < d; ++s)
                     for (int c = 0; c < nc; ++c) o[s * nc + c] = values_[value_offset_[c] + blocks[s][c]];
                 break;
-            case Encoding::Stat: {
-                o[0] = static_cast<float>(d);
-                if (d == 0) break;
-                for (int c = 0; c < nc; ++c) {
-                    double sum = 0, sq = 0;
-                    for (int s = 0; s < d; ++s) {
-                        const double v = values_[value_offset_[c] + blocks[s][c]];
-                        sum += v;
-                        sq += v * v;
-                    }
-                    const double mean = sum / d;
-                    const double var = sq / d - mean * mean;
-                    o[1 + 2 * c] = static_cast<float>(mean);
-                    o[2 + 2 * c] = static_cast<float>(var > 0 ? std::sqrt(var) : 0.0);
-                }
-                break;
-            }
+            case Encoding::Stat:
             case Encoding::FC:
-                o[0] = static_cast<float>(d);
-                for (int s = 0; s < d; ++s)
-                    for (int c = 0; c < nc; ++c) o[1 + choice_offset_[c] + blocks[s][c]] += 1.f;
-                break;
             case Encoding::FCC:
-                for (int s = 0; s < d; ++s) o[combination(blocks[s])] += 1.f;
+                if (split_first_) {  // d >= 1: every unit's min_depth is
+                    encode_counts(blocks, 0, 1, o);
+                    encode_counts(blocks, 1, d, o + count_len_);
+                } else {
+                    encode_counts(blocks, 0, d, o);
+                }
                 break;
         }
     }
@@ -148,8 +207,16 @@ void Encoder::encode(const Arch& arch, float* out) const {
             for (int i = 0; i < res_index_; ++i) out[i] *= r;
         if (res_encoding_ != ResEncoding::Scalar) {
             const auto& rs = space_.resolutions;
-            for (size_t i = 0; i < rs.size(); ++i)
-                if (rs[i] == arch.res) out[res_index_ + 1 + static_cast<int>(i)] = 1.f;
+            for (size_t i = 0; i < rs.size(); ++i) {
+                if (rs[i] != arch.res) continue;
+                out[res_index_ + 1 + static_cast<int>(i)] = 1.f;
+                if (res_encoding_ == ResEncoding::Area)
+                    for (int u = 0; u < nu; ++u) {
+                        const float a = unit_area_[i * static_cast<size_t>(nu) + static_cast<size_t>(u)];
+                        const int end = u + 1 < nu ? unit_offset_[u + 1] : res_index_;
+                        for (int j = unit_offset_[u]; j < end; ++j) out[j] *= a;
+                    }
+            }
         }
     }
 }
@@ -179,6 +246,28 @@ std::vector<std::string> Encoder::feature_names() const {
                  space_.choices[static_cast<size_t>(c)].labels[static_cast<size_t>(digits[static_cast<size_t>(c)])];
         return s;
     };
+    // The count section of one unit (stat, fc, fcc) under prefix p.
+    auto count_names = [&](const std::string& p) {
+        switch (encoding_) {
+            case Encoding::Stat:
+                names.push_back(p + "depth");
+                for (const auto& ch : space_.choices) {
+                    names.push_back(p + "mean." + ch.name);
+                    names.push_back(p + "std." + ch.name);
+                }
+                break;
+            case Encoding::FC:
+                names.push_back(p + "depth");
+                for (const auto& ch : space_.choices)
+                    for (const auto& l : ch.labels) names.push_back(p + "count." + ch.name + l);
+                break;
+            case Encoding::FCC:
+                for (int k = 0; k < combos_; ++k) names.push_back(p + "count." + combo_label(k));
+                break;
+            case Encoding::OneHot:
+            case Encoding::Feature: break;
+        }
+    };
     for (size_t u = 0; u < space_.units.size(); ++u) {
         const std::string p = "u" + std::to_string(u) + ".";
         const int max_d = space_.units[u].max_depth;
@@ -194,19 +283,14 @@ std::vector<std::string> Encoder::feature_names() const {
                     for (const auto& ch : space_.choices) names.push_back(p + "s" + std::to_string(s) + "." + ch.name);
                 break;
             case Encoding::Stat:
-                names.push_back(p + "depth");
-                for (const auto& ch : space_.choices) {
-                    names.push_back(p + "mean." + ch.name);
-                    names.push_back(p + "std." + ch.name);
-                }
-                break;
             case Encoding::FC:
-                names.push_back(p + "depth");
-                for (const auto& ch : space_.choices)
-                    for (const auto& l : ch.labels) names.push_back(p + "count." + ch.name + l);
-                break;
             case Encoding::FCC:
-                for (int k = 0; k < combos_; ++k) names.push_back(p + "count." + combo_label(k));
+                if (split_first_) {
+                    count_names(p + "first.");
+                    count_names(p + "rest.");
+                } else {
+                    count_names(p);
+                }
                 break;
         }
     }

@@ -274,8 +274,8 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     if (n < 2) throw Error(ErrorKind::InvalidArgument, "train: need at least 2 samples, got " + std::to_string(n));
     if (d < 1) throw Error(ErrorKind::InvalidArgument, "train: encoding has no features");
     if (opt.epochs < 1 || opt.batch_size < 1 || !(opt.lr > 0) || opt.weight_decay < 0 || opt.val_frac < 0 ||
-        opt.val_frac >= 1)
-        throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, "
+        opt.val_frac >= 1 || opt.min_steps < 0)
+        throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, minimum steps, "
                                                 "weight decay >= 0 and the validation share in [0, 1)");
     const size_t D = static_cast<size_t>(d);
     MlpModel model;
@@ -345,9 +345,11 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     double best_loss = INFINITY;
     int since_best = 0;
     const size_t steps_per_epoch = (n_tr + bs - 1) / bs;
-    const double total_steps = static_cast<double>(steps_per_epoch) * opt.epochs;
+    const long min_epochs = (opt.min_steps + static_cast<long>(steps_per_epoch) - 1) / static_cast<long>(steps_per_epoch);
+    const int epochs = static_cast<int>(std::max<long>(opt.epochs, std::min<long>(min_epochs, 1000000)));
+    const double total_steps = static_cast<double>(steps_per_epoch) * epochs;
     long step = 0;
-    for (int ep = 0; ep < opt.epochs; ++ep) {
+    for (int ep = 0; ep < epochs; ++ep) {
         for (size_t i = n_tr - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
         double ep_loss = 0;
         for (size_t s = 0; s < n_tr; s += bs) {

@@ -141,6 +141,7 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
     p.training = "n_train=" + std::to_string(train.size()) + " hidden=" + hidden + " lr=" + std::to_string(cfg.mlp.lr) +
                  " weight_decay=" + std::to_string(opt.weight_decay) +
                  (cfg.weight_decay_grid.empty() ? "" : " (best on validation of a grid)") + " epochs=" + std::to_string(cfg.mlp.epochs) +
+                 " min_steps=" + std::to_string(cfg.mlp.min_steps) +
                  " epochs_run=" + std::to_string(rep.epochs_run) + " best_epoch=" + std::to_string(rep.best_epoch) +
                  " batch=" + std::to_string(cfg.mlp.batch_size) + " val_frac=" + std::to_string(cfg.mlp.val_frac) +
                  " schedule=" + (cfg.mlp.schedule == LrSchedule::Cosine ? "cosine" : "constant") +

@@ -22,6 +22,7 @@ inline esm::Predictor depth_predictor(const std::string& preset, int n, double s
     d.target = "latency_ms";
     esm::TrainConfig cfg;
     cfg.mlp.epochs = epochs;
+    cfg.mlp.min_steps = 0;
     cfg.mlp.hidden = std::move(hidden);
     return esm::train_predictor(s, d, cfg);
 }

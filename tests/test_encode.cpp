@@ -205,4 +205,55 @@ TEST(Encode, OfaResolutionOneHot) {
     EXPECT_EQ(f[36 + 19], 1.f);
 }
 
+// Area option, hand-worked from the plan's shapes (esm-info): at 132 px the stem gives 66x66,
+// units 0..4 output 33, 17, 9, 9, 5 pixels a side (56, 28, 14, 14, 7 at 224), and each unit's
+// first block has its own FCC section in front of the other blocks'.
+TEST(Encode, OfaAreaScalesByFeatureMapAndSplitsFirstBlock) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    Encoder en(s, Encoding::FCC, esm::ResEncoding::Area);
+    ASSERT_EQ(en.length(), 5 * 18 + 1 + 25);
+    const auto arch = esm::parse_arch(s, "ofa-mbv3:k7e6-k5e4/k7e6-k7e3/k5e3-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3@132");
+    const auto v = en.encode(arch);
+    const float a[5] = {33.f * 33 / (56 * 56), 17.f * 17 / (28 * 28), 81.f / 196, 81.f / 196, 25.f / 49};
+    // combination index k_index * 3 + e_index: k7e6 8, k5e4 4, k7e3 6, k5e3 3, k3e6 2, k5e6 5, k3e4 1
+    std::vector<float> want(static_cast<size_t>(en.length()), 0.f);
+    auto put = [&](int unit, bool first, int combo, float count) {
+        want[static_cast<size_t>(unit * 18 + (first ? 0 : 9) + combo)] = count * a[unit];
+    };
+    put(0, true, 8, 1), put(0, false, 4, 1);
+    put(1, true, 8, 1), put(1, false, 6, 1);
+    put(2, true, 3, 1), put(2, false, 8, 1);
+    put(3, true, 3, 1), put(3, false, 2, 1);
+    put(4, true, 5, 1), put(4, false, 1, 1), put(4, false, 3, 1);
+    want[90] = 132.f / 224;
+    want[91 + (132 - 128) / 4] = 1.f;
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_FLOAT_EQ(v[i], want[i]) << i;
+    const auto names = en.feature_names();
+    ASSERT_EQ(names.size(), want.size());
+    EXPECT_EQ(names[8], "u0.first.count.k7e6");
+    EXPECT_EQ(names[9 + 4], "u0.rest.count.k5e4");
+    // at the largest resolution every ratio is 1: plain split counts
+    const auto w = en.encode(esm::parse_arch(s, "ofa-mbv3:k7e6-k5e4/k7e6-k7e3/k5e3-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3@224"));
+    EXPECT_FLOAT_EQ(w[8], 1.f);
+    EXPECT_FLOAT_EQ(w[72 + 9 + 3], 1.f);
+}
+
+// On a fixed resolution the area option only splits the count sections (fc: depth, #k, #e).
+TEST(Encode, AreaSplitOnFixedResolution) {
+    esm::Space s = esm::preset("resnet");
+    Encoder en(s, Encoding::FC, esm::ResEncoding::Area);
+    ASSERT_EQ(en.length(), 56);
+    const auto v = en.encode(esm::parse_arch(s, "resnet:k3e50-k5e100/k7e67/k3e100-k3e100-k5e50/k7e50"));
+    const std::vector<float> want = {
+        1, 1, 0, 0, 1, 0, 0, /**/ 1, 0, 1, 0, 0, 0, 1,  // unit 0: k3e50 | k5e100
+        1, 0, 0, 1, 0, 1, 0, /**/ 0, 0, 0, 0, 0, 0, 0,  // unit 1: k7e67 | none
+        1, 1, 0, 0, 0, 0, 1, /**/ 2, 1, 1, 0, 1, 0, 1,  // unit 2: k3e100 | k3e100 k5e50
+        1, 0, 0, 1, 1, 0, 0, /**/ 0, 0, 0, 0, 0, 0, 0,  // unit 3: k7e50 | none
+    };
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_FLOAT_EQ(v[i], want[i]) << i;
+    // slot encodings keep their layout
+    EXPECT_EQ(Encoder(s, Encoding::OneHot, esm::ResEncoding::Area).length(), 280);
+    EXPECT_EQ(std::string(esm::res_encoding_name(esm::parse_res_encoding("area"))), "area");
+}
+
 }  // namespace

@@ -114,6 +114,7 @@ TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
     o.acc_th = 100.5;  // never met: the loop must extend until the iteration budget
     o.max_iterations = 3;
     o.mlp.epochs = 20;
+    o.mlp.min_steps = 0;
     LoopResult r = run_esm_loop(s, o, *src);
     EXPECT_FALSE(r.converged);
     ASSERT_EQ(r.iterations.size(), 3u);
@@ -146,6 +147,7 @@ TEST(Loop, ResumesAfterACrashWithEverySampleOnce) {
     o.test_size = 20;
     o.max_iterations = 2;
     o.mlp.epochs = 10;
+    o.mlp.min_steps = 0;
     MeasureProtocol no_refs;
     no_refs.refs = 0;  // keeps the count of runner calls exact; QC has its own test
     {
@@ -181,6 +183,7 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
     LoopOptions o = small_options(out);
     o.max_iterations = 1;
     o.mlp.epochs = 5;
+    o.mlp.min_steps = 0;
     auto src = make_pool_source(s, pool, "lat");
     run_esm_loop(s, o, *src);
     LoopOptions other = o;
@@ -294,6 +297,7 @@ TEST(Loop, SamplesMeasuredBeforeACrashAreNotMeasuredAgain) {
     o.test_size = 10;
     o.max_iterations = 1;
     o.mlp.epochs = 5;
+    o.mlp.min_steps = 0;
     {
         auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
         EXPECT_THROW(run_esm_loop(s, o, *src), Error);

@@ -174,6 +174,7 @@ TEST(Mlp, FitsKnownFunctionAndIsDeterministic) {
     make_data(300, 2, xt, yt);
     esm::MlpOptions opt;
     opt.epochs = 60;
+    opt.min_steps = 0;
     opt.seed = 11;
     esm::TrainReport rep;
     esm::MlpModel m = esm::train_mlp(x.data(), y.data(), 1500, 4, opt, &rep);
@@ -202,12 +203,28 @@ TEST(Mlp, EarlyStoppingRestoresBest) {
     make_data(200, 3, x, y);
     esm::MlpOptions opt;
     opt.epochs = 300;
+    opt.min_steps = 0;
     opt.patience = 5;
     opt.lr = 0.05;
     esm::TrainReport rep;
     esm::MlpModel m = esm::train_mlp(x.data(), y.data(), 200, 4, opt, &rep);
     EXPECT_LT(rep.epochs_run, 300);
     EXPECT_EQ(rep.epochs_run, rep.best_epoch + 1 + 5);
+}
+
+TEST(Mlp, MinStepsRaisesTheEpochsOfSmallSets) {
+    std::vector<float> x, y;
+    make_data(100, 4, x, y);
+    esm::MlpOptions opt;
+    opt.epochs = 3;
+    opt.batch_size = 16;
+    opt.min_steps = 50;  // 90 training rows (10 validate) = 6 batches of 16: ceil(50 / 6) = 9 epochs
+    esm::TrainReport rep;
+    esm::train_mlp(x.data(), y.data(), 100, 4, opt, &rep);
+    EXPECT_EQ(rep.epochs_run, 9);
+    opt.min_steps = 12;  // 2 epochs would do: `epochs` is the floor
+    esm::train_mlp(x.data(), y.data(), 100, 4, opt, &rep);
+    EXPECT_EQ(rep.epochs_run, 3);
 }
 
 TEST(Mlp, RejectsBadArguments) {
@@ -217,6 +234,10 @@ TEST(Mlp, RejectsBadArguments) {
     EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
     opt.log_target = false;
     opt.epochs = 0;
+    opt.min_steps = 0;
+    EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
+    opt.epochs = 1;
+    opt.min_steps = -1;
     EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
     EXPECT_THROW(esm::Mlp({3, 4, 1}, std::vector<float>(5)), esm::Error);
 }

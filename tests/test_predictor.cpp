@@ -45,6 +45,7 @@ struct Fixture {
         for (size_t i = 0; i < archs.size(); ++i) y[i] = 1.f + 0.1f * static_cast<float>(archs[i].depth());
         esm::MlpOptions opt;
         opt.epochs = 5;
+        opt.min_steps = 0;
         esm::Predictor p(space, esm::Encoding::FCC, esm::train_mlp(x.data(), y.data(), archs.size(), enc.length(), opt),
                          esm::ResEncoding::OneHot);
         p.dataset_meta = {{"device", "test cpu"}, {"threads", "1"}};
@@ -151,6 +152,7 @@ TEST(Predictor, RoundTripEveryPresetAndEncoding) {
             esm::TrainConfig cfg;
             cfg.encoding = esm::parse_encoding(e);
             cfg.mlp.epochs = 2;
+            cfg.mlp.min_steps = 0;
             esm::Predictor p = esm::train_predictor(s, d, cfg);
             esm::Predictor q = esm::Predictor::parse(p.serialize(), name + "/" + e);
             EXPECT_EQ(q.space(), s);
@@ -170,6 +172,7 @@ TEST(Predictor, WeightDecayGridKeepsBestValidation) {
     for (const auto& a : d.archs) d.latency.push_back(2.0 + 0.1 * a.depth());
     esm::TrainConfig cfg;
     cfg.mlp.epochs = 10;
+    cfg.mlp.min_steps = 0;
     double best = INFINITY;
     for (double wd : {1e-3, 1.0}) {
         cfg.mlp.weight_decay = wd;

@@ -26,13 +26,14 @@ static const char* kUsage =
     "  --step N            N_step samples per extension (default 100)\n"
     "  --w1 W --w2 W       weights of bins below / above Acc_TH (default 2, 1)\n"
     "  --encoding E        onehot|feature|stat|fc|fcc (default fcc)\n"
-    "  --res-encoding R    scalar|onehot|scaled: an elastic resolution's feature (default scaled)\n"
+    "  --res-encoding R    scalar|onehot|scaled|area: resolution features, area also splits first blocks (default area)\n"
     "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"
     "  --acc A             Acc_TH in % (default 98)\n"
     "  --test-size N       held-out test set, balanced over bins (default 200)\n"
     "  --epochs N          MLP epochs (default 200)\n"
+    "  --min-steps N       at least N optimiser steps: more epochs on small sets (default 20000)\n"
     "Budget (0 = none): --max-samples N (5000) --max-iterations N (50) --max-time SECONDS (0)\n"
     "  --seed X            (default 1)\n"
     "  -o DIR              output directory; rerunning the same command resumes it\n";
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
                         {"--refs", true},      {"--qc-every", true},  {"--res-encoding", true}, {"--wd-grid", true},
-                        {"--qc-threshold", true}});
+                        {"--qc-threshold", true}, {"--min-steps", true}});
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
         o.w1 = args.get_double("--w1", o.w1, 0, 1e6);
         o.w2 = args.get_double("--w2", o.w2, 0, 1e6);
         o.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
-        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "scaled"));
+        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "area"));
         o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
         const std::string ev = args.get("--eval", "binwise");
         if (ev != "binwise" && ev != "overall") args.usage_error("--eval must be binwise or overall");
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
         o.acc_th = args.get_double("--acc", o.acc_th, 0, 100);
         o.test_size = static_cast<int>(args.get_int("--test-size", o.test_size, 1, 10000000));
         o.mlp.epochs = static_cast<int>(args.get_int("--epochs", o.mlp.epochs, 1, 100000));
+        o.mlp.min_steps = args.get_int("--min-steps", o.mlp.min_steps, 0, 100000000);
         o.max_samples = static_cast<int>(args.get_int("--max-samples", o.max_samples, 0, 100000000));
         o.max_iterations = static_cast<int>(args.get_int("--max-iterations", o.max_iterations, 0, 1000000));
         o.max_seconds = args.get_double("--max-time", 0, 0, 1e9);

@@ -13,7 +13,7 @@ static const char* kUsage =
     "Train an MLP latency predictor and report its accuracy on a held-out test set.\n"
     "  --space S         preset or description file (default: the prefix of the first arch)\n"
     "  --encoding E      onehot | feature | stat | fc | fcc (default fcc)\n"
-    "  --res-encoding R  scalar | onehot | scaled: how an elastic resolution is encoded (default scalar)\n"
+    "  --res-encoding R  scalar | onehot | scaled | area: how an elastic resolution is encoded (default scalar)\n"
     "  --target COLUMN   latency column (default latency_ms; else an error lists numeric columns)\n"
     "  --test-frac F     share of the rows held out for testing (default 0.2)\n"
     "  --test FILE       a separate test CSV instead of --test-frac\n"
@@ -24,6 +24,7 @@ static const char* kUsage =
     "  --epochs N        (default 200)   --lr X (default 0.01)   --weight-decay X (default 1e-4)\n"
     "  --wd-grid X,Y,..  train once per weight decay, keep the best on the validation split\n"
     "  --batch N         mini-batch size (default 64)\n"
+    "  --min-steps N     run more epochs on small sets, to at least N optimiser steps (default 20000)\n"
     "  --hidden W,W,..   hidden layer widths (default 64,64,64)\n"
     "  --val-frac F      validation share for early stopping (default 0.1)\n"
     "  --patience N      stop after N epochs without improvement (default 0 = run all epochs)\n"
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
                        {{"--space", true}, {"--encoding", true}, {"--target", true}, {"--test-frac", true},
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
                         {"--log-target", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
-                        {"--batch", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
+                        {"--batch", true}, {"--min-steps", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
                         {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
         cfg.mlp.lr = args.get_double("--lr", 0.01, 1e-9, 10);
         cfg.mlp.weight_decay = args.get_double("--weight-decay", 1e-4, 0, 10);
         cfg.mlp.batch_size = static_cast<int>(args.get_int("--batch", 64, 1, 1 << 20));
+        cfg.mlp.min_steps = args.get_int("--min-steps", cfg.mlp.min_steps, 0, 100000000);
         cfg.mlp.val_frac = args.get_double("--val-frac", 0.1, 0, 0.9);
         cfg.mlp.patience = static_cast<int>(args.get_int("--patience", 0, 0, 1000000));
         const std::string sched = args.get("--schedule", "cosine");

@@ -19,9 +19,14 @@ const char* encoding_name(Encoding e);
 // OneHot = that feature followed by a one-hot over the space's allowed resolutions (a
 // tuning option: per-resolution effects such as kernel choices of the device's library);
 // Scaled = as OneHot, and every unit entry is multiplied by res / max_res (a block's cost
-// grows with its feature-map size). Fixed-resolution spaces ignore this.
-enum class ResEncoding { Scalar, OneHot, Scaled };
-ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot" | "scaled"
+// grows with its feature-map size). Fixed-resolution spaces ignore these three.
+// Area = as OneHot, and every unit entry is multiplied by the area of the feature map the
+// unit outputs at this resolution over its area at the largest one (from the network plan,
+// so with the plan's rounding); count encodings (stat, fc, fcc) give each unit two sections,
+// its first block alone (the block that changes stride and width), then its other blocks.
+// The split applies to fixed-resolution spaces too.
+enum class ResEncoding { Scalar, OneHot, Scaled, Area };
+ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot" | "scaled" | "area"
 const char* res_encoding_name(ResEncoding r);
 std::vector<std::string> encoding_names();
 
@@ -49,6 +54,9 @@ public:
     int combination(const BlockChoice& b) const;
 
 private:
+    // The count encodings (stat, fc, fcc) of blocks [b0, b1) of one unit into o.
+    void encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o) const;
+
     Space space_;
     Encoding encoding_;
     ResEncoding res_encoding_;
@@ -57,8 +65,10 @@ private:
     std::vector<int> unit_offset_;   // start of each unit's section
     std::vector<int> radix_;         // value count per choice
     std::vector<int> choice_offset_; // fc: offset of each choice's value counts in a unit
-    int unit_len_max_ = 0;
+    int count_len_ = 0;              // stat, fc, fcc: length of one count section
     int res_index_ = -1;             // elastic resolution feature, -1 when fixed
+    bool split_first_ = false;       // Area on a count encoding: first block in its own section
+    std::vector<float> unit_area_;   // Area, elastic: [res index * units + u] = area ratio
     float res_scale_ = 1.f;
     std::vector<int> value_offset_;  // values_[value_offset_[c] + index]: numeric value
     std::vector<float> values_;

@@ -72,6 +72,10 @@ struct MlpOptions {
     double lr = 0.01;
     double weight_decay = 1e-4;
     int epochs = 200;
+    // At least this many optimiser steps: a small training set runs more epochs than
+    // `epochs` (200 epochs of 64-row batches reach 20,000 steps from ~7,000 rows on;
+    // 500 rows alone would get 1,600 steps and stay undertrained; docs/performance.md).
+    long min_steps = 20000;
     int batch_size = 64;
     double val_frac = 0.1;  // share of the training rows held out for early stopping (0 = none)
     int patience = 0;       // stop after this many epochs without improvement (0 = never stop early)
