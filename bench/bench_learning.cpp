@@ -161,6 +161,23 @@ struct Additive {
     }
 };
 
+// Measured / predicted latency (add-area) averaged over consecutive 500-row chunks of the
+// file, i.e. in the order the rows were measured: a device whose speed drifted during the
+// measurement shows chunks away from 1, which no predictor of the architecture can learn.
+std::vector<std::string> g_drift;
+void drift_line(const std::string& col, const std::vector<double>& yhat, const esm::LatencyData& all) {
+    std::string line = col + " ";
+    for (size_t c = 0; c < all.size(); c += 500) {
+        double s = 0;
+        const size_t e = std::min(all.size(), c + 500);
+        for (size_t i = c; i < e; ++i) s += all.latency[i] / yhat[i];
+        char b[16];
+        std::snprintf(b, sizeof b, " %.3f", s / static_cast<double>(e - c));
+        line += b;
+    }
+    g_drift.push_back(line);
+}
+
 void print_row(const char* col, const char* model, const esm::Metrics& m, double secs) {
     std::printf("%-16s %-10s %8.3f %7.1f %7.1f %9.5f %8.4f %7.2fs\n", col, model, m.accuracy, m.within5, m.within10,
                 m.rmse, m.tau, secs);
@@ -295,6 +312,7 @@ int main(int argc, char** argv) {
                         auto yhat = add.predict(te);
                         print_row(col.c_str(), add_name(k), esm::compute_metrics(te.latency.data(), yhat.data(), te.size()),
                                   now() - t0);
+                        if (k == AddKind::Area) drift_line(col, add.predict(all), all);
                     }
                     {
                         std::vector<size_t> v(500);
@@ -305,6 +323,8 @@ int main(int argc, char** argv) {
                         print_row(col.c_str(), "tuned-500", m, secs);
                     }
                 }
+                std::printf("\nmeasured / add-area prediction, mean per 500-row chunk in file (= measuring) order:\n");
+                for (const auto& l : g_drift) std::printf("%s\n", l.c_str());
                 // Learning curve on two columns.
                 std::printf("\nlearning curve (fcc-tuned, test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
                 const std::vector<std::string> lc_cols = {"2080ti_bs32_ms", "v100_bs64_ms"};
