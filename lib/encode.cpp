@@ -191,7 +191,7 @@ void Encoder::encode(const Arch& arch, float* out) const {
             case Encoding::Stat:
             case Encoding::FC:
             case Encoding::FCC:
-                if (split_first_) {  // d >= 1: every unit's min_depth is
+                if (split_first_) {  // d >= 1: Space::validate() requires min_depth >= 1
                     encode_counts(blocks, 0, 1, o);
                     encode_counts(blocks, 1, d, o + count_len_);
                 } else {
