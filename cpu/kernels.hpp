@@ -52,7 +52,7 @@ struct Prologue {
     Act act;
 };
 
-// Whether a conv runs on packed_gemm (ungrouped, K = Cin*k*k small enough, AVX-512); its
+// Whether a conv runs on packed_gemm (ungrouped, K = Cin*k*k small enough, AVX-512 or AVX2); its
 // weights are then packed by packed_gemm_pack_a at create.
 bool conv_packed(const TensorView& in, const ConvShape& s);
 // Floats of scratch a GEMM conv needs: im2col columns (none when it reads its input
@@ -66,7 +66,7 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
                float* scratch, int threads, const Prologue* pre = nullptr);
 
 // packed_gemm.cpp: C (m, n) = act(A (m, k) B (k, n) + bias) with A packed at create, on CPUs
-// with AVX-512 and k small enough to stay in L2 (suits() is false otherwise: OpenBLAS).
+// with AVX-512 or AVX2 + FMA and k small enough to stay in L2 (suits() is false otherwise: OpenBLAS).
 bool packed_gemm_suits(int k);
 int64_t packed_gemm_a_floats(int m, int k);
 // a: (m, k) row-major -> panels (ceil(m/8), k, 8), zero-filled rows.

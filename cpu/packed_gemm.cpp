@@ -1,11 +1,12 @@
 // Our own GEMM with the bias + activation epilogue for the convolutions (1x1 straight on the
-// input planes, k x k on im2col columns), on CPUs with AVX-512: weights packed at create
-// into panels of 8 output channels, 48 columns of B at a time copied into a contiguous
-// per-thread buffer (input rows a plane apart would share L1 sets), and a register tile of
-// 8 channels x 48 columns keeping 24 accumulators over the whole K; bias and activation
-// are applied in registers before the one store. OpenBLAS spent a third of its time on
+// input planes, k x k on im2col columns), on CPUs with AVX-512 or AVX2 + FMA: weights packed
+// at create into panels of 8 output channels, 48 columns of B at a time copied into a
+// contiguous per-thread buffer (input rows a plane apart would share L1 sets), and register
+// tiles keeping their accumulators over the whole K: 8 channels x 48 columns (24 zmm) with
+// AVX-512, 4 channels x 24 columns (12 of the 16 ymm) with AVX2. Bias and activation are
+// applied in registers before the one store. OpenBLAS spent a third of its time on
 // MobileNetV3's small matrices packing them, and the epilogue was another pass. Without
-// AVX-512, and for K beyond what stays in L2, convs keep OpenBLAS (cpu/conv.cpp).
+// either ISA, and for K beyond what stays in L2, convs keep OpenBLAS (cpu/conv.cpp).
 #include "avx512.hpp"
 #include "blas.hpp"
 #include "cpu_features.hpp"
@@ -21,7 +22,7 @@ constexpr int kMaxK = 2048;  // a thread's B block (K x 48 floats, 384 KiB) stay
 
 }  // namespace
 
-bool packed_gemm_suits(int k) { return k <= kMaxK && cpu_has_avx512(); }
+bool packed_gemm_suits(int k) { return k <= kMaxK && (cpu_has_avx512() || cpu_has_avx2_fma()); }
 
 int64_t packed_gemm_a_floats(int m, int k) { return int64_t(m + kMr - 1) / kMr * kMr * k; }
 
@@ -121,9 +122,132 @@ ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int k
     }
 }
 
+// --- AVX2 + FMA: the same packing of A and blocking of B, on 8-lane vectors -------------
+
+// The first n (clamped to 0..8) lanes of an 8-lane mask for maskload / maskstore.
+ESM_AVX2 inline __m256i lanes8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// act<A> (kernels.hpp) on 8 lanes, in the scalar version's operation order.
 template <Act A>
-ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias,
-                    float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
+ESM_AVX2 inline __m256 act256(__m256 x) {
+    if constexpr (A == Act::ReLU) return _mm256_max_ps(x, _mm256_setzero_ps());
+    if constexpr (A == Act::HSwish || A == Act::HSigmoid) {
+        const __m256 r6 = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(x, _mm256_set1_ps(3.0f)), _mm256_setzero_ps()),
+                                        _mm256_set1_ps(6.0f));
+        const __m256 sixth = _mm256_set1_ps(1.0f / 6.0f);
+        if constexpr (A == Act::HSwish) return _mm256_mul_ps(_mm256_mul_ps(x, r6), sixth);
+        return _mm256_mul_ps(r6, sixth);
+    }
+    return x;
+}
+
+// C rows [0, rows) (rows <= 4) x 8 NV columns, the last vector's store masked by `last`:
+// acc = bias; acc += A half panel (K, 4 of the panel's 8) x packed B (K, ldp); act; store.
+template <Act A, int NV>
+ESM_AVX2 void tile2(const float* ap, const float* bp, int64_t ldp, int kdim, const float* bias, int rows, float* c,
+                    int64_t ldc, __m256i last) {
+    __m256 acc[4][NV];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+        const __m256 bv = _mm256_set1_ps(r < rows ? bias[r] : 0.0f);
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; ++v) acc[r][v] = bv;
+    }
+    for (int k = 0; k < kdim; ++k) {
+        __m256 bv[NV];
+        for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(bp + k * ldp + 8 * v);
+        const float* ak = ap + int64_t(k) * kMr;
+        for (int r = 0; r < 4; ++r) {
+            const __m256 av = _mm256_broadcast_ss(ak + r);
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+        if (r >= rows) break;
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; ++v) {
+            const __m256 y = act256<A>(acc[r][v]);
+            if (v + 1 < NV)
+                _mm256_storeu_ps(c + r * ldc + 8 * v, y);
+            else
+                _mm256_maskstore_ps(c + r * ldc + 8 * v, last, y);
+        }
+    }
+}
+
+// nv vectors of 8 columns of K rows ldb apart (the last vector's columns masked to `tail`
+// lanes) -> (K, 8 nv) contiguous, zero-filled past the mask. kPre: as pack_b_t.
+template <bool kPre, Act P>
+ESM_AVX2 void pack_b2_t(const float* b, int64_t ldb, int kdim, int nv, int tail, const Prologue* pre, float* bp) {
+    const __m256i last = lanes8(tail);
+    for (int k = 0; k < kdim; ++k) {
+        const float* bk = b + k * ldb;
+        float* d = bp + int64_t(k) * nv * 8;
+        __m256 sc = _mm256_setzero_ps(), sh = _mm256_setzero_ps();
+        if constexpr (kPre) sc = _mm256_set1_ps(pre->scale[k]), sh = _mm256_set1_ps(pre->shift[k]);
+        for (int v = 0; v < nv; ++v) {
+            __m256 x = v + 1 < nv ? _mm256_loadu_ps(bk + 8 * v) : _mm256_maskload_ps(bk + 8 * v, last);
+            if constexpr (kPre) x = act256<P>(_mm256_fmadd_ps(x, sc, sh));
+            _mm256_storeu_ps(d + 8 * v, x);
+        }
+    }
+}
+
+ESM_AVX2 void pack_b2(const float* b, int64_t ldb, int kdim, int nv, int tail, const Prologue* pre, float* bp) {
+    if (!pre) return pack_b2_t<false, Act::None>(b, ldb, kdim, nv, tail, pre, bp);
+    switch (pre->act) {
+        case Act::ReLU: return pack_b2_t<true, Act::ReLU>(b, ldb, kdim, nv, tail, pre, bp);
+        case Act::HSwish: return pack_b2_t<true, Act::HSwish>(b, ldb, kdim, nv, tail, pre, bp);
+        case Act::HSigmoid: return pack_b2_t<true, Act::HSigmoid>(b, ldb, kdim, nv, tail, pre, bp);
+        default: return pack_b2_t<true, Act::None>(b, ldb, kdim, nv, tail, pre, bp);
+    }
+}
+
+// As column_block: packs C columns [n0, n0 + 48) of B, then per panel and half panel (4
+// channels) tiles of up to 3 vectors.
+template <Act A>
+ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
+                            const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc, float* bp,
+                            const Prologue* pre) {
+    const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
+    const int nv = (cols + 7) / 8;
+    const int tail = cols - 8 * (nv - 1);
+    pack_b2(b + n0, ldb, kdim, nv, tail, pre, bp);
+    const __m256i full = lanes8(8), last = lanes8(tail);
+    for (int p = p0; p < p1; ++p)
+        for (int h = 0; h < 2; ++h) {
+            const int m0 = p * kMr + 4 * h;
+            const int rows = std::min(4, m - m0);
+            if (rows <= 0) break;
+            const float* ap = packed + int64_t(p) * kMr * kdim + 4 * h;
+            for (int v0 = 0; v0 < nv; v0 += 3) {
+                const int nvt = std::min(3, nv - v0);
+                const __m256i mask = v0 + nvt == nv ? last : full;
+                float* cm = c + m0 * ldc + n0 + 8 * v0;
+                const float* bt = bp + 8 * v0;
+                switch (nvt) {
+                    case 1: tile2<A, 1>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, mask); break;
+                    case 2: tile2<A, 2>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, mask); break;
+                    default: tile2<A, 3>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, mask); break;
+                }
+            }
+        }
+}
+
+// Compiled for baseline x86-64 (it only shares out the work): Block is column_block<A>
+// (AVX-512) or column_block2<A> (AVX2).
+template <Act A, bool kAvx512>
+void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias, float* c,
+         int64_t ldc, float* scratch, int threads, const Prologue* pre) {
+    const auto block = [&](int64_t n0, int p0, int p1, float* bp) {
+        if constexpr (kAvx512)
+            column_block<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
+        else
+            column_block2<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
+    };
     const int64_t chunk = 16 * kNvMax;
     const int64_t chunks = (n + chunk - 1) / chunk;
     const int panels = (m + kMr - 1) / kMr;
@@ -138,12 +262,10 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
         if (by_panels) {
             const int t = omp_thread_num(), nt = omp_num_threads();
             const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
-            for (int64_t i = 0; i < chunks; ++i)
-                column_block<A>(m, n, i * chunk, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
+            for (int64_t i = 0; i < chunks; ++i) block(i * chunk, p0, p1, bp);
         } else {
 #pragma omp for schedule(static)
-            for (int64_t i = 0; i < chunks; ++i)
-                column_block<A>(m, n, i * chunk, 0, panels, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
+            for (int64_t i = 0; i < chunks; ++i) block(i * chunk, 0, panels, bp);
         }
     }
 }
@@ -154,14 +276,24 @@ ESM_AVX512 void run(int m, int64_t n, int kdim, const float* packed, const float
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
 #if defined(ESM_X86_SIMD)
+    if (cpu_has_avx512()) {
+        switch (act) {
+            case Act::ReLU: return run<Act::ReLU, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+            case Act::HSwish: return run<Act::HSwish, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+            case Act::HSigmoid:
+                return run<Act::HSigmoid, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+            default: return run<Act::None, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        }
+    }
     switch (act) {
-        case Act::ReLU: run<Act::ReLU>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
-        case Act::HSwish: run<Act::HSwish>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
-        case Act::HSigmoid: run<Act::HSigmoid>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
-        default: run<Act::None>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre); break;
+        case Act::ReLU: return run<Act::ReLU, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        case Act::HSwish: return run<Act::HSwish, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        case Act::HSigmoid:
+            return run<Act::HSigmoid, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        default: return run<Act::None, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
     }
 #else
-    // packed_gemm_suits() is false without AVX-512: never called
+    // packed_gemm_suits() is false without AVX-512 or AVX2: never called
     (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)ldb, (void)bias, (void)act, (void)c, (void)ldc,
         (void)scratch, (void)threads, (void)pre;
 #endif
