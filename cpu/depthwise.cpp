@@ -2,13 +2,14 @@
 // OpenMP iteration. Stride 1 and 2 run register tiles over a zero-padded (for stride 2
 // also column-deinterleaved) copy of the plane: with AVX-512, 8 or 16 accumulators of 16
 // lanes (tile_for) and, for k = 3, 5, 7, the kernel size compiled in and each input row
-// loaded once per kernel column for every output row it feeds; otherwise 2 rows x 16
-// columns in AVX2 or baseline vectors.
+// loaded once per kernel column for every output row it feeds; with AVX2 + FMA 12 or 8
+// accumulators of 8 lanes (6 rows x 16 or 8 x 8 columns); otherwise 2 rows x 16 columns in
+// AVX2 or baseline vectors.
 // Other strides run a plain loop. Not a general grouped conv (cpu/conv.cpp: GEMM).
 
 #include <cstring>
 
-#include "avx512.hpp"
+#include "simd.hpp"
 #include "blas.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
@@ -22,16 +23,19 @@ typedef float v8 __attribute__((vector_size(32)));
 // Output tiles of `rows` x `cols` outputs whose vector accumulators stay in registers over
 // all k*k taps and are stored once. Without AVX-512: kRows x kCols, 4 accumulators of 8.
 constexpr int kRows = 2, kCols = 16;
+enum class Isa { Clone, Avx2, Avx512 };
 struct Tile {
     int rows, cols;
-    bool avx512;
+    Isa isa;
 };
 
 Tile tile_for(int wo, int k) {
     // AVX-512: 8 rows x 16 columns up to 16 wide; wider, 4 x 32, or 8 x 32 for k = 5 (the
     // faster of the two per kernel size on 56x56 and 28x28 planes, Zen 4).
-    if (cpu_has_avx512()) return wo > 16 ? Tile{k == 5 ? 8 : 4, 32, true} : Tile{8, 16, true};
-    return Tile{kRows, kCols, false};
+    if (cpu_has_avx512()) return wo > 16 ? Tile{k == 5 ? 8 : 4, 32, Isa::Avx512} : Tile{8, 16, Isa::Avx512};
+    // AVX2: 6 rows x 16 columns, or 8 x 8 on planes up to 8 wide (7x7).
+    if (cpu_has_avx2_fma()) return wo > 8 ? Tile{6, 16, Isa::Avx2} : Tile{8, 8, Isa::Avx2};
+    return Tile{kRows, kCols, Isa::Clone};
 }
 
 // The padded copy: S planes (stride 2: even and odd padded columns) of hq rows x wq
@@ -139,6 +143,48 @@ ESM_AVX512 void plane512(const float* xp, Geometry g, float* y, int ho, int wo, 
     }
 }
 
+// AVX2 + FMA: R rows x NV vectors of 8 columns, R * NV = 12 or 8 independent accumulators
+// (an FMA's 4-5 cycle latency on two pipes needs about 10 in flight; the 2 x 2 tiles of
+// plane_tiled had 4). Per tap one broadcast weight, the inputs read by the FMAs straight
+// from the padded copy (L1).
+template <Act A, int S, int R, int NV>
+ESM_AVX2 void plane256(const float* xp, Geometry g, float* y, int ho, int wo, const float* wk, float bias, int k) {
+    for (int ox = 0; ox < wo; ox += 8 * NV) {
+        __m256i mask[NV];
+        for (int v = 0; v < NV; ++v) mask[v] = lanes8(wo - ox - 8 * v);
+        for (int oy = 0; oy < ho; oy += R) {
+            __m256 acc[R][NV];
+#pragma GCC unroll 12
+            for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_set1_ps(bias);
+            for (int ky = 0; ky < k; ++ky)
+                for (int kx = 0; kx < k; ++kx) {
+                    const __m256 wv = _mm256_broadcast_ss(wk + ky * k + kx);
+                    const float* base = xp + (kx % S) * g.plane + int64_t(S * oy + ky) * g.wq + ox + kx / S;
+#pragma GCC unroll 12
+                    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+                        for (int v = 0; v < NV; ++v)
+                            acc[r][v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(base + int64_t(S * r) * g.wq + 8 * v),
+                                                        acc[r][v]);
+                }
+            // Masked stores only where the plane ends: vmaskmovps stores are slow on AMD cores.
+#pragma GCC unroll 12
+            for (int r = 0; r < R; ++r)
+                if (oy + r < ho)
+#pragma GCC unroll 2
+                    for (int v = 0; v < NV; ++v) {
+                        float* o = y + int64_t(oy + r) * wo + ox + 8 * v;
+                        if (ox + 8 * v + 8 <= wo)
+                            _mm256_storeu_ps(o, act256<A>(acc[r][v]));
+                        else
+                            _mm256_maskstore_ps(o, mask[v], act256<A>(acc[r][v]));
+                    }
+        }
+    }
+}
+
 template <Act A, int S, int R, int NV>
 void plane512_k(const float* xp, Geometry g, float* y, int ho, int wo, const float* wk, float bias, int k) {
     switch (k) {
@@ -154,7 +200,14 @@ void plane512_k(const float* xp, Geometry g, float* y, int ho, int wo, const flo
 template <Act A, int S>
 void plane(const float* xp, Geometry g, Tile t, float* y, int ho, int wo, const float* wk, float bias, int k) {
 #if defined(ESM_X86_SIMD)
-    if (t.avx512) {
+    if (t.isa == Isa::Avx2) {
+        if (t.cols == 16)
+            plane256<A, S, 6, 2>(xp, g, y, ho, wo, wk, bias, k);
+        else
+            plane256<A, S, 8, 1>(xp, g, y, ho, wo, wk, bias, k);
+        return;
+    }
+    if (t.isa == Isa::Avx512) {
         if (t.cols == 16)
             plane512_k<A, S, 8, 1>(xp, g, y, ho, wo, wk, bias, k);
         else if (t.rows == 4)
@@ -187,7 +240,7 @@ void fill_padded(const float* x, int h, int w, int pad, Geometry g, Tile t, floa
             }
             const float* row = x + int64_t(yy) * w;
 #if defined(ESM_X86_SIMD)
-            if (t.avx512) {
+            if (t.isa == Isa::Avx512) {
                 strided_row512<S>(row, w, p - pad, g.wq, d);
                 continue;
             }

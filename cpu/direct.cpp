@@ -8,7 +8,7 @@
 #include <cstring>
 #include <utility>
 
-#include "avx512.hpp"
+#include "simd.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
 

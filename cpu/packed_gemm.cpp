@@ -7,10 +7,10 @@
 // applied in registers before the one store. OpenBLAS spent a third of its time on
 // MobileNetV3's small matrices packing them, and the epilogue was another pass. Without
 // either ISA, and for K beyond what stays in L2, convs keep OpenBLAS (cpu/conv.cpp).
-#include "avx512.hpp"
 #include "blas.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
+#include "simd.hpp"
 
 namespace esm::cpu {
 
@@ -123,25 +123,6 @@ ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int k
 }
 
 // --- AVX2 + FMA: the same packing of A and blocking of B, on 8-lane vectors -------------
-
-// The first n (clamped to 0..8) lanes of an 8-lane mask for maskload / maskstore.
-ESM_AVX2 inline __m256i lanes8(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// act<A> (kernels.hpp) on 8 lanes, in the scalar version's operation order.
-template <Act A>
-ESM_AVX2 inline __m256 act256(__m256 x) {
-    if constexpr (A == Act::ReLU) return _mm256_max_ps(x, _mm256_setzero_ps());
-    if constexpr (A == Act::HSwish || A == Act::HSigmoid) {
-        const __m256 r6 = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(x, _mm256_set1_ps(3.0f)), _mm256_setzero_ps()),
-                                        _mm256_set1_ps(6.0f));
-        const __m256 sixth = _mm256_set1_ps(1.0f / 6.0f);
-        if constexpr (A == Act::HSwish) return _mm256_mul_ps(_mm256_mul_ps(x, r6), sixth);
-        return _mm256_mul_ps(r6, sixth);
-    }
-    return x;
-}
 
 // C rows [0, rows) (rows <= 4) x 8 NV columns, the last vector's store masked by `last`:
 // acc = bias; acc += A half panel (K, 4 of the panel's 8) x packed B (K, ldp); act; store.

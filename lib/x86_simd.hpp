@@ -1,5 +1,5 @@
 // Internal: the setup libesm's hand-vectorised x86 kernels share (lib/mlp_fused.cpp,
-// cpu/avx512.hpp and the cpu/ kernels). They are compiled for their ISA function by function
+// cpu/simd.hpp and the cpu/ kernels). They are compiled for their ISA function by function
 // (the build targets baseline x86-64) and only called after the run-time checks of
 // lib/cpu_features.hpp. Defines ESM_X86_SIMD where the compiler can build them.
 #pragma once

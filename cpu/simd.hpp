@@ -1,6 +1,7 @@
-// Internal: what the AVX-512 kernels (packed_gemm, depthwise, direct conv, im2col) share
-// beyond lib/x86_simd.hpp: the activations on 16 lanes and the strided row copy. Only
-// called after cpu_has_avx512() (lib/cpu_features.hpp).
+// Internal: what the AVX-512 and AVX2 kernels (packed_gemm, depthwise, direct conv,
+// im2col) share beyond lib/x86_simd.hpp: the activations on 16 and 8 lanes, 8-lane masks
+// and the strided row copy. Only called after cpu_has_avx512() / cpu_has_avx2_fma()
+// (lib/cpu_features.hpp).
 #pragma once
 
 #include "esm/space.hpp"
@@ -22,6 +23,25 @@ ESM_AVX512 inline __m512 act512(__m512 x) {
         return _mm512_mul_ps(r6, sixth);
     }
     return x;
+}
+
+// act<A> on 8 lanes (AVX2), the same operation order.
+template <Act A>
+ESM_AVX2 inline __m256 act256(__m256 x) {
+    if constexpr (A == Act::ReLU) return _mm256_max_ps(x, _mm256_setzero_ps());
+    if constexpr (A == Act::HSwish || A == Act::HSigmoid) {
+        const __m256 r6 = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(x, _mm256_set1_ps(3.0f)), _mm256_setzero_ps()),
+                                        _mm256_set1_ps(6.0f));
+        const __m256 sixth = _mm256_set1_ps(1.0f / 6.0f);
+        if constexpr (A == Act::HSwish) return _mm256_mul_ps(_mm256_mul_ps(x, r6), sixth);
+        return _mm256_mul_ps(r6, sixth);
+    }
+    return x;
+}
+
+// The first n (clamped to 0..8) lanes of an 8-lane mask for maskload / maskstore.
+ESM_AVX2 inline __m256i lanes8(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // d[j] = row[S j + first] where that column lies inside [0, w), else 0, for j < n: one row
