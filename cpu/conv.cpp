@@ -4,10 +4,10 @@
 // OpenBLAS followed by the bias + activation pass. Also the one threaded SGEMM of the CPU
 // backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
 
-#include "simd.hpp"
 #include "blas.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
+#include "simd.hpp"
 
 namespace esm::cpu {
 

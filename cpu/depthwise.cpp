@@ -9,10 +9,10 @@
 
 #include <cstring>
 
-#include "simd.hpp"
 #include "blas.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
+#include "simd.hpp"
 
 namespace esm::cpu {
 
@@ -21,7 +21,7 @@ namespace {
 typedef float v8 __attribute__((vector_size(32)));
 
 // Output tiles of `rows` x `cols` outputs whose vector accumulators stay in registers over
-// all k*k taps and are stored once. Without AVX-512: kRows x kCols, 4 accumulators of 8.
+// all k*k taps and are stored once. Without AVX-512 or AVX2: kRows x kCols, 4 accumulators of 8.
 constexpr int kRows = 2, kCols = 16;
 enum class Isa { Clone, Avx2, Avx512 };
 struct Tile {

@@ -8,9 +8,9 @@
 #include <cstring>
 #include <utility>
 
-#include "simd.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
+#include "simd.hpp"
 
 namespace esm::cpu {
 

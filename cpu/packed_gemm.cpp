@@ -124,11 +124,12 @@ ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int k
 
 // --- AVX2 + FMA: the same packing of A and blocking of B, on 8-lane vectors -------------
 
-// C rows [0, rows) (rows <= 4) x 8 NV columns, the last vector's store masked by `last`:
+// C rows [0, rows) (rows <= 4) x 8 NV columns, the last vector's store masked by `last`
+// when `partial` (only then: vmaskmovps stores are slow on AMD cores):
 // acc = bias; acc += A half panel (K, 4 of the panel's 8) x packed B (K, ldp); act; store.
 template <Act A, int NV>
 ESM_AVX2 void tile2(const float* ap, const float* bp, int64_t ldp, int kdim, const float* bias, int rows, float* c,
-                    int64_t ldc, __m256i last) {
+                    int64_t ldc, bool partial, __m256i last) {
     __m256 acc[4][NV];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
@@ -151,7 +152,7 @@ ESM_AVX2 void tile2(const float* ap, const float* bp, int64_t ldp, int kdim, con
 #pragma GCC unroll 3
         for (int v = 0; v < NV; ++v) {
             const __m256 y = act256<A>(acc[r][v]);
-            if (v + 1 < NV)
+            if (v + 1 < NV || !partial)
                 _mm256_storeu_ps(c + r * ldc + 8 * v, y);
             else
                 _mm256_maskstore_ps(c + r * ldc + 8 * v, last, y);
@@ -197,7 +198,7 @@ ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kd
     const int nv = (cols + 7) / 8;
     const int tail = cols - 8 * (nv - 1);
     pack_b2(b + n0, ldb, kdim, nv, tail, pre, bp);
-    const __m256i full = lanes8(8), last = lanes8(tail);
+    const __m256i last = lanes8(tail);
     for (int p = p0; p < p1; ++p)
         for (int h = 0; h < 2; ++h) {
             const int m0 = p * kMr + 4 * h;
@@ -206,13 +207,13 @@ ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kd
             const float* ap = packed + int64_t(p) * kMr * kdim + 4 * h;
             for (int v0 = 0; v0 < nv; v0 += 3) {
                 const int nvt = std::min(3, nv - v0);
-                const __m256i mask = v0 + nvt == nv ? last : full;
+                const bool partial = v0 + nvt == nv && tail < 8;
                 float* cm = c + m0 * ldc + n0 + 8 * v0;
                 const float* bt = bp + 8 * v0;
                 switch (nvt) {
-                    case 1: tile2<A, 1>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, mask); break;
-                    case 2: tile2<A, 2>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, mask); break;
-                    default: tile2<A, 3>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, mask); break;
+                    case 1: tile2<A, 1>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, partial, last); break;
+                    case 2: tile2<A, 2>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, partial, last); break;
+                    default: tile2<A, 3>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, partial, last); break;
                 }
             }
         }
