@@ -164,8 +164,7 @@ struct Additive {
 // Measured / predicted latency (add-area) averaged over consecutive 500-row chunks of the
 // file, i.e. in the order the rows were measured: a device whose speed drifted during the
 // measurement shows chunks away from 1, which no predictor of the architecture can learn.
-std::vector<std::string> g_drift;
-void drift_line(const std::string& col, const std::vector<double>& yhat, const esm::LatencyData& all) {
+std::string drift_line(const std::string& col, const std::vector<double>& yhat, const esm::LatencyData& all) {
     std::string line = col + " ";
     for (size_t c = 0; c < all.size(); c += 500) {
         double s = 0;
@@ -175,7 +174,7 @@ void drift_line(const std::string& col, const std::vector<double>& yhat, const e
         std::snprintf(b, sizeof b, " %.3f", s / static_cast<double>(e - c));
         line += b;
     }
-    g_drift.push_back(line);
+    return line;
 }
 
 void print_row(const char* col, const char* model, const esm::Metrics& m, double secs) {
@@ -290,6 +289,7 @@ int main(int argc, char** argv) {
                 std::printf("data %s: %zu rows; split seed 1: 4000 train, 1000 test\n", path.c_str(), t.rows.size());
                 std::printf("%-16s %-10s %8s %7s %7s %9s %8s %8s\n", "column", "model", "acc%", "±5%", "±10%", "RMSE(ms)",
                             "tau", "train");
+                std::vector<std::string> drift;  // per column: drift_line
                 const std::vector<std::string> encs =
                     quick ? std::vector<std::string>{"fcc"} : esm::encoding_names();
                 for (const auto& col : cols) {
@@ -312,7 +312,7 @@ int main(int argc, char** argv) {
                         auto yhat = add.predict(te);
                         print_row(col.c_str(), add_name(k), esm::compute_metrics(te.latency.data(), yhat.data(), te.size()),
                                   now() - t0);
-                        if (k == AddKind::Area) drift_line(col, add.predict(all), all);
+                        if (k == AddKind::Area) drift.push_back(drift_line(col, add.predict(all), all));
                     }
                     {
                         std::vector<size_t> v(500);
@@ -324,7 +324,7 @@ int main(int argc, char** argv) {
                     }
                 }
                 std::printf("\nmeasured / add-area prediction, mean per 500-row chunk in file (= measuring) order:\n");
-                for (const auto& l : g_drift) std::printf("%s\n", l.c_str());
+                for (const auto& l : drift) std::printf("%s\n", l.c_str());
                 // Learning curve on two columns.
                 std::printf("\nlearning curve (fcc-tuned, test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
                 const std::vector<std::string> lc_cols = {"2080ti_bs32_ms", "v100_bs64_ms"};

@@ -275,8 +275,8 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     if (d < 1) throw Error(ErrorKind::InvalidArgument, "train: encoding has no features");
     if (opt.epochs < 1 || opt.batch_size < 1 || !(opt.lr > 0) || opt.weight_decay < 0 || opt.val_frac < 0 ||
         opt.val_frac >= 1 || opt.min_steps < 0)
-        throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, minimum steps, "
-                                                "weight decay >= 0 and the validation share in [0, 1)");
+        throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, minimum steps and "
+                                                "weight decay >= 0, the validation share in [0, 1)");
     const size_t D = static_cast<size_t>(d);
     MlpModel model;
     model.log_target = opt.log_target;
