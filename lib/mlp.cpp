@@ -94,22 +94,13 @@ void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
         const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
         const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
         const float* b = params_.data() + bias_offset(l);
-        // z: (n, out) = a: (n, in) * w^T, w: (out, in); then bias (+ ReLU) in one pass.
-        // beta = 0 lets OpenBLAS take its unpacked small-matrix kernels.
-        blas::sgemm(false, true, static_cast<int>(n), out, in, 1.f, a, in, w, in, 0.f, z, out);
+        // z: (n, out) = bias rows + a: (n, in) * w^T, w: (out, in) (beta = 1: no zeroing pass
+        // of C inside OpenBLAS); then ReLU.
         const size_t o = static_cast<size_t>(out);
-        if (l + 1 < nl) {
-            for (size_t i = 0; i < n; ++i) {
-                float* zr = z + i * o;
-                for (size_t j = 0; j < o; ++j) {
-                    const float v = zr[j] + b[j];
-                    zr[j] = v > 0.f ? v : 0.f;
-                }
-            }
-        } else {
-            for (size_t i = 0; i < n; ++i)
-                for (size_t j = 0; j < o; ++j) z[i * o + j] += b[j];
-        }
+        for (size_t i = 0; i < n; ++i) std::memcpy(z + i * o, b, sizeof(float) * o);
+        blas::sgemm(false, true, static_cast<int>(n), out, in, 1.f, a, in, w, in, 1.f, z, out);
+        if (l + 1 < nl)
+            for (size_t i = 0; i < n * o; ++i) z[i] = z[i] > 0.f ? z[i] : 0.f;
         a = z;
         z += n * static_cast<size_t>(out);
     }
