@@ -252,28 +252,27 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
     }
 }
 
+// run<A, kAvx512> for the activation known only at run time.
+template <bool kAvx512>
+void run_act(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias, Act act,
+             float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
+    switch (act) {
+        case Act::ReLU: return run<Act::ReLU, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        case Act::HSwish: return run<Act::HSwish, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        case Act::HSigmoid:
+            return run<Act::HSigmoid, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        default: return run<Act::None, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+    }
+}
+
 }  // namespace
 #endif
 
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
 #if defined(ESM_X86_SIMD)
-    if (cpu_has_avx512()) {
-        switch (act) {
-            case Act::ReLU: return run<Act::ReLU, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-            case Act::HSwish: return run<Act::HSwish, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-            case Act::HSigmoid:
-                return run<Act::HSigmoid, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-            default: return run<Act::None, true>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-        }
-    }
-    switch (act) {
-        case Act::ReLU: return run<Act::ReLU, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-        case Act::HSwish: return run<Act::HSwish, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-        case Act::HSigmoid:
-            return run<Act::HSigmoid, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-        default: return run<Act::None, false>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-    }
+    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, b, ldb, bias, act, c, ldc, scratch, threads,
+                                                        pre);
 #else
     // packed_gemm_suits() is false without AVX-512 or AVX2: never called
     (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)ldb, (void)bias, (void)act, (void)c, (void)ldc,

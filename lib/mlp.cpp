@@ -337,6 +337,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     int since_best = 0;
     const size_t steps_per_epoch = (n_tr + bs - 1) / bs;
     const long min_epochs = (opt.min_steps + static_cast<long>(steps_per_epoch) - 1) / static_cast<long>(steps_per_epoch);
+    // (capped so that a huge min_steps on a tiny set cannot overflow the epoch counter)
     const int epochs = static_cast<int>(std::max<long>(opt.epochs, std::min<long>(min_epochs, 1000000)));
     const double total_steps = static_cast<double>(steps_per_epoch) * epochs;
     long step = 0;
