@@ -18,6 +18,7 @@
 
 #include "esm/common.hpp"
 #include "esm/rng.hpp"
+#include "flush_denormals.hpp"
 
 namespace esm {
 
@@ -232,6 +233,7 @@ void Adam::step(float* params, const float* grad) {
 }
 
 void MlpModel::predict(const float* x, size_t n, float* latency) const {
+    const detail::FlushDenormals ftz;
     constexpr size_t kChunk = 512;
     const size_t d = static_cast<size_t>(inputs());
     Mlp::Workspace ws;
@@ -268,6 +270,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         opt.val_frac >= 1 || opt.min_steps < 0)
         throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, minimum steps and "
                                                 "weight decay >= 0, the validation share in [0, 1)");
+    const detail::FlushDenormals ftz;  // OpenBLAS runs in this thread (one BLAS thread)
     const size_t D = static_cast<size_t>(d);
     MlpModel model;
     model.log_target = opt.log_target;

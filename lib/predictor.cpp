@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "esm/common.hpp"
+#include "flush_denormals.hpp"
 #include "mlp_fused.hpp"
 #include "sealed_file.hpp"
 
@@ -64,6 +65,7 @@ double Predictor::predict(const Arch& arch) const {
 double Predictor::predict(const std::string& text) const { return predict(parse_arch(space(), text)); }
 
 void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
+    const detail::FlushDenormals ftz;
     constexpr size_t kChunk = 256;
     const size_t L = static_cast<size_t>(encoder_.length());
     // Per-thread buffer: no allocation per call once warm (thread-safe, any predictor).
@@ -77,6 +79,7 @@ void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
 }
 
 void Predictor::predict_encoded(const float* x, size_t n, float* out) const {
+    const detail::FlushDenormals ftz;
     fused_->forward(x, n, out);
     model_.to_latency(out, n);
 }
