@@ -119,9 +119,10 @@ double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Worksp
     if (n == 0) throw Error(ErrorKind::InvalidArgument, "mlp: empty batch");
     forward_keep(x, n, ws);
     const int nl = layers();
-    std::vector<size_t> act_off(static_cast<size_t>(nl) + 1, 0);  // act_off[l]: output of layer l-1
-    for (int l = 1; l < nl; ++l) act_off[static_cast<size_t>(l) + 1] = act_off[static_cast<size_t>(l)] + n * static_cast<size_t>(sizes_[static_cast<size_t>(l)]);
-    const float* yhat = ws.act.data() + act_off[static_cast<size_t>(nl)];
+    // Layer l's output is at the sum of n * sizes_[1..l] in ws.act; a_off walks back from the last.
+    size_t a_off = 0;
+    for (int l = 1; l < nl; ++l) a_off += n * static_cast<size_t>(sizes_[static_cast<size_t>(l)]);
+    const float* yhat = ws.act.data() + a_off;
     float* dz = ws.grad.data();
     float* da = ws.grad.data() + ws.grad.size() / 2;
     double loss = 0;
@@ -133,7 +134,8 @@ double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Worksp
     }
     for (int l = nl - 1; l >= 0; --l) {
         const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
-        const float* a = l == 0 ? x : ws.act.data() + act_off[static_cast<size_t>(l)];
+        if (l > 0) a_off -= n * static_cast<size_t>(sizes_[static_cast<size_t>(l)]);
+        const float* a = l == 0 ? x : ws.act.data() + a_off;
         float* gw = g + offsets_[static_cast<size_t>(l)];
         float* gb = g + bias_offset(l);
         // gw: (out, in) = dz^T: (out, n) * a: (n, in)
