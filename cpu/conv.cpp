@@ -82,6 +82,11 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
         while (ox_lo < wo && ox_lo * s.stride - s.pad + kx < 0) ++ox_lo;
         int ox_hi = wo;
         while (ox_hi > ox_lo && (ox_hi - 1) * s.stride - s.pad + kx >= in.w) --ox_hi;
+#if defined(ESM_X86_SIMD)
+        const bool fast = avx512 && s.stride <= 2;
+        const RowCopy512<1> copy1(fast ? in.w : 0, kx - s.pad, fast && s.stride == 1 ? wo : 0);
+        const RowCopy512<2> copy2(fast ? in.w : 0, kx - s.pad, fast && s.stride == 2 ? wo : 0);
+#endif
         for (int oy = oy0; oy < oy1; ++oy) {
             float* d = dst + int64_t(oy - oy0) * wo;
             const int iy = oy * s.stride - s.pad + ky;
@@ -90,12 +95,12 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
                 continue;
             }
 #if defined(ESM_X86_SIMD)
-            if (avx512 && s.stride <= 2) {
+            if (fast) {
                 const float* xrow = x + int64_t(iy) * in.w;
                 if (s.stride == 1)
-                    strided_row512<1>(xrow, in.w, kx - s.pad, wo, d);
+                    copy1(xrow, d);
                 else
-                    strided_row512<2>(xrow, in.w, kx - s.pad, wo, d);
+                    copy2(xrow, d);
                 continue;
             }
 #endif

@@ -231,6 +231,10 @@ void fill_padded(const float* x, int h, int w, int pad, Geometry g, Tile t, floa
         const int lo = std::min(g.wq, std::max(0, (pad - p + S - 1) / S));
         const int hi = std::max(lo, std::min(g.wq, (w - 1 + pad - p) >= 0 ? (w - 1 + pad - p) / S + 1 : 0));
         float* plane = xp + p * g.plane;
+#if defined(ESM_X86_SIMD)
+        const bool avx512 = t.isa == Isa::Avx512;
+        const RowCopy512<S> copy(avx512 ? w : 0, p - pad, avx512 ? g.wq : 0);
+#endif
         for (int r = 0; r < g.hq; ++r) {
             float* d = plane + int64_t(r) * g.wq;
             const int yy = r - pad;
@@ -240,8 +244,8 @@ void fill_padded(const float* x, int h, int w, int pad, Geometry g, Tile t, floa
             }
             const float* row = x + int64_t(yy) * w;
 #if defined(ESM_X86_SIMD)
-            if (t.isa == Isa::Avx512) {
-                strided_row512<S>(row, w, p - pad, g.wq, d);
+            if (avx512) {
+                copy(row, d);
                 continue;
             }
 #endif

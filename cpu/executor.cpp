@@ -32,20 +32,33 @@ struct FloatBuf {  // 64-byte aligned, owned
     ~FloatBuf() { std::free(p); }
 };
 
+// Whether two views share any memory.
+bool overlap(const TensorView& x, const TensorView& y) {
+    const float* x_end = x.channel(x.n - 1, x.c - 1) + x.plane();
+    const float* y_end = y.channel(y.n - 1, y.c - 1) + y.plane();
+    return x.data < y_end && y.data < x_end;
+}
+
 FloatBuf copy_of(const std::vector<float>& v) {
     FloatBuf b(static_cast<int64_t>(v.size()));
     std::copy(v.begin(), v.end(), b.p);
     return b;
 }
 
-enum class Impl { Gemm, Direct, Depthwise, BnAct, MaxPool, AvgPool, Gap, SE, Add, Linear };
+enum class Impl { Gemm, Direct, Depthwise, ExpandDw, BnAct, MaxPool, AvgPool, Gap, SE, Add, Linear };
 
 struct Step {
     Impl impl;
     const Op* op;
     TensorView in, in2, out;
     ConvShape conv;
-    FloatBuf w, bias, w2, b2;  // packed: conv (Cout, K) + bias; BnAct scale/shift; SE fc1/fc2
+    // packed: conv (Cout, K) + bias; BnAct scale/shift; SE fc1/fc2; ExpandDw: w, bias the
+    // 1x1 conv's, w2, b2 the depthwise conv's
+    FloatBuf w, bias, w2, b2;
+    // ExpandDw: the 1x1 conv's output (its arena slot is never written) and the depthwise
+    // conv's shape, see fuse_expand_depthwise
+    TensorView mid;
+    ConvShape conv2;
     // Gemm: a BnAct fused in front (its scale/shift moved here; pre.scale null: none), see
     // fuse_bn_act_into_gemm
     FloatBuf pre_scale, pre_shift;
@@ -58,11 +71,14 @@ public:
         layout();
         for (size_t i = 0; i < plan_.ops.size(); ++i) steps_.push_back(pack(plan_.ops[i], weights.ops[i]));
         fuse_bn_act_into_gemm();
+        fuse_expand_depthwise();
         int64_t scratch = 0;
         for (const auto& s : steps_) {
             if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_scratch_floats(s.in, s.out, s.conv, threads_));
             if (s.impl == Impl::Depthwise)
                 scratch = std::max(scratch, depthwise_scratch_floats(s.out, s.conv, threads_));
+            if (s.impl == Impl::ExpandDw)
+                scratch = std::max(scratch, expand_depthwise_scratch_floats(s.mid, s.out, s.in.c, s.conv2, threads_));
             if (s.impl == Impl::Direct) scratch = std::max(scratch, direct_conv_scratch_floats(s.in, s.conv));
             if (s.impl == Impl::SE) scratch = std::max(scratch, int64_t(plan_.batch) * (s.in.c + s.op->se_reduced));
         }
@@ -83,6 +99,10 @@ public:
                     break;
                 case Impl::Direct: direct_conv(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
+                case Impl::ExpandDw:
+                    expand_depthwise(s.in, s.mid, s.out, s.w.p, s.bias.p, s.conv.act, s.pre.scale ? &s.pre : nullptr,
+                                     s.w2.p, s.b2.p, s.conv2, scratch_.p, t);
+                    break;
                 case Impl::BnAct: scale_shift_act(s.in, s.out, s.w.p, s.bias.p, s.op->act, t); break;
                 case Impl::MaxPool: max_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;
                 case Impl::AvgPool: avg_pool(s.in, s.out, s.op->k, s.op->stride, s.op->pad, t); break;
@@ -112,7 +132,19 @@ private:
     // Every buffer but the input (kept apart so run() can be repeated) in one reused arena
     // (lib/arena: liveness over ops, greedy largest first; the CUDA executor's layout too).
     void layout() {
-        layout_ = layout_arena(plan_, 16);
+        // The input of an expansion that may run fused with its depthwise conv lives through
+        // the depthwise op (fuse_expand_depthwise reads it while writing the conv's output).
+        std::vector<std::pair<int, int>> keep;
+        const std::vector<int> readers = reader_counts();
+        for (size_t i = 0; i + 1 < plan_.ops.size(); ++i) {
+            const Op &g = plan_.ops[i], &d = plan_.ops[i + 1];
+            const TensorView mid{nullptr, plan_.batch, g.out.c, g.out.h, g.out.w, int64_t(g.out.c) * g.out.h * g.out.w};
+            if (g.kind == OpKind::Conv && g.k == 1 && g.stride == 1 && g.groups == 1 && d.kind == OpKind::Conv &&
+                d.groups == d.in.c && d.groups == d.out.c && d.groups > 1 && d.in.buf == g.out.buf &&
+                readers[size_t(g.out.buf)] == 1 && expand_depthwise_worth(mid))
+                keep.push_back({g.in.buf, int(i) + 1});
+        }
+        layout_ = layout_arena(plan_, 16, keep);
         arena_ = FloatBuf(layout_.total);
         const BufferInfo& ib = plan_.buffers[plan_.input.buf];
         input_ = FloatBuf(int64_t(plan_.batch) * ib.c * ib.h * ib.w);
@@ -186,21 +218,22 @@ private:
         return s;
     }
 
-    // A BnAct whose output only the next op reads, a 1x1 stride-1 conv on packed_gemm,
-    // becomes that conv's prologue (applied while packing its input: one pass over the
-    // DenseNet unit's growing buffer less per layer). The conv then reads the BnAct's
-    // input, so the arena must not have put the conv's output over it.
-    void fuse_bn_act_into_gemm() {
+    // How many ops read each plan buffer.
+    std::vector<int> reader_counts() const {
         std::vector<int> readers(plan_.buffers.size(), 0);
         for (const Op& op : plan_.ops) {
             ++readers[size_t(op.in.buf)];
             if (op.kind == OpKind::Add) ++readers[size_t(op.in2.buf)];
         }
-        const auto overlap = [](const TensorView& x, const TensorView& y) {
-            const float* x_end = x.channel(x.n - 1, x.c - 1) + x.plane();
-            const float* y_end = y.channel(y.n - 1, y.c - 1) + y.plane();
-            return x.data < y_end && y.data < x_end;
-        };
+        return readers;
+    }
+
+    // A BnAct whose output only the next op reads, a 1x1 stride-1 conv on packed_gemm,
+    // becomes that conv's prologue (applied while packing its input: one pass over the
+    // DenseNet unit's growing buffer less per layer). The conv then reads the BnAct's
+    // input, so the arena must not have put the conv's output over it.
+    void fuse_bn_act_into_gemm() {
+        const std::vector<int> readers = reader_counts();
         std::vector<Step> kept;
         for (size_t i = 0; i < steps_.size(); ++i) {
             Step& bn = steps_[i];
@@ -218,6 +251,37 @@ private:
                 }
             }
             kept.push_back(std::move(bn));
+        }
+        steps_ = std::move(kept);
+    }
+
+    // A 1x1 stride-1 conv on packed_gemm whose large output only the next op, a depthwise
+    // conv, reads: one ExpandDw step (cpu/fused.cpp) that never writes that output. It reads
+    // the conv's input while writing the depthwise output, so the two must not share memory
+    // (layout() keeps the input alive through the depthwise op for every such pair).
+    void fuse_expand_depthwise() {
+        const std::vector<int> readers = reader_counts();
+        std::vector<Step> kept;
+        for (size_t i = 0; i < steps_.size(); ++i) {
+            Step& g = steps_[i];
+            if (i + 1 < steps_.size() && g.impl == Impl::Gemm) {
+                Step& d = steps_[i + 1];
+                if (d.impl == Impl::Depthwise && conv_packed(g.in, g.conv) && g.conv.k == 1 && g.conv.stride == 1 &&
+                    g.conv.pad == 0 && d.op->in.buf == g.op->out.buf && d.in.data == g.out.data &&
+                    d.in.c == g.out.c && g.out.contiguous() && readers[size_t(g.op->out.buf)] == 1 &&
+                    g.op->out.buf != plan_.output.buf && expand_depthwise_worth(g.out) && !overlap(g.in, d.out)) {
+                    g.impl = Impl::ExpandDw;
+                    g.mid = g.out;
+                    g.out = d.out;
+                    g.conv2 = d.conv;
+                    g.w2 = std::move(d.w);
+                    g.b2 = std::move(d.bias);
+                    kept.push_back(std::move(g));
+                    ++i;  // the depthwise step is dropped
+                    continue;
+                }
+            }
+            kept.push_back(std::move(g));
         }
         steps_ = std::move(kept);
     }

@@ -75,6 +75,12 @@ int64_t packed_gemm_scratch_floats(int k, int threads);  // per-thread B blocks
 // B rows ldb apart, C rows ldc apart; scratch: packed_gemm_scratch_floats(k, threads).
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr);
+// B packed once for several products with it (cpu/fused.cpp: one per chunk of output
+// channels): packed_gemm_b_floats(k, n) floats; then one thread, no scratch.
+int64_t packed_gemm_b_floats(int k, int64_t n);
+void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Prologue* pre, float* packed_b);
+void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
+                           Act act, float* c, int64_t ldc);
 
 // direct.cpp: k x k convs with <= 32 output channels (DenseNet's growth conv; with AVX-512
 // also stride 2 and any Cin: MobileNetV3's stem).
@@ -92,6 +98,16 @@ void direct_conv(const TensorView& in, const TensorView& out, const float* packe
 int64_t depthwise_scratch_floats(const TensorView& out, const ConvShape& s, int threads);
 void conv_depthwise(const TensorView& in, const TensorView& out, const float* w, const float* bias,
                     const ConvShape& s, float* scratch, int threads);
+
+// fused.cpp: a 1x1 stride-1 conv_packed conv (in -> mid, BN folded, packed A, bias, act,
+// optional prologue) and the depthwise conv that alone reads mid (mid -> out), in chunks of
+// channels that stay in L2; mid itself is never written. Worth it when mid is large.
+bool expand_depthwise_worth(const TensorView& mid);
+int64_t expand_depthwise_scratch_floats(const TensorView& mid, const TensorView& out, int k_in, const ConvShape& dw,
+                                        int threads);
+void expand_depthwise(const TensorView& in, const TensorView& mid, const TensorView& out, const float* packed_a,
+                      const float* bias, Act act, const Prologue* pre, const float* dw_w, const float* dw_bias,
+                      const ConvShape& dw, float* scratch, int threads);
 
 // activation.cpp. In place: x[b,c,:] = act(x[b,c,:] + bias[c]).
 void bias_act(const TensorView& x, const float* bias, Act a, int threads);

@@ -101,14 +101,15 @@ ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int nv, __mmask16 
 
 // C columns [n0, n0 + 48) (fewer at the end), output-channel panels [p0, p1): packs that
 // block of B into bp, then one register tile per panel.
+// pack: false when bp already holds the block (packed_gemm_prepacked).
 template <Act A>
 ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
                              const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc, float* bp,
-                             const Prologue* pre) {
+                             const Prologue* pre, bool pack = true) {
     const int64_t cols = std::min<int64_t>(16 * kNvMax, n - n0);
     const int nv = static_cast<int>((cols + 15) / 16);
     const __mmask16 last = lanes(static_cast<int>(cols - 16 * (nv - 1)));
-    pack_b(b + n0, ldb, kdim, nv, last, pre, bp);
+    if (pack) pack_b(b + n0, ldb, kdim, nv, last, pre, bp);
     for (int p = p0; p < p1; ++p) {
         const int m0 = p * kMr;
         const float* ap = packed + int64_t(m0) * kdim;
@@ -193,11 +194,11 @@ ESM_AVX2 void pack_b2(const float* b, int64_t ldb, int kdim, int nv, int tail, c
 template <Act A>
 ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
                             const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc, float* bp,
-                            const Prologue* pre) {
+                            const Prologue* pre, bool pack = true) {
     const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
     const int nv = (cols + 7) / 8;
     const int tail = cols - 8 * (nv - 1);
-    pack_b2(b + n0, ldb, kdim, nv, tail, pre, bp);
+    if (pack) pack_b2(b + n0, ldb, kdim, nv, tail, pre, bp);
     const __m256i last = lanes8(tail);
     for (int p = p0; p < p1; ++p)
         for (int h = 0; h < 2; ++h) {
@@ -221,16 +222,19 @@ ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kd
 
 // Compiled for baseline x86-64 (it only shares out the work): Block is column_block<A>
 // (AVX-512) or column_block2<A> (AVX2).
+// prepacked: B already packed by packed_gemm_pack_b (b ignored, block i at prepacked + i K 48).
 template <Act A, bool kAvx512>
 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias, float* c,
-         int64_t ldc, float* scratch, int threads, const Prologue* pre) {
-    const auto block = [&](int64_t n0, int p0, int p1, float* bp) {
-        if constexpr (kAvx512)
-            column_block<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
-        else
-            column_block2<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre);
-    };
+         int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* prepacked) {
     const int64_t chunk = 16 * kNvMax;
+    const auto block = [&](int64_t n0, int p0, int p1, float* bp) {
+        const bool pack = !prepacked;
+        if (prepacked) bp = const_cast<float*>(prepacked) + n0 / chunk * kdim * chunk;  // read only
+        if constexpr (kAvx512)
+            column_block<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre, pack);
+        else
+            column_block2<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre, pack);
+    };
     const int64_t chunks = (n + chunk - 1) / chunk;
     const int panels = (m + kMr - 1) / kMr;
     const int parts = threads > 1 && parallel_worth(int64_t(m) * n * kdim / 16) ? threads : 1;
@@ -255,24 +259,62 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
 // run<A, kAvx512> for the activation known only at run time.
 template <bool kAvx512>
 void run_act(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias, Act act,
-             float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
+             float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* pb) {
     switch (act) {
-        case Act::ReLU: return run<Act::ReLU, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-        case Act::HSwish: return run<Act::HSwish, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+        case Act::ReLU: return run<Act::ReLU, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
+        case Act::HSwish:
+            return run<Act::HSwish, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
         case Act::HSigmoid:
-            return run<Act::HSigmoid, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
-        default: return run<Act::None, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre);
+            return run<Act::HSigmoid, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
+        default: return run<Act::None, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
+    }
+}
+
+// Every 48-column block of B packed as column_block(2) would pack it.
+ESM_AVX512 void pack_b_all512(const float* b, int64_t ldb, int kdim, int64_t n, const Prologue* pre, float* pb) {
+    for (int64_t n0 = 0; n0 < n; n0 += 16 * kNvMax, pb += int64_t(kdim) * 16 * kNvMax) {
+        const int64_t cols = std::min<int64_t>(16 * kNvMax, n - n0);
+        const int nv = static_cast<int>((cols + 15) / 16);
+        pack_b(b + n0, ldb, kdim, nv, lanes(static_cast<int>(cols - 16 * (nv - 1))), pre, pb);
+    }
+}
+
+ESM_AVX2 void pack_b_all256(const float* b, int64_t ldb, int kdim, int64_t n, const Prologue* pre, float* pb) {
+    for (int64_t n0 = 0; n0 < n; n0 += 16 * kNvMax, pb += int64_t(kdim) * 16 * kNvMax) {
+        const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
+        const int nv = (cols + 7) / 8;
+        pack_b2(b + n0, ldb, kdim, nv, cols - 8 * (nv - 1), pre, pb);
     }
 }
 
 }  // namespace
 #endif
 
+int64_t packed_gemm_b_floats(int k, int64_t n) { return int64_t(k) * (n + 16 * kNvMax - 1) / (16 * kNvMax) * 16 * kNvMax; }
+
+void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Prologue* pre, float* packed_b) {
+#if defined(ESM_X86_SIMD)
+    (cpu_has_avx512() ? pack_b_all512 : pack_b_all256)(b, ldb, k, n, pre, packed_b);
+#else
+    (void)b, (void)ldb, (void)k, (void)n, (void)pre, (void)packed_b;
+#endif
+}
+
+void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
+                           Act act, float* c, int64_t ldc) {
+#if defined(ESM_X86_SIMD)
+    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, nullptr, 1,
+                                                        nullptr, packed_b);
+#else
+    (void)m, (void)n, (void)k, (void)packed_a, (void)packed_b, (void)bias, (void)act, (void)c, (void)ldc;
+#endif
+}
+
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
 #if defined(ESM_X86_SIMD)
     (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, b, ldb, bias, act, c, ldc, scratch, threads,
-                                                        pre);
+                                                        pre, nullptr);
 #else
     // packed_gemm_suits() is false without AVX-512 or AVX2: never called
     (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)ldb, (void)bias, (void)act, (void)c, (void)ldc,

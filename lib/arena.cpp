@@ -8,7 +8,7 @@
 
 namespace esm {
 
-ArenaLayout layout_arena(const Plan& plan, int64_t align) {
+ArenaLayout layout_arena(const Plan& plan, int64_t align, const std::vector<std::pair<int, int>>& keep) {
     const int nb = static_cast<int>(plan.buffers.size());
     std::vector<int> first(nb, INT_MAX), last(nb, -1);
     for (int i = 0; i < static_cast<int>(plan.ops.size()); ++i) {
@@ -17,6 +17,7 @@ ArenaLayout layout_arena(const Plan& plan, int64_t align) {
         last[op.in.buf] = std::max(last[op.in.buf], i);
         if (op.kind == OpKind::Add) last[op.in2.buf] = std::max(last[op.in2.buf], i);
     }
+    for (const auto& [buf, op] : keep) last[buf] = std::max(last[buf], op);
     last[plan.output.buf] = static_cast<int>(plan.ops.size());
     ArenaLayout a;
     std::vector<int64_t> size(nb);

@@ -3,6 +3,7 @@
 // the memory: host for cpu/, device for cuda/).
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "esm/plan.hpp"
@@ -16,7 +17,9 @@ struct ArenaLayout {
 };
 
 // Every buffer but the input (kept apart so run() can be repeated). Sizes are rounded
-// up to `align_floats` so every buffer starts aligned.
-ArenaLayout layout_arena(const Plan& plan, int64_t align_floats = 16);
+// up to `align_floats` so every buffer starts aligned. `keep`: pairs (buffer, op index)
+// whose buffer must stay alive through that op too (an executor that runs two ops as one).
+ArenaLayout layout_arena(const Plan& plan, int64_t align_floats = 16,
+                         const std::vector<std::pair<int, int>>& keep = {});
 
 }  // namespace esm

@@ -49,3 +49,25 @@ TEST(Arena, LiveBuffersNeverOverlapOnEveryPreset) {
         }
     }
 }
+
+// `keep` extends a buffer's life: a chain in -> a -> b -> c where a dies at op 1 would let c
+// (born at op 2, the size of a) take a's place; kept through op 2, a must not share with c.
+TEST(Arena, KeptBufferOutlivesItsLastReader) {
+    Plan plan;
+    plan.batch = 1;
+    plan.buffers = {{4, 8, 8}, {16, 8, 8}, {64, 8, 8}, {16, 8, 8}};
+    plan.input = Value{0, 0, 4, 8, 8};
+    Op a, b, c;
+    a.in = Value{0, 0, 4, 8, 8}, a.out = Value{1, 0, 16, 8, 8};
+    b.in = Value{1, 0, 16, 8, 8}, b.out = Value{2, 0, 64, 8, 8};
+    c.in = Value{2, 0, 64, 8, 8}, c.out = Value{3, 0, 16, 8, 8};
+    plan.ops = {a, b, c};
+    plan.output = c.out;
+    const auto shares = [](const ArenaLayout& l, int x, int y) {
+        return l.offset[x] < l.offset[y] + 16 * 64 && l.offset[y] < l.offset[x] + 16 * 64;
+    };
+    EXPECT_TRUE(shares(layout_arena(plan, 16), 1, 3));  // the reuse that keep must prevent
+    const ArenaLayout kept = layout_arena(plan, 16, {{1, 2}});
+    EXPECT_FALSE(shares(kept, 1, 3));
+    EXPECT_FALSE(shares(kept, 1, 2));
+}

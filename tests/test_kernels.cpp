@@ -4,9 +4,11 @@
 
 #include "one_op_plan.hpp"
 
+#include <cstring>
 #include <sstream>
 
 #include "exec_test_util.hpp"
+#include "kernels.hpp"
 
 using namespace esm;
 
@@ -90,6 +92,81 @@ TEST(Kernels, Depthwise) {
                 EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1 + n % 2, 7, 7, 0), 20 + n, 1 + n % 2));
                 ++n;
             }
+}
+
+// The fused expansion + depthwise conv (cpu/fused.cpp) gives, bit for bit, what the 1x1
+// conv (packed_gemm) and the depthwise conv give run apart: 36 expanded channels (chunks of
+// 16 and a partial one of 4) of 88 x 88 (1.1 MB per sample: past expand_depthwise_worth),
+// every depthwise kernel size and stride, batch 2, 1 and 2 threads, with and without a
+// BN + activation prologue on the expansion's input.
+TEST(Kernels, ExpandDepthwiseEqualsTheTwoConvs) {
+    using namespace esm::cpu;
+    const int cin = 5, m = 36, h = 88, w = 88, batch = 2;
+    if (!packed_gemm_suits(cin)) GTEST_SKIP() << "no AVX-512 or AVX2 + FMA: convs run on OpenBLAS, nothing fused";
+    const auto filled = [](size_t n, double f) {
+        std::vector<float> v(n);
+        for (size_t i = 0; i < n; ++i) v[i] = float(std::sin(f * double(i) + 0.3));
+        return v;
+    };
+    std::vector<float> x = filled(size_t(batch) * cin * h * w, 0.37), a = filled(size_t(m) * cin, 1.1),
+                       bias = filled(m, 0.7), scale = filled(cin, 0.9), shift = filled(cin, 1.3);
+    std::vector<float> packed(size_t(packed_gemm_a_floats(m, cin)));
+    packed_gemm_pack_a(a.data(), m, cin, packed.data());
+    const TensorView in{x.data(), batch, cin, h, w, int64_t(cin) * h * w};
+    std::vector<float> mid(size_t(batch) * m * h * w);
+    const TensorView midv{mid.data(), batch, m, h, w, int64_t(m) * h * w};
+    ASSERT_TRUE(expand_depthwise_worth(midv));
+    int n = 0;
+    for (int k : {3, 5, 7})
+        for (int s : {1, 2})
+            for (int threads : {1, 2}) {
+                const bool with_pre = n++ % 2 == 1;
+                const Prologue pre{scale.data(), shift.data(), Act::ReLU};
+                const ConvShape dw{k, s, k / 2, m, kActs[n % 4]};
+                const Act act = kActs[(n + 1) % 4];
+                std::vector<float> dw_w = filled(size_t(m) * k * k, 0.21 * k), dw_b = filled(m, 0.5);
+                const int ho = out_size(h, k, s, k / 2), wo = out_size(w, k, s, k / 2);
+                std::vector<float> apart(size_t(batch) * m * ho * wo), fused(apart.size(), std::nanf(""));
+                const TensorView out_apart{apart.data(), batch, m, ho, wo, int64_t(m) * ho * wo};
+                const TensorView out_fused{fused.data(), batch, m, ho, wo, int64_t(m) * ho * wo};
+                std::vector<float> scratch(size_t(std::max(
+                    {packed_gemm_scratch_floats(cin, threads), depthwise_scratch_floats(out_apart, dw, threads),
+                     expand_depthwise_scratch_floats(midv, out_fused, cin, dw, threads)})));
+                for (int b = 0; b < batch; ++b)
+                    packed_gemm(m, int64_t(h) * w, cin, packed.data(), in.channel(b, 0), int64_t(h) * w, bias.data(),
+                                act, midv.channel(b, 0), int64_t(h) * w, scratch.data(), threads,
+                                with_pre ? &pre : nullptr);
+                conv_depthwise(midv, out_apart, dw_w.data(), dw_b.data(), dw, scratch.data(), threads);
+                expand_depthwise(in, midv, out_fused, packed.data(), bias.data(), act, with_pre ? &pre : nullptr,
+                                 dw_w.data(), dw_b.data(), dw, scratch.data(), threads);
+                SCOPED_TRACE("k" + std::to_string(k) + " s" + std::to_string(s) + " threads " +
+                             std::to_string(threads) + (with_pre ? " prologue" : ""));
+                size_t differ = 0;
+                for (size_t i = 0; i < apart.size(); ++i) differ += std::memcmp(&apart[i], &fused[i], sizeof(float)) != 0;
+                EXPECT_EQ(differ, 0u);
+            }
+}
+
+// Through the executor: a conv feeding the expansion whose input buffer is dead after it in
+// op order; the fused step still reads that input while it writes the depthwise output, so
+// the arena must not have placed the two together.
+TEST(Kernels, ExpandDepthwiseInANetwork) {
+    Plan p;
+    p.batch = 1;
+    p.res = 88;
+    p.buffers = {{3, 88, 88}, {8, 88, 88}, {36, 88, 88}, {36, 44, 44}};
+    p.input = Value{0, 0, 3, 88, 88};
+    Op c0 = conv_op(3, 8, 88, 88, 3, 1, 1, false, true, Act::ReLU);
+    Op ex = conv_op(8, 36, 88, 88, 1, 1, 1, false, true, Act::HSwish);
+    Op dw = conv_op(36, 36, 88, 88, 5, 2, 36, false, true, Act::HSwish);
+    c0.in.buf = 0, c0.out.buf = 1, ex.in.buf = 1, ex.out.buf = 2, dw.in.buf = 2, dw.out.buf = 3;
+    c0.name = "stem", ex.name = "expand", dw.name = "dw";
+    p.ops = {c0, ex, dw};
+    p.output = dw.out;
+    for (int threads : {1, 2}) {
+        SCOPED_TRACE("threads " + std::to_string(threads));
+        EXPECT_TRUE(esm_test::executor_matches_reference(p, 3, threads));
+    }
 }
 
 TEST(Kernels, BnActOnPrefix) {
