@@ -229,7 +229,8 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
     const int64_t chunk = 16 * kNvMax;
     const auto block = [&](int64_t n0, int p0, int p1, float* bp) {
         const bool pack = !prepacked;
-        if (prepacked) bp = const_cast<float*>(prepacked) + n0 / chunk * kdim * chunk;  // read only
+        // column_block writes bp only when it packs
+        if (prepacked) bp = const_cast<float*>(prepacked) + n0 / chunk * kdim * chunk;
         if constexpr (kAvx512)
             column_block<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre, pack);
         else
@@ -261,7 +262,8 @@ template <bool kAvx512>
 void run_act(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias, Act act,
              float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* pb) {
     switch (act) {
-        case Act::ReLU: return run<Act::ReLU, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
+        case Act::ReLU:
+            return run<Act::ReLU, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
         case Act::HSwish:
             return run<Act::HSwish, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
         case Act::HSigmoid:
@@ -290,7 +292,10 @@ ESM_AVX2 void pack_b_all256(const float* b, int64_t ldb, int kdim, int64_t n, co
 }  // namespace
 #endif
 
-int64_t packed_gemm_b_floats(int k, int64_t n) { return int64_t(k) * (n + 16 * kNvMax - 1) / (16 * kNvMax) * 16 * kNvMax; }
+int64_t packed_gemm_b_floats(int k, int64_t n) {
+    const int64_t block = 16 * kNvMax;
+    return int64_t(k) * ((n + block - 1) / block) * block;
+}
 
 void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Prologue* pre, float* packed_b) {
 #if defined(ESM_X86_SIMD)
