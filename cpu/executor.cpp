@@ -228,6 +228,18 @@ private:
         return readers;
     }
 
+    // Whether b reads exactly a's output and is its only reader (not the plan's output).
+    bool sole_reader(const Step& a, const Step& b, const std::vector<int>& readers) const {
+        return b.op->in.buf == a.op->out.buf && b.in.data == a.out.data && b.in.c == a.out.c &&
+               readers[size_t(a.op->out.buf)] == 1 && a.op->out.buf != plan_.output.buf;
+    }
+
+    // A 1x1 stride-1 conv on packed_gemm.
+    static bool packed_1x1(const Step& s) {
+        return s.impl == Impl::Gemm && conv_packed(s.in, s.conv) && s.conv.k == 1 && s.conv.stride == 1 &&
+               s.conv.pad == 0;
+    }
+
     // A BnAct whose output only the next op reads, a 1x1 stride-1 conv on packed_gemm,
     // becomes that conv's prologue (applied while packing its input: one pass over the
     // DenseNet unit's growing buffer less per layer). The conv then reads the BnAct's
@@ -239,10 +251,7 @@ private:
             Step& bn = steps_[i];
             if (i + 1 < steps_.size() && bn.impl == Impl::BnAct) {
                 Step& c = steps_[i + 1];
-                if (c.impl == Impl::Gemm && conv_packed(c.in, c.conv) && c.conv.k == 1 && c.conv.stride == 1 &&
-                    c.conv.pad == 0 && c.op->in.buf == bn.op->out.buf && c.in.data == bn.out.data &&
-                    c.in.c == bn.out.c && readers[size_t(bn.op->out.buf)] == 1 &&
-                    bn.op->out.buf != plan_.output.buf && !overlap(bn.in, c.out)) {
+                if (packed_1x1(c) && sole_reader(bn, c, readers) && !overlap(bn.in, c.out)) {
                     c.in = bn.in;
                     c.pre_scale = std::move(bn.w);
                     c.pre_shift = std::move(bn.bias);
@@ -264,12 +273,10 @@ private:
         std::vector<Step> kept;
         for (size_t i = 0; i < steps_.size(); ++i) {
             Step& g = steps_[i];
-            if (i + 1 < steps_.size() && g.impl == Impl::Gemm) {
+            if (i + 1 < steps_.size() && packed_1x1(g)) {
                 Step& d = steps_[i + 1];
-                if (d.impl == Impl::Depthwise && conv_packed(g.in, g.conv) && g.conv.k == 1 && g.conv.stride == 1 &&
-                    g.conv.pad == 0 && d.op->in.buf == g.op->out.buf && d.in.data == g.out.data &&
-                    d.in.c == g.out.c && g.out.contiguous() && readers[size_t(g.op->out.buf)] == 1 &&
-                    g.op->out.buf != plan_.output.buf && expand_depthwise_worth(g.out) && !overlap(g.in, d.out)) {
+                if (d.impl == Impl::Depthwise && sole_reader(g, d, readers) && g.out.contiguous() &&
+                    expand_depthwise_worth(g.out) && !overlap(g.in, d.out)) {
                     g.impl = Impl::ExpandDw;
                     g.mid = g.out;
                     g.out = d.out;
