@@ -99,17 +99,32 @@ ESM_AVX512 void pack_b(const float* b, int64_t ldb, int kdim, int nv, __mmask16 
     }
 }
 
-// C columns [n0, n0 + 48) (fewer at the end), output-channel panels [p0, p1): packs that
-// block of B into bp, then one register tile per panel.
-// pack: false when bp already holds the block (packed_gemm_prepacked).
-template <Act A>
-ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
-                             const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc, float* bp,
-                             const Prologue* pre, bool pack = true) {
+// The 16-lane vectors of C columns [n0, n0 + 48) (fewer at the end), the last one's lanes.
+struct Cols512 {
+    int nv;
+    __mmask16 last;
+};
+inline Cols512 cols512(int64_t n, int64_t n0) {
     const int64_t cols = std::min<int64_t>(16 * kNvMax, n - n0);
     const int nv = static_cast<int>((cols + 15) / 16);
-    const __mmask16 last = lanes(static_cast<int>(cols - 16 * (nv - 1)));
-    if (pack) pack_b(b + n0, ldb, kdim, nv, last, pre, bp);
+    return Cols512{nv, lanes(static_cast<int>(cols - 16 * (nv - 1)))};
+}
+
+// That block of B packed into bp.
+ESM_AVX512 void pack_block(const float* b, int64_t ldb, int kdim, int64_t n, int64_t n0, const Prologue* pre,
+                           float* bp) {
+    const Cols512 g = cols512(n, n0);
+    pack_b(b + n0, ldb, kdim, g.nv, g.last, pre, bp);
+}
+
+// C columns [n0, n0 + 48), output-channel panels [p0, p1), from that block of B packed in
+// bp: one register tile per panel.
+template <Act A>
+ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
+                             const float* bias, float* c, int64_t ldc, const float* bp) {
+    const Cols512 g = cols512(n, n0);
+    const int nv = g.nv;
+    const __mmask16 last = g.last;
     for (int p = p0; p < p1; ++p) {
         const int m0 = p * kMr;
         const float* ap = packed + int64_t(m0) * kdim;
@@ -189,16 +204,28 @@ ESM_AVX2 void pack_b2(const float* b, int64_t ldb, int kdim, int nv, int tail, c
     }
 }
 
-// As column_block: packs C columns [n0, n0 + 48) of B, then per panel and half panel (4
-// channels) tiles of up to 3 vectors.
-template <Act A>
-ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
-                            const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc, float* bp,
-                            const Prologue* pre, bool pack = true) {
+// The 8-lane vectors of C columns [n0, n0 + 48) and the lanes of the last one.
+struct Cols256 {
+    int nv, tail;
+};
+inline Cols256 cols256(int64_t n, int64_t n0) {
     const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
     const int nv = (cols + 7) / 8;
-    const int tail = cols - 8 * (nv - 1);
-    if (pack) pack_b2(b + n0, ldb, kdim, nv, tail, pre, bp);
+    return Cols256{nv, cols - 8 * (nv - 1)};
+}
+
+ESM_AVX2 void pack_block2(const float* b, int64_t ldb, int kdim, int64_t n, int64_t n0, const Prologue* pre,
+                          float* bp) {
+    const Cols256 g = cols256(n, n0);
+    pack_b2(b + n0, ldb, kdim, g.nv, g.tail, pre, bp);
+}
+
+// As column_block: per panel and half panel (4 channels) tiles of up to 3 vectors.
+template <Act A>
+ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
+                            const float* bias, float* c, int64_t ldc, const float* bp) {
+    const Cols256 g = cols256(n, n0);
+    const int nv = g.nv, tail = g.tail;
     const __m256i last = lanes8(tail);
     for (int p = p0; p < p1; ++p)
         for (int h = 0; h < 2; ++h) {
@@ -220,21 +247,26 @@ ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kd
         }
 }
 
-// Compiled for baseline x86-64 (it only shares out the work): Block is column_block<A>
-// (AVX-512) or column_block2<A> (AVX2).
-// prepacked: B already packed by packed_gemm_pack_b (b ignored, block i at prepacked + i K 48).
+// Compiled for baseline x86-64 (it only shares out the work): each 48-column block of B
+// packed into the thread's bp (pack_block, pack_block2), then column_block<A> (AVX-512) or
+// column_block2<A> (AVX2). prepacked: B already packed by packed_gemm_pack_b (b ignored,
+// block i at prepacked + i K 48).
 template <Act A, bool kAvx512>
 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias, float* c,
          int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* prepacked) {
     const int64_t chunk = 16 * kNvMax;
     const auto block = [&](int64_t n0, int p0, int p1, float* bp) {
-        const bool pack = !prepacked;
-        // column_block writes bp only when it packs
-        if (prepacked) bp = const_cast<float*>(prepacked) + n0 / chunk * kdim * chunk;
+        if (!prepacked) {
+            if constexpr (kAvx512)
+                pack_block(b, ldb, kdim, n, n0, pre, bp);
+            else
+                pack_block2(b, ldb, kdim, n, n0, pre, bp);
+        }
+        const float* bb = prepacked ? prepacked + n0 / chunk * kdim * chunk : bp;
         if constexpr (kAvx512)
-            column_block<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre, pack);
+            column_block<A>(m, n, n0, p0, p1, kdim, packed, bias, c, ldc, bb);
         else
-            column_block2<A>(m, n, n0, p0, p1, kdim, packed, b, ldb, bias, c, ldc, bp, pre, pack);
+            column_block2<A>(m, n, n0, p0, p1, kdim, packed, bias, c, ldc, bb);
     };
     const int64_t chunks = (n + chunk - 1) / chunk;
     const int panels = (m + kMr - 1) / kMr;
@@ -272,21 +304,15 @@ void run_act(int m, int64_t n, int k, const float* packed_a, const float* b, int
     }
 }
 
-// Every 48-column block of B packed as column_block(2) would pack it.
+// Every 48-column block of B packed as run() packs it, block i at pb + i K 48.
 ESM_AVX512 void pack_b_all512(const float* b, int64_t ldb, int kdim, int64_t n, const Prologue* pre, float* pb) {
-    for (int64_t n0 = 0; n0 < n; n0 += 16 * kNvMax, pb += int64_t(kdim) * 16 * kNvMax) {
-        const int64_t cols = std::min<int64_t>(16 * kNvMax, n - n0);
-        const int nv = static_cast<int>((cols + 15) / 16);
-        pack_b(b + n0, ldb, kdim, nv, lanes(static_cast<int>(cols - 16 * (nv - 1))), pre, pb);
-    }
+    for (int64_t n0 = 0; n0 < n; n0 += 16 * kNvMax, pb += int64_t(kdim) * 16 * kNvMax)
+        pack_block(b, ldb, kdim, n, n0, pre, pb);
 }
 
 ESM_AVX2 void pack_b_all256(const float* b, int64_t ldb, int kdim, int64_t n, const Prologue* pre, float* pb) {
-    for (int64_t n0 = 0; n0 < n; n0 += 16 * kNvMax, pb += int64_t(kdim) * 16 * kNvMax) {
-        const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
-        const int nv = (cols + 7) / 8;
-        pack_b2(b + n0, ldb, kdim, nv, cols - 8 * (nv - 1), pre, pb);
-    }
+    for (int64_t n0 = 0; n0 < n; n0 += 16 * kNvMax, pb += int64_t(kdim) * 16 * kNvMax)
+        pack_block2(b, ldb, kdim, n, n0, pre, pb);
 }
 
 }  // namespace
