@@ -136,14 +136,9 @@ private:
         // the depthwise op (fuse_expand_depthwise reads it while writing the conv's output).
         std::vector<std::pair<int, int>> keep;
         const std::vector<int> readers = reader_counts();
-        for (size_t i = 0; i + 1 < plan_.ops.size(); ++i) {
-            const Op &g = plan_.ops[i], &d = plan_.ops[i + 1];
-            const TensorView mid{nullptr, plan_.batch, g.out.c, g.out.h, g.out.w, int64_t(g.out.c) * g.out.h * g.out.w};
-            if (g.kind == OpKind::Conv && g.k == 1 && g.stride == 1 && g.groups == 1 && d.kind == OpKind::Conv &&
-                d.groups == d.in.c && d.groups == d.out.c && d.groups > 1 && d.in.buf == g.out.buf &&
-                readers[size_t(g.out.buf)] == 1 && expand_depthwise_worth(mid))
-                keep.push_back({g.in.buf, int(i) + 1});
-        }
+        for (size_t i = 0; i + 1 < plan_.ops.size(); ++i)
+            if (expansion_pair(plan_.ops[i], plan_.ops[i + 1], readers))
+                keep.push_back({plan_.ops[i].in.buf, int(i) + 1});
         layout_ = layout_arena(plan_, 16, keep);
         arena_ = FloatBuf(layout_.total);
         const BufferInfo& ib = plan_.buffers[plan_.input.buf];
@@ -228,6 +223,16 @@ private:
         return readers;
     }
 
+    // The plan's side of an ExpandDw pair: g a 1x1 stride-1 ungrouped conv whose output,
+    // large enough to be worth it, only d reads, a depthwise conv. layout() keeps g's input
+    // alive for every such pair; fuse_expand_depthwise adds what only the steps tell.
+    bool expansion_pair(const Op& g, const Op& d, const std::vector<int>& readers) const {
+        const TensorView mid{nullptr, plan_.batch, g.out.c, g.out.h, g.out.w, int64_t(g.out.c) * g.out.h * g.out.w};
+        return g.kind == OpKind::Conv && g.k == 1 && g.stride == 1 && g.groups == 1 && d.kind == OpKind::Conv &&
+               d.groups == d.in.c && d.groups == d.out.c && d.groups > 1 && d.in.buf == g.out.buf &&
+               readers[size_t(g.out.buf)] == 1 && expand_depthwise_worth(mid);
+    }
+
     // Whether b reads exactly a's output and is its only reader (not the plan's output).
     bool sole_reader(const Step& a, const Step& b, const std::vector<int>& readers) const {
         return b.op->in.buf == a.op->out.buf && b.in.data == a.out.data && b.in.c == a.out.c &&
@@ -275,8 +280,8 @@ private:
             Step& g = steps_[i];
             if (i + 1 < steps_.size() && packed_1x1(g)) {
                 Step& d = steps_[i + 1];
-                if (d.impl == Impl::Depthwise && sole_reader(g, d, readers) && g.out.contiguous() &&
-                    expand_depthwise_worth(g.out) && !overlap(g.in, d.out)) {
+                if (d.impl == Impl::Depthwise && expansion_pair(*g.op, *d.op, readers) && sole_reader(g, d, readers) &&
+                    g.out.contiguous() && !overlap(g.in, d.out)) {
                     g.impl = Impl::ExpandDw;
                     g.mid = g.out;
                     g.out = d.out;
