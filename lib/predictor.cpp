@@ -65,7 +65,6 @@ double Predictor::predict(const Arch& arch) const {
 double Predictor::predict(const std::string& text) const { return predict(parse_arch(space(), text)); }
 
 void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
-    const detail::FlushDenormals ftz;
     constexpr size_t kChunk = 256;
     const size_t L = static_cast<size_t>(encoder_.length());
     // Per-thread buffer: no allocation per call once warm (thread-safe, any predictor).
