@@ -19,6 +19,7 @@
 #include "esm/common.hpp"
 #include "esm/rng.hpp"
 #include "flush_denormals.hpp"
+#include "mlp_fused.hpp"
 
 namespace esm {
 
@@ -88,6 +89,7 @@ void Mlp::reserve(Workspace& ws, size_t rows) const {
 // Leaves every layer's output in ws.act: layer l (1-based) at rows * sum(widths before l).
 void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
     reserve(ws, n);
+    const detail::MlpIsa isa = detail::FusedMlp::best_isa();
     const float* a = x;
     float* z = ws.act.data();
     const int nl = layers();
@@ -95,15 +97,29 @@ void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
         const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
         const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
         const float* b = params_.data() + bias_offset(l);
-        // z: (n, out) = bias rows + a: (n, in) * w^T, w: (out, in) (beta = 1: no zeroing pass
-        // of C inside OpenBLAS); then ReLU.
-        const size_t o = static_cast<size_t>(out);
-        for (size_t i = 0; i < n; ++i) std::memcpy(z + i * o, b, sizeof(float) * o);
-        blas::sgemm(false, true, static_cast<int>(n), out, in, 1.f, a, in, w, in, 1.f, z, out);
-        if (l + 1 < nl)
-            for (size_t i = 0; i < n * o; ++i) z[i] = z[i] > 0.f ? z[i] : 0.f;
+        const size_t o = static_cast<size_t>(out), i_ = static_cast<size_t>(in);
+        const bool relu = l + 1 < nl;
+        if (isa != detail::MlpIsa::Generic) {
+            // z: (n, out) = relu(a: (n, in) * w^T + b) in one pass, w^T: (in, out) a copy
+            if (ws.wt.size() < i_ * o) ws.wt.resize(i_ * o);
+            detail::transpose(isa, w, out, in, ws.wt.data());
+            detail::GemmArgs g;
+            g.epilogue = relu ? detail::GemmEpilogue::Relu : detail::GemmEpilogue::None;
+            g.rows = static_cast<int>(n), g.cols = out, g.K = in;
+            g.a = a, g.ars = i_, g.aks = 1;
+            g.b = ws.wt.data(), g.ldb = o, g.bias = b;
+            g.c = z, g.ldc = o;
+            detail::small_gemm(isa, g);
+        } else {
+            // z: (n, out) = bias rows + a: (n, in) * w^T, w: (out, in) (beta = 1: no zeroing
+            // pass of C inside OpenBLAS); then ReLU.
+            for (size_t i = 0; i < n; ++i) std::memcpy(z + i * o, b, sizeof(float) * o);
+            blas::sgemm(false, true, static_cast<int>(n), out, in, 1.f, a, in, w, in, 1.f, z, out);
+            if (relu)
+                for (size_t i = 0; i < n * o; ++i) z[i] = z[i] > 0.f ? z[i] : 0.f;
+        }
         a = z;
-        z += n * static_cast<size_t>(out);
+        z += n * o;
     }
 }
 
@@ -118,6 +134,7 @@ void Mlp::forward(const float* x, size_t n, float* y, Workspace& ws) const {
 double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Workspace& ws) const {
     if (n == 0) throw Error(ErrorKind::InvalidArgument, "mlp: empty batch");
     forward_keep(x, n, ws);
+    const detail::MlpIsa isa = detail::FusedMlp::best_isa();
     const int nl = layers();
     // Layer l's output is at the sum of n * sizes_[1..l] in ws.act; a_off walks back from the last.
     size_t a_off = 0;
@@ -139,18 +156,43 @@ double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Worksp
         float* gw = g + offsets_[static_cast<size_t>(l)];
         float* gb = g + bias_offset(l);
         // gw: (out, in) = dz^T: (out, n) * a: (n, in)
-        blas::sgemm(true, false, out, in, static_cast<int>(n), 1.f, dz, out, a, in, 0.f, gw, in);
-        for (int j = 0; j < out; ++j) gb[j] = 0.f;
-        for (size_t i = 0; i < n; ++i) {
-            const float* row = dz + i * static_cast<size_t>(out);
-            for (int j = 0; j < out; ++j) gb[j] += row[j];
+        detail::GemmArgs gg;
+        gg.rows = out, gg.cols = in, gg.K = static_cast<int>(n);
+        gg.a = dz, gg.ars = 1, gg.aks = static_cast<size_t>(out);
+        gg.b = a, gg.ldb = static_cast<size_t>(in);
+        gg.c = gw, gg.ldc = static_cast<size_t>(in);
+        if (!detail::small_gemm(isa, gg))
+            blas::sgemm(true, false, out, in, static_cast<int>(n), 1.f, dz, out, a, in, 0.f, gw, in);
+        // gb: (out) = dz's column sums, as (1, out) = ones (1, n) * dz: (n, out)
+        static const float one = 1.f;
+        detail::GemmArgs gs;
+        gs.rows = 1, gs.cols = out, gs.K = static_cast<int>(n);
+        gs.a = &one, gs.ars = 0, gs.aks = 0;
+        gs.b = dz, gs.ldb = static_cast<size_t>(out);
+        gs.c = gb, gs.ldc = static_cast<size_t>(out);
+        if (!detail::small_gemm(isa, gs)) {
+            for (int j = 0; j < out; ++j) gb[j] = 0.f;
+            for (size_t i = 0; i < n; ++i) {
+                const float* row = dz + i * static_cast<size_t>(out);
+                for (int j = 0; j < out; ++j) gb[j] += row[j];
+            }
         }
         if (l == 0) break;
         const float* w = params_.data() + offsets_[static_cast<size_t>(l)];
         // da: (n, in) = dz: (n, out) * w: (out, in), then through the ReLU of layer l-1
-        blas::sgemm(false, false, static_cast<int>(n), in, out, 1.f, dz, out, w, in, 0.f, da, in);
-        const size_t m = n * static_cast<size_t>(in);
-        for (size_t i = 0; i < m; ++i) da[i] = a[i] > 0.f ? da[i] : 0.f;
+        // (zero where its output a is not > 0)
+        detail::GemmArgs gd;
+        gd.epilogue = detail::GemmEpilogue::KeepPositive;
+        gd.rows = static_cast<int>(n), gd.cols = in, gd.K = out;
+        gd.a = dz, gd.ars = static_cast<size_t>(out), gd.aks = 1;
+        gd.b = w, gd.ldb = static_cast<size_t>(in);
+        gd.m = a, gd.ldm = static_cast<size_t>(in);
+        gd.c = da, gd.ldc = static_cast<size_t>(in);
+        if (!detail::small_gemm(isa, gd)) {
+            blas::sgemm(false, false, static_cast<int>(n), in, out, 1.f, dz, out, w, in, 0.f, da, in);
+            const size_t m = n * static_cast<size_t>(in);
+            for (size_t i = 0; i < m; ++i) da[i] = a[i] > 0.f ? da[i] : 0.f;
+        }
         std::swap(dz, da);
     }
     return loss * inv_n;

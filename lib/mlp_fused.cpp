@@ -21,6 +21,19 @@ struct Ops {
     ESM_FUSED_TARGET static T zero() { return _mm512_setzero_ps(); }
     ESM_FUSED_TARGET static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
     ESM_FUSED_TARGET static T relu(T v) { return _mm512_max_ps(v, _mm512_setzero_ps()); }
+    using Mask = __mmask16;
+    static Mask first(int n) { return lanes(n); }
+    ESM_FUSED_TARGET static T loadm(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+    ESM_FUSED_TARGET static void storem(float* p, T v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+    // p[0], p[stride], ... p[15 * stride], the masked-off lanes zero and not read
+    ESM_FUSED_TARGET static T gather(const float* p, int stride, Mask m) {
+        const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(stride));
+        return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, p, 4);
+    }
+    ESM_FUSED_TARGET static T keep_positive(T v, T m) {
+        return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), v);
+    }
     ESM_FUSED_TARGET static float hsum(T v) { return _mm512_reduce_add_ps(v); }
     ESM_FUSED_TARGET static int nonzeros(const float* x, int n, int* idx) {
         const __m512i step = _mm512_set1_epi32(16);
@@ -38,6 +51,7 @@ struct Ops {
     }
 };
 #include "mlp_fused_kernel.inc"
+#include "mlp_train_kernel.inc"
 #undef ESM_FUSED_TARGET
 }  // namespace avx512
 
@@ -52,6 +66,19 @@ struct Ops {
     ESM_FUSED_TARGET static T zero() { return _mm256_setzero_ps(); }
     ESM_FUSED_TARGET static T fma(T a, T b, T c) { return _mm256_fmadd_ps(a, b, c); }
     ESM_FUSED_TARGET static T relu(T v) { return _mm256_max_ps(v, _mm256_setzero_ps()); }
+    using Mask = __m256i;
+    ESM_FUSED_TARGET static Mask first(int n) {
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    ESM_FUSED_TARGET static T loadm(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+    ESM_FUSED_TARGET static void storem(float* p, T v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+    ESM_FUSED_TARGET static T gather(const float* p, int stride, Mask m) {
+        const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+        return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(m), 4);
+    }
+    ESM_FUSED_TARGET static T keep_positive(T v, T m) {
+        return _mm256_and_ps(v, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ));
+    }
     ESM_FUSED_TARGET static float hsum(T v) {
         const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -67,6 +94,7 @@ struct Ops {
     }
 };
 #include "mlp_fused_kernel.inc"
+#include "mlp_train_kernel.inc"
 #undef ESM_FUSED_TARGET
 }  // namespace avx2
 #endif
@@ -150,6 +178,35 @@ void FusedMlp::forward(const float* x, size_t n, float* y) const {
         avx512::forward(packed_, x, n, y, buf.data(), nz.data());
     else
         avx2::forward(packed_, x, n, y, buf.data(), nz.data());
+#endif
+}
+
+bool small_gemm(MlpIsa isa, const GemmArgs& g) {
+    if (isa == MlpIsa::Generic || !cpu_has(isa)) return false;
+#if defined(ESM_X86_SIMD)
+    thread_local std::vector<float> bt;  // a partial column vector's B, zero-padded
+    const size_t need = static_cast<size_t>(std::max(g.K, 1)) * static_cast<size_t>(avx512::Ops::W);
+    if (bt.size() < need) bt.resize(need);
+    if (isa == MlpIsa::Avx512)
+        avx512::small_gemm(g, bt.data());
+    else
+        avx2::small_gemm(g, bt.data());
+    return true;
+#else
+    return false;
+#endif
+}
+
+bool transpose(MlpIsa isa, const float* src, int rows, int cols, float* dst) {
+    if (isa == MlpIsa::Generic || !cpu_has(isa)) return false;
+#if defined(ESM_X86_SIMD)
+    if (isa == MlpIsa::Avx512)
+        avx512::transpose(src, rows, cols, dst);
+    else
+        avx2::transpose(src, rows, cols, dst);
+    return true;
+#else
+    return false;
 #endif
 }
 

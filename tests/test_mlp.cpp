@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "esm/common.hpp"
 #include "esm/mlp.hpp"
@@ -114,6 +115,93 @@ TEST(FusedMlp, MatchesReferenceOnEveryIsaAndTail) {
     }
     EXPECT_GE(tested, 3);  // the generic path at least
     EXPECT_EQ(FusedMlp(esm::Mlp(4, {8}, 1)).isa(), FusedMlp::best_isa());
+}
+
+// The training GEMM and transpose (every vector ISA this CPU has) against plain double loops:
+// odd shapes (column tails, row-tile remainders, K = 1), A read row-major, transposed and
+// broadcast (strides 0), each epilogue, with and without bias; c is prefilled with NaN and
+// its padding columns (ldc > cols) must stay untouched. The vector kernels add the K products
+// of an element in the same order, so AVX2 and AVX-512 agree bit for bit.
+TEST(SmallGemm, MatchesNaiveOnEveryIsaAndAgreesAcrossIsas) {
+    using esm::detail::GemmArgs;
+    using esm::detail::GemmEpilogue;
+    using esm::detail::MlpIsa;
+    EXPECT_FALSE(esm::detail::small_gemm(MlpIsa::Generic, GemmArgs{}));
+    esm::Rng rng(9);
+    int compared = 0, tested = 0;
+    for (int rows : {1, 2, 5, 6, 7, 13, 64})
+        for (int cols : {1, 5, 16, 17, 46, 64, 100})
+            for (int K : {1, 7, 64})
+                for (int layout = 0; layout < 3; ++layout)  // A row-major, transposed, broadcast
+                    for (GemmEpilogue e : {GemmEpilogue::None, GemmEpilogue::Relu, GemmEpilogue::KeepPositive}) {
+                        const bool bias = (rows + cols + K) % 2 == 0;
+                        std::vector<float> a(static_cast<size_t>(rows * K)), b(static_cast<size_t>(K * cols)),
+                            bv(static_cast<size_t>(cols)), m(static_cast<size_t>(rows * cols));
+                        for (auto* v : {&a, &b, &bv, &m})
+                            for (auto& x : *v) x = static_cast<float>(rng.normal());
+                        GemmArgs g;
+                        g.epilogue = e, g.rows = rows, g.cols = cols, g.K = K;
+                        g.a = a.data();
+                        g.ars = layout == 0 ? static_cast<size_t>(K) : layout == 1 ? 1 : 0;
+                        g.aks = layout == 0 ? 1 : layout == 1 ? static_cast<size_t>(rows) : 0;
+                        g.b = b.data(), g.ldb = static_cast<size_t>(cols), g.bias = bias ? bv.data() : nullptr;
+                        g.m = m.data(), g.ldm = static_cast<size_t>(cols);
+                        const size_t ldc = static_cast<size_t>(cols) + 3;
+                        g.ldc = ldc;
+                        std::vector<float> first;
+                        for (MlpIsa isa : {MlpIsa::Avx2, MlpIsa::Avx512}) {
+                            std::vector<float> c(static_cast<size_t>(rows) * ldc, NAN);
+                            g.c = c.data();
+                            if (!esm::detail::small_gemm(isa, g)) continue;  // this CPU lacks it
+                            ++tested;
+                            for (int r = 0; r < rows; ++r)
+                                for (size_t j = 0; j < ldc; ++j) {
+                                    const float got = c[static_cast<size_t>(r) * ldc + j];
+                                    if (j >= static_cast<size_t>(cols)) {
+                                        ASSERT_TRUE(std::isnan(got)) << "padding written at " << r << "," << j;
+                                        continue;
+                                    }
+                                    double want = bias ? bv[j] : 0;
+                                    for (int k = 0; k < K; ++k)
+                                        want += static_cast<double>(a[static_cast<size_t>(r) * g.ars + static_cast<size_t>(k) * g.aks]) *
+                                                b[static_cast<size_t>(k * cols) + j];
+                                    if (e == GemmEpilogue::Relu) want = std::max(0.0, want);
+                                    if (e == GemmEpilogue::KeepPositive && !(m[static_cast<size_t>(r * cols) + j] > 0)) want = 0;
+                                    ASSERT_NEAR(got, want, 1e-5 * (1 + K))
+                                        << "isa " << static_cast<int>(isa) << " rows " << rows << " cols " << cols << " K " << K
+                                        << " layout " << layout << " epilogue " << static_cast<int>(e) << " at " << r << "," << j;
+                                }
+                            if (first.empty()) {
+                                first = c;
+                            } else {
+                                ++compared;
+                                ASSERT_EQ(0, std::memcmp(first.data(), c.data(), c.size() * sizeof(float)))
+                                    << "AVX2 and AVX-512 differ: rows " << rows << " cols " << cols << " K " << K;
+                            }
+                        }
+                    }
+    if (esm::detail::FusedMlp::best_isa() != MlpIsa::Generic) {
+        EXPECT_GT(tested, 0);
+    }
+    if (esm::detail::FusedMlp::best_isa() == MlpIsa::Avx512) {
+        EXPECT_GT(compared, 0);
+    }
+}
+
+TEST(SmallGemm, TransposeIsExact) {
+    using esm::detail::MlpIsa;
+    for (MlpIsa isa : {MlpIsa::Generic, MlpIsa::Avx2, MlpIsa::Avx512})
+        for (int rows : {1, 7, 16, 17, 64})
+            for (int cols : {1, 3, 46, 64}) {
+                std::vector<float> src(static_cast<size_t>(rows * cols)), dst(static_cast<size_t>(rows * cols) + 5, NAN);
+                for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.5f;
+                if (!esm::detail::transpose(isa, src.data(), rows, cols, dst.data())) continue;
+                for (int r = 0; r < rows; ++r)
+                    for (int c = 0; c < cols; ++c)
+                        ASSERT_EQ(dst[static_cast<size_t>(c * rows + r)], src[static_cast<size_t>(r * cols + c)])
+                            << "isa " << static_cast<int>(isa) << " " << rows << "x" << cols;
+                for (size_t i = src.size(); i < dst.size(); ++i) ASSERT_TRUE(std::isnan(dst[i])) << "wrote past the end";
+            }
 }
 
 TEST(Adam, HandComputedSteps) {

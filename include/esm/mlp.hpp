@@ -1,6 +1,7 @@
 // The latency regressor (ESM paper): a fully connected ReLU network with one output, Adam,
-// MSE on standardised targets, early stopping on a validation split. Own code over
-// cblas_sgemm; not a general deep-learning framework (no other layers or losses).
+// MSE on standardised targets, early stopping on a validation split. Own code: AVX-512 or
+// AVX2 small-GEMM kernels where the CPU has them, cblas_sgemm elsewhere; not a general
+// deep-learning framework (no other layers or losses).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,7 @@ public:
         size_t rows = 0;
         std::vector<float> act;   // activations of every layer, (rows, width) each
         std::vector<float> grad;  // two ping-pong buffers for backpropagated gradients
+        std::vector<float> wt;    // the weights transposed, (in, out) per layer, for the vector kernels
     };
     void reserve(Workspace& ws, size_t rows) const;
 
