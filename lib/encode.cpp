@@ -101,6 +101,10 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
         for (double v : ch.values) values_.push_back(static_cast<float>(v));
         fc_len += static_cast<int>(ch.values.size());
     }
+    for (int c = nc - 1, place = 1; c >= 0; --c) {  // mixed radix, first choice most significant
+        place_[c] = place;
+        place *= radix_[static_cast<size_t>(c)];
+    }
     switch (encoding_) {
         case Encoding::Stat: count_len_ = 1 + 2 * nc; break;
         case Encoding::FC: count_len_ = 1 + fc_len; break;
@@ -126,53 +130,81 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
         res_scale_ = 1.f / static_cast<float>(max_res);
         if (res_encoding_ != ResEncoding::Scalar) off += static_cast<int>(space_.resolutions.size());
         if (res_encoding_ == ResEncoding::Area) unit_area_ = unit_area_ratios(space_);
+        if (res_encoding_ != ResEncoding::Scalar) {
+            res_slot_.assign(static_cast<size_t>(max_res) + 1, -1);
+            for (size_t i = 0; i < space_.resolutions.size(); ++i)
+                res_slot_[static_cast<size_t>(space_.resolutions[i])] = static_cast<int>(i);
+        }
     }
     length_ = off;
 }
 
-int Encoder::combination(const BlockChoice& b) const {
-    int idx = 0;
-    for (size_t c = 0; c < radix_.size(); ++c) idx = idx * radix_[c] + b[c];
-    return idx;
-}
-
-void Encoder::encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o) const {
+void Encoder::encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o, float scale) const {
     const int nc = static_cast<int>(radix_.size());
     const int d = b1 - b0;
+    // Count encodings touch few entries: FC and FCC scale only those (a mask of them, when
+    // the section has at most 64 entries), Stat all of its 1 + 2 * choices.
+    uint64_t touched = 0;
+    const bool sparse = count_len_ <= 64;
     switch (encoding_) {
         case Encoding::Stat:
             o[0] = static_cast<float>(d);
-            if (d == 0) break;
-            for (int c = 0; c < nc; ++c) {
-                double sum = 0, sq = 0;
-                for (int s = b0; s < b1; ++s) {
-                    const double v = values_[value_offset_[c] + blocks[s][c]];
-                    sum += v;
-                    sq += v * v;
+            if (d > 0)
+                for (int c = 0; c < nc; ++c) {
+                    double sum = 0, sq = 0;
+                    for (int s = b0; s < b1; ++s) {
+                        const double v = values_[value_offset_[c] + blocks[s][c]];
+                        sum += v;
+                        sq += v * v;
+                    }
+                    const double mean = sum / d;
+                    const double var = sq / d - mean * mean;
+                    o[1 + 2 * c] = static_cast<float>(mean);
+                    o[2 + 2 * c] = static_cast<float>(var > 0 ? std::sqrt(var) : 0.0);
                 }
-                const double mean = sum / d;
-                const double var = sq / d - mean * mean;
-                o[1 + 2 * c] = static_cast<float>(mean);
-                o[2 + 2 * c] = static_cast<float>(var > 0 ? std::sqrt(var) : 0.0);
-            }
+            touched = ~uint64_t{0};
             break;
         case Encoding::FC:
             o[0] = static_cast<float>(d);
+            touched = 1;
             for (int s = b0; s < b1; ++s)
-                for (int c = 0; c < nc; ++c) o[1 + choice_offset_[c] + blocks[s][c]] += 1.f;
+                for (int c = 0; c < nc; ++c) {
+                    const int j = 1 + choice_offset_[c] + blocks[s][c];
+                    o[j] += 1.f;
+                    if (sparse) touched |= uint64_t{1} << j;
+                }
             break;
         case Encoding::FCC:
-            for (int s = b0; s < b1; ++s) o[combination(blocks[s])] += 1.f;
+            for (int s = b0; s < b1; ++s) {
+                const int j = combination(blocks[s]);
+                o[j] += 1.f;
+                if (sparse) touched |= uint64_t{1} << j;
+            }
             break;
         case Encoding::OneHot:
-        case Encoding::Feature: break;  // slot encodings: Encoder::encode
+        case Encoding::Feature: return;  // slot encodings: Encoder::encode
     }
+    if (scale == 1.f) return;
+    if (!sparse || encoding_ == Encoding::Stat) {
+        for (int j = 0; j < count_len_; ++j) o[j] *= scale;
+        return;
+    }
+    for (; touched; touched &= touched - 1) o[__builtin_ctzll(touched)] *= scale;
 }
 
 void Encoder::encode(const Arch& arch, float* out) const {
     std::memset(out, 0, sizeof(float) * static_cast<size_t>(length_));
     const int nc = static_cast<int>(radix_.size());
     const int nu = static_cast<int>(unit_offset_.size());
+    // The resolution's index among the space's (OneHot, Scaled, Area; -1 otherwise) and, for
+    // Area, the units' area ratios at it.
+    const int ri = res_index_ < 0 || res_encoding_ == ResEncoding::Scalar || arch.res < 0 ||
+                           static_cast<size_t>(arch.res) >= res_slot_.size()
+                       ? -1
+                       : res_slot_[static_cast<size_t>(arch.res)];
+    const float* area = res_encoding_ == ResEncoding::Area && ri >= 0
+                            ? unit_area_.data() + static_cast<size_t>(ri) * static_cast<size_t>(nu)
+                            : nullptr;
     for (int u = 0; u < nu; ++u) {
         float* o = out + unit_offset_[u];
         const auto& blocks = arch.units[u];
@@ -190,14 +222,20 @@ void Encoder::encode(const Arch& arch, float* out) const {
                 break;
             case Encoding::Stat:
             case Encoding::FC:
-            case Encoding::FCC:
+            case Encoding::FCC: {
+                const float a = area ? area[u] : 1.f;  // each entry times the unit's area ratio
                 if (split_first_) {  // d >= 1: Space::validate() requires min_depth >= 1
-                    encode_counts(blocks, 0, 1, o);
-                    encode_counts(blocks, 1, d, o + count_len_);
+                    encode_counts(blocks, 0, 1, o, a);
+                    encode_counts(blocks, 1, d, o + count_len_, a);
                 } else {
-                    encode_counts(blocks, 0, d, o);
+                    encode_counts(blocks, 0, d, o, a);
                 }
                 break;
+            }
+        }
+        if (area && (encoding_ == Encoding::OneHot || encoding_ == Encoding::Feature)) {
+            const int end = u + 1 < nu ? unit_offset_[u + 1] : res_index_;
+            for (int j = unit_offset_[u]; j < end; ++j) out[j] *= area[u];
         }
     }
     if (res_index_ >= 0) {
@@ -205,19 +243,7 @@ void Encoder::encode(const Arch& arch, float* out) const {
         out[res_index_] = r;
         if (res_encoding_ == ResEncoding::Scaled)
             for (int i = 0; i < res_index_; ++i) out[i] *= r;
-        if (res_encoding_ != ResEncoding::Scalar) {
-            const auto& rs = space_.resolutions;
-            for (size_t i = 0; i < rs.size(); ++i) {
-                if (rs[i] != arch.res) continue;
-                out[res_index_ + 1 + static_cast<int>(i)] = 1.f;
-                if (res_encoding_ == ResEncoding::Area)
-                    for (int u = 0; u < nu; ++u) {
-                        const float a = unit_area_[i * static_cast<size_t>(nu) + static_cast<size_t>(u)];
-                        const int end = u + 1 < nu ? unit_offset_[u + 1] : res_index_;
-                        for (int j = unit_offset_[u]; j < end; ++j) out[j] *= a;
-                    }
-            }
-        }
+        if (ri >= 0) out[res_index_ + 1 + ri] = 1.f;
     }
 }
 

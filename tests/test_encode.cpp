@@ -2,6 +2,8 @@
 // Expected vectors are written out by hand, not computed by the code under test.
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include <cmath>
 #include <limits>
 #include <map>
@@ -236,6 +238,33 @@ TEST(Encode, OfaAreaScalesByFeatureMapAndSplitsFirstBlock) {
     const auto w = en.encode(esm::parse_arch(s, "ofa-mbv3:k7e6-k5e4/k7e6-k7e3/k5e3-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3@224"));
     EXPECT_FLOAT_EQ(w[8], 1.f);
     EXPECT_FLOAT_EQ(w[72 + 9 + 3], 1.f);
+}
+
+// Every encoding under the area option: each unit entry at 132 px is the same entry at 224 px
+// (where every ratio is 1) times the unit's hand-worked ratio, rounded once; repeated blocks
+// give counts above 1.
+TEST(Encode, AreaScalesEveryEncodingsUnitEntries) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    const float a[5] = {33.f * 33 / (56 * 56), 17.f * 17 / (28 * 28), 81.f / 196, 81.f / 196, 25.f / 49};
+    const std::string blocks = "k7e6-k5e4-k5e4-k5e4/k7e6-k7e3/k5e3-k7e6-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3-k3e4";
+    for (const std::string& name : esm::encoding_names()) {
+        Encoder en(s, esm::parse_encoding(name), esm::ResEncoding::Area);
+        const auto small = en.encode(esm::parse_arch(s, "ofa-mbv3:" + blocks + "@132"));
+        const auto big = en.encode(esm::parse_arch(s, "ofa-mbv3:" + blocks + "@224"));
+        const auto names = en.feature_names();
+        int unit_entries = 0, scaled = 0;
+        for (size_t i = 0; i < names.size(); ++i) {
+            if (names[i].size() < 2 || names[i][0] != 'u' || !std::isdigit(static_cast<unsigned char>(names[i][1]))) continue;
+            const int u = names[i][1] - '0';
+            ++unit_entries;
+            scaled += big[i] > 1.5f;
+            ASSERT_EQ(small[i], big[i] * a[u]) << name << " entry " << names[i];
+        }
+        EXPECT_EQ(unit_entries, en.length() - 26) << name;  // all but res/max_res and the 25 one-hots
+        if (name == "fc" || name == "fcc") {
+            EXPECT_GT(scaled, 0) << name << ": no count above 1";
+        }
+    }
 }
 
 // On a fixed resolution the area option only splits the count sections (fc: depth, #k, #e).

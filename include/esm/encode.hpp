@@ -51,11 +51,14 @@ public:
 
     // Index of block `b`'s choice combination: mixed radix, first choice most significant
     // (for k x e: k_index * |e| + e_index).
-    int combination(const BlockChoice& b) const;
+    int combination(const BlockChoice& b) const {
+        return b[0] * place_[0] + b[1] * place_[1] + b[2] * place_[2] + b[3] * place_[3];
+    }
 
 private:
-    // The count encodings (stat, fc, fcc) of blocks [b0, b1) of one unit into o.
-    void encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o) const;
+    // The count encodings (stat, fc, fcc) of blocks [b0, b1) of one unit into o (zeroed),
+    // every entry times scale (after counting: a count c gives c * scale rounded once).
+    void encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o, float scale) const;
 
     Space space_;
     Encoding encoding_;
@@ -64,11 +67,13 @@ private:
     int combos_ = 1;
     std::vector<int> unit_offset_;   // start of each unit's section
     std::vector<int> radix_;         // value count per choice
+    int place_[kMaxChoices] = {};    // combination(): each choice's place value, 0 past the last
     std::vector<int> choice_offset_; // fc: offset of each choice's value counts in a unit
     int count_len_ = 0;              // stat, fc, fcc: length of one count section
     int res_index_ = -1;             // elastic resolution feature, -1 when fixed
     bool split_first_ = false;       // Area on a count encoding: first block in its own section
     std::vector<float> unit_area_;   // Area, elastic: [res index * units + u] = area ratio
+    std::vector<int> res_slot_;      // elastic, not Scalar: [resolution] = its index, else -1
     float res_scale_ = 1.f;
     std::vector<int> value_offset_;  // values_[value_offset_[c] + index]: numeric value
     std::vector<float> values_;
