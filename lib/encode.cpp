@@ -139,6 +139,7 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
     length_ = off;
 }
 
+template <Encoding E>
 void Encoder::encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o, float scale) const {
     const int nc = static_cast<int>(radix_.size());
     const int d = b1 - b0;
@@ -146,50 +147,58 @@ void Encoder::encode_counts(const std::vector<BlockChoice>& blocks, int b0, int 
     // the section has at most 64 entries), Stat all of its 1 + 2 * choices.
     uint64_t touched = 0;
     const bool sparse = count_len_ <= 64;
-    switch (encoding_) {
-        case Encoding::Stat:
-            o[0] = static_cast<float>(d);
-            if (d > 0)
-                for (int c = 0; c < nc; ++c) {
-                    double sum = 0, sq = 0;
-                    for (int s = b0; s < b1; ++s) {
-                        const double v = values_[value_offset_[c] + blocks[s][c]];
-                        sum += v;
-                        sq += v * v;
-                    }
-                    const double mean = sum / d;
-                    const double var = sq / d - mean * mean;
-                    o[1 + 2 * c] = static_cast<float>(mean);
-                    o[2 + 2 * c] = static_cast<float>(var > 0 ? std::sqrt(var) : 0.0);
+    if constexpr (E == Encoding::Stat) {
+        o[0] = static_cast<float>(d);
+        if (d > 0)
+            for (int c = 0; c < nc; ++c) {
+                double sum = 0, sq = 0;
+                for (int s = b0; s < b1; ++s) {
+                    const double v = values_[value_offset_[c] + blocks[s][c]];
+                    sum += v;
+                    sq += v * v;
                 }
-            touched = ~uint64_t{0};
-            break;
-        case Encoding::FC:
-            o[0] = static_cast<float>(d);
-            touched = 1;
-            for (int s = b0; s < b1; ++s)
-                for (int c = 0; c < nc; ++c) {
-                    const int j = 1 + choice_offset_[c] + blocks[s][c];
-                    o[j] += 1.f;
-                    if (sparse) touched |= uint64_t{1} << j;
-                }
-            break;
-        case Encoding::FCC:
-            for (int s = b0; s < b1; ++s) {
-                const int j = combination(blocks[s]);
+                const double mean = sum / d;
+                const double var = sq / d - mean * mean;
+                o[1 + 2 * c] = static_cast<float>(mean);
+                o[2 + 2 * c] = static_cast<float>(var > 0 ? std::sqrt(var) : 0.0);
+            }
+        if (scale != 1.f)
+            for (int j = 0; j < count_len_; ++j) o[j] *= scale;
+        return;
+    } else if constexpr (E == Encoding::FC) {
+        o[0] = static_cast<float>(d);
+        touched = 1;
+        for (int s = b0; s < b1; ++s)
+            for (int c = 0; c < nc; ++c) {
+                const int j = 1 + choice_offset_[c] + blocks[s][c];
                 o[j] += 1.f;
                 if (sparse) touched |= uint64_t{1} << j;
             }
-            break;
-        case Encoding::OneHot:
-        case Encoding::Feature: return;  // slot encodings: Encoder::encode
+    } else {
+        static_assert(E == Encoding::FCC, "count encodings only");
+        for (int s = b0; s < b1; ++s) {
+            const int j = combination(blocks[s]);
+            o[j] += 1.f;
+            if (sparse) touched |= uint64_t{1} << j;
+        }
     }
     if (scale == 1.f) return;
-    if (!sparse || encoding_ == Encoding::Stat) {
+    if (!sparse) {
         for (int j = 0; j < count_len_; ++j) o[j] *= scale;
         return;
     }
     for (; touched; touched &= touched - 1) o[__builtin_ctzll(touched)] *= scale;
+}
+
+template <Encoding E>
+void Encoder::encode_unit_counts(const std::vector<BlockChoice>& blocks, float* o, float scale) const {
+    const int d = static_cast<int>(blocks.size());
+    if (split_first_) {  // d >= 1: Space::validate() requires min_depth >= 1
+        encode_counts<E>(blocks, 0, 1, o, scale);
+        encode_counts<E>(blocks, 1, d, o + count_len_, scale);
+    } else {
+        encode_counts<E>(blocks, 0, d, o, scale);
+    }
 }
 
 void Encoder::encode(const Arch& arch, float* out) const {
@@ -220,18 +229,10 @@ void Encoder::encode(const Arch& arch, float* out) const {
                 for (int s = 0; s < d; ++s)
                     for (int c = 0; c < nc; ++c) o[s * nc + c] = values_[value_offset_[c] + blocks[s][c]];
                 break;
-            case Encoding::Stat:
-            case Encoding::FC:
-            case Encoding::FCC: {
-                const float a = area ? area[u] : 1.f;  // each entry times the unit's area ratio
-                if (split_first_) {  // d >= 1: Space::validate() requires min_depth >= 1
-                    encode_counts(blocks, 0, 1, o, a);
-                    encode_counts(blocks, 1, d, o + count_len_, a);
-                } else {
-                    encode_counts(blocks, 0, d, o, a);
-                }
-                break;
-            }
+            // each entry times the unit's area ratio
+            case Encoding::Stat: encode_unit_counts<Encoding::Stat>(blocks, o, area ? area[u] : 1.f); break;
+            case Encoding::FC: encode_unit_counts<Encoding::FC>(blocks, o, area ? area[u] : 1.f); break;
+            case Encoding::FCC: encode_unit_counts<Encoding::FCC>(blocks, o, area ? area[u] : 1.f); break;
         }
         if (area && (encoding_ == Encoding::OneHot || encoding_ == Encoding::Feature)) {
             const int end = u + 1 < nu ? unit_offset_[u + 1] : res_index_;

@@ -58,7 +58,11 @@ public:
 private:
     // The count encodings (stat, fc, fcc) of blocks [b0, b1) of one unit into o (zeroed),
     // every entry times scale (after counting: a count c gives c * scale rounded once).
+    template <Encoding E>
     void encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o, float scale) const;
+    // One unit's count sections (its first block apart under the area option).
+    template <Encoding E>
+    void encode_unit_counts(const std::vector<BlockChoice>& blocks, float* o, float scale) const;
 
     Space space_;
     Encoding encoding_;
