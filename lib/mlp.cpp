@@ -101,13 +101,18 @@ void Mlp::forward_keep(const float* x, size_t n, Workspace& ws) const {
         const bool relu = l + 1 < nl;
         if (isa != detail::MlpIsa::Generic) {
             // z: (n, out) = relu(a: (n, in) * w^T + b) in one pass, w^T: (in, out) a copy
-            if (ws.wt.size() < i_ * o) ws.wt.resize(i_ * o);
-            detail::transpose(isa, w, out, in, ws.wt.data());
+            // (the output layer's w, one row, is its own transpose)
+            const float* wt = w;
+            if (out > 1) {
+                if (ws.wt.size() < i_ * o) ws.wt.resize(i_ * o);
+                detail::transpose(isa, w, out, in, ws.wt.data());
+                wt = ws.wt.data();
+            }
             detail::GemmArgs g;
             g.epilogue = relu ? detail::GemmEpilogue::Relu : detail::GemmEpilogue::None;
             g.rows = static_cast<int>(n), g.cols = out, g.K = in;
             g.a = a, g.ars = i_, g.aks = 1;
-            g.b = ws.wt.data(), g.ldb = o, g.bias = b;
+            g.b = wt, g.ldb = o, g.bias = b;
             g.c = z, g.ldc = o;
             detail::small_gemm(isa, g);
         } else {
