@@ -143,10 +143,10 @@ template <Encoding E>
 void Encoder::encode_counts(const std::vector<BlockChoice>& blocks, int b0, int b1, float* o, float scale) const {
     const int nc = static_cast<int>(radix_.size());
     const int d = b1 - b0;
-    // Count encodings touch few entries: FC and FCC scale only those (a mask of them, when
-    // the section has at most 64 entries), Stat all of its 1 + 2 * choices.
+    // FC and FCC touch few entries and scale only those (a mask of them, when the section
+    // has at most 64 entries); Stat fills all of its 1 + 2 * choices and scales them all.
     uint64_t touched = 0;
-    const bool sparse = count_len_ <= 64;
+    const bool sparse = E != Encoding::Stat && count_len_ <= 64;
     if constexpr (E == Encoding::Stat) {
         o[0] = static_cast<float>(d);
         if (d > 0)
@@ -162,9 +162,6 @@ void Encoder::encode_counts(const std::vector<BlockChoice>& blocks, int b0, int 
                 o[1 + 2 * c] = static_cast<float>(mean);
                 o[2 + 2 * c] = static_cast<float>(var > 0 ? std::sqrt(var) : 0.0);
             }
-        if (scale != 1.f)
-            for (int j = 0; j < count_len_; ++j) o[j] *= scale;
-        return;
     } else if constexpr (E == Encoding::FC) {
         o[0] = static_cast<float>(d);
         touched = 1;
