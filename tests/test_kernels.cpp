@@ -214,7 +214,8 @@ TEST(Kernels, Pooling) {
     };
     for (P c : {P{PoolKind::Max, 3, 2, 1}, P{PoolKind::Avg, 2, 2, 0}, P{PoolKind::Max, 2, 1, 0},
                 P{PoolKind::Avg, 3, 1, 1}})
-        for (auto [h, w] : {std::pair{23, 19}, std::pair{3, 2}}) {
+        // 3 x 2100: rows wider than the row passes take (cpu/pooling.cpp's plain loops).
+        for (auto [h, w] : {std::pair{23, 19}, std::pair{3, 2}, std::pair{3, 2100}}) {
             Op op;
             op.kind = OpKind::Pool;
             op.pool = c.kind;
