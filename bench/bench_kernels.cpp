@@ -132,7 +132,10 @@ int main() {
         int m, n, k;
     };
     for (Gm g : {Gm{96, 3136, 16}, Gm{16, 3136, 96}, Gm{192, 784, 32}, Gm{32, 784, 192}, Gm{768, 49, 128},
-                 Gm{128, 3136, 128}, Gm{128, 3136, 512}, Gm{128, 784, 1000}, Gm{512, 196, 1024}}) {
+                 Gm{128, 3136, 128}, Gm{128, 3136, 512}, Gm{128, 784, 1000}, Gm{512, 196, 1024},
+                 // ResNet (bottleneck) 1x1 convs: 56x56 expansions with few input channels, a
+                 // reduction, a 7x7 expansion, the 7x7 stride-2 shortcut (im2col) of the last unit
+                 Gm{256, 3136, 32}, Gm{256, 3136, 64}, Gm{64, 3136, 256}, Gm{2048, 49, 256}, Gm{2048, 49, 1024}}) {
         std::vector<float> a(size_t(g.m) * g.k, 0.01f), bm(size_t(g.k) * g.n, 0.02f), c(size_t(g.m) * g.n),
             bias(size_t(g.m), 0.1f);
         std::vector<float> pa(size_t(esm::cpu::packed_gemm_a_floats(g.m, g.k)));

@@ -41,27 +41,31 @@ void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const flo
 
 static bool direct_gemm(const ConvShape& s) { return s.k == 1 && s.stride == 1 && s.pad == 0; }
 
-// Output rows per im2col tile: the column matrix of one tile stays under ~8 MB so it is
-// still in cache when SGEMM packs it (a 7x7 conv at 56x56 would otherwise stream 40 MB
-// through DRAM twice).
-static int tile_rows(int kdim, int ho, int wo) {
-    const int64_t budget = int64_t(2) << 20;  // floats
-    const int64_t rows = budget / (int64_t(kdim) * wo);
+bool conv_packed(const ConvShape& s) {
+    return s.groups == 1 && packed_gemm_suits();
+}
+
+// Output rows per im2col tile. packed_gemm: the column matrix of one tile stays within ~1 MiB,
+// in L2 while packed_gemm copies its 48-column blocks (ResNet's 7x7 stem, 147 x 12,544
+// columns in one 7.4 MB tile, ran at 50 GFLOP/s, in 1 MiB tiles at 80-88), but has at least
+// 192 columns (a 7x7 conv of 128 channels at 28x28 would get 1 row: 28 of 48 columns used).
+// OpenBLAS packs A again for every call, so its tiles are larger: ~8 MB, still in cache when
+// SGEMM packs it (a 7x7 conv at 56x56 would otherwise stream 40 MB through DRAM twice).
+static int tile_rows(int kdim, int ho, int wo, bool packed) {
+    const int64_t budget = packed ? int64_t(1) << 18 : int64_t(2) << 20;  // floats
+    int64_t rows = budget / (int64_t(kdim) * wo);
+    if (packed) rows = std::max<int64_t>(rows, (192 + wo - 1) / wo);
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(ho, rows)));
 }
 
 static int64_t col_floats(const TensorView& in, const TensorView& out, const ConvShape& s) {
     if (direct_gemm(s)) return 0;
     const int kdim = in.c / s.groups * s.k * s.k;
-    return int64_t(kdim) * tile_rows(kdim, out.h, out.w) * out.w;
-}
-
-bool conv_packed(const TensorView& in, const ConvShape& s) {
-    return s.groups == 1 && packed_gemm_suits(in.c * s.k * s.k);
+    return int64_t(kdim) * tile_rows(kdim, out.h, out.w, conv_packed(s)) * out.w;
 }
 
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
-    return col_floats(in, out, s) + (conv_packed(in, s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
+    return col_floats(in, out, s) + (conv_packed(s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
 }
 
 // col: (cin * k * k, (oy1 - oy0) * Wo) input patches of channels [c0, c0 + cin) for
@@ -117,19 +121,19 @@ static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy
 }
 
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-               float* scratch, int threads, const Prologue* pre) {
+               float* scratch, int threads, const Prologue* pre, const TensorView* res) {
     const int cin_g = in.c / s.groups, cout_g = out.c / s.groups;
     const int kdim = cin_g * s.k * s.k;
     const int hw = out.h * out.w;
-    const int tile = tile_rows(kdim, out.h, out.w);
+    const bool packed = conv_packed(s);
+    const int tile = tile_rows(kdim, out.h, out.w, packed);
     float* col = scratch;
-    const bool packed = conv_packed(in, s);
     float* bblocks = scratch + col_floats(in, out, s);
     // C (cout_g, n) = W_g B, B (kdim, n) rows ldb apart: packed_gemm applies bias + activation
     // itself; after OpenBLAS one pass over the output does.
-    const auto gemm = [&](const float* wg, const float* b, int n, int ldb, float* c) {
+    const auto gemm = [&](const float* wg, const float* b, int n, int ldb, float* c, const float* r) {
         if (packed)
-            packed_gemm(cout_g, n, kdim, wg, b, ldb, bias, s.act, c, hw, bblocks, threads, pre);
+            packed_gemm(cout_g, n, kdim, wg, b, ldb, bias, s.act, c, hw, bblocks, threads, pre, r);
         else
             sgemm(false, cout_g, n, kdim, wg, kdim, b, ldb, c, hw, threads);
     };
@@ -137,15 +141,16 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
         for (int g = 0; g < s.groups; ++g) {
             const float* wg = w + int64_t(g) * cout_g * kdim;  // packed: groups == 1
             float* dst = out.channel(b, g * cout_g);
+            const float* r = res ? res->channel(b, g * cout_g) : nullptr;
             if (direct_gemm(s)) {
-                gemm(wg, in.channel(b, g * cin_g), hw, in.h * in.w, dst);
+                gemm(wg, in.channel(b, g * cin_g), hw, in.h * in.w, dst, r);
                 continue;
             }
             for (int oy0 = 0; oy0 < out.h; oy0 += tile) {
                 const int oy1 = std::min(out.h, oy0 + tile), n = (oy1 - oy0) * out.w;
                 im2col(in, b, g * cin_g, cin_g, oy0, oy1, out.w, s, col, threads);
                 // C is the column block [oy0*Wo, oy1*Wo) of the (Cout, Ho*Wo) output.
-                gemm(wg, col, n, n, dst + int64_t(oy0) * out.w);
+                gemm(wg, col, n, n, dst + int64_t(oy0) * out.w, r ? r + int64_t(oy0) * out.w : nullptr);
             }
         }
     if (!packed) bias_act(out, bias, s.act, threads);

@@ -63,6 +63,8 @@ struct Step {
     // fuse_bn_act_into_gemm
     FloatBuf pre_scale, pre_shift;
     Prologue pre{nullptr, nullptr, Act::None};
+    // Gemm: the residual of an Add fused behind it (data null: none), see fuse_residual_add
+    TensorView res;
 };
 
 class CpuExecutor final : public Executor {
@@ -72,6 +74,7 @@ public:
         for (size_t i = 0; i < plan_.ops.size(); ++i) steps_.push_back(pack(plan_.ops[i], weights.ops[i]));
         fuse_bn_act_into_gemm();
         fuse_expand_depthwise();
+        fuse_residual_add();
         int64_t scratch = 0;
         for (const auto& s : steps_) {
             if (s.impl == Impl::Gemm) scratch = std::max(scratch, conv_scratch_floats(s.in, s.out, s.conv, threads_));
@@ -95,7 +98,8 @@ public:
         for (auto& s : steps_) {
             switch (s.impl) {
                 case Impl::Gemm:
-                    conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t, s.pre.scale ? &s.pre : nullptr);
+                    conv_gemm(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t, s.pre.scale ? &s.pre : nullptr,
+                              s.res.data ? &s.res : nullptr);
                     break;
                 case Impl::Direct: direct_conv(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
                 case Impl::Depthwise: conv_depthwise(s.in, s.out, s.w.p, s.bias.p, s.conv, scratch_.p, t); break;
@@ -133,11 +137,13 @@ private:
     // (lib/arena: liveness over ops, greedy largest first; the CUDA executor's layout too).
     void layout() {
         // The input of an expansion that may run fused with its depthwise conv lives through
-        // the depthwise op (fuse_expand_depthwise reads it while writing the conv's output).
+        // the depthwise op (fuse_expand_depthwise reads it while writing the conv's output),
+        // that of a conv that may run fused with its residual add through the add.
         std::vector<std::pair<int, int>> keep;
         const std::vector<int> readers = reader_counts();
         for (size_t i = 0; i + 1 < plan_.ops.size(); ++i)
-            if (expansion_pair(plan_.ops[i], plan_.ops[i + 1], readers))
+            if (expansion_pair(plan_.ops[i], plan_.ops[i + 1], readers) ||
+                residual_pair(plan_.ops[i], plan_.ops[i + 1], readers))
                 keep.push_back({plan_.ops[i].in.buf, int(i) + 1});
         layout_ = layout_arena(plan_, 16, keep);
         arena_ = FloatBuf(layout_.total);
@@ -174,7 +180,7 @@ private:
                     FloatBuf packed(direct_conv_packed_floats(op.out.c, op.in.c, op.k));
                     direct_conv_pack(s.w.p, op.out.c, op.in.c, op.k, packed.p);
                     s.w = std::move(packed);
-                } else if (s.impl == Impl::Gemm && conv_packed(s.in, s.conv)) {
+                } else if (s.impl == Impl::Gemm && conv_packed(s.conv)) {
                     const int kdim = op.in.c * op.k * op.k;
                     FloatBuf packed(packed_gemm_a_floats(op.out.c, kdim));
                     packed_gemm_pack_a(s.w.p, op.out.c, kdim, packed.p);
@@ -233,6 +239,15 @@ private:
                readers[size_t(g.out.buf)] == 1 && expand_depthwise_worth(mid);
     }
 
+    // The plan's side of a residual pair: c a conv without activation whose output only a,
+    // an Add, reads. layout() keeps c's input alive through a for every such pair;
+    // fuse_residual_add adds what only the steps tell.
+    bool residual_pair(const Op& c, const Op& a, const std::vector<int>& readers) const {
+        return c.kind == OpKind::Conv && c.groups == 1 && c.act == Act::None && a.kind == OpKind::Add &&
+               (a.in.buf == c.out.buf || a.in2.buf == c.out.buf) && readers[size_t(c.out.buf)] == 1 &&
+               c.out.buf != plan_.output.buf;
+    }
+
     // Whether b reads exactly a's output and is its only reader (not the plan's output).
     bool sole_reader(const Step& a, const Step& b, const std::vector<int>& readers) const {
         return b.op->in.buf == a.op->out.buf && b.in.data == a.out.data && b.in.c == a.out.c &&
@@ -241,7 +256,7 @@ private:
 
     // A 1x1 stride-1 conv on packed_gemm.
     static bool packed_1x1(const Step& s) {
-        return s.impl == Impl::Gemm && conv_packed(s.in, s.conv) && s.conv.k == 1 && s.conv.stride == 1 &&
+        return s.impl == Impl::Gemm && conv_packed(s.conv) && s.conv.k == 1 && s.conv.stride == 1 &&
                s.conv.pad == 0;
     }
 
@@ -294,6 +309,38 @@ private:
                 }
             }
             kept.push_back(std::move(g));
+        }
+        steps_ = std::move(kept);
+    }
+
+    // A conv on packed_gemm whose output only the next op, an Add, reads: the conv adds the
+    // Add's other input (the block's shortcut) in its epilogue, applies the Add's activation
+    // and writes the Add's output; the Add step and one pass over two full tensors and a
+    // write of one are gone. Bit-identical: the conv's output was act None, stored as is.
+    // The conv reads its input while writing the Add's output (layout() keeps it alive).
+    void fuse_residual_add() {
+        const std::vector<int> readers = reader_counts();
+        std::vector<Step> kept;
+        for (size_t i = 0; i < steps_.size(); ++i) {
+            Step& c = steps_[i];
+            if (i + 1 < steps_.size() && c.impl == Impl::Gemm && conv_packed(c.conv)) {
+                Step& a = steps_[i + 1];
+                if (a.impl == Impl::Add && residual_pair(*c.op, *a.op, readers)) {
+                    const bool first = a.op->in.buf == c.op->out.buf;
+                    const TensorView& mine = first ? a.in : a.in2;
+                    const TensorView& other = first ? a.in2 : a.in;
+                    if (mine.data == c.out.data && mine.c == c.out.c && other.c == c.out.c && other.h == c.out.h &&
+                        other.w == c.out.w && !overlap(c.in, a.out)) {
+                        c.out = a.out;
+                        c.res = other;
+                        c.conv.act = a.op->act;
+                        kept.push_back(std::move(c));
+                        ++i;  // the Add step is dropped
+                        continue;
+                    }
+                }
+            }
+            kept.push_back(std::move(c));
         }
         steps_ = std::move(kept);
     }

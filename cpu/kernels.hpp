@@ -52,29 +52,33 @@ struct Prologue {
     Act act;
 };
 
-// Whether a conv runs on packed_gemm (ungrouped, K = Cin*k*k small enough, AVX-512 or AVX2); its
+// Whether a conv runs on packed_gemm (ungrouped, on a CPU with AVX-512 or AVX2 + FMA); its
 // weights are then packed by packed_gemm_pack_a at create.
-bool conv_packed(const TensorView& in, const ConvShape& s);
+bool conv_packed(const ConvShape& s);
 // Floats of scratch a GEMM conv needs: im2col columns (none when it reads its input
 // directly) and, when conv_packed, packed_gemm's B blocks after them.
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads);
 
 // conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded, or
 // its packed_gemm_pack_a panels when conv_packed  bias: (Cout)  scratch: conv_scratch_floats.
-// pre: only for a 1x1 stride-1 conv_packed conv (nullptr: none).
+// pre: only for a 1x1 stride-1 conv_packed conv (nullptr: none). res: only for a
+// conv_packed conv, a tensor shaped like out added before the activation (nullptr: none).
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
-               float* scratch, int threads, const Prologue* pre = nullptr);
+               float* scratch, int threads, const Prologue* pre = nullptr, const TensorView* res = nullptr);
 
 // packed_gemm.cpp: C (m, n) = act(A (m, k) B (k, n) + bias) with A packed at create, on CPUs
-// with AVX-512 or AVX2 + FMA and k small enough to stay in L2 (suits() is false otherwise: OpenBLAS).
-bool packed_gemm_suits(int k);
+// with AVX-512 or AVX2 + FMA (suits() is false otherwise: OpenBLAS), any k (in passes).
+bool packed_gemm_suits();
 int64_t packed_gemm_a_floats(int m, int k);
 // a: (m, k) row-major -> panels (ceil(m/8), k, 8), zero-filled rows.
 void packed_gemm_pack_a(const float* a, int m, int k, float* packed);
 int64_t packed_gemm_scratch_floats(int k, int threads);  // per-thread B blocks
 // B rows ldb apart, C rows ldc apart; scratch: packed_gemm_scratch_floats(k, threads).
+// res: (m, n) rows ldc apart added before the activation, C = act(A B + bias + res) (a
+// block's residual; nullptr: none). It may be C itself, not overlap it otherwise.
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
-                 Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr);
+                 Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr,
+                 const float* res = nullptr);
 // B packed once for several products with it (cpu/fused.cpp: one per chunk of output
 // channels): packed_gemm_b_floats(k, n) floats; then one thread, no scratch.
 int64_t packed_gemm_b_floats(int k, int64_t n);

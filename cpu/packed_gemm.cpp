@@ -1,12 +1,14 @@
 // Our own GEMM with the bias + activation epilogue for the convolutions (1x1 straight on the
 // input planes, k x k on im2col columns), on CPUs with AVX-512 or AVX2 + FMA: weights packed
-// at create into panels of 8 output channels, 48 columns of B at a time copied into a
-// contiguous per-thread buffer (input rows a plane apart would share L1 sets), and register
-// tiles keeping their accumulators over the whole K: 8 channels x 48 columns (24 zmm) with
-// AVX-512, 4 channels x 24 columns (12 of the 16 ymm) with AVX2. Bias and activation are
-// applied in registers before the one store. OpenBLAS spent a third of its time on
-// MobileNetV3's small matrices packing them, and the epilogue was another pass. Without
-// either ISA, and for K beyond what stays in L2, convs keep OpenBLAS (cpu/conv.cpp).
+// at create into panels of 8 output channels, 48 columns of B at a time copied into
+// contiguous blocks (input rows a plane apart would share L1 sets), and register tiles
+// keeping their accumulators over a pass of up to 2,048 rows of K: 8 channels x 48 columns
+// (24 zmm) with AVX-512, 4 channels x 24 columns (12 of the 16 ymm) with AVX2. Bias and
+// activation are applied in registers before the one store, after a residual (a block's
+// shortcut, rows ldc apart like C) is added there when given: the residual add is then no
+// pass of its own. OpenBLAS spent a third of its time on MobileNetV3's small matrices
+// packing them, and the epilogue was another pass. Without either ISA convs keep OpenBLAS
+// (cpu/conv.cpp).
 #include "blas.hpp"
 #include "cpu_features.hpp"
 #include "kernels.hpp"
@@ -18,11 +20,15 @@ namespace {
 
 constexpr int kMr = 8;       // output channels per panel
 constexpr int kNvMax = 3;    // vectors of 16 columns per tile
-constexpr int kMaxK = 2048;  // a thread's B block (K x 48 floats, 384 KiB) stays in L2
+// K is taken in passes of at most this many rows: a thread's B block (K x 48 floats, 384
+// KiB) stays in L2; C holds the partial sums between passes.
+constexpr int kMaxK = 2048;
+// Packed B blocks shared by the threads (a super-block, see run()): at most this many floats.
+constexpr int64_t kWholeB = int64_t(1) << 18;  // 1 MiB
 
 }  // namespace
 
-bool packed_gemm_suits(int k) { return k <= kMaxK && (cpu_has_avx512() || cpu_has_avx2_fma()); }
+bool packed_gemm_suits() { return cpu_has_avx512() || cpu_has_avx2_fma(); }
 
 int64_t packed_gemm_a_floats(int m, int k) { return int64_t(m + kMr - 1) / kMr * kMr * k; }
 
@@ -32,22 +38,45 @@ void packed_gemm_pack_a(const float* a, int m, int k, float* packed) {
             for (int r = 0; r < kMr; ++r) *packed++ = m0 + r < m ? a[int64_t(m0 + r) * k + j] : 0.0f;
 }
 
-int64_t packed_gemm_scratch_floats(int k, int threads) { return int64_t(threads) * k * 16 * kNvMax; }
+// Rows of B per pass over K: K split evenly into passes of at most kMaxK.
+static int k_pass(int k) {
+    const int passes = (k + kMaxK - 1) / kMaxK;
+    return (k + passes - 1) / std::max(1, passes);
+}
+
+int64_t packed_gemm_scratch_floats(int k, int threads) {
+    return std::max(int64_t(threads) * k_pass(k) * 16 * kNvMax, kWholeB);
+}
 
 #if defined(ESM_X86_SIMD)
 namespace {
 
+// One pass over a range of K: the first starts from the bias, the others from the partial
+// sums in C; the last adds the residual and applies the activation, the others store raw sums.
+struct Pass {
+    bool first, last;
+};
+
 // C rows [m0, m0 + rows) x 16 NV columns (the last vector's store masked by `last`):
-// acc = bias; acc += A panel (K, 8) x packed B (K, 16 NV); act; store.
+// acc = bias (or C); acc += A panel (K, 8) x packed B (K, 16 NV); acc += res (when given); act;
+// store (the last two on the last pass only).
 template <Act A, int NV>
 ESM_AVX512 void tile(const float* ap, const float* bp, int kdim, const float* bias, int rows, float* c, int64_t ldc,
-                     __mmask16 last) {
+                     __mmask16 last, const float* res, Pass pass) {
     __m512 acc[kMr][NV];
+    if (pass.first) {
 #pragma GCC unroll 8
-    for (int r = 0; r < kMr; ++r) {
-        const __m512 bv = _mm512_set1_ps(r < rows ? bias[r] : 0.0f);
+        for (int r = 0; r < kMr; ++r) {
+            const __m512 bv = _mm512_set1_ps(r < rows ? bias[r] : 0.0f);
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[r][v] = bv;
+            for (int v = 0; v < NV; ++v) acc[r][v] = bv;
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int r = 0; r < kMr; ++r)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v)
+                acc[r][v] = _mm512_maskz_loadu_ps(r < rows ? (v + 1 < NV ? 0xFFFF : last) : 0, c + r * ldc + 16 * v);
     }
     for (int k = 0; k < kdim; ++k) {
         __m512 bv[NV];
@@ -60,6 +89,23 @@ ESM_AVX512 void tile(const float* ap, const float* bp, int kdim, const float* bi
     }
     // Fully unrolled (GCC's default limits stop short of 24 masked stores and spill every
     // accumulator to the stack between the K loop and the stores).
+    if (!pass.last) {
+#pragma GCC unroll 8
+        for (int r = 0; r < kMr; ++r)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v)
+                _mm512_mask_storeu_ps(c + r * ldc + 16 * v, r < rows ? (v + 1 < NV ? 0xFFFF : last) : 0, acc[r][v]);
+        return;
+    }
+    if (res) {
+#pragma GCC unroll 8
+        for (int r = 0; r < kMr; ++r)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v)
+                acc[r][v] = _mm512_add_ps(
+                    acc[r][v],
+                    _mm512_maskz_loadu_ps(r < rows ? (v + 1 < NV ? 0xFFFF : last) : 0, res + r * ldc + 16 * v));
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < kMr; ++r)
 #pragma GCC unroll 4
@@ -117,23 +163,25 @@ ESM_AVX512 void pack_block(const float* b, int64_t ldb, int kdim, int64_t n, int
     pack_b(b + n0, ldb, kdim, g.nv, g.last, pre, bp);
 }
 
-// C columns [n0, n0 + 48), output-channel panels [p0, p1), from that block of B packed in
-// bp: one register tile per panel.
+// Rows [k0, k0 + kc) of a product with K = kdim: C columns [n0, n0 + 48), output-channel
+// panels [p0, p1), from those rows of that block of B packed in bp: one register tile per panel.
 template <Act A>
-ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
-                             const float* bias, float* c, int64_t ldc, const float* bp) {
+ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, int k0, int kc, Pass pass,
+                             const float* packed, const float* bias, float* c, int64_t ldc, const float* res,
+                             const float* bp) {
     const Cols512 g = cols512(n, n0);
     const int nv = g.nv;
     const __mmask16 last = g.last;
     for (int p = p0; p < p1; ++p) {
         const int m0 = p * kMr;
-        const float* ap = packed + int64_t(m0) * kdim;
+        const float* ap = packed + int64_t(m0) * kdim + int64_t(k0) * kMr;
         float* cm = c + m0 * ldc + n0;
         const int rows = std::min(kMr, m - m0);
+        const float* rm = res ? res + m0 * ldc + n0 : nullptr;
         switch (nv) {
-            case 1: tile<A, 1>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
-            case 2: tile<A, 2>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
-            default: tile<A, 3>(ap, bp, kdim, bias + m0, rows, cm, ldc, last); break;
+            case 1: tile<A, 1>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
+            case 2: tile<A, 2>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
+            default: tile<A, 3>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
         }
     }
 }
@@ -142,16 +190,22 @@ ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int k
 
 // C rows [0, rows) (rows <= 4) x 8 NV columns, the last vector's store masked by `last`
 // when `partial` (only then: vmaskmovps stores are slow on AMD cores):
-// acc = bias; acc += A half panel (K, 4 of the panel's 8) x packed B (K, ldp); act; store.
+// acc = bias (or C); acc += A half panel (K, 4 of the panel's 8) x packed B (K, ldp); acc +=
+// res (when given); act; store (the last two on the last pass only).
 template <Act A, int NV>
 ESM_AVX2 void tile2(const float* ap, const float* bp, int64_t ldp, int kdim, const float* bias, int rows, float* c,
-                    int64_t ldc, bool partial, __m256i last) {
+                    int64_t ldc, bool partial, __m256i last, const float* res, Pass pass) {
     __m256 acc[4][NV];
 #pragma GCC unroll 4
     for (int r = 0; r < 4; ++r) {
         const __m256 bv = _mm256_set1_ps(r < rows ? bias[r] : 0.0f);
 #pragma GCC unroll 3
-        for (int v = 0; v < NV; ++v) acc[r][v] = bv;
+        for (int v = 0; v < NV; ++v) {
+            const float* cv = c + r * ldc + 8 * v;
+            acc[r][v] = pass.first || r >= rows ? bv
+                        : v + 1 < NV || !partial ? _mm256_loadu_ps(cv)
+                                                 : _mm256_maskload_ps(cv, last);
+        }
     }
     for (int k = 0; k < kdim; ++k) {
         __m256 bv[NV];
@@ -167,7 +221,19 @@ ESM_AVX2 void tile2(const float* ap, const float* bp, int64_t ldp, int kdim, con
         if (r >= rows) break;
 #pragma GCC unroll 3
         for (int v = 0; v < NV; ++v) {
-            const __m256 y = act256<A>(acc[r][v]);
+            __m256 a = acc[r][v];
+            if (!pass.last) {
+                if (v + 1 < NV || !partial)
+                    _mm256_storeu_ps(c + r * ldc + 8 * v, a);
+                else
+                    _mm256_maskstore_ps(c + r * ldc + 8 * v, last, a);
+                continue;
+            }
+            if (res) {
+                const float* rv = res + r * ldc + 8 * v;
+                a = _mm256_add_ps(a, v + 1 < NV || !partial ? _mm256_loadu_ps(rv) : _mm256_maskload_ps(rv, last));
+            }
+            const __m256 y = act256<A>(a);
             if (v + 1 < NV || !partial)
                 _mm256_storeu_ps(c + r * ldc + 8 * v, y);
             else
@@ -222,8 +288,9 @@ ESM_AVX2 void pack_block2(const float* b, int64_t ldb, int kdim, int64_t n, int6
 
 // As column_block: per panel and half panel (4 channels) tiles of up to 3 vectors.
 template <Act A>
-ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, const float* packed,
-                            const float* bias, float* c, int64_t ldc, const float* bp) {
+ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, int k0, int kc, Pass pass,
+                            const float* packed, const float* bias, float* c, int64_t ldc, const float* res,
+                            const float* bp) {
     const Cols256 g = cols256(n, n0);
     const int nv = g.nv, tail = g.tail;
     const __m256i last = lanes8(tail);
@@ -232,59 +299,95 @@ ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kd
             const int m0 = p * kMr + 4 * h;
             const int rows = std::min(4, m - m0);
             if (rows <= 0) break;
-            const float* ap = packed + int64_t(p) * kMr * kdim + 4 * h;
+            const float* ap = packed + int64_t(p) * kMr * kdim + int64_t(k0) * kMr + 4 * h;
             for (int v0 = 0; v0 < nv; v0 += 3) {
                 const int nvt = std::min(3, nv - v0);
                 const bool partial = v0 + nvt == nv && tail < 8;
                 float* cm = c + m0 * ldc + n0 + 8 * v0;
+                const float* rm = res ? res + m0 * ldc + n0 + 8 * v0 : nullptr;
                 const float* bt = bp + 8 * v0;
                 switch (nvt) {
-                    case 1: tile2<A, 1>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, partial, last); break;
-                    case 2: tile2<A, 2>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, partial, last); break;
-                    default: tile2<A, 3>(ap, bt, 8 * nv, kdim, bias + m0, rows, cm, ldc, partial, last); break;
+                    case 1: tile2<A, 1>(ap, bt, 8 * nv, kc, bias + m0, rows, cm, ldc, partial, last, rm, pass); break;
+                    case 2: tile2<A, 2>(ap, bt, 8 * nv, kc, bias + m0, rows, cm, ldc, partial, last, rm, pass); break;
+                    default: tile2<A, 3>(ap, bt, 8 * nv, kc, bias + m0, rows, cm, ldc, partial, last, rm, pass); break;
                 }
             }
         }
 }
 
-// Compiled for baseline x86-64 (it only shares out the work): each 48-column block of B
-// packed into the thread's bp (pack_block, pack_block2), then column_block<A> (AVX-512) or
-// column_block2<A> (AVX2). prepacked: B already packed by packed_gemm_pack_b (b ignored,
-// block i at prepacked + i K 48).
+// Compiled for baseline x86-64 (it only shares out the work): 48-column blocks of B packed
+// (pack_block, pack_block2), then column_block<A> (AVX-512) or column_block2<A> (AVX2) on
+// them. prepacked: B already packed by packed_gemm_pack_b (b ignored, block i at
+// prepacked + i K 48).
+//
+// B goes in super-blocks of as many column blocks as fit in kWholeB: the threads pack one,
+// then each sweeps its panels of output channels across it. C is then written 8 rows at a
+// time along up to 1,024 columns and B read along rows of up to 4 KiB, streams the
+// prefetchers follow. Packing and computing one 48-column block at a time over all M rows
+// (still the order for M < 64 or too few panels to share among the threads) keeps a
+// stream per row open: 256 for a 56 x 56 x 256 output, and a 1x1 conv with K = 32
+// writing that spent 1.3 ms where it computes for 0.3.
 template <Act A, bool kAvx512>
 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias, float* c,
-         int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* prepacked) {
+         int64_t ldc, const float* res, float* scratch, int threads, const Prologue* pre, const float* prepacked) {
     const int64_t chunk = 16 * kNvMax;
-    const auto block = [&](int64_t n0, int p0, int p1, float* bp) {
-        if (!prepacked) {
-            if constexpr (kAvx512)
-                pack_block(b, ldb, kdim, n, n0, pre, bp);
-            else
-                pack_block2(b, ldb, kdim, n, n0, pre, bp);
-        }
-        const float* bb = prepacked ? prepacked + n0 / chunk * kdim * chunk : bp;
+    const int kc_max = k_pass(kdim);
+    // Block i's rows [k0, k0 + kc) packed into bp.
+    const auto pack = [&](int64_t i, int k0, int kc, float* bp) {
+        const Prologue pk = pre ? Prologue{pre->scale + k0, pre->shift + k0, pre->act} : Prologue{};
+        const float* bk = b + int64_t(k0) * ldb;
         if constexpr (kAvx512)
-            column_block<A>(m, n, n0, p0, p1, kdim, packed, bias, c, ldc, bb);
+            pack_block(bk, ldb, kc, n, i * chunk, pre ? &pk : nullptr, bp);
         else
-            column_block2<A>(m, n, n0, p0, p1, kdim, packed, bias, c, ldc, bb);
+            pack_block2(bk, ldb, kc, n, i * chunk, pre ? &pk : nullptr, bp);
+    };
+    const auto compute = [&](int64_t i, int p0, int p1, int k0, int kc, const float* bb) {
+        const Pass pass{k0 == 0, k0 + kc == kdim};
+        if constexpr (kAvx512)
+            column_block<A>(m, n, i * chunk, p0, p1, kdim, k0, kc, pass, packed, bias, c, ldc, res, bb);
+        else
+            column_block2<A>(m, n, i * chunk, p0, p1, kdim, k0, kc, pass, packed, bias, c, ldc, res, bb);
     };
     const int64_t chunks = (n + chunk - 1) / chunk;
     const int panels = (m + kMr - 1) / kMr;
     const int parts = threads > 1 && parallel_worth(int64_t(m) * n * kdim / 16) ? threads : 1;
-    // Threads take column blocks, or, when there are too few to share evenly (a 7x7 plane
-    // is 48 + 1 columns), panels of output channels, each thread packing every block of B.
-    const bool by_panels = parts > 1 && chunks < 3 * parts && panels >= parts;
-    (void)by_panels;  // unused without OpenMP
+    const int64_t block = int64_t(kc_max) * chunk;
+    const int64_t super = prepacked ? chunks : std::max<int64_t>(1, kWholeB / block);
+    // Few panels (M < 64, or too few to share): a block of B is read from L1 by every panel
+    // while it is hot, and there are few rows to stream.
+    const bool by_columns = !prepacked && panels < std::max(8, 4 * parts);
 #pragma omp parallel num_threads(parts) if (parts > 1)
     {
-        float* bp = scratch + int64_t(omp_thread_num()) * kdim * chunk;
-        if (by_panels) {
-            const int t = omp_thread_num(), nt = omp_num_threads();
-            const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
-            for (int64_t i = 0; i < chunks; ++i) block(i * chunk, p0, p1, bp);
-        } else {
+        const int t = omp_thread_num(), nt = omp_num_threads();
+        if (by_columns) {
+            float* bp = scratch + t * block;
 #pragma omp for schedule(static)
-            for (int64_t i = 0; i < chunks; ++i) block(i * chunk, 0, panels, bp);
+            for (int64_t i = 0; i < chunks; ++i)
+                for (int k0 = 0; k0 < kdim; k0 += kc_max) {
+                    const int kc = std::min(kc_max, kdim - k0);
+                    pack(i, k0, kc, bp);
+                    compute(i, 0, panels, k0, kc, bp);
+                }
+        } else {
+            const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+            for (int64_t s0 = 0; s0 < chunks; s0 += super) {
+                const int64_t s1 = std::min(chunks, s0 + super);
+                for (int k0 = 0; k0 < kdim; k0 += kc_max) {
+                    const int kc = std::min(kc_max, kdim - k0);
+                    // Block i's pass: packed here at (i - s0) kc 48, or prepacked with all K rows.
+                    const auto at = [&](int64_t i) {
+                        return prepacked ? prepacked + i * kdim * chunk + int64_t(k0) * chunk
+                                         : scratch + (i - s0) * kc * chunk;
+                    };
+                    if (!prepacked) {
+#pragma omp for schedule(static)
+                        for (int64_t i = s0; i < s1; ++i) pack(i, k0, kc, scratch + (i - s0) * kc * chunk);
+                    }
+                    for (int p = p0; p < p1; ++p)
+                        for (int64_t i = s0; i < s1; ++i) compute(i, p, p + 1, k0, kc, at(i));
+#pragma omp barrier
+                }
+            }
         }
     }
 }
@@ -292,16 +395,16 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
 // run<A, kAvx512> for the activation known only at run time.
 template <bool kAvx512>
 void run_act(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias, Act act,
-             float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* pb) {
+             float* c, int64_t ldc, const float* res, float* scratch, int threads, const Prologue* pre,
+             const float* pb) {
+#define ESM_RUN(A) run<A, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, res, scratch, threads, pre, pb)
     switch (act) {
-        case Act::ReLU:
-            return run<Act::ReLU, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
-        case Act::HSwish:
-            return run<Act::HSwish, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
-        case Act::HSigmoid:
-            return run<Act::HSigmoid, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
-        default: return run<Act::None, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, scratch, threads, pre, pb);
+        case Act::ReLU: return ESM_RUN(Act::ReLU);
+        case Act::HSwish: return ESM_RUN(Act::HSwish);
+        case Act::HSigmoid: return ESM_RUN(Act::HSigmoid);
+        default: return ESM_RUN(Act::None);
     }
+#undef ESM_RUN
 }
 
 // Every 48-column block of B packed as run() packs it, block i at pb + i K 48.
@@ -334,22 +437,22 @@ void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Pro
 void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
                            Act act, float* c, int64_t ldc) {
 #if defined(ESM_X86_SIMD)
-    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, nullptr, 1,
-                                                        nullptr, packed_b);
+    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, nullptr,
+                                                        nullptr, 1, nullptr, packed_b);
 #else
     (void)m, (void)n, (void)k, (void)packed_a, (void)packed_b, (void)bias, (void)act, (void)c, (void)ldc;
 #endif
 }
 
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
-                 Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre) {
+                 Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* res) {
 #if defined(ESM_X86_SIMD)
-    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, b, ldb, bias, act, c, ldc, scratch, threads,
-                                                        pre, nullptr);
+    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, b, ldb, bias, act, c, ldc, res, scratch,
+                                                        threads, pre, nullptr);
 #else
     // packed_gemm_suits() is false without AVX-512 or AVX2: never called
     (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)ldb, (void)bias, (void)act, (void)c, (void)ldc,
-        (void)scratch, (void)threads, (void)pre;
+        (void)scratch, (void)threads, (void)pre, (void)res;
 #endif
 }
 

@@ -53,6 +53,54 @@ TEST(Kernels, ConvGemmAllKernelsStrides) {
             }
 }
 
+TEST(Kernels, ConvGemmManyChannelsLongK) {
+    // 70 output channels (9 panels: packed_gemm's super-block order, a partial panel) and
+    // K past one pass over K (2,048): 230 -> 70 3x3 at 23 x 19 (K 2,070, im2col in three row
+    // tiles) and 2,100 -> 70 1x1 at 9 x 7, batch 2 (on the input planes), 1 and 2 threads.
+    int n = 0;
+    for (auto [cin, k, h, w, batch] : {std::tuple{230, 3, 23, 19, 1}, std::tuple{2100, 1, 9, 7, 2}})
+        for (int threads : {1, 2}) {
+            SCOPED_TRACE("conv " + std::to_string(cin) + " k" + std::to_string(k) + " t" + std::to_string(threads));
+            Op op = conv_op(cin, 70, h, w, k, 1, 1, true, true, kActs[n % 4]);
+            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, cin, 70, 0), 31 + n, threads));
+            ++n;
+        }
+}
+
+// A conv without activation whose output only an Add reads runs as one step that adds the
+// other input in the GEMM's epilogue (cpu/executor.cpp, fuse_residual_add): the shortcut as
+// either input of the Add, a 1x1 and a 3x3 conv (im2col tiles), 70 channels (both of
+// packed_gemm's orders: 9 panels with one thread, two threads), every activation on the Add.
+TEST(Kernels, ResidualAddFusedIntoTheConv) {
+    int n = 0;
+    for (int k : {1, 3})
+        for (bool shortcut_first : {false, true})
+            for (int threads : {1, 2}) {
+                const int c = 70, h = 23, w = 19;
+                Plan p;
+                p.batch = 2;
+                p.res = h;
+                p.buffers = {{c, h, w}, {c, h, w}, {c, h, w}};
+                p.input = Value{0, 0, c, h, w};
+                Op conv = conv_op(c, c, h, w, k, 1, 1, n % 2 == 0, true, Act::None);
+                conv.in.buf = 0, conv.out.buf = 1;
+                conv.name = "conv";
+                Op add;
+                add.kind = OpKind::Add;
+                add.act = kActs[n % 4];
+                add.in = shortcut_first ? Value{0, 0, c, h, w} : conv.out;
+                add.in2 = shortcut_first ? conv.out : Value{0, 0, c, h, w};
+                add.out = Value{2, 0, c, h, w};
+                add.name = "add";
+                p.ops = {conv, add};
+                p.output = add.out;
+                SCOPED_TRACE("residual k" + std::to_string(k) + (shortcut_first ? " shortcut first" : "") + " t" +
+                             std::to_string(threads));
+                EXPECT_TRUE(esm_test::executor_matches_reference(p, 41 + n, threads));
+                ++n;
+            }
+}
+
 TEST(Kernels, ConvTinyPlanes) {
     for (int hw : {1, 2, 3})
         for (int k : {1, 3, 7}) {
@@ -102,7 +150,7 @@ TEST(Kernels, Depthwise) {
 TEST(Kernels, ExpandDepthwiseEqualsTheTwoConvs) {
     using namespace esm::cpu;
     const int cin = 5, m = 36, h = 88, w = 88, batch = 2;
-    if (!packed_gemm_suits(cin)) GTEST_SKIP() << "no AVX-512 or AVX2 + FMA: convs run on OpenBLAS, nothing fused";
+    if (!packed_gemm_suits()) GTEST_SKIP() << "no AVX-512 or AVX2 + FMA: convs run on OpenBLAS, nothing fused";
     const auto filled = [](size_t n, double f) {
         std::vector<float> v(n);
         for (size_t i = 0; i < n; ++i) v[i] = float(std::sin(f * double(i) + 0.3));
@@ -183,21 +231,23 @@ TEST(Kernels, BnActOnPrefix) {
 
 TEST(Kernels, BnActFusedIntoAWideGemm) {
     // DenseNet's BN + act in front of a 1x1 conv runs while packed_gemm packs the conv's
-    // input (with AVX-512; else as a pass of its own): 300 channels each with their own
+    // input (with AVX-512 or AVX2; else as a pass of its own): 300 channels, and 2,100 (two
+    // passes over K, each with its part of the scale and shift), each channel with its own
     // scale and shift, 5x7 = 35 columns (part of one 48-column block).
+    for (int cin : {300, 2100})
     for (Act act : {Act::ReLU, Act::HSwish}) {
         Plan p;
         p.batch = 1;
         p.res = 5;
-        p.buffers = {{300, 5, 7}, {300, 5, 7}, {19, 5, 7}};
-        p.input = Value{0, 0, 300, 5, 7};
+        p.buffers = {{cin, 5, 7}, {cin, 5, 7}, {19, 5, 7}};
+        p.input = Value{0, 0, cin, 5, 7};
         Op bn;
         bn.kind = OpKind::BnAct;
         bn.act = act;
-        bn.in = Value{0, 0, 300, 5, 7};
-        bn.out = Value{1, 0, 300, 5, 7};
+        bn.in = Value{0, 0, cin, 5, 7};
+        bn.out = Value{1, 0, cin, 5, 7};
         bn.name = "bn";
-        Op conv = conv_op(300, 19, 5, 7, 1, 1, 1, true, false, Act::None);
+        Op conv = conv_op(cin, 19, 5, 7, 1, 1, 1, true, false, Act::None);
         conv.in.buf = 1, conv.out.buf = 2;
         conv.name = "conv";
         p.ops = {bn, conv};
