@@ -48,24 +48,26 @@ bool conv_packed(const ConvShape& s) {
 // Output rows per im2col tile. packed_gemm: the column matrix of one tile stays within ~1 MiB,
 // in L2 while packed_gemm copies its 48-column blocks (ResNet's 7x7 stem, 147 x 12,544
 // columns in one 7.4 MB tile, ran at 50 GFLOP/s, in 1 MiB tiles at 80-88), but has at least
-// 192 columns (a 7x7 conv of 128 channels at 28x28 would get 1 row: 28 of 48 columns used).
+// 192 columns (a 7x7 conv of 128 channels at 28x28 would get 1 row: 28 of 48 columns used),
+// and 3 column blocks per thread (so the threads share column blocks, each packing its own).
 // OpenBLAS packs A again for every call, so its tiles are larger: ~8 MB, still in cache when
 // SGEMM packs it (a 7x7 conv at 56x56 would otherwise stream 40 MB through DRAM twice).
-static int tile_rows(int kdim, int ho, int wo, bool packed) {
+static int tile_rows(int kdim, int ho, int wo, bool packed, int threads) {
     const int64_t budget = packed ? int64_t(1) << 18 : int64_t(2) << 20;  // floats
     int64_t rows = budget / (int64_t(kdim) * wo);
-    if (packed) rows = std::max<int64_t>(rows, (192 + wo - 1) / wo);
+    const int64_t min_cols = std::max(192, 144 * threads);
+    if (packed) rows = std::max<int64_t>(rows, (min_cols + wo - 1) / wo);
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(ho, rows)));
 }
 
-static int64_t col_floats(const TensorView& in, const TensorView& out, const ConvShape& s) {
+static int64_t col_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
     if (direct_gemm(s)) return 0;
     const int kdim = in.c / s.groups * s.k * s.k;
-    return int64_t(kdim) * tile_rows(kdim, out.h, out.w, conv_packed(s)) * out.w;
+    return int64_t(kdim) * tile_rows(kdim, out.h, out.w, conv_packed(s), threads) * out.w;
 }
 
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
-    return col_floats(in, out, s) + (conv_packed(s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
+    return col_floats(in, out, s, threads) + (conv_packed(s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
 }
 
 // col: (cin * k * k, (oy1 - oy0) * Wo) input patches of channels [c0, c0 + cin) for
@@ -126,9 +128,9 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
     const int kdim = cin_g * s.k * s.k;
     const int hw = out.h * out.w;
     const bool packed = conv_packed(s);
-    const int tile = tile_rows(kdim, out.h, out.w, packed);
+    const int tile = tile_rows(kdim, out.h, out.w, packed, threads);
     float* col = scratch;
-    float* bblocks = scratch + col_floats(in, out, s);
+    float* bblocks = scratch + col_floats(in, out, s, threads);
     // C (cout_g, n) = W_g B, B (kdim, n) rows ldb apart: packed_gemm applies bias + activation
     // itself; after OpenBLAS one pass over the output does.
     const auto gemm = [&](const float* wg, const float* b, int n, int ldb, float* c, const float* r) {

@@ -2,7 +2,7 @@
 // input planes, k x k on im2col columns), on CPUs with AVX-512 or AVX2 + FMA: weights packed
 // at create into panels of 8 output channels, 48 columns of B at a time copied into
 // contiguous blocks (input rows a plane apart would share L1 sets), and register tiles
-// keeping their accumulators over a pass of up to 2,048 rows of K: 8 channels x 48 columns
+// keeping their accumulators over a pass of up to 256 rows of K: 8 channels x 48 columns
 // (24 zmm) with AVX-512, 4 channels x 24 columns (12 of the 16 ymm) with AVX2. Bias and
 // activation are applied in registers before the one store, after a residual (a block's
 // shortcut, rows ldc apart like C) is added there when given: the residual add is then no
@@ -20,9 +20,12 @@ namespace {
 
 constexpr int kMr = 8;       // output channels per panel
 constexpr int kNvMax = 3;    // vectors of 16 columns per tile
-// K is taken in passes of at most this many rows: a thread's B block (K x 48 floats, 384
-// KiB) stays in L2; C holds the partial sums between passes.
-constexpr int kMaxK = 2048;
+// K is taken in passes of at most this many rows (C holds the partial sums between passes):
+// an A panel's pass (16 KiB) stays in L1 while the tile streams B from L2. Large-K products
+// ran 10-20 % faster than in passes of 2,048 (bench_kernels, 128 x 784 x 1000 and the like;
+// 128, 256 and 384 within the noise of 512; DenseNet's 1x1 convs with K 512-672 a few %
+// slower in passes of 256).
+constexpr int kMaxK = 512;
 // Packed B blocks shared by the threads (a super-block, see run()): at most this many floats.
 constexpr int64_t kWholeB = int64_t(1) << 18;  // 1 MiB
 
@@ -163,8 +166,41 @@ ESM_AVX512 void pack_block(const float* b, int64_t ldb, int kdim, int64_t n, int
     pack_b(b + n0, ldb, kdim, g.nv, g.last, pre, bp);
 }
 
+// C rows [m0, m0 + rows) x NC (<= 4) columns from a block of B packed 16 wide (the last
+// columns of a plane: 7 x 7 = 48 + 1, 14 x 14 = 192 + 4): per column the panel's 8 rows in
+// one ymm, A's (K, 8) rows loaded as they lie, 1 FMA per k and column where the 16-lane tile
+// spends 8 FMAs and 8 broadcasts on one useful lane each (a third of a 7 x 7 conv's time).
+// Same order of additions per output as the tile: results bit-identical.
+template <Act A, int NC>
+ESM_AVX512 void narrow(const float* ap, const float* bp, int kdim, const float* bias, int rows, float* c, int64_t ldc,
+                       const float* res, Pass pass) {
+    alignas(32) float t[8];
+    __m256 acc[NC];
+    for (int j = 0; j < NC; ++j) {
+        for (int r = 0; r < 8; ++r) t[r] = r >= rows ? 0.0f : pass.first ? bias[r] : c[r * ldc + j];
+        acc[j] = _mm256_load_ps(t);
+    }
+    for (int k = 0; k < kdim; ++k) {
+        const __m256 a = _mm256_loadu_ps(ap + int64_t(k) * kMr);
+        for (int j = 0; j < NC; ++j) acc[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bp + int64_t(k) * 16 + j), acc[j]);
+    }
+    for (int j = 0; j < NC; ++j) {
+        __m256 y = acc[j];
+        if (pass.last) {
+            if (res) {
+                for (int r = 0; r < 8; ++r) t[r] = r < rows ? res[r * ldc + j] : 0.0f;
+                y = _mm256_add_ps(y, _mm256_load_ps(t));
+            }
+            y = act256<A>(y);
+        }
+        _mm256_store_ps(t, y);
+        for (int r = 0; r < rows; ++r) c[r * ldc + j] = t[r];
+    }
+}
+
 // Rows [k0, k0 + kc) of a product with K = kdim: C columns [n0, n0 + 48), output-channel
-// panels [p0, p1), from those rows of that block of B packed in bp: one register tile per panel.
+// panels [p0, p1), from those rows of that block of B packed in bp: one register tile per
+// panel (or, for up to 4 columns, narrow()).
 template <Act A>
 ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int kdim, int k0, int kc, Pass pass,
                              const float* packed, const float* bias, float* c, int64_t ldc, const float* res,
@@ -178,7 +214,12 @@ ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int k
         float* cm = c + m0 * ldc + n0;
         const int rows = std::min(kMr, m - m0);
         const float* rm = res ? res + m0 * ldc + n0 : nullptr;
-        switch (nv) {
+        const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
+        switch (cols <= 4 ? -cols : nv) {
+            case -1: narrow<A, 1>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
+            case -2: narrow<A, 2>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
+            case -3: narrow<A, 3>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
+            case -4: narrow<A, 4>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
             case 1: tile<A, 1>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
             case 2: tile<A, 2>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
             default: tile<A, 3>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
@@ -320,13 +361,15 @@ ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kd
 // them. prepacked: B already packed by packed_gemm_pack_b (b ignored, block i at
 // prepacked + i K 48).
 //
-// B goes in super-blocks of as many column blocks as fit in kWholeB: the threads pack one,
-// then each sweeps its panels of output channels across it. C is then written 8 rows at a
-// time along up to 1,024 columns and B read along rows of up to 4 KiB, streams the
-// prefetchers follow. Packing and computing one 48-column block at a time over all M rows
-// (still the order for M < 64 or too few panels to share among the threads) keeps a
-// stream per row open: 256 for a 56 x 56 x 256 output, and a 1x1 conv with K = 32
-// writing that spent 1.3 ms where it computes for 0.3.
+// Two orders. Packing and computing one 48-column block at a time over all M rows keeps a
+// write stream per row open: 256 for a 56 x 56 x 256 output, and a 1x1 conv with K = 32
+// writing that (3.2 MB, out of L2) spent 1.3 ms where it computes for 0.3. So when C is
+// larger than 2 MiB and has >= 8 panels (and 4 per thread), B goes in super-blocks of
+// as many column blocks as fit in kWholeB: the threads pack one, then each sweeps its
+// panels of output channels across it: C is written 8 rows at a time along up to 1,024
+// columns and B read along rows of up to 4 KiB, streams the prefetchers follow. Otherwise
+// block by block, each block read from L1 by every panel while it is hot (15-30 % faster on
+// MobileNetV3's small products, 5-10 % on DenseNet's 1x1 convs with 1.6 MB outputs).
 template <Act A, bool kAvx512>
 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias, float* c,
          int64_t ldc, const float* res, float* scratch, int threads, const Prologue* pre, const float* prepacked) {
@@ -353,38 +396,48 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
     const int parts = threads > 1 && parallel_worth(int64_t(m) * n * kdim / 16) ? threads : 1;
     const int64_t block = int64_t(kc_max) * chunk;
     const int64_t super = prepacked ? chunks : std::max<int64_t>(1, kWholeB / block);
-    // Few panels (M < 64, or too few to share): a block of B is read from L1 by every panel
-    // while it is hot, and there are few rows to stream.
-    const bool by_columns = !prepacked && panels < std::max(8, 4 * parts);
+    // Threads take panels when there are too few column blocks to share evenly (a 7x7 plane
+    // is 48 + 1 columns), or when C is large (see above); otherwise column blocks.
+    const bool few_blocks = parts > 1 && chunks < 3 * parts && panels >= parts;
+    const bool large_c = panels >= std::max(8, 4 * parts) && int64_t(m) * n > 2 * kWholeB;
 #pragma omp parallel num_threads(parts) if (parts > 1)
     {
         const int t = omp_thread_num(), nt = omp_num_threads();
-        if (by_columns) {
+        const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+        // Block i's pass over rows [k0, k0 + kc): packed by this thread into bp (shared
+        // super-blocks: at (i - s0) kc 48 of scratch), or prepacked with all K rows.
+        const auto at = [&](int64_t i, int k0, float* bp) {
+            return prepacked ? prepacked + i * kdim * chunk + int64_t(k0) * chunk : bp;
+        };
+        if (!large_c) {
+            // Column blocks shared out (or, few_blocks, every thread packing every block for
+            // its own panels): no thread waits for another until the end.
             float* bp = scratch + t * block;
-#pragma omp for schedule(static)
-            for (int64_t i = 0; i < chunks; ++i)
+            const auto one_block = [&](int64_t i, int q0, int q1) {
                 for (int k0 = 0; k0 < kdim; k0 += kc_max) {
                     const int kc = std::min(kc_max, kdim - k0);
-                    pack(i, k0, kc, bp);
-                    compute(i, 0, panels, k0, kc, bp);
+                    if (!prepacked) pack(i, k0, kc, bp);
+                    compute(i, q0, q1, k0, kc, at(i, k0, bp));
                 }
+            };
+            // The blocks left over when they do not divide among the threads (the last one
+            // usually partial) are shared by panels too.
+            const int64_t whole = few_blocks ? 0 : chunks - chunks % nt;
+#pragma omp for schedule(static) nowait
+            for (int64_t i = 0; i < whole; ++i) one_block(i, 0, panels);
+            for (int64_t i = whole; i < chunks; ++i) one_block(i, p0, p1);
         } else {
-            const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
             for (int64_t s0 = 0; s0 < chunks; s0 += super) {
                 const int64_t s1 = std::min(chunks, s0 + super);
                 for (int k0 = 0; k0 < kdim; k0 += kc_max) {
                     const int kc = std::min(kc_max, kdim - k0);
-                    // Block i's pass: packed here at (i - s0) kc 48, or prepacked with all K rows.
-                    const auto at = [&](int64_t i) {
-                        return prepacked ? prepacked + i * kdim * chunk + int64_t(k0) * chunk
-                                         : scratch + (i - s0) * kc * chunk;
-                    };
                     if (!prepacked) {
 #pragma omp for schedule(static)
                         for (int64_t i = s0; i < s1; ++i) pack(i, k0, kc, scratch + (i - s0) * kc * chunk);
                     }
                     for (int p = p0; p < p1; ++p)
-                        for (int64_t i = s0; i < s1; ++i) compute(i, p, p + 1, k0, kc, at(i));
+                        for (int64_t i = s0; i < s1; ++i)
+                            compute(i, p, p + 1, k0, kc, at(i, k0, scratch + (i - s0) * kc * chunk));
 #pragma omp barrier
                 }
             }

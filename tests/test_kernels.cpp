@@ -54,51 +54,63 @@ TEST(Kernels, ConvGemmAllKernelsStrides) {
 }
 
 TEST(Kernels, ConvGemmManyChannelsLongK) {
-    // 70 output channels (9 panels: packed_gemm's super-block order, a partial panel) and
-    // K past one pass over K (2,048): 230 -> 70 3x3 at 23 x 19 (K 2,070, im2col in three row
-    // tiles) and 2,100 -> 70 1x1 at 9 x 7, batch 2 (on the input planes), 1 and 2 threads.
+    // Each of packed_gemm's orders, with K past one pass over K (512 rows) where the reference
+    // stays cheap: 60 -> 70 3x3 at 23 x 19 (K 540 in two passes, im2col in row tiles; column
+    // blocks, the leftover ones shared by panels), 8 -> 260 1x1 at 45 x 45 (C past 2 MiB:
+    // super-blocks swept panel by panel) and 600 -> 70 1x1 at 7 x 7, batch 2 (two passes; two
+    // column blocks: two threads share the panels), 1 and 2 threads; partial panels throughout.
     int n = 0;
-    for (auto [cin, k, h, w, batch] : {std::tuple{230, 3, 23, 19, 1}, std::tuple{2100, 1, 9, 7, 2}})
+    for (auto [cin, cout, k, h, w, batch] : {std::tuple{60, 70, 3, 23, 19, 1}, std::tuple{8, 260, 1, 45, 45, 1},
+                                             std::tuple{600, 70, 1, 7, 7, 2}})
         for (int threads : {1, 2}) {
-            SCOPED_TRACE("conv " + std::to_string(cin) + " k" + std::to_string(k) + " t" + std::to_string(threads));
-            Op op = conv_op(cin, 70, h, w, k, 1, 1, true, true, kActs[n % 4]);
-            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, cin, 70, 0), 31 + n, threads));
+            SCOPED_TRACE("conv " + std::to_string(cin) + " -> " + std::to_string(cout) + " k" + std::to_string(k) +
+                         " t" + std::to_string(threads));
+            Op op = conv_op(cin, cout, h, w, k, 1, 1, true, true, kActs[n % 4]);
+            EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, batch, cin, cout, 0), 31 + n, threads));
             ++n;
         }
 }
 
 // A conv without activation whose output only an Add reads runs as one step that adds the
-// other input in the GEMM's epilogue (cpu/executor.cpp, fuse_residual_add): the shortcut as
-// either input of the Add, a 1x1 and a 3x3 conv (im2col tiles), 70 channels (both of
-// packed_gemm's orders: 9 panels with one thread, two threads), every activation on the Add.
+// other input in the GEMM's epilogue (cpu/executor.cpp, fuse_residual_add). A bottleneck
+// (1x1 c -> r, ReLU; k x k r -> c; Add with the block's input), the shortcut as either input
+// of the Add, 1 and 2 threads, every activation on the Add, in each of packed_gemm's paths:
+// 260 channels at 45 x 45 (C past 2 MiB: super-blocks), a 3x3 with K = 576 at 23 x 23 (two
+// im2col tiles, column blocks), 70 at 7 x 7 (48 + 1 columns: the last one narrow()).
 TEST(Kernels, ResidualAddFusedIntoTheConv) {
+    struct Case {
+        int c, r, k, h, batch;
+    };
     int n = 0;
-    for (int k : {1, 3})
-        for (bool shortcut_first : {false, true})
-            for (int threads : {1, 2}) {
-                const int c = 70, h = 23, w = 19;
-                Plan p;
-                p.batch = 2;
-                p.res = h;
-                p.buffers = {{c, h, w}, {c, h, w}, {c, h, w}};
-                p.input = Value{0, 0, c, h, w};
-                Op conv = conv_op(c, c, h, w, k, 1, 1, n % 2 == 0, true, Act::None);
-                conv.in.buf = 0, conv.out.buf = 1;
-                conv.name = "conv";
-                Op add;
-                add.kind = OpKind::Add;
-                add.act = kActs[n % 4];
-                add.in = shortcut_first ? Value{0, 0, c, h, w} : conv.out;
-                add.in2 = shortcut_first ? conv.out : Value{0, 0, c, h, w};
-                add.out = Value{2, 0, c, h, w};
-                add.name = "add";
-                p.ops = {conv, add};
-                p.output = add.out;
-                SCOPED_TRACE("residual k" + std::to_string(k) + (shortcut_first ? " shortcut first" : "") + " t" +
-                             std::to_string(threads));
-                EXPECT_TRUE(esm_test::executor_matches_reference(p, 41 + n, threads));
-                ++n;
-            }
+    for (Case e : {Case{260, 8, 1, 45, 2}, Case{70, 64, 3, 23, 1}, Case{70, 8, 1, 7, 2}})
+        for (int threads : {1, 2}) {
+            const bool shortcut_first = (n + threads) % 2 == 0;
+            const Value x{0, 0, e.c, e.h, e.h};
+            Plan p;
+            p.batch = e.batch;
+            p.res = e.h;
+            p.buffers = {{e.c, e.h, e.h}, {e.r, e.h, e.h}, {e.c, e.h, e.h}, {e.c, e.h, e.h}};
+            p.input = x;
+            Op reduce = conv_op(e.c, e.r, e.h, e.h, 1, 1, 1, false, true, Act::ReLU);
+            reduce.in.buf = 0, reduce.out.buf = 1;
+            reduce.name = "reduce";
+            Op conv = conv_op(e.r, e.c, e.h, e.h, e.k, 1, 1, n % 2 == 0, true, Act::None);
+            conv.in.buf = 1, conv.out.buf = 2;
+            conv.name = "conv";
+            Op add;
+            add.kind = OpKind::Add;
+            add.act = kActs[n % 4];
+            add.in = shortcut_first ? x : conv.out;
+            add.in2 = shortcut_first ? conv.out : x;
+            add.out = Value{3, 0, e.c, e.h, e.h};
+            add.name = "add";
+            p.ops = {reduce, conv, add};
+            p.output = add.out;
+            SCOPED_TRACE("residual c" + std::to_string(e.c) + " k" + std::to_string(e.k) + " " + std::to_string(e.h) +
+                         (shortcut_first ? " shortcut first" : "") + " t" + std::to_string(threads));
+            EXPECT_TRUE(esm_test::executor_matches_reference(p, 41 + n, threads));
+            ++n;
+        }
 }
 
 TEST(Kernels, ConvTinyPlanes) {
@@ -231,10 +243,10 @@ TEST(Kernels, BnActOnPrefix) {
 
 TEST(Kernels, BnActFusedIntoAWideGemm) {
     // DenseNet's BN + act in front of a 1x1 conv runs while packed_gemm packs the conv's
-    // input (with AVX-512 or AVX2; else as a pass of its own): 300 channels, and 2,100 (two
+    // input (with AVX-512 or AVX2; else as a pass of its own): 300 channels, and 700 (two
     // passes over K, each with its part of the scale and shift), each channel with its own
     // scale and shift, 5x7 = 35 columns (part of one 48-column block).
-    for (int cin : {300, 2100})
+    for (int cin : {300, 700})
     for (Act act : {Act::ReLU, Act::HSwish}) {
         Plan p;
         p.batch = 1;
