@@ -22,6 +22,9 @@ int main(int argc, char** argv) {
     const int seeds = std::getenv("ESM_BENCH_SEEDS") ? std::atoi(std::getenv("ESM_BENCH_SEEDS")) : 5;
     // $ESM_BENCH_ACC: another Acc_TH, for columns where 98 % bin-wise is out of the MLP's reach.
     const double acc_th = std::getenv("ESM_BENCH_ACC") ? std::atof(std::getenv("ESM_BENCH_ACC")) : 98.0;
+    // $ESM_BENCH_NI / $ESM_BENCH_NSTEP: another N_I / N_step (granularity of the comparison).
+    const int n_initial = std::getenv("ESM_BENCH_NI") ? std::atoi(std::getenv("ESM_BENCH_NI")) : 300;
+    const int n_step = std::getenv("ESM_BENCH_NSTEP") ? std::atoi(std::getenv("ESM_BENCH_NSTEP")) : 100;
     try {
         esm::Space space = esm::preset("ofa-mbv3");
         esm::Table t = esm::read_table(data);
@@ -32,9 +35,9 @@ int main(int argc, char** argv) {
             if ((c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) &&
                 (only.empty() || ("," + only + ",").find("," + c + ",") != std::string::npos))
                 cols.push_back(c);
-        std::printf("replay on %s: %zu rows; N_I 300, N_step 100, w1 2, w2 1, test 200 balanced, FCC, bin-wise Acc_TH %.0f %%,"
+        std::printf("replay on %s: %zu rows; N_I %d, N_step %d, w1 2, w2 1, test 200 balanced, FCC, bin-wise Acc_TH %.0f %%,"
                     " 5 bins, budget 4800 samples, %d seeds\n",
-                    data.c_str(), t.rows.size(), acc_th, seeds);
+                    data.c_str(), t.rows.size(), n_initial, n_step, acc_th, seeds);
         std::printf("%-20s %-9s %s\n", "column", "strategy", "training samples at convergence per seed (* = budget hit)");
         std::vector<double> ratios;
         const auto t0 = std::chrono::steady_clock::now();
@@ -48,11 +51,14 @@ int main(int argc, char** argv) {
                     esm::LoopOptions o;
                     o.strategy = strategy;
                     o.acc_th = acc_th;
+                    o.n_initial = n_initial;
+                    o.n_step = n_step;
                     o.seed = static_cast<uint64_t>(seed);
                     o.max_samples = 5000;
                     o.max_iterations = 0;
                     o.out_dir = "/tmp/esm_bench_loop/" + col + "_" + esm::strategy_name(strategy) + "_" +
-                                std::to_string(seed) + "_acc" + std::to_string(acc_th);
+                                std::to_string(seed) + "_acc" + std::to_string(acc_th) + "_ni" +
+                                std::to_string(n_initial) + "_" + std::to_string(n_step);
                     std::system(("rm -rf '" + o.out_dir + "'").c_str());
                     auto src = esm::make_pool_source(space, data, col);
                     esm::LoopResult r = esm::run_esm_loop(space, o, *src);
