@@ -28,6 +28,8 @@ constexpr int kNvMax = 3;    // vectors of 16 columns per tile
 constexpr int kMaxK = 512;
 // Packed B blocks shared by the threads (a super-block, see run()): at most this many floats.
 constexpr int64_t kWholeB = int64_t(1) << 18;  // 1 MiB
+// Column blocks a thread packs at once when A is large (see run()).
+constexpr int kGroup = 4;
 
 }  // namespace
 
@@ -48,7 +50,7 @@ static int k_pass(int k) {
 }
 
 int64_t packed_gemm_scratch_floats(int k, int threads) {
-    return std::max(int64_t(threads) * k_pass(k) * 16 * kNvMax, kWholeB);
+    return std::max(int64_t(threads) * kGroup * k_pass(k) * 16 * kNvMax, kWholeB);
 }
 
 #if defined(ESM_X86_SIMD)
@@ -400,6 +402,13 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
     // is 48 + 1 columns), or when C is large (see above); otherwise column blocks.
     const bool few_blocks = parts > 1 && chunks < 3 * parts && panels >= parts;
     const bool large_c = panels >= std::max(8, 4 * parts) && int64_t(m) * n > 2 * kWholeB;
+    // An A past 1 MiB (it leaves L2) is read once per group of up to kGroup column blocks
+    // instead of once per block: each pass of a panel runs over the group's blocks while it
+    // is in L1 (a 7 x 7 conv with 344 channels, K 16,856, A 23 MB: 48 + 1 columns read it
+    // twice from DRAM). Smaller ones go block by block, each block hot in L1 for every panel.
+    const int64_t group = int64_t(m) * kdim <= kWholeB  ? 1
+                          : parts == 1 || few_blocks     ? kGroup
+                                                         : std::clamp<int64_t>(chunks / (3 * parts), 1, kGroup);
 #pragma omp parallel num_threads(parts) if (parts > 1)
     {
         const int t = omp_thread_num(), nt = omp_num_threads();
@@ -410,22 +419,27 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
             return prepacked ? prepacked + i * kdim * chunk + int64_t(k0) * chunk : bp;
         };
         if (!large_c) {
-            // Column blocks shared out (or, few_blocks, every thread packing every block for
-            // its own panels): no thread waits for another until the end.
-            float* bp = scratch + t * block;
-            const auto one_block = [&](int64_t i, int q0, int q1) {
+            // Groups of `group` column blocks shared out (or, few_blocks, every thread packing
+            // every group for its own panels): no thread waits for another until the end.
+            float* bp = scratch + t * kGroup * block;
+            const auto one_group = [&](int64_t g, int q0, int q1) {
+                const int64_t i0 = g * group, i1 = std::min(chunks, i0 + group);
                 for (int k0 = 0; k0 < kdim; k0 += kc_max) {
                     const int kc = std::min(kc_max, kdim - k0);
-                    if (!prepacked) pack(i, k0, kc, bp);
-                    compute(i, q0, q1, k0, kc, at(i, k0, bp));
+                    if (!prepacked)
+                        for (int64_t i = i0; i < i1; ++i) pack(i, k0, kc, bp + (i - i0) * kc * chunk);
+                    for (int p = q0; p < q1; ++p)
+                        for (int64_t i = i0; i < i1; ++i)
+                            compute(i, p, p + 1, k0, kc, at(i, k0, bp + (i - i0) * kc * chunk));
                 }
             };
-            // The blocks left over when they do not divide among the threads (the last one
+            // The groups left over when they do not divide among the threads (the last one
             // usually partial) are shared by panels too.
-            const int64_t whole = few_blocks ? 0 : chunks - chunks % nt;
+            const int64_t groups = (chunks + group - 1) / group;
+            const int64_t whole = few_blocks ? 0 : groups - groups % nt;
 #pragma omp for schedule(static) nowait
-            for (int64_t i = 0; i < whole; ++i) one_block(i, 0, panels);
-            for (int64_t i = whole; i < chunks; ++i) one_block(i, p0, p1);
+            for (int64_t g = 0; g < whole; ++g) one_group(g, 0, panels);
+            for (int64_t g = whole; g < groups; ++g) one_group(g, p0, p1);
         } else {
             for (int64_t s0 = 0; s0 < chunks; s0 += super) {
                 const int64_t s1 = std::min(chunks, s0 + super);
