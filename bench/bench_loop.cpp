@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
             if ((c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) &&
                 (only.empty() || ("," + only + ",").find("," + c + ",") != std::string::npos))
                 cols.push_back(c);
-        std::printf("replay on %s: %zu rows; N_I %d, N_step %d, w1 2, w2 1, test 200 balanced, FCC, bin-wise Acc_TH %.0f %%,"
-                    " 5 bins, budget 4800 samples, %d seeds\n",
+        std::printf("replay on %s: %zu rows; N_I %d, N_step %d, w1 2, w2 1, test 200 balanced, FCC, bin-wise"
+                    " Acc_TH %.0f %%, 5 bins, budget 4800 samples, %d seeds\n",
                     data.c_str(), t.rows.size(), n_initial, n_step, acc_th, seeds);
         std::printf("%-20s %-9s %s\n", "column", "strategy", "training samples at convergence per seed (* = budget hit)");
         std::vector<double> ratios;

@@ -41,9 +41,7 @@ void sgemm(bool trans_b, int m, int n, int k, const float* a, int lda, const flo
 
 static bool direct_gemm(const ConvShape& s) { return s.k == 1 && s.stride == 1 && s.pad == 0; }
 
-bool conv_packed(const ConvShape& s) {
-    return s.groups == 1 && packed_gemm_suits();
-}
+bool conv_packed(const ConvShape& s) { return s.groups == 1 && packed_gemm_suits(); }
 
 // Output rows per im2col tile. packed_gemm: the column matrix of one tile stays within ~1 MiB,
 // in L2 while packed_gemm copies its 48-column blocks (ResNet's 7x7 stem, 147 x 12,544
@@ -67,7 +65,8 @@ static int64_t col_floats(const TensorView& in, const TensorView& out, const Con
 }
 
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
-    return col_floats(in, out, s, threads) + (conv_packed(s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
+    return col_floats(in, out, s, threads) +
+           (conv_packed(s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
 }
 
 // col: (cin * k * k, (oy1 - oy0) * Wo) input patches of channels [c0, c0 + cin) for
