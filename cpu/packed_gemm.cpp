@@ -414,9 +414,16 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
         const int t = omp_thread_num(), nt = omp_num_threads();
         const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
         // Block i's pass over rows [k0, k0 + kc): packed by this thread into bp (shared
-        // super-blocks: at (i - s0) kc 48 of scratch), or prepacked with all K rows.
+        // super-blocks: at (i - s0) kc 48 of scratch), or prepacked with all K rows (rows as
+        // wide as the block's vectors: 48 floats but in a partial last block).
         const auto at = [&](int64_t i, int k0, float* bp) {
-            return prepacked ? prepacked + i * kdim * chunk + int64_t(k0) * chunk : bp;
+            if (!prepacked) return static_cast<const float*>(bp);
+            int row = static_cast<int>(chunk);
+            if constexpr (kAvx512)
+                row = 16 * cols512(n, i * chunk).nv;
+            else
+                row = 8 * cols256(n, i * chunk).nv;
+            return prepacked + i * kdim * chunk + int64_t(k0) * row;
         };
         if (!large_c) {
             // Groups of `group` column blocks shared out (or, few_blocks, every thread packing

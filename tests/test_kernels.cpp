@@ -157,6 +157,37 @@ TEST(Kernels, Depthwise) {
             }
 }
 
+// B packed once (packed_gemm_pack_b, as the fused expansion uses it) gives, bit for bit,
+// what packed_gemm gives packing B itself, with K in three passes and partial last blocks
+// (100 = 48 + 48 + 4 columns: the narrow kernel; 61 = 48 + 13), with and without a prologue.
+TEST(Kernels, PrepackedGemmEqualsPackedGemm) {
+    using namespace esm::cpu;
+    if (!packed_gemm_suits()) GTEST_SKIP() << "no AVX-512 or AVX2 + FMA";
+    const int m = 20, k = 1100;
+    for (int n : {100, 61})
+        for (bool with_pre : {false, true}) {
+            std::vector<float> a(size_t(m) * k), b(size_t(k) * n), bias(m), scale(k), shift(k);
+            for (size_t i = 0; i < a.size(); ++i) a[i] = float(std::sin(0.7 * double(i)));
+            for (size_t i = 0; i < b.size(); ++i) b[i] = float(std::cos(0.3 * double(i)));
+            for (int i = 0; i < m; ++i) bias[size_t(i)] = 0.1f * float(i);
+            for (int i = 0; i < k; ++i) {
+                scale[size_t(i)] = 1.0f + 0.001f * float(i);
+                shift[size_t(i)] = -0.01f * float(i % 7);
+            }
+            const Prologue pre{scale.data(), shift.data(), Act::ReLU};
+            std::vector<float> pa(size_t(packed_gemm_a_floats(m, k))), pb(size_t(packed_gemm_b_floats(k, n)));
+            std::vector<float> scratch(size_t(packed_gemm_scratch_floats(k, 1)));
+            packed_gemm_pack_a(a.data(), m, k, pa.data());
+            packed_gemm_pack_b(b.data(), n, k, n, with_pre ? &pre : nullptr, pb.data());
+            std::vector<float> c1(size_t(m) * n, std::nanf("")), c2(c1);
+            packed_gemm(m, n, k, pa.data(), b.data(), n, bias.data(), Act::HSwish, c1.data(), n, scratch.data(), 1,
+                        with_pre ? &pre : nullptr);
+            packed_gemm_prepacked(m, n, k, pa.data(), pb.data(), bias.data(), Act::HSwish, c2.data(), n);
+            SCOPED_TRACE("n " + std::to_string(n) + (with_pre ? " prologue" : ""));
+            EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)));
+        }
+}
+
 // The fused expansion + depthwise conv (cpu/fused.cpp) gives, bit for bit, what the 1x1
 // conv (packed_gemm) and the depthwise conv give run apart: 36 expanded channels (chunks of
 // 16 and a partial one of 4) of 88 x 88 (1.1 MB per sample: past expand_depthwise_worth),
