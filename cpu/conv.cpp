@@ -58,10 +58,14 @@ static int tile_rows(int kdim, int ho, int wo, bool packed, int threads) {
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(ho, rows)));
 }
 
+// The im2col tile's floats: the column matrix, or for packed_gemm the same packed as its B
+// blocks plus a row buffer per thread (im2col_packed).
 static int64_t col_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
     if (direct_gemm(s)) return 0;
     const int kdim = in.c / s.groups * s.k * s.k;
-    return int64_t(kdim) * tile_rows(kdim, out.h, out.w, conv_packed(s), threads) * out.w;
+    const int64_t cols = int64_t(tile_rows(kdim, out.h, out.w, conv_packed(s), threads)) * out.w;
+    if (!conv_packed(s)) return kdim * cols;
+    return packed_gemm_b_floats(kdim, cols) + threads * ((cols + 15) / 16 * 16);
 }
 
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
@@ -69,55 +73,72 @@ int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const C
            (conv_packed(s) ? packed_gemm_scratch_floats(in.c * s.k * s.k, threads) : 0);
 }
 
+// Row r = (ci, ky, kx) of the column matrix of channels [c0, c0 + cin) for output rows
+// [oy0, oy1): (oy1 - oy0) * Wo floats into dst.
+static void im2col_row(const TensorView& in, int b, int c0, int r, int oy0, int oy1, int wo, const ConvShape& s,
+                       float* dst) {
+    const int k = s.k;
+    const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
+    const float* x = in.channel(b, c0 + ci);
+    // Output columns whose input column ix = ox*stride - pad + kx lies inside [0, W).
+    int ox_lo = 0;
+    while (ox_lo < wo && ox_lo * s.stride - s.pad + kx < 0) ++ox_lo;
+    int ox_hi = wo;
+    while (ox_hi > ox_lo && (ox_hi - 1) * s.stride - s.pad + kx >= in.w) --ox_hi;
+#if defined(ESM_X86_SIMD)
+    const bool fast = cpu_has_avx512() && s.stride <= 2;
+    const RowCopy512<1> copy1(fast ? in.w : 0, kx - s.pad, fast && s.stride == 1 ? wo : 0);
+    const RowCopy512<2> copy2(fast ? in.w : 0, kx - s.pad, fast && s.stride == 2 ? wo : 0);
+#endif
+    for (int oy = oy0; oy < oy1; ++oy) {
+        float* d = dst + int64_t(oy - oy0) * wo;
+        const int iy = oy * s.stride - s.pad + ky;
+        if (iy < 0 || iy >= in.h) {
+            std::fill(d, d + wo, 0.0f);
+            continue;
+        }
+#if defined(ESM_X86_SIMD)
+        if (fast) {
+            const float* xrow = x + int64_t(iy) * in.w;
+            if (s.stride == 1)
+                copy1(xrow, d);
+            else
+                copy2(xrow, d);
+            continue;
+        }
+#endif
+        const float* row = x + int64_t(iy) * in.w + kx - s.pad;
+        std::fill(d, d + ox_lo, 0.0f);
+        if (s.stride == 1) {
+            for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = row[ox];
+        } else {
+            for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = row[ox * s.stride];
+        }
+        std::fill(d + ox_hi, d + wo, 0.0f);
+    }
+}
+
 // col: (cin * k * k, (oy1 - oy0) * Wo) input patches of channels [c0, c0 + cin) for
 // output rows [oy0, oy1).
 static void im2col(const TensorView& in, int b, int c0, int cin, int oy0, int oy1, int wo, const ConvShape& s,
                    float* col, int threads) {
-    const int k = s.k, rows = cin * k * k;
+    const int rows = cin * s.k * s.k;
     const int64_t hw = int64_t(oy1 - oy0) * wo;
-    const bool avx512 = cpu_has_avx512();
-    (void)avx512;  // unused without the AVX-512 build
+#pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(rows) * hw)) schedule(static)
+    for (int r = 0; r < rows; ++r) im2col_row(in, b, c0, r, oy0, oy1, wo, s, col + r * hw);
+}
+
+// The same matrix straight in packed_gemm's B blocks (packed_gemm_put_row), each row made in
+// the thread's row buffer (in L1): one copy of the columns less than im2col + packing them.
+static void im2col_packed(const TensorView& in, int b, int c0, int cin, int oy0, int oy1, int wo,
+                          const ConvShape& s, float* packed, float* row_bufs, int threads) {
+    const int rows = cin * s.k * s.k;
+    const int64_t hw = int64_t(oy1 - oy0) * wo;
 #pragma omp parallel for num_threads(threads) if (threads > 1 && parallel_worth(int64_t(rows) * hw)) schedule(static)
     for (int r = 0; r < rows; ++r) {
-        const int ci = r / (k * k), ky = (r / k) % k, kx = r % k;
-        const float* x = in.channel(b, c0 + ci);
-        float* dst = col + r * hw;
-        // Output columns whose input column ix = ox*stride - pad + kx lies inside [0, W).
-        int ox_lo = 0;
-        while (ox_lo < wo && ox_lo * s.stride - s.pad + kx < 0) ++ox_lo;
-        int ox_hi = wo;
-        while (ox_hi > ox_lo && (ox_hi - 1) * s.stride - s.pad + kx >= in.w) --ox_hi;
-#if defined(ESM_X86_SIMD)
-        const bool fast = avx512 && s.stride <= 2;
-        const RowCopy512<1> copy1(fast ? in.w : 0, kx - s.pad, fast && s.stride == 1 ? wo : 0);
-        const RowCopy512<2> copy2(fast ? in.w : 0, kx - s.pad, fast && s.stride == 2 ? wo : 0);
-#endif
-        for (int oy = oy0; oy < oy1; ++oy) {
-            float* d = dst + int64_t(oy - oy0) * wo;
-            const int iy = oy * s.stride - s.pad + ky;
-            if (iy < 0 || iy >= in.h) {
-                std::fill(d, d + wo, 0.0f);
-                continue;
-            }
-#if defined(ESM_X86_SIMD)
-            if (fast) {
-                const float* xrow = x + int64_t(iy) * in.w;
-                if (s.stride == 1)
-                    copy1(xrow, d);
-                else
-                    copy2(xrow, d);
-                continue;
-            }
-#endif
-            const float* row = x + int64_t(iy) * in.w + kx - s.pad;
-            std::fill(d, d + ox_lo, 0.0f);
-            if (s.stride == 1) {
-                for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = row[ox];
-            } else {
-                for (int ox = ox_lo; ox < ox_hi; ++ox) d[ox] = row[ox * s.stride];
-            }
-            std::fill(d + ox_hi, d + wo, 0.0f);
-        }
+        float* row = row_bufs + omp_thread_num() * ((hw + 15) / 16 * 16);
+        im2col_row(in, b, c0, r, oy0, oy1, wo, s, row);
+        packed_gemm_put_row(hw, rows, r, row, packed);
     }
 }
 
@@ -149,9 +170,17 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
             }
             for (int oy0 = 0; oy0 < out.h; oy0 += tile) {
                 const int oy1 = std::min(out.h, oy0 + tile), n = (oy1 - oy0) * out.w;
-                im2col(in, b, g * cin_g, cin_g, oy0, oy1, out.w, s, col, threads);
                 // C is the column block [oy0*Wo, oy1*Wo) of the (Cout, Ho*Wo) output.
-                gemm(wg, col, n, n, dst + int64_t(oy0) * out.w, r ? r + int64_t(oy0) * out.w : nullptr);
+                float* c = dst + int64_t(oy0) * out.w;
+                const float* rc = r ? r + int64_t(oy0) * out.w : nullptr;
+                if (packed) {
+                    im2col_packed(in, b, 0, cin_g, oy0, oy1, out.w, s, col, col + packed_gemm_b_floats(kdim, n),
+                                  threads);
+                    packed_gemm_prepacked(cout_g, n, kdim, wg, col, bias, s.act, c, hw, rc, threads);
+                    continue;
+                }
+                im2col(in, b, g * cin_g, cin_g, oy0, oy1, out.w, s, col, threads);
+                gemm(wg, col, n, n, c, rc);
             }
         }
     if (!packed) bias_act(out, bias, s.act, threads);

@@ -80,11 +80,13 @@ void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr,
                  const float* res = nullptr);
 // B packed once for several products with it (cpu/fused.cpp: one per chunk of output
-// channels): packed_gemm_b_floats(k, n) floats; then one thread, no scratch.
+// channels), or row by row as im2col makes it (packed_gemm_put_row: row r of B, n floats):
+// packed_gemm_b_floats(k, n) floats; then no scratch.
 int64_t packed_gemm_b_floats(int k, int64_t n);
 void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Prologue* pre, float* packed_b);
+void packed_gemm_put_row(int64_t n, int k, int r, const float* row, float* packed_b);
 void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
-                           Act act, float* c, int64_t ldc);
+                           Act act, float* c, int64_t ldc, const float* res = nullptr, int threads = 1);
 
 // direct.cpp: k x k convs with <= 32 output channels (DenseNet's growth conv; with AVX-512
 // also stride 2 and any Cin: MobileNetV3's stem).

@@ -416,8 +416,8 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
         // Block i's pass over rows [k0, k0 + kc): packed by this thread into bp (shared
         // super-blocks: at (i - s0) kc 48 of scratch), or prepacked with all K rows (rows as
         // wide as the block's vectors: 48 floats but in a partial last block).
-        const auto at = [&](int64_t i, int k0, float* bp) {
-            if (!prepacked) return static_cast<const float*>(bp);
+        const auto at = [&](int64_t i, int k0, float* base, int64_t off) {
+            if (!prepacked) return static_cast<const float*>(base + off);
             int row = static_cast<int>(chunk);
             if constexpr (kAvx512)
                 row = 16 * cols512(n, i * chunk).nv;
@@ -428,7 +428,7 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
         if (!large_c) {
             // Groups of `group` column blocks shared out (or, few_blocks, every thread packing
             // every group for its own panels): no thread waits for another until the end.
-            float* bp = scratch + t * kGroup * block;
+            float* bp = prepacked ? nullptr : scratch + t * kGroup * block;
             const auto one_group = [&](int64_t g, int q0, int q1) {
                 const int64_t i0 = g * group, i1 = std::min(chunks, i0 + group);
                 for (int k0 = 0; k0 < kdim; k0 += kc_max) {
@@ -437,7 +437,7 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
                         for (int64_t i = i0; i < i1; ++i) pack(i, k0, kc, bp + (i - i0) * kc * chunk);
                     for (int p = q0; p < q1; ++p)
                         for (int64_t i = i0; i < i1; ++i)
-                            compute(i, p, p + 1, k0, kc, at(i, k0, bp + (i - i0) * kc * chunk));
+                            compute(i, p, p + 1, k0, kc, at(i, k0, bp, (i - i0) * kc * chunk));
                 }
             };
             // The groups left over when they do not divide among the threads (the last one
@@ -458,7 +458,7 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
                     }
                     for (int p = p0; p < p1; ++p)
                         for (int64_t i = s0; i < s1; ++i)
-                            compute(i, p, p + 1, k0, kc, at(i, k0, scratch + (i - s0) * kc * chunk));
+                            compute(i, p, p + 1, k0, kc, at(i, k0, scratch, (i - s0) * kc * chunk));
 #pragma omp barrier
                 }
             }
@@ -509,13 +509,27 @@ void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Pro
 }
 
 void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
-                           Act act, float* c, int64_t ldc) {
+                           Act act, float* c, int64_t ldc, const float* res, int threads) {
 #if defined(ESM_X86_SIMD)
-    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, nullptr,
-                                                        nullptr, 1, nullptr, packed_b);
+    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, res,
+                                                        nullptr, threads, nullptr, packed_b);
 #else
-    (void)m, (void)n, (void)k, (void)packed_a, (void)packed_b, (void)bias, (void)act, (void)c, (void)ldc;
+    (void)m, (void)n, (void)k, (void)packed_a, (void)packed_b, (void)bias, (void)act, (void)c, (void)ldc, (void)res,
+        (void)threads;
 #endif
+}
+
+void packed_gemm_put_row(int64_t n, int k, int r, const float* row, float* packed_b) {
+    // The layout pack_block / pack_block2 write: block i at i K 48, its rows as wide as its
+    // vectors of the ISA run_act picks (16 or 8 lanes), zero past the last column.
+    const int lanes = cpu_has_avx512() ? 16 : 8;
+    const int64_t chunk = 16 * kNvMax;
+    for (int64_t n0 = 0; n0 < n; n0 += chunk) {
+        const int64_t cols = std::min(chunk, n - n0), width = (cols + lanes - 1) / lanes * lanes;
+        float* d = packed_b + n0 * k + r * width;
+        std::copy(row + n0, row + n0 + cols, d);
+        std::fill(d + cols, d + width, 0.0f);
+    }
 }
 
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
