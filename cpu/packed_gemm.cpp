@@ -171,7 +171,7 @@ ESM_AVX512 void pack_block(const float* b, int64_t ldb, int kdim, int64_t n, int
 // C rows [m0, m0 + rows) x NC (<= 4) columns from a block of B packed 16 wide (the last
 // columns of a plane: 7 x 7 = 48 + 1, 14 x 14 = 192 + 4): per column the panel's 8 rows in
 // one ymm, A's (K, 8) rows loaded as they lie, 1 FMA per k and column where the 16-lane tile
-// spends 8 FMAs and 8 broadcasts on one useful lane each (a third of a 7 x 7 conv's time).
+// spends 8 FMAs and 8 broadcasts on one useful lane each.
 // Same order of additions per output as the tile: results bit-identical.
 template <Act A, int NC>
 ESM_AVX512 void narrow(const float* ap, const float* bp, int kdim, const float* bias, int rows, float* c, int64_t ldc,
