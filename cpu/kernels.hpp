@@ -55,8 +55,9 @@ struct Prologue {
 // Whether a conv runs on packed_gemm (ungrouped, on a CPU with AVX-512 or AVX2 + FMA); its
 // weights are then packed by packed_gemm_pack_a at create.
 bool conv_packed(const ConvShape& s);
-// Floats of scratch a GEMM conv needs: im2col columns (none when it reads its input
-// directly) and, when conv_packed, packed_gemm's B blocks after them.
+// Floats of scratch a GEMM conv needs: an im2col tile (none when it reads its input
+// directly; when conv_packed, in packed_gemm's B layout plus a row buffer per thread) and,
+// when conv_packed, packed_gemm's own scratch after it.
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads);
 
 // conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded, or
@@ -72,7 +73,7 @@ bool packed_gemm_suits();
 int64_t packed_gemm_a_floats(int m, int k);
 // a: (m, k) row-major -> panels (ceil(m/8), k, 8), zero-filled rows.
 void packed_gemm_pack_a(const float* a, int m, int k, float* packed);
-int64_t packed_gemm_scratch_floats(int k, int threads);  // per-thread B blocks
+int64_t packed_gemm_scratch_floats(int k, int threads);  // B blocks: per thread, or shared
 // B rows ldb apart, C rows ldc apart; scratch: packed_gemm_scratch_floats(k, threads).
 // res: (m, n) rows ldc apart added before the activation, C = act(A B + bias + res) (a
 // block's residual; nullptr: none). It may be C itself, not overlap it otherwise.
