@@ -31,6 +31,13 @@ constexpr int64_t kWholeB = int64_t(1) << 18;  // 1 MiB
 // Column blocks a thread packs at once when A is large (see run()).
 constexpr int kGroup = 4;
 
+// Floats per row of B's packed block starting at column n0 (48, or fewer in a partial last
+// block: whole vectors of `lanes`, 16 with AVX-512, 8 with AVX2).
+int64_t row_width(int64_t n, int64_t n0, int lanes) {
+    const int64_t cols = std::min<int64_t>(16 * kNvMax, n - n0);
+    return (cols + lanes - 1) / lanes * lanes;
+}
+
 }  // namespace
 
 bool packed_gemm_suits() { return cpu_has_avx512() || cpu_has_avx2_fma(); }
@@ -413,55 +420,48 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
     {
         const int t = omp_thread_num(), nt = omp_num_threads();
         const int p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
-        // Block i's pass over rows [k0, k0 + kc): packed by this thread into bp (shared
-        // super-blocks: at (i - s0) kc 48 of scratch), or prepacked with all K rows (rows as
-        // wide as the block's vectors: 48 floats but in a partial last block).
-        const auto at = [&](int64_t i, int k0, float* base, int64_t off) {
-            if (!prepacked) return static_cast<const float*>(base + off);
-            int row = static_cast<int>(chunk);
-            if constexpr (kAvx512)
-                row = 16 * cols512(n, i * chunk).nv;
-            else
-                row = 8 * cols256(n, i * chunk).nv;
-            return prepacked + i * kdim * chunk + int64_t(k0) * row;
-        };
-        if (!large_c) {
-            // Groups of `group` column blocks shared out (or, few_blocks, every thread packing
-            // every group for its own panels): no thread waits for another until the end.
-            float* bp = prepacked ? nullptr : scratch + t * kGroup * block;
-            const auto one_group = [&](int64_t g, int q0, int q1) {
-                const int64_t i0 = g * group, i1 = std::min(chunks, i0 + group);
-                for (int k0 = 0; k0 < kdim; k0 += kc_max) {
-                    const int kc = std::min(kc_max, kdim - k0);
-                    if (!prepacked)
-                        for (int64_t i = i0; i < i1; ++i) pack(i, k0, kc, bp + (i - i0) * kc * chunk);
-                    for (int p = q0; p < q1; ++p)
-                        for (int64_t i = i0; i < i1; ++i)
-                            compute(i, p, p + 1, k0, kc, at(i, k0, bp, (i - i0) * kc * chunk));
-                }
-            };
-            // The groups left over when they do not divide among the threads (the last one
-            // usually partial) are shared by panels too.
-            const int64_t groups = (chunks + group - 1) / group;
-            const int64_t whole = few_blocks ? 0 : groups - groups % nt;
-#pragma omp for schedule(static) nowait
-            for (int64_t g = 0; g < whole; ++g) one_group(g, 0, panels);
-            for (int64_t g = whole; g < groups; ++g) one_group(g, p0, p1);
-        } else {
-            for (int64_t s0 = 0; s0 < chunks; s0 += super) {
-                const int64_t s1 = std::min(chunks, s0 + super);
-                for (int k0 = 0; k0 < kdim; k0 += kc_max) {
-                    const int kc = std::min(kc_max, kdim - k0);
-                    if (!prepacked) {
+        // Column blocks [i0, i1), pass by pass over K: packed into buf (by all threads
+        // together when `shared`, which then wait for each other; else by this thread alone),
+        // then this thread's panels [q0, q1) swept across them, each panel's pass hot in L1.
+        const auto sweep = [&](int64_t i0, int64_t i1, int q0, int q1, float* buf, bool shared) {
+            for (int k0 = 0; k0 < kdim; k0 += kc_max) {
+                const int kc = std::min(kc_max, kdim - k0);
+                // Block i's pass: in buf, or prepacked with all K rows (as wide as the block's
+                // vectors: 48 floats but in a partial last block).
+                const auto at = [&](int64_t i) -> const float* {
+                    if (!prepacked) return buf + (i - i0) * kc * chunk;
+                    return prepacked + i * kdim * chunk + k0 * row_width(n, i * chunk, kAvx512 ? 16 : 8);
+                };
+                if (!prepacked && shared) {
 #pragma omp for schedule(static)
-                        for (int64_t i = s0; i < s1; ++i) pack(i, k0, kc, scratch + (i - s0) * kc * chunk);
-                    }
-                    for (int p = p0; p < p1; ++p)
-                        for (int64_t i = s0; i < s1; ++i)
-                            compute(i, p, p + 1, k0, kc, at(i, k0, scratch, (i - s0) * kc * chunk));
+                    for (int64_t i = i0; i < i1; ++i) pack(i, k0, kc, buf + (i - i0) * kc * chunk);
+                } else if (!prepacked) {
+                    for (int64_t i = i0; i < i1; ++i) pack(i, k0, kc, buf + (i - i0) * kc * chunk);
+                }
+                for (int p = q0; p < q1; ++p)
+                    for (int64_t i = i0; i < i1; ++i) compute(i, p, p + 1, k0, kc, at(i));
+                if (shared) {
 #pragma omp barrier
                 }
             }
+        };
+        if (large_c) {
+            for (int64_t s0 = 0; s0 < chunks; s0 += super)
+                sweep(s0, std::min(chunks, s0 + super), p0, p1, scratch, true);
+        } else {
+            // Groups of `group` column blocks shared out (or, few_blocks, every thread packing
+            // every group for its own panels): no thread waits for another until the end. The
+            // groups left over when they do not divide among the threads (the last one usually
+            // partial) are shared by panels too.
+            float* bp = prepacked ? nullptr : scratch + t * kGroup * block;
+            const int64_t groups = (chunks + group - 1) / group;
+            const int64_t whole = few_blocks ? 0 : groups - groups % nt;
+            const auto one_group = [&](int64_t g, int q0, int q1) {
+                sweep(g * group, std::min(chunks, (g + 1) * group), q0, q1, bp, false);
+            };
+#pragma omp for schedule(static) nowait
+            for (int64_t g = 0; g < whole; ++g) one_group(g, 0, panels);
+            for (int64_t g = whole; g < groups; ++g) one_group(g, p0, p1);
         }
     }
 }
@@ -521,11 +521,11 @@ void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const
 
 void packed_gemm_put_row(int64_t n, int k, int r, const float* row, float* packed_b) {
     // The layout pack_block / pack_block2 write: block i at i K 48, its rows as wide as its
-    // vectors of the ISA run_act picks (16 or 8 lanes), zero past the last column.
+    // vectors of the ISA run_act picks, zero past the last column.
     const int lanes = cpu_has_avx512() ? 16 : 8;
     const int64_t chunk = 16 * kNvMax;
     for (int64_t n0 = 0; n0 < n; n0 += chunk) {
-        const int64_t cols = std::min(chunk, n - n0), width = (cols + lanes - 1) / lanes * lanes;
+        const int64_t cols = std::min(chunk, n - n0), width = row_width(n, n0, lanes);
         float* d = packed_b + n0 * k + r * width;
         std::copy(row + n0, row + n0 + cols, d);
         std::fill(d + cols, d + width, 0.0f);
