@@ -59,12 +59,12 @@ TEST(Kernels, ConvGemmManyChannelsLongK) {
     // blocks, the leftover ones shared by panels), 8 -> 260 1x1 at 45 x 45 (C past 2 MiB:
     // super-blocks swept panel by panel) and 600 -> 70 1x1 at 7 x 7, batch 2 (two passes; two
     // column blocks: two threads share the panels), and with A past 1 MiB (column blocks in
-    // groups: 600 -> 440 at 7 x 7, 300 -> 880 at 10 x 10: 48 + 48 + 4 columns), 1 and 2
-    // threads; partial panels throughout.
+    // groups of 4: 600 -> 440 at 7 x 7, 300 -> 880 at 10 x 10: 48 + 48 + 4 columns, and at
+    // 14 x 14: 4 blocks + 4 columns, two groups), 1 and 2 threads; partial panels throughout.
     int n = 0;
     for (auto [cin, cout, k, h, w, batch] :
          {std::tuple{60, 70, 3, 23, 19, 1}, std::tuple{8, 260, 1, 45, 45, 1}, std::tuple{600, 70, 1, 7, 7, 2},
-          std::tuple{600, 440, 1, 7, 7, 1}, std::tuple{300, 880, 1, 10, 10, 1}})
+          std::tuple{600, 440, 1, 7, 7, 1}, std::tuple{300, 880, 1, 10, 10, 1}, std::tuple{300, 880, 1, 14, 14, 1}})
         for (int threads : {1, 2}) {
             SCOPED_TRACE("conv " + std::to_string(cin) + " -> " + std::to_string(cout) + " k" + std::to_string(k) +
                          " t" + std::to_string(threads));
