@@ -1,6 +1,7 @@
 // Dense and grouped convolution as GEMM: a 1x1 stride-1 conv multiplies the weights by
-// the input planes directly; any other conv goes through im2col into preallocated
-// scratch. The GEMM is our packed_gemm (bias + activation fused) where it suits, else
+// the input planes directly; with AVX-512 packed_gemm makes the im2col columns of the others
+// (stride <= 2) from the input as it packs them; any other conv goes through im2col into
+// preallocated scratch. The GEMM is our packed_gemm (bias + activation fused) where it suits, else
 // OpenBLAS followed by the bias + activation pass. Also the one threaded SGEMM of the CPU
 // backend. Not depthwise (cpu/depthwise.cpp) and not the BN folding (cpu/executor.cpp).
 
@@ -43,6 +44,16 @@ static bool direct_gemm(const ConvShape& s) { return s.k == 1 && s.stride == 1 &
 
 bool conv_packed(const ConvShape& s) { return s.groups == 1 && packed_gemm_suits(); }
 
+// Whether conv_gemm runs a conv as packed_gemm_from on Im2colSource.
+static bool implicit_im2col(const ConvShape& s) {
+#if defined(ESM_X86_SIMD)
+    return conv_packed(s) && !direct_gemm(s) && s.stride <= 2 && cpu_has_avx512();
+#else
+    (void)s;
+    return false;
+#endif
+}
+
 // Output rows per im2col tile. packed_gemm: the column matrix of one tile stays within ~1 MiB,
 // in L2 while packed_gemm copies its 48-column blocks (ResNet's 7x7 stem, 147 x 12,544
 // columns in one 7.4 MB tile, ran at 50 GFLOP/s, in 1 MiB tiles at 80-88), but has at least
@@ -61,7 +72,7 @@ static int tile_rows(int kdim, int ho, int wo, bool packed, int threads) {
 // The im2col tile's floats: the column matrix, or for packed_gemm the same packed as its B
 // blocks plus a row buffer per thread (im2col_packed).
 static int64_t col_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads) {
-    if (direct_gemm(s)) return 0;
+    if (direct_gemm(s) || implicit_im2col(s)) return 0;
     const int kdim = in.c / s.groups * s.k * s.k;
     const int64_t cols = int64_t(tile_rows(kdim, out.h, out.w, conv_packed(s), threads)) * out.w;
     if (!conv_packed(s)) return kdim * cols;
@@ -142,6 +153,81 @@ static void im2col_packed(const TensorView& in, int b, int c0, int cin, int oy0,
     }
 }
 
+#if defined(ESM_X86_SIMD)
+// The im2col matrix of image b made block by block as packed_gemm packs it (packed_gemm_from),
+// never stored whole: a large-kernel conv's matrix (a 7x7 conv of 128 channels at 28x28: 19
+// MB) went through memory twice, written by im2col and read by the GEMM. Strides 1 and 2 on
+// AVX-512. Columns are output pixels p = oy Wo + ox; rows r = (ci, ky, kx) as im2col's.
+class Im2colSource final : public BSource {
+public:
+    Im2colSource(const TensorView& in, int b, int wo, const ConvShape& s) : in_(in), b_(b), wo_(wo), s_(s) {}
+
+    ESM_AVX512 void rows(int k0, int kc, int64_t n0, int cols, int width, float* dst) const override {
+        const int kk = s_.k * s_.k;
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        for (int q = 0; q < kk; ++q) {
+            // rows r = ci kk + q of this pass: ci in [c_lo, c_hi)
+            const int c_lo = std::max(0, (k0 - q + kk - 1) / kk), c_hi = (k0 + kc - q + kk - 1) / kk;
+            if (c_lo >= c_hi) continue;
+            Op ops[kMaxOps];
+            const int nops = plan(q / s_.k, q % s_.k, n0, cols, ops);
+            for (int ci = c_lo; ci < c_hi; ++ci) {
+                const float* x = in_.channel(b_, ci);
+                float* d = dst + int64_t(ci * kk + q - k0) * width;
+                for (int o = 0; o < nops; ++o) {
+                    const Op& op = ops[o];
+                    __m512 v = _mm512_maskz_loadu_ps(op.a, x + op.src);
+                    if (s_.stride == 2) v = _mm512_permutex2var_ps(v, even, _mm512_maskz_loadu_ps(op.b, x + op.src + 16));
+                    _mm512_mask_storeu_ps(d + op.dst, op.s, v);
+                }
+                if (cols < width) _mm512_mask_storeu_ps(d + cols, lanes(width - cols), _mm512_setzero_ps());
+            }
+        }
+    }
+
+private:
+    // One vector of a row: lanes s of d[dst ..] = the input plane's [src + S j] (j a lane),
+    // loaded under masks a (input [src, src + 16)) and b (stride 2: [src + 16, src + 32)), zero
+    // outside the plane's row (padding).
+    struct Op {
+        int64_t src;
+        int dst;
+        __mmask16 a, b, s;
+    };
+    static constexpr int kMaxOps = 64;  // 48 columns: at most 48 output rows + 3 vectors
+
+    // The vectors of kernel tap (ky, kx) for columns [n0, n0 + cols): per output row they
+    // cover, its input row's columns (the same for every channel).
+    int plan(int ky, int kx, int64_t n0, int cols, Op* ops) const {
+        const int S = s_.stride;
+        int nops = 0;
+        for (int j = 0; j < cols;) {
+            const int64_t p = n0 + j;
+            const int oy = static_cast<int>(p / wo_), ox = static_cast<int>(p % wo_);
+            const int seg = std::min(cols - j, wo_ - ox);
+            const int iy = oy * S - s_.pad + ky;
+            const bool inside = iy >= 0 && iy < in_.h;
+            for (int t = 0; t < seg; t += 16) {
+                const int i = (ox + t) * S - s_.pad + kx;  // input column of lane 0
+                const int w = in_.w;
+                Op& op = ops[nops++];
+                op.src = inside ? int64_t(iy) * w + i : 0;
+                op.dst = j + t;
+                op.a = inside ? static_cast<__mmask16>(lanes(w - i) & ~lanes(-i)) : 0;
+                op.b = inside ? static_cast<__mmask16>(lanes(w - i - 16) & ~lanes(-i - 16)) : 0;
+                op.s = lanes(seg - t);
+            }
+            j += seg;
+        }
+        return nops;
+    }
+
+    const TensorView& in_;
+    int b_, wo_;
+    ConvShape s_;
+};
+#endif
+
 void conv_gemm(const TensorView& in, const TensorView& out, const float* w, const float* bias, const ConvShape& s,
                float* scratch, int threads, const Prologue* pre, const TensorView* res) {
     const int cin_g = in.c / s.groups, cout_g = out.c / s.groups;
@@ -159,6 +245,14 @@ void conv_gemm(const TensorView& in, const TensorView& out, const float* w, cons
         else
             sgemm(false, cout_g, n, kdim, wg, kdim, b, ldb, c, hw, threads);
     };
+#if defined(ESM_X86_SIMD)
+    if (implicit_im2col(s)) {
+        for (int b = 0; b < out.n; ++b)
+            packed_gemm_from(out.c, hw, kdim, w, Im2colSource(in, b, out.w, s), bias, s.act, out.channel(b, 0), hw,
+                             scratch, threads, res ? res->channel(b, 0) : nullptr);
+        return;
+    }
+#endif
     for (int b = 0; b < out.n; ++b)
         for (int g = 0; g < s.groups; ++g) {
             const float* wg = w + int64_t(g) * cout_g * kdim;  // packed: groups == 1

@@ -56,8 +56,9 @@ struct Prologue {
 // weights are then packed by packed_gemm_pack_a at create.
 bool conv_packed(const ConvShape& s);
 // Floats of scratch a GEMM conv needs: an im2col tile (none when it reads its input
-// directly; when conv_packed, in packed_gemm's B layout plus a row buffer per thread) and,
-// when conv_packed, packed_gemm's own scratch after it.
+// directly or packed_gemm makes the columns as it packs them; when conv_packed, in
+// packed_gemm's B layout plus a row buffer per thread) and, when conv_packed, packed_gemm's
+// own scratch after it.
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads);
 
 // conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded, or
@@ -88,6 +89,19 @@ void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Pro
 void packed_gemm_put_row(int64_t n, int k, int r, const float* row, float* packed_b);
 void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
                            Act act, float* c, int64_t ldc, const float* res = nullptr, int threads = 1);
+// B made where it is packed instead of read from memory (conv.cpp: an implicit im2col):
+// rows(k0, kc, n0, cols, width, dst) writes rows [k0, k0 + kc) of B's columns [n0, n0 + cols)
+// to dst, rows `width` floats apart, zero in columns [cols, width). Several threads call it
+// at once. Same scratch and results as packed_gemm on that B.
+class BSource {
+public:
+    virtual void rows(int k0, int kc, int64_t n0, int cols, int width, float* dst) const = 0;
+
+protected:
+    ~BSource() = default;
+};
+void packed_gemm_from(int m, int64_t n, int k, const float* packed_a, const BSource& b, const float* bias, Act act,
+                      float* c, int64_t ldc, float* scratch, int threads, const float* res = nullptr);
 
 // direct.cpp: k x k convs with <= 32 output channels (DenseNet's growth conv; with AVX-512
 // also stride 2 and any Cin: MobileNetV3's stem).

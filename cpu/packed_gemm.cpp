@@ -176,34 +176,53 @@ ESM_AVX512 void pack_block(const float* b, int64_t ldb, int kdim, int64_t n, int
 }
 
 // C rows [m0, m0 + rows) x NC (<= 4) columns from a block of B packed 16 wide (the last
-// columns of a plane: 7 x 7 = 48 + 1, 14 x 14 = 192 + 4): per column the panel's 8 rows in
-// one ymm, A's (K, 8) rows loaded as they lie, 1 FMA per k and column where the 16-lane tile
-// spends 8 FMAs and 8 broadcasts on one useful lane each.
+// columns of a plane: 7 x 7 = 48 + 1, 14 x 14 = 192 + 4): per column and panel the panel's 8
+// rows in one ymm, A's (K, 8) rows loaded as they lie, 1 FMA per k, column and panel where
+// the 16-lane tile spends 8 FMAs and 8 broadcasts on one useful lane each. 8 / NC panels at
+// once (panel q's A at ap + q astride, its C rows 8 q on), so that 8 chains of FMAs run side
+// by side (one column of one panel was one chain: an FMA's latency per k). Panels past the
+// `rows` are computed on the last one's A and not stored.
 // Same order of additions per output as the tile: results bit-identical.
 template <Act A, int NC>
-ESM_AVX512 void narrow(const float* ap, const float* bp, int kdim, const float* bias, int rows, float* c, int64_t ldc,
-                       const float* res, Pass pass) {
+ESM_AVX512 void narrow(const float* ap, int64_t astride, const float* bp, int kdim, const float* bias, int rows,
+                       float* c, int64_t ldc, const float* res, Pass pass) {
+    constexpr int P = 8 / NC;
     alignas(32) float t[8];
-    __m256 acc[NC];
-    for (int j = 0; j < NC; ++j) {
-        for (int r = 0; r < 8; ++r) t[r] = r >= rows ? 0.0f : pass.first ? bias[r] : c[r * ldc + j];
-        acc[j] = _mm256_load_ps(t);
+    const int np = std::min(P, (rows + kMr - 1) / kMr);
+    const float* aq[P];
+    __m256 acc[P][NC];
+    for (int q = 0; q < P; ++q) {
+        aq[q] = ap + std::min(q, np - 1) * astride;
+        const int rq = std::min(kMr, rows - q * kMr);  // <= 0 past the last panel
+        for (int j = 0; j < NC; ++j) {
+            for (int r = 0; r < 8; ++r)
+                t[r] = r >= rq ? 0.0f : pass.first ? bias[q * kMr + r] : c[(q * kMr + r) * ldc + j];
+            acc[q][j] = _mm256_load_ps(t);
+        }
     }
     for (int k = 0; k < kdim; ++k) {
-        const __m256 a = _mm256_loadu_ps(ap + int64_t(k) * kMr);
-        for (int j = 0; j < NC; ++j) acc[j] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(bp + int64_t(k) * 16 + j), acc[j]);
-    }
-    for (int j = 0; j < NC; ++j) {
-        __m256 y = acc[j];
-        if (pass.last) {
-            if (res) {
-                for (int r = 0; r < 8; ++r) t[r] = r < rows ? res[r * ldc + j] : 0.0f;
-                y = _mm256_add_ps(y, _mm256_load_ps(t));
-            }
-            y = act256<A>(y);
+        __m256 b[NC];
+        for (int j = 0; j < NC; ++j) b[j] = _mm256_broadcast_ss(bp + int64_t(k) * 16 + j);
+        for (int q = 0; q < P; ++q) {
+            const __m256 a = _mm256_loadu_ps(aq[q] + int64_t(k) * kMr);
+            for (int j = 0; j < NC; ++j) acc[q][j] = _mm256_fmadd_ps(a, b[j], acc[q][j]);
         }
-        _mm256_store_ps(t, y);
-        for (int r = 0; r < rows; ++r) c[r * ldc + j] = t[r];
+    }
+    for (int q = 0; q < np; ++q) {
+        const int rq = std::min(kMr, rows - q * kMr);
+        float* cq = c + q * kMr * ldc;
+        for (int j = 0; j < NC; ++j) {
+            __m256 y = acc[q][j];
+            if (pass.last) {
+                if (res) {
+                    for (int r = 0; r < 8; ++r) t[r] = r < rq ? res[(q * kMr + r) * ldc + j] : 0.0f;
+                    y = _mm256_add_ps(y, _mm256_load_ps(t));
+                }
+                y = act256<A>(y);
+            }
+            _mm256_store_ps(t, y);
+            for (int r = 0; r < rq; ++r) cq[r * ldc + j] = t[r];
+        }
     }
 }
 
@@ -217,18 +236,22 @@ ESM_AVX512 void column_block(int m, int64_t n, int64_t n0, int p0, int p1, int k
     const Cols512 g = cols512(n, n0);
     const int nv = g.nv;
     const __mmask16 last = g.last;
-    for (int p = p0; p < p1; ++p) {
+    const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
+    // narrow() takes 8 / cols panels at a time, the tile one
+    const int step = cols <= 4 ? 8 / cols : 1;
+    for (int p = p0; p < p1; p += step) {
         const int m0 = p * kMr;
         const float* ap = packed + int64_t(m0) * kdim + int64_t(k0) * kMr;
         float* cm = c + m0 * ldc + n0;
         const int rows = std::min(kMr, m - m0);
+        const int nrows = std::min(step * kMr, std::min(p1 * kMr, m) - m0);  // narrow's panels [p, p + step)
         const float* rm = res ? res + m0 * ldc + n0 : nullptr;
-        const int cols = static_cast<int>(std::min<int64_t>(16 * kNvMax, n - n0));
+        const int64_t as = int64_t(kMr) * kdim;
         switch (cols <= 4 ? -cols : nv) {
-            case -1: narrow<A, 1>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
-            case -2: narrow<A, 2>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
-            case -3: narrow<A, 3>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
-            case -4: narrow<A, 4>(ap, bp, kc, bias + m0, rows, cm, ldc, rm, pass); break;
+            case -1: narrow<A, 1>(ap, as, bp, kc, bias + m0, nrows, cm, ldc, rm, pass); break;
+            case -2: narrow<A, 2>(ap, as, bp, kc, bias + m0, nrows, cm, ldc, rm, pass); break;
+            case -3: narrow<A, 3>(ap, as, bp, kc, bias + m0, nrows, cm, ldc, rm, pass); break;
+            case -4: narrow<A, 4>(ap, as, bp, kc, bias + m0, nrows, cm, ldc, rm, pass); break;
             case 1: tile<A, 1>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
             case 2: tile<A, 2>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
             default: tile<A, 3>(ap, bp, kc, bias + m0, rows, cm, ldc, last, rm, pass); break;
@@ -381,11 +404,16 @@ ESM_AVX2 void column_block2(int m, int64_t n, int64_t n0, int p0, int p1, int kd
 // MobileNetV3's small products, 5-10 % on DenseNet's 1x1 convs with 1.6 MB outputs).
 template <Act A, bool kAvx512>
 void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_t ldb, const float* bias, float* c,
-         int64_t ldc, const float* res, float* scratch, int threads, const Prologue* pre, const float* prepacked) {
+         int64_t ldc, const float* res, float* scratch, int threads, const Prologue* pre, const float* prepacked,
+         const BSource* src) {
     const int64_t chunk = 16 * kNvMax;
     const int kc_max = k_pass(kdim);
     // Block i's rows [k0, k0 + kc) packed into bp.
     const auto pack = [&](int64_t i, int k0, int kc, float* bp) {
+        if (src) {
+            const int cols = static_cast<int>(std::min(chunk, n - i * chunk));
+            return src->rows(k0, kc, i * chunk, cols, static_cast<int>(row_width(n, i * chunk, kAvx512 ? 16 : 8)), bp);
+        }
         const Prologue pk = pre ? Prologue{pre->scale + k0, pre->shift + k0, pre->act} : Prologue{};
         const float* bk = b + int64_t(k0) * ldb;
         if constexpr (kAvx512)
@@ -438,8 +466,11 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
                 } else if (!prepacked) {
                     for (int64_t i = i0; i < i1; ++i) pack(i, k0, kc, buf + (i - i0) * kc * chunk);
                 }
+                // a last block of <= 4 columns (narrow()) takes several panels at once
+                const int64_t iw = n - (i1 - 1) * chunk <= 4 ? i1 - 1 : i1;
                 for (int p = q0; p < q1; ++p)
-                    for (int64_t i = i0; i < i1; ++i) compute(i, p, p + 1, k0, kc, at(i));
+                    for (int64_t i = i0; i < iw; ++i) compute(i, p, p + 1, k0, kc, at(i));
+                if (iw < i1) compute(iw, q0, q1, k0, kc, at(iw));
                 if (shared) {
 #pragma omp barrier
                 }
@@ -470,8 +501,8 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
 template <bool kAvx512>
 void run_act(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias, Act act,
              float* c, int64_t ldc, const float* res, float* scratch, int threads, const Prologue* pre,
-             const float* pb) {
-#define ESM_RUN(A) run<A, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, res, scratch, threads, pre, pb)
+             const float* pb, const BSource* src) {
+#define ESM_RUN(A) run<A, kAvx512>(m, n, k, packed_a, b, ldb, bias, c, ldc, res, scratch, threads, pre, pb, src)
     switch (act) {
         case Act::ReLU: return ESM_RUN(Act::ReLU);
         case Act::HSwish: return ESM_RUN(Act::HSwish);
@@ -512,10 +543,21 @@ void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const
                            Act act, float* c, int64_t ldc, const float* res, int threads) {
 #if defined(ESM_X86_SIMD)
     (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, res,
-                                                        nullptr, threads, nullptr, packed_b);
+                                                        nullptr, threads, nullptr, packed_b, nullptr);
 #else
     (void)m, (void)n, (void)k, (void)packed_a, (void)packed_b, (void)bias, (void)act, (void)c, (void)ldc, (void)res,
         (void)threads;
+#endif
+}
+
+void packed_gemm_from(int m, int64_t n, int k, const float* packed_a, const BSource& b, const float* bias, Act act,
+                      float* c, int64_t ldc, float* scratch, int threads, const float* res) {
+#if defined(ESM_X86_SIMD)
+    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, res, scratch,
+                                                        threads, nullptr, nullptr, &b);
+#else
+    (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)bias, (void)act, (void)c, (void)ldc, (void)scratch,
+        (void)threads, (void)res;
 #endif
 }
 
@@ -536,7 +578,7 @@ void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* res) {
 #if defined(ESM_X86_SIMD)
     (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, b, ldb, bias, act, c, ldc, res, scratch,
-                                                        threads, pre, nullptr);
+                                                        threads, pre, nullptr, nullptr);
 #else
     // packed_gemm_suits() is false without AVX-512 or AVX2: never called
     (void)m, (void)n, (void)k, (void)packed_a, (void)b, (void)ldb, (void)bias, (void)act, (void)c, (void)ldc,

@@ -38,7 +38,8 @@ const Act kActs[] = {Act::None, Act::ReLU, Act::HSwish, Act::HSigmoid};
 
 TEST(Kernels, ConvGemmAllKernelsStrides) {
     // 37 output channels: past the direct kernel's 32, so k x k convs take im2col + GEMM
-    // (packed_gemm with AVX-512, OpenBLAS without), in 8-channel panels and a partial one.
+    // (packed_gemm: with AVX-512 its B made from the input as it packs it), in 8-channel
+    // panels and a partial one.
     int n = 0;
     for (int k : {1, 3, 5, 7, 9})
         for (int s : {1, 2})
@@ -402,13 +403,14 @@ TEST(Kernels, DirectConvFewOutputChannels) {
 }
 
 TEST(Kernels, ConvGemmTiledIm2col) {
-    // A column matrix over the ~8 MB tile budget: im2col + SGEMM run in row tiles
-    // (17 + 17 + 6 output rows here), each writing its column block of the output.
-    // K = 64*7*7 = 3136 is past what packed_gemm takes: OpenBLAS.
+    // With AVX-512 these convs make their im2col columns block by block as packed_gemm packs
+    // them (Im2colSource, no tiles): K = 64*7*7 = 3136 in 7 passes of 448 rows, which split
+    // a channel's 49 rows; without (the kernels_without_avx512 run, AVX2), a column matrix
+    // past the tile budget in row tiles, each writing its column block of the output.
     Op op = conv_op(64, 40, 40, 38, 7, 1, 1, false, true, Act::ReLU);
     EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1, 64, 40, 0), 77, 2));
-    // K = 200*3*3 = 1800: packed_gemm (with AVX-512) on row tiles of 19 + 19 + 2 rows, each
-    // 19*60 = 1140 columns (not whole 48-column blocks), 37 channels (not whole 8-panels).
+    // K = 200*3*3 = 1800 (AVX2: row tiles of 19 + 19 + 2 rows, each 19*60 = 1140 columns,
+    // not whole 48-column blocks), 37 channels (not whole 8-panels).
     Op packed = conv_op(200, 37, 40, 60, 3, 1, 1, true, true, Act::HSwish);
     for (int threads : {1, 2}) EXPECT_TRUE(esm_test::executor_matches_reference(one_op(packed, 1, 200, 37, 0), 78, threads));
     // A 7x7 plane is 48 + 1 columns: 2 threads split the 9 channel panels (the last
