@@ -56,15 +56,19 @@ TEST(Kernels, ConvGemmAllKernelsStrides) {
 
 TEST(Kernels, ConvGemmManyChannelsLongK) {
     // Each of packed_gemm's orders, with K past one pass over K (512 rows) where the reference
-    // stays cheap: 60 -> 70 3x3 at 23 x 19 (K 540 in two passes, im2col in row tiles; column
-    // blocks, the leftover ones shared by panels), 8 -> 260 1x1 at 45 x 45 (C past 2 MiB:
-    // super-blocks swept panel by panel) and 600 -> 70 1x1 at 7 x 7, batch 2 (two passes; two
-    // column blocks: two threads share the panels), and with A past 1 MiB (column blocks in
-    // groups of 4: 600 -> 440 at 7 x 7, 300 -> 880 at 10 x 10: 48 + 48 + 4 columns, and at
-    // 14 x 14: 4 blocks + 4 columns, two groups), 1 and 2 threads; partial panels throughout.
+    // stays cheap: 60 -> 70 3x3 at 23 x 19 (K 540 in two passes, made from the input, with
+    // AVX2 im2col in row tiles; column blocks, the leftover ones shared by panels), 8 -> 260
+    // 1x1 at 45 x 45 (C past 2 MiB: super-blocks swept panel by panel) and 600 -> 70 1x1 at
+    // 7 x 7, batch 2 (two passes; two column blocks: two threads share the panels), and with
+    // A past 1 MiB (column blocks in groups of 4: 600 -> 440 at 7 x 7, 300 -> 880 at 10 x 10:
+    // 48 + 48 + 4 columns, and at 14 x 14: 4 blocks + 4 columns, two groups), 1 and 2
+    // threads; partial panels throughout.
+    // 16 -> 67 3x3 at 91 x 91: C past 2 MiB with its B made from the input (AVX-512): at two
+    // threads each sweeps its half of the columns (86 and 87 blocks) in 3 super-blocks of 37.
     int n = 0;
     for (auto [cin, cout, k, h, w, batch] :
          {std::tuple{60, 70, 3, 23, 19, 1}, std::tuple{8, 260, 1, 45, 45, 1}, std::tuple{600, 70, 1, 7, 7, 2},
+          std::tuple{16, 67, 3, 91, 91, 1},
           std::tuple{600, 440, 1, 7, 7, 1}, std::tuple{300, 880, 1, 10, 10, 1}, std::tuple{300, 880, 1, 14, 14, 1}})
         for (int threads : {1, 2}) {
             SCOPED_TRACE("conv " + std::to_string(cin) + " -> " + std::to_string(cout) + " k" + std::to_string(k) +
