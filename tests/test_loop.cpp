@@ -208,15 +208,16 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
 }
 
 TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
-    // A device that slows by 10 % after its first 12 measurements: the references measured
-    // after the first batch moved more than 3 %, every retry too, so the loop stops with a
-    // clear error instead of keeping drifted samples; what passed QC before is on disk.
+    // A device that slows by 10 % after its first 16 measurements (6 of them the baselines:
+    // three passes over the two references): the references measured after the first batch
+    // moved more than 3 %, every retry too, so the loop stops with a clear error instead of
+    // keeping drifted samples; what passed QC before is on disk.
     Space s = preset("densenet");
     const std::string out = tmp_dir("drift");
     const std::string counter = out + "_count";
     std::ofstream(counter) << 0;
     const std::string runner = "n=$(cat " + counter + "); echo $((n+1)) > " + counter +
-                               "; if [ $n -ge 12 ]; then echo $(( ${#1} * 11 )); else echo ${#1}0; fi";
+                               "; if [ $n -ge 16 ]; then echo $(( ${#1} * 11 )); else echo ${#1}0; fi";
     MeasureProtocol p;
     p.refs = 2;
     p.qc_batch = 5;
@@ -286,9 +287,9 @@ TEST(Loop, SamplesMeasuredBeforeACrashAreNotMeasuredAgain) {
     const std::string log = out + "_calls", flag = out + "_down";
     std::ofstream(log) << "";
     std::ofstream(flag) << 1;
-    // Logs every call's arch; dies on its 16th call while the flag exists.
+    // Logs every call's arch; dies on its 18th call while the flag exists.
     const std::string runner = "echo \"$1\" >> " + log + "; n=$(wc -l < " + log + "); [ -e " + flag +
-                               " ] && [ $n -ge 16 ] && exit 1; echo \"${#1}.5\"";
+                               " ] && [ $n -ge 18 ] && exit 1; echo \"${#1}.5\"";
     MeasureProtocol p;
     p.refs = 1;
     p.qc_batch = 10;
@@ -302,7 +303,8 @@ TEST(Loop, SamplesMeasuredBeforeACrashAreNotMeasuredAgain) {
         auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
         EXPECT_THROW(run_esm_loop(s, o, *src), Error);
     }
-    // Call 1: the reference; 2-11: batch 1; 12: reference; 13-15: measured, then the crash.
+    // Calls 1-3: the reference's baseline (three passes); 4-13: batch 1; 14: the reference;
+    // 15-17: measured, then the crash.
     Table before = read_table(out + "/dataset.csv");
     int pending = 0;
     for (const auto& r : before.rows) pending += r[5] == "pending";

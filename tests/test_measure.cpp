@@ -81,11 +81,12 @@ TEST(Measure, QualityControlRemeasuresBatchWhenDeviceSlowsDown) {
     auto base = qc.measure_baselines({"r1", "r2"});
     ASSERT_EQ(base.size(), 2u);
     EXPECT_NEAR(base[0].stats.latency_ms, 5.0, 0.05);
+    EXPECT_EQ(dev.measured, 6);  // baselines: three passes over the two references
     // The device slows down by 10 % while the first attempt of the batch runs (from its
     // second sample on) and recovers after the references caught it.
     dev.on_measure = [&](int n) {
-        if (n == 3) dev.factor = 1.1;   // b (second sample) onwards
-        if (n == 7) dev.factor = 1.0;   // the second attempt runs on a recovered device
+        if (n == 7) dev.factor = 1.1;   // b (second sample) onwards
+        if (n == 11) dev.factor = 1.0;  // the second attempt runs on a recovered device
     };
     BatchReport r = qc.measure_batch({"a", "b", "c"});
     EXPECT_TRUE(r.passed) << r.message;
@@ -94,6 +95,30 @@ TEST(Measure, QualityControlRemeasuresBatchWhenDeviceSlowsDown) {
     EXPECT_NEAR(r.samples[1].stats.latency_ms, 20.0, 0.1);  // the slowed value was not kept
     EXPECT_EQ(dev.per_arch["b"], 2);
     for (const auto& ref : r.refs) EXPECT_LT(std::fabs(ref.drift), 0.03);
+}
+
+TEST(Measure, BaselineIsTheMedianOfThreePasses) {
+    // The device runs 30 % fast during the first pass over the references and 20 % slow
+    // during the third: each baseline is the second pass's, and a batch on the device at its
+    // normal speed passes a 10 % threshold (against the first measurement it would not).
+    FakeDevice dev;
+    dev.p = small_protocol();
+    MeasureProtocol p = dev.p;
+    p.qc_threshold = 0.1;
+    QualityControl qc(p, dev.measurer());
+    dev.on_measure = [&](int n) { dev.factor = n < 2 ? 0.7 : n < 4 ? 1.0 : 1.2; };
+    auto base = qc.measure_baselines({"r1", "r2"});
+    dev.on_measure = nullptr;
+    dev.factor = 1.0;
+    ASSERT_EQ(base.size(), 2u);
+    EXPECT_NEAR(base[0].stats.latency_ms, 5.0, 0.05);
+    EXPECT_NEAR(base[1].stats.latency_ms, 8.0, 0.05);
+    ASSERT_EQ(qc.baselines().size(), 2u);
+    EXPECT_NEAR(qc.baselines()[1].second, 8.0, 0.05);
+    EXPECT_EQ(dev.per_arch["r1"], 3);
+    BatchReport r = qc.measure_batch({"a"});
+    EXPECT_TRUE(r.passed) << r.message;
+    EXPECT_EQ(r.attempts, 1);
 }
 
 TEST(Measure, QualityControlFailsAfterRetriesOnPermanentDrift) {

@@ -79,8 +79,9 @@ struct BatchReport {
 class QualityControl {
 public:
     QualityControl(const MeasureProtocol& p, ArchMeasurer measure);
-    // Measures the references for the first time; their results are the baselines (a
-    // spread above outlier_spread is re-measured, the steadiest measurement kept).
+    // Measures the references for the first time; their results are the baselines: three
+    // interleaved passes over the references, each reference's median measurement (a spread
+    // above outlier_spread is re-measured, the steadiest measurement kept).
     std::vector<RefResult> measure_baselines(const std::vector<std::string>& refs);
     // Resume: a reference's first measurement, read back from the dataset.
     void set_baseline(const std::string& arch, double latency_ms);
