@@ -52,13 +52,12 @@ struct Prologue {
     Act act;
 };
 
-// Whether a conv runs on packed_gemm (ungrouped, on a CPU with AVX-512 or AVX2 + FMA); its
-// weights are then packed by packed_gemm_pack_a at create.
+// Whether a conv runs on packed_gemm (ungrouped, 1x1 stride 1 or any kernel with stride <= 2,
+// on a CPU with AVX-512 or AVX2 + FMA); its weights are then packed by packed_gemm_pack_a at
+// create.
 bool conv_packed(const ConvShape& s);
-// Floats of scratch a GEMM conv needs: an im2col tile (none when it reads its input
-// directly or packed_gemm makes the columns as it packs them; when conv_packed, in
-// packed_gemm's B layout plus a row buffer per thread) and, when conv_packed, packed_gemm's
-// own scratch after it.
+// Floats of scratch a GEMM conv needs: packed_gemm's when conv_packed (it makes the im2col
+// columns as it packs them), else an im2col tile for OpenBLAS (none for a 1x1 stride-1 conv).
 int64_t conv_scratch_floats(const TensorView& in, const TensorView& out, const ConvShape& s, int threads);
 
 // conv.cpp. in: (B, Cin, H, W)  out: (B, Cout, Ho, Wo)  w: (Cout, Cin/g*k*k) BN folded, or
@@ -82,11 +81,9 @@ void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr,
                  const float* res = nullptr);
 // B packed once for several products with it (cpu/fused.cpp: one per chunk of output
-// channels), or row by row as im2col makes it (packed_gemm_put_row: row r of B, n floats):
-// packed_gemm_b_floats(k, n) floats; then no scratch.
+// channels): packed_gemm_b_floats(k, n) floats; then no scratch.
 int64_t packed_gemm_b_floats(int k, int64_t n);
 void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Prologue* pre, float* packed_b);
-void packed_gemm_put_row(int64_t n, int k, int r, const float* row, float* packed_b);
 void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
                            Act act, float* c, int64_t ldc, const float* res = nullptr, int threads = 1);
 // B made where it is packed instead of read from memory (conv.cpp: an implicit im2col):

@@ -570,19 +570,6 @@ void packed_gemm_from(int m, int64_t n, int k, const float* packed_a, const BSou
 #endif
 }
 
-void packed_gemm_put_row(int64_t n, int k, int r, const float* row, float* packed_b) {
-    // The layout pack_block / pack_block2 write: block i at i K 48, its rows as wide as its
-    // vectors of the ISA run_act picks, zero past the last column.
-    const int lanes = cpu_has_avx512() ? 16 : 8;
-    const int64_t chunk = 16 * kNvMax;
-    for (int64_t n0 = 0; n0 < n; n0 += chunk) {
-        const int64_t cols = std::min(chunk, n - n0), width = row_width(n, n0, lanes);
-        float* d = packed_b + n0 * k + r * width;
-        std::copy(row + n0, row + n0 + cols, d);
-        std::fill(d + cols, d + width, 0.0f);
-    }
-}
-
 void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b, int64_t ldb, const float* bias,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre, const float* res) {
 #if defined(ESM_X86_SIMD)

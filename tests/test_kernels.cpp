@@ -38,11 +38,11 @@ const Act kActs[] = {Act::None, Act::ReLU, Act::HSwish, Act::HSigmoid};
 
 TEST(Kernels, ConvGemmAllKernelsStrides) {
     // 37 output channels: past the direct kernel's 32, so k x k convs take im2col + GEMM
-    // (packed_gemm: with AVX-512 its B made from the input as it packs it), in 8-channel
-    // panels and a partial one.
+    // (packed_gemm, its B made from the input as it packs it, for strides 1 and 2; OpenBLAS on
+    // im2col tiles for stride 3), in 8-channel panels and a partial one.
     int n = 0;
     for (int k : {1, 3, 5, 7, 9})
-        for (int s : {1, 2})
+        for (int s : {1, 2, 3})
             for (int batch : {1, 2}) {
                 const Act act = kActs[n % 4];
                 Op op = conv_op(7, 37, 23, 19, k, s, 1, n % 3 == 0, n % 2 == 0, act);
@@ -56,15 +56,15 @@ TEST(Kernels, ConvGemmAllKernelsStrides) {
 
 TEST(Kernels, ConvGemmManyChannelsLongK) {
     // Each of packed_gemm's orders, with K past one pass over K (512 rows) where the reference
-    // stays cheap: 60 -> 70 3x3 at 23 x 19 (K 540 in two passes, made from the input, with
-    // AVX2 im2col in row tiles; column blocks, the leftover ones shared by panels), 8 -> 260
-    // 1x1 at 45 x 45 (C past 2 MiB: super-blocks swept panel by panel) and 600 -> 70 1x1 at
-    // 7 x 7, batch 2 (two passes; two column blocks: two threads share the panels), and with
-    // A past 1 MiB (column blocks in groups of 4: 600 -> 440 at 7 x 7, 300 -> 880 at 10 x 10:
-    // 48 + 48 + 4 columns, and at 14 x 14: 4 blocks + 4 columns, two groups), 1 and 2
-    // threads; partial panels throughout.
-    // 16 -> 67 3x3 at 91 x 91: C past 2 MiB with its B made from the input (AVX-512): at two
-    // threads each sweeps its half of the columns (86 and 87 blocks) in 3 super-blocks of 37.
+    // stays cheap: 60 -> 70 3x3 at 23 x 19 (K 540 in two passes, B made from the input;
+    // column blocks, the leftover ones shared by panels), 8 -> 260 1x1 at 45 x 45 (C past 2
+    // MiB: super-blocks swept panel by panel) and 600 -> 70 1x1 at 7 x 7, batch 2 (two
+    // passes; two column blocks: two threads share the panels), and with A past 1 MiB (column
+    // blocks in groups of 4: 600 -> 440 at 7 x 7, 300 -> 880 at 10 x 10: 48 + 48 + 4 columns,
+    // and at 14 x 14: 4 blocks + 4 columns, two groups), 1 and 2 threads; partial panels
+    // throughout. 16 -> 67 3x3 at 91 x 91: C past 2 MiB with its B made from the input: at
+    // two threads each sweeps its half of the columns (86 and 87 blocks) in 3 super-blocks
+    // of 37.
     int n = 0;
     for (auto [cin, cout, k, h, w, batch] :
          {std::tuple{60, 70, 3, 23, 19, 1}, std::tuple{8, 260, 1, 45, 45, 1}, std::tuple{600, 70, 1, 7, 7, 2},
@@ -407,14 +407,14 @@ TEST(Kernels, DirectConvFewOutputChannels) {
 }
 
 TEST(Kernels, ConvGemmTiledIm2col) {
-    // With AVX-512 these convs make their im2col columns block by block as packed_gemm packs
-    // them (Im2colSource, no tiles): K = 64*7*7 = 3136 in 7 passes of 448 rows, which split
-    // a channel's 49 rows; without (the kernels_without_avx512 run, AVX2), a column matrix
-    // past the tile budget in row tiles, each writing its column block of the output.
+    // On packed_gemm these convs make their im2col columns block by block as it packs them
+    // (Im2colSource, no tiles): K = 64*7*7 = 3136 in 7 passes of 448 rows, which split a
+    // channel's 49 rows; on OpenBLAS (the kernels_baseline_isa run) a column matrix past the
+    // ~8 MB tile budget goes in row tiles (17 + 17 + 6), each writing its column block.
     Op op = conv_op(64, 40, 40, 38, 7, 1, 1, false, true, Act::ReLU);
     EXPECT_TRUE(esm_test::executor_matches_reference(one_op(op, 1, 64, 40, 0), 77, 2));
-    // K = 200*3*3 = 1800 (AVX2: row tiles of 19 + 19 + 2 rows, each 19*60 = 1140 columns,
-    // not whole 48-column blocks), 37 channels (not whole 8-panels).
+    // K = 200*3*3 = 1800 (OpenBLAS: row tiles of 19 + 19 + 2 rows), 37 channels (not whole
+    // 8-panels).
     Op packed = conv_op(200, 37, 40, 60, 3, 1, 1, true, true, Act::HSwish);
     for (int threads : {1, 2}) EXPECT_TRUE(esm_test::executor_matches_reference(one_op(packed, 1, 200, 37, 0), 78, threads));
     // A 7x7 plane is 48 + 1 columns: 2 threads split the 9 channel panels (the last
