@@ -3,8 +3,10 @@
 #include "esm/measure.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <memory>
+#include <thread>
 
 #include "esm/common.hpp"
 
@@ -18,6 +20,7 @@ void MeasureProtocol::validate() const {
     if (refs < 0) bad("refs must be >= 0");
     if (!(qc_threshold > 0)) bad("qc threshold must be > 0");
     if (qc_retries < 0) bad("qc retries must be >= 0");
+    if (!(qc_wait_s >= 0 && qc_wait_s <= 3600)) bad("qc wait must be in [0, 3600] seconds");
     if (qc_batch < 1) bad("qc batch must be >= 1");
     if (!(outlier_spread > 0) || !(outlier_factor >= 1) || outlier_retries < 0) bad("bad outlier settings");
 }
@@ -131,6 +134,11 @@ std::vector<SampleResult> QualityControl::measure_samples(const std::vector<std:
 BatchReport QualityControl::measure_batch(const std::vector<std::string>& archs) {
     BatchReport rep;
     for (rep.attempts = 1; rep.attempts <= 1 + p_.qc_retries; ++rep.attempts) {
+        const double wait = rep.attempts > 1 ? p_.qc_wait_s * std::ldexp(1.0, rep.attempts - 2) : 0;
+        if (wait > 0 && sleep_)
+            sleep_(wait);
+        else if (wait > 0)
+            std::this_thread::sleep_for(std::chrono::duration<double>(wait));
         rep.samples = measure_samples(archs);
         rep.refs.clear();
         rep.passed = true;

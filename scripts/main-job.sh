@@ -13,7 +13,7 @@ OUT=${ESM_OUT:-out/main-job}
 THREADS=${ESM_THREADS:-1}  # one thread: steadier timings on a small shared machine
 set +e
 "$BUILD/esm-build" --space mobilenetv3 --device cpu --threads "$THREADS" --res 128 --warmup 5 --runs 100 \
-  --qc-threshold 0.5 --strategy balanced --encoding fcc --eval binwise --bins 5 --acc 90 \
+  --qc-threshold 0.5 --qc-retries 4 --qc-wait 5 --strategy balanced --encoding fcc --eval binwise --bins 5 --acc 90 \
   --initial 100 --step 50 --test-size 100 --max-time "${ESM_MAX_TIME:-540}" --seed 1 -o "$OUT"
 status=$?
 set -e

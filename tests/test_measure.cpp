@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <vector>
 
 #include "esm/common.hpp"
 #include "esm/measure.hpp"
@@ -119,6 +120,41 @@ TEST(Measure, BaselineIsTheMedianOfThreePasses) {
     BatchReport r = qc.measure_batch({"a"});
     EXPECT_TRUE(r.passed) << r.message;
     EXPECT_EQ(r.attempts, 1);
+}
+
+TEST(Measure, FailingBatchWaitsBeforeItsRetries) {
+    // The device runs 20 % slow for 2.5 s of (simulated) time after the baselines: without a
+    // wait every retry fails at once; with qc_wait_s 1 the retries wait 1 s, then 2 s (the
+    // clock at 3 s: recovered) and the third attempt passes.
+    for (double wait : {0.0, 1.0}) {
+        FakeDevice dev;
+        dev.p = small_protocol();
+        MeasureProtocol p = dev.p;
+        p.qc_wait_s = wait;
+        QualityControl qc(p, dev.measurer());
+        double clock = 0;
+        std::vector<double> waits;
+        qc.set_sleeper([&](double s) {
+            waits.push_back(s);
+            clock += s;
+        });
+        qc.measure_baselines({"r1"});
+        dev.on_measure = [&](int) { dev.factor = clock < 2.5 ? 1.2 : 1.0; };
+        BatchReport r = qc.measure_batch({"a"});
+        if (wait == 0) {
+            EXPECT_FALSE(r.passed);
+            EXPECT_EQ(r.attempts, 4);
+            EXPECT_TRUE(waits.empty());
+        } else {
+            EXPECT_TRUE(r.passed) << r.message;
+            EXPECT_EQ(r.attempts, 3);
+            EXPECT_EQ(waits, (std::vector<double>{1.0, 2.0}));
+            EXPECT_NEAR(r.samples[0].stats.latency_ms, 10.0, 0.1);
+        }
+    }
+    MeasureProtocol bad = small_protocol();
+    bad.qc_wait_s = -1;
+    EXPECT_THROW(bad.validate(), Error);
 }
 
 TEST(Measure, QualityControlFailsAfterRetriesOnPermanentDrift) {

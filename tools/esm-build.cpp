@@ -16,6 +16,9 @@ static const char* kUsage =
     "  --refs N            reference models for quality control (default 5)\n"
     "  --qc-every N        samples between reference re-measurements (default 10)\n"
     "  --qc-threshold F    largest relative move of a reference (default 0.03, the paper's 3 %)\n"
+    "  --qc-retries N      re-measurements of a failing batch (default 3)\n"
+    "  --qc-wait S         seconds to wait before re-measuring a failing batch, doubled for each\n"
+    "                      further retry (default 0)\n"
     "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms (docs/runner.md)\n"
     "  --runner-timeout S  seconds per architecture (default 600)\n"
     "  --pool CSV          replay: draw samples and latencies from a measured CSV\n"
@@ -48,7 +51,8 @@ int main(int argc, char** argv) {
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
                         {"--refs", true},      {"--qc-every", true},  {"--res-encoding", true}, {"--wd-grid", true},
-                        {"--qc-threshold", true}, {"--min-steps", true}});
+                        {"--qc-threshold", true}, {"--qc-retries", true}, {"--qc-wait", true},
+                        {"--min-steps", true}});
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -87,6 +91,8 @@ int main(int argc, char** argv) {
         proto.refs = static_cast<int>(args.get_int("--refs", proto.refs, 0, 1000));
         proto.qc_batch = static_cast<int>(args.get_int("--qc-every", proto.qc_batch, 1, 1000000));
         proto.qc_threshold = args.get_double("--qc-threshold", proto.qc_threshold, 1e-6, 10);
+        proto.qc_retries = static_cast<int>(args.get_int("--qc-retries", proto.qc_retries, 0, 1000));
+        proto.qc_wait_s = args.get_double("--qc-wait", proto.qc_wait_s, 0, 3600);
         std::unique_ptr<esm::LatencySource> source;
         if (args.has("--pool")) {
             source = esm::make_pool_source(space, args.get("--pool"), args.get("--target"));

@@ -32,6 +32,8 @@ static const char* kUsage =
     "  --qc-every N       samples per quality-control batch (default 10)\n"
     "  --qc-threshold F   allowed reference drift (default 0.03)\n"
     "  --qc-retries N     re-measurements of a failing batch (default 3)\n"
+    "  --qc-wait S        seconds to wait before re-measuring a failing batch, doubled for each\n"
+    "                     further retry (default 0)\n"
     "  --outlier-spread F a sample whose spread (std/mean) exceeds max(F, 3 x the median of the\n"
     "                     rest of its batch) is re-measured, then dropped (default 0.05)\n"
     "  --outlier-retries N re-measurements of an outlier before it is dropped (default 2)\n"
@@ -78,7 +80,7 @@ int main(int argc, char** argv) {
                        {{"--space", true}, {"--archs", true}, {"-o", true}, {"--runs", true}, {"--warmup", true},
                         {"--trim", true}, {"--threads", true}, {"--res", true}, {"--batch", true}, {"--seed", true},
                         {"--refs", true}, {"--qc-every", true}, {"--qc-threshold", true}, {"--qc-retries", true},
-                        {"--outlier-spread", true}, {"--outlier-retries", true}});
+                        {"--qc-wait", true}, {"--outlier-spread", true}, {"--outlier-retries", true}});
     return esm_cli::run_tool("esm-measure", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
         p.qc_batch = static_cast<int>(args.get_int("--qc-every", p.qc_batch, 1, 1000000));
         p.qc_threshold = args.get_double("--qc-threshold", p.qc_threshold, 1e-6, 10.0);
         p.qc_retries = static_cast<int>(args.get_int("--qc-retries", p.qc_retries, 0, 1000));
+        p.qc_wait_s = args.get_double("--qc-wait", p.qc_wait_s, 0, 3600);
         p.outlier_spread = args.get_double("--outlier-spread", p.outlier_spread, 1e-6, 1e6);
         p.outlier_retries = static_cast<int>(args.get_int("--outlier-retries", p.outlier_retries, 0, 1000));
         p.validate();

@@ -18,6 +18,10 @@ struct MeasureProtocol {
     int refs = 5;                // reference models drawn at dataset start
     double qc_threshold = 0.03;  // a reference may move this much from its first measurement
     int qc_retries = 3;          // times a failing batch is measured again
+    // Seconds to wait before measuring a failing batch again, doubled for each further retry
+    // (a device settling after a burst of load, a phone cooling down); not a property of the
+    // measurements, so not in a dataset's header.
+    double qc_wait_s = 0;
     int qc_batch = 10;           // samples between reference re-measurements
     // A sample is an outlier when its own spread (std/mean of the kept runs) exceeds
     // max(outlier_spread, outlier_factor * the lower median spread of the other samples of
@@ -89,13 +93,16 @@ public:
 
     // Measures the samples (outliers re-measured or dropped), then re-measures every
     // reference; when one moved more than qc_threshold from its baseline the whole batch
-    // is measured again, up to qc_retries times. With no references every batch passes.
+    // is measured again, up to qc_retries times, after qc_wait_s, 2 qc_wait_s, ... With no
+    // references every batch passes.
     BatchReport measure_batch(const std::vector<std::string>& archs);
     // Called with every sample's first measurement as soon as it is taken, before the
     // batch's references confirm it, so a caller can make it durable at once.
     void set_observer(std::function<void(const std::string& arch, const LatencyStats&)> observer) {
         observer_ = std::move(observer);
     }
+    // How measure_batch waits qc_wait_s (default: the calling thread sleeps); for tests.
+    void set_sleeper(std::function<void(double seconds)> sleeper) { sleep_ = std::move(sleeper); }
 
 private:
     std::vector<SampleResult> measure_samples(const std::vector<std::string>& archs);
@@ -103,6 +110,7 @@ private:
     ArchMeasurer measure_;
     std::vector<std::pair<std::string, double>> baselines_;
     std::function<void(const std::string&, const LatencyStats&)> observer_;
+    std::function<void(double)> sleep_;
 };
 
 }  // namespace esm
