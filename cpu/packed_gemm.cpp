@@ -1,8 +1,9 @@
 // Our own GEMM with the bias + activation epilogue for the convolutions (1x1 straight on the
-// input planes, k x k on im2col columns), on CPUs with AVX-512 or AVX2 + FMA: weights packed
-// at create into panels of 8 output channels, 48 columns of B at a time copied into
-// contiguous blocks (input rows a plane apart would share L1 sets), and register tiles
-// keeping their accumulators over a pass of up to 256 rows of K: 8 channels x 48 columns
+// input planes, k x k on im2col columns a BSource makes as they are packed), on CPUs with
+// AVX-512 or AVX2 + FMA: weights packed at create into panels of 8 output channels, 48
+// columns of B at a time copied into contiguous blocks (input rows a plane apart would share
+// L1 sets), and register tiles keeping their accumulators over a pass of up to 512 rows of
+// K: 8 channels x 48 columns
 // (24 zmm) with AVX-512, 4 channels x 24 columns (12 of the 16 ymm) with AVX2. Bias and
 // activation are applied in registers before the one store, after a residual (a block's
 // shortcut, rows ldc apart like C) is added there when given: the residual add is then no
