@@ -81,11 +81,11 @@ void packed_gemm(int m, int64_t n, int k, const float* packed_a, const float* b,
                  Act act, float* c, int64_t ldc, float* scratch, int threads, const Prologue* pre = nullptr,
                  const float* res = nullptr);
 // B packed once for several products with it (cpu/fused.cpp: one per chunk of output
-// channels): packed_gemm_b_floats(k, n) floats; then no scratch.
+// channels): packed_gemm_b_floats(k, n) floats; then one thread, no scratch.
 int64_t packed_gemm_b_floats(int k, int64_t n);
 void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Prologue* pre, float* packed_b);
 void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
-                           Act act, float* c, int64_t ldc, const float* res = nullptr, int threads = 1);
+                           Act act, float* c, int64_t ldc);
 // B made where it is packed instead of read from memory (conv.cpp: an implicit im2col):
 // rows(k0, kc, n0, cols, width, dst) writes rows [k0, k0 + kc) of B's columns [n0, n0 + cols)
 // to dst, rows `width` floats apart, zero in columns [cols, width). Several threads call it

@@ -408,12 +408,13 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
          int64_t ldc, const float* res, float* scratch, int threads, const Prologue* pre, const float* prepacked,
          const BSource* src) {
     const int64_t chunk = 16 * kNvMax;
+    constexpr int vec_floats = kAvx512 ? 16 : 8;  // a packed row is whole vectors of these
     const int kc_max = k_pass(kdim);
     // Block i's rows [k0, k0 + kc) packed into bp.
     const auto pack = [&](int64_t i, int k0, int kc, float* bp) {
         if (src) {
             const int cols = static_cast<int>(std::min(chunk, n - i * chunk));
-            return src->rows(k0, kc, i * chunk, cols, static_cast<int>(row_width(n, i * chunk, kAvx512 ? 16 : 8)), bp);
+            return src->rows(k0, kc, i * chunk, cols, static_cast<int>(row_width(n, i * chunk, vec_floats)), bp);
         }
         const Prologue pk = pre ? Prologue{pre->scale + k0, pre->shift + k0, pre->act} : Prologue{};
         const float* bk = b + int64_t(k0) * ldb;
@@ -459,7 +460,7 @@ void run(int m, int64_t n, int kdim, const float* packed, const float* b, int64_
                 // vectors: 48 floats but in a partial last block).
                 const auto at = [&](int64_t i) -> const float* {
                     if (!prepacked) return buf + (i - i0) * kc * chunk;
-                    return prepacked + i * kdim * chunk + k0 * row_width(n, i * chunk, kAvx512 ? 16 : 8);
+                    return prepacked + i * kdim * chunk + k0 * row_width(n, i * chunk, vec_floats);
                 };
                 if (!prepacked && shared) {
 #pragma omp for schedule(static)
@@ -550,13 +551,12 @@ void packed_gemm_pack_b(const float* b, int64_t ldb, int k, int64_t n, const Pro
 }
 
 void packed_gemm_prepacked(int m, int64_t n, int k, const float* packed_a, const float* packed_b, const float* bias,
-                           Act act, float* c, int64_t ldc, const float* res, int threads) {
+                           Act act, float* c, int64_t ldc) {
 #if defined(ESM_X86_SIMD)
-    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, res,
-                                                        nullptr, threads, nullptr, packed_b, nullptr);
+    (cpu_has_avx512() ? run_act<true> : run_act<false>)(m, n, k, packed_a, nullptr, 0, bias, act, c, ldc, nullptr,
+                                                        nullptr, 1, nullptr, packed_b, nullptr);
 #else
-    (void)m, (void)n, (void)k, (void)packed_a, (void)packed_b, (void)bias, (void)act, (void)c, (void)ldc, (void)res,
-        (void)threads;
+    (void)m, (void)n, (void)k, (void)packed_a, (void)packed_b, (void)bias, (void)act, (void)c, (void)ldc;
 #endif
 }
 
