@@ -64,7 +64,9 @@ ArchMeasurer executor_measurer(const Space& space, int batch, int res, const Exe
     };
 }
 
-QualityControl::QualityControl(const MeasureProtocol& p, ArchMeasurer measure) : p_(p), measure_(std::move(measure)) {
+QualityControl::QualityControl(const MeasureProtocol& p, ArchMeasurer measure)
+    : p_(p), measure_(std::move(measure)),
+      sleep_([](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }) {
     p_.validate();
 }
 
@@ -134,11 +136,7 @@ std::vector<SampleResult> QualityControl::measure_samples(const std::vector<std:
 BatchReport QualityControl::measure_batch(const std::vector<std::string>& archs) {
     BatchReport rep;
     for (rep.attempts = 1; rep.attempts <= 1 + p_.qc_retries; ++rep.attempts) {
-        const double wait = rep.attempts > 1 ? p_.qc_wait_s * std::ldexp(1.0, rep.attempts - 2) : 0;
-        if (wait > 0 && sleep_)
-            sleep_(wait);
-        else if (wait > 0)
-            std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        if (rep.attempts > 1 && p_.qc_wait_s > 0) sleep_(p_.qc_wait_s * std::ldexp(1.0, rep.attempts - 2));
         rep.samples = measure_samples(archs);
         rep.refs.clear();
         rep.passed = true;
