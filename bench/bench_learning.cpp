@@ -49,6 +49,36 @@ std::string find_data(int argc, char** argv) {
     return repo + "/../shared/data/ofa_mbv3_help.csv";
 }
 
+// Least squares from its normal equations: A (p x p, lower triangle filled) w = b, solved by
+// Cholesky with a tiny ridge (a relative 1e-9 of the trace) against rank deficiency.
+std::vector<double> solve_normal(std::vector<double> A, std::vector<double> b, int p) {
+    auto at = [&](int r, int c) -> double& { return A[static_cast<size_t>(r * p + c)]; };
+    double tr = 0;
+    for (int j = 0; j < p; ++j) tr += at(j, j);
+    for (int j = 0; j < p; ++j) at(j, j) += 1e-9 * tr / p + 1e-12;
+    // Cholesky A = L L^T in the lower triangle.
+    for (int j = 0; j < p; ++j) {
+        for (int k = 0; k < j; ++k) {
+            double s = at(j, k);
+            for (int m = 0; m < k; ++m) s -= at(j, m) * at(k, m);
+            at(j, k) = s / at(k, k);
+        }
+        double s = at(j, j);
+        for (int m = 0; m < j; ++m) s -= at(j, m) * at(j, m);
+        at(j, j) = std::sqrt(s > 0 ? s : 1e-300);
+    }
+    std::vector<double>& w = b;
+    for (int j = 0; j < p; ++j) {
+        for (int m = 0; m < j; ++m) w[static_cast<size_t>(j)] -= at(j, m) * w[static_cast<size_t>(m)];
+        w[static_cast<size_t>(j)] /= at(j, j);
+    }
+    for (int j = p - 1; j >= 0; --j) {
+        for (int m = j + 1; m < p; ++m) w[static_cast<size_t>(j)] -= at(m, j) * w[static_cast<size_t>(m)];
+        w[static_cast<size_t>(j)] /= at(j, j);
+    }
+    return w;
+}
+
 // Additive least-squares models, each block's cost a function of the resolution, the
 // network's latency their sum (normal equations, Cholesky):
 // - Quad: per-unit (k, e) combination counts (fcc) times {1, r, r^2} plus {1, r, r^2},
@@ -125,29 +155,7 @@ struct Additive {
                     if (k <= j) A[static_cast<size_t>(j * p + k)] += f[static_cast<size_t>(j)] * f[static_cast<size_t>(k)];
             }
         }
-        double tr = 0;
-        for (int j = 0; j < p; ++j) tr += A[static_cast<size_t>(j * p + j)];
-        for (int j = 0; j < p; ++j) A[static_cast<size_t>(j * p + j)] += 1e-9 * tr / p + 1e-12;
-        // Cholesky A = L L^T in the lower triangle.
-        for (int j = 0; j < p; ++j) {
-            for (int k = 0; k < j; ++k) {
-                double s = A[static_cast<size_t>(j * p + k)];
-                for (int m = 0; m < k; ++m) s -= A[static_cast<size_t>(j * p + m)] * A[static_cast<size_t>(k * p + m)];
-                A[static_cast<size_t>(j * p + k)] = s / A[static_cast<size_t>(k * p + k)];
-            }
-            double s = A[static_cast<size_t>(j * p + j)];
-            for (int m = 0; m < j; ++m) s -= A[static_cast<size_t>(j * p + m)] * A[static_cast<size_t>(j * p + m)];
-            A[static_cast<size_t>(j * p + j)] = std::sqrt(s > 0 ? s : 1e-300);
-        }
-        w = b;
-        for (int j = 0; j < p; ++j) {
-            for (int m = 0; m < j; ++m) w[static_cast<size_t>(j)] -= A[static_cast<size_t>(j * p + m)] * w[static_cast<size_t>(m)];
-            w[static_cast<size_t>(j)] /= A[static_cast<size_t>(j * p + j)];
-        }
-        for (int j = p - 1; j >= 0; --j) {
-            for (int m = j + 1; m < p; ++m) w[static_cast<size_t>(j)] -= A[static_cast<size_t>(m * p + j)] * w[static_cast<size_t>(m)];
-            w[static_cast<size_t>(j)] /= A[static_cast<size_t>(j * p + j)];
-        }
+        w = solve_normal(A, b, p);
     }
     std::vector<double> predict(const esm::LatencyData& d) const {
         std::vector<double> out, f(static_cast<size_t>(nfeat()));
@@ -177,18 +185,83 @@ std::string drift_line(const std::string& col, const std::vector<double>& yhat, 
     return line;
 }
 
+// Is what fcc-skip leaves on a column the architecture or the measurement? Its test
+// residuals r = ln(measured / predicted) on the same 1,000 test archs in every column:
+// an effect of the architecture that the predictor missed would repeat on the same arch in
+// the other columns (above all the other batch size of the same GPU), measurement noise
+// would not. Per column: std of r, its largest correlation with another column's r, and an
+// oracle that also knows the other columns' residuals of each arch (least squares on one
+// half of the test rows, scored on the other, both ways): what even that side information
+// adds to the predictor's accuracy. y, yhat: per column, the test rows' latencies.
+void noise_check(const std::vector<std::string>& cols, const std::vector<std::vector<double>>& y,
+                 const std::vector<std::vector<double>>& yhat) {
+    const size_t C = cols.size(), n = y[0].size();
+    std::vector<std::vector<double>> r(C, std::vector<double>(n));
+    for (size_t c = 0; c < C; ++c)
+        for (size_t i = 0; i < n; ++i) r[c][i] = std::log(y[c][i] / yhat[c][i]);
+    auto mean = [&](const std::vector<double>& v) { double s = 0; for (double x : v) s += x; return s / static_cast<double>(n); };
+    auto cov = [&](const std::vector<double>& a, const std::vector<double>& b) {
+        const double ma = mean(a), mb = mean(b);
+        double s = 0;
+        for (size_t i = 0; i < n; ++i) s += (a[i] - ma) * (b[i] - mb);
+        return s / static_cast<double>(n);
+    };
+    std::printf("\nresidual check (fcc-skip, r = ln(measured/predicted) on the 1000 test archs):\n");
+    std::printf("%-16s %7s %-26s %9s %9s\n", "column", "std(r)%", "largest corr(r, other r)", "acc%", "oracle%");
+    for (size_t c = 0; c < C; ++c) {
+        size_t best = c;
+        double best_corr = 0;
+        for (size_t o = 0; o < C; ++o) {
+            const double k = o == c ? 0 : cov(r[c], r[o]) / std::sqrt(cov(r[c], r[c]) * cov(r[o], r[o]));
+            if (o != c && (best == c || std::fabs(k) > std::fabs(best_corr))) best = o, best_corr = k;
+        }
+        // Oracle: r_c ~ 1 + the other columns' r, fitted on one half, applied to the other.
+        const int p = static_cast<int>(C);
+        std::vector<double> oracle(n);
+        for (size_t half = 0; half < 2; ++half) {
+            std::vector<double> A(static_cast<size_t>(p * p), 0), b(static_cast<size_t>(p), 0), f(static_cast<size_t>(p));
+            auto feats = [&](size_t i) {
+                f[0] = 1;
+                for (size_t o = 0, j = 1; o < C; ++o)
+                    if (o != c) f[j++] = r[o][i];
+            };
+            for (size_t i = half; i < n; i += 2) {
+                feats(i);
+                for (int j = 0; j < p; ++j) {
+                    b[static_cast<size_t>(j)] += f[static_cast<size_t>(j)] * r[c][i];
+                    for (int k = 0; k <= j; ++k) A[static_cast<size_t>(j * p + k)] += f[static_cast<size_t>(j)] * f[static_cast<size_t>(k)];
+                }
+            }
+            const std::vector<double> w = solve_normal(A, b, p);
+            for (size_t i = 1 - half; i < n; i += 2) {
+                feats(i);
+                double s = 0;
+                for (int j = 0; j < p; ++j) s += w[static_cast<size_t>(j)] * f[static_cast<size_t>(j)];
+                oracle[i] = yhat[c][i] * std::exp(s);
+            }
+        }
+        char with[64];
+        std::snprintf(with, sizeof with, "%+.3f (%s)", best_corr, best == c ? "-" : cols[best].c_str());
+        std::printf("%-16s %7.2f %-26s %9.3f %9.3f\n", cols[c].c_str(), 100 * std::sqrt(cov(r[c], r[c])), with,
+                    esm::compute_metrics(y[c].data(), yhat[c].data(), n).accuracy,
+                    esm::compute_metrics(y[c].data(), oracle.data(), n).accuracy);
+    }
+}
+
 void print_row(const char* col, const char* model, const esm::Metrics& m, double secs) {
     std::printf("%-16s %-10s %8.3f %7.1f %7.1f %9.5f %8.4f %7.2fs\n", col, model, m.accuracy, m.within5, m.within10,
                 m.rmse, m.tau, secs);
 }
 
 esm::Metrics eval_mlp(const esm::Space& s, const esm::LatencyData& tr, const esm::LatencyData& te,
-                      const esm::TrainConfig& cfg, double* secs) {
+                      const esm::TrainConfig& cfg, double* secs, std::vector<double>* yhat_out = nullptr) {
     const double t0 = now();
     esm::Predictor p = esm::train_predictor(s, tr, cfg);
     *secs = now() - t0;
     auto yhat = esm::predict_all(p, te);
-    return esm::compute_metrics(te.latency.data(), yhat.data(), te.size());
+    const esm::Metrics m = esm::compute_metrics(te.latency.data(), yhat.data(), te.size());
+    if (yhat_out) *yhat_out = std::move(yhat);
+    return m;
 }
 
 // The tuned configuration (docs/performance.md): the area resolution encoding, weight decay
@@ -197,6 +270,13 @@ esm::TrainConfig tuned_config() {
     esm::TrainConfig c;
     c.res = esm::ResEncoding::Area;
     c.weight_decay_grid = {1e-3, 1e-2};
+    return c;
+}
+
+// fcc-tuned with the linear skip (MlpOptions::linear_skip).
+esm::TrainConfig skip_config() {
+    esm::TrainConfig c = tuned_config();
+    c.mlp.linear_skip = true;
     return c;
 }
 
@@ -289,7 +369,8 @@ int main(int argc, char** argv) {
                 std::printf("data %s: %zu rows; split seed 1: 4000 train, 1000 test\n", path.c_str(), t.rows.size());
                 std::printf("%-16s %-10s %8s %7s %7s %9s %8s %8s\n", "column", "model", "acc%", "±5%", "±10%", "RMSE(ms)",
                             "tau", "train");
-                std::vector<std::string> drift;  // per column: drift_line
+                std::vector<std::string> drift;                 // per column: drift_line
+                std::vector<std::vector<double>> te_y, te_yhat;  // per column: test latencies, fcc-skip's predictions
                 const std::vector<std::string> encs =
                     quick ? std::vector<std::string>{"fcc"} : esm::encoding_names();
                 for (const auto& col : cols) {
@@ -303,8 +384,10 @@ int main(int argc, char** argv) {
                         esm::Metrics m = eval_mlp(space, tr, te, cfg, &secs);
                         print_row(col.c_str(), (e + "-mlp").c_str(), m, secs);
                     }
-                    esm::Metrics tuned = eval_mlp(space, tr, te, tuned_config(), &secs);
-                    print_row(col.c_str(), "fcc-tuned", tuned, secs);
+                    print_row(col.c_str(), "fcc-tuned", eval_mlp(space, tr, te, tuned_config(), &secs), secs);
+                    te_y.push_back(te.latency);
+                    te_yhat.emplace_back();
+                    print_row(col.c_str(), "fcc-skip", eval_mlp(space, tr, te, skip_config(), &secs, &te_yhat.back()), secs);
                     for (AddKind k : {AddKind::Quad, AddKind::PerRes, AddKind::Area}) {
                         const double t0 = now();
                         Additive add(space, k);
@@ -321,14 +404,18 @@ int main(int argc, char** argv) {
                         print_row(col.c_str(), "fcc-500", m, secs);
                         m = eval_mlp(space, tr.subset(v), te, tuned_config(), &secs);
                         print_row(col.c_str(), "tuned-500", m, secs);
+                        m = eval_mlp(space, tr.subset(v), te, skip_config(), &secs);
+                        print_row(col.c_str(), "skip-500", m, secs);
                     }
                 }
                 std::printf("\nmeasured / add-area prediction, mean per 500-row chunk in file (= measuring) order:\n");
                 for (const auto& l : drift) std::printf("%s\n", l.c_str());
-                // Learning curve on two columns.
-                std::printf("\nlearning curve (fcc-tuned, test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
+                noise_check(cols, te_y, te_yhat);
+                // Learning curve on two columns, without and with the linear skip.
+                std::printf("\nlearning curve (test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
                 const std::vector<std::string> lc_cols = {"2080ti_bs32_ms", "v100_bs64_ms"};
-                for (const auto& c : lc_cols) std::printf(" %22s", c.c_str());
+                for (const auto& c : lc_cols)
+                    for (const char* m : {"fcc-tuned", "fcc-skip"}) std::printf(" %22s", (c.substr(0, c.size() - 3) + " " + m).c_str());
                 std::printf("\n");
                 const std::vector<size_t> sizes = quick ? std::vector<size_t>{100, 500} : std::vector<size_t>{100, 250, 500, 1000, 2000, 4000};
                 std::vector<esm::LatencyData> trs, tes;
@@ -344,8 +431,10 @@ int main(int argc, char** argv) {
                         std::vector<size_t> v(n);
                         for (size_t i = 0; i < n; ++i) v[i] = i;
                         double secs = 0;
-                        esm::Metrics m = eval_mlp(space, trs[k].subset(v), tes[k], tuned_config(), &secs);
-                        std::printf("     %8.3f / %8.5f", m.accuracy, m.rmse);
+                        for (const esm::TrainConfig& cfg : {tuned_config(), skip_config()}) {
+                            esm::Metrics m = eval_mlp(space, trs[k].subset(v), tes[k], cfg, &secs);
+                            std::printf("     %8.3f / %8.5f", m.accuracy, m.rmse);
+                        }
                     }
                     std::printf("\n");
                 }
@@ -382,8 +471,19 @@ int main(int argc, char** argv) {
                     enc.encode_batch(many.data() + s, std::min<size_t>(4096, many.size() - s), x.data());
                 enc_s = std::min(enc_s, now() - t0);
             }
-            std::printf("prediction from in-memory archs (encode + MLP, best of 3): %.2f M/s  [target >= 2 M/s]; encode alone %.1f M/s\n",
-                        many.size() / pred_s / 1e6, many.size() / enc_s / 1e6);
+            // The same network with a linear skip (weights of no importance for the speed).
+            esm::MlpModel with_skip = p.model();
+            with_skip.skip.assign(static_cast<size_t>(with_skip.inputs()), 0.01f);
+            const esm::Predictor ps(space, esm::Encoding::FCC, with_skip);
+            double skip_s = 1e30;
+            for (int rep = 0; rep < 3; ++rep) {
+                t0 = now();
+                ps.predict_batch(many.data(), many.size(), out.data());
+                skip_s = std::min(skip_s, now() - t0);
+            }
+            std::printf("prediction from in-memory archs (encode + MLP, best of 3): %.2f M/s  [target >= 2 M/s], %.2f M/s with a "
+                        "linear skip; encode alone %.1f M/s\n",
+                        many.size() / pred_s / 1e6, many.size() / skip_s / 1e6, many.size() / enc_s / 1e6);
             // Single-arch latency
             t0 = now();
             double acc = 0;

@@ -71,7 +71,7 @@ std::string LookupTable::serialize() const {
 }
 
 LookupTable LookupTable::parse(const std::string& text, const std::string& where) {
-    const size_t payload = detail::unseal(text, where, kMagic, kLutFormatVersion, "lookup-table");
+    const size_t payload = detail::unseal(text, where, kMagic, kLutFormatVersion, kLutFormatVersion, "lookup-table");
     Reader r(text, payload, where);
     r.line();
     const std::string lib = r.field("library");

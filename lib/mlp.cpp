@@ -37,6 +37,64 @@ size_t layout(const std::vector<int>& sizes, std::vector<size_t>* offsets) {
     return off;
 }
 
+// Solves A w = b for a symmetric positive definite A (p x p, row-major, lower triangle
+// read) by Cholesky; A and b are taken by value and overwritten.
+std::vector<double> cholesky_solve(std::vector<double> A, std::vector<double> b, size_t p) {
+    for (size_t j = 0; j < p; ++j) {
+        for (size_t k = 0; k < j; ++k) {
+            double s = A[j * p + k];
+            for (size_t m = 0; m < k; ++m) s -= A[j * p + m] * A[k * p + m];
+            A[j * p + k] = s / A[k * p + k];
+        }
+        double s = A[j * p + j];
+        for (size_t m = 0; m < j; ++m) s -= A[j * p + m] * A[j * p + m];
+        A[j * p + j] = std::sqrt(s > 1e-300 ? s : 1e-300);
+    }
+    for (size_t j = 0; j < p; ++j) {
+        for (size_t m = 0; m < j; ++m) b[j] -= A[j * p + m] * b[m];
+        b[j] /= A[j * p + j];
+    }
+    for (size_t j = p; j-- > 0;) {
+        for (size_t m = j + 1; m < p; ++m) b[j] -= A[m * p + j] * b[m];
+        b[j] /= A[j * p + j];
+    }
+    return b;
+}
+
+// The linear skip: ridge least squares of t (minus its training mean t_mean) on the
+// standardised rows z (D columns, centred on the training rows, so no intercept): the first
+// n_tr rows train, the next n_val validate. w = (Z'Z + lambda n_tr I)^-1 Z'(t - t_mean), with
+// lambda from {1e-5, ..., 1} chosen by the validation rows' squared error (1e-4 without
+// validation rows), stored in *ridge. t: (n_tr + n_val), in the rows' order.
+std::vector<float> fit_skip(const float* z, const double* t, double t_mean, size_t n_tr, size_t n_val, size_t D,
+                            double* ridge) {
+    std::vector<double> G(D * D, 0), c(D, 0);
+    for (size_t r = 0; r < n_tr; ++r) {
+        const float* row = z + r * D;
+        const double tr = t[r] - t_mean;
+        for (size_t j = 0; j < D; ++j) {
+            c[j] += row[j] * tr;
+            for (size_t k = 0; k <= j; ++k) G[j * D + k] += static_cast<double>(row[j]) * row[k];
+        }
+    }
+    const std::vector<double> grid = n_val > 0 ? std::vector<double>{1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1} : std::vector<double>{1e-4};
+    std::vector<double> best;
+    double best_err = INFINITY;
+    for (double lambda : grid) {
+        std::vector<double> A = G;
+        for (size_t j = 0; j < D; ++j) A[j * D + j] += lambda * static_cast<double>(n_tr);
+        std::vector<double> w = cholesky_solve(std::move(A), c, D);
+        double err = 0;
+        for (size_t r = n_tr; r < n_tr + n_val; ++r) {
+            double e = t[r] - t_mean;
+            for (size_t j = 0; j < D; ++j) e -= w[j] * z[r * D + j];
+            err += e * e;
+        }
+        if (best.empty() || err < best_err) best = std::move(w), best_err = err, *ridge = lambda;
+    }
+    return std::vector<float>(best.begin(), best.end());
+}
+
 }  // namespace
 
 Mlp::Mlp(int inputs, const std::vector<int>& hidden, uint64_t seed) {
@@ -287,23 +345,23 @@ void MlpModel::predict(const float* x, size_t n, float* latency) const {
     const size_t d = static_cast<size_t>(inputs());
     Mlp::Workspace ws;
     net.reserve(ws, std::min(n, kChunk));
-    std::vector<float> xs(std::min(n, kChunk) * d);
+    std::vector<float> xs(std::min(n, kChunk) * d), lin(skip.empty() ? 0 : std::min(n, kChunk));
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
         const float* xi = x + s * d;
         for (size_t i = 0; i < m; ++i)
             for (size_t j = 0; j < d; ++j) xs[i * d + j] = (xi[i * d + j] - x_mean[j]) * x_inv_std[j];
         net.forward(xs.data(), m, latency + s, ws);
-        to_latency(latency + s, m);
+        if (!skip.empty()) blas::sgemv(static_cast<int>(m), static_cast<int>(d), xs.data(), static_cast<int>(d), skip.data(), lin.data());
+        to_latency(latency + s, m, skip.empty() ? nullptr : lin.data());
     }
 }
 
-void MlpModel::to_latency(float* y, size_t n) const {
+void MlpModel::to_latency(float* y, size_t n, const float* lin) const {
     const float ys = static_cast<float>(y_std), ym = static_cast<float>(y_mean);
+    for (size_t i = 0; i < n; ++i) y[i] = y[i] * ys + ym + (lin ? lin[i] : 0.f);
     if (log_target)
-        for (size_t i = 0; i < n; ++i) y[i] = std::exp(y[i] * ys + ym);
-    else
-        for (size_t i = 0; i < n; ++i) y[i] = y[i] * ys + ym;
+        for (size_t i = 0; i < n; ++i) y[i] = std::exp(y[i]);
 }
 
 double MlpModel::predict_one(const float* x) const {
@@ -374,6 +432,22 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         for (size_t j = 0; j < D; ++j) xs[dst * D + j] = (row[j] - model.x_mean[j]) * model.x_inv_std[j];
         ts[dst] = static_cast<float>((t[perm[r]] - model.y_mean) / model.y_std);
     }
+    double skip_ridge = 0;
+    if (opt.linear_skip) {
+        // The network learns what the linear skip leaves: residuals, standardised anew.
+        std::vector<double> tt(n);
+        for (size_t r = 0; r < n; ++r) tt[r < n_val ? n_tr + r : r - n_val] = t[perm[r]];
+        model.skip = fit_skip(xs.data(), tt.data(), model.y_mean, n_tr, n_val, D, &skip_ridge);
+        std::vector<float> lin(n);
+        blas::sgemv(static_cast<int>(n), d, xs.data(), d, model.skip.data(), lin.data());
+        double sq = 0;
+        for (size_t i = 0; i < n; ++i) {
+            tt[i] -= model.y_mean + lin[i];
+            if (i < n_tr) sq += tt[i] * tt[i];
+        }
+        model.y_std = sq > 1e-24 * static_cast<double>(n_tr) ? std::sqrt(sq / static_cast<double>(n_tr)) : 1.0;
+        for (size_t i = 0; i < n; ++i) ts[i] = static_cast<float>(tt[i] / model.y_std);
+    }
     model.net = Mlp(d, opt.hidden, opt.seed);
     Mlp& net = model.net;
     Adam adam(net.param_count(), opt.lr, opt.weight_decay);
@@ -385,6 +459,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     std::vector<size_t> order(n_tr);
     for (size_t i = 0; i < n_tr; ++i) order[i] = i;
     TrainReport rep;
+    rep.skip_ridge = skip_ridge;
     double best_loss = INFINITY;
     int since_best = 0;
     const size_t steps_per_epoch = (n_tr + bs - 1) / bs;

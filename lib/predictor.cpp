@@ -14,6 +14,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "blas.hpp"
 #include "esm/common.hpp"
 #include "flush_denormals.hpp"
 #include "mlp_fused.hpp"
@@ -54,6 +55,16 @@ Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResE
         b[j] = static_cast<float>(acc);
     }
     fused_ = std::make_shared<const detail::FusedMlp>(folded);
+    if (!model_.skip.empty()) {
+        if (model_.skip.size() != in)
+            throw Error(ErrorKind::InvalidArgument, "predictor: the linear skip has " + std::to_string(model_.skip.size()) +
+                                                        " weights for " + std::to_string(in) + " inputs");
+        skip_raw_.resize(in);
+        for (size_t i = 0; i < in; ++i) {
+            skip_raw_[i] = model_.skip[i] * model_.x_inv_std[i];
+            skip_c_ -= static_cast<double>(skip_raw_[i]) * model_.x_mean[i];
+        }
+    }
 }
 
 double Predictor::predict(const Arch& arch) const {
@@ -80,7 +91,16 @@ void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
 void Predictor::predict_encoded(const float* x, size_t n, float* out) const {
     const detail::FlushDenormals ftz;
     fused_->forward(x, n, out);
-    model_.to_latency(out, n);
+    if (skip_raw_.empty()) return model_.to_latency(out, n);
+    constexpr size_t kChunk = 256;
+    const int L = encoder_.length();
+    float lin[kChunk];
+    for (size_t s = 0; s < n; s += kChunk) {
+        const size_t m = std::min(kChunk, n - s);
+        blas::sgemv(static_cast<int>(m), L, x + s * static_cast<size_t>(L), L, skip_raw_.data(), lin);
+        for (size_t i = 0; i < m; ++i) lin[i] = static_cast<float>(lin[i] + skip_c_);
+        model_.to_latency(out + s, m, lin);
+    }
 }
 
 namespace {
@@ -136,12 +156,14 @@ std::string Predictor::serialize() const {
     put_floats(s, "x_inv_std", model_.x_inv_std);
     s += "y_mean " + hexf(model_.y_mean) + "\n";
     s += "y_std " + hexf(model_.y_std) + "\n";
+    put_floats(s, "skip", model_.skip);
     put_floats(s, "params", model_.net.params());
     return detail::seal(kMagic, kPredictorFormatVersion, s);
 }
 
 Predictor Predictor::parse(const std::string& text, const std::string& where) {
-    const size_t payload = detail::unseal(text, where, kMagic, kPredictorFormatVersion, "predictor");
+    int version = 0;
+    const size_t payload = detail::unseal(text, where, kMagic, 1, kPredictorFormatVersion, "predictor", &version);
     Reader r(text, payload, where);
     r.line();
     const std::string lib = r.field("library");
@@ -190,6 +212,7 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     m.x_inv_std = r.floats("x_inv_std", static_cast<size_t>(sizes[0]));
     m.y_mean = r.real("y_mean");
     m.y_std = r.real("y_std");
+    if (version >= 2) m.skip = r.floats("skip", static_cast<size_t>(sizes[0]), true);
     size_t count = 0;
     for (size_t l = 0; l + 1 < sizes.size(); ++l)
         count += static_cast<size_t>(sizes[l]) * static_cast<size_t>(sizes[l + 1]) + static_cast<size_t>(sizes[l + 1]);

@@ -30,17 +30,24 @@ std::string seal(const std::string& magic, int version, const std::string& body)
     return s + kChecksumKey + hex_sum(s.data(), s.size()) + "\n";
 }
 
-size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int version,
-              const std::string& what) {
+size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int oldest, int newest,
+              const std::string& what, int* version) {
     const size_t nl = text.find('\n');
     const std::string first = text.substr(0, std::min(nl, size_t{60}));
     const std::string head = magic + " ";
     if (text.compare(0, head.size(), head) != 0)
         throw Error(ErrorKind::Format, where + ": not a libesm " + what + " file (line 1 is '" + first + "')");
     const std::string v = nl == std::string::npos ? "" : text.substr(head.size(), nl - head.size());
-    if (v != std::to_string(version))
+    int found = 0;
+    for (int k = oldest; k <= newest; ++k)
+        if (v == std::to_string(k)) found = k;
+    if (!found)
         throw Error(ErrorKind::Format, where + ": unsupported " + what + " format version '" + v + "' (this library, " +
-                                           esm::version() + ", reads version " + std::to_string(version) + ")");
+                                           esm::version() + ", reads version " +
+                                           (oldest == newest ? std::to_string(newest)
+                                                             : std::to_string(oldest) + " to " + std::to_string(newest)) +
+                                           ")");
+    if (version) *version = found;
     const std::string key = std::string("\n") + kChecksumKey;
     const size_t at = text.rfind(key);
     if (at == std::string::npos || text.size() != at + key.size() + 16 + 1 || text.back() != '\n')
@@ -116,9 +123,9 @@ std::string LineReader::blob(const std::string& key) {
     return b;
 }
 
-std::vector<float> LineReader::floats(const std::string& key, size_t expect_count) {
+std::vector<float> LineReader::floats(const std::string& key, size_t expect_count, bool or_none) {
     const long n = integer(key, 0, 1L << 28);
-    if (static_cast<size_t>(n) != expect_count)
+    if (static_cast<size_t>(n) != expect_count && !(or_none && n == 0))
         fail("'" + key + "' has " + std::to_string(n) + " values, expected " + std::to_string(expect_count));
     std::vector<float> v;
     v.reserve(static_cast<size_t>(n));

@@ -11,11 +11,12 @@ namespace esm::detail {
 
 // magic + version line, body, checksum line.
 std::string seal(const std::string& magic, int version, const std::string& body);
-// Checks the first line (magic and version) and the checksum; returns the number of bytes
-// before the checksum line. `what` names the kind in messages ("predictor", "lookup-table").
-// Throws esm::Error (Format) naming `where` and what is wrong.
-size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int version,
-              const std::string& what);
+// Checks the first line (magic and a version in oldest..newest, stored in *version when
+// given) and the checksum; returns the number of bytes before the checksum line. `what`
+// names the kind in messages ("predictor", "lookup-table"). Throws esm::Error (Format)
+// naming `where` and what is wrong.
+size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int oldest, int newest,
+              const std::string& what, int* version = nullptr);
 // The whole file at `path`; throws esm::Error (Io) naming `what` ("predictor", ...) and the path.
 std::string read_whole_file(const std::string& path, const std::string& what);
 // Throws esm::Error (InvalidArgument) when a value to write holds a tab or a line break.
@@ -33,7 +34,8 @@ public:
     double real(const std::string& key, const std::string& v) const;
     double real(const std::string& key) { return real(key, field(key)); }
     std::string blob(const std::string& key);  // "key N" then N bytes and a newline
-    std::vector<float> floats(const std::string& key, size_t expect_count);  // "key N", then lines of numbers
+    // "key N", then lines of numbers; N must be expect_count (or 0, when or_none).
+    std::vector<float> floats(const std::string& key, size_t expect_count, bool or_none = false);
     bool at_end() const { return pos_ == end_; }
 
 private:

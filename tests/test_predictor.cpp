@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -35,8 +36,8 @@ struct Fixture {
     esm::Space space = esm::preset("ofa-mbv3");
     std::vector<esm::Arch> archs;
     esm::Predictor pred;
-    Fixture() : pred(make()) {}
-    esm::Predictor make() {
+    explicit Fixture(bool skip = false) : pred(make(skip)) {}
+    esm::Predictor make(bool skip) {
         esm::Sampler s(space, 4);
         archs = s.sample(esm::Strategy::Random, 300, 5);
         esm::Encoder enc(space, esm::Encoding::FCC, esm::ResEncoding::OneHot);
@@ -46,6 +47,7 @@ struct Fixture {
         esm::MlpOptions opt;
         opt.epochs = 5;
         opt.min_steps = 0;
+        opt.linear_skip = skip;
         esm::Predictor p(space, esm::Encoding::FCC, esm::train_mlp(x.data(), y.data(), archs.size(), enc.length(), opt),
                          esm::ResEncoding::OneHot);
         p.dataset_meta = {{"device", "test cpu"}, {"threads", "1"}};
@@ -66,28 +68,64 @@ void expect_error(const std::string& path, const std::string& what) {
 }
 
 TEST(Predictor, SaveLoadPredictsBitIdentically) {
+    for (bool skip : {false, true}) {
+        SCOPED_TRACE(skip ? "linear skip" : "no skip");
+        Fixture f(skip);
+        EXPECT_EQ(f.pred.model().skip.empty(), !skip);
+        const std::string p = tmp_path("a.esmp");
+        f.pred.save(p);
+        esm::Predictor q = esm::Predictor::load(p, f.space);
+        EXPECT_EQ(q.space(), f.space);
+        EXPECT_EQ(q.encoding(), esm::Encoding::FCC);
+        EXPECT_EQ(q.encoder().res_encoding(), esm::ResEncoding::OneHot);
+        EXPECT_EQ(q.dataset_meta, f.pred.dataset_meta);
+        EXPECT_EQ(q.metrics_json, f.pred.metrics_json);
+        EXPECT_EQ(q.training, f.pred.training);
+        EXPECT_EQ(q.library_version, esm::version());
+        EXPECT_EQ(q.model().net.params(), f.pred.model().net.params());
+        EXPECT_EQ(q.model().skip, f.pred.model().skip);
+        std::vector<float> a(f.archs.size()), b(f.archs.size());
+        f.pred.predict_batch(f.archs.data(), f.archs.size(), a.data());
+        q.predict_batch(f.archs.data(), f.archs.size(), b.data());
+        for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
+        // single prediction and text prediction agree with the batch
+        EXPECT_EQ(static_cast<float>(q.predict(f.archs[7])), b[7]);
+        EXPECT_EQ(static_cast<float>(q.predict(esm::format_arch(f.space, f.archs[7]))), b[7]);
+        // serialising the loaded predictor gives the same bytes
+        EXPECT_EQ(q.serialize(), slurp(p));
+        std::remove(p.c_str());
+    }
+}
+
+// The predictor folds the standardisation into the first layer and the skip; its
+// predictions must equal the unfolded model's (MlpModel::predict on encoded rows).
+TEST(Predictor, FoldedSkipMatchesTheModel) {
+    Fixture f(true);
+    const esm::Encoder& enc = f.pred.encoder();
+    std::vector<float> x(f.archs.size() * static_cast<size_t>(enc.length())), a(f.archs.size()), b(f.archs.size());
+    enc.encode_batch(f.archs.data(), f.archs.size(), x.data());
+    f.pred.predict_batch(f.archs.data(), f.archs.size(), a.data());
+    f.pred.model().predict(x.data(), f.archs.size(), b.data());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5 * std::fabs(b[i])) << i;
+}
+
+// A version-1 file (no skip line) still loads and predicts as it did.
+TEST(Predictor, VersionOneFilesStillLoad) {
     Fixture f;
-    const std::string p = tmp_path("a.esmp");
-    f.pred.save(p);
-    esm::Predictor q = esm::Predictor::load(p, f.space);
-    EXPECT_EQ(q.space(), f.space);
-    EXPECT_EQ(q.encoding(), esm::Encoding::FCC);
-    EXPECT_EQ(q.encoder().res_encoding(), esm::ResEncoding::OneHot);
-    EXPECT_EQ(q.dataset_meta, f.pred.dataset_meta);
-    EXPECT_EQ(q.metrics_json, f.pred.metrics_json);
-    EXPECT_EQ(q.training, f.pred.training);
-    EXPECT_EQ(q.library_version, esm::version());
-    EXPECT_EQ(q.model().net.params(), f.pred.model().net.params());
+    const std::string v2 = f.pred.serialize();
+    std::string body = v2.substr(0, v2.rfind("checksum fnv1a64 "));
+    ASSERT_EQ(body.compare(0, 16, "esm-predictor 2\n"), 0);
+    body.replace(0, 16, "esm-predictor 1\n");
+    const size_t at = body.find("\nskip 0\n");
+    ASSERT_NE(at, std::string::npos);
+    body.erase(at + 1, 7);
+    char sum[32];
+    std::snprintf(sum, sizeof sum, "%016" PRIx64, esm::fnv1a64(body.data(), body.size()));
+    esm::Predictor q = esm::Predictor::parse(body + "checksum fnv1a64 " + sum + "\n", "v1");
     std::vector<float> a(f.archs.size()), b(f.archs.size());
     f.pred.predict_batch(f.archs.data(), f.archs.size(), a.data());
     q.predict_batch(f.archs.data(), f.archs.size(), b.data());
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
-    // single prediction and text prediction agree with the batch
-    EXPECT_EQ(static_cast<float>(q.predict(f.archs[7])), b[7]);
-    EXPECT_EQ(static_cast<float>(q.predict(esm::format_arch(f.space, f.archs[7]))), b[7]);
-    // serialising the loaded predictor gives the same bytes
-    EXPECT_EQ(q.serialize(), slurp(p));
-    std::remove(p.c_str());
+    EXPECT_EQ(a, b);
 }
 
 TEST(Predictor, DamagedFilesFailClearly) {
@@ -100,10 +138,11 @@ TEST(Predictor, DamagedFilesFailClearly) {
     corrupt[good.size() / 2] ^= 0x01;
     spit(p, corrupt);
     expect_error(p, "checksum mismatch");
-    std::string v2 = good;
-    v2.replace(0, 15, "esm-predictor 2");
-    spit(p, v2);
-    expect_error(p, "unsupported predictor format version '2'");
+    std::string v3 = good;
+    v3.replace(0, 15, "esm-predictor 3");
+    spit(p, v3);
+    expect_error(p, "unsupported predictor format version '3' (this library, " + std::string(esm::version()) +
+                        ", reads version 1 to 2)");
     spit(p, "arch,latency_ms\n");
     expect_error(p, "not a libesm predictor file");
     EXPECT_THROW(esm::Predictor::load(tmp_path("missing.esmp")), esm::Error);

@@ -31,6 +31,7 @@ static const char* kUsage =
     "  --encoding E        onehot|feature|stat|fc|fcc (default fcc)\n"
     "  --res-encoding R    scalar|onehot|scaled|area: resolution features, area also splits first blocks (default area)\n"
     "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
+    "  --linear-skip on|off  fit a linear model of the encoding first, the MLP learns the rest (default on)\n"
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"
     "  --acc A             Acc_TH in % (default 98)\n"
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
                         {"--refs", true},      {"--qc-every", true},  {"--res-encoding", true}, {"--wd-grid", true},
-                        {"--qc-threshold", true}, {"--qc-retries", true}, {"--qc-wait", true},
+                        {"--qc-threshold", true}, {"--qc-retries", true}, {"--qc-wait", true}, {"--linear-skip", true},
                         {"--min-steps", true}});
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
         o.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
         o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "area"));
         o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
+        const std::string skip = args.get("--linear-skip", "on");
+        if (skip != "on" && skip != "off") args.usage_error("--linear-skip must be on or off");
+        o.mlp.linear_skip = skip == "on";
         const std::string ev = args.get("--eval", "binwise");
         if (ev != "binwise" && ev != "overall") args.usage_error("--eval must be binwise or overall");
         o.binwise = ev == "binwise";

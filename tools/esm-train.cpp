@@ -21,6 +21,8 @@ static const char* kUsage =
     "  --seed X          split and training seed (default 1)\n"
     "  --bins K          depth bins for the report (default 5)\n"
     "  --log-target      regress log latency\n"
+    "  --linear-skip     fit a linear model of the encoding first (ridge chosen on the validation split);\n"
+    "                    the MLP learns what it leaves\n"
     "  --epochs N        (default 200)   --lr X (default 0.01)   --weight-decay X (default 1e-4)\n"
     "  --wd-grid X,Y,..  train once per weight decay, keep the best on the validation split\n"
     "  --batch N         mini-batch size (default 64)\n"
@@ -38,7 +40,7 @@ int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage,
                        {{"--space", true}, {"--encoding", true}, {"--target", true}, {"--test-frac", true},
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
-                        {"--log-target", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
+                        {"--log-target", false}, {"--linear-skip", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--min-steps", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
                         {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
         const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
         cfg.mlp.seed = seed;
         cfg.mlp.log_target = args.has("--log-target");
+        cfg.mlp.linear_skip = args.has("--linear-skip");
         cfg.mlp.epochs = static_cast<int>(args.get_int("--epochs", 200, 1, 1000000));
         cfg.mlp.lr = args.get_double("--lr", 0.01, 1e-9, 10);
         cfg.mlp.weight_decay = args.get_double("--weight-decay", 1e-4, 0, 10);

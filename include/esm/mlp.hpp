@@ -83,6 +83,10 @@ struct MlpOptions {
     int patience = 0;       // stop after this many epochs without improvement (0 = never stop early)
     LrSchedule schedule = LrSchedule::Cosine;
     bool log_target = false;  // regress log(latency) instead of latency
+    // A linear skip connection from the inputs to the output: a ridge least-squares fit of
+    // the (log) target on the standardised inputs first (its ridge chosen on the validation
+    // split), then the network learns what that linear model leaves (docs/performance.md).
+    bool linear_skip = false;
     uint64_t seed = 1;
 };
 
@@ -92,14 +96,18 @@ struct TrainReport {
     double best_val_loss = 0;        // MSE in standardised target space (train loss if no val)
     std::vector<double> train_loss;  // per epoch
     std::vector<double> val_loss;    // per epoch (empty without a validation split)
+    double skip_ridge = 0;           // with a linear skip: the ridge chosen (lambda / training rows)
 };
 
 // A trained regressor: the network plus input/target standardisation.
 struct MlpModel {
     Mlp net;
     std::vector<float> x_mean, x_inv_std;  // per input feature
-    double y_mean = 0, y_std = 1;          // of the (possibly log) target
+    double y_mean = 0, y_std = 1;          // of the (possibly log) target; with a skip, y_std is its residual's
     bool log_target = false;
+    // Linear skip weights on the standardised inputs (empty: none). The (log) target is
+    // y_mean + skip . x_std + y_std * net(x_std).
+    std::vector<float> skip;
 
     int inputs() const { return net.inputs(); }
     // latency: (n) from encoded rows x: (n, inputs). Batched, chunked, allocates a
@@ -107,8 +115,9 @@ struct MlpModel {
     void predict(const float* x, size_t n, float* latency) const;
     double predict_one(const float* x) const;
     // y: (n) raw network outputs -> latencies, in place (undoes the target standardisation
-    // and, with log_target, the log).
-    void to_latency(float* y, size_t n) const;
+    // and, with log_target, the log). lin: (n) the skip's term per row in target units, or
+    // null without a skip.
+    void to_latency(float* y, size_t n, const float* lin = nullptr) const;
 };
 
 // Trains on n rows x: (n, d) with latencies y: (n) (> 0 when log_target). Deterministic

@@ -19,7 +19,8 @@ namespace detail {
 class FusedMlp;
 }
 
-constexpr int kPredictorFormatVersion = 1;
+// Version 2 added the linear skip (MlpModel::skip); version 1 files still load (no skip).
+constexpr int kPredictorFormatVersion = 2;
 
 class Predictor {
 public:
@@ -65,6 +66,10 @@ private:
     // b' = b - W' mean), so prediction skips a pass over the inputs, packed for the fused
     // inference kernels (lib/mlp_fused.hpp). Derived, never stored; immutable, shared by copies.
     std::shared_ptr<const detail::FusedMlp> fused_;
+    // The linear skip folded the same way, in target units: lin(x) = skip_c_ + skip_raw_ . x
+    // (empty without a skip).
+    std::vector<float> skip_raw_;
+    double skip_c_ = 0;
 };
 
 // FNV-1a 64-bit hash (the file's checksum).
