@@ -3,22 +3,17 @@
 #include <cstdio>
 
 #include "cli.hpp"
+#include "protocol_cli.hpp"
 #include "esm/loop.hpp"
 
-static const char* kUsage =
+static const std::string kUsage = std::string(
     "usage: esm-build --space S [--device cpu|cuda | --runner CMD | --pool CSV --target COLUMN] [options] -o DIR\n"
     "Build a latency predictor with the ESM loop until its accuracy criterion or budget is met.\n"
     "Measurement (default: this library's executor on --device):\n"
     "  --device cpu|cuda   executor backend (default cpu)\n"
     "  --threads T         executor threads (default 1)\n"
     "  --res R --batch B   input resolution (default: the space's) and batch (default 1)\n"
-    "  --warmup N --runs N warm-up and timed runs per architecture (default 10, 150)\n"
-    "  --refs N            reference models for quality control (default 5)\n"
-    "  --qc-every N        samples between reference re-measurements (default 10)\n"
-    "  --qc-threshold F    largest relative move of a reference (default 0.03, the paper's 3 %)\n"
-    "  --qc-retries N      re-measurements of a failing batch (default 3)\n"
-    "  --qc-wait S         seconds to wait before re-measuring a failing batch, doubled for each\n"
-    "                      further retry (default 0)\n"
+    ) + esm_cli::kProtocolUsage + std::string(
     "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms (docs/runner.md)\n"
     "  --runner-timeout S  seconds per architecture (default 600)\n"
     "  --pool CSV          replay: draw samples and latencies from a measured CSV\n"
@@ -40,20 +35,18 @@ static const char* kUsage =
     "  --min-steps N       at least N optimiser steps: more epochs on small sets (default 20000)\n"
     "Budget (0 = none): --max-samples N (5000) --max-iterations N (50) --max-time SECONDS (0)\n"
     "  --seed X            (default 1)\n"
-    "  -o DIR              output directory; rerunning the same command resumes it\n";
+    "  -o DIR              output directory; rerunning the same command resumes it\n");
 
 int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage,
-                       {{"--space", true},     {"--runner", true}, {"--runner-timeout", true}, {"--pool", true},
+                       esm_cli::with_protocol_options({{"--space", true},     {"--runner", true}, {"--runner-timeout", true}, {"--pool", true},
                         {"--target", true},    {"--strategy", true}, {"--initial", true},     {"--step", true},
                         {"--w1", true},        {"--w2", true},       {"--encoding", true},    {"--eval", true},
                         {"--bins", true},      {"--acc", true},      {"--test-size", true},   {"--epochs", true},
                         {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
-                        {"--res", true},       {"--batch", true},    {"--warmup", true},      {"--runs", true},
-                        {"--refs", true},      {"--qc-every", true},  {"--res-encoding", true}, {"--wd-grid", true},
-                        {"--qc-threshold", true}, {"--qc-retries", true}, {"--qc-wait", true}, {"--linear-skip", true},
-                        {"--min-steps", true}});
+                        {"--res", true},       {"--batch", true},    {"--res-encoding", true}, {"--wd-grid", true},
+                        {"--linear-skip", true}, {"--min-steps", true}}));
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -89,14 +82,7 @@ int main(int argc, char** argv) {
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         o.out_dir = args.get("-o");
 
-        esm::MeasureProtocol proto;
-        proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));
-        proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
-        proto.refs = static_cast<int>(args.get_int("--refs", proto.refs, 0, 1000));
-        proto.qc_batch = static_cast<int>(args.get_int("--qc-every", proto.qc_batch, 1, 1000000));
-        proto.qc_threshold = args.get_double("--qc-threshold", proto.qc_threshold, 1e-6, 10);
-        proto.qc_retries = static_cast<int>(args.get_int("--qc-retries", proto.qc_retries, 0, 1000));
-        proto.qc_wait_s = args.get_double("--qc-wait", proto.qc_wait_s, 0, 3600);
+        const esm::MeasureProtocol proto = esm_cli::read_protocol(args);
         std::unique_ptr<esm::LatencySource> source;
         if (args.has("--pool")) {
             source = esm::make_pool_source(space, args.get("--pool"), args.get("--target"));

@@ -8,12 +8,13 @@
 #include <unordered_set>
 
 #include "cli.hpp"
+#include "protocol_cli.hpp"
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
 #include "esm/measure.hpp"
 #include "esm/sample.hpp"
 
-static const char* kUsage =
+static const std::string kUsage = std::string(
     "usage: esm-measure --space S -o DATASET.csv [--archs FILE|-] [options]\n"
     "Measure each architecture (one per line, '#' comments allowed) on the CPU executor into\n"
     "DATASET.csv (pandas.read_csv(path, comment='#')). Rerunning resumes: archs already in the\n"
@@ -21,24 +22,14 @@ static const char* kUsage =
     "  --space S          preset or description file (required)\n"
     "  --archs FILE|-     architectures (default '-': stdin)\n"
     "  -o DATASET.csv     output dataset (required)\n"
-    "  --runs N           timed runs per measurement (default 150)\n"
-    "  --warmup N         warm-up runs (default 10)\n"
-    "  --trim F           fraction dropped at each end (default 0.2)\n"
     "  --threads T        executor threads (default 1)\n"
     "  --res R            input resolution (default: the space's, or each arch's when elastic)\n"
     "  --batch B          batch size (default: the space's, 1)\n"
     "  --seed X           weights and reference-model draw (default 1)\n"
-    "  --refs N           reference models (default 5; 0 disables quality control)\n"
-    "  --qc-every N       samples per quality-control batch (default 10)\n"
-    "  --qc-threshold F   allowed reference drift (default 0.03)\n"
-    "  --qc-retries N     re-measurements of a failing batch (default 3)\n"
-    "  --qc-wait S        seconds to wait before re-measuring a failing batch, doubled for each\n"
-    "                     further retry (default 0)\n"
-    "  --outlier-spread F a sample whose spread (std/mean) exceeds max(F, 3 x the median of the\n"
-    "                     rest of its batch) is re-measured, then dropped (default 0.05)\n"
-    "  --outlier-retries N re-measurements of an outlier before it is dropped (default 2)\n"
+    "Measurement protocol:\n") +
+    esm_cli::kProtocolUsage + std::string(
     "Progress and ETA go to stderr; a summary line to stdout. Exit 1 when quality control\n"
-    "still fails after the retries (the device is not stable: the batch is not written).\n";
+    "still fails after the retries (the device is not stable: the batch is not written).\n");
 
 namespace {
 
@@ -77,27 +68,14 @@ std::string clock_text(double s) {
 
 int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage,
-                       {{"--space", true}, {"--archs", true}, {"-o", true}, {"--runs", true}, {"--warmup", true},
-                        {"--trim", true}, {"--threads", true}, {"--res", true}, {"--batch", true}, {"--seed", true},
-                        {"--refs", true}, {"--qc-every", true}, {"--qc-threshold", true}, {"--qc-retries", true},
-                        {"--qc-wait", true}, {"--outlier-spread", true}, {"--outlier-retries", true}});
+                       esm_cli::with_protocol_options({{"--space", true}, {"--archs", true}, {"-o", true}, {"--threads", true},
+                                                       {"--res", true}, {"--batch", true}, {"--seed", true}}));
     return esm_cli::run_tool("esm-measure", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
         if (!args.has("-o")) args.usage_error("-o DATASET.csv is required");
         const esm::Space space = esm::load_space(args.get("--space"));
-        esm::MeasureProtocol p;
-        p.runs = static_cast<int>(args.get_int("--runs", p.runs, 1, 1000000));
-        p.warmup = static_cast<int>(args.get_int("--warmup", p.warmup, 0, 1000000));
-        p.trim = args.get_double("--trim", p.trim, 0.0, 0.49);
-        p.refs = static_cast<int>(args.get_int("--refs", p.refs, 0, 100));
-        p.qc_batch = static_cast<int>(args.get_int("--qc-every", p.qc_batch, 1, 1000000));
-        p.qc_threshold = args.get_double("--qc-threshold", p.qc_threshold, 1e-6, 10.0);
-        p.qc_retries = static_cast<int>(args.get_int("--qc-retries", p.qc_retries, 0, 1000));
-        p.qc_wait_s = args.get_double("--qc-wait", p.qc_wait_s, 0, 3600);
-        p.outlier_spread = args.get_double("--outlier-spread", p.outlier_spread, 1e-6, 1e6);
-        p.outlier_retries = static_cast<int>(args.get_int("--outlier-retries", p.outlier_retries, 0, 1000));
-        p.validate();
+        const esm::MeasureProtocol p = esm_cli::read_protocol(args);
         esm::ExecutorOptions o;
         o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
