@@ -111,8 +111,11 @@ int main(int argc, char** argv) {
         esm::Predictor p = esm::train_predictor(space, train, cfg, &rep);
         std::printf("space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
                     esm::encoding_name(cfg.encoding), p.encoder().length(), train.target.c_str());
-        std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)\n",
-                    train.size(), rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
+        std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
+                    rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
+        if (cfg.mlp.linear_skip)  // the MSE is then of the network's target: the skip's residual
+            std::printf("; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
+        std::printf("\n");
         if (args.has("--verbose"))
             for (size_t e = 0; e < rep.train_loss.size(); e += 10)
                 std::printf("epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],
