@@ -20,6 +20,7 @@
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
 #include "esm/train.hpp"
+#include "linalg.hpp"
 
 namespace {
 
@@ -49,34 +50,13 @@ std::string find_data(int argc, char** argv) {
     return repo + "/../shared/data/ofa_mbv3_help.csv";
 }
 
-// Least squares from its normal equations: A (p x p, lower triangle filled) w = b, solved by
-// Cholesky with a tiny ridge (a relative 1e-9 of the trace) against rank deficiency.
+// Least squares from its normal equations: A (p x p, lower triangle filled) w = b, with a
+// tiny ridge (a relative 1e-9 of the trace) against rank deficiency.
 std::vector<double> solve_normal(std::vector<double> A, std::vector<double> b, int p) {
-    auto at = [&](int r, int c) -> double& { return A[static_cast<size_t>(r * p + c)]; };
     double tr = 0;
-    for (int j = 0; j < p; ++j) tr += at(j, j);
-    for (int j = 0; j < p; ++j) at(j, j) += 1e-9 * tr / p + 1e-12;
-    // Cholesky A = L L^T in the lower triangle.
-    for (int j = 0; j < p; ++j) {
-        for (int k = 0; k < j; ++k) {
-            double s = at(j, k);
-            for (int m = 0; m < k; ++m) s -= at(j, m) * at(k, m);
-            at(j, k) = s / at(k, k);
-        }
-        double s = at(j, j);
-        for (int m = 0; m < j; ++m) s -= at(j, m) * at(j, m);
-        at(j, j) = std::sqrt(s > 0 ? s : 1e-300);
-    }
-    std::vector<double>& w = b;
-    for (int j = 0; j < p; ++j) {
-        for (int m = 0; m < j; ++m) w[static_cast<size_t>(j)] -= at(j, m) * w[static_cast<size_t>(m)];
-        w[static_cast<size_t>(j)] /= at(j, j);
-    }
-    for (int j = p - 1; j >= 0; --j) {
-        for (int m = j + 1; m < p; ++m) w[static_cast<size_t>(j)] -= at(m, j) * w[static_cast<size_t>(m)];
-        w[static_cast<size_t>(j)] /= at(j, j);
-    }
-    return w;
+    for (int j = 0; j < p; ++j) tr += A[static_cast<size_t>(j * p + j)];
+    for (int j = 0; j < p; ++j) A[static_cast<size_t>(j * p + j)] += 1e-9 * tr / p + 1e-12;
+    return esm::detail::cholesky_solve(std::move(A), std::move(b), static_cast<size_t>(p));
 }
 
 // Additive least-squares models, each block's cost a function of the resolution, the

@@ -19,6 +19,7 @@
 #include "esm/common.hpp"
 #include "esm/rng.hpp"
 #include "flush_denormals.hpp"
+#include "linalg.hpp"
 #include "mlp_fused.hpp"
 
 namespace esm {
@@ -35,30 +36,6 @@ size_t layout(const std::vector<int>& sizes, std::vector<size_t>* offsets) {
         off += static_cast<size_t>(sizes[l]) * static_cast<size_t>(sizes[l + 1]) + static_cast<size_t>(sizes[l + 1]);
     }
     return off;
-}
-
-// Solves A w = b for a symmetric positive definite A (p x p, row-major, lower triangle
-// read) by Cholesky; A and b are taken by value and overwritten.
-std::vector<double> cholesky_solve(std::vector<double> A, std::vector<double> b, size_t p) {
-    for (size_t j = 0; j < p; ++j) {
-        for (size_t k = 0; k < j; ++k) {
-            double s = A[j * p + k];
-            for (size_t m = 0; m < k; ++m) s -= A[j * p + m] * A[k * p + m];
-            A[j * p + k] = s / A[k * p + k];
-        }
-        double s = A[j * p + j];
-        for (size_t m = 0; m < j; ++m) s -= A[j * p + m] * A[j * p + m];
-        A[j * p + j] = std::sqrt(s > 1e-300 ? s : 1e-300);
-    }
-    for (size_t j = 0; j < p; ++j) {
-        for (size_t m = 0; m < j; ++m) b[j] -= A[j * p + m] * b[m];
-        b[j] /= A[j * p + j];
-    }
-    for (size_t j = p; j-- > 0;) {
-        for (size_t m = j + 1; m < p; ++m) b[j] -= A[m * p + j] * b[m];
-        b[j] /= A[j * p + j];
-    }
-    return b;
 }
 
 // The linear skip: ridge least squares of t (minus its training mean t_mean) on the
@@ -83,7 +60,7 @@ std::vector<float> fit_skip(const float* z, const double* t, double t_mean, size
     for (double lambda : grid) {
         std::vector<double> A = G;
         for (size_t j = 0; j < D; ++j) A[j * D + j] += lambda * static_cast<double>(n_tr);
-        std::vector<double> w = cholesky_solve(std::move(A), c, D);
+        std::vector<double> w = detail::cholesky_solve(std::move(A), c, D);
         double err = 0;
         for (size_t r = n_tr; r < n_tr + n_val; ++r) {
             double e = t[r] - t_mean;
