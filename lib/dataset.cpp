@@ -5,6 +5,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "blas.hpp"
 #include "durable_log.hpp"
@@ -48,6 +50,52 @@ std::string utc_timestamp() {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
+}
+
+DriftFactors drift_factors(const std::vector<DatasetRow>& rows) {
+    DriftFactors out;
+    out.factor.assign(rows.size(), 1.0);
+    // Mean log(reading / baseline) of each maximal run of "ref" rows, and for every row
+    // the number of such runs that ended before it.
+    std::unordered_map<std::string, double> baseline;
+    std::vector<double> log_speed;
+    std::vector<int> runs_before(rows.size(), 0);
+    int in_run = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const DatasetRow& r = rows[i];
+        const bool ref = r.kind == "ref" && r.stats.latency_ms > 0;
+        if (ref) {
+            const double base = baseline.emplace(r.arch, r.stats.latency_ms).first->second;
+            if (in_run == 0) log_speed.push_back(0);
+            log_speed.back() += (std::log(r.stats.latency_ms / base) - log_speed.back()) / ++in_run;
+        } else {
+            in_run = 0;
+        }
+        runs_before[i] = static_cast<int>(log_speed.size()) - (ref ? 1 : 0);
+    }
+    out.remeasurements = static_cast<int>(log_speed.size());
+    if (log_speed.empty()) return out;
+    std::vector<size_t> samples;
+    std::vector<double> logs;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        if (rows[i].kind != "sample") continue;
+        const int before = runs_before[i] - 1, after = runs_before[i];  // after: none when it is the count
+        double l = 0;
+        if (before >= 0 && after < out.remeasurements) l = 0.5 * (log_speed[before] + log_speed[after]);
+        else if (before >= 0) l = log_speed[before];
+        else if (after < out.remeasurements) l = log_speed[after];
+        samples.push_back(i);
+        logs.push_back(l);
+    }
+    if (samples.empty()) return out;
+    std::vector<double> sorted = logs;
+    std::sort(sorted.begin(), sorted.end());
+    const size_t m = sorted.size();
+    const double median = m % 2 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]);
+    out.lo = std::exp(sorted.front() - median);
+    out.hi = std::exp(sorted.back() - median);
+    for (size_t k = 0; k < samples.size(); ++k) out.factor[samples[k]] = std::exp(logs[k] - median);
+    return out;
 }
 
 static std::string num(double v) {

@@ -117,9 +117,11 @@ private:
     std::unique_ptr<DatasetWriter> data_;
     std::vector<Planned> plans_;
     std::unordered_set<std::string> planned_set_;
+    std::vector<DatasetRow> rows_;                      // the dataset's rows, in file order
     std::unordered_map<std::string, double> measured_;  // sample latencies (ms) in the dataset
     std::unordered_set<std::string> dropped_;           // samples quality control rejected
     std::unique_ptr<Predictor> predictor_;
+    LatencyData test_;  // the last evaluation's test set
 };
 
 void Loop::open_outputs() {
@@ -147,7 +149,8 @@ void Loop::open_outputs() {
     write_file_atomic(dir_ + "/space.txt", format_space(space_));
     // dataset.csv: a libesm dataset; DatasetWriter refuses a file of another device/protocol.
     data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
-    for (const auto& r : data_->existing()) {
+    rows_ = data_->existing();
+    for (const auto& r : rows_) {
         if (r.kind == "sample") measured_[r.arch] = r.stats.latency_ms;
         if (r.kind == "dropped") dropped_.insert(r.arch);
     }
@@ -226,6 +229,7 @@ double Loop::measure_iteration(int it) {
     int done = 0;
     src_.measure(todo, [&](const DatasetRow& row) {
         data_->append(row);
+        rows_.push_back(row);
         if (row.kind == "dropped") dropped_.insert(row.arch);
         if (row.kind == "ref" || row.kind == "pending") return;  // progress counts confirmed samples
         if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
@@ -242,14 +246,25 @@ double Loop::measure_iteration(int it) {
 }
 
 IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
-    LatencyData train, test;
+    IterationReport r;
+    std::unordered_map<std::string, double> factor;
+    if (opt_.drift_correction) {
+        const DriftFactors drift = drift_factors(rows_);
+        for (size_t i = 0; i < rows_.size(); ++i)
+            if (rows_[i].kind == "sample") factor[rows_[i].arch] = drift.factor[i];
+        r.drift_lo = drift.lo;
+        r.drift_hi = drift.hi;
+    }
+    LatencyData train, &test = test_;
+    test = LatencyData();
     for (const auto& p : plans_) {
         if (p.iteration > it) continue;
         auto m = measured_.find(p.arch);
         if (m == measured_.end()) continue;  // dropped by quality control
         LatencyData& d = p.test ? test : train;
         d.archs.push_back(parse_arch(space_, p.arch));
-        d.latency.push_back(m->second);
+        auto f = factor.find(p.arch);
+        d.latency.push_back(f == factor.end() ? m->second : m->second / f->second);
     }
     if (train.size() < 2 || test.size() < 1)
         throw Error(ErrorKind::InvalidArgument, "too few measured samples to train (" + std::to_string(train.size()) +
@@ -264,7 +279,6 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     cfg.mlp = opt_.mlp;
     cfg.n_bins = opt_.n_bins;
     predictor_ = std::make_unique<Predictor>(train_predictor(space_, train, cfg));
-    IterationReport r;
     r.iteration = it;
     r.train_samples = static_cast<int>(train.size());
     r.test_samples = static_cast<int>(test.size());
@@ -282,7 +296,8 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
     auto settings = settings_of(space_, opt_);
     for (size_t i = 0; i < settings.size(); ++i)
         j << (i ? ", " : "") << '"' << settings[i].first << "\": \"" << settings[i].second << '"';
-    j << "},\n  \"converged\": " << (res.converged ? "true" : "false") << ",\n  \"stop_reason\": \"" << res.stop_reason
+    j << "},\n  \"drift_correction\": " << (opt_.drift_correction ? "true" : "false")
+      << ",\n  \"converged\": " << (res.converged ? "true" : "false") << ",\n  \"stop_reason\": \"" << res.stop_reason
       << "\",\n  \"iterations\": [\n";
     for (size_t i = 0; i < res.iterations.size(); ++i) {
         const auto& it = res.iterations[i];
@@ -291,7 +306,8 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
           << ", \"train_seconds\": " << fmt(it.train_seconds) << ", \"passed\": " << (it.passed ? "true" : "false")
           << ", \"added_per_bin\": [";
         for (size_t b = 0; b < it.added_per_bin.size(); ++b) j << (b ? ", " : "") << it.added_per_bin[b];
-        j << "], \"metrics\": " << metrics_json(it.metrics) << "}" << (i + 1 < res.iterations.size() ? "," : "") << "\n";
+        j << "], \"drift_factors\": [" << fmt(it.drift_lo) << ", " << fmt(it.drift_hi)
+          << "], \"metrics\": " << metrics_json(it.metrics) << "}" << (i + 1 < res.iterations.size() ? "," : "") << "\n";
     }
     j << "  ]\n}\n";
     write_file_atomic(res.report_path, j.str());
@@ -365,18 +381,12 @@ LoopResult Loop::run() {
         }
         res.iterations.push_back(rep);
         prev = &res.iterations.back();
-        // Test-set predictions of this iteration for the scatter plot.
-        std::vector<double> y, yhat;
-        for (const auto& pl : plans_)
-            if (pl.test && pl.iteration <= it && measured_.count(pl.arch)) {
-                y.push_back(measured_[pl.arch]);
-                yhat.push_back(pred->predict(pl.arch));
-            }
-        write_reports(res, y, yhat);
+        write_reports(res, test_.latency, predict_all(*pred, test_));  // the scatter: this iteration's test set
         p.phase = "evaluated";
         p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
                     fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
-                    fmt(worst_bin_accuracy(rep.metrics)) + " %" + (rep.passed ? " (passed)" : "");
+                    fmt(worst_bin_accuracy(rep.metrics)) + " %" + (rep.passed ? " (passed)" : "") +
+                    (rep.drift_hi > rep.drift_lo ? ", drift factors " + fmt(rep.drift_lo) + ".." + fmt(rep.drift_hi) : "");
         report(p);
         if (!res.stop_reason.empty()) break;
     }

@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "esm/common.hpp"
+#include "esm/dataset.hpp"
 #include "esm/rng.hpp"
 
 namespace esm {
@@ -24,6 +25,9 @@ LatencyData LatencyData::subset(const std::vector<size_t>& rows) const {
     s.meta = meta;
     s.target = target;
     s.source = source;
+    s.drift_remeasurements = drift_remeasurements;
+    s.drift_lo = drift_lo;
+    s.drift_hi = drift_hi;
     for (size_t r : rows) {
         s.archs.push_back(archs[r]);
         s.latency.push_back(latency[r]);
@@ -49,11 +53,13 @@ std::vector<std::string> numeric_columns(const Table& t) {
     return out;
 }
 
-LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target) {
-    return latency_data_from_table(read_table(path), space, target);
+LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target,
+                              bool drift_correction) {
+    return latency_data_from_table(read_table(path), space, target, drift_correction);
 }
 
-LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target) {
+LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target,
+                                    bool drift_correction) {
     const std::string& path = t.source;
     LatencyData d;
     d.source = path;
@@ -73,6 +79,20 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
     const int tc = t.require_column(col);
     const int kind = t.column("kind");  // libesm datasets: reference re-measurements are not samples
     d.target = col;
+    DriftFactors drift;
+    if (drift_correction && kind >= 0) {
+        std::vector<DatasetRow> rows(t.rows.size());
+        for (size_t r = 0; r < t.rows.size(); ++r) {
+            rows[r].kind = t.rows[r][static_cast<size_t>(kind)];
+            if (rows[r].kind != "ref") continue;
+            rows[r].arch = t.rows[r][static_cast<size_t>(ac)];
+            rows[r].stats.latency_ms = t.number(r, tc);
+        }
+        drift = drift_factors(rows);
+        d.drift_remeasurements = drift.remeasurements;
+        d.drift_lo = drift.lo;
+        d.drift_hi = drift.hi;
+    }
     d.archs.reserve(t.rows.size());
     d.latency.reserve(t.rows.size());
     for (size_t r = 0; r < t.rows.size(); ++r) {
@@ -86,7 +106,7 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
             throw Error(ErrorKind::InvalidArgument, path + ":" + std::to_string(t.row_lines[r]) + ": latency '" + col +
                                                         "' is " + t.rows[r][static_cast<size_t>(tc)] + " (must be > 0)");
         d.archs.push_back(std::move(a));
-        d.latency.push_back(y);
+        d.latency.push_back(drift.factor.empty() ? y : y / drift.factor[r]);
     }
     if (d.archs.empty()) throw Error(ErrorKind::InvalidArgument, path + ": no data rows");
     return d;

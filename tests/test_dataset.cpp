@@ -1,7 +1,9 @@
 // Dataset files: header and rows round-trip through read_table, resume keeps rows, a torn
-// last line is cut away, a file of other settings is refused and left byte-identical.
+// last line is cut away, a file of other settings is refused and left byte-identical; drift
+// factors from the reference rows.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -120,4 +122,39 @@ TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {
     EXPECT_THROW(DatasetWriter(path, cpu_dataset_meta(preset("resnet"), 224, 1, 1, 1, p)), Error);
     EXPECT_THROW(DatasetWriter(path, cpu_dataset_meta(preset("mobilenetv3"), 224, 1, 1, 1, MeasureProtocol{})), Error);
     EXPECT_EQ(before, slurp(path));
+}
+
+// Hand-worked: references A (baseline 1.0) and B (2.0). u = ln 1.1. Re-measurement 1 reads
+// A 1.21 (x1.1^2), B 2.0 (x1): geometric mean 1.1, log u; re-measurement 2 reads A 1.331
+// (x1.1^3), B 2.2 (x1.1): log 2u. Samples s1, s2 lie between the baselines (log 0) and
+// re-measurement 1: (0 + u) / 2; s3 between 1 and 2: 1.5u; s4 after 2 with none after it
+// (a run killed before its batch's references): 2u. The median of {u/2, u/2, 1.5u, 2u} is
+// u, so the factors are 1.1^-0.5, 1.1^-0.5, 1.1^0.5 and 1.1; pending and dropped rows get 1.
+TEST(Dataset, DriftFactorsFromReferenceRemeasurements) {
+    auto row = [](const char* kind, const char* arch, double ms) {
+        DatasetRow r;
+        r.kind = kind;
+        r.arch = arch;
+        r.stats.latency_ms = ms;
+        return r;
+    };
+    const std::vector<DatasetRow> rows = {
+        row("ref", "A", 1.0),      row("ref", "B", 2.0),         row("sample", "s1", 5), row("sample", "s2", 6),
+        row("ref", "A", 1.21),     row("ref", "B", 2.0),         row("pending", "s3", 7), row("sample", "s3", 7),
+        row("ref", "A", 1.331),    row("ref", "B", 2.2),         row("sample", "s4", 8), row("dropped", "s5", 9)};
+    const DriftFactors d = drift_factors(rows);
+    ASSERT_EQ(d.factor.size(), rows.size());
+    EXPECT_EQ(d.remeasurements, 3);
+    const double r = std::sqrt(1.1);
+    const std::vector<double> want = {1, 1, 1 / r, 1 / r, 1, 1, 1, r, 1, 1, 1.1, 1};
+    for (size_t i = 0; i < rows.size(); ++i) EXPECT_NEAR(d.factor[i], want[i], 1e-12) << "row " << i;
+    EXPECT_NEAR(d.lo, 1 / r, 1e-12);
+    EXPECT_NEAR(d.hi, 1.1, 1e-12);
+
+    // Without references nothing changes.
+    const DriftFactors none = drift_factors({row("sample", "s1", 5), row("pending", "s2", 6), row("sample", "s2", 6)});
+    EXPECT_EQ(none.remeasurements, 0);
+    EXPECT_EQ(none.factor, std::vector<double>(3, 1.0));
+    EXPECT_EQ(none.lo, 1.0);
+    EXPECT_EQ(none.hi, 1.0);
 }

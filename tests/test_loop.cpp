@@ -1,6 +1,6 @@
 // Tests of the ESM loop: replay convergence on a synthetic additive device, Algorithm 1
 // extension as planned, resume after a crash with every sample exactly once, and
-// refusal to mix settings.
+// refusal to mix settings, training on drift-corrected latencies.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <set>
@@ -17,6 +18,7 @@
 #include "esm/loop.hpp"
 #include "esm/predictor.hpp"
 #include "esm/table.hpp"
+#include "esm/train.hpp"
 #include "tool_run.hpp"
 
 using namespace esm;
@@ -236,6 +238,64 @@ TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
     EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "sample").size(), 5u);  // only the batch that passed QC
     // Every measurement is on disk, confirmed or not: batch 1 once, batch 2 twice (1 retry).
     EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "pending").size(), 15u);
+}
+
+// A device whose latency is the arch text's length (additive over blocks) times a speed that
+// falls steadily, 0.2 % per measurement: about 23 % over the run, within the relaxed QC
+// threshold. Each sample's reading over its length, its true speed, spreads by that much;
+// divided by the drift factors of the references around its batch, by less than 2 % (the
+// batch's own span, 5 samples between re-measurements, and the baselines' three passes). The loop trains and evaluates on the
+// corrected latencies by default, so its predictor is more accurate than without them.
+TEST(Loop, DriftCorrectionTrainsOnTheDevicesSteadySpeed) {
+    Space s = preset("densenet");
+    MeasureProtocol p;
+    p.refs = 3;
+    p.qc_batch = 5;
+    p.qc_threshold = 0.9;
+    p.qc_retries = 0;
+    auto run = [&](bool correct, LoopResult* res) {
+        const std::string out = tmp_dir(correct ? "drift_on" : "drift_off");
+        const std::string counter = out + "_count";
+        std::ofstream(counter) << 0;
+        const std::string runner = "n=$(cat " + counter + "); echo $((n+1)) > " + counter +
+                                   "; awk -v n=$n -v l=${#1} 'BEGIN { printf \"%.6f\\n\", l * exp(0.002 * n) / 10 }'";
+        auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+        LoopOptions o = small_options(out);
+        o.n_initial = 40;
+        o.test_size = 20;
+        o.max_iterations = 1;
+        o.drift_correction = correct;
+        *res = run_esm_loop(s, o, *src);
+        return out + "/dataset.csv";
+    };
+    LoopResult on, off;
+    const std::string data = run(true, &on);
+    run(false, &off);
+    // Speed = latency / (length / 10): raw readings, then corrected.
+    auto spread = [&](bool correct) {
+        const LatencyData d = read_latency_data(data, s, "", correct);
+        double lo = 1e30, hi = 0;
+        for (size_t i = 0; i < d.size(); ++i) {
+            const double speed = d.latency[i] / (format_arch(s, d.archs[i]).size() / 10.0);
+            lo = std::min(lo, speed);
+            hi = std::max(hi, speed);
+        }
+        return hi / lo;
+    };
+    EXPECT_GT(spread(false), 1.15);
+    EXPECT_LT(spread(true), 1.02);
+    const IterationReport& a = on.iterations.at(0);
+    EXPECT_LT(a.drift_lo, 0.92);
+    EXPECT_GT(a.drift_hi, 1.08);
+    const IterationReport& b = off.iterations.at(0);
+    EXPECT_EQ(b.drift_lo, 1.0);
+    EXPECT_EQ(b.drift_hi, 1.0);
+    std::printf("accuracy with drift correction %.2f %%, without %.2f %%\n", a.metrics.overall.accuracy,
+                b.metrics.overall.accuracy);
+    EXPECT_GT(a.metrics.overall.accuracy, b.metrics.overall.accuracy + 2);
+    std::ifstream report(on.report_path);
+    const std::string json((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+    EXPECT_NE(json.find("\"drift_correction\": true"), std::string::npos);
 }
 
 // A real measuring run of esm-build (CPU executor, tiny resolution and protocol) killed

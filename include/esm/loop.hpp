@@ -75,6 +75,10 @@ struct LoopOptions {
         m.linear_skip = true;
         return m;
     }();
+    // Train and evaluate on each sample's latency divided by its esm::drift_factors (the
+    // device's speed from the reference re-measurements around its batch); dataset.csv
+    // keeps the readings. No effect without references (a replay, --refs 0).
+    bool drift_correction = true;
     // Budget: 0 = unlimited.
     int max_samples = 5000;  // training + test samples measured
     int max_iterations = 50;
@@ -90,6 +94,7 @@ struct IterationReport {
     bool passed = false;
     double measure_seconds = 0, train_seconds = 0;
     std::vector<int> added_per_bin;  // the extension planned after this iteration
+    double drift_lo = 1, drift_hi = 1;  // range of the drift factors applied (1, 1: none)
 };
 
 struct LoopResult {

@@ -23,6 +23,9 @@ struct LatencyData {
     std::vector<std::pair<std::string, std::string>> meta;  // the file's '#' header
     std::string target;  // column name
     std::string source;  // path
+    // The drift correction applied when read (esm::drift_factors; 0 re-measurements: none).
+    int drift_remeasurements = 0;
+    double drift_lo = 1, drift_hi = 1;
 
     size_t size() const { return archs.size(); }
     std::vector<int> depths() const;
@@ -33,11 +36,15 @@ struct LatencyData {
 std::vector<std::string> numeric_columns(const Table& t);
 
 // Reads `path`: column `arch` parsed in `space` (errors name file and line), target column
-// `target`; "" = latency_ms, and if absent an error listing the numeric columns.
-LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target = "");
+// `target`; "" = latency_ms, and if absent an error listing the numeric columns. With
+// drift_correction, a libesm dataset's samples are divided by their esm::drift_factors
+// (their latency at the run's median device speed; no change without reference rows).
+LatencyData read_latency_data(const std::string& path, const Space& space, const std::string& target = "",
+                              bool drift_correction = false);
 // The same from a table already read; rows whose `kind` column (libesm datasets) is not
 // "sample" (reference re-measurements) are skipped.
-LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target = "");
+LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target = "",
+                                    bool drift_correction = false);
 
 // Seeded split: n_test rows to *test, the rest to *train (order of the permutation).
 void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyData* train, LatencyData* test);
