@@ -77,7 +77,7 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-measure", "--space resnet -o x.csv --trim 0.5", 2, "'--trim' expects a number in 0.000000..0.490000"},
         {"esm-build", "--space resnet -o d --outlier-retries -1", 2, "'--outlier-retries' expects an integer in 0..1000"},
         {"esm-build", "--space resnet -o d --refs 1001", 2, "'--refs' expects an integer in 0..1000"},
-        {"esm-build", "--space resnet -o d --linear-skip maybe", 2, "--linear-skip must be on or off"},
+        {"esm-build", "--space resnet -o d --linear-skip maybe", 2, "option '--linear-skip' expects on or off, got 'maybe'"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

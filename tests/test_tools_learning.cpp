@@ -101,4 +101,46 @@ TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {
     EXPECT_NE(out.find("cannot open predictor file"), std::string::npos) << out;
 }
 
+// A libesm dataset with reference rows: two references, then batches of 10 samples each
+// followed by the references' re-measurement; the device runs 30 % slower from the fourth
+// batch on (most samples: factors 1/1.3 .. 1). esm-train and esm-eval say they corrected
+// it (default) or not (off), and esm-eval's JSON stays pure JSON.
+TEST(ToolsLearning, DriftCorrectionIsReportedAndCanBeTurnedOff) {
+    Files fs;
+    const std::string data = fs.dir + "/drift.csv", pred = fs.dir + "/p.esmp";
+    const std::string plain = fs.dir + "/plain.csv";
+    auto archs = write_dataset(plain, 120, 3);
+    std::vector<double> y;
+    {
+        std::ifstream in(plain);
+        std::string line;
+        while (std::getline(in, line))
+            if (line.rfind("ofa-mbv3:", 0) == 0) y.push_back(std::stod(line.substr(line.find(',') + 1)));
+    }
+    ASSERT_EQ(y.size(), archs.size());
+    const esm::Space s = esm::preset("ofa-mbv3");
+    std::ofstream f(data);
+    f << "# device: test\narch,latency_ms,kind\n";
+    const std::string r1 = esm::format_arch(s, archs[0]), r2 = esm::format_arch(s, archs[1]);
+    f << r1 << ",1.0,ref\n" << r2 << ",2.0,ref\n";
+    for (size_t i = 2; i < archs.size(); ++i) {
+        const double speed = (i - 2) / 10 >= 3 ? 1.3 : 1.0;
+        f << esm::format_arch(s, archs[i]) << "," << y[i] * speed << ",sample\n";
+        if ((i - 1) % 10 == 0) f << r1 << "," << speed << ",ref\n" << r2 << "," << 2 * speed << ",ref\n";
+    }
+    f.close();
+    std::string out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --epochs 5 --min-steps 0 -o " + pred, &out), 0) << out;
+    EXPECT_NE(out.find("drift-corrected by 12 reference re-measurements (factors 0.769..1.000)"), std::string::npos) << out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --epochs 5 --min-steps 0 --drift-correction off -o " + pred, &out), 0)
+        << out;
+    EXPECT_EQ(out.find("drift-corrected"), std::string::npos) << out;
+    ASSERT_EQ(run(tool("esm-eval") + " " + pred + " " + data, &out), 0) << out;
+    EXPECT_NE(out.find("drift-corrected by 12"), std::string::npos) << out;
+    ASSERT_EQ(run(tool("esm-eval") + " " + pred + " " + data + " --json -", &out), 0) << out;
+    EXPECT_EQ(out.rfind("{\"overall\": {\"n\": 118", 0), 0u) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --drift-correction maybe -o " + pred, &out), 2) << out;
+    EXPECT_NE(out.find("option '--drift-correction' expects on or off, got 'maybe'"), std::string::npos) << out;
+}
+
 }  // namespace

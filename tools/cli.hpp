@@ -85,6 +85,14 @@ public:
         return x;
     }
 
+    // "on" or "off" (dflt when absent).
+    bool get_on_off(const std::string& name, bool dflt) const {
+        if (!has(name)) return dflt;
+        const std::string v = get(name);
+        if (v != "on" && v != "off") usage_error("option '" + name + "' expects on or off, got '" + v + "'");
+        return v == "on";
+    }
+
     // A comma-separated list of numbers in [lo, hi] ("1e-3,1e-2"); empty when absent.
     std::vector<double> get_double_list(const std::string& name, double lo, double hi) const {
         std::vector<double> out;
@@ -120,6 +128,20 @@ private:
     std::vector<std::string> positional_;
     std::map<std::string, std::string> values_;
 };
+
+// The usage line of --drift-correction, shared by the tools that read datasets.
+inline const char* kDriftUsage =
+    "  --drift-correction on|off  divide each sample of a libesm dataset by the device's speed\n"
+    "                    while its batch was measured, from the reference re-measurements (default on)\n";
+
+// One line on what the drift correction of a dataset did ("" when it had no references).
+inline std::string drift_note(const std::string& what, int remeasurements, double lo, double hi) {
+    if (remeasurements == 0) return "";
+    char b[200];
+    std::snprintf(b, sizeof b, "%s: drift-corrected by %d reference re-measurements (factors %.3f..%.3f)\n",
+                  what.c_str(), remeasurements, lo, hi);
+    return b;
+}
 
 // Runs a tool body, turning any exception into a message on stderr and exit status 1.
 inline int run_tool(const char* tool, const std::function<int()>& body) {

@@ -6,16 +6,17 @@
 #include "esm/predictor.hpp"
 #include "esm/train.hpp"
 
-static const char* kUsage =
-    "usage: esm-eval PREDICTOR DATASET.csv [--target C] [--bins K] [--json FILE]\n"
+static const std::string kUsage = std::string(
+    "usage: esm-eval PREDICTOR DATASET.csv [--target C] [--bins K] [--json FILE] [--drift-correction on|off]\n"
     "Evaluate a predictor on a dataset: accuracy, ±5 %/±10 % shares, RMSE and Kendall's tau,\n"
     "overall and per depth bin.\n"
     "  --target C   latency column (default: the predictor's target, else latency_ms)\n"
     "  --bins K     depth bins (default: the predictor's)\n"
-    "  --json FILE  write the report as JSON ('-' = stdout, instead of the table)\n";
+    "  --json FILE  write the report as JSON ('-' = stdout, instead of the table)\n"
+    ) + esm_cli::kDriftUsage;
 
 int main(int argc, char** argv) {
-    esm_cli::Args args(argc, argv, kUsage, {{"--target", true}, {"--bins", true}, {"--json", true}});
+    esm_cli::Args args(argc, argv, kUsage, {{"--target", true}, {"--bins", true}, {"--json", true}, {"--drift-correction", true}});
     return esm_cli::run_tool("esm-eval", [&] {
         if (args.positional().size() != 2) args.usage_error("expected PREDICTOR and DATASET.csv");
         esm::set_blas_threads(1);
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
             esm::Table t = esm::read_table(args.positional()[1]);
             target = t.column(p.target) >= 0 ? p.target : "";
         }
-        const esm::LatencyData d = esm::read_latency_data(args.positional()[1], p.space(), target);
+        const esm::LatencyData d = esm::read_latency_data(args.positional()[1], p.space(), target,
+                                                          args.get_on_off("--drift-correction", true));
         const int span = p.space().max_depth() - p.space().min_depth() + 1;
         const int bins = static_cast<int>(args.get_int("--bins", std::min(p.n_bins, span), 1, span));
         const esm::MetricsReport m = esm::evaluate_predictor(p, d, bins);
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
             std::printf("%s\n", json.c_str());
             return 0;
         }
+        std::printf("%s", esm_cli::drift_note(d.source, d.drift_remeasurements, d.drift_lo, d.drift_hi).c_str());
         std::printf("predictor %s (space %s, encoding %s) on %s, column %s: %zu rows\n%s",
                     args.positional()[0].c_str(), p.space().name.c_str(), esm::encoding_name(p.encoding()),
                     d.source.c_str(), d.target.c_str(), d.size(), esm::metrics_table(m).c_str());

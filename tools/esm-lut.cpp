@@ -17,7 +17,7 @@
 #include "esm/predictor.hpp"
 #include "esm/train.hpp"
 
-static const char* kUsage =
+static const std::string kUsage = std::string(
     "usage: esm-lut build --space S [options] -o TABLE\n"
     "       esm-lut eval TABLE DATASET.csv [--target C] [--bins K] [--json FILE] [--no-profile] [--update]\n"
     "Lookup-table latency baseline: every distinct segment (stem, block or dense layer, transition,\n"
@@ -43,7 +43,9 @@ static const char* kUsage =
     "  --no-profile       fail on archs with segments missing from the table; by default they are\n"
     "                     profiled on demand with this machine's executor (DenseNet-family tables)\n"
     "                     under the table's protocol and threads\n"
-    "  --update           with on-demand profiling, write the grown table back to TABLE\n";
+    "  --update           with on-demand profiling, write the grown table back to TABLE\n"
+    "both (the dataset of --fit, or of eval):\n"
+    ) + esm_cli::kDriftUsage;
 
 namespace {
 
@@ -119,7 +121,9 @@ int build(const esm_cli::Args& args) {
     if (args.has("--archs")) archs = read_arch_file(space, args.get("--archs"));
     esm::LatencyData fit;
     if (args.has("--fit")) {
-        fit = esm::read_latency_data(args.get("--fit"), space, args.get("--target"));
+        fit = esm::read_latency_data(args.get("--fit"), space, args.get("--target"),
+                                     args.get_on_off("--drift-correction", true));
+        std::printf("%s", esm_cli::drift_note(fit.source, fit.drift_remeasurements, fit.drift_lo, fit.drift_hi).c_str());
         archs.insert(archs.end(), fit.archs.begin(), fit.archs.end());
     }
     if (space.family == esm::Family::DenseNet && archs.empty())
@@ -164,7 +168,8 @@ int eval(const esm_cli::Args& args) {
     const std::string table_path = args.positional()[1];
     esm::LookupTable t = esm::LookupTable::load(table_path);
     const esm::Space& space = t.space();
-    const esm::LatencyData d = esm::read_latency_data(args.positional()[2], space, args.get("--target"));
+    const esm::LatencyData d = esm::read_latency_data(args.positional()[2], space, args.get("--target"),
+                                                      args.get_on_off("--drift-correction", true));
     warn_if_other_instance(t, d);
     size_t missing = 0;
     std::string example;
@@ -201,6 +206,7 @@ int eval(const esm_cli::Args& args) {
         return 0;
     }
     const esm::Metrics r = esm::compute_metrics(d.latency.data(), raw.data(), raw.size());
+    std::printf("%s", esm_cli::drift_note(d.source, d.drift_remeasurements, d.drift_lo, d.drift_hi).c_str());
     std::printf("lookup table %s (space %s, %zu keys, %s) on %s, column %s: %zu rows\n", table_path.c_str(),
                 space.name.c_str(), t.size(), t.fit_info.empty() ? "no bias correction" : "bias-corrected",
                 d.source.c_str(), d.target.c_str(), d.size());
@@ -220,7 +226,7 @@ int main(int argc, char** argv) {
                        {{"--space", true}, {"--res", true}, {"--batch", true}, {"--device", true},
                         {"--threads", true}, {"--warmup", true}, {"--runs", true}, {"--seed", true},
                         {"--archs", true}, {"--fit", true}, {"--target", true}, {"-o", true}, {"--bins", true},
-                        {"--json", true}, {"--no-profile", false}, {"--update", false}});
+                        {"--json", true}, {"--no-profile", false}, {"--update", false}, {"--drift-correction", true}});
     return esm_cli::run_tool("esm-lut", [&] {
         if (args.positional().empty()) args.usage_error("expected a command: build or eval");
         const std::string cmd = args.positional()[0];

@@ -8,7 +8,7 @@
 #include "esm/predictor.hpp"
 #include "esm/train.hpp"
 
-static const char* kUsage =
+static const std::string kUsage = std::string(
     "usage: esm-train DATASET.csv --space S --encoding E -o PREDICTOR [options]\n"
     "Train an MLP latency predictor and report its accuracy on a held-out test set.\n"
     "  --space S         preset or description file (default: the prefix of the first arch)\n"
@@ -31,10 +31,11 @@ static const char* kUsage =
     "  --val-frac F      validation share for early stopping (default 0.1)\n"
     "  --patience N      stop after N epochs without improvement (default 0 = run all epochs)\n"
     "  --schedule S      cosine | constant learning rate (default cosine)\n"
+    ) + esm_cli::kDriftUsage + std::string(
     "  --json FILE       also write the metrics report as JSON\n"
     "  --threads N       OpenBLAS threads (default 1)\n"
     "  --verbose         print the training and validation loss every 10 epochs\n"
-    "  -o PREDICTOR      output predictor file (written atomically)\n";
+    "  -o PREDICTOR      output predictor file (written atomically)\n");
 
 int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage,
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
                         {"--log-target", false}, {"--linear-skip", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--min-steps", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
-                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"-o", true}});
+                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"--drift-correction", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
@@ -86,10 +87,14 @@ int main(int argc, char** argv) {
         cfg.n_bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
         const std::string target = args.get("--target");
 
-        esm::LatencyData all = esm::read_latency_data(path, space, target), train, test;
+        const bool drift = args.get_on_off("--drift-correction", true);
+        esm::LatencyData all = esm::read_latency_data(path, space, target, drift), train, test;
+        std::printf("%s", esm_cli::drift_note(path, all.drift_remeasurements, all.drift_lo, all.drift_hi).c_str());
         if (args.has("--test")) {
             if (args.has("--test-frac")) args.usage_error("give --test or --test-frac, not both");
-            test = esm::read_latency_data(args.get("--test"), space, all.target);
+            test = esm::read_latency_data(args.get("--test"), space, all.target, drift);
+            std::printf("%s", esm_cli::drift_note(args.get("--test"), test.drift_remeasurements, test.drift_lo,
+                                                  test.drift_hi).c_str());
             // The whole file trains, in a seeded order so --train-size picks a random subset.
             esm::LatencyData none;
             esm::split_data(all, 0, seed, &train, &none);
