@@ -255,8 +255,8 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
         r.drift_lo = drift.lo;
         r.drift_hi = drift.hi;
     }
+    test_ = LatencyData();
     LatencyData train, &test = test_;
-    test = LatencyData();
     for (const auto& p : plans_) {
         if (p.iteration > it) continue;
         auto m = measured_.find(p.arch);
@@ -312,7 +312,9 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
     j << "  ]\n}\n";
     write_file_atomic(res.report_path, j.str());
 
-    write_file_atomic(res.plot_paths[0], svg_scatter(space_.name + ": predicted vs measured (test set)", "measured latency (ms)",
+    const bool corrected = !res.iterations.empty() && res.iterations.back().drift_hi > res.iterations.back().drift_lo;
+    write_file_atomic(res.plot_paths[0], svg_scatter(space_.name + ": predicted vs measured (test set)",
+                                                     corrected ? "measured latency (ms, drift-corrected)" : "measured latency (ms)",
                                                      "predicted latency (ms)", y, yhat));
     std::vector<Series> bins(static_cast<size_t>(opt_.n_bins)), curve(2);
     curve[0].name = "overall accuracy";
