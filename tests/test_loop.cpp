@@ -244,8 +244,9 @@ TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
 // falls steadily, 0.2 % per measurement: about 23 % over the run, within the relaxed QC
 // threshold. Each sample's reading over its length, its true speed, spreads by that much;
 // divided by the drift factors of the references around its batch, by less than 2 % (the
-// batch's own span, 5 samples between re-measurements, and the baselines' three passes). The loop trains and evaluates on the
-// corrected latencies by default, so its predictor is more accurate than without them.
+// batch's own span, 5 samples between re-measurements, and the baselines' three passes).
+// The loop trains and evaluates on the corrected latencies by default, so its predictor is
+// more accurate than without them.
 TEST(Loop, DriftCorrectionTrainsOnTheDevicesSteadySpeed) {
     Space s = preset("densenet");
     MeasureProtocol p;
