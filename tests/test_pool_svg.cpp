@@ -1,5 +1,5 @@
-// Tests of the replay pool (lookup, random and balanced draws without repeats) and of
-// the SVG plots (well-formed, every point inside the frame).
+// Tests of the replay pool (lookup, random and balanced draws without repeats, libesm
+// datasets drift-corrected) and of the SVG plots (well-formed, every point inside the frame).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,6 +58,24 @@ TEST(Pool, BalancedDrawsEvenOutBins) {
     // than their share of the pool.
     ASSERT_GT(pool_bins[0], 0);
     EXPECT_GT(drawn_bins[0] / 100.0, 2.0 * pool_bins[0] / 2000.0);
+    std::remove(path.c_str());
+}
+
+// A libesm dataset as the pool: its samples come drift-corrected, as esm-build would have
+// trained on them. Reference A reads 1, then 1.21, then 1.4641 (x1.1 twice); s1 lies between
+// the first two re-measurements (factor sqrt(1 x 1.21) = 1.1), s2 between the last two
+// (1.331); divided by their median 1.21: 1/1.1 and 1.1.
+TEST(Pool, LibesmDatasetsAreDriftCorrected) {
+    Space s = preset("resnet");
+    const std::string path = std::string(ESM_BINARY_DIR) + "/pool_drift.csv";
+    const std::string a = "resnet:k3e50/k3e50/k3e50/k3e50", s1 = "resnet:k5e50/k3e50/k3e50/k3e50",
+                      s2 = "resnet:k7e50/k3e50/k3e50/k3e50";
+    std::ofstream(path) << "arch,latency_ms,kind\n" << a << ",1,ref\n" << s1 << ",2,sample\n" << a << ",1.21,ref\n"
+                        << s2 << ",3,sample\n" << a << ",1.4641,ref\n";
+    Pool p(s, path, "latency_ms");
+    EXPECT_EQ(p.size(), 2u);
+    EXPECT_NEAR(p.latency(s1), 2.0 * 1.1, 1e-12);
+    EXPECT_NEAR(p.latency(s2), 3.0 / 1.1, 1e-12);
     std::remove(path.c_str());
 }
 

@@ -17,7 +17,9 @@ namespace esm {
 class Pool {
 public:
     // Reads `path` (a CSV with an `arch` column and the numeric `target` column); every
-    // arch must parse in `space`; duplicates keep their first latency.
+    // arch must parse in `space`; duplicates keep their first latency. A libesm dataset's
+    // samples are drift-corrected by its reference rows (esm::drift_factors), as the loop
+    // that measured them trained on them.
     Pool(const Space& space, const std::string& path, const std::string& target);
 
     size_t size() const { return archs_.size(); }
