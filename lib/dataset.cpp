@@ -73,7 +73,7 @@ DriftFactors drift_factors(const std::vector<DatasetRow>& rows) {
         }
         runs_before[i] = static_cast<int>(log_speed.size()) - (ref ? 1 : 0);
     }
-    out.remeasurements = static_cast<int>(log_speed.size());
+    out.range.remeasurements = static_cast<int>(log_speed.size());
     if (log_speed.empty()) return out;
     std::vector<size_t> samples;
     std::vector<double> logs;
@@ -81,9 +81,9 @@ DriftFactors drift_factors(const std::vector<DatasetRow>& rows) {
         if (rows[i].kind != "sample") continue;
         const int before = runs_before[i] - 1, after = runs_before[i];  // after: none when it is the count
         double l = 0;
-        if (before >= 0 && after < out.remeasurements) l = 0.5 * (log_speed[before] + log_speed[after]);
+        if (before >= 0 && after < out.range.remeasurements) l = 0.5 * (log_speed[before] + log_speed[after]);
         else if (before >= 0) l = log_speed[before];
-        else if (after < out.remeasurements) l = log_speed[after];
+        else if (after < out.range.remeasurements) l = log_speed[after];
         samples.push_back(i);
         logs.push_back(l);
     }
@@ -92,8 +92,8 @@ DriftFactors drift_factors(const std::vector<DatasetRow>& rows) {
     std::sort(sorted.begin(), sorted.end());
     const size_t m = sorted.size();
     const double median = m % 2 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]);
-    out.lo = std::exp(sorted.front() - median);
-    out.hi = std::exp(sorted.back() - median);
+    out.range.lo = std::exp(sorted.front() - median);
+    out.range.hi = std::exp(sorted.back() - median);
     for (size_t k = 0; k < samples.size(); ++k) out.factor[samples[k]] = std::exp(logs[k] - median);
     return out;
 }

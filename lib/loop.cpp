@@ -252,8 +252,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
         const DriftFactors drift = drift_factors(rows_);
         for (size_t i = 0; i < rows_.size(); ++i)
             if (rows_[i].kind == "sample") factor[rows_[i].arch] = drift.factor[i];
-        r.drift_lo = drift.lo;
-        r.drift_hi = drift.hi;
+        r.drift = drift.range;
     }
     test_ = LatencyData();
     LatencyData train, &test = test_;
@@ -306,13 +305,13 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
           << ", \"train_seconds\": " << fmt(it.train_seconds) << ", \"passed\": " << (it.passed ? "true" : "false")
           << ", \"added_per_bin\": [";
         for (size_t b = 0; b < it.added_per_bin.size(); ++b) j << (b ? ", " : "") << it.added_per_bin[b];
-        j << "], \"drift_factors\": [" << fmt(it.drift_lo) << ", " << fmt(it.drift_hi)
+        j << "], \"drift_factors\": [" << fmt(it.drift.lo) << ", " << fmt(it.drift.hi)
           << "], \"metrics\": " << metrics_json(it.metrics) << "}" << (i + 1 < res.iterations.size() ? "," : "") << "\n";
     }
     j << "  ]\n}\n";
     write_file_atomic(res.report_path, j.str());
 
-    const bool corrected = !res.iterations.empty() && res.iterations.back().drift_hi > res.iterations.back().drift_lo;
+    const bool corrected = !res.iterations.empty() && res.iterations.back().drift.hi > res.iterations.back().drift.lo;
     write_file_atomic(res.plot_paths[0], svg_scatter(space_.name + ": predicted vs measured (test set)",
                                                      corrected ? "measured latency (ms, drift-corrected)" : "measured latency (ms)",
                                                      "predicted latency (ms)", y, yhat));
@@ -388,7 +387,7 @@ LoopResult Loop::run() {
         p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
                     fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
                     fmt(worst_bin_accuracy(rep.metrics)) + " %" + (rep.passed ? " (passed)" : "") +
-                    (rep.drift_hi > rep.drift_lo ? ", drift factors " + fmt(rep.drift_lo) + ".." + fmt(rep.drift_hi) : "");
+                    (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "");
         report(p);
         if (!res.stop_reason.empty()) break;
     }

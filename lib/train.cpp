@@ -8,7 +8,6 @@
 #include <numeric>
 
 #include "esm/common.hpp"
-#include "esm/dataset.hpp"
 #include "esm/rng.hpp"
 
 namespace esm {
@@ -25,9 +24,7 @@ LatencyData LatencyData::subset(const std::vector<size_t>& rows) const {
     s.meta = meta;
     s.target = target;
     s.source = source;
-    s.drift_remeasurements = drift_remeasurements;
-    s.drift_lo = drift_lo;
-    s.drift_hi = drift_hi;
+    s.drift = drift;
     for (size_t r : rows) {
         s.archs.push_back(archs[r]);
         s.latency.push_back(latency[r]);
@@ -89,9 +86,7 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
             rows[r].stats.latency_ms = t.number(r, tc);
         }
         drift = drift_factors(rows);
-        d.drift_remeasurements = drift.remeasurements;
-        d.drift_lo = drift.lo;
-        d.drift_hi = drift.hi;
+        d.drift = drift.range;
     }
     d.archs.reserve(t.rows.size());
     d.latency.reserve(t.rows.size());

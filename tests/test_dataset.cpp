@@ -144,17 +144,17 @@ TEST(Dataset, DriftFactorsFromReferenceRemeasurements) {
         row("ref", "A", 1.331),    row("ref", "B", 2.2),         row("sample", "s4", 8), row("dropped", "s5", 9)};
     const DriftFactors d = drift_factors(rows);
     ASSERT_EQ(d.factor.size(), rows.size());
-    EXPECT_EQ(d.remeasurements, 3);
+    EXPECT_EQ(d.range.remeasurements, 3);
     const double r = std::sqrt(1.1);
     const std::vector<double> want = {1, 1, 1 / r, 1 / r, 1, 1, 1, r, 1, 1, 1.1, 1};
     for (size_t i = 0; i < rows.size(); ++i) EXPECT_NEAR(d.factor[i], want[i], 1e-12) << "row " << i;
-    EXPECT_NEAR(d.lo, 1 / r, 1e-12);
-    EXPECT_NEAR(d.hi, 1.1, 1e-12);
+    EXPECT_NEAR(d.range.lo, 1 / r, 1e-12);
+    EXPECT_NEAR(d.range.hi, 1.1, 1e-12);
 
     // Without references nothing changes.
     const DriftFactors none = drift_factors({row("sample", "s1", 5), row("pending", "s2", 6), row("sample", "s2", 6)});
-    EXPECT_EQ(none.remeasurements, 0);
+    EXPECT_EQ(none.range.remeasurements, 0);
     EXPECT_EQ(none.factor, std::vector<double>(3, 1.0));
-    EXPECT_EQ(none.lo, 1.0);
-    EXPECT_EQ(none.hi, 1.0);
+    EXPECT_EQ(none.range.lo, 1.0);
+    EXPECT_EQ(none.range.hi, 1.0);
 }

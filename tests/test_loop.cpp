@@ -286,11 +286,11 @@ TEST(Loop, DriftCorrectionTrainsOnTheDevicesSteadySpeed) {
     EXPECT_GT(spread(false), 1.15);
     EXPECT_LT(spread(true), 1.02);
     const IterationReport& a = on.iterations.at(0);
-    EXPECT_LT(a.drift_lo, 0.92);
-    EXPECT_GT(a.drift_hi, 1.08);
+    EXPECT_LT(a.drift.lo, 0.92);
+    EXPECT_GT(a.drift.hi, 1.08);
     const IterationReport& b = off.iterations.at(0);
-    EXPECT_EQ(b.drift_lo, 1.0);
-    EXPECT_EQ(b.drift_hi, 1.0);
+    EXPECT_EQ(b.drift.lo, 1.0);
+    EXPECT_EQ(b.drift.hi, 1.0);
     std::printf("accuracy with drift correction %.2f %%, without %.2f %%\n", a.metrics.overall.accuracy,
                 b.metrics.overall.accuracy);
     EXPECT_GT(a.metrics.overall.accuracy, b.metrics.overall.accuracy + 2);

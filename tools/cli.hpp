@@ -129,20 +129,6 @@ private:
     std::map<std::string, std::string> values_;
 };
 
-// The usage line of --drift-correction, shared by the tools that read datasets.
-inline const char* kDriftUsage =
-    "  --drift-correction on|off  divide each sample of a libesm dataset by the device's speed\n"
-    "                    while its batch was measured, from the reference re-measurements (default on)\n";
-
-// One line on what the drift correction of a dataset did ("" when it had no references).
-inline std::string drift_note(const std::string& what, int remeasurements, double lo, double hi) {
-    if (remeasurements == 0) return "";
-    char b[200];
-    std::snprintf(b, sizeof b, "%s: drift-corrected by %d reference re-measurements (factors %.3f..%.3f)\n",
-                  what.c_str(), remeasurements, lo, hi);
-    return b;
-}
-
 // Runs a tool body, turning any exception into a message on stderr and exit status 1.
 inline int run_tool(const char* tool, const std::function<int()>& body) {
     try {

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli.hpp"
+#include "drift_cli.hpp"
 #include "protocol_cli.hpp"
 #include "esm/loop.hpp"
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli.hpp"
+#include "drift_cli.hpp"
 #include "esm/predictor.hpp"
 #include "esm/train.hpp"
 
@@ -36,7 +37,7 @@ int main(int argc, char** argv) {
             std::printf("%s\n", json.c_str());
             return 0;
         }
-        std::printf("%s", esm_cli::drift_note(d.source, d.drift_remeasurements, d.drift_lo, d.drift_hi).c_str());
+        std::printf("%s", esm_cli::drift_note(d.source, d.drift).c_str());
         std::printf("predictor %s (space %s, encoding %s) on %s, column %s: %zu rows\n%s",
                     args.positional()[0].c_str(), p.space().name.c_str(), esm::encoding_name(p.encoding()),
                     d.source.c_str(), d.target.c_str(), d.size(), esm::metrics_table(m).c_str());

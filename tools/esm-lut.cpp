@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli.hpp"
+#include "drift_cli.hpp"
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
 #include "esm/lut.hpp"
@@ -123,7 +124,7 @@ int build(const esm_cli::Args& args) {
     if (args.has("--fit")) {
         fit = esm::read_latency_data(args.get("--fit"), space, args.get("--target"),
                                      args.get_on_off("--drift-correction", true));
-        std::printf("%s", esm_cli::drift_note(fit.source, fit.drift_remeasurements, fit.drift_lo, fit.drift_hi).c_str());
+        std::printf("%s", esm_cli::drift_note(fit.source, fit.drift).c_str());
         archs.insert(archs.end(), fit.archs.begin(), fit.archs.end());
     }
     if (space.family == esm::Family::DenseNet && archs.empty())
@@ -206,7 +207,7 @@ int eval(const esm_cli::Args& args) {
         return 0;
     }
     const esm::Metrics r = esm::compute_metrics(d.latency.data(), raw.data(), raw.size());
-    std::printf("%s", esm_cli::drift_note(d.source, d.drift_remeasurements, d.drift_lo, d.drift_hi).c_str());
+    std::printf("%s", esm_cli::drift_note(d.source, d.drift).c_str());
     std::printf("lookup table %s (space %s, %zu keys, %s) on %s, column %s: %zu rows\n", table_path.c_str(),
                 space.name.c_str(), t.size(), t.fit_info.empty() ? "no bias correction" : "bias-corrected",
                 d.source.c_str(), d.target.c_str(), d.size());

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "cli.hpp"
+#include "drift_cli.hpp"
 #include "esm/predictor.hpp"
 #include "esm/train.hpp"
 
@@ -89,12 +90,11 @@ int main(int argc, char** argv) {
 
         const bool drift = args.get_on_off("--drift-correction", true);
         esm::LatencyData all = esm::read_latency_data(path, space, target, drift), train, test;
-        std::printf("%s", esm_cli::drift_note(path, all.drift_remeasurements, all.drift_lo, all.drift_hi).c_str());
+        std::printf("%s", esm_cli::drift_note(path, all.drift).c_str());
         if (args.has("--test")) {
             if (args.has("--test-frac")) args.usage_error("give --test or --test-frac, not both");
             test = esm::read_latency_data(args.get("--test"), space, all.target, drift);
-            std::printf("%s", esm_cli::drift_note(args.get("--test"), test.drift_remeasurements, test.drift_lo,
-                                                  test.drift_hi).c_str());
+            std::printf("%s", esm_cli::drift_note(args.get("--test"), test.drift).c_str());
             // The whole file trains, in a seeded order so --train-size picks a random subset.
             esm::LatencyData none;
             esm::split_data(all, 0, seed, &train, &none);

@@ -45,6 +45,10 @@ std::string utc_timestamp();   // "2026-01-31T12:34:56Z"
 // Drift correction by the reference models (docs/dataset_format.md). A device's speed
 // wanders (a shared VM, a phone warming up): the references re-measured just before and
 // just after a sample's batch tell by how much while that batch was measured.
+struct DriftRange {
+    int remeasurements = 0;  // runs of "ref" rows, the baselines' included (0: nothing to correct by)
+    double lo = 1, hi = 1;   // smallest and largest factor of a sample row
+};
 struct DriftFactors {
     // Per row: for a "sample" row, the geometric mean of reading / baseline over the
     // reference readings right before and right after its batch (a maximal run of "ref"
@@ -53,8 +57,7 @@ struct DriftFactors {
     // rows hold no references. A sample's latency at the run's median speed is its
     // latency divided by its factor.
     std::vector<double> factor;
-    int remeasurements = 0;  // runs of "ref" rows, the baselines' included
-    double lo = 1, hi = 1;   // smallest and largest factor of a sample row
+    DriftRange range;
 };
 // rows: a dataset's rows in file order (only kind, arch and stats.latency_ms are read).
 DriftFactors drift_factors(const std::vector<DatasetRow>& rows);

@@ -94,7 +94,7 @@ struct IterationReport {
     bool passed = false;
     double measure_seconds = 0, train_seconds = 0;
     std::vector<int> added_per_bin;  // the extension planned after this iteration
-    double drift_lo = 1, drift_hi = 1;  // range of the drift factors applied (1, 1: none)
+    DriftRange drift;  // the drift factors applied (lo = hi = 1: none)
 };
 
 struct LoopResult {

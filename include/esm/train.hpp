@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "esm/arch.hpp"
+#include "esm/dataset.hpp"
 #include "esm/encode.hpp"
 #include "esm/metrics.hpp"
 #include "esm/mlp.hpp"
@@ -23,9 +24,7 @@ struct LatencyData {
     std::vector<std::pair<std::string, std::string>> meta;  // the file's '#' header
     std::string target;  // column name
     std::string source;  // path
-    // The drift correction applied when read (esm::drift_factors; 0 re-measurements: none).
-    int drift_remeasurements = 0;
-    double drift_lo = 1, drift_hi = 1;
+    DriftRange drift;  // the drift correction applied when read (esm::drift_factors)
 
     size_t size() const { return archs.size(); }
     std::vector<int> depths() const;
