@@ -100,8 +100,13 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
         if (!(y > 0))
             throw Error(ErrorKind::InvalidArgument, path + ":" + std::to_string(t.row_lines[r]) + ": latency '" + col +
                                                         "' is " + t.rows[r][static_cast<size_t>(tc)] + " (must be > 0)");
+        const double v = drift.factor.empty() ? y : y / drift.factor[r];
+        if (!(std::isfinite(v) && v > 0))
+            throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) +
+                                               ": drift correction by the reference rows gives latency " + std::to_string(v) +
+                                               " (their readings are implausible; check the 'ref' rows or turn drift correction off)");
         d.archs.push_back(std::move(a));
-        d.latency.push_back(drift.factor.empty() ? y : y / drift.factor[r]);
+        d.latency.push_back(v);
     }
     if (d.archs.empty()) throw Error(ErrorKind::InvalidArgument, path + ": no data rows");
     return d;

@@ -1,6 +1,6 @@
 // Dataset files: header and rows round-trip through read_table, resume keeps rows, a torn
 // last line is cut away, a file of other settings is refused and left byte-identical; drift
-// factors from the reference rows.
+// factors from the reference rows, and implausible ones refused.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +11,7 @@
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
 #include "esm/table.hpp"
+#include "esm/train.hpp"
 
 using namespace esm;
 
@@ -157,4 +158,27 @@ TEST(Dataset, DriftFactorsFromReferenceRemeasurements) {
     EXPECT_EQ(none.factor, std::vector<double>(3, 1.0));
     EXPECT_EQ(none.range.lo, 1.0);
     EXPECT_EQ(none.range.hi, 1.0);
+}
+
+TEST(Dataset, ImplausibleReferenceReadingsAreRefusedNotTurnedIntoLatencies) {
+    // Found by fuzz_table: references read 1e-300 ms, then 1e300 ms: their ratio overflows,
+    // and the "corrected" latencies would be NaN or 0.
+    const std::string text =
+        "# space: resnet\n"
+        "arch,depth,latency_ms,std_ms,runs,kind,timestamp\n"
+        "resnet:k3e50/k3e50/k3e50/k5e50,4,1e-300,0.01,90,ref,x\n"
+        "resnet:k3e50/k3e50/k3e50/k3e50,4,1.5,0.01,90,sample,x\n"
+        "resnet:k3e50/k3e50/k3e50/k5e50,4,1e300,0.01,90,ref,x\n"
+        "resnet:k5e50/k3e50/k3e50/k3e50,4,1.8,0.01,90,sample,x\n";
+    const Table t = parse_table(text, "d.csv", false, nullptr);
+    const Space space = preset("resnet");
+    try {
+        latency_data_from_table(t, space, "", /*drift_correction=*/true);
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("d.csv:4: drift correction"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("'ref' rows"), std::string::npos) << e.what();
+    }
+    const LatencyData raw = latency_data_from_table(t, space, "", /*drift_correction=*/false);
+    EXPECT_EQ(raw.latency, (std::vector<double>{1.5, 1.8}));
 }

@@ -1,5 +1,7 @@
 // libFuzzer target: dataset CSV text (header lines and rows), read strictly, then as a
-// latency dataset of a preset space; only esm::Error may come out.
+// latency dataset of a preset space, with or without drift correction; only esm::Error may
+// come out, and a dataset that loads holds finite latencies > 0.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,7 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 } catch (const esm::Error&) {
                 }
             }
-        esm::LatencyData d = esm::latency_data_from_table(t, space, "");
+        esm::LatencyData d = esm::latency_data_from_table(t, space, "", (data[0] & 2) != 0);
+        for (double y : d.latency)
+            if (!(std::isfinite(y) && y > 0)) __builtin_trap();
         (void)d.depths();
     } catch (const esm::Error&) {
     }
