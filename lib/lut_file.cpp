@@ -74,7 +74,7 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
     const size_t payload = detail::unseal(text, where, kMagic, kLutFormatVersion, kLutFormatVersion, "lookup-table");
     Reader r(text, payload, where);
     r.line();
-    const std::string lib = r.field("library");
+    const std::string lib = r.one_line("library", r.field("library"));
     const int batch = static_cast<int>(r.integer("batch", 1, 4096));
     const int res = static_cast<int>(r.integer("res", 0, 4096));
     const int threads = static_cast<int>(r.integer("threads", 1, 1024));
@@ -83,7 +83,7 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
     p.runs = static_cast<int>(r.integer("runs", 1, 1L << 30));
     p.trim = r.real("trim");
     const double a = r.real("bias_a"), b = r.real("bias_b");
-    const std::string fit = r.field("fit");
+    const std::string fit = r.one_line("fit info", r.field("fit"));
     Space space;
     {
         const std::string st = r.blob("space");
@@ -99,7 +99,7 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
         const std::string l = r.line();
         const size_t tab = l.find('\t');
         if (tab == std::string::npos) r.fail("meta line without a tab: '" + l.substr(0, 40) + "'");
-        meta.emplace_back(l.substr(0, tab), l.substr(tab + 1));
+        meta.emplace_back(r.one_line("meta key", l.substr(0, tab)), r.one_line("meta value", l.substr(tab + 1)));
     }
     try {
         LookupTable t(space, batch, res);

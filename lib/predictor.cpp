@@ -166,7 +166,7 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     const size_t payload = detail::unseal(text, where, kMagic, 1, kPredictorFormatVersion, "predictor", &version);
     Reader r(text, payload, where);
     r.line();
-    const std::string lib = r.field("library");
+    const std::string lib = r.one_line("library", r.field("library"));
     Encoding enc;
     try {
         enc = parse_encoding(r.field("encoding"));
@@ -179,7 +179,7 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     } catch (const Error& e) {
         r.fail(e.what());
     }
-    const std::string target = r.field("target");
+    const std::string target = r.one_line("target", r.field("target"));
     const int bins = static_cast<int>(r.integer("bins", 1, 1000));
     const bool log_target = r.integer("log_target", 0, 1) == 1;
     Space space;
@@ -193,10 +193,11 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
         const std::string l = r.line();
         const size_t tab = l.find('\t');
         if (tab == std::string::npos) r.fail("dataset meta line without a tab: '" + l.substr(0, 40) + "'");
-        meta.emplace_back(l.substr(0, tab), l.substr(tab + 1));
+        meta.emplace_back(r.one_line("dataset meta key", l.substr(0, tab)),
+                          r.one_line("dataset meta value", l.substr(tab + 1)));
     }
     const std::string metrics = r.blob("metrics");
-    const std::string training = r.blob("training");
+    const std::string training = r.one_line("training", r.blob("training"));
     std::vector<int> sizes;
     {
         std::istringstream ls(r.field("layers"));

@@ -95,6 +95,11 @@ std::string LineReader::field(const std::string& key) {
     return l.substr(key.size() + 1);
 }
 
+const std::string& LineReader::one_line(const std::string& what, const std::string& v) const {
+    if (v.find_first_of("\t\r\n") != std::string::npos) fail(what + " '" + v.substr(0, 40) + "' contains a tab or line break");
+    return v;
+}
+
 long LineReader::integer(const std::string& key, const std::string& v, long lo, long hi) const {
     char* e = nullptr;
     errno = 0;

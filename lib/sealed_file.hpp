@@ -33,6 +33,9 @@ public:
     long integer(const std::string& key, long lo, long hi) { return integer(key, field(key), lo, hi); }
     double real(const std::string& key, const std::string& v) const;
     double real(const std::string& key) { return real(key, field(key)); }
+    // v, when it holds no tab, carriage return or newline (what check_one_line refuses to
+    // write); else fails naming `what`, so that every file that loads can be saved again.
+    const std::string& one_line(const std::string& what, const std::string& v) const;
     std::string blob(const std::string& key);  // "key N" then N bytes and a newline
     // "key N", then lines of numbers; N must be expect_count (or 0, when or_none).
     std::vector<float> floats(const std::string& key, size_t expect_count, bool or_none = false);

@@ -10,7 +10,7 @@ FUZZ_RUNS=${FUZZ_RUNS:--1}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DESM_FUZZ=ON -DESM_CUDA=OFF \
   -DESM_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-read -r -a targets <<< "${FUZZ_TARGETS:-arch space table predictor runner}"
+read -r -a targets <<< "${FUZZ_TARGETS:-arch space table predictor lut runner}"
 cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" > "$BUILD/build.log" 2>&1 ||
   { tail -30 "$BUILD/build.log"; exit 1; }
 mkdir -p "$BUILD/crashes"

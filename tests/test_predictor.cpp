@@ -13,6 +13,7 @@
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
 #include "esm/train.hpp"
+#include "sealed_file.hpp"
 
 namespace {
 
@@ -145,6 +146,15 @@ TEST(Predictor, DamagedFilesFailClearly) {
                         ", reads version 1 to 2)");
     spit(p, "arch,latency_ms\n");
     expect_error(p, "not a libesm predictor file");
+    // The checksum is right but the target holds a carriage return, which the writer
+    // refuses: refused on load, not on the next save (found by fuzz_predictor).
+    const size_t body_at = good.find('\n') + 1;
+    std::string body = good.substr(body_at, good.rfind("checksum fnv1a64 ") - body_at);
+    const size_t target = body.find("\ntarget latency_ms\n");
+    ASSERT_NE(target, std::string::npos);
+    body.insert(target + 15, "\r");
+    spit(p, esm::detail::seal("esm-predictor", esm::kPredictorFormatVersion, body));
+    expect_error(p, "line 5: target 'latency\r_ms' contains a tab or line break");
     EXPECT_THROW(esm::Predictor::load(tmp_path("missing.esmp")), esm::Error);
     std::remove(p.c_str());
 }
