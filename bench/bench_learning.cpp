@@ -260,6 +260,13 @@ esm::TrainConfig skip_config() {
     return c;
 }
 
+// fcc-skip minimising the relative error (MlpOptions::relative_loss).
+esm::TrainConfig rel_config() {
+    esm::TrainConfig c = skip_config();
+    c.mlp.relative_loss = true;
+    return c;
+}
+
 // 8,000 seeded ofa-mbv3 archs with a smooth synthetic latency, trained twice with the
 // default MLP (no validation split); the faster time is the machine's speed (noisy VMs).
 // archs and data receive the architectures and the training data.
@@ -368,6 +375,7 @@ int main(int argc, char** argv) {
                     te_y.push_back(te.latency);
                     te_yhat.emplace_back();
                     print_row(col.c_str(), "fcc-skip", eval_mlp(space, tr, te, skip_config(), &secs, &te_yhat.back()), secs);
+                    print_row(col.c_str(), "fcc-rel", eval_mlp(space, tr, te, rel_config(), &secs), secs);
                     for (AddKind k : {AddKind::Quad, AddKind::PerRes, AddKind::Area}) {
                         const double t0 = now();
                         Additive add(space, k);
@@ -386,6 +394,8 @@ int main(int argc, char** argv) {
                         print_row(col.c_str(), "tuned-500", m, secs);
                         m = eval_mlp(space, tr.subset(v), te, skip_config(), &secs);
                         print_row(col.c_str(), "skip-500", m, secs);
+                        m = eval_mlp(space, tr.subset(v), te, rel_config(), &secs);
+                        print_row(col.c_str(), "rel-500", m, secs);
                     }
                 }
                 std::printf("\nmeasured / add-area prediction, mean per 500-row chunk in file (= measuring) order:\n");

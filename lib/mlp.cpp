@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 
 #include "esm/common.hpp"
 #include "esm/rng.hpp"
@@ -38,20 +39,37 @@ size_t layout(const std::vector<int>& sizes, std::vector<size_t>* offsets) {
     return off;
 }
 
-// The linear skip: ridge least squares of t (minus its training mean t_mean) on the
-// standardised rows z (D columns, centred on the training rows, so no intercept): the first
-// n_tr rows train, the next n_val validate. w = (Z'Z + lambda n_tr I)^-1 Z'(t - t_mean), with
-// lambda from {1e-5, ..., 1} chosen by the validation rows' squared error (1e-4 without
-// validation rows), stored in *ridge. t: (n_tr + n_val), in the rows' order.
-std::vector<float> fit_skip(const float* z, const double* t, double t_mean, size_t n_tr, size_t n_val, size_t D,
-                            double* ridge) {
-    std::vector<double> G(D * D, 0), c(D, 0);
+// The linear skip: ridge least squares of t on the standardised rows z (D columns), each row
+// weighted by w (empty: all 1): the first n_tr rows train, the next n_val validate.
+// With zc, tc the rows centred on their weighted training means,
+// skip = (Zc' W Zc + lambda sum(w) I)^-1 Zc' W tc, lambda from {1e-5, ..., 1} chosen by the
+// validation rows' weighted squared error (1e-4 without validation rows), stored in *ridge.
+// *intercept receives what the fit adds to t_mean: mean_w(t) - t_mean - skip . mean_w(z)
+// (0 without weights).
+// t: (n_tr + n_val), in the rows' order.
+std::vector<float> fit_skip(const float* z, const double* t, const std::vector<float>& w, double t_mean, size_t n_tr,
+                            size_t n_val, size_t D, double* ridge, double* intercept) {
+    auto wt = [&](size_t r) { return w.empty() ? 1.0 : static_cast<double>(w[r]); };
+    // Without weights z is centred on the training rows already and mean(t) is t_mean.
+    std::vector<double> zbar(D, 0);
+    double tbar = t_mean, sw = static_cast<double>(n_tr);
+    if (!w.empty()) {
+        tbar = sw = 0;
+        for (size_t r = 0; r < n_tr; ++r) {
+            sw += wt(r);
+            tbar += wt(r) * t[r];
+            for (size_t j = 0; j < D; ++j) zbar[j] += wt(r) * z[r * D + j];
+        }
+        tbar /= sw;
+        for (double& v : zbar) v /= sw;
+    }
+    std::vector<double> G(D * D, 0), c(D, 0), zc(D);
     for (size_t r = 0; r < n_tr; ++r) {
-        const float* row = z + r * D;
-        const double tr = t[r] - t_mean;
+        const double tr = t[r] - tbar, wr = wt(r);
+        for (size_t j = 0; j < D; ++j) zc[j] = z[r * D + j] - zbar[j];
         for (size_t j = 0; j < D; ++j) {
-            c[j] += row[j] * tr;
-            for (size_t k = 0; k <= j; ++k) G[j * D + k] += static_cast<double>(row[j]) * row[k];
+            c[j] += wr * zc[j] * tr;
+            for (size_t k = 0; k <= j; ++k) G[j * D + k] += wr * zc[j] * zc[k];
         }
     }
     const std::vector<double> grid = n_val > 0 ? std::vector<double>{1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1} : std::vector<double>{1e-4};
@@ -59,16 +77,18 @@ std::vector<float> fit_skip(const float* z, const double* t, double t_mean, size
     double best_err = INFINITY;
     for (double lambda : grid) {
         std::vector<double> A = G;
-        for (size_t j = 0; j < D; ++j) A[j * D + j] += lambda * static_cast<double>(n_tr);
-        std::vector<double> w = detail::cholesky_solve(std::move(A), c, D);
+        for (size_t j = 0; j < D; ++j) A[j * D + j] += lambda * sw;
+        std::vector<double> v = detail::cholesky_solve(std::move(A), c, D);
         double err = 0;
         for (size_t r = n_tr; r < n_tr + n_val; ++r) {
-            double e = t[r] - t_mean;
-            for (size_t j = 0; j < D; ++j) e -= w[j] * z[r * D + j];
-            err += e * e;
+            double e = t[r] - tbar;
+            for (size_t j = 0; j < D; ++j) e -= v[j] * (z[r * D + j] - zbar[j]);
+            err += wt(r) * e * e;
         }
-        if (best.empty() || err < best_err) best = std::move(w), best_err = err, *ridge = lambda;
+        if (best.empty() || err < best_err) best = std::move(v), best_err = err, *ridge = lambda;
     }
+    *intercept = tbar - t_mean;
+    for (size_t j = 0; j < D; ++j) *intercept -= best[j] * zbar[j];
     return std::vector<float>(best.begin(), best.end());
 }
 
@@ -171,7 +191,7 @@ void Mlp::forward(const float* x, size_t n, float* y, Workspace& ws) const {
     std::memcpy(y, ws.act.data() + off, sizeof(float) * n);
 }
 
-double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Workspace& ws) const {
+double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Workspace& ws, const float* w) const {
     if (n == 0) throw Error(ErrorKind::InvalidArgument, "mlp: empty batch");
     forward_keep(x, n, ws);
     const detail::MlpIsa isa = detail::FusedMlp::best_isa();
@@ -185,9 +205,9 @@ double Mlp::loss_grad(const float* x, const float* t, size_t n, float* g, Worksp
     double loss = 0;
     const double inv_n = 1.0 / static_cast<double>(n);
     for (size_t i = 0; i < n; ++i) {
-        const double r = static_cast<double>(yhat[i]) - t[i];
-        loss += r * r;
-        dz[i] = static_cast<float>(2.0 * r * inv_n);
+        const double r = static_cast<double>(yhat[i]) - t[i], wr = w ? w[i] : 1.0;
+        loss += wr * r * r;
+        dz[i] = static_cast<float>(2.0 * wr * r * inv_n);
     }
     for (int l = nl - 1; l >= 0; --l) {
         const int in = sizes_[static_cast<size_t>(l)], out = sizes_[static_cast<size_t>(l) + 1];
@@ -365,8 +385,14 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
             throw Error(ErrorKind::InvalidArgument, "train: latency of row " + std::to_string(i) + " is " +
                                                         std::to_string(y[i]) +
                                                         (opt.log_target ? " (log target needs > 0)" : ""));
+        if (opt.relative_loss && !(y[i] > 0))
+            throw Error(ErrorKind::InvalidArgument, "train: latency of row " + std::to_string(i) + " is " +
+                                                        std::to_string(y[i]) + " (the relative loss needs > 0)");
         t[i] = opt.log_target ? std::log(static_cast<double>(y[i])) : y[i];
     }
+    if (opt.relative_loss && opt.log_target)
+        throw Error(ErrorKind::InvalidArgument, "train: the relative loss and the log target exclude each other (a log "
+                                                "target's error is already relative)");
     // Split: a seeded permutation; the first n_val rows validate.
     Rng rng(opt.seed ^ 0x5EEDull);
     std::vector<size_t> perm(n);
@@ -401,20 +427,28 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         const double var = tsq / m - model.y_mean * model.y_mean;
         model.y_std = var > 1e-24 ? std::sqrt(var) : 1.0;
     }
-    // Standardised copies in split order: training rows first, then validation.
-    std::vector<float> xs(n * D), ts(n);
+    // Standardised copies in split order: training rows first, then validation; with the
+    // relative loss, row weights 1 / latency^2, scaled to mean 1 over the training rows.
+    std::vector<float> xs(n * D), ts(n), wv(opt.relative_loss ? n : 0);
     for (size_t r = 0; r < n; ++r) {
         const size_t dst = r < n_val ? n_tr + r : r - n_val;
         const float* row = x + perm[r] * D;
         for (size_t j = 0; j < D; ++j) xs[dst * D + j] = (row[j] - model.x_mean[j]) * model.x_inv_std[j];
         ts[dst] = static_cast<float>((t[perm[r]] - model.y_mean) / model.y_std);
+        if (!wv.empty()) wv[dst] = static_cast<float>(1.0 / (t[perm[r]] * t[perm[r]]));
+    }
+    if (!wv.empty()) {
+        const double mean = std::accumulate(wv.begin(), wv.begin() + static_cast<long>(n_tr), 0.0) / static_cast<double>(n_tr);
+        for (float& v : wv) v = static_cast<float>(v / mean);
     }
     double skip_ridge = 0;
     if (opt.linear_skip) {
         // The network learns what the linear skip leaves: residuals, standardised anew.
         std::vector<double> tt(n);
         for (size_t r = 0; r < n; ++r) tt[r < n_val ? n_tr + r : r - n_val] = t[perm[r]];
-        model.skip = fit_skip(xs.data(), tt.data(), model.y_mean, n_tr, n_val, D, &skip_ridge);
+        double intercept = 0;
+        model.skip = fit_skip(xs.data(), tt.data(), wv, model.y_mean, n_tr, n_val, D, &skip_ridge, &intercept);
+        model.y_mean += intercept;
         std::vector<float> lin(n);
         blas::sgemv(static_cast<int>(n), d, xs.data(), d, model.skip.data(), lin.data());
         double sq = 0;
@@ -432,7 +466,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     const size_t bs = std::min(static_cast<size_t>(opt.batch_size), n_tr);
     Mlp::Workspace ws;
     net.reserve(ws, std::max(bs, n_val));
-    std::vector<float> bx(bs * D), bt(bs), vy(n_val);
+    std::vector<float> bx(bs * D), bt(bs), bw(wv.empty() ? 0 : bs), vy(n_val);
     std::vector<size_t> order(n_tr);
     for (size_t i = 0; i < n_tr; ++i) order[i] = i;
     TrainReport rep;
@@ -453,10 +487,11 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
             for (size_t i = 0; i < m; ++i) {
                 std::memcpy(bx.data() + i * D, xs.data() + order[s + i] * D, sizeof(float) * D);
                 bt[i] = ts[order[s + i]];
+                if (!wv.empty()) bw[i] = wv[order[s + i]];
             }
             if (opt.schedule == LrSchedule::Cosine)
                 adam.set_lr(opt.lr * 0.5 * (1 + std::cos(3.14159265358979323846 * static_cast<double>(step) / total_steps)));
-            ep_loss += net.loss_grad(bx.data(), bt.data(), m, g.data(), ws) * static_cast<double>(m);
+            ep_loss += net.loss_grad(bx.data(), bt.data(), m, g.data(), ws, wv.empty() ? nullptr : bw.data()) * static_cast<double>(m);
             adam.step(net.params().data(), g.data());
             ++step;
         }
@@ -467,7 +502,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
             double vl = 0;
             for (size_t i = 0; i < n_val; ++i) {
                 const double r = static_cast<double>(vy[i]) - ts[n_tr + i];
-                vl += r * r;
+                vl += (wv.empty() ? 1.0 : wv[n_tr + i]) * r * r;
             }
             score = vl / static_cast<double>(n_val);
             rep.val_loss.push_back(score);

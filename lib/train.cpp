@@ -165,7 +165,8 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
                  " epochs_run=" + std::to_string(rep.epochs_run) + " best_epoch=" + std::to_string(rep.best_epoch) +
                  " batch=" + std::to_string(cfg.mlp.batch_size) + " val_frac=" + std::to_string(cfg.mlp.val_frac) +
                  " schedule=" + (cfg.mlp.schedule == LrSchedule::Cosine ? "cosine" : "constant") +
-                 " log_target=" + (cfg.mlp.log_target ? "1" : "0") + " linear_skip=" + (cfg.mlp.linear_skip ? "1" : "0") + " seed=" + std::to_string(cfg.mlp.seed) +
+                 " log_target=" + (cfg.mlp.log_target ? "1" : "0") + " linear_skip=" + (cfg.mlp.linear_skip ? "1" : "0") +
+                 " relative_loss=" + (cfg.mlp.relative_loss ? "1" : "0") + " seed=" + std::to_string(cfg.mlp.seed) +
                  " source=" + train.source;
     for (char& c : p.training)
         if (c == '\n' || c == '\t') c = ' ';

@@ -13,9 +13,10 @@
 
 namespace {
 
-// Plain-loop double forward + MSE: the oracle, sharing nothing with the sgemm path.
+// Plain-loop double forward + MSE (each row's squared error times w[r] when w is not
+// empty): the oracle, sharing nothing with the sgemm path.
 double ref_loss(const std::vector<int>& sizes, const std::vector<double>& p, const std::vector<float>& x,
-                const std::vector<float>& t, size_t n) {
+                const std::vector<float>& t, size_t n, const std::vector<float>& w = {}) {
     double loss = 0;
     for (size_t r = 0; r < n; ++r) {
         std::vector<double> a(x.begin() + static_cast<long>(r * sizes[0]), x.begin() + static_cast<long>((r + 1) * sizes[0]));
@@ -31,7 +32,7 @@ double ref_loss(const std::vector<int>& sizes, const std::vector<double>& p, con
             off += static_cast<size_t>(in * out + out);
             a = z;
         }
-        loss += (a[0] - t[r]) * (a[0] - t[r]);
+        loss += (w.empty() ? 1.0 : w[r]) * (a[0] - t[r]) * (a[0] - t[r]);
     }
     return loss / static_cast<double>(n);
 }
@@ -43,18 +44,23 @@ TEST(Mlp, GradientMatchesCentralDifferences) {
     std::vector<float> x(n * 5), t(n);
     for (auto& v : x) v = static_cast<float>(rng.normal());
     for (auto& v : t) v = static_cast<float>(rng.normal());
-    std::vector<float> g(net.param_count());
-    esm::Mlp::Workspace ws;
-    const double loss = net.loss_grad(x.data(), t.data(), n, g.data(), ws);
-    std::vector<double> p(net.params().begin(), net.params().end());
-    EXPECT_NEAR(loss, ref_loss(net.sizes(), p, x, t, n), 1e-5);
-    const double h = 1e-5;
-    for (size_t i = 0; i < p.size(); ++i) {
-        auto pp = p, pm = p;
-        pp[i] += h;
-        pm[i] -= h;
-        const double fd = (ref_loss(net.sizes(), pp, x, t, n) - ref_loss(net.sizes(), pm, x, t, n)) / (2 * h);
-        ASSERT_NEAR(g[i], fd, 1e-4 + 1e-3 * std::fabs(fd)) << "parameter " << i;
+    // Unweighted, then with per-row weights (the relative loss).
+    std::vector<float> w(n);
+    for (auto& v : w) v = static_cast<float>(0.1 + 3 * rng.uniform());
+    for (const std::vector<float>& wr : {std::vector<float>{}, w}) {
+        std::vector<float> g(net.param_count());
+        esm::Mlp::Workspace ws;
+        const double loss = net.loss_grad(x.data(), t.data(), n, g.data(), ws, wr.empty() ? nullptr : wr.data());
+        std::vector<double> p(net.params().begin(), net.params().end());
+        EXPECT_NEAR(loss, ref_loss(net.sizes(), p, x, t, n, wr), 1e-5);
+        const double h = 1e-5;
+        for (size_t i = 0; i < p.size(); ++i) {
+            auto pp = p, pm = p;
+            pp[i] += h;
+            pm[i] -= h;
+            const double fd = (ref_loss(net.sizes(), pp, x, t, n, wr) - ref_loss(net.sizes(), pm, x, t, n, wr)) / (2 * h);
+            ASSERT_NEAR(g[i], fd, 1e-4 + 1e-3 * std::fabs(fd)) << "parameter " << i << (wr.empty() ? "" : ", weighted");
+        }
     }
 }
 
@@ -339,6 +345,42 @@ TEST(Mlp, LinearSkipFitsTheLinearPartFirst) {
 
 // The guard flushes subnormal results and inputs to zero in its scope and restores the
 // caller's mode after it (x86-64; elsewhere it is a no-op and the test checks nothing).
+// The relative loss minimises the squared relative error. Two latencies, 1 and 3 ms, of
+// the same architecture (constant features): the best constant is 2 under the MSE and
+// sum(1/y) / sum(1/y^2) = (4/3) / (10/9) = 1.2 under the relative loss. And where the
+// latency is linear in the features, the weighted skip (its own intercept) is exact.
+TEST(Mlp, RelativeLossMinimisesTheRelativeError) {
+    const size_t n = 200;
+    std::vector<float> x(n, 0.5f), y(n);
+    for (size_t i = 0; i < n; ++i) y[i] = i % 2 ? 3.f : 1.f;
+    esm::MlpOptions opt;
+    opt.hidden = {8};
+    opt.min_steps = 2000;
+    opt.val_frac = 0;  // all 200 rows train, in one batch: exactly half of them 1 ms
+    opt.batch_size = 200;
+    for (bool skip : {false, true}) {
+        opt.linear_skip = skip;
+        opt.relative_loss = false;
+        const float at = 0.5f;
+        EXPECT_NEAR(esm::train_mlp(x.data(), y.data(), n, 1, opt).predict_one(&at), 2.0, 0.02) << "skip " << skip;
+        opt.relative_loss = true;
+        EXPECT_NEAR(esm::train_mlp(x.data(), y.data(), n, 1, opt).predict_one(&at), 1.2, 0.02) << "skip " << skip;
+    }
+    esm::Rng rng(5);
+    std::vector<float> xl(400 * 3), yl(400);
+    for (size_t i = 0; i < 400; ++i) {
+        for (size_t j = 0; j < 3; ++j) xl[i * 3 + j] = static_cast<float>(10 * rng.uniform());
+        yl[i] = 12 + 2 * xl[i * 3] - xl[i * 3 + 1] + 0.5f * xl[i * 3 + 2];
+    }
+    opt.hidden = {64, 64, 64};
+    opt.epochs = 1;
+    opt.min_steps = 0;
+    const esm::MlpModel m = esm::train_mlp(xl.data(), yl.data(), 300, 3, opt);
+    std::vector<float> p(100);
+    m.predict(xl.data() + 300 * 3, 100, p.data());
+    for (size_t i = 0; i < 100; ++i) ASSERT_NEAR(p[i], yl[300 + i], 1e-3 * yl[300 + i]) << i;
+}
+
 TEST(FlushDenormals, FlushesInScopeAndRestores) {
 #if defined(ESM_HAVE_MXCSR)
     volatile float tiny = 1e-30f, small = 1e-10f, sub = 1e-40f;  // sub: subnormal
@@ -416,6 +458,11 @@ TEST(Mlp, RejectsBadArguments) {
     opt.min_steps = -1;
     EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
     EXPECT_THROW(esm::Mlp({3, 4, 1}, std::vector<float>(5)), esm::Error);
+    opt.relative_loss = true;  // a latency of -1
+    EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
+    y[3] = 4;
+    opt.log_target = true;  // both relative
+    EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
 }
 
 }  // namespace

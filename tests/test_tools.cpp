@@ -78,6 +78,7 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o d --outlier-retries -1", 2, "'--outlier-retries' expects an integer in 0..1000"},
         {"esm-build", "--space resnet -o d --refs 1001", 2, "'--refs' expects an integer in 0..1000"},
         {"esm-build", "--space resnet -o d --linear-skip maybe", 2, "option '--linear-skip' expects on or off, got 'maybe'"},
+        {"esm-build", "--space resnet -o d --relative-loss 1", 2, "option '--relative-loss' expects on or off, got '1'"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

@@ -87,6 +87,15 @@ TEST(ToolsLearning, TrainEvalPredict) {
     std::ofstream(fs.dir + "/bad.txt") << esm::format_arch(s, archs[0]) << "\nofa-mbv3:k9e6\n";
     EXPECT_EQ(run(tool("esm-predict") + " " + pred + " < " + fs.dir + "/bad.txt", &out), 1);
     EXPECT_NE(out.find("stdin line 2"), std::string::npos) << out;
+
+    // --relative-loss is said and recorded in the predictor's training line
+    EXPECT_NE(p.training.find("relative_loss=0"), std::string::npos) << p.training;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --epochs 3 --min-steps 0 --relative-loss -o " + pred, &out), 0)
+        << out;
+    EXPECT_NE(out.find("each row's error weighted by 1/latency^2"), std::string::npos) << out;
+    EXPECT_NE(esm::Predictor::load(pred).training.find("relative_loss=1"), std::string::npos);
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --relative-loss --log-target -o " + pred, &out), 1);
+    EXPECT_NE(out.find("the relative loss and the log target exclude each other"), std::string::npos) << out;
 }
 
 TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {

@@ -28,6 +28,7 @@ static const std::string kUsage = std::string(
     "  --res-encoding R    scalar|onehot|scaled|area: resolution features, area also splits first blocks (default area)\n"
     "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
     "  --linear-skip on|off  fit a linear model of the encoding first, the MLP learns the rest (default on)\n"
+    "  --relative-loss on|off  weight each row's squared error by 1/latency^2 (default off)\n"
     ) + esm_cli::kDriftUsage + std::string(
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
                         {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--res-encoding", true}, {"--wd-grid", true},
-                        {"--linear-skip", true}, {"--min-steps", true}, {"--drift-correction", true}}));
+                        {"--linear-skip", true}, {"--relative-loss", true}, {"--min-steps", true}, {"--drift-correction", true}}));
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
         o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "area"));
         o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
         o.mlp.linear_skip = args.get_on_off("--linear-skip", true);
+        o.mlp.relative_loss = args.get_on_off("--relative-loss", false);
         o.drift_correction = args.get_on_off("--drift-correction", true);
         const std::string ev = args.get("--eval", "binwise");
         if (ev != "binwise" && ev != "overall") args.usage_error("--eval must be binwise or overall");

@@ -24,6 +24,8 @@ static const std::string kUsage = std::string(
     "  --log-target      regress log latency\n"
     "  --linear-skip     fit a linear model of the encoding first (ridge chosen on the validation split);\n"
     "                    the MLP learns what it leaves\n"
+    "  --relative-loss   weight each row's squared error by 1/latency^2: minimise the relative error\n"
+    "                    (what the accuracy metric averages) instead of the error in ms\n"
     "  --epochs N        (default 200)   --lr X (default 0.01)   --weight-decay X (default 1e-4)\n"
     "  --wd-grid X,Y,..  train once per weight decay, keep the best on the validation split\n"
     "  --batch N         mini-batch size (default 64)\n"
@@ -42,7 +44,7 @@ int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage,
                        {{"--space", true}, {"--encoding", true}, {"--target", true}, {"--test-frac", true},
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
-                        {"--log-target", false}, {"--linear-skip", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
+                        {"--log-target", false}, {"--linear-skip", false}, {"--relative-loss", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--min-steps", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
                         {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"--drift-correction", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
         cfg.mlp.seed = seed;
         cfg.mlp.log_target = args.has("--log-target");
         cfg.mlp.linear_skip = args.has("--linear-skip");
+        cfg.mlp.relative_loss = args.has("--relative-loss");
         cfg.mlp.epochs = static_cast<int>(args.get_int("--epochs", 200, 1, 1000000));
         cfg.mlp.lr = args.get_double("--lr", 0.01, 1e-9, 10);
         cfg.mlp.weight_decay = args.get_double("--weight-decay", 1e-4, 0, 10);
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
                     rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
         if (cfg.mlp.linear_skip)  // the MSE is then of the network's target: the skip's residual
             std::printf("; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
+        if (cfg.mlp.relative_loss) std::printf("; each row's error weighted by 1/latency^2");
         std::printf("\n");
         if (args.has("--verbose"))
             for (size_t e = 0; e < rep.train_loss.size(); e += 10)

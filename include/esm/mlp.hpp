@@ -40,9 +40,10 @@ public:
 
     // y: (n) = net(x), x: (n, inputs) row-major. Allocates only if ws is too small.
     void forward(const float* x, size_t n, float* y, Workspace& ws) const;
-    // Mean squared error of net(x) against t over n rows; g (param_count()) receives
-    // d loss / d params (overwritten). Returns the loss.
-    double loss_grad(const float* x, const float* t, size_t n, float* g, Workspace& ws) const;
+    // Mean squared error of net(x) against t over n rows, each row's squared error times
+    // w[i] when w is given; g (param_count()) receives d loss / d params (overwritten).
+    // Returns the loss.
+    double loss_grad(const float* x, const float* t, size_t n, float* g, Workspace& ws, const float* w = nullptr) const;
 
 private:
     void forward_keep(const float* x, size_t n, Workspace& ws) const;
@@ -87,6 +88,11 @@ struct MlpOptions {
     // the (log) target on the standardised inputs first (its ridge chosen on the validation
     // split), then the network learns what that linear model leaves (docs/performance.md).
     bool linear_skip = false;
+    // Each row's squared error weighted by 1 / latency^2 (scaled to mean 1), in the skip's
+    // fit, the network's loss and the validation score: the error minimised is the relative
+    // one, which the accuracy metric (100 - MAPE) averages, instead of one in ms that the
+    // slowest architectures dominate. Needs latencies > 0; not with log_target.
+    bool relative_loss = false;
     uint64_t seed = 1;
 };
 
