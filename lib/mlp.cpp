@@ -374,6 +374,9 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         opt.val_frac >= 1 || opt.min_steps < 0)
         throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, minimum steps and "
                                                 "weight decay >= 0, the validation share in [0, 1)");
+    if (opt.relative_loss && opt.log_target)
+        throw Error(ErrorKind::InvalidArgument, "train: the relative loss and the log target exclude each other (a log "
+                                                "target's error is already relative)");
     const detail::FlushDenormals ftz;  // OpenBLAS runs in this thread (one BLAS thread)
     const size_t D = static_cast<size_t>(d);
     MlpModel model;
@@ -381,18 +384,14 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     // Targets.
     std::vector<double> t(n);
     for (size_t i = 0; i < n; ++i) {
-        if (!std::isfinite(y[i]) || (opt.log_target && !(y[i] > 0)))
+        if (!std::isfinite(y[i]) || ((opt.log_target || opt.relative_loss) && !(y[i] > 0)))
             throw Error(ErrorKind::InvalidArgument, "train: latency of row " + std::to_string(i) + " is " +
                                                         std::to_string(y[i]) +
-                                                        (opt.log_target ? " (log target needs > 0)" : ""));
-        if (opt.relative_loss && !(y[i] > 0))
-            throw Error(ErrorKind::InvalidArgument, "train: latency of row " + std::to_string(i) + " is " +
-                                                        std::to_string(y[i]) + " (the relative loss needs > 0)");
+                                                        (opt.log_target      ? " (log target needs > 0)"
+                                                         : opt.relative_loss ? " (the relative loss needs > 0)"
+                                                                             : ""));
         t[i] = opt.log_target ? std::log(static_cast<double>(y[i])) : y[i];
     }
-    if (opt.relative_loss && opt.log_target)
-        throw Error(ErrorKind::InvalidArgument, "train: the relative loss and the log target exclude each other (a log "
-                                                "target's error is already relative)");
     // Split: a seeded permutation; the first n_val rows validate.
     Rng rng(opt.seed ^ 0x5EEDull);
     std::vector<size_t> perm(n);
