@@ -176,10 +176,10 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
         for (size_t i = 0; i < t.rows.size(); ++i) {
             DatasetRow r;
             r.arch = t.rows[i][0];
-            r.depth = static_cast<int>(t.number(i, 1));
+            r.depth = static_cast<int>(t.integer(i, 1, 0, 1 << 20));
             r.stats.latency_ms = t.number(i, 2);
             r.stats.std_ms = t.number(i, 3);
-            r.stats.runs = static_cast<int>(t.number(i, 4));
+            r.stats.runs = static_cast<int>(t.integer(i, 4, 0, 1 << 30));
             r.kind = t.rows[i][5];
             r.timestamp = t.rows[i][6];
             if (r.kind == "sample") samples_.insert(r.arch);

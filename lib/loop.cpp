@@ -170,7 +170,7 @@ void Loop::load_plans() {
         std::string err;
         if (!try_parse_arch(space_, t.rows[r][ca], &a, &err))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
-        plans_.push_back({static_cast<int>(t.number(r, ci)), t.rows[r][cs] == "test", t.rows[r][ca]});
+        plans_.push_back({static_cast<int>(t.integer(r, ci, 0, 1 << 30)), t.rows[r][cs] == "test", t.rows[r][ca]});
         planned_set_.insert(t.rows[r][ca]);
     }
 }

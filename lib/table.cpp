@@ -2,6 +2,8 @@
 // a malformed line is an error naming the file and line. Writing lives in dataset.cpp.
 #include "esm/table.hpp"
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -68,6 +70,18 @@ double Table::number(size_t row, int col) const {
     double v = std::strtod(f.c_str(), &end);
     if (f.empty() || *end != '\0' || !std::isfinite(v))
         fail(source, row_lines[row], "column '" + columns[col] + "' holds '" + f.substr(0, 40) + "', not a finite number");
+    return v;
+}
+
+long Table::integer(size_t row, int col, long lo, long hi) const {
+    const std::string& f = rows.at(row).at(static_cast<size_t>(col));
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(f.c_str(), &end, 10);
+    if (f.empty() || std::isspace(static_cast<unsigned char>(f[0])) || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+        fail(source, row_lines[row],
+             "column '" + columns[col] + "' holds '" + f.substr(0, 40) + "', not an integer in " + std::to_string(lo) +
+                 ".." + std::to_string(hi));
     return v;
 }
 

@@ -182,3 +182,42 @@ TEST(Dataset, ImplausibleReferenceReadingsAreRefusedNotTurnedIntoLatencies) {
     const LatencyData raw = latency_data_from_table(t, space, "", /*drift_correction=*/false);
     EXPECT_EQ(raw.latency, (std::vector<double>{1.5, 1.8}));
 }
+
+// Integer fields (a dataset's depth and runs, a plan's iteration) are read strictly: a
+// corrupted one is an error naming file, line and column, never a float cast out of range.
+TEST(Dataset, IntegerFieldsAreReadStrictly) {
+    const Table t = parse_table("a,b\n4,-3\n4.5,1e3\n0x10,99999999999999999999\n,7\n", "t.csv", false, nullptr);
+    EXPECT_EQ(t.integer(0, 0, 0, 10), 4);
+    EXPECT_EQ(t.integer(0, 1, -5, 10), -3);
+    auto refused = [&](size_t row, int col, long lo, long hi, const std::string& what) {
+        try {
+            t.integer(row, col, lo, hi);
+            ADD_FAILURE() << "accepted row " << row << " column " << col;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+        }
+    };
+    refused(0, 1, 0, 10, "t.csv:2: column 'b' holds '-3', not an integer in 0..10");
+    refused(1, 0, 0, 10, "t.csv:3: column 'a' holds '4.5'");
+    refused(1, 1, 0, 10000, "t.csv:3: column 'b' holds '1e3'");
+    refused(2, 0, 0, 100, "t.csv:4: column 'a' holds '0x10'");
+    refused(2, 1, 0, 1L << 40, "t.csv:4: column 'b' holds '99999999999999999999'");
+    refused(3, 0, 0, 10, "t.csv:5: column 'a' holds ''");
+
+    // A dataset whose depth was corrupted is refused on resume, and left as it was.
+    const std::string p = temp_path("intfield");
+    { DatasetWriter w(p, meta()); w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 1.5)); }
+    std::string text = slurp(p);
+    const size_t at = text.find(",4,1.5,");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 3, ",4e30,");
+    std::ofstream(p, std::ios::binary) << text;
+    try {
+        DatasetWriter w(p, meta());
+        FAIL() << "resumed a corrupted dataset";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("column 'depth' holds '4e30', not an integer"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(slurp(p), text);
+    std::remove(p.c_str());
+}

@@ -21,6 +21,9 @@ struct Table {
     bool has_meta(const std::string& key) const;
     // Numeric field; throws naming file, line and column when it is not a finite number.
     double number(size_t row, int col) const;
+    // Integer field in lo..hi (decimal digits, an optional sign); throws naming file, line
+    // and column otherwise.
+    long integer(size_t row, int col, long lo, long hi) const;
 };
 
 // Strict reader: every row has as many fields as the header; a quoted field, a NUL byte or

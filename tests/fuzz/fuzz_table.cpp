@@ -23,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     (void)t.number(r, static_cast<int>(c));
                 } catch (const esm::Error&) {
                 }
+                try {
+                    const long v = t.integer(r, static_cast<int>(c), -1000, 1000);
+                    if (v < -1000 || v > 1000) __builtin_trap();
+                } catch (const esm::Error&) {
+                }
             }
         esm::LatencyData d = esm::latency_data_from_table(t, space, "", (data[0] & 2) != 0);
         for (double y : d.latency)
