@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <numeric>
 
@@ -172,6 +173,55 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
         if (c == '\n' || c == '\t') c = ' ';
     if (report) *report = std::move(rep);
     return p;
+}
+
+Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, double* a_out, double* b_out) {
+    if (train.size() < 2)
+        throw Error(ErrorKind::InvalidArgument, "calibrate: need at least 2 rows, got " + std::to_string(train.size()));
+    MlpModel m = base.model();
+    if (m.log_target)
+        throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor regresses log latency; a linear map of its "
+                                                "latency is not a predictor of the same kind (train the base without a log target)");
+    const std::vector<double> p = predict_all(base, train);
+    // Weighted least squares of y on (p, 1), weights 1 / y^2; centred for accuracy.
+    double sw = 0, mp = 0, my = 0;
+    for (size_t i = 0; i < p.size(); ++i) {
+        const double w = 1 / (train.latency[i] * train.latency[i]);
+        sw += w;
+        mp += w * p[i];
+        my += w * train.latency[i];
+    }
+    mp /= sw;
+    my /= sw;
+    double spp = 0, spy = 0;
+    for (size_t i = 0; i < p.size(); ++i) {
+        const double w = 1 / (train.latency[i] * train.latency[i]);
+        spp += w * (p[i] - mp) * (p[i] - mp);
+        spy += w * (p[i] - mp) * (train.latency[i] - my);
+    }
+    if (!(spp > 1e-12 * sw * mp * mp))
+        throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor gives the same latency for all " +
+                                                    std::to_string(train.size()) + " rows; nothing to fit a slope on");
+    const double a = spy / spp, b = my - a * mp;
+    if (!(a > 0))
+        throw Error(ErrorKind::InvalidArgument, "calibrate: the rows' latencies do not rise with the base predictor's "
+                                                "(fitted slope " + std::to_string(a) + "); too few rows, or another kind of device");
+    // a * (y_mean + skip . z + y_std * net(z)) + b
+    m.y_mean = a * m.y_mean + b;
+    m.y_std *= a;
+    for (float& v : m.skip) v = static_cast<float>(a * v);
+    Predictor out(base.space(), base.encoding(), std::move(m), base.encoder().res_encoding());
+    out.target = train.target.empty() ? "latency_ms" : train.target;
+    out.n_bins = base.n_bins;
+    out.dataset_meta = train.meta;
+    char line[160];
+    std::snprintf(line, sizeof line, "calibrated: latency = %.9g * base + %.9g, n_train=%zu", a, b, train.size());
+    out.training = std::string(line) + " source=" + train.source + " base: " + base.training;
+    for (char& c : out.training)
+        if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+    if (a_out) *a_out = a;
+    if (b_out) *b_out = b;
+    return out;
 }
 
 std::vector<double> predict_all(const Predictor& p, const LatencyData& data) {

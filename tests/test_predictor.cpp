@@ -239,3 +239,45 @@ TEST(Predictor, WeightDecayGridKeepsBestValidation) {
 }
 
 }  // namespace
+
+// Calibration (transfer to another device): rows whose latency is exactly 2 x base + 0.5
+// give a = 2, b = 0.5, and a predictor that predicts 2 x base + 0.5 on new archs, with or
+// without the base's linear skip; it saves and loads like any predictor.
+TEST(Predictor, CalibrationScalesAndShiftsTheBase) {
+    for (bool skip : {false, true}) {
+        Fixture f(skip);
+        esm::LatencyData d;
+        d.target = "new_ms";
+        d.meta = {{"device", "new gpu"}};
+        for (size_t i = 0; i < 20; ++i) {
+            d.archs.push_back(f.archs[i]);
+            d.latency.push_back(2 * f.pred.predict(f.archs[i]) + 0.5);
+        }
+        double a = 0, b = 0;
+        const esm::Predictor c = esm::calibrate_predictor(f.pred, d, &a, &b);
+        EXPECT_NEAR(a, 2, 1e-9);
+        EXPECT_NEAR(b, 0.5, 1e-8);
+        EXPECT_EQ(c.target, "new_ms");
+        EXPECT_EQ(c.dataset_meta, d.meta);
+        EXPECT_EQ(c.training.rfind("calibrated: latency = 2 * base + 0.5", 0), 0u) << c.training;
+        const std::string p = tmp_path("cal.esmp");
+        c.save(p);
+        const esm::Predictor loaded = esm::Predictor::load(p);
+        for (size_t i = 100; i < 150; ++i) {
+            const double want = 2 * f.pred.predict(f.archs[i]) + 0.5;
+            ASSERT_NEAR(c.predict(f.archs[i]), want, 1e-5 * want) << i << (skip ? " skip" : "");
+            ASSERT_EQ(loaded.predict(f.archs[i]), c.predict(f.archs[i])) << i;
+        }
+        std::remove(p.c_str());
+
+        // Refused: one row; rows falling as the base rises; the same arch twice (no slope).
+        esm::LatencyData one = d.subset({0});
+        EXPECT_THROW(esm::calibrate_predictor(f.pred, one, nullptr, nullptr), esm::Error);
+        esm::LatencyData falling = d;
+        for (size_t i = 0; i < falling.size(); ++i) falling.latency[i] = 100 - f.pred.predict(f.archs[i]);
+        EXPECT_THROW(esm::calibrate_predictor(f.pred, falling), esm::Error);
+        esm::LatencyData same = d.subset({3, 3, 3});
+        same.latency = {1, 2, 3};
+        EXPECT_THROW(esm::calibrate_predictor(f.pred, same), esm::Error);
+    }
+}

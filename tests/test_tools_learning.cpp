@@ -96,6 +96,21 @@ TEST(ToolsLearning, TrainEvalPredict) {
     EXPECT_NE(esm::Predictor::load(pred).training.find("relative_loss=1"), std::string::npos);
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --relative-loss --log-target -o " + pred, &out), 1);
     EXPECT_NE(out.find("the relative loss and the log target exclude each other"), std::string::npos) << out;
+
+    // --base: another device's predictor calibrated on a few rows of this one
+    const std::string cal = fs.dir + "/cal.esmp";
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --train-size 12 -o " + cal, &out), 0) << out;
+    EXPECT_NE(out.find("calibrated: latency = "), std::string::npos) << out;
+    EXPECT_NE(out.find("on 12 rows"), std::string::npos) << out;
+    const esm::Predictor base = esm::Predictor::load(pred), c = esm::Predictor::load(cal);
+    double ca = 0, cb = 0;
+    ASSERT_EQ(std::sscanf(c.training.c_str(), "calibrated: latency = %lf * base + %lf", &ca, &cb), 2) << c.training;
+    for (int i = 0; i < 3; ++i)
+        EXPECT_NEAR(c.predict(archs[i]), ca * base.predict(archs[i]) + cb, 1e-4 * c.predict(archs[i]));
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --linear-skip -o " + cal, &out), 2);
+    EXPECT_NE(out.find("--linear-skip does not apply with --base"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --space resnet -o " + cal, &out), 1);
+    EXPECT_NE(out.find("predicts space 'ofa-mbv3', not 'resnet'"), std::string::npos) << out;
 }
 
 TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 #include "cli.hpp"
 #include "drift_cli.hpp"
@@ -11,7 +12,9 @@
 
 static const std::string kUsage = std::string(
     "usage: esm-train DATASET.csv --space S --encoding E -o PREDICTOR [options]\n"
-    "Train an MLP latency predictor and report its accuracy on a held-out test set.\n"
+    "       esm-train DATASET.csv --base PREDICTOR -o PREDICTOR [data options]\n"
+    "Train an MLP latency predictor (or calibrate another device's) and report its accuracy\n"
+    "on a held-out test set.\n"
     "  --space S         preset or description file (default: the prefix of the first arch)\n"
     "  --encoding E      onehot | feature | stat | fc | fcc (default fcc)\n"
     "  --res-encoding R  scalar | onehot | scaled | area: how an elastic resolution is encoded (default scalar)\n"
@@ -38,6 +41,9 @@ static const std::string kUsage = std::string(
     "  --json FILE       also write the metrics report as JSON\n"
     "  --threads N       OpenBLAS threads (default 1)\n"
     "  --verbose         print the training and validation loss every 10 epochs\n"
+    "  --base PREDICTOR  another device's predictor (same space): fit latency = a * base + b on the\n"
+    "                    training rows (relative errors) instead of training a network: a new device\n"
+    "                    from 10-20 measured rows\n"
     "  -o PREDICTOR      output predictor file (written atomically)\n");
 
 int main(int argc, char** argv) {
@@ -46,13 +52,23 @@ int main(int argc, char** argv) {
                         {"--test", true}, {"--train-size", true}, {"--seed", true}, {"--bins", true},
                         {"--log-target", false}, {"--linear-skip", false}, {"--relative-loss", false}, {"--epochs", true}, {"--lr", true}, {"--weight-decay", true},
                         {"--batch", true}, {"--min-steps", true}, {"--hidden", true}, {"--val-frac", true}, {"--patience", true},
-                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"--drift-correction", true}, {"-o", true}});
+                        {"--schedule", true}, {"--json", true}, {"--threads", true}, {"--verbose", false}, {"--res-encoding", true}, {"--wd-grid", true}, {"--drift-correction", true}, {"--base", true}, {"-o", true}});
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
         const std::string path = args.positional()[0];
         esm::set_blas_threads(static_cast<int>(args.get_int("--threads", 1, 1, 256)));
+        // --base: calibrate that predictor (another device's) instead of training a network.
+        std::unique_ptr<esm::Predictor> base;
+        if (args.has("--base")) {
+            for (const char* o : {"--encoding", "--res-encoding", "--log-target", "--linear-skip", "--relative-loss",
+                                  "--epochs", "--lr", "--weight-decay", "--wd-grid", "--batch", "--min-steps", "--hidden",
+                                  "--val-frac", "--patience", "--schedule", "--verbose"})
+                if (args.has(o)) args.usage_error(std::string(o) + " does not apply with --base (no network is trained)");
+            base = std::make_unique<esm::Predictor>(esm::Predictor::load(args.get("--base")));
+        }
         std::string space_name = args.get("--space");
+        if (space_name.empty() && base) space_name = base->space().name;
         if (space_name.empty()) {
             esm::Table t = esm::read_table(path);
             const int ac = t.require_column("arch");
@@ -60,7 +76,9 @@ int main(int argc, char** argv) {
             space_name = esm::arch_space_name(t.rows[0][static_cast<size_t>(ac)]);
             if (space_name.empty()) args.usage_error("no --space given and the first arch has no 'space:' prefix");
         }
-        const esm::Space space = esm::load_space(space_name);
+        const esm::Space space = base && !args.has("--space") ? base->space() : esm::load_space(space_name);
+        if (base && !(base->space() == space))
+            args.fail("--base " + args.get("--base") + " predicts space '" + base->space().name + "', not '" + space.name + "'");
         esm::TrainConfig cfg;
         cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
         cfg.res = esm::parse_res_encoding(args.get("--res-encoding", "scalar"));
@@ -116,15 +134,20 @@ int main(int argc, char** argv) {
             train = train.subset(rows);
         }
         esm::TrainReport rep;
-        esm::Predictor p = esm::train_predictor(space, train, cfg, &rep);
+        esm::Predictor p = base ? esm::calibrate_predictor(*base, train) : esm::train_predictor(space, train, cfg, &rep);
         std::printf("space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
-                    esm::encoding_name(cfg.encoding), p.encoder().length(), train.target.c_str());
-        std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
-                    rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
-        if (cfg.mlp.linear_skip)  // the MSE is then of the network's target: the skip's residual
-            std::printf("; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
-        if (cfg.mlp.relative_loss) std::printf("; each row's error weighted by 1/latency^2");
-        std::printf("\n");
+                    esm::encoding_name(p.encoding()), p.encoder().length(), train.target.c_str());
+        if (base) {
+            std::printf("%s: base predictor %s, on %zu rows\n", p.training.substr(0, p.training.find(", n_train")).c_str(),
+                        args.get("--base").c_str(), train.size());
+        } else {
+            std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
+                        rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
+            if (cfg.mlp.linear_skip)  // the MSE is then of the network's target: the skip's residual
+                std::printf("; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
+            if (cfg.mlp.relative_loss) std::printf("; each row's error weighted by 1/latency^2");
+            std::printf("\n");
+        }
         if (args.has("--verbose"))
             for (size_t e = 0; e < rep.train_loss.size(); e += 10)
                 std::printf("epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],

@@ -62,6 +62,17 @@ struct TrainConfig {
 Predictor train_predictor(const Space& space, const LatencyData& train, const TrainConfig& cfg,
                           TrainReport* report = nullptr);
 
+// Transfer to a new device from few samples (HELP's setting): a predictor that gives
+// a * base(arch) + b, with (a, b) the least-squares fit of the rows' latencies on the base
+// predictor's, each squared error relative (weighted by 1 / latency^2). Latency across
+// devices is close to proportional, so a predictor of another device ranks and scales the
+// new one's from 10-20 rows (docs/tools_learning.md). The result is a plain predictor (the
+// base's network, its output constants scaled), carrying `train`'s header and target.
+// Throws esm::Error when fewer than 2 rows, when their base predictions are all equal, when
+// the base regresses log latency (a * exp(.) + b is not a network of the same kind), or when
+// the fitted slope is not > 0 (the rows do not rise with the base's predictions).
+Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, double* a = nullptr, double* b = nullptr);
+
 // Predictions for every row of `data`.
 std::vector<double> predict_all(const Predictor& p, const LatencyData& data);
 MetricsReport evaluate_predictor(const Predictor& p, const LatencyData& data, int n_bins);
