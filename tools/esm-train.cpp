@@ -67,16 +67,16 @@ int main(int argc, char** argv) {
                 if (args.has(o)) args.usage_error(std::string(o) + " does not apply with --base (no network is trained)");
             base = std::make_unique<esm::Predictor>(esm::Predictor::load(args.get("--base")));
         }
+        // The space: --space, else the base's, else the prefix of the first arch.
         std::string space_name = args.get("--space");
-        if (space_name.empty() && base) space_name = base->space().name;
-        if (space_name.empty()) {
+        if (space_name.empty() && !base) {
             esm::Table t = esm::read_table(path);
             const int ac = t.require_column("arch");
             if (t.rows.empty()) args.fail(path + ": no data rows");
             space_name = esm::arch_space_name(t.rows[0][static_cast<size_t>(ac)]);
             if (space_name.empty()) args.usage_error("no --space given and the first arch has no 'space:' prefix");
         }
-        const esm::Space space = base && !args.has("--space") ? base->space() : esm::load_space(space_name);
+        const esm::Space space = space_name.empty() ? base->space() : esm::load_space(space_name);
         if (base && !(base->space() == space))
             args.fail("--base " + args.get("--base") + " predicts space '" + base->space().name + "', not '" + space.name + "'");
         esm::TrainConfig cfg;
@@ -134,12 +134,13 @@ int main(int argc, char** argv) {
             train = train.subset(rows);
         }
         esm::TrainReport rep;
-        esm::Predictor p = base ? esm::calibrate_predictor(*base, train) : esm::train_predictor(space, train, cfg, &rep);
+        double ca = 0, cb = 0;  // with --base: latency = ca * base + cb
+        esm::Predictor p = base ? esm::calibrate_predictor(*base, train, &ca, &cb) : esm::train_predictor(space, train, cfg, &rep);
         std::printf("space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
                     esm::encoding_name(p.encoding()), p.encoder().length(), train.target.c_str());
         if (base) {
-            std::printf("%s: base predictor %s, on %zu rows\n", p.training.substr(0, p.training.find(", n_train")).c_str(),
-                        args.get("--base").c_str(), train.size());
+            std::printf("calibrated the base predictor %s on %zu rows: latency = %.6g * base + %.6g\n",
+                        args.get("--base").c_str(), train.size(), ca, cb);
         } else {
             std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
