@@ -125,6 +125,13 @@ void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyDat
     *train = all.subset(std::vector<size_t>(perm.begin() + static_cast<long>(n_test), perm.end()));
 }
 
+// The predictor file's training line holds no tab or line break (docs/predictor_format.md).
+static std::string one_line(std::string s) {
+    for (char& c : s)
+        if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+    return s;
+}
+
 Predictor train_predictor(const Space& space, const LatencyData& train, const TrainConfig& cfg, TrainReport* report) {
     Encoder enc(space, cfg.encoding, cfg.res);
     const size_t L = static_cast<size_t>(enc.length());
@@ -169,8 +176,7 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
                  " log_target=" + (cfg.mlp.log_target ? "1" : "0") + " linear_skip=" + (cfg.mlp.linear_skip ? "1" : "0") +
                  " relative_loss=" + (cfg.mlp.relative_loss ? "1" : "0") + " seed=" + std::to_string(cfg.mlp.seed) +
                  " source=" + train.source;
-    for (char& c : p.training)
-        if (c == '\n' || c == '\t') c = ' ';
+    p.training = one_line(p.training);
     if (report) *report = std::move(rep);
     return p;
 }
@@ -216,9 +222,7 @@ Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, d
     out.dataset_meta = train.meta;
     char line[160];
     std::snprintf(line, sizeof line, "calibrated: latency = %.9g * base + %.9g, n_train=%zu", a, b, train.size());
-    out.training = std::string(line) + " source=" + train.source + " base: " + base.training;
-    for (char& c : out.training)
-        if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+    out.training = one_line(std::string(line) + " source=" + train.source + " base: " + base.training);
     if (a_out) *a_out = a;
     if (b_out) *b_out = b;
     return out;
