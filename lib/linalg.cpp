@@ -27,4 +27,17 @@ std::vector<double> cholesky_solve(std::vector<double> A, std::vector<double> b,
     return b;
 }
 
+void matvec(const float* a, size_t m, size_t d, const float* x, float* y) {
+    constexpr size_t W = 8;  // independent partial sums, reduced pairwise at the end
+    const size_t d8 = d - d % W;
+    for (size_t i = 0; i < m; ++i) {
+        const float* r = a + i * d;
+        float acc[W] = {};
+        for (size_t j = 0; j < d8; j += W)
+            for (size_t k = 0; k < W; ++k) acc[k] += r[j + k] * x[j + k];
+        for (size_t j = d8; j < d; ++j) acc[j - d8] += r[j] * x[j];
+        y[i] = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    }
+}
+
 }  // namespace esm::detail

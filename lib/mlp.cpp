@@ -349,7 +349,7 @@ void MlpModel::predict(const float* x, size_t n, float* latency) const {
         for (size_t i = 0; i < m; ++i)
             for (size_t j = 0; j < d; ++j) xs[i * d + j] = (xi[i * d + j] - x_mean[j]) * x_inv_std[j];
         net.forward(xs.data(), m, latency + s, ws);
-        if (!skip.empty()) blas::sgemv(static_cast<int>(m), static_cast<int>(d), xs.data(), static_cast<int>(d), skip.data(), lin.data());
+        if (!skip.empty()) detail::matvec(xs.data(), m, d, skip.data(), lin.data());
         to_latency(latency + s, m, skip.empty() ? nullptr : lin.data());
     }
 }
@@ -449,7 +449,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         model.skip = fit_skip(xs.data(), tt.data(), wv, model.y_mean, n_tr, n_val, D, &skip_ridge, &intercept);
         model.y_mean += intercept;
         std::vector<float> lin(n);
-        blas::sgemv(static_cast<int>(n), d, xs.data(), d, model.skip.data(), lin.data());
+        detail::matvec(xs.data(), n, D, model.skip.data(), lin.data());
         double sq = 0;
         for (size_t i = 0; i < n; ++i) {
             tt[i] -= model.y_mean + lin[i];

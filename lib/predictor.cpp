@@ -14,9 +14,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "blas.hpp"
 #include "esm/common.hpp"
 #include "flush_denormals.hpp"
+#include "linalg.hpp"
 #include "mlp_fused.hpp"
 #include "sealed_file.hpp"
 
@@ -93,11 +93,11 @@ void Predictor::predict_encoded(const float* x, size_t n, float* out) const {
     fused_->forward(x, n, out);
     if (skip_raw_.empty()) return model_.to_latency(out, n);
     constexpr size_t kChunk = 256;
-    const int L = encoder_.length();
+    const size_t L = static_cast<size_t>(encoder_.length());
     float lin[kChunk];
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
-        blas::sgemv(static_cast<int>(m), L, x + s * static_cast<size_t>(L), L, skip_raw_.data(), lin);
+        detail::matvec(x + s * L, m, L, skip_raw_.data(), lin);
         for (size_t i = 0; i < m; ++i) lin[i] = static_cast<float>(lin[i] + skip_c_);
         model_.to_latency(out + s, m, lin);
     }
