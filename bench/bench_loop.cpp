@@ -1,10 +1,14 @@
 // ESM loop benchmark (the paper's Fig. 11 on public data): replay on every batch-32/64
 // column of HELP's OFA MobileNetV3 latencies, several seeds, Acc_TH bin-wise: how many
 // training samples balanced and random sampling need. Prints a table and the ratios.
+// With $ESM_BENCH_BASE=COLUMN: a predictor trained on that column (all its rows, another
+// device) is the loop's base (LoopOptions::base), and the two runs compared per column are
+// balanced with the base and balanced without it.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +16,7 @@
 #include "esm/common.hpp"
 #include "esm/loop.hpp"
 #include "esm/table.hpp"
+#include "esm/train.hpp"
 
 int main(int argc, char** argv) {
     const std::string data = find_bench_data(argc, argv);
@@ -35,16 +40,28 @@ int main(int argc, char** argv) {
             if ((c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) &&
                 (only.empty() || ("," + only + ",").find("," + c + ",") != std::string::npos))
                 cols.push_back(c);
+        const std::string base_col = std::getenv("ESM_BENCH_BASE") ? std::getenv("ESM_BENCH_BASE") : "";
+        std::shared_ptr<const esm::Predictor> base;
+        if (!base_col.empty()) {
+            esm::TrainConfig cfg;  // the loop's network settings
+            cfg.res = esm::LoopOptions().res_encoding;
+            cfg.mlp = esm::LoopOptions().mlp;
+            const auto all = esm::latency_data_from_table(t, space, base_col);
+            base = std::make_shared<const esm::Predictor>(esm::train_predictor(space, all, cfg));
+            cols.erase(std::remove(cols.begin(), cols.end(), base_col), cols.end());
+        }
         std::printf("replay on %s: %zu rows; N_I %d, N_step %d, w1 2, w2 1, test 200 balanced, FCC, bin-wise"
-                    " Acc_TH %.0f %%, 5 bins, budget 4800 samples, %d seeds\n",
-                    data.c_str(), t.rows.size(), n_initial, n_step, acc_th, seeds);
+                    " Acc_TH %.0f %%, 5 bins, budget 4800 samples, %d seeds%s\n",
+                    data.c_str(), t.rows.size(), n_initial, n_step, acc_th, seeds,
+                    base ? (", comparing balanced with and without a base trained on " + base_col).c_str() : "");
         std::printf("%-20s %-9s %s\n", "column", "strategy", "training samples at convergence per seed (* = budget hit)");
         std::vector<double> ratios;
         const auto t0 = std::chrono::steady_clock::now();
         for (const auto& col : cols) {
             double med[2] = {0, 0};
             for (int st = 0; st < 2; ++st) {
-                const esm::Strategy strategy = st == 0 ? esm::Strategy::Balanced : esm::Strategy::Random;
+                const esm::Strategy strategy = st == 0 || base ? esm::Strategy::Balanced : esm::Strategy::Random;
+                const char* label = !base ? esm::strategy_name(strategy) : st == 0 ? "base" : "no-base";
                 std::vector<double> need;
                 std::string line;
                 for (int seed = 1; seed <= seeds; ++seed) {
@@ -56,7 +73,8 @@ int main(int argc, char** argv) {
                     o.seed = static_cast<uint64_t>(seed);
                     o.max_samples = 5000;
                     o.max_iterations = 0;
-                    o.out_dir = "/tmp/esm_bench_loop/" + col + "_" + esm::strategy_name(strategy) + "_" +
+                    if (st == 0) o.base = base;
+                    o.out_dir = "/tmp/esm_bench_loop/" + col + "_" + label + "_" +
                                 std::to_string(seed) + "_acc" + std::to_string(acc_th) + "_ni" +
                                 std::to_string(n_initial) + "_" + std::to_string(n_step);
                     std::system(("rm -rf '" + o.out_dir + "'").c_str());
@@ -68,15 +86,15 @@ int main(int argc, char** argv) {
                 }
                 std::sort(need.begin(), need.end());
                 med[st] = need[need.size() / 2];
-                std::printf("%-20s %-9s%s  (median %.0f)\n", col.c_str(), esm::strategy_name(strategy), line.c_str(), med[st]);
+                std::printf("%-20s %-9s%s  (median %.0f)\n", col.c_str(), label, line.c_str(), med[st]);
                 std::fflush(stdout);
             }
             ratios.push_back(med[0] / med[1]);
-            std::printf("%-20s balanced/random median ratio %.2f\n", col.c_str(), ratios.back());
+            std::printf("%-20s %s median ratio %.2f\n", col.c_str(), base ? "base/no-base" : "balanced/random", ratios.back());
         }
         std::sort(ratios.begin(), ratios.end());
-        std::printf("median over columns of balanced/random: %.2f (target <= 0.5; paper: 500 vs 4000)  [%.0f s]\n",
-                    ratios[ratios.size() / 2],
+        std::printf("median over columns of %s: %.2f%s  [%.0f s]\n", base ? "base/no-base" : "balanced/random",
+                    ratios[ratios.size() / 2], base ? "" : " (target <= 0.5; paper: 500 vs 4000)",
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_loop: %s\n", e.what());

@@ -57,7 +57,21 @@ std::string fmt(double v) {
     return b;
 }
 
+// The base predictor's identity: a hash of its file body without the library line (the
+// same predictor saved by another library version is the same base).
+std::string base_id(const Predictor* base) {
+    if (!base) return "none";
+    std::string s = base->serialize();
+    s.erase(0, s.find('\n') + 1);
+    char b[24];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(fnv1a64(s.data(), s.size())));
+    return b;
+}
+
 // The settings that define an experiment; a resumed run must match them (budgets may change).
+// Settings added later read as their old default in a directory written before them.
+const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}};
+
 std::vector<std::pair<std::string, std::string>> settings_of(const Space& space, const LoopOptions& o) {
     return {{"space", space.name},
             {"strategy", strategy_name(o.strategy)},
@@ -71,7 +85,8 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"n_bins", std::to_string(o.n_bins)},
             {"acc_th", fmt(o.acc_th)},
             {"test_size", std::to_string(o.test_size)},
-            {"seed", std::to_string(o.seed)}};
+            {"seed", std::to_string(o.seed)},
+            {"base", base_id(o.base.get())}};
 }
 
 // The lowest accuracy among bins that have test samples (NaN when none has).
@@ -134,7 +149,8 @@ void Loop::open_outputs() {
     if (file_exists(settings_path)) {
         Table old = read_table(settings_path);
         for (const auto& [k, v] : settings) {
-            const std::string was = old.meta_value(k, "?");
+            const auto later = kLaterSettings.find(k);
+            const std::string was = old.meta_value(k, later == kLaterSettings.end() ? "?" : later->second);
             if (was != v)
                 throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with " + k + " = " + was +
                                                             ", this run asks " + k + " = " + v +
@@ -271,20 +287,42 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     train.target = test.target = "latency_ms";
     train.meta = src_.header();
     const auto t0 = Clock::now();
-    TrainConfig cfg;
-    cfg.encoding = opt_.encoding;
-    cfg.res = opt_.res_encoding;
-    cfg.weight_decay_grid = opt_.wd_grid;
-    cfg.mlp = opt_.mlp;
-    cfg.n_bins = opt_.n_bins;
-    predictor_ = std::make_unique<Predictor>(train_predictor(space_, train, cfg));
+    auto passes = [&](const MetricsReport& m) {
+        return opt_.binwise ? m.all_bins_at_least(opt_.acc_th) : m.overall.accuracy >= opt_.acc_th;
+    };
+    auto score = [&](const MetricsReport& m) { return opt_.binwise ? worst_bin_accuracy(m) : m.overall.accuracy; };
+    predictor_.reset();
+    if (opt_.base) {
+        double a = 0, b = 0;
+        try {
+            predictor_ = std::make_unique<Predictor>(calibrate_predictor(*opt_.base, train, &a, &b));
+            r.metrics = evaluate_predictor(*predictor_, test, opt_.n_bins);
+            r.model = "calibrated base: latency = " + fmt(a) + " * base " + (b < 0 ? "- " : "+ ") + fmt(std::fabs(b));
+        } catch (const Error&) {
+            predictor_.reset();  // no slope on these rows (esm::calibrate_predictor): the network alone
+        }
+    }
+    if (!predictor_ || !passes(r.metrics)) {
+        TrainConfig cfg;
+        cfg.encoding = opt_.encoding;
+        cfg.res = opt_.res_encoding;
+        cfg.weight_decay_grid = opt_.wd_grid;
+        cfg.mlp = opt_.mlp;
+        cfg.n_bins = opt_.n_bins;
+        auto net = std::make_unique<Predictor>(train_predictor(space_, train, cfg));
+        MetricsReport m = evaluate_predictor(*net, test, opt_.n_bins);
+        if (!predictor_ || !(score(m) <= score(r.metrics))) {
+            predictor_ = std::move(net);
+            r.metrics = std::move(m);
+            r.model = "network";
+        }
+    }
     r.iteration = it;
     r.train_samples = static_cast<int>(train.size());
     r.test_samples = static_cast<int>(test.size());
-    r.metrics = evaluate_predictor(*predictor_, test, opt_.n_bins);
     predictor_->metrics_json = metrics_json(r.metrics);
     r.train_seconds = seconds_since(t0);
-    r.passed = opt_.binwise ? r.metrics.all_bins_at_least(opt_.acc_th) : r.metrics.overall.accuracy >= opt_.acc_th;
+    r.passed = passes(r.metrics);
     *out = predictor_.get();
     return r;
 }
@@ -303,7 +341,7 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
         j << "    {\"iteration\": " << it.iteration << ", \"train_samples\": " << it.train_samples
           << ", \"test_samples\": " << it.test_samples << ", \"measure_seconds\": " << fmt(it.measure_seconds)
           << ", \"train_seconds\": " << fmt(it.train_seconds) << ", \"passed\": " << (it.passed ? "true" : "false")
-          << ", \"added_per_bin\": [";
+          << ", \"model\": \"" << it.model << "\", \"added_per_bin\": [";
         for (size_t b = 0; b < it.added_per_bin.size(); ++b) j << (b ? ", " : "") << it.added_per_bin[b];
         j << "], \"drift_factors\": [" << fmt(it.drift.lo) << ", " << fmt(it.drift.hi)
           << "], \"metrics\": " << metrics_json(it.metrics) << "}" << (i + 1 < res.iterations.size() ? "," : "") << "\n";
@@ -340,6 +378,12 @@ LoopResult Loop::run() {
         throw Error(ErrorKind::InvalidArgument, "loop needs N_bins >= 1, N_I >= 2, N_step >= 1 and a test set of >= 1");
     space_.bin_of(space_.min_depth(), opt_.n_bins);  // validates N_bins for this space
     extension_per_bin({0.0}, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2);  // validates w1, w2
+    if (opt_.base && !(opt_.base->space() == space_))
+        throw Error(ErrorKind::InvalidArgument, "the base predictor is for space '" + opt_.base->space().name +
+                                                    "', the loop runs '" + space_.name + "'");
+    if (opt_.base && opt_.base->model().log_target)
+        throw Error(ErrorKind::InvalidArgument, "the base predictor regresses log latency; calibration needs one that "
+                                                "regresses latency (esm::calibrate_predictor)");
     open_outputs();
     LoopResult res;
     res.predictor_path = dir_ + "/predictor.esm";
@@ -387,6 +431,7 @@ LoopResult Loop::run() {
         p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
                     fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
                     fmt(worst_bin_accuracy(rep.metrics)) + " %" + (rep.passed ? " (passed)" : "") +
+                    (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "");
         report(p);
         if (!res.stop_reason.empty()) break;

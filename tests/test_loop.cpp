@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -207,6 +208,103 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
             << e.what();
     }
     EXPECT_THROW(run_esm_loop(s, [&] { auto b = o; b.w1 = b.w2 = 0; b.out_dir = tmp_dir("w"); return b; }(), *src), Error);
+}
+
+// A predictor of another device of the space, whose latency is f(this device's): trained
+// on 800 sampled archs.
+std::shared_ptr<const Predictor> other_device(const Space& s, const std::function<double(double)>& f) {
+    LatencyData d;
+    Sampler sm(s, 7);
+    for (const Arch& a : sm.sample(Strategy::Random, 800, 5)) {
+        d.latency.push_back(f(synthetic_latency(s, a)));
+        d.archs.push_back(a);
+    }
+    TrainConfig cfg;
+    cfg.mlp.linear_skip = true;
+    cfg.mlp.epochs = 20;
+    cfg.mlp.min_steps = 0;
+    return std::make_shared<const Predictor>(train_predictor(s, d, cfg));
+}
+
+// With a base predictor of a proportional device (latency 0.5 x this one's + 0.2 ms), the
+// loop calibrates it on its 10 initial samples and stops there; without it, a network on
+// the same 10 samples is far from the threshold. A base that falls where this device
+// rises gives no slope: the loop trains its own network. A resumed run must use the same
+// base; a directory written before bases existed resumes without one.
+TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
+    Space s = preset("resnet");
+    const std::string out = tmp_dir("base");
+    const std::string pool = write_pool(s, 600, out + "_pool");
+    auto src = make_pool_source(s, pool, "lat");
+    LoopOptions o = small_options(out);
+    o.n_initial = 10;
+    o.n_step = 10;
+    o.max_iterations = 1;
+    o.base = other_device(s, [](double t) { return 0.5 * t + 0.2; });
+    LoopResult r = run_esm_loop(s, o, *src);
+    ASSERT_EQ(r.iterations.size(), 1u);
+    EXPECT_TRUE(r.converged) << r.stop_reason;
+    EXPECT_EQ(r.iterations[0].train_samples, 10);
+    EXPECT_EQ(r.iterations[0].model.rfind("calibrated base: latency = ", 0), 0u) << r.iterations[0].model;
+    Predictor p = Predictor::load(r.predictor_path, s);
+    Sampler sm(s, 5);
+    double err = 0;
+    const auto probe = sm.sample(Strategy::Balanced, 200, 5);
+    for (const Arch& a : probe) err += std::fabs(p.predict(a) / synthetic_latency(s, a) - 1);
+    EXPECT_LT(err / probe.size(), 0.02);
+    std::ifstream rep(r.report_path);
+    const std::string json((std::istreambuf_iterator<char>(rep)), std::istreambuf_iterator<char>());
+    EXPECT_NE(json.find("\"model\": \"calibrated base: latency = "), std::string::npos);
+
+    LoopOptions plain = o;
+    plain.base = nullptr;
+    plain.out_dir = tmp_dir("base_none");
+    LoopResult rp = run_esm_loop(s, plain, *src);
+    EXPECT_FALSE(rp.converged);
+    EXPECT_EQ(rp.iterations[0].model, "network");
+    EXPECT_LT(rp.iterations[0].metrics.overall.accuracy, r.iterations[0].metrics.overall.accuracy - 5);
+
+    LoopOptions falling = o;
+    falling.base = other_device(s, [](double t) { return 100 - t; });
+    falling.out_dir = tmp_dir("base_falling");
+    LoopResult rf = run_esm_loop(s, falling, *src);
+    EXPECT_EQ(rf.iterations[0].model, "network");
+    EXPECT_EQ(rf.iterations[0].train_samples, 10);
+
+    falling.out_dir = out;
+    try {
+        run_esm_loop(s, falling, *src);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("holds a run with base = "), std::string::npos) << e.what();
+    }
+    // settings.txt without the base line (an older run): resumes with no base.
+    Table st = read_table(plain.out_dir + "/settings.txt");
+    std::string text;
+    for (const auto& [k, v] : st.meta)
+        if (k != "base") text += "# " + k + ": " + v + "\n";
+    write_file_atomic(plain.out_dir + "/settings.txt", text + "key\n");
+    EXPECT_NO_THROW(run_esm_loop(s, plain, *src));
+    LoopOptions late = o;  // a base on a run made without one
+    late.out_dir = plain.out_dir;
+    EXPECT_THROW(run_esm_loop(s, late, *src), Error);
+
+    LoopOptions wrong = o;
+    wrong.out_dir = tmp_dir("base_space");
+    wrong.base = other_device(preset("mobilenetv3"), [](double t) { return t; });
+    EXPECT_THROW(run_esm_loop(s, wrong, *src), Error);
+
+    // esm-build --base: loads the file for this space, or says why not.
+    o.base->save(out + "_pool/base.esm");
+    wrong.base->save(out + "_pool/wrong.esm");
+    const std::string args = "--space resnet --pool " + pool + " --target lat --initial 10 --step 10 --test-size 40 --acc 97 ";
+    ToolResult t = run_tool("esm-build", args + "--base " + out + "_pool/base.esm -o " + tmp_dir("base_tool"));
+    EXPECT_EQ(t.status, 0) << t.err;
+    EXPECT_NE(t.err.find("iteration 0: 10 train"), std::string::npos) << t.err;
+    EXPECT_NE(t.err.find("calibrated base: latency = "), std::string::npos) << t.err;
+    t = run_tool("esm-build", args + "--base " + out + "_pool/wrong.esm -o " + tmp_dir("base_tool_wrong"));
+    EXPECT_EQ(t.status, 1);
+    EXPECT_NE(t.err.find("wrong.esm: predictor was trained for space 'mobilenetv3'"), std::string::npos) << t.err;
 }
 
 TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {

@@ -29,6 +29,9 @@ static const std::string kUsage = std::string(
     "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
     "  --linear-skip on|off  fit a linear model of the encoding first, the MLP learns the rest (default on)\n"
     "  --relative-loss on|off  weight each row's squared error by 1/latency^2 (default off)\n"
+    "  --base PREDICTOR    another device's predictor of this space: each iteration calibrates it to\n"
+    "                      the rows (latency = a * base + b) and trains a network only if that fails\n"
+    "                      the criterion, keeping the better of the two (use with a small --initial/--step)\n"
     ) + esm_cli::kDriftUsage + std::string(
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"
@@ -49,7 +52,7 @@ int main(int argc, char** argv) {
                         {"--max-samples", true}, {"--max-iterations", true}, {"--max-time", true},
                         {"--seed", true},      {"-o", true},         {"--device", true},      {"--threads", true},
                         {"--res", true},       {"--batch", true},    {"--res-encoding", true}, {"--wd-grid", true},
-                        {"--linear-skip", true}, {"--relative-loss", true}, {"--min-steps", true}, {"--drift-correction", true}}));
+                        {"--linear-skip", true}, {"--relative-loss", true}, {"--min-steps", true}, {"--drift-correction", true}, {"--base", true}}));
     return esm_cli::run_tool("esm-build", [&] {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
@@ -84,6 +87,7 @@ int main(int argc, char** argv) {
         o.max_seconds = args.get_double("--max-time", 0, 0, 1e9);
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         o.out_dir = args.get("-o");
+        if (args.has("--base")) o.base = std::make_shared<const esm::Predictor>(esm::Predictor::load(args.get("--base"), space));
 
         const esm::MeasureProtocol proto = esm_cli::read_protocol(args);
         std::unique_ptr<esm::LatencySource> source;
