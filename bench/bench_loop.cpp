@@ -1,9 +1,9 @@
 // ESM loop benchmark (the paper's Fig. 11 on public data): replay on every batch-32/64
 // column of HELP's OFA MobileNetV3 latencies, several seeds, Acc_TH bin-wise: how many
 // training samples balanced and random sampling need. Prints a table and the ratios.
-// With $ESM_BENCH_BASE=COLUMN: a predictor trained on that column (all its rows, another
-// device) is the loop's base (LoopOptions::base), and the two runs compared per column are
-// balanced with the base and balanced without it.
+// With $ESM_BENCH_BASE=COLUMN[,COLUMN..]: predictors trained on those columns (all their rows,
+// other devices) are the loop's bases (LoopOptions::bases), and the two runs compared per
+// column are balanced with the bases and balanced without them.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -41,19 +41,24 @@ int main(int argc, char** argv) {
                 (only.empty() || ("," + only + ",").find("," + c + ",") != std::string::npos))
                 cols.push_back(c);
         const std::string base_col = std::getenv("ESM_BENCH_BASE") ? std::getenv("ESM_BENCH_BASE") : "";
-        std::shared_ptr<const esm::Predictor> base;
-        if (!base_col.empty()) {
+        std::vector<std::shared_ptr<const esm::Predictor>> bases;
+        for (size_t start = 0; !base_col.empty();) {
+            const size_t comma = base_col.find(',', start);
+            const std::string c = base_col.substr(start, comma == std::string::npos ? comma : comma - start);
             esm::TrainConfig cfg;  // the loop's network settings
             cfg.res = esm::LoopOptions().res_encoding;
             cfg.mlp = esm::LoopOptions().mlp;
-            const auto all = esm::latency_data_from_table(t, space, base_col);
-            base = std::make_shared<const esm::Predictor>(esm::train_predictor(space, all, cfg));
-            cols.erase(std::remove(cols.begin(), cols.end(), base_col), cols.end());
+            const auto all = esm::latency_data_from_table(t, space, c);
+            bases.push_back(std::make_shared<const esm::Predictor>(esm::train_predictor(space, all, cfg)));
+            cols.erase(std::remove(cols.begin(), cols.end(), c), cols.end());
+            if (comma == std::string::npos) break;
+            start = comma + 1;
         }
+        const bool base = !bases.empty();
         std::printf("replay on %s: %zu rows; N_I %d, N_step %d, w1 2, w2 1, test 200 balanced, FCC, bin-wise"
                     " Acc_TH %.0f %%, 5 bins, budget 4800 samples, %d seeds%s\n",
                     data.c_str(), t.rows.size(), n_initial, n_step, acc_th, seeds,
-                    base ? (", comparing balanced with and without a base trained on " + base_col).c_str() : "");
+                    base ? (", comparing balanced with and without bases trained on " + base_col).c_str() : "");
         std::printf("%-20s %-9s %s\n", "column", "strategy", "training samples at convergence per seed (* = budget hit)");
         std::vector<double> ratios;
         const auto t0 = std::chrono::steady_clock::now();
@@ -73,7 +78,7 @@ int main(int argc, char** argv) {
                     o.seed = static_cast<uint64_t>(seed);
                     o.max_samples = 5000;
                     o.max_iterations = 0;
-                    if (st == 0) o.base = base;
+                    if (st == 0) o.bases = bases;
                     o.out_dir = "/tmp/esm_bench_loop/" + col + "_" + label + "_" +
                                 std::to_string(seed) + "_acc" + std::to_string(acc_th) + "_ni" +
                                 std::to_string(n_initial) + "_" + std::to_string(n_step);

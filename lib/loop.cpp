@@ -57,15 +57,19 @@ std::string fmt(double v) {
     return b;
 }
 
-// The base predictor's identity: a hash of its file body without the library line (the
-// same predictor saved by another library version is the same base).
-std::string base_id(const Predictor* base) {
-    if (!base) return "none";
-    std::string s = base->serialize();
-    s.erase(0, s.find('\n') + 1);
-    char b[24];
-    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(fnv1a64(s.data(), s.size())));
-    return b;
+// The base predictors' identity: a hash of each one's file body without the library line
+// (the same predictor saved by another library version is the same base).
+std::string bases_id(const std::vector<std::shared_ptr<const Predictor>>& bases) {
+    if (bases.empty()) return "none";
+    std::string id;
+    for (const auto& base : bases) {
+        std::string s = base->serialize();
+        s.erase(0, s.find('\n') + 1);
+        char b[24];
+        std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(fnv1a64(s.data(), s.size())));
+        id += (id.empty() ? "" : ",") + std::string(b);
+    }
+    return id;
 }
 
 // The settings that define an experiment; a resumed run must match them (budgets may change).
@@ -86,7 +90,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"acc_th", fmt(o.acc_th)},
             {"test_size", std::to_string(o.test_size)},
             {"seed", std::to_string(o.seed)},
-            {"base", base_id(o.base.get())}};
+            {"base", bases_id(o.bases)}};
 }
 
 // The lowest accuracy among bins that have test samples (NaN when none has).
@@ -292,14 +296,22 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     };
     auto score = [&](const MetricsReport& m) { return opt_.binwise ? worst_bin_accuracy(m) : m.overall.accuracy; };
     predictor_.reset();
-    if (opt_.base) {
+    if (!opt_.bases.empty()) {
         double a = 0, b = 0;
         try {
-            predictor_ = std::make_unique<Predictor>(calibrate_predictor(*opt_.base, train, &a, &b));
+            size_t k = 0;
+            if (opt_.bases.size() > 1) {
+                std::vector<const Predictor*> v;
+                for (const auto& base : opt_.bases) v.push_back(base.get());
+                k = pick_base(v, train);
+            }
+            predictor_ = std::make_unique<Predictor>(calibrate_predictor(*opt_.bases[k], train, &a, &b));
             r.metrics = evaluate_predictor(*predictor_, test, opt_.n_bins);
-            r.model = "calibrated base: latency = " + fmt(a) + " * base " + (b < 0 ? "- " : "+ ") + fmt(std::fabs(b));
+            r.model = "calibrated base" +
+                      (opt_.bases.size() > 1 ? " " + std::to_string(k + 1) + " of " + std::to_string(opt_.bases.size()) : "") +
+                      ": latency = " + fmt(a) + " * base " + (b < 0 ? "- " : "+ ") + fmt(std::fabs(b));
         } catch (const Error&) {
-            predictor_.reset();  // no slope on these rows (esm::calibrate_predictor): the network alone
+            predictor_.reset();  // none fits these rows (esm::calibrate_predictor): the network alone
         }
     }
     if (!predictor_ || !passes(r.metrics)) {
@@ -378,12 +390,15 @@ LoopResult Loop::run() {
         throw Error(ErrorKind::InvalidArgument, "loop needs N_bins >= 1, N_I >= 2, N_step >= 1 and a test set of >= 1");
     space_.bin_of(space_.min_depth(), opt_.n_bins);  // validates N_bins for this space
     extension_per_bin({0.0}, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2);  // validates w1, w2
-    if (opt_.base && !(opt_.base->space() == space_))
-        throw Error(ErrorKind::InvalidArgument, "the base predictor is for space '" + opt_.base->space().name +
-                                                    "', the loop runs '" + space_.name + "'");
-    if (opt_.base && opt_.base->model().log_target)
-        throw Error(ErrorKind::InvalidArgument, "the base predictor regresses log latency; calibration needs one that "
-                                                "regresses latency (esm::calibrate_predictor)");
+    for (const auto& base : opt_.bases) {
+        if (!base) throw Error(ErrorKind::InvalidArgument, "LoopOptions::bases holds a null predictor");
+        if (!(base->space() == space_))
+            throw Error(ErrorKind::InvalidArgument, "a base predictor is for space '" + base->space().name +
+                                                        "', the loop runs '" + space_.name + "'");
+        if (base->model().log_target)
+            throw Error(ErrorKind::InvalidArgument, "a base predictor regresses log latency; calibration needs one that "
+                                                    "regresses latency (esm::calibrate_predictor)");
+    }
     open_outputs();
     LoopResult res;
     res.predictor_path = dir_ + "/predictor.esm";

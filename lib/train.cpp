@@ -181,37 +181,62 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
     return p;
 }
 
-Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, double* a_out, double* b_out) {
-    if (train.size() < 2)
-        throw Error(ErrorKind::InvalidArgument, "calibrate: need at least 2 rows, got " + std::to_string(train.size()));
-    MlpModel m = base.model();
-    if (m.log_target)
-        throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor regresses log latency; a linear map of its "
-                                                "latency is not a predictor of the same kind (train the base without a log target)");
-    const std::vector<double> p = predict_all(base, train);
-    // Weighted least squares of y on (p, 1), weights 1 / y^2; centred for accuracy.
-    double sw = 0, mp = 0, my = 0;
+namespace {
+
+// latency = a * p + b by least squares with weights 1 / y^2 (relative errors), leaving out
+// row `skip` (none when >= p.size()). False when it cannot, with the reason in *why.
+bool fit_calibration(const std::vector<double>& p, const std::vector<double>& y, size_t skip, double* a, double* b,
+                     std::string* why) {
+    double sw = 0, mp = 0, my = 0;  // centred for accuracy
     for (size_t i = 0; i < p.size(); ++i) {
-        const double w = 1 / (train.latency[i] * train.latency[i]);
+        if (i == skip) continue;
+        const double w = 1 / (y[i] * y[i]);
         sw += w;
         mp += w * p[i];
-        my += w * train.latency[i];
+        my += w * y[i];
     }
     mp /= sw;
     my /= sw;
     double spp = 0, spy = 0;
     for (size_t i = 0; i < p.size(); ++i) {
-        const double w = 1 / (train.latency[i] * train.latency[i]);
+        if (i == skip) continue;
+        const double w = 1 / (y[i] * y[i]);
         spp += w * (p[i] - mp) * (p[i] - mp);
-        spy += w * (p[i] - mp) * (train.latency[i] - my);
+        spy += w * (p[i] - mp) * (y[i] - my);
     }
-    if (!(spp > 1e-12 * sw * mp * mp))
-        throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor gives the same latency for all " +
-                                                    std::to_string(train.size()) + " rows; nothing to fit a slope on");
-    const double a = spy / spp, b = my - a * mp;
-    if (!(a > 0))
-        throw Error(ErrorKind::InvalidArgument, "calibrate: the rows' latencies do not rise with the base predictor's "
-                                                "(fitted slope " + std::to_string(a) + "); too few rows, or another kind of device");
+    if (!(spp > 1e-12 * sw * mp * mp)) {
+        *why = "the base predictor gives the same latency for all " + std::to_string(p.size() - (skip < p.size())) +
+               " rows; nothing to fit a slope on";
+        return false;
+    }
+    *a = spy / spp;
+    *b = my - *a * mp;
+    if (!(*a > 0)) {
+        *why = "the rows' latencies do not rise with the base predictor's (fitted slope " + std::to_string(*a) +
+               "); too few rows, or another kind of device";
+        return false;
+    }
+    return true;
+}
+
+void check_base(const Predictor& base, size_t rows, size_t need) {
+    if (rows < need)
+        throw Error(ErrorKind::InvalidArgument, "calibrate: need at least " + std::to_string(need) + " rows, got " +
+                                                    std::to_string(rows));
+    if (base.model().log_target)
+        throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor regresses log latency; a linear map of its "
+                                                "latency is not a predictor of the same kind (train the base without a log target)");
+}
+
+}  // namespace
+
+Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, double* a_out, double* b_out) {
+    check_base(base, train.size(), 2);
+    MlpModel m = base.model();
+    double a = 0, b = 0;
+    std::string why;
+    if (!fit_calibration(predict_all(base, train), train.latency, train.size(), &a, &b, &why))
+        throw Error(ErrorKind::InvalidArgument, "calibrate: " + why);
     // a * (y_mean + skip . z + y_std * net(z)) + b
     m.y_mean = a * m.y_mean + b;
     m.y_std *= a;
@@ -226,6 +251,31 @@ Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, d
     if (a_out) *a_out = a;
     if (b_out) *b_out = b;
     return out;
+}
+
+size_t pick_base(const std::vector<const Predictor*>& bases, const LatencyData& rows, double* loo_error) {
+    if (bases.empty()) throw Error(ErrorKind::InvalidArgument, "calibrate: no base predictor given");
+    size_t best = bases.size();
+    double best_err = 0;
+    std::string why;
+    for (size_t k = 0; k < bases.size(); ++k) {
+        check_base(*bases[k], rows.size(), 3);
+        const std::vector<double> p = predict_all(*bases[k], rows);
+        double err = 0, a = 0, b = 0;
+        for (size_t j = 0; j < rows.size() && std::isfinite(err); ++j)
+            err = fit_calibration(p, rows.latency, j, &a, &b, &why) ? err + std::fabs((a * p[j] + b) / rows.latency[j] - 1)
+                                                                   : INFINITY;
+        err /= static_cast<double>(rows.size());
+        if (std::isfinite(err) && (best == bases.size() || err < best_err)) {
+            best = k;
+            best_err = err;
+        }
+    }
+    if (best == bases.size())
+        throw Error(ErrorKind::InvalidArgument, "calibrate: no base predictor fits these " + std::to_string(rows.size()) +
+                                                    " rows (the last: " + why + ")");
+    if (loo_error) *loo_error = best_err;
+    return best;
 }
 
 std::vector<double> predict_all(const Predictor& p, const LatencyData& data) {

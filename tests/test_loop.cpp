@@ -240,7 +240,7 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     o.n_initial = 10;
     o.n_step = 10;
     o.max_iterations = 1;
-    o.base = other_device(s, [](double t) { return 0.5 * t + 0.2; });
+    o.bases = {other_device(s, [](double t) { return 0.5 * t + 0.2; })};
     LoopResult r = run_esm_loop(s, o, *src);
     ASSERT_EQ(r.iterations.size(), 1u);
     EXPECT_TRUE(r.converged) << r.stop_reason;
@@ -257,7 +257,7 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     EXPECT_NE(json.find("\"model\": \"calibrated base: latency = "), std::string::npos);
 
     LoopOptions plain = o;
-    plain.base = nullptr;
+    plain.bases.clear();
     plain.out_dir = tmp_dir("base_none");
     LoopResult rp = run_esm_loop(s, plain, *src);
     EXPECT_FALSE(rp.converged);
@@ -265,11 +265,19 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     EXPECT_LT(rp.iterations[0].metrics.overall.accuracy, r.iterations[0].metrics.overall.accuracy - 5);
 
     LoopOptions falling = o;
-    falling.base = other_device(s, [](double t) { return 100 - t; });
+    falling.bases = {other_device(s, [](double t) { return 100 - t; })};
     falling.out_dir = tmp_dir("base_falling");
     LoopResult rf = run_esm_loop(s, falling, *src);
     EXPECT_EQ(rf.iterations[0].model, "network");
     EXPECT_EQ(rf.iterations[0].train_samples, 10);
+
+    // Of a falling base and the proportional one, the loop calibrates the second.
+    LoopOptions both = o;
+    both.bases = {falling.bases[0], o.bases[0]};
+    both.out_dir = tmp_dir("base_both");
+    LoopResult rb = run_esm_loop(s, both, *src);
+    EXPECT_TRUE(rb.converged);
+    EXPECT_EQ(rb.iterations[0].model.rfind("calibrated base 2 of 2: latency = ", 0), 0u) << rb.iterations[0].model;
 
     falling.out_dir = out;
     try {
@@ -291,12 +299,12 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
 
     LoopOptions wrong = o;
     wrong.out_dir = tmp_dir("base_space");
-    wrong.base = other_device(preset("mobilenetv3"), [](double t) { return t; });
+    wrong.bases = {other_device(preset("mobilenetv3"), [](double t) { return t; })};
     EXPECT_THROW(run_esm_loop(s, wrong, *src), Error);
 
     // esm-build --base: loads the file for this space, or says why not.
-    o.base->save(out + "_pool/base.esm");
-    wrong.base->save(out + "_pool/wrong.esm");
+    o.bases[0]->save(out + "_pool/base.esm");
+    wrong.bases[0]->save(out + "_pool/wrong.esm");
     const std::string args = "--space resnet --pool " + pool + " --target lat --initial 10 --step 10 --test-size 40 --acc 97 ";
     ToolResult t = run_tool("esm-build", args + "--base " + out + "_pool/base.esm -o " + tmp_dir("base_tool"));
     EXPECT_EQ(t.status, 0) << t.err;

@@ -281,3 +281,32 @@ TEST(Predictor, CalibrationScalesAndShiftsTheBase) {
         EXPECT_THROW(esm::calibrate_predictor(f.pred, same), esm::Error);
     }
 }
+
+// Of two bases, the one the rows are an exact affine map of wins the leave-one-out, in
+// either order, with an error of zero to rounding; the other base (trained on the same
+// targets, with a skip: close but not affine) has a clearly larger one.
+TEST(Predictor, PickBaseTakesTheBestCalibratedInLeaveOneOut) {
+    Fixture exact(false), other(true);
+    esm::LatencyData d;
+    for (size_t i = 0; i < 20; ++i) {
+        d.archs.push_back(exact.archs[i]);
+        d.latency.push_back(2 * exact.pred.predict(exact.archs[i]) + 0.5);
+    }
+    double loo = -1, loo_other = -1;
+    EXPECT_EQ(esm::pick_base({&other.pred, &exact.pred}, d, &loo), 1u);
+    EXPECT_LT(loo, 1e-6);
+    EXPECT_EQ(esm::pick_base({&exact.pred, &other.pred}, d), 0u);
+    EXPECT_EQ(esm::pick_base({&other.pred}, d, &loo_other), 0u);
+    EXPECT_GT(loo_other, 1e-4);
+    // Refused: fewer than 3 rows (no leave-one-out), no base, no base that fits.
+    EXPECT_THROW(esm::pick_base({&exact.pred}, d.subset({0, 1})), esm::Error);
+    EXPECT_THROW(esm::pick_base({}, d), esm::Error);
+    esm::LatencyData same = d.subset({3, 3, 3, 3});
+    same.latency = {1, 2, 3, 4};
+    try {
+        esm::pick_base({&exact.pred, &other.pred}, same);
+        FAIL();
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no base predictor fits these 4 rows"), std::string::npos) << e.what();
+    }
+}

@@ -106,6 +106,12 @@ TEST(ToolsLearning, TrainEvalPredict) {
     ASSERT_EQ(std::sscanf(c.training.c_str(), "calibrated: latency = %lf * base + %lf", &ca, &cb), 2) << c.training;
     for (int i = 0; i < 3; ++i)
         EXPECT_NEAR(c.predict(archs[i]), ca * base.predict(archs[i]) + cb, 1e-4 * c.predict(archs[i]));
+    // several bases: the pick is said (the same predictor twice: a tie goes to the first)
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + "," + pred + " --train-size 12 -o " + cal, &out), 0)
+        << out;
+    EXPECT_NE(out.find("picked base 1 of 2: leave-one-out error "), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + ", -o " + cal, &out), 2);
+    EXPECT_NE(out.find("option '--base' has an empty item"), std::string::npos) << out;
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --linear-skip -o " + cal, &out), 2);
     EXPECT_NE(out.find("--linear-skip does not apply with --base"), std::string::npos) << out;
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --space resnet -o " + cal, &out), 1);

@@ -93,22 +93,30 @@ public:
         return v == "on";
     }
 
-    // A comma-separated list of numbers in [lo, hi] ("1e-3,1e-2"); empty when absent.
-    std::vector<double> get_double_list(const std::string& name, double lo, double hi) const {
-        std::vector<double> out;
+    // A comma-separated list ("a.esm,b.esm"); empty when absent, an empty item is an error.
+    std::vector<std::string> get_list(const std::string& name) const {
+        std::vector<std::string> out;
         if (!has(name)) return out;
         const std::string g = get(name);
         for (size_t start = 0;;) {
             const size_t comma = g.find(',', start);
-            const std::string w = g.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            out.push_back(g.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+            if (out.back().empty()) usage_error("option '" + name + "' has an empty item in '" + g + "'");
+            if (comma == std::string::npos) return out;
+            start = comma + 1;
+        }
+    }
+
+    // A comma-separated list of numbers in [lo, hi] ("1e-3,1e-2"); empty when absent.
+    std::vector<double> get_double_list(const std::string& name, double lo, double hi) const {
+        std::vector<double> out;
+        for (const std::string& w : get_list(name)) {
             char* e = nullptr;
             const double v = std::strtod(w.c_str(), &e);
-            if (w.empty() || *e || !(v >= lo && v <= hi))
+            if (*e || !(v >= lo && v <= hi))
                 usage_error("option '" + name + "' expects numbers in " + std::to_string(lo) + ".." + std::to_string(hi) +
-                            " separated by commas, got '" + g + "'");
+                            " separated by commas, got '" + get(name) + "'");
             out.push_back(v);
-            if (comma == std::string::npos) break;
-            start = comma + 1;
         }
         return out;
     }

@@ -29,9 +29,10 @@ static const std::string kUsage = std::string(
     "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
     "  --linear-skip on|off  fit a linear model of the encoding first, the MLP learns the rest (default on)\n"
     "  --relative-loss on|off  weight each row's squared error by 1/latency^2 (default off)\n"
-    "  --base PREDICTOR    another device's predictor of this space: each iteration calibrates it to\n"
-    "                      the rows (latency = a * base + b) and trains a network only if that fails\n"
-    "                      the criterion, keeping the better of the two (use with a small --initial/--step)\n"
+    "  --base P[,P..]      other devices' predictors of this space: each iteration calibrates one to the\n"
+    "                      rows (latency = a * base + b; of several, the best in leave-one-out) and trains\n"
+    "                      a network only if that fails the criterion, keeping the better of the two\n"
+    "                      (use with a small --initial and --step)\n"
     ) + esm_cli::kDriftUsage + std::string(
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"
@@ -87,7 +88,8 @@ int main(int argc, char** argv) {
         o.max_seconds = args.get_double("--max-time", 0, 0, 1e9);
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         o.out_dir = args.get("-o");
-        if (args.has("--base")) o.base = std::make_shared<const esm::Predictor>(esm::Predictor::load(args.get("--base"), space));
+        for (const std::string& b : args.get_list("--base"))
+            o.bases.push_back(std::make_shared<const esm::Predictor>(esm::Predictor::load(b, space)));
 
         const esm::MeasureProtocol proto = esm_cli::read_protocol(args);
         std::unique_ptr<esm::LatencySource> source;

@@ -12,7 +12,7 @@
 
 static const std::string kUsage = std::string(
     "usage: esm-train DATASET.csv --space S --encoding E -o PREDICTOR [options]\n"
-    "       esm-train DATASET.csv --base PREDICTOR -o PREDICTOR [data options]\n"
+    "       esm-train DATASET.csv --base PREDICTOR[,PREDICTOR...] -o PREDICTOR [data options]\n"
     "Train an MLP latency predictor (or calibrate another device's) and report its accuracy\n"
     "on a held-out test set.\n"
     "  --space S         preset or description file (default: the prefix of the first arch)\n"
@@ -41,9 +41,9 @@ static const std::string kUsage = std::string(
     "  --json FILE       also write the metrics report as JSON\n"
     "  --threads N       OpenBLAS threads (default 1)\n"
     "  --verbose         print the training and validation loss every 10 epochs\n"
-    "  --base PREDICTOR  another device's predictor (same space): fit latency = a * base + b on the\n"
+    "  --base P[,P..]    another device's predictor (same space): fit latency = a * base + b on the\n"
     "                    training rows (relative errors) instead of training a network: a new device\n"
-    "                    from 10-20 measured rows\n"
+    "                    from 10-20 measured rows. Of several, the one best in leave-one-out on the rows\n"
     "  -o PREDICTOR      output predictor file (written atomically)\n");
 
 int main(int argc, char** argv) {
@@ -58,27 +58,30 @@ int main(int argc, char** argv) {
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
         const std::string path = args.positional()[0];
         esm::set_blas_threads(static_cast<int>(args.get_int("--threads", 1, 1, 256)));
-        // --base: calibrate that predictor (another device's) instead of training a network.
-        std::unique_ptr<esm::Predictor> base;
+        // --base: calibrate that predictor (another device's; of several, the best on the rows)
+        // instead of training a network.
+        std::vector<esm::Predictor> bases;
         if (args.has("--base")) {
             for (const char* o : {"--encoding", "--res-encoding", "--log-target", "--linear-skip", "--relative-loss",
                                   "--epochs", "--lr", "--weight-decay", "--wd-grid", "--batch", "--min-steps", "--hidden",
                                   "--val-frac", "--patience", "--schedule", "--verbose"})
                 if (args.has(o)) args.usage_error(std::string(o) + " does not apply with --base (no network is trained)");
-            base = std::make_unique<esm::Predictor>(esm::Predictor::load(args.get("--base")));
+            for (const std::string& b : args.get_list("--base")) bases.push_back(esm::Predictor::load(b));
         }
         // The space: --space, else the base's, else the prefix of the first arch.
         std::string space_name = args.get("--space");
-        if (space_name.empty() && !base) {
+        if (space_name.empty() && bases.empty()) {
             esm::Table t = esm::read_table(path);
             const int ac = t.require_column("arch");
             if (t.rows.empty()) args.fail(path + ": no data rows");
             space_name = esm::arch_space_name(t.rows[0][static_cast<size_t>(ac)]);
             if (space_name.empty()) args.usage_error("no --space given and the first arch has no 'space:' prefix");
         }
-        const esm::Space space = space_name.empty() ? base->space() : esm::load_space(space_name);
-        if (base && !(base->space() == space))
-            args.fail("--base " + args.get("--base") + " predicts space '" + base->space().name + "', not '" + space.name + "'");
+        const esm::Space space = space_name.empty() ? bases[0].space() : esm::load_space(space_name);
+        for (size_t k = 0; k < bases.size(); ++k)
+            if (!(bases[k].space() == space))
+                args.fail("--base " + args.get_list("--base")[k] + " predicts space '" + bases[k].space().name + "', not '" +
+                          space.name + "'");
         esm::TrainConfig cfg;
         cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
         cfg.res = esm::parse_res_encoding(args.get("--res-encoding", "scalar"));
@@ -134,13 +137,23 @@ int main(int argc, char** argv) {
             train = train.subset(rows);
         }
         esm::TrainReport rep;
-        double ca = 0, cb = 0;  // with --base: latency = ca * base + cb
-        esm::Predictor p = base ? esm::calibrate_predictor(*base, train, &ca, &cb) : esm::train_predictor(space, train, cfg, &rep);
+        double ca = 0, cb = 0, loo = 0;  // with --base: latency = ca * base + cb
+        size_t pick = 0;
+        if (bases.size() > 1) {
+            std::vector<const esm::Predictor*> v;
+            for (const auto& b : bases) v.push_back(&b);
+            pick = esm::pick_base(v, train, &loo);
+        }
+        esm::Predictor p = !bases.empty() ? esm::calibrate_predictor(bases[pick], train, &ca, &cb)
+                                          : esm::train_predictor(space, train, cfg, &rep);
         std::printf("space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
                     esm::encoding_name(p.encoding()), p.encoder().length(), train.target.c_str());
-        if (base) {
+        if (!bases.empty()) {
+            if (bases.size() > 1)
+                std::printf("picked base %zu of %zu: leave-one-out error %.2f %% on the training rows\n", pick + 1,
+                            bases.size(), 100 * loo);
             std::printf("calibrated the base predictor %s on %zu rows: latency = %.6g * base + %.6g\n",
-                        args.get("--base").c_str(), train.size(), ca, cb);
+                        args.get_list("--base")[pick].c_str(), train.size(), ca, cb);
         } else {
             std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);

@@ -80,14 +80,15 @@ struct LoopOptions {
     // device's speed from the reference re-measurements around its batch); dataset.csv
     // keeps the readings. No effect without references (a replay, --refs 0).
     bool drift_correction = true;
-    // Transfer from another device (HELP's setting): a predictor of the same space. Each
-    // iteration first calibrates it to the measured training rows (esm::calibrate_predictor:
-    // latency = a * base + b); when that meets the criterion the loop keeps it and trains no
-    // network, else it trains its own network and keeps whichever of the two is more
-    // accurate on the test set (worst bin, or overall). With a base, N_I and N_step of
-    // 10-50 let the loop stop after tens of samples on a device close to proportional to
-    // the base's. Not with a base regressing log latency.
-    std::shared_ptr<const Predictor> base;
+    // Transfer from other devices (HELP's setting): predictors of the same space. Each
+    // iteration first calibrates one to the measured training rows (esm::calibrate_predictor:
+    // latency = a * base + b; of several, the one esm::pick_base finds best on those rows);
+    // when that meets the criterion the loop keeps it and trains no network, else it trains
+    // its own network and keeps whichever of the two is more accurate on the test set (worst
+    // bin, or overall). With bases, N_I and N_step of 10-50 let the loop stop after tens of
+    // samples on a device close to proportional to one of them. Not with a base regressing
+    // log latency.
+    std::vector<std::shared_ptr<const Predictor>> bases;
     // Budget: 0 = unlimited.
     int max_samples = 5000;  // training + test samples measured
     int max_iterations = 50;
@@ -104,7 +105,8 @@ struct IterationReport {
     double measure_seconds = 0, train_seconds = 0;
     std::vector<int> added_per_bin;  // the extension planned after this iteration
     DriftRange drift;  // the drift factors applied (lo = hi = 1: none)
-    // The predictor kept: "network", or "calibrated base: latency = A * base + B".
+    // The predictor kept: "network", or "calibrated base: latency = A * base + B" (with
+    // several bases "calibrated base K of N: ...", K counted from 1).
     std::string model = "network";
 };
 

@@ -73,6 +73,14 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
 // the fitted slope is not > 0 (the rows do not rise with the base's predictions).
 Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, double* a = nullptr, double* b = nullptr);
 
+// Of several base predictors (other devices, same space), the one whose calibration predicts
+// `rows` best in leave-one-out: each row predicted by the calibration fitted on the other rows;
+// *loo_error gets that mean relative error (0.02 = 2 %). Latency ratios between devices vary
+// by architecture more for some pairs than others (docs/performance.md: on HELP's GPUs the
+// best base for a device is often the same GPU at another batch size). Needs >= 3 rows;
+// bases that cannot be calibrated on them are passed over; throws esm::Error when none can.
+size_t pick_base(const std::vector<const Predictor*>& bases, const LatencyData& rows, double* loo_error = nullptr);
+
 // Predictions for every row of `data`.
 std::vector<double> predict_all(const Predictor& p, const LatencyData& data);
 MetricsReport evaluate_predictor(const Predictor& p, const LatencyData& data, int n_bins);
