@@ -2,6 +2,7 @@
 // point catches everything and turns it into a status and a thread-local message.
 #include "esm/esm.h"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -14,6 +15,7 @@
 #include "esm/plan.hpp"
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
+#include "esm/train.hpp"
 
 struct esm_space {
     std::shared_ptr<const esm::Space> s;
@@ -86,6 +88,23 @@ esm_status new_arch(const std::shared_ptr<const esm::Space>& space, esm::Arch a,
 // An arch of another space is refused (same pointer, or an equal description).
 bool same_space(const std::shared_ptr<const esm::Space>& a, const std::shared_ptr<const esm::Space>& b) {
     return a == b || *a == *b;
+}
+
+// Measured rows for calibration: every arch of `space`, every latency finite and > 0.
+esm_status measured_rows(const char* fn, const std::shared_ptr<const esm::Space>& space, const esm_arch_t* archs,
+                         const double* latencies_ms, size_t n, esm::LatencyData* rows) {
+    for (size_t i = 0; i < n; ++i) {
+        const std::string at = std::string(fn) + ": archs[" + std::to_string(i) + "]";
+        if (!archs[i]) return fail(ESM_ERR_INVALID_ARGUMENT, at + " is NULL");
+        if (!same_space(space, archs[i]->space)) return fail(ESM_ERR_INVALID_ARGUMENT, at + " is of another space");
+        if (!(latencies_ms[i] > 0) || !std::isfinite(latencies_ms[i]))
+            return fail(ESM_ERR_INVALID_ARGUMENT, std::string(fn) + ": latencies_ms[" + std::to_string(i) + "] is " +
+                                                      std::to_string(latencies_ms[i]) + ", not a finite latency > 0");
+        rows->archs.push_back(archs[i]->a);
+        rows->latency.push_back(latencies_ms[i]);
+    }
+    rows->target = "latency_ms";
+    return ESM_OK;
 }
 
 }  // namespace
@@ -327,6 +346,56 @@ esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch
             }
             predictor->p.predict_batch(chunk.data(), chunk.size(), out_ms + i);
         }
+        return ESM_OK;
+    });
+}
+
+esm_status esm_predictor_save(esm_predictor_t predictor, const char* path) {
+    ESM_NEED(predictor);
+    ESM_NEED(path);
+    return guard(__func__, [&] {
+        predictor->p.save(path);
+        return ESM_OK;
+    });
+}
+
+esm_status esm_predictor_calibrate(esm_predictor_t base, const esm_arch_t* archs, const double* latencies_ms, size_t n,
+                                   esm_predictor_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(base);
+    ESM_NEED(archs);
+    ESM_NEED(latencies_ms);
+    return guard(__func__, [&] {
+        esm::LatencyData rows;
+        if (esm_status st = measured_rows(__func__, base->space, archs, latencies_ms, n, &rows)) return st;
+        esm::Predictor p = esm::calibrate_predictor(base->p, rows);
+        *out = new esm_predictor{std::move(p), base->space};
+        return ESM_OK;
+    });
+}
+
+esm_status esm_predictor_pick_base(const esm_predictor_t* bases, size_t n_bases, const esm_arch_t* archs,
+                                   const double* latencies_ms, size_t n, size_t* out_index, double* out_loo_error) {
+    ESM_NEED(bases);
+    ESM_NEED(archs);
+    ESM_NEED(latencies_ms);
+    ESM_NEED(out_index);
+    if (n_bases == 0) return fail(ESM_ERR_INVALID_ARGUMENT, std::string(__func__) + ": n_bases is 0");
+    return guard(__func__, [&] {
+        std::vector<const esm::Predictor*> v;
+        for (size_t k = 0; k < n_bases; ++k) {
+            if (!bases[k]) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_pick_base: bases[" + std::to_string(k) + "] is NULL");
+            if (!same_space(bases[0]->space, bases[k]->space))
+                return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_pick_base: bases[" + std::to_string(k) +
+                                                          "] predicts another space than bases[0]");
+            v.push_back(&bases[k]->p);
+        }
+        esm::LatencyData rows;
+        if (esm_status st = measured_rows(__func__, bases[0]->space, archs, latencies_ms, n, &rows)) return st;
+        double loo = 0;
+        *out_index = esm::pick_base(v, rows, &loo);
+        if (out_loo_error) *out_loo_error = loo;
         return ESM_OK;
     });
 }

@@ -44,6 +44,14 @@ TEST(CApi, NullAndBadArgumentsGiveStatuses) {
     EXPECT_NE(std::string(esm_last_error()).find(junk), std::string::npos) << esm_last_error();
     float out = 0;
     EXPECT_EQ(esm_predictor_predict_batch(nullptr, &a, 1, &out), ESM_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(esm_predictor_save(nullptr, junk.c_str()), ESM_ERR_INVALID_ARGUMENT);
+    const double ms[1] = {1.0};
+    p = reinterpret_cast<esm_predictor_t>(&out);  // must be reset to NULL, not freed
+    EXPECT_EQ(esm_predictor_calibrate(nullptr, &a, ms, 1, &p), ESM_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(p, nullptr);
+    size_t pick = 0;
+    EXPECT_EQ(esm_predictor_pick_base(&p, 0, &a, ms, 1, &pick, nullptr), ESM_ERR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(esm_last_error()).find("n_bases is 0"), std::string::npos) << esm_last_error();
     esm_sampler_t smp = nullptr;
     ASSERT_EQ(esm_sampler_create(sp, 1, &smp), ESM_OK);
     esm_arch_t b = nullptr;

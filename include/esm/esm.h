@@ -103,6 +103,19 @@ esm_status esm_predictor_predict(esm_predictor_t predictor, esm_arch_t arch, dou
 esm_status esm_predictor_predict_text(esm_predictor_t predictor, const char* text, double* out_ms);
 /* out_ms: (n) predictions of archs: (n), batched (fastest for many candidates). */
 esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch_t* archs, size_t n, float* out_ms);
+/* Writes the predictor file atomically (a crash leaves the old file or the new one). */
+esm_status esm_predictor_save(esm_predictor_t predictor, const char* path);
+/* A new device from a few measured architectures (HELP's setting): a new predictor giving
+ * a * base(arch) + b, with (a, b) fitted to latencies_ms[i] of archs[i], i < n (n >= 2,
+ * latencies > 0), by least squares on relative errors. Fails with ESM_ERR_INVALID_ARGUMENT
+ * when the latencies do not rise with the base's predictions. The caller owns *out. */
+esm_status esm_predictor_calibrate(esm_predictor_t base, const esm_arch_t* archs, const double* latencies_ms, size_t n,
+                                   esm_predictor_t* out);
+/* Of n_bases predictors of the same space, the index of the one whose calibration predicts
+ * the measured architectures best in leave-one-out (n >= 3); its mean relative error to
+ * *out_loo_error when that is not NULL. */
+esm_status esm_predictor_pick_base(const esm_predictor_t* bases, size_t n_bases, const esm_arch_t* archs,
+                                   const double* latencies_ms, size_t n, size_t* out_index, double* out_loo_error);
 /* OpenBLAS threads for prediction and training in this process, 1..1024 (OpenBLAS's own
  * default is every core). The MLP's matrices are small: 1 is fastest, and keeps a search
  * on one core. A no-op in a build without OpenBLAS. */

@@ -139,6 +139,40 @@ int main(int argc, char** argv) {
             esm_arch_free(cands[i]);
         }
         CHECK(esm_predictor_predict_text(pred, "densenet:d1k1/d1k1/d1k1/d1k1/d1k1", &one) == ESM_ERR_PARSE);
+        { /* calibration to a "new device" whose latency is 2 x the predictor's + 0.5 ms */
+            esm_arch_t rows[20];
+            double lat[20], p0 = 0, p1 = 0, loo = -1;
+            esm_predictor_t cal = NULL, back = NULL, pair[2];
+            size_t pick = 9;
+            char path[600];
+            for (i = 0; i < 20; ++i) {
+                CHECK(esm_sampler_random(sampler, &rows[i]) == ESM_OK);
+                CHECK(esm_predictor_predict(pred, rows[i], &p0) == ESM_OK);
+                lat[i] = 2 * p0 + 0.5;
+            }
+            CHECK(esm_predictor_calibrate(pred, rows, lat, 20, &cal) == ESM_OK);
+            CHECK(esm_predictor_predict(pred, arch, &p0) == ESM_OK);
+            CHECK(esm_predictor_predict(cal, arch, &p1) == ESM_OK);
+            CHECK((p1 - (2 * p0 + 0.5)) * (p1 - (2 * p0 + 0.5)) < 1e-8 * p1 * p1);
+            snprintf(path, sizeof path, "%.500s.cal", argv[1]);
+            CHECK(esm_predictor_save(cal, path) == ESM_OK);
+            CHECK(esm_predictor_load(path, &back) == ESM_OK);
+            CHECK(esm_predictor_predict(back, arch, &p0) == ESM_OK && p0 == p1);
+            remove(path);
+            pair[0] = pred;
+            pair[1] = cal;
+            CHECK(esm_predictor_pick_base(pair, 2, rows, lat, 20, &pick, &loo) == ESM_OK);
+            CHECK(pick < 2 && loo >= 0 && loo < 1e-6);
+            CHECK(esm_predictor_pick_base(pair, 2, rows, lat, 2, &pick, NULL) == ESM_ERR_INVALID_ARGUMENT);
+            lat[3] = -1;
+            esm_predictor_free(back);
+            back = NULL;
+            CHECK(esm_predictor_calibrate(pred, rows, lat, 20, &back) == ESM_ERR_INVALID_ARGUMENT && back == NULL);
+            CHECK(strstr(esm_last_error(), "latencies_ms[3]") != NULL);
+            CHECK(esm_predictor_calibrate(pred, rows, lat, 1, &back) == ESM_ERR_INVALID_ARGUMENT);
+            for (i = 0; i < 20; ++i) esm_arch_free(rows[i]);
+            esm_predictor_free(cal);
+        }
         {
             esm_predictor_t none = NULL;
             CHECK(esm_predictor_load("/nonexistent/p.esm", &none) == ESM_ERR_IO && none == NULL);
