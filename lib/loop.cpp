@@ -128,6 +128,7 @@ private:
 
     const Space& space_;
     LoopOptions opt_;
+    std::vector<std::pair<std::string, std::string>> settings_;  // settings_of(space_, opt_), set once by run()
     LatencySource& src_;
     std::function<void(const LoopProgress&)> progress_;
     Clock::time_point t0_;
@@ -149,7 +150,7 @@ void Loop::open_outputs() {
     make_dir(dir_ + "/plots");
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
-    auto settings = settings_of(space_, opt_);
+    const auto& settings = settings_;
     if (file_exists(settings_path)) {
         Table old = read_table(settings_path);
         for (const auto& [k, v] : settings) {
@@ -342,7 +343,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
 void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, const std::vector<double>& yhat) {
     std::ostringstream j;
     j << "{\n  \"space\": \"" << space_.name << "\",\n  \"settings\": {";
-    auto settings = settings_of(space_, opt_);
+    const auto& settings = settings_;
     for (size_t i = 0; i < settings.size(); ++i)
         j << (i ? ", " : "") << '"' << settings[i].first << "\": \"" << settings[i].second << '"';
     j << "},\n  \"drift_correction\": " << (opt_.drift_correction ? "true" : "false")
@@ -399,6 +400,7 @@ LoopResult Loop::run() {
             throw Error(ErrorKind::InvalidArgument, "a base predictor regresses log latency; calibration needs one that "
                                                     "regresses latency (esm::calibrate_predictor)");
     }
+    settings_ = settings_of(space_, opt_);  // hashes every base's file body: once, not per iteration
     open_outputs();
     LoopResult res;
     res.predictor_path = dir_ + "/predictor.esm";

@@ -59,13 +59,14 @@ int main(int argc, char** argv) {
         esm::set_blas_threads(static_cast<int>(args.get_int("--threads", 1, 1, 256)));
         // --base: calibrate that predictor (another device's; of several, the best on the rows)
         // instead of training a network.
+        const std::vector<std::string> base_paths = args.get_list("--base");
         std::vector<esm::Predictor> bases;
-        if (args.has("--base")) {
+        if (!base_paths.empty()) {
             for (const char* o : {"--encoding", "--res-encoding", "--log-target", "--linear-skip", "--relative-loss",
                                   "--epochs", "--lr", "--weight-decay", "--wd-grid", "--batch", "--min-steps", "--hidden",
                                   "--val-frac", "--patience", "--schedule", "--verbose"})
                 if (args.has(o)) args.usage_error(std::string(o) + " does not apply with --base (no network is trained)");
-            for (const std::string& b : args.get_list("--base")) bases.push_back(esm::Predictor::load(b));
+            for (const std::string& b : base_paths) bases.push_back(esm::Predictor::load(b));
         }
         // The space: --space, else the base's, else the prefix of the first arch.
         std::string space_name = args.get("--space");
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
         const esm::Space space = space_name.empty() ? bases[0].space() : esm::load_space(space_name);
         for (size_t k = 0; k < bases.size(); ++k)
             if (!(bases[k].space() == space))
-                args.fail("--base " + args.get_list("--base")[k] + " predicts space '" + bases[k].space().name + "', not '" +
+                args.fail("--base " + base_paths[k] + " predicts space '" + bases[k].space().name + "', not '" +
                           space.name + "'");
         esm::TrainConfig cfg;
         cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
@@ -152,7 +153,7 @@ int main(int argc, char** argv) {
                 std::printf("picked base %zu of %zu: leave-one-out error %.2f %% on the training rows\n", pick + 1,
                             bases.size(), 100 * loo);
             std::printf("calibrated the base predictor %s on %zu rows: latency = %.6g * base + %.6g\n",
-                        args.get_list("--base")[pick].c_str(), train.size(), ca, cb);
+                        base_paths[pick].c_str(), train.size(), ca, cb);
         } else {
             std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
