@@ -25,8 +25,9 @@ help:
 deps:
 	@scripts/install-deps.sh
 
+# A failed configure leaves no cache behind, so the next `make` configures again.
 $(BUILD)/CMakeCache.txt: CMakeLists.txt | deps
-	cmake -S . -B $(BUILD) -DESM_CUDA=$(ESM_CUDA) $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD) -DESM_CUDA=$(ESM_CUDA) $(CMAKE_ARGS) || { rm -f $@; exit 1; }
 
 configure: deps
 	cmake -S . -B $(BUILD) -DESM_CUDA=$(ESM_CUDA) $(CMAKE_ARGS)

@@ -7,8 +7,11 @@ command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-[ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || \
-  ls /usr/include/*/openblas*/cblas.h >/dev/null 2>&1 || missing+=(libopenblas-dev)
+# OpenBLAS itself, its library and its header: a cblas.h alone may be netlib's (libblas-dev),
+# which CMake does not take.
+have() { for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
+{ have /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so && \
+  have /usr/include/*/openblas*/cblas.h /usr/include/openblas/cblas.h; } || missing+=(libopenblas-dev)
 [ -e /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
