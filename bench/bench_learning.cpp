@@ -329,6 +329,40 @@ int batches() {
     return 0;
 }
 
+// Transfer from another device (docs/performance.md): the fcc-skip predictor of `base_col`
+// (its 4,000 training rows) calibrated on the first k training rows of every other column
+// (esm::calibrate_predictor), then fine-tuned on them (esm::fine_tune_predictor with the
+// defaults), against fcc-skip trained from scratch on the same k rows; accuracy on the
+// column's 1,000 test rows, which the base never saw.
+void transfer_table(const std::string& path, const esm::Space& space, const std::vector<std::string>& cols,
+                    const std::string& base_col, const std::vector<size_t>& ks) {
+    esm::LatencyData all = esm::read_latency_data(path, space, base_col), tr, te;
+    esm::split_data(all, 1000, 1, &tr, &te);
+    const esm::Predictor base = esm::train_predictor(space, tr, skip_config());
+    std::printf("\ntransfer from %s (fcc-skip, 4000 rows): accuracy %% calibrated / fine-tuned / scratch on the first k rows\n%-16s",
+                base_col.c_str(), "column");
+    for (size_t k : ks) std::printf(" %22s", ("k = " + std::to_string(k)).c_str());
+    std::printf("\n");
+    for (const auto& col : cols) {
+        if (col == base_col) continue;
+        esm::LatencyData a2 = esm::read_latency_data(path, space, col), tr2, te2;
+        esm::split_data(a2, 1000, 1, &tr2, &te2);
+        std::printf("%-16s", col.c_str());
+        for (size_t k : ks) {
+            std::vector<size_t> v(k);
+            for (size_t i = 0; i < k; ++i) v[i] = i;
+            const esm::LatencyData rows = tr2.subset(v);
+            const esm::Predictor cal = esm::calibrate_predictor(base, rows);
+            const esm::Predictor ft = esm::fine_tune_predictor(cal, rows, esm::fine_tune_options(skip_config().mlp));
+            double secs = 0;
+            std::printf("  %6.2f / %6.2f / %6.2f", esm::evaluate_predictor(cal, te2, 5).overall.accuracy,
+                        esm::evaluate_predictor(ft, te2, 5).overall.accuracy, eval_mlp(space, rows, te2, skip_config(), &secs).accuracy);
+            std::fflush(stdout);
+        }
+        std::printf("\n");
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -428,6 +462,8 @@ int main(int argc, char** argv) {
                     }
                     std::printf("\n");
                 }
+                transfer_table(path, space, cols, quick ? cols[0] : "titan_rtx_bs64_ms",
+                               quick ? std::vector<size_t>{20, 100} : std::vector<size_t>{20, 50, 100, 250, 500});
             }
         }
         // Throughput: in-memory archs, encode + MLP (FCC, default 3x64).

@@ -368,9 +368,25 @@ esm_status esm_predictor_calibrate(esm_predictor_t base, const esm_arch_t* archs
     ESM_NEED(latencies_ms);
     return guard(__func__, [&] {
         esm::LatencyData rows;
-        if (esm_status st = measured_rows(__func__, base->space, archs, latencies_ms, n, &rows)) return st;
+        if (esm_status st = measured_rows("esm_predictor_calibrate", base->space, archs, latencies_ms, n, &rows)) return st;
         esm::Predictor p = esm::calibrate_predictor(base->p, rows);
         *out = new esm_predictor{std::move(p), base->space};
+        return ESM_OK;
+    });
+}
+
+esm_status esm_predictor_fine_tune(esm_predictor_t start, const esm_arch_t* archs, const double* latencies_ms, size_t n,
+                                   esm_predictor_t* out) {
+    ESM_NEED(out);
+    *out = nullptr;
+    ESM_NEED(start);
+    ESM_NEED(archs);
+    ESM_NEED(latencies_ms);
+    return guard(__func__, [&] {
+        esm::LatencyData rows;
+        if (esm_status st = measured_rows("esm_predictor_fine_tune", start->space, archs, latencies_ms, n, &rows)) return st;
+        esm::Predictor p = esm::fine_tune_predictor(start->p, rows, esm::fine_tune_options());
+        *out = new esm_predictor{std::move(p), start->space};
         return ESM_OK;
     });
 }
@@ -392,7 +408,7 @@ esm_status esm_predictor_pick_base(const esm_predictor_t* bases, size_t n_bases,
             v.push_back(&bases[k]->p);
         }
         esm::LatencyData rows;
-        if (esm_status st = measured_rows(__func__, bases[0]->space, archs, latencies_ms, n, &rows)) return st;
+        if (esm_status st = measured_rows("esm_predictor_pick_base", bases[0]->space, archs, latencies_ms, n, &rows)) return st;
         double loo = 0;
         *out_index = esm::pick_base(v, rows, &loo);
         if (out_loo_error) *out_loo_error = loo;

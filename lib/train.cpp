@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <numeric>
 
 #include "esm/common.hpp"
@@ -250,6 +251,37 @@ Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, d
     out.training = one_line(std::string(line) + " source=" + train.source + " base: " + base.training);
     if (a_out) *a_out = a;
     if (b_out) *b_out = b;
+    return out;
+}
+
+MlpOptions fine_tune_options(MlpOptions opt) {
+    opt.lr = 3e-4;
+    opt.min_steps = 3000;
+    opt.epochs = 1;
+    return opt;
+}
+
+Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, MlpOptions opt, TrainReport* report) {
+    const Encoder& enc = start.encoder();
+    const size_t L = static_cast<size_t>(enc.length());
+    std::vector<float> x(train.size() * L), y(train.size());
+    enc.encode_batch(train.archs.data(), train.size(), x.data());
+    for (size_t i = 0; i < train.size(); ++i) y[i] = static_cast<float>(train.latency[i]);
+    opt.init = std::make_shared<const MlpModel>(start.model());
+    opt.log_target = start.model().log_target;
+    TrainReport rep;
+    Predictor out(start.space(), start.encoding(), train_mlp(x.data(), y.data(), train.size(), enc.length(), opt, &rep),
+                  enc.res_encoding());
+    out.target = train.target.empty() ? "latency_ms" : train.target;
+    out.n_bins = start.n_bins;
+    out.dataset_meta = train.meta;
+    char line[200];
+    std::snprintf(line, sizeof line, "fine-tuned: n_train=%zu lr=%g min_steps=%ld epochs=%d batch=%d val_frac=%g "
+                  "relative_loss=%d seed=%llu epochs_run=%d best_epoch=%d",
+                  train.size(), opt.lr, opt.min_steps, opt.epochs, opt.batch_size, opt.val_frac, opt.relative_loss ? 1 : 0,
+                  static_cast<unsigned long long>(opt.seed), rep.epochs_run, rep.best_epoch);
+    out.training = one_line(std::string(line) + " source=" + train.source + " from: " + start.training);
+    if (report) *report = std::move(rep);
     return out;
 }
 

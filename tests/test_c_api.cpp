@@ -49,6 +49,9 @@ TEST(CApi, NullAndBadArgumentsGiveStatuses) {
     p = reinterpret_cast<esm_predictor_t>(&out);  // must be reset to NULL, not freed
     EXPECT_EQ(esm_predictor_calibrate(nullptr, &a, ms, 1, &p), ESM_ERR_INVALID_ARGUMENT);
     EXPECT_EQ(p, nullptr);
+    p = reinterpret_cast<esm_predictor_t>(&out);
+    EXPECT_EQ(esm_predictor_fine_tune(nullptr, &a, ms, 1, &p), ESM_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(p, nullptr);
     size_t pick = 0;
     EXPECT_EQ(esm_predictor_pick_base(&p, 0, &a, ms, 1, &pick, nullptr), ESM_ERR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(esm_last_error()).find("n_bases is 0"), std::string::npos) << esm_last_error();

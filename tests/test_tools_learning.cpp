@@ -110,6 +110,19 @@ TEST(ToolsLearning, TrainEvalPredict) {
     ASSERT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + "," + pred + " --train-size 12 -o " + cal, &out), 0)
         << out;
     EXPECT_NE(out.find("picked base 1 of 2: leave-one-out error "), std::string::npos) << out;
+    // --fine-tune: the calibrated base's network trained further; its options need it
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --fine-tune --min-steps 200 --train-size 100 -o " + cal,
+                  &out), 0)
+        << out;
+    EXPECT_NE(out.find("calibrated the base predictor " + pred + " on 100 rows"), std::string::npos) << out;
+    EXPECT_NE(out.find("fine-tuned its network on the same rows: "), std::string::npos) << out;
+    const esm::Predictor ft = esm::Predictor::load(cal);
+    EXPECT_EQ(ft.training.rfind("fine-tuned: n_train=100 lr=0.0003 min_steps=200 ", 0), 0u) << ft.training;
+    EXPECT_NE(ft.training.find(" from: calibrated: latency = "), std::string::npos) << ft.training;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --lr 0.001 -o " + cal, &out), 2);
+    EXPECT_NE(out.find("--lr does not apply with --base alone (no network is trained; add --fine-tune)"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --fine-tune -o " + cal, &out), 2);
+    EXPECT_NE(out.find("--fine-tune needs --base"), std::string::npos) << out;
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + ", -o " + cal, &out), 2);
     EXPECT_NE(out.find("option '--base' has an empty item"), std::string::npos) << out;
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --linear-skip -o " + cal, &out), 2);

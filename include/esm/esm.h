@@ -111,6 +111,14 @@ esm_status esm_predictor_save(esm_predictor_t predictor, const char* path);
  * when the latencies do not rise with the base's predictions. The caller owns *out. */
 esm_status esm_predictor_calibrate(esm_predictor_t base, const esm_arch_t* archs, const double* latencies_ms, size_t n,
                                    esm_predictor_t* out);
+/* Transfer with more measurements (tens to a few hundred): start's network trained further
+ * on latencies_ms[i] of archs[i], i < n (n >= 2, latencies > 0), keeping start's input and
+ * output scaling; start is usually esm_predictor_calibrate's result (esm-train --base P
+ * --fine-tune). The library's defaults: 3,000 Adam steps at learning rate 3e-4, 10 % of the
+ * rows validate and the best epoch is kept (start itself counts), seed 1. Deterministic.
+ * The caller owns *out. */
+esm_status esm_predictor_fine_tune(esm_predictor_t start, const esm_arch_t* archs, const double* latencies_ms, size_t n,
+                                   esm_predictor_t* out);
 /* Of n_bases predictors of the same space, the index of the one whose calibration predicts
  * the measured architectures best in leave-one-out (n >= 3); its mean relative error to
  * *out_loo_error when that is not NULL. */

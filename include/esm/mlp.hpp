@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,8 @@ private:
 
 enum class LrSchedule { Constant, Cosine };
 
+struct MlpModel;
+
 struct MlpOptions {
     std::vector<int> hidden = {64, 64, 64};
     double lr = 0.01;
@@ -94,11 +97,19 @@ struct MlpOptions {
     // slowest architectures dominate. Needs latencies > 0; not with log_target.
     bool relative_loss = false;
     uint64_t seed = 1;
+    // Fine-tuning: start from this model (e.g. another device's predictor calibrated to the
+    // new one, esm::fine_tune_predictor) instead of a fresh one. Its input and target
+    // standardisation, its linear skip and its network's shape are kept (`hidden`,
+    // `linear_skip` and the standardisation of these rows are not used); its network's weights
+    // are the starting point, and the model as given counts as epoch -1 for early stopping, so
+    // a training that only makes the validation loss worse returns it unchanged. Needs the
+    // same number of inputs and the same `log_target`.
+    std::shared_ptr<const MlpModel> init;
 };
 
 struct TrainReport {
     int epochs_run = 0;
-    int best_epoch = -1;
+    int best_epoch = -1;             // -1: none better than the start (fine-tuning: the model as given)
     double best_val_loss = 0;        // MSE in standardised target space (train loss if no val)
     std::vector<double> train_loss;  // per epoch
     std::vector<double> val_loss;    // per epoch (empty without a validation split)
@@ -132,6 +143,9 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
                    TrainReport* report = nullptr);
 
 // Sets OpenBLAS's thread count (the MLP's matrices are small: one thread is fastest).
+// Training is bit-identical on any thread count where the own training kernels run (x86
+// with AVX2 or AVX-512); elsewhere its products go through OpenBLAS's sgemm, whose threads
+// sum in their own order, and only a fixed thread count (the tools' default 1) reproduces it.
 void set_blas_threads(int n);
 
 }  // namespace esm

@@ -73,6 +73,27 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
 // the fitted slope is not > 0 (the rows do not rise with the base's predictions).
 Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, double* a = nullptr, double* b = nullptr);
 
+// Trains `start`'s network further on `train` (MlpOptions::init: start's standardisation,
+// skip and network shape are kept, its weights are where the training starts), with opt's
+// learning rate, steps, batch, validation split, relative loss and seed (the network's shape,
+// skip and target kind are start's: opt.hidden, opt.linear_skip, opt.log_target are not
+// used). Transfer with more rows
+// than calibration needs: start = calibrate_predictor(another device's, train). Calibration
+// alone keeps what the base knows and learns two numbers; training from scratch learns
+// everything from the rows; fine-tuning the calibrated base sits between and, on HELP's GPUs,
+// beats both from about 50 to 100-250 rows (docs/performance.md). The early stopping counts
+// `start` as it is as a candidate (epoch -1), so with a validation split the result is never
+// worse than `start` there. The result carries train's header and target.
+Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, MlpOptions opt,
+                              TrainReport* report = nullptr);
+
+// opt with the fine-tuning defaults: learning rate 3e-4 and 3,000 optimiser steps
+// (min_steps 3000, epochs 1). On HELP's GPUs (5 columns x 20 ... 500 rows) within 0.1 points
+// of the best of lr {1e-4, 3e-4, 1e-3} x {1,000, 3,000, 10,000} steps in 22 of 25 cases,
+// 0.25-0.54 below it in 3 (docs/performance.md); training from scratch's 0.01 and 20,000
+// steps would move the base's weights far from what it knows.
+MlpOptions fine_tune_options(MlpOptions opt = MlpOptions());
+
 // Of several base predictors (other devices, same space), the one whose calibration predicts
 // `rows` best in leave-one-out: each row predicted by the calibration fitted on the other rows;
 // *loo_error gets that mean relative error (0.02 = 2 %). Latency ratios between devices vary

@@ -161,6 +161,12 @@ int main(int argc, char** argv) {
             remove(path);
             pair[0] = pred;
             pair[1] = cal;
+            /* fine-tuning an exact calibration: the start already fits, and comes back */
+            CHECK(esm_predictor_fine_tune(cal, rows, lat, 20, &back) == ESM_OK);
+            CHECK(esm_predictor_predict(back, arch, &p0) == ESM_OK);
+            CHECK((p0 - p1) * (p0 - p1) < 1e-8 * p1 * p1);
+            esm_predictor_free(back);
+            back = NULL;
             CHECK(esm_predictor_pick_base(pair, 2, rows, lat, 20, &pick, &loo) == ESM_OK);
             CHECK(pick < 2 && loo >= 0 && loo < 1e-6);
             CHECK(esm_predictor_pick_base(pair, 2, rows, lat, 2, &pick, NULL) == ESM_ERR_INVALID_ARGUMENT);
@@ -168,8 +174,10 @@ int main(int argc, char** argv) {
             esm_predictor_free(back);
             back = NULL;
             CHECK(esm_predictor_calibrate(pred, rows, lat, 20, &back) == ESM_ERR_INVALID_ARGUMENT && back == NULL);
-            CHECK(strstr(esm_last_error(), "latencies_ms[3]") != NULL);
+            CHECK(strstr(esm_last_error(), "esm_predictor_calibrate: latencies_ms[3]") != NULL);
             CHECK(esm_predictor_calibrate(pred, rows, lat, 1, &back) == ESM_ERR_INVALID_ARGUMENT);
+            CHECK(esm_predictor_fine_tune(cal, rows, lat, 20, &back) == ESM_ERR_INVALID_ARGUMENT && back == NULL);
+            CHECK(strstr(esm_last_error(), "esm_predictor_fine_tune: latencies_ms[3]") != NULL);
             for (i = 0; i < 20; ++i) esm_arch_free(rows[i]);
             esm_predictor_free(cal);
         }
