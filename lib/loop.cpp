@@ -93,14 +93,6 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"base", bases_id(o.bases)}};
 }
 
-// The lowest accuracy among bins that have test samples (NaN when none has).
-double worst_bin_accuracy(const MetricsReport& m) {
-    double worst = NAN;
-    for (const auto& b : m.bins)
-        if (b.n && !(b.accuracy >= worst)) worst = b.accuracy;
-    return worst;
-}
-
 struct Planned {
     int iteration;
     bool test;
@@ -295,7 +287,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     auto passes = [&](const MetricsReport& m) {
         return opt_.binwise ? m.all_bins_at_least(opt_.acc_th) : m.overall.accuracy >= opt_.acc_th;
     };
-    auto score = [&](const MetricsReport& m) { return opt_.binwise ? worst_bin_accuracy(m) : m.overall.accuracy; };
+    auto score = [&](const MetricsReport& m) { return opt_.binwise ? m.worst_bin_accuracy() : m.overall.accuracy; };
     predictor_.reset();
     if (!opt_.bases.empty()) {
         double a = 0, b = 0;
@@ -313,6 +305,15 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
                       ": latency = " + fmt(a) + " * base " + (b < 0 ? "- " : "+ ") + fmt(std::fabs(b));
         } catch (const Error&) {
             predictor_.reset();  // none fits these rows (esm::calibrate_predictor): the network alone
+        }
+        if (predictor_ && !passes(r.metrics)) {
+            auto ft = std::make_unique<Predictor>(fine_tune_predictor(*predictor_, train, fine_tune_options(opt_.mlp)));
+            MetricsReport m = evaluate_predictor(*ft, test, opt_.n_bins);
+            if (score(m) > score(r.metrics)) {
+                predictor_ = std::move(ft);
+                r.metrics = std::move(m);
+                r.model = "fine-tuned " + r.model;
+            }
         }
     }
     if (!predictor_ || !passes(r.metrics)) {
@@ -379,7 +380,7 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
         curve[0].x.push_back(it.train_samples);
         curve[0].y.push_back(it.metrics.overall.accuracy);
         curve[1].x.push_back(it.train_samples);
-        curve[1].y.push_back(worst_bin_accuracy(it.metrics));
+        curve[1].y.push_back(it.metrics.worst_bin_accuracy());
     }
     write_file_atomic(res.plot_paths[1], svg_lines(space_.name + ": accuracy per bin", "iteration", "accuracy (%)", bins, opt_.acc_th));
     write_file_atomic(res.plot_paths[2], svg_lines(space_.name + ": accuracy vs training samples", "training samples",
@@ -447,7 +448,7 @@ LoopResult Loop::run() {
         p.phase = "evaluated";
         p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
                     fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
-                    fmt(worst_bin_accuracy(rep.metrics)) + " %" + (rep.passed ? " (passed)" : "") +
+                    fmt(rep.metrics.worst_bin_accuracy()) + " %" + (rep.passed ? " (passed)" : "") +
                     (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "");
         report(p);

@@ -107,6 +107,13 @@ bool MetricsReport::all_bins_at_least(double th) const {
     return true;
 }
 
+double MetricsReport::worst_bin_accuracy() const {
+    double worst = NAN;
+    for (const auto& b : bins)
+        if (b.n && !(b.accuracy >= worst)) worst = b.accuracy;
+    return worst;
+}
+
 MetricsReport evaluate(const Space& space, const std::vector<int>& depth, const std::vector<double>& y,
                        const std::vector<double>& yhat, int n_bins) {
     if (depth.size() != y.size() || y.size() != yhat.size())

@@ -30,9 +30,9 @@ static const std::string kUsage = std::string(
     "  --linear-skip on|off  fit a linear model of the encoding first, the MLP learns the rest (default on)\n"
     "  --relative-loss on|off  weight each row's squared error by 1/latency^2 (default off)\n"
     "  --base P[,P..]      other devices' predictors of this space: each iteration calibrates one to the\n"
-    "                      rows (latency = a * base + b; of several, the best in leave-one-out) and trains\n"
-    "                      a network only if that fails the criterion, keeping the better of the two\n"
-    "                      (use with a small --initial and --step)\n"
+    "                      rows (latency = a * base + b; of several, the best in leave-one-out); if that\n"
+    "                      fails the criterion, fine-tunes its network on the rows, and if that fails too,\n"
+    "                      trains a network of its own, keeping the best (use a small --initial and --step)\n"
     ) + esm_cli::kDriftUsage + std::string(
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"

@@ -83,9 +83,11 @@ struct LoopOptions {
     // Transfer from other devices (HELP's setting): predictors of the same space. Each
     // iteration first calibrates one to the measured training rows (esm::calibrate_predictor:
     // latency = a * base + b; of several, the one esm::pick_base finds best on those rows);
-    // when that meets the criterion the loop keeps it and trains no network, else it trains
-    // its own network and keeps whichever of the two is more accurate on the test set (worst
-    // bin, or overall). With bases, N_I and N_step of 10-50 let the loop stop after tens of
+    // when that meets the criterion the loop keeps it and trains no network; else it
+    // fine-tunes the calibrated base's network on the rows (esm::fine_tune_predictor, its
+    // defaults, with mlp's batch, validation split, relative loss and seed), and when that
+    // misses too, trains its own network; it keeps whichever is most accurate on the test
+    // set (worst bin, or overall). With bases, N_I and N_step of 10-50 let the loop stop after tens of
     // samples on a device close to proportional to one of them. Not with a base regressing
     // log latency.
     std::vector<std::shared_ptr<const Predictor>> bases;
@@ -105,8 +107,9 @@ struct IterationReport {
     double measure_seconds = 0, train_seconds = 0;
     std::vector<int> added_per_bin;  // the extension planned after this iteration
     DriftRange drift;  // the drift factors applied (lo = hi = 1: none)
-    // The predictor kept: "network", or "calibrated base: latency = A * base + B" (with
-    // several bases "calibrated base K of N: ...", K counted from 1).
+    // The predictor kept: "network", "calibrated base: latency = A * base + B" (with
+    // several bases "calibrated base K of N: ...", K counted from 1), or "fine-tuned" and
+    // the same.
     std::string model = "network";
 };
 

@@ -33,6 +33,8 @@ struct MetricsReport {
     std::vector<Metrics> bins;
     // Bin-wise criterion (SPEC §7): every non-empty bin's accuracy >= threshold.
     bool all_bins_at_least(double accuracy_threshold) const;
+    // The lowest accuracy among bins with test samples (NaN when none has).
+    double worst_bin_accuracy() const;
 };
 
 // Overall and per bin (Space::bin_of(depth, n_bins)); depth: (n) total depth per sample.
