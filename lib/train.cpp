@@ -133,12 +133,17 @@ static std::string one_line(std::string s) {
     return s;
 }
 
+// The rows encoded, x: (n, enc.length()), and their latencies y: (n), for train_mlp.
+static void encode_rows(const Encoder& enc, const LatencyData& rows, std::vector<float>* x, std::vector<float>* y) {
+    x->resize(rows.size() * static_cast<size_t>(enc.length()));
+    enc.encode_batch(rows.archs.data(), rows.size(), x->data());
+    y->assign(rows.latency.begin(), rows.latency.end());
+}
+
 Predictor train_predictor(const Space& space, const LatencyData& train, const TrainConfig& cfg, TrainReport* report) {
     Encoder enc(space, cfg.encoding, cfg.res);
-    const size_t L = static_cast<size_t>(enc.length());
-    std::vector<float> x(train.size() * L), y(train.size());
-    enc.encode_batch(train.archs.data(), train.size(), x.data());
-    for (size_t i = 0; i < train.size(); ++i) y[i] = static_cast<float>(train.latency[i]);
+    std::vector<float> x, y;
+    encode_rows(enc, train, &x, &y);
     TrainReport rep;
     MlpOptions opt = cfg.mlp;
     MlpModel model;
@@ -263,10 +268,8 @@ MlpOptions fine_tune_options(MlpOptions opt) {
 
 Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, MlpOptions opt, TrainReport* report) {
     const Encoder& enc = start.encoder();
-    const size_t L = static_cast<size_t>(enc.length());
-    std::vector<float> x(train.size() * L), y(train.size());
-    enc.encode_batch(train.archs.data(), train.size(), x.data());
-    for (size_t i = 0; i < train.size(); ++i) y[i] = static_cast<float>(train.latency[i]);
+    std::vector<float> x, y;
+    encode_rows(enc, train, &x, &y);
     opt.init = std::make_shared<const MlpModel>(start.model());
     opt.log_target = start.model().log_target;
     TrainReport rep;
