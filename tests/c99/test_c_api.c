@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
             pair[0] = pred;
             pair[1] = cal;
             /* fine-tuning an exact calibration: the start already fits, and comes back */
+            esm_predictor_free(back);
             CHECK(esm_predictor_fine_tune(cal, rows, lat, 20, &back) == ESM_OK);
             CHECK(esm_predictor_predict(back, arch, &p0) == ESM_OK);
             CHECK((p0 - p1) * (p0 - p1) < 1e-8 * p1 * p1);
@@ -171,8 +172,6 @@ int main(int argc, char** argv) {
             CHECK(pick < 2 && loo >= 0 && loo < 1e-6);
             CHECK(esm_predictor_pick_base(pair, 2, rows, lat, 2, &pick, NULL) == ESM_ERR_INVALID_ARGUMENT);
             lat[3] = -1;
-            esm_predictor_free(back);
-            back = NULL;
             CHECK(esm_predictor_calibrate(pred, rows, lat, 20, &back) == ESM_ERR_INVALID_ARGUMENT && back == NULL);
             CHECK(strstr(esm_last_error(), "esm_predictor_calibrate: latencies_ms[3]") != NULL);
             CHECK(esm_predictor_calibrate(pred, rows, lat, 1, &back) == ESM_ERR_INVALID_ARGUMENT);
