@@ -92,6 +92,55 @@ std::vector<float> fit_skip(const float* z, const double* t, const std::vector<f
     return std::vector<float>(best.begin(), best.end());
 }
 
+// Fine-tuning's linear correction: e ~ c + d . z by weighted ridge least squares over the
+// n rows z (D columns), e: (n), weights w (empty: all 1); the intercept is not penalised.
+// The ridge lambda * sum(w) comes from {1e-3, ..., 1e3}, or no correction at all (d = 0,
+// c = 0), whichever has the smallest weighted leave-one-out error, computed exactly from
+// the hat matrix's diagonal (r_i / (1 - h_ii)): no rows are held out of the fit. Returns
+// the lambda chosen (0: no correction) and fills *d (D) and *c.
+double fit_correction(const float* z, const std::vector<double>& e, const std::vector<float>& w, size_t n, size_t D,
+                      std::vector<double>* d, double* c) {
+    auto wt = [&](size_t r) { return w.empty() ? 1.0 : static_cast<double>(w[r]); };
+    const size_t P = D + 1;  // the intercept first
+    double sw = 0, best = 0;
+    std::vector<double> G(P * P, 0), b(P, 0), xi(P);
+    for (size_t r = 0; r < n; ++r) {
+        xi[0] = 1;
+        for (size_t j = 0; j < D; ++j) xi[j + 1] = z[r * D + j];
+        for (size_t j = 0; j < P; ++j) {
+            b[j] += wt(r) * xi[j] * e[r];
+            for (size_t k = 0; k <= j; ++k) G[j * P + k] += wt(r) * xi[j] * xi[k];
+        }
+        sw += wt(r);
+        best += wt(r) * e[r] * e[r];
+    }
+    double chosen = 0;
+    d->assign(D, 0);
+    *c = 0;
+    for (double lambda : {1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0}) {
+        std::vector<double> A = G;
+        for (size_t j = 1; j < P; ++j) A[j * P + j] += lambda * sw;
+        const std::vector<double> beta = detail::cholesky_solve(A, b, P);
+        double loo = 0;
+        for (size_t r = 0; r < n && loo < best; ++r) {
+            xi[0] = 1;
+            for (size_t j = 0; j < D; ++j) xi[j + 1] = z[r * D + j];
+            const std::vector<double> s = detail::cholesky_solve(A, xi, P);
+            double h = 0, f = 0;
+            for (size_t j = 0; j < P; ++j) h += xi[j] * s[j], f += xi[j] * beta[j];
+            const double res = (e[r] - f) / (1 - wt(r) * h);
+            loo += wt(r) * res * res;
+        }
+        if (loo < best) {
+            best = loo;
+            chosen = lambda;
+            *c = beta[0];
+            d->assign(beta.begin() + 1, beta.end());
+        }
+    }
+    return chosen;
+}
+
 }  // namespace
 
 Mlp::Mlp(int inputs, const std::vector<int>& hidden, uint64_t seed) {
@@ -453,10 +502,30 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         // residual standardised anew, with the last layer scaled to match, moved the network
         // away from what it knew: 91-97 % instead of 98.7-99.0 % on HELP's v100_bs64).
         std::vector<float> lin(n, 0.f);
-        if (!model.skip.empty()) detail::matvec(xs.data(), n, D, model.skip.data(), lin.data());
-        for (size_t r = 0; r < n; ++r) {
-            const size_t dst = r < n_val ? n_tr + r : r - n_val;
-            ts[dst] = static_cast<float>((t[perm[r]] - model.y_mean - lin[dst]) / model.y_std);
+        auto residuals = [&] {
+            if (!model.skip.empty()) detail::matvec(xs.data(), n, D, model.skip.data(), lin.data());
+            for (size_t r = 0; r < n; ++r) {
+                const size_t dst = r < n_val ? n_tr + r : r - n_val;
+                ts[dst] = static_cast<float>((t[perm[r]] - model.y_mean - lin[dst]) / model.y_std);
+            }
+        };
+        residuals();
+        if (n_tr > D + 1) {
+            // With more training rows than features: first a linear correction of what the
+            // model leaves (another device weighs the blocks differently), added to its skip;
+            // fitted on the training rows only, so the validation rows still judge it.
+            std::vector<float> out(n_tr);
+            Mlp::Workspace w0;
+            model.net.forward(xs.data(), n_tr, out.data(), w0);
+            std::vector<double> e(n_tr), d;
+            for (size_t i = 0; i < n_tr; ++i) e[i] = (static_cast<double>(ts[i]) - out[i]) * model.y_std;
+            double c = 0;
+            if (fit_correction(xs.data(), e, wv, n_tr, D, &d, &c) > 0) {
+                if (model.skip.empty()) model.skip.assign(D, 0.f);
+                for (size_t j = 0; j < D; ++j) model.skip[j] = static_cast<float>(model.skip[j] + d[j]);
+                model.y_mean += c;
+                residuals();
+            }
         }
     } else if (opt.linear_skip) {
         // The network learns what the linear skip leaves: residuals, standardised anew.

@@ -43,8 +43,9 @@ static const std::string kUsage = std::string(
     "  --base P[,P..]    another device's predictor (same space): fit latency = a * base + b on the\n"
     "                    training rows (relative errors) instead of training a network: a new device\n"
     "                    from 10-20 measured rows. Of several, the one best in leave-one-out on the rows\n"
-    "  --fine-tune       with --base: then train the calibrated base's network further on the rows\n"
-    "                    (better than either alone from about 50 to a few hundred rows); --lr (default\n"
+    "  --fine-tune       with --base: then train the calibrated base further on the rows (a linear\n"
+    "                    correction once they outnumber the features, then its network): from tens to\n"
+    "                    hundreds of rows on devices not proportional to the base; --lr (default\n"
     "                    3e-4), --min-steps (default 3000), --epochs (default 1), --batch, --weight-decay,\n"
     "                    --val-frac, --patience, --schedule, --relative-loss apply\n"
     "  -o PREDICTOR      output predictor file (written atomically)\n");

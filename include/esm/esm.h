@@ -113,7 +113,8 @@ esm_status esm_predictor_calibrate(esm_predictor_t base, const esm_arch_t* archs
                                    esm_predictor_t* out);
 /* Transfer with more measurements (tens to a few hundred): start's network trained further
  * on latencies_ms[i] of archs[i], i < n (n >= 2, latencies > 0), keeping start's input and
- * output scaling; start is usually esm_predictor_calibrate's result (esm-train --base P
+ * output scaling, after a linear correction when the rows outnumber the encoding's features;
+ * start is usually esm_predictor_calibrate's result (esm-train --base P
  * --fine-tune). The library's defaults: 3,000 Adam steps at learning rate 3e-4, 10 % of the
  * rows validate and the best epoch is kept (start itself counts), seed 1. Deterministic.
  * The caller owns *out. */

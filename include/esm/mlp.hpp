@@ -99,11 +99,14 @@ struct MlpOptions {
     uint64_t seed = 1;
     // Fine-tuning: start from this model (e.g. another device's predictor calibrated to the
     // new one, esm::fine_tune_predictor) instead of a fresh one. Its input and target
-    // standardisation, its linear skip and its network's shape are kept (`hidden`,
-    // `linear_skip` and the standardisation of these rows are not used); its network's weights
-    // are the starting point, and the model as given counts as epoch -1 for early stopping, so
-    // a training that only makes the validation loss worse returns it unchanged. Needs the
-    // same number of inputs and the same `log_target`.
+    // standardisation and its network's shape are kept (`hidden`, `linear_skip` and the
+    // standardisation of these rows are not used). With more training rows (after the
+    // validation split) than inputs + 1, a linear correction of what the model leaves comes
+    // first: a ridge fit on the standardised inputs, its ridge (or none) chosen by exact
+    // leave-one-out on the training rows, added to the model's skip and constant. Then the
+    // network trains from the model's weights; the model so far counts as epoch -1 for early
+    // stopping, so a training that only makes the validation loss worse returns it with its
+    // network unchanged. Needs the same number of inputs and the same `log_target`.
     std::shared_ptr<const MlpModel> init;
 };
 

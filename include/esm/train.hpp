@@ -73,15 +73,16 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
 // the fitted slope is not > 0 (the rows do not rise with the base's predictions).
 Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, double* a = nullptr, double* b = nullptr);
 
-// Trains `start`'s network further on `train` (MlpOptions::init: start's standardisation,
-// skip and network shape are kept, its weights are where the training starts), with opt's
+// Trains `start`'s network further on `train` (MlpOptions::init: start's standardisation and
+// network shape are kept, a linear correction is added to its skip when the rows outnumber
+// the features, its weights are where the training starts), with opt's
 // learning rate, steps, batch, validation split, relative loss and seed (the network's shape,
 // skip and target kind are start's: opt.hidden, opt.linear_skip, opt.log_target are not
 // used). Transfer with more rows
 // than calibration needs: start = calibrate_predictor(another device's, train). Calibration
 // alone keeps what the base knows and learns two numbers; training from scratch learns
 // everything from the rows; fine-tuning the calibrated base sits between and, on HELP's GPUs,
-// beats both from about 50 to 100-250 rows (docs/performance.md). The early stopping counts
+// is the best of the three or close to it from 20 to 500 rows (docs/performance.md). The early stopping counts
 // `start` as it is as a candidate (epoch -1), so with a validation split the result is never
 // worse than `start` there. The result carries train's header and target.
 Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, MlpOptions opt,
