@@ -520,7 +520,8 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
             std::vector<double> e(n_tr), d;
             for (size_t i = 0; i < n_tr; ++i) e[i] = (static_cast<double>(ts[i]) - out[i]) * model.y_std;
             double c = 0;
-            if (fit_correction(xs.data(), e, wv, n_tr, D, &d, &c) > 0) {
+            skip_ridge = fit_correction(xs.data(), e, wv, n_tr, D, &d, &c);
+            if (skip_ridge > 0) {
                 if (model.skip.empty()) model.skip.assign(D, 0.f);
                 for (size_t j = 0; j < D; ++j) model.skip[j] = static_cast<float>(model.skip[j] + d[j]);
                 model.y_mean += c;

@@ -280,9 +280,9 @@ Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, 
     out.dataset_meta = train.meta;
     char line[200];
     std::snprintf(line, sizeof line, "fine-tuned: n_train=%zu lr=%g min_steps=%ld epochs=%d batch=%d val_frac=%g "
-                  "relative_loss=%d seed=%llu epochs_run=%d best_epoch=%d",
+                  "relative_loss=%d seed=%llu correction_ridge=%g epochs_run=%d best_epoch=%d",
                   train.size(), opt.lr, opt.min_steps, opt.epochs, opt.batch_size, opt.val_frac, opt.relative_loss ? 1 : 0,
-                  static_cast<unsigned long long>(opt.seed), rep.epochs_run, rep.best_epoch);
+                  static_cast<unsigned long long>(opt.seed), rep.skip_ridge, rep.epochs_run, rep.best_epoch);
     out.training = one_line(std::string(line) + " source=" + train.source + " from: " + start.training);
     if (report) *report = std::move(rep);
     return out;

@@ -513,18 +513,20 @@ TEST(Mlp, FineTuningStartsFromTheGivenModel) {
     ft.epochs = 1;
     ft.min_steps = 1000;
     ft.lr = 1e-12;
-    const esm::MlpModel still = esm::train_mlp(x.data(), gx.data(), 6, 4, ft);
+    esm::TrainReport rep;
+    const esm::MlpModel still = esm::train_mlp(x.data(), gx.data(), 6, 4, ft, &rep);
+    EXPECT_EQ(rep.skip_ridge, 0);  // no correction
     std::vector<float> p0(300), p1(300);
     base->predict(xt.data(), 300, p0.data());
     still.predict(xt.data(), 300, p1.data());
     for (size_t i = 0; i < 300; ++i) ASSERT_NEAR(p1[i], p0[i], 1e-4 * p0[i]) << i;
 
     const double base_err_h = mape(*base, ht);
-    const esm::MlpModel corrected = esm::train_mlp(x.data(), hx.data(), 150, 4, ft);
+    const esm::MlpModel corrected = esm::train_mlp(x.data(), hx.data(), 150, 4, ft, &rep);
     EXPECT_LT(mape(corrected, ht), base_err_h / 10) << base_err_h;
+    EXPECT_GT(rep.skip_ridge, 0);
 
     ft.lr = 1e-3;
-    esm::TrainReport rep;
     const esm::MlpModel tuned = esm::train_mlp(x.data(), gx.data(), 150, 4, ft, &rep);
     EXPECT_LT(mape(tuned, gt), base_err / 2) << base_err;
     EXPECT_GE(rep.best_epoch, 0);

@@ -170,10 +170,13 @@ int main(int argc, char** argv) {
                         base_paths[pick].c_str(), train.size(), ca, cb);
         }
         if (fine_tune) {
+            if (rep.skip_ridge > 0)
+                std::printf("added a linear correction to its skip (ridge %g x rows, chosen by leave-one-out)\n",
+                            rep.skip_ridge);
             std::printf("fine-tuned its network on the same rows: %d epochs, best epoch %d (validation MSE %.5g, in the "
                         "base's standardised residual)%s\n",
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss,
-                        rep.best_epoch < 0 ? "; no epoch beat the calibrated base, which is kept" : "");
+                        rep.best_epoch < 0 ? "; no epoch beat the start, whose network is kept" : "");
         } else if (bases.empty()) {
             std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);

@@ -116,7 +116,8 @@ struct TrainReport {
     double best_val_loss = 0;        // MSE in standardised target space (train loss if no val)
     std::vector<double> train_loss;  // per epoch
     std::vector<double> val_loss;    // per epoch (empty without a validation split)
-    double skip_ridge = 0;           // with a linear skip: the ridge chosen (lambda / training rows)
+    double skip_ridge = 0;           // with a linear skip: the ridge chosen (lambda / training rows);
+                                     // fine-tuning: its linear correction's (0: none)
 };
 
 // A trained regressor: the network plus input/target standardisation.
