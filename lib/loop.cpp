@@ -289,6 +289,15 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     };
     auto score = [&](const MetricsReport& m) { return opt_.binwise ? m.worst_bin_accuracy() : m.overall.accuracy; };
     predictor_.reset();
+    // Keeps `cand` when there is no predictor yet or it is more accurate on the test set.
+    auto offer = [&](Predictor cand, std::string model) {
+        MetricsReport m = evaluate_predictor(cand, test, opt_.n_bins);
+        if (!predictor_ || !(score(m) <= score(r.metrics))) {
+            predictor_ = std::make_unique<Predictor>(std::move(cand));
+            r.metrics = std::move(m);
+            r.model = std::move(model);
+        }
+    };
     if (!opt_.bases.empty()) {
         double a = 0, b = 0;
         try {
@@ -306,15 +315,8 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
         } catch (const Error&) {
             predictor_.reset();  // none fits these rows (esm::calibrate_predictor): the network alone
         }
-        if (predictor_ && !passes(r.metrics)) {
-            auto ft = std::make_unique<Predictor>(fine_tune_predictor(*predictor_, train, fine_tune_options(opt_.mlp)));
-            MetricsReport m = evaluate_predictor(*ft, test, opt_.n_bins);
-            if (score(m) > score(r.metrics)) {
-                predictor_ = std::move(ft);
-                r.metrics = std::move(m);
-                r.model = "fine-tuned " + r.model;
-            }
-        }
+        if (predictor_ && !passes(r.metrics))
+            offer(fine_tune_predictor(*predictor_, train, fine_tune_options(opt_.mlp)), "fine-tuned " + r.model);
     }
     if (!predictor_ || !passes(r.metrics)) {
         TrainConfig cfg;
@@ -323,13 +325,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
         cfg.weight_decay_grid = opt_.wd_grid;
         cfg.mlp = opt_.mlp;
         cfg.n_bins = opt_.n_bins;
-        auto net = std::make_unique<Predictor>(train_predictor(space_, train, cfg));
-        MetricsReport m = evaluate_predictor(*net, test, opt_.n_bins);
-        if (!predictor_ || !(score(m) <= score(r.metrics))) {
-            predictor_ = std::move(net);
-            r.metrics = std::move(m);
-            r.model = "network";
-        }
+        offer(train_predictor(space_, train, cfg), "network");
     }
     r.iteration = it;
     r.train_samples = static_cast<int>(train.size());
