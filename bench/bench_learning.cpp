@@ -260,6 +260,13 @@ esm::TrainConfig skip_config() {
     return c;
 }
 
+// fcc-skip on the area-depth encoding (each unit's depth unscaled too): esm-build's network.
+esm::TrainConfig depth_config() {
+    esm::TrainConfig c = skip_config();
+    c.res = esm::ResEncoding::AreaDepth;
+    return c;
+}
+
 // fcc-skip minimising the relative error (MlpOptions::relative_loss).
 esm::TrainConfig rel_config() {
     esm::TrainConfig c = skip_config();
@@ -329,17 +336,17 @@ int batches() {
     return 0;
 }
 
-// Transfer from another device (docs/performance.md): the fcc-skip predictor of `base_col`
-// (its 4,000 training rows) calibrated on the first k training rows of every other column
-// (esm::calibrate_predictor), then fine-tuned on them (esm::fine_tune_predictor with the
-// defaults), against fcc-skip trained from scratch on the same k rows; accuracy on the
-// column's 1,000 test rows, which the base never saw.
+// Transfer from another device (docs/performance.md): the fcc-depth predictor (esm-build's
+// network) of `base_col` (its 4,000 training rows) calibrated on the first k training rows of
+// every other column (esm::calibrate_predictor), then fine-tuned on them
+// (esm::fine_tune_predictor with the defaults), against fcc-depth trained from scratch on the
+// same k rows; accuracy on the column's 1,000 test rows, which the base never saw.
 void transfer_table(const std::string& path, const esm::Space& space, const std::vector<std::string>& cols,
                     const std::string& base_col, const std::vector<size_t>& ks) {
     esm::LatencyData all = esm::read_latency_data(path, space, base_col), tr, te;
     esm::split_data(all, 1000, 1, &tr, &te);
-    const esm::Predictor base = esm::train_predictor(space, tr, skip_config());
-    std::printf("\ntransfer from %s (fcc-skip, 4000 rows): accuracy %% calibrated / fine-tuned / scratch on the first k rows\n%-16s",
+    const esm::Predictor base = esm::train_predictor(space, tr, depth_config());
+    std::printf("\ntransfer from %s (fcc-depth, 4000 rows): accuracy %% calibrated / fine-tuned / scratch on the first k rows\n%-16s",
                 base_col.c_str(), "column");
     for (size_t k : ks) std::printf(" %22s", ("k = " + std::to_string(k)).c_str());
     std::printf("\n");
@@ -353,10 +360,10 @@ void transfer_table(const std::string& path, const esm::Space& space, const std:
             for (size_t i = 0; i < k; ++i) v[i] = i;
             const esm::LatencyData rows = tr2.subset(v);
             const esm::Predictor cal = esm::calibrate_predictor(base, rows);
-            const esm::Predictor ft = esm::fine_tune_predictor(cal, rows, esm::fine_tune_options(skip_config().mlp));
+            const esm::Predictor ft = esm::fine_tune_predictor(cal, rows, esm::fine_tune_options(depth_config().mlp));
             double secs = 0;
             std::printf("  %6.2f / %6.2f / %6.2f", esm::evaluate_predictor(cal, te2, 5).overall.accuracy,
-                        esm::evaluate_predictor(ft, te2, 5).overall.accuracy, eval_mlp(space, rows, te2, skip_config(), &secs).accuracy);
+                        esm::evaluate_predictor(ft, te2, 5).overall.accuracy, eval_mlp(space, rows, te2, depth_config(), &secs).accuracy);
             std::fflush(stdout);
         }
         std::printf("\n");
@@ -409,6 +416,7 @@ int main(int argc, char** argv) {
                     te_y.push_back(te.latency);
                     te_yhat.emplace_back();
                     print_row(col.c_str(), "fcc-skip", eval_mlp(space, tr, te, skip_config(), &secs, &te_yhat.back()), secs);
+                    print_row(col.c_str(), "fcc-depth", eval_mlp(space, tr, te, depth_config(), &secs), secs);
                     print_row(col.c_str(), "fcc-rel", eval_mlp(space, tr, te, rel_config(), &secs), secs);
                     for (AddKind k : {AddKind::Quad, AddKind::PerRes, AddKind::Area}) {
                         const double t0 = now();
@@ -428,6 +436,8 @@ int main(int argc, char** argv) {
                         print_row(col.c_str(), "tuned-500", m, secs);
                         m = eval_mlp(space, tr.subset(v), te, skip_config(), &secs);
                         print_row(col.c_str(), "skip-500", m, secs);
+                        m = eval_mlp(space, tr.subset(v), te, depth_config(), &secs);
+                        print_row(col.c_str(), "depth-500", m, secs);
                         m = eval_mlp(space, tr.subset(v), te, rel_config(), &secs);
                         print_row(col.c_str(), "rel-500", m, secs);
                     }
@@ -435,11 +445,11 @@ int main(int argc, char** argv) {
                 std::printf("\nmeasured / add-area prediction, mean per 500-row chunk in file (= measuring) order:\n");
                 for (const auto& l : drift) std::printf("%s\n", l.c_str());
                 noise_check(cols, te_y, te_yhat);
-                // Learning curve on two columns, without and with the linear skip.
+                // Learning curve on two columns: without and with the linear skip, and area-depth.
                 std::printf("\nlearning curve (test 1000): accuracy %% / RMSE ms\n%-8s", "n_train");
                 const std::vector<std::string> lc_cols = {"2080ti_bs32_ms", "v100_bs64_ms"};
                 for (const auto& c : lc_cols)
-                    for (const char* m : {"fcc-tuned", "fcc-skip"}) std::printf(" %22s", (c.substr(0, c.size() - 3) + " " + m).c_str());
+                    for (const char* m : {"fcc-tuned", "fcc-skip", "fcc-depth"}) std::printf(" %22s", (c.substr(0, c.size() - 3) + " " + m).c_str());
                 std::printf("\n");
                 const std::vector<size_t> sizes = quick ? std::vector<size_t>{100, 500} : std::vector<size_t>{100, 250, 500, 1000, 2000, 4000};
                 std::vector<esm::LatencyData> trs, tes;
@@ -455,7 +465,7 @@ int main(int argc, char** argv) {
                         std::vector<size_t> v(n);
                         for (size_t i = 0; i < n; ++i) v[i] = i;
                         double secs = 0;
-                        for (const esm::TrainConfig& cfg : {tuned_config(), skip_config()}) {
+                        for (const esm::TrainConfig& cfg : {tuned_config(), skip_config(), depth_config()}) {
                             esm::Metrics m = eval_mlp(space, trs[k].subset(v), tes[k], cfg, &secs);
                             std::printf("     %8.3f / %8.5f", m.accuracy, m.rmse);
                         }

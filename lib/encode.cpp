@@ -38,8 +38,9 @@ ResEncoding parse_res_encoding(const std::string& s) {
     if (s == "onehot") return ResEncoding::OneHot;
     if (s == "scaled") return ResEncoding::Scaled;
     if (s == "area") return ResEncoding::Area;
+    if (s == "area-depth") return ResEncoding::AreaDepth;
     throw Error(ErrorKind::InvalidArgument,
-                "unknown resolution encoding '" + s + "' (expected scalar, onehot, scaled or area)");
+                "unknown resolution encoding '" + s + "' (expected scalar, onehot, scaled, area or area-depth)");
 }
 
 const char* res_encoding_name(ResEncoding r) {
@@ -48,11 +49,14 @@ const char* res_encoding_name(ResEncoding r) {
         case ResEncoding::OneHot: return "onehot";
         case ResEncoding::Scaled: return "scaled";
         case ResEncoding::Area: return "area";
+        case ResEncoding::AreaDepth: return "area-depth";
     }
     return "?";
 }
 
 namespace {
+
+bool scales_by_area(ResEncoding r) { return r == ResEncoding::Area || r == ResEncoding::AreaDepth; }
 
 // [res index * units + u]: the area of the feature map unit u outputs at each allowed
 // resolution over its area at the largest, read from the network plan of the space's
@@ -112,7 +116,7 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
         case Encoding::OneHot:
         case Encoding::Feature: break;
     }
-    split_first_ = res_encoding_ == ResEncoding::Area && count_len_ > 0;
+    split_first_ = scales_by_area(res_encoding_) && count_len_ > 0;
     int off = 0;
     for (const auto& u : space_.units) {
         unit_offset_.push_back(off);
@@ -129,7 +133,11 @@ Encoder::Encoder(const Space& space, Encoding encoding, ResEncoding res)
         for (int r : space_.resolutions) max_res = r > max_res ? r : max_res;
         res_scale_ = 1.f / static_cast<float>(max_res);
         if (res_encoding_ != ResEncoding::Scalar) off += static_cast<int>(space_.resolutions.size());
-        if (res_encoding_ == ResEncoding::Area) unit_area_ = unit_area_ratios(space_);
+        if (scales_by_area(res_encoding_)) unit_area_ = unit_area_ratios(space_);
+        if (res_encoding_ == ResEncoding::AreaDepth) {
+            depth_index_ = off;
+            off += static_cast<int>(space_.units.size());
+        }
         if (res_encoding_ != ResEncoding::Scalar) {
             res_slot_.assign(static_cast<size_t>(max_res) + 1, -1);
             for (size_t i = 0; i < space_.resolutions.size(); ++i)
@@ -202,13 +210,13 @@ void Encoder::encode(const Arch& arch, float* out) const {
     std::memset(out, 0, sizeof(float) * static_cast<size_t>(length_));
     const int nc = static_cast<int>(radix_.size());
     const int nu = static_cast<int>(unit_offset_.size());
-    // The resolution's index among the space's (OneHot, Scaled, Area; -1 otherwise) and, for
-    // Area, the units' area ratios at it.
+    // The resolution's index among the space's (OneHot, Scaled, Area(Depth); -1 otherwise)
+    // and, for Area(Depth), the units' area ratios at it.
     const int ri = res_index_ < 0 || res_encoding_ == ResEncoding::Scalar || arch.res < 0 ||
                            static_cast<size_t>(arch.res) >= res_slot_.size()
                        ? -1
                        : res_slot_[static_cast<size_t>(arch.res)];
-    const float* area = res_encoding_ == ResEncoding::Area && ri >= 0
+    const float* area = scales_by_area(res_encoding_) && ri >= 0
                             ? unit_area_.data() + static_cast<size_t>(ri) * static_cast<size_t>(nu)
                             : nullptr;
     for (int u = 0; u < nu; ++u) {
@@ -235,6 +243,7 @@ void Encoder::encode(const Arch& arch, float* out) const {
             const int end = u + 1 < nu ? unit_offset_[u + 1] : res_index_;
             for (int j = unit_offset_[u]; j < end; ++j) out[j] *= area[u];
         }
+        if (depth_index_ >= 0) out[depth_index_ + u] = static_cast<float>(d);
     }
     if (res_index_ >= 0) {
         const float r = static_cast<float>(arch.res) * res_scale_;
@@ -323,6 +332,8 @@ std::vector<std::string> Encoder::feature_names() const {
         if (res_encoding_ != ResEncoding::Scalar)
             for (int r : space_.resolutions) names.push_back("res=" + std::to_string(r));
     }
+    if (depth_index_ >= 0)
+        for (size_t u = 0; u < space_.units.size(); ++u) names.push_back("u" + std::to_string(u) + ".depth");
     return names;
 }
 

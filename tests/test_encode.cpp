@@ -240,6 +240,30 @@ TEST(Encode, OfaAreaScalesByFeatureMapAndSplitsFirstBlock) {
     EXPECT_FLOAT_EQ(w[72 + 9 + 3], 1.f);
 }
 
+// area-depth: the area layout above, then each unit's depth, not scaled (2, 2, 2, 2, 3); on a
+// fixed resolution the same as area.
+TEST(Encode, OfaAreaDepthAppendsUnscaledUnitDepths) {
+    esm::Space s = esm::preset("ofa-mbv3");
+    Encoder en(s, Encoding::FCC, esm::ResEncoding::AreaDepth);
+    ASSERT_EQ(en.length(), 5 * 18 + 1 + 25 + 5);
+    const auto arch = esm::parse_arch(s, "ofa-mbv3:k7e6-k5e4/k7e6-k7e3/k5e3-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3@132");
+    const auto v = en.encode(arch);
+    const auto area = Encoder(s, Encoding::FCC, esm::ResEncoding::Area).encode(arch);
+    for (size_t i = 0; i < area.size(); ++i) EXPECT_EQ(v[i], area[i]) << i;
+    const float depth[5] = {2, 2, 2, 2, 3};
+    for (size_t u = 0; u < 5; ++u) EXPECT_EQ(v[116 + u], depth[u]) << u;
+    const auto names = en.feature_names();
+    ASSERT_EQ(names.size(), v.size());
+    EXPECT_EQ(names[116], "u0.depth");
+    EXPECT_EQ(names[120], "u4.depth");
+    // onehot keeps its slot layout and gains the depths too
+    const auto oh = Encoder(s, Encoding::OneHot, esm::ResEncoding::AreaDepth).encode(arch);
+    ASSERT_EQ(oh.size(), 201u + 25 + 5);
+    EXPECT_EQ(oh[230], 3.f);
+    EXPECT_EQ(Encoder(esm::preset("resnet"), Encoding::FC, esm::ResEncoding::AreaDepth).length(), 56);
+    EXPECT_EQ(std::string(esm::res_encoding_name(esm::parse_res_encoding("area-depth"))), "area-depth");
+}
+
 // Every encoding under the area option: each unit entry at 132 px is the same entry at 224 px
 // (where every ratio is 1) times the unit's hand-worked ratio, rounded once; repeated blocks
 // give counts above 1.

@@ -25,7 +25,8 @@ static const std::string kUsage = std::string(
     "  --step N            N_step samples per extension (default 100)\n"
     "  --w1 W --w2 W       weights of bins below / above Acc_TH (default 2, 1)\n"
     "  --encoding E        onehot|feature|stat|fc|fcc (default fcc)\n"
-    "  --res-encoding R    scalar|onehot|scaled|area: resolution features, area also splits first blocks (default area)\n"
+    "  --res-encoding R    scalar|onehot|scaled|area|area-depth: resolution features, area also splits first\n"
+    "                      blocks, area-depth adds each unit's depth unscaled (default area-depth)\n"
     "  --wd-grid X,Y,...   pick the MLP weight decay among these on the validation split\n"
     "  --linear-skip on|off  fit a linear model of the encoding first, the MLP learns the rest (default on)\n"
     "  --relative-loss on|off  weight each row's squared error by 1/latency^2 (default off)\n"
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
         o.w1 = args.get_double("--w1", o.w1, 0, 1e6);
         o.w2 = args.get_double("--w2", o.w2, 0, 1e6);
         o.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
-        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "area"));
+        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "area-depth"));
         o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
         o.mlp.linear_skip = args.get_on_off("--linear-skip", true);
         o.mlp.relative_loss = args.get_on_off("--relative-loss", false);

@@ -25,8 +25,11 @@ const char* encoding_name(Encoding e);
 // so with the plan's rounding); count encodings (stat, fc, fcc) give each unit two sections,
 // its first block alone (the block that changes stride and width), then its other blocks.
 // The split applies to fixed-resolution spaces too.
-enum class ResEncoding { Scalar, OneHot, Scaled, Area };
-ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot" | "scaled" | "area"
+// AreaDepth = as Area, and on an elastic resolution one more entry per unit at the end: its
+// depth, not scaled (a block's cost is close to affine in its output area, a + b * area:
+// the a part, e.g. a GPU kernel's launch, does not shrink with the resolution).
+enum class ResEncoding { Scalar, OneHot, Scaled, Area, AreaDepth };
+ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot" | "scaled" | "area" | "area-depth"
 const char* res_encoding_name(ResEncoding r);
 std::vector<std::string> encoding_names();
 
@@ -75,8 +78,9 @@ private:
     std::vector<int> choice_offset_; // fc: offset of each choice's value counts in a unit
     int count_len_ = 0;              // stat, fc, fcc: length of one count section
     int res_index_ = -1;             // elastic resolution feature, -1 when fixed
-    bool split_first_ = false;       // Area on a count encoding: first block in its own section
-    std::vector<float> unit_area_;   // Area, elastic: [res index * units + u] = area ratio
+    int depth_index_ = -1;           // AreaDepth, elastic: the units' depths, -1 otherwise
+    bool split_first_ = false;       // Area(Depth) on a count encoding: first block in its own section
+    std::vector<float> unit_area_;   // Area(Depth), elastic: [res index * units + u] = area ratio
     std::vector<int> res_slot_;      // elastic, not Scalar: [resolution] = its index, else -1
     float res_scale_ = 1.f;
     std::vector<int> value_offset_;  // values_[value_offset_[c] + index]: numeric value

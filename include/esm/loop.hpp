@@ -63,7 +63,7 @@ struct LoopOptions {
     double w1 = 2.0;      // weight of bins below Acc_TH
     double w2 = 1.0;      // weight of bins at or above
     Encoding encoding = Encoding::FCC;
-    ResEncoding res_encoding = ResEncoding::Area;  // docs/encodings.md
+    ResEncoding res_encoding = ResEncoding::AreaDepth;  // docs/encodings.md
     std::vector<double> wd_grid;  // when set, the weight decay is picked on the validation split
     bool binwise = true;  // evaluation: every bin >= Acc_TH (else overall >= Acc_TH)
     int n_bins = 5;
