@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
         o.n_step = static_cast<int>(args.get_int("--step", o.n_step, 1, 10000000));
         o.w1 = args.get_double("--w1", o.w1, 0, 1e6);
         o.w2 = args.get_double("--w2", o.w2, 0, 1e6);
-        o.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
-        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", "area-depth"));
+        o.encoding = esm::parse_encoding(args.get("--encoding", esm::encoding_name(o.encoding)));
+        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", esm::res_encoding_name(o.res_encoding)));
         o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
         o.mlp.linear_skip = args.get_on_off("--linear-skip", true);
         o.mlp.relative_loss = args.get_on_off("--relative-loss", false);
