@@ -77,6 +77,10 @@ std::string bases_id(const std::vector<std::shared_ptr<const Predictor>>& bases)
 const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}};
 
 std::vector<std::pair<std::string, std::string>> settings_of(const Space& space, const LoopOptions& o) {
+    // On a fixed resolution area-depth encodes as area does (no depths appended): recorded as
+    // area, so a run begun while area was the default resumes under today's default.
+    const ResEncoding res =
+        o.res_encoding == ResEncoding::AreaDepth && !space.elastic_resolution() ? ResEncoding::Area : o.res_encoding;
     return {{"space", space.name},
             {"strategy", strategy_name(o.strategy)},
             {"n_initial", std::to_string(o.n_initial)},
@@ -84,7 +88,7 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"w1", fmt(o.w1)},
             {"w2", fmt(o.w2)},
             {"encoding", encoding_name(o.encoding)},
-            {"res_encoding", res_encoding_name(o.res_encoding)},
+            {"res_encoding", res_encoding_name(res)},
             {"evaluation", o.binwise ? "bin-wise" : "overall"},
             {"n_bins", std::to_string(o.n_bins)},
             {"acc_th", fmt(o.acc_th)},

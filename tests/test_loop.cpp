@@ -199,6 +199,20 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
                   std::string::npos)
             << e.what();
     }
+    // resnet has one resolution: area-depth (the default) and area give the same vectors, so a
+    // run written under either resumes under the other; scaled does not.
+    other = o;
+    other.res_encoding = ResEncoding::Area;
+    EXPECT_NO_THROW(run_esm_loop(s, other, *src));
+    other.res_encoding = ResEncoding::Scaled;
+    try {
+        run_esm_loop(s, other, *src);
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("holds a run with res_encoding = area, this run asks res_encoding = scaled"),
+                  std::string::npos)
+            << e.what();
+    }
     auto runner = make_runner_source(s, {"echo 1", "", 10});
     try {
         run_esm_loop(s, o, *runner);
