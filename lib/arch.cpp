@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <string_view>
 
 #include "esm/common.hpp"
 
@@ -28,13 +29,24 @@ std::string arch_space_name(const std::string& text) {
 
 namespace {
 
-std::string shown(const std::string& t, size_t pos) {
+std::string shown(std::string_view t, size_t pos) {
     if (pos >= t.size()) return "end of text";
     unsigned char c = static_cast<unsigned char>(t[pos]);
     char buf[16];
     if (std::isprint(c)) std::snprintf(buf, sizeof buf, "'%c'", c);
     else std::snprintf(buf, sizeof buf, "byte 0x%02x", c);
     return buf;
+}
+
+// ASCII digits only (std::isdigit asks the locale, a call per byte).
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// a == b, inline: labels are a few bytes, where a call to memcmp per label dominated parsing.
+bool same_text(const std::string& a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < b.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
 }
 
 std::string one_of(const std::vector<std::string>& labels) {
@@ -45,26 +57,29 @@ std::string one_of(const std::vector<std::string>& labels) {
 
 class ArchParser {
 public:
-    ArchParser(const Space& s, const std::string& t) : s_(s), t_(t) {}
+    ArchParser(const Space& s, std::string_view t) : s_(s), t_(t) {}
 
-    Arch parse() {
+    // Into a, reusing its vectors' capacity (a's old contents are replaced; on an error it
+    // holds a partial parse).
+    void parse(Arch& a) {
         const size_t max_len = max_arch_text_length(s_);
         if (t_.empty()) fail(0, "empty architecture text; expected '" + s_.name + ":...'");
         if (t_.size() > max_len)
             fail(max_len, "text is " + std::to_string(t_.size()) + " bytes, longer than the longest " + s_.name +
                               " architecture (" + std::to_string(max_len) + ")");
-        expect_literal(s_.name + ":", "the space prefix '" + s_.name + ":'");
-        Arch a;
+        expect_literal(s_.name, [&] { return "the space prefix '" + s_.name + ":'"; });
+        expect_char(':', [&] { return "the space prefix '" + s_.name + ":'"; });
         a.units.resize(s_.units.size());
+        for (auto& u : a.units) u.clear();
         for (size_t u = 0; u < s_.units.size(); ++u) {
-            if (u > 0) expect_char('/', "'/' before unit " + std::to_string(u));
+            if (u > 0) expect_char('/', [&] { return "'/' before unit " + std::to_string(u); });
             if (s_.per_unit_choices) parse_dense_unit(a, u);
             else parse_block_unit(a, u);
         }
         if (s_.elastic_resolution()) {
-            expect_char('@', "'@' and the input resolution");
+            expect_char('@', [] { return std::string("'@' and the input resolution"); });
             size_t start = p_;
-            std::string digits = read_run([](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+            const std::string digits(read_run(is_digit));
             int r = -1;
             if (!digits.empty() && digits.size() <= 5) r = std::stoi(digits);
             bool ok = false;
@@ -79,7 +94,6 @@ public:
         if (p_ != t_.size())
             fail(p_, std::string("expected end of text") + (s_.elastic_resolution() ? "" : " (this space has a fixed resolution)") +
                          ", got " + shown(t_, p_));
-        return a;
     }
 
 private:
@@ -87,19 +101,23 @@ private:
         throw Error(ErrorKind::Parse, s_.name + " architecture, column " + std::to_string(pos + 1) + ": " + what);
     }
 
-    void expect_literal(const std::string& lit, const std::string& what) {
+    // what() describes what was expected; called only on a mismatch (the hot path of
+    // esm-predict's millions of lines builds no strings).
+    template <class What>
+    void expect_literal(const std::string& lit, What what) {
         for (size_t i = 0; i < lit.size(); ++i)
-            if (p_ + i >= t_.size() || t_[p_ + i] != lit[i]) fail(p_ + i, "expected " + what + ", got " + shown(t_, p_ + i));
+            if (p_ + i >= t_.size() || t_[p_ + i] != lit[i]) fail(p_ + i, "expected " + what() + ", got " + shown(t_, p_ + i));
         p_ += lit.size();
     }
 
-    void expect_char(char c, const std::string& what) {
-        if (p_ >= t_.size() || t_[p_] != c) fail(p_, "expected " + what + ", got " + shown(t_, p_));
+    template <class What>
+    void expect_char(char c, What what) {
+        if (p_ >= t_.size() || t_[p_] != c) fail(p_, "expected " + what() + ", got " + shown(t_, p_));
         ++p_;
     }
 
     template <class Pred>
-    std::string read_run(Pred pred) {
+    std::string_view read_run(Pred pred) {
         size_t start = p_;
         while (p_ < t_.size() && pred(t_[p_])) ++p_;
         return t_.substr(start, p_ - start);
@@ -109,14 +127,16 @@ private:
         BlockChoice b{};
         for (size_t i = 0; i < s_.choices.size(); ++i) {
             const Choice& c = s_.choices[i];
-            expect_literal(c.name, "'" + c.name + "' (" + (i == 0 ? std::string("a block") : "choice " + c.name) + ")");
+            expect_literal(c.name, [&] { return "'" + c.name + "' (" + (i == 0 ? std::string("a block") : "choice " + c.name) + ")"; });
             size_t start = p_;
-            std::string label = read_run([](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) || ch == '.'; });
+            const std::string_view label =
+                read_run([](char ch) { return is_digit(ch) || ch == '.'; });
             int idx = -1;
             for (size_t j = 0; j < c.labels.size(); ++j)
-                if (c.labels[j] == label) idx = static_cast<int>(j);
+                if (same_text(c.labels[j], label)) idx = static_cast<int>(j);
             if (idx < 0)
-                fail(start, (label.empty() ? "missing " + c.name + " value" : "unknown " + c.name + " value '" + label + "'") +
+                fail(start, (label.empty() ? "missing " + c.name + " value"
+                                           : "unknown " + c.name + " value '" + std::string(label) + "'") +
                                 "; expected " + one_of(c.labels));
             b[i] = static_cast<uint8_t>(idx);
         }
@@ -125,6 +145,7 @@ private:
 
     void parse_block_unit(Arch& a, size_t u) {
         const UnitSpec& us = s_.units[u];
+        a.units[u].reserve(static_cast<size_t>(us.max_depth));
         for (;;) {
             if (static_cast<int>(a.units[u].size()) == us.max_depth)
                 fail(p_, "unit " + std::to_string(u) + " has more than " + std::to_string(us.max_depth) + " blocks");
@@ -145,9 +166,9 @@ private:
 
     void parse_dense_unit(Arch& a, size_t u) {
         const UnitSpec& us = s_.units[u];
-        expect_char('d', "'d' and the number of layers of unit " + std::to_string(u));
+        expect_char('d', [&] { return "'d' and the number of layers of unit " + std::to_string(u); });
         size_t start = p_;
-        std::string digits = read_run([](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+        const std::string digits(read_run(is_digit));
         int n = (!digits.empty() && digits.size() <= 3 && digits[0] != '0') ? std::stoi(digits) : -1;
         if (n < us.min_depth || n > us.max_depth)
             fail(start, "unit " + std::to_string(u) + " depth '" + digits + "' out of range; expected " +
@@ -157,17 +178,21 @@ private:
     }
 
     const Space& s_;
-    const std::string& t_;
+    std::string_view t_;
     size_t p_ = 0;
 };
 
 }  // namespace
 
-Arch parse_arch(const Space& space, const std::string& text) { return ArchParser(space, text).parse(); }
+Arch parse_arch(const Space& space, std::string_view text) {
+    Arch a;
+    ArchParser(space, text).parse(a);
+    return a;
+}
 
-bool try_parse_arch(const Space& space, const std::string& text, Arch* out, std::string* error) {
+bool try_parse_arch(const Space& space, std::string_view text, Arch* out, std::string* error) {
     try {
-        *out = parse_arch(space, text);
+        ArchParser(space, text).parse(*out);
         return true;
     } catch (const Error& e) {
         if (error) *error = e.what();

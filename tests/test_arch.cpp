@@ -57,6 +57,26 @@ TEST(Arch, RoundTripThousandsOfSamples) {
     }
 }
 
+// try_parse_arch parses into the same Arch again and again (esm-predict's batch): whatever
+// it held before, deeper or after a failed parse, the result is the fresh parse's.
+TEST(Arch, ParsingIntoAUsedArchGivesTheFreshResult) {
+    for (const auto& name : preset_names()) {
+        Space s = preset(name);
+        Sampler sampler(s, 7);
+        Arch reused;
+        std::string err;
+        int n = 0;
+        for (const Arch& a : sampler.sample(Strategy::Random, 500, 5)) {
+            const std::string t = format_arch(s, a);
+            if (++n % 50 == 0) {
+                ASSERT_FALSE(try_parse_arch(s, t + "x", &reused, &err));  // leaves a partial parse
+            }
+            ASSERT_TRUE(try_parse_arch(s, t, &reused, &err)) << err;
+            ASSERT_EQ(reused, a) << t;
+        }
+    }
+}
+
 TEST(Arch, LongestTextIsExact) {
     for (const auto& name : preset_names()) {
         Space s = preset(name);

@@ -1,8 +1,10 @@
 // esm-predict: latencies of architectures from a predictor file, one per line, for
 // arguments or (with '-') millions of lines on stdin: buffered I/O, batched prediction.
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "cli.hpp"
@@ -16,15 +18,15 @@ static const char* kUsage =
 
 namespace {
 
-void flush(const esm::Predictor& p, std::vector<esm::Arch>& batch, std::vector<float>& out) {
-    out.resize(batch.size());
-    p.predict_batch(batch.data(), batch.size(), out.data());
+void flush(const esm::Predictor& p, const esm::Arch* batch, size_t n, std::vector<float>& out) {
+    out.resize(n);
+    p.predict_batch(batch, n, out.data());
     char buf[32];
-    for (float v : out) {
-        const int n = std::snprintf(buf, sizeof buf, "%.6g\n", static_cast<double>(v));
-        std::fwrite(buf, 1, static_cast<size_t>(n), stdout);
+    for (float v : out) {  // what printf's "%.6g\n" writes, without its locale and varargs
+        char* end = std::to_chars(buf, buf + sizeof buf - 1, static_cast<double>(v), std::chars_format::general, 6).ptr;
+        *end++ = '\n';
+        std::fwrite(buf, 1, static_cast<size_t>(end - buf), stdout);
     }
-    batch.clear();
 }
 
 }  // namespace
@@ -38,20 +40,18 @@ int main(int argc, char** argv) {
         const esm::Predictor p = esm::Predictor::load(pos[0]);
         static char obuf[1 << 20];
         std::setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
-        std::vector<esm::Arch> batch;
         std::vector<float> out;
-        constexpr size_t kBatch = 4096;
-        batch.reserve(kBatch);
         const bool from_stdin = pos.size() == 1 || (pos.size() == 2 && pos[1] == "-");
         std::string err;
         if (!from_stdin) {
-            for (size_t i = 1; i < pos.size(); ++i) {
-                esm::Arch a;
-                if (!esm::try_parse_arch(p.space(), pos[i], &a, &err)) args.fail("argument " + std::to_string(i) + ": " + err);
-                batch.push_back(std::move(a));
-            }
-            flush(p, batch, out);
+            std::vector<esm::Arch> archs(pos.size() - 1);
+            for (size_t i = 1; i < pos.size(); ++i)
+                if (!esm::try_parse_arch(p.space(), pos[i], &archs[i - 1], &err)) args.fail("argument " + std::to_string(i) + ": " + err);
+            flush(p, archs.data(), archs.size(), out);
         } else {
+            // The batch's architectures are parsed into again and again: no allocation per line.
+            std::vector<esm::Arch> batch(4096);
+            size_t n = 0;
             char* line = nullptr;
             size_t cap = 0;
             long line_no = 0;
@@ -60,17 +60,18 @@ int main(int argc, char** argv) {
                 ++line_no;
                 while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
                 if (len == 0) continue;
-                esm::Arch a;
-                if (!esm::try_parse_arch(p.space(), std::string(line, static_cast<size_t>(len)), &a, &err)) {
+                if (!esm::try_parse_arch(p.space(), std::string_view(line, static_cast<size_t>(len)), &batch[n], &err)) {
                     std::fflush(stdout);
                     std::free(line);
                     args.fail("stdin line " + std::to_string(line_no) + ": " + err);
                 }
-                batch.push_back(std::move(a));
-                if (batch.size() == kBatch) flush(p, batch, out);
+                if (++n == batch.size()) {
+                    flush(p, batch.data(), n, out);
+                    n = 0;
+                }
             }
             std::free(line);
-            flush(p, batch, out);
+            flush(p, batch.data(), n, out);
         }
         if (std::fflush(stdout) != 0) args.fail("cannot write the output");
         return 0;

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "esm/space.hpp"
@@ -28,9 +29,11 @@ bool operator==(const Arch& a, const Arch& b);
 inline bool operator!=(const Arch& a, const Arch& b) { return !(a == b); }
 
 // Throws esm::Error (ErrorKind::Parse) naming the byte position and what was expected.
-Arch parse_arch(const Space& space, const std::string& text);
-// Non-throwing form: false and a message on bad input.
-bool try_parse_arch(const Space& space, const std::string& text, Arch* out, std::string* error);
+Arch parse_arch(const Space& space, std::string_view text);
+// Non-throwing form: false and a message on bad input. Parses into *out, reusing its
+// vectors' capacity (a loop over millions of lines allocates nothing); after a false,
+// *out holds a partial parse.
+bool try_parse_arch(const Space& space, std::string_view text, Arch* out, std::string* error);
 std::string format_arch(const Space& space, const Arch& arch);
 // Longest canonical text of the space (parse rejects longer input up front).
 size_t max_arch_text_length(const Space& space);
