@@ -78,6 +78,16 @@ std::vector<std::string> rows_of_kind(const std::string& path, const std::string
     return v;
 }
 
+// The loop refuses with an esm::Error whose message contains `message`.
+void expect_refused(const Space& s, const LoopOptions& o, LatencySource& src, const std::string& message) {
+    try {
+        run_esm_loop(s, o, src);
+        ADD_FAILURE() << "no error; expected one containing: " << message;
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+}
+
 }  // namespace
 
 TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
@@ -191,36 +201,16 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
     run_esm_loop(s, o, *src);
     LoopOptions other = o;
     other.strategy = Strategy::Random;
-    try {
-        run_esm_loop(s, other, *src);
-        FAIL();
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("holds a run with strategy = balanced, this run asks strategy = random"),
-                  std::string::npos)
-            << e.what();
-    }
+    expect_refused(s, other, *src, "holds a run with strategy = balanced, this run asks strategy = random");
     // resnet has one resolution: area-depth (the default) and area give the same vectors, so a
     // run written under either resumes under the other; scaled does not.
     other = o;
     other.res_encoding = ResEncoding::Area;
     EXPECT_NO_THROW(run_esm_loop(s, other, *src));
     other.res_encoding = ResEncoding::Scaled;
-    try {
-        run_esm_loop(s, other, *src);
-        FAIL();
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("holds a run with res_encoding = area, this run asks res_encoding = scaled"),
-                  std::string::npos)
-            << e.what();
-    }
+    expect_refused(s, other, *src, "holds a run with res_encoding = area, this run asks res_encoding = scaled");
     auto runner = make_runner_source(s, {"echo 1", "", 10});
-    try {
-        run_esm_loop(s, o, *runner);
-        FAIL();
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("measured under other settings and is left untouched"), std::string::npos)
-            << e.what();
-    }
+    expect_refused(s, o, *runner, "measured under other settings and is left untouched");
     EXPECT_THROW(run_esm_loop(s, [&] { auto b = o; b.w1 = b.w2 = 0; b.out_dir = tmp_dir("w"); return b; }(), *src), Error);
 }
 
@@ -294,12 +284,7 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     EXPECT_EQ(rb.iterations[0].model.rfind("calibrated base 2 of 2: latency = ", 0), 0u) << rb.iterations[0].model;
 
     falling.out_dir = out;
-    try {
-        run_esm_loop(s, falling, *src);
-        FAIL();
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("holds a run with base = "), std::string::npos) << e.what();
-    }
+    expect_refused(s, falling, *src, "holds a run with base = ");
     // settings.txt without the base line (an older run): resumes with no base.
     Table st = read_table(plain.out_dir + "/settings.txt");
     std::string text;
@@ -375,12 +360,7 @@ TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
     LoopOptions o = small_options(out);
     o.n_initial = 20;
     o.test_size = 5;
-    try {
-        run_esm_loop(s, o, *src);
-        FAIL();
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("quality control failed"), std::string::npos) << e.what();
-    }
+    expect_refused(s, o, *src, "quality control failed");
     EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "ref").size(), 4u);     // 2 baselines + 2 after batch 1
     EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "sample").size(), 5u);  // only the batch that passed QC
     // Every measurement is on disk, confirmed or not: batch 1 once, batch 2 twice (1 retry).
