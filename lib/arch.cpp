@@ -67,8 +67,9 @@ public:
         if (t_.size() > max_len)
             fail(max_len, "text is " + std::to_string(t_.size()) + " bytes, longer than the longest " + s_.name +
                               " architecture (" + std::to_string(max_len) + ")");
-        expect_literal(s_.name, [&] { return "the space prefix '" + s_.name + ":'"; });
-        expect_char(':', [&] { return "the space prefix '" + s_.name + ":'"; });
+        const auto prefix = [&] { return "the space prefix '" + s_.name + ":'"; };
+        expect_literal(s_.name, prefix);
+        expect_char(':', prefix);
         a.units.resize(s_.units.size());
         for (auto& u : a.units) u.clear();
         for (size_t u = 0; u < s_.units.size(); ++u) {
