@@ -162,13 +162,14 @@ std::vector<Arch> Sampler::distinct(int n, const std::unordered_set<std::string>
     std::vector<Arch> out;
     out.reserve(static_cast<size_t>(n));
     std::unordered_set<std::string> seen;
+    seen.reserve(static_cast<size_t>(n));
     // A generous bound on consecutive duplicates tells "space exhausted" from bad luck.
     const int max_misses = 10000 + 100 * n;
     int misses = 0;
     while (static_cast<int>(out.size()) < n) {
         Arch a = gen();
         std::string key = format_arch(space_, a);
-        if ((exclude && exclude->count(key)) || !seen.insert(key).second) {
+        if ((exclude && exclude->count(key)) || !seen.insert(std::move(key)).second) {
             if (++misses > max_misses)
                 throw Error(ErrorKind::InvalidArgument, "could not draw " + std::to_string(n) +
                                                             " distinct architectures (got " + std::to_string(out.size()) +
