@@ -107,6 +107,19 @@ esm_status measured_rows(const char* fn, const std::shared_ptr<const esm::Space>
     return ESM_OK;
 }
 
+// calibrate and fine_tune after their NULL checks: the measured rows, then the predictor
+// make(from's predictor, rows) returns, of from's space, into *out.
+template <class Make>
+esm_status predictor_from_rows(const char* fn, esm_predictor_t from, const esm_arch_t* archs, const double* latencies_ms,
+                               size_t n, esm_predictor_t* out, Make make) {
+    return guard(fn, [&] {
+        esm::LatencyData rows;
+        if (esm_status st = measured_rows(fn, from->space, archs, latencies_ms, n, &rows)) return st;
+        *out = new esm_predictor{make(from->p, rows), from->space};
+        return ESM_OK;
+    });
+}
+
 }  // namespace
 
 extern "C" {
@@ -366,13 +379,8 @@ esm_status esm_predictor_calibrate(esm_predictor_t base, const esm_arch_t* archs
     ESM_NEED(base);
     ESM_NEED(archs);
     ESM_NEED(latencies_ms);
-    return guard(__func__, [&] {
-        esm::LatencyData rows;
-        if (esm_status st = measured_rows("esm_predictor_calibrate", base->space, archs, latencies_ms, n, &rows)) return st;
-        esm::Predictor p = esm::calibrate_predictor(base->p, rows);
-        *out = new esm_predictor{std::move(p), base->space};
-        return ESM_OK;
-    });
+    return predictor_from_rows(__func__, base, archs, latencies_ms, n, out,
+                               [](const esm::Predictor& p, const esm::LatencyData& rows) { return esm::calibrate_predictor(p, rows); });
 }
 
 esm_status esm_predictor_fine_tune(esm_predictor_t start, const esm_arch_t* archs, const double* latencies_ms, size_t n,
@@ -382,12 +390,8 @@ esm_status esm_predictor_fine_tune(esm_predictor_t start, const esm_arch_t* arch
     ESM_NEED(start);
     ESM_NEED(archs);
     ESM_NEED(latencies_ms);
-    return guard(__func__, [&] {
-        esm::LatencyData rows;
-        if (esm_status st = measured_rows("esm_predictor_fine_tune", start->space, archs, latencies_ms, n, &rows)) return st;
-        esm::Predictor p = esm::fine_tune_predictor(start->p, rows, esm::fine_tune_options());
-        *out = new esm_predictor{std::move(p), start->space};
-        return ESM_OK;
+    return predictor_from_rows(__func__, start, archs, latencies_ms, n, out, [](const esm::Predictor& p, const esm::LatencyData& rows) {
+        return esm::fine_tune_predictor(p, rows, esm::fine_tune_options());
     });
 }
 
