@@ -33,6 +33,15 @@ void spit(const std::string& p, const std::string& b) {
     f << b;
 }
 
+// pred saved to a temporary file `name` and loaded back (the file removed again).
+esm::Predictor reloaded(const esm::Predictor& pred, const std::string& name) {
+    const std::string p = tmp_path(name);
+    pred.save(p);
+    esm::Predictor loaded = esm::Predictor::load(p);
+    std::remove(p.c_str());
+    return loaded;
+}
+
 struct Fixture {
     esm::Space space = esm::preset("ofa-mbv3");
     std::vector<esm::Arch> archs;
@@ -260,15 +269,12 @@ TEST(Predictor, CalibrationScalesAndShiftsTheBase) {
         EXPECT_EQ(c.target, "new_ms");
         EXPECT_EQ(c.dataset_meta, d.meta);
         EXPECT_EQ(c.training.rfind("calibrated: latency = 2 * base + 0.5", 0), 0u) << c.training;
-        const std::string p = tmp_path("cal.esmp");
-        c.save(p);
-        const esm::Predictor loaded = esm::Predictor::load(p);
+        const esm::Predictor loaded = reloaded(c, "cal.esmp");
         for (size_t i = 100; i < 150; ++i) {
             const double want = 2 * f.pred.predict(f.archs[i]) + 0.5;
             ASSERT_NEAR(c.predict(f.archs[i]), want, 1e-5 * want) << i << (skip ? " skip" : "");
             ASSERT_EQ(loaded.predict(f.archs[i]), c.predict(f.archs[i])) << i;
         }
-        std::remove(p.c_str());
 
         // Refused: one row; rows falling as the base rises; the same arch twice (no slope).
         esm::LatencyData one = d.subset({0});
@@ -318,11 +324,8 @@ TEST(Predictor, FineTuningLearnsWhatCalibrationLeaves) {
     EXPECT_EQ(ft.target, "new_ms");
     EXPECT_EQ(ft.dataset_meta, d.meta);
     EXPECT_EQ(ft.training.rfind("fine-tuned: n_train=150 lr=0.0003 min_steps=3000 epochs=1 ", 0), 0u) << ft.training;
-    const std::string p = tmp_path("ft.esmp");
-    ft.save(p);
-    const esm::Predictor loaded = esm::Predictor::load(p);
+    const esm::Predictor loaded = reloaded(ft, "ft.esmp");
     for (size_t i = 0; i < test.size(); ++i) ASSERT_EQ(loaded.predict(test.archs[i]), ft.predict(test.archs[i])) << i;
-    std::remove(p.c_str());
 }
 
 // Of two bases, the one the rows are an exact affine map of wins the leave-one-out, in
