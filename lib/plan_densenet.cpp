@@ -24,13 +24,14 @@ void build_densenet(const Space& s, const Arch& a, PlanBuilder& b, Value x) {
     for (size_t u = 0; u < s.units.size(); ++u) {
         const int k = static_cast<int>(choice_value(s, a.units[u].front(), k_idx));
         const std::string pu = "u" + std::to_string(u);
+        const Act act = s.units[u].act;
         for (size_t l = 0; l < a.units[u].size(); ++l) {
             const std::string p = pu + ".l" + std::to_string(l);
             Value in{unit.buf, 0, c, unit.h, unit.w};
             b.begin_segment("block", static_cast<int>(u), static_cast<int>(l),
                             pu + ".l" + std::to_string(l) + "." + block_label(s, a.units[u][l]) + "." + shape_key(in));
-            Value t = b.bn_act(p + ".norm1", in, Act::ReLU);
-            t = b.conv(p + ".conv1", t, s.bottleneck, 1, 1, 1, true, Act::ReLU);
+            Value t = b.bn_act(p + ".norm1", in, act);
+            t = b.conv(p + ".conv1", t, s.bottleneck, 1, 1, 1, true, act);
             Value out{unit.buf, c, g, unit.h, unit.w};
             b.conv(p + ".conv2", t, g, k, 1, 1, false, Act::None, false, &out);
             b.end_segment();
@@ -40,7 +41,7 @@ void build_densenet(const Space& s, const Arch& a, PlanBuilder& b, Value x) {
         head_in = full;
         if (u + 1 < s.units.size()) {
             b.begin_segment("transition", static_cast<int>(u), -1, pu + ".transition." + shape_key(full));
-            Value t = b.bn_act(pu + ".transition.norm", full, Act::ReLU);
+            Value t = b.bn_act(pu + ".transition.norm", full, act);
             t = b.conv(pu + ".transition.conv", t, c / 2, 1, 1, 1, false, Act::None);
             c /= 2;
             Value next = unit_buffer(u + 1, c, t.h / 2, t.w / 2);

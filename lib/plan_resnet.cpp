@@ -12,6 +12,7 @@ void build_resnet(const Space& s, const Arch& a, PlanBuilder& b, Value x) {
     b.end_segment();
     for (size_t u = 0; u < s.units.size(); ++u) {
         const int width = s.units[u].width;
+        const Act act = s.units[u].act;
         for (size_t i = 0; i < a.units[u].size(); ++i) {
             const BlockChoice& c = a.units[u][i];
             const int stride = i == 0 ? s.units[u].stride : 1;
@@ -23,10 +24,10 @@ void build_resnet(const Space& s, const Arch& a, PlanBuilder& b, Value x) {
                                 shape_key(x));
             Value shortcut = x;
             if (stride != 1 || x.c != width) shortcut = b.conv(p + ".shortcut", x, width, 1, stride, 1, true, Act::None);
-            Value y = b.conv(p + ".conv1", x, mid, 1, 1, 1, true, Act::ReLU);
-            y = b.conv(p + ".conv2", y, mid, k, stride, 1, true, Act::ReLU);
+            Value y = b.conv(p + ".conv1", x, mid, 1, 1, 1, true, act);
+            y = b.conv(p + ".conv2", y, mid, k, stride, 1, true, act);
             y = b.conv(p + ".conv3", y, width, 1, 1, 1, true, Act::None);
-            x = b.add(p + ".add", y, shortcut, Act::ReLU);
+            x = b.add(p + ".add", y, shortcut, act);
             b.end_segment();
         }
     }

@@ -63,6 +63,37 @@ TEST(Executor, DeepestArchsStayFiniteAndMatch) {
     EXPECT_TRUE(esm_test::executor_matches_reference(build_plan(d, dbig, 1, 64), 6, 2, 2e-3, 2e-4));
 }
 
+TEST(Executor, UnitActivationAppliesInResNetAndDenseNetBlocks) {
+    // A description's `act` is per unit in every family (SPEC §2.5): hswish in the last two
+    // units reaches those units' convs, adds and pre-activations, not the stem or the head.
+    for (const std::string name : {"resnet", "densenet"}) {
+        std::string text = format_space(preset(name));
+        const size_t at = text.find("act = ");
+        ASSERT_NE(at, std::string::npos) << text;
+        text.replace(at, text.find('\n', at) - at,
+                     name == "resnet" ? "act = relu relu hswish hswish" : "act = relu relu relu hswish hswish");
+        const Space s = parse_space(text);
+        const Arch a = parse_arch(s, name == "resnet" ? "resnet:k3e50/k3e50/k5e100-k3e67/k3e50"
+                                                      : "densenet:d1k3/d1k3/d1k3/d2k3/d1k5");
+        const Plan p = build_plan(s, a, 1, test_res(name));
+        int hswish = 0;
+        for (const Op& op : p.ops) {
+            const bool late_unit = name == "resnet" ? op.name.rfind("u2.", 0) == 0 || op.name.rfind("u3.", 0) == 0
+                                                    : op.name.rfind("u3.", 0) == 0 || op.name.rfind("u4.", 0) == 0;
+            SCOPED_TRACE(op.name);
+            if (op.act == Act::HSwish) {
+                ++hswish;
+                EXPECT_TRUE(late_unit);
+            } else if (late_unit && op.act != Act::None) {
+                ADD_FAILURE() << "relu in an hswish unit";
+            }
+        }
+        // resnet: conv1, conv2, add of 3 blocks; densenet: norm1, conv1 of 3 layers, u3's transition norm
+        EXPECT_EQ(hswish, name == "resnet" ? 9 : 7);
+        EXPECT_TRUE(esm_test::executor_matches_reference(p, 7, 2, 2e-3, 2e-4));
+    }
+}
+
 TEST(Executor, RunAllocatesNothingAndIsRepeatable) {
     Space s = preset("mobilenetv3");
     Plan p = build_plan(s, Sampler(s, 3).random(), 2, 64);
