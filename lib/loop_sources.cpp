@@ -67,12 +67,14 @@ public:
             for (const Arch& a : sm.sample(Strategy::Random, p_.refs, 1)) refs.push_back(format_arch(space_, a));
             for (const auto& r : qc_.measure_baselines(refs)) emit(sample_row(space_, r.arch, r.stats, "ref"));
         }
-        // Samples measured before a kill are kept when the references still agree now.
+        // Samples measured before a kill are kept when the references still agree now, and
+        // when their own spread is within the outlier floor (their batch, which would have
+        // judged them against each other, never finished): the others are measured again.
         std::vector<std::string> todo;
         std::vector<DatasetRow> confirmed;
         for (const auto& a : archs) {
             auto it = pending_.find(a);
-            if (it == pending_.end()) todo.push_back(a);
+            if (it == pending_.end() || !(it->second.spread() <= p_.outlier_spread)) todo.push_back(a);
             else confirmed.push_back(sample_row(space_, a, it->second, "sample"));
         }
         if (!confirmed.empty()) {
@@ -132,7 +134,12 @@ std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::s
 
 std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner, const MeasureProtocol& p,
                                                   uint64_t seed) {
-    DatasetMeta meta = {{"backend", "external runner"}, {"runner", runner.command}, {"space", space.name}};
+    // What the library knows; the runner owns the device, batch and resolution.
+    DatasetMeta meta = {{"created", utc_timestamp()},
+                        {"library_version", version()},
+                        {"backend", "external runner"},
+                        {"runner", runner.command},
+                        {"space", space.name}};
     for (auto& kv : protocol_meta(p)) meta.push_back(kv);
     auto r = std::make_shared<ExternalRunner>(runner);
     ArchMeasurer m = [r](const std::string& arch) { return LatencyStats{r->measure(arch), 0.0, 1}; };
