@@ -50,7 +50,7 @@ void split_data(const LatencyData& all, size_t n_test, uint64_t seed, LatencyDat
 
 struct TrainConfig {
     Encoding encoding = Encoding::FCC;
-    ResEncoding res = ResEncoding::Scalar;  // elastic-resolution spaces only
+    ResEncoding res = ResEncoding::Scalar;  // Area / AreaDepth also split each unit's first block on fixed-resolution spaces
     MlpOptions mlp;
     int n_bins = 5;
     // When not empty: train once per weight decay in the list and keep the network with the
