@@ -10,8 +10,8 @@ namespace esm {
 std::vector<int> extension_per_bin(const std::vector<double>& acc, double acc_th, int n_step, double w1, double w2) {
     if (acc.empty()) throw Error(ErrorKind::InvalidArgument, "extension needs at least one bin");
     if (n_step < 0) throw Error(ErrorKind::InvalidArgument, "N_step must be >= 0");
-    if (!(w1 >= 0) || !(w2 >= 0) || w1 + w2 <= 0)
-        throw Error(ErrorKind::InvalidArgument, "weights w1, w2 must be >= 0 and not both 0");
+    if (!(w1 >= 0) || !(w2 >= 0) || w1 + w2 <= 0 || !std::isfinite(w1) || !std::isfinite(w2))
+        throw Error(ErrorKind::InvalidArgument, "weights w1, w2 must be finite, >= 0 and not both 0");
     int below = 0;
     for (double a : acc) below += !(a >= acc_th);  // NaN counts as below
     const int above = static_cast<int>(acc.size()) - below;

@@ -29,4 +29,6 @@ TEST(Extend, RejectsNonsense) {
     EXPECT_THROW(extension_per_bin({99}, 98, 10, 0, 0), Error);
     EXPECT_THROW(extension_per_bin({99}, 98, 10, -1, 2), Error);
     EXPECT_THROW(extension_per_bin({99}, 98, 10, NAN, 2), Error);
+    EXPECT_THROW(extension_per_bin({97, 99}, 98, 10, INFINITY, 1), Error);  // inf / inf would be NaN samples
+    EXPECT_THROW(extension_per_bin({97, 99}, 98, 10, 1, INFINITY), Error);
 }

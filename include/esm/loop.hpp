@@ -91,7 +91,9 @@ struct LoopOptions {
     // samples on a device close to proportional to one of them. Not with a base regressing
     // log latency.
     std::vector<std::shared_ptr<const Predictor>> bases;
-    // Budget: 0 = unlimited.
+    // Budget: 0 = unlimited. Checked after each iteration's training: the run stops after the
+    // first iteration that reaches one, so the time budget can be overrun by one iteration;
+    // it counts this process's time (a resumed run gets it afresh).
     int max_samples = 5000;  // training + test samples measured
     int max_iterations = 50;
     double max_seconds = 0;
