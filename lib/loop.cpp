@@ -115,6 +115,7 @@ private:
     void load_plans();
     void plan_iteration(int it, const IterationReport* previous);
     std::vector<Arch> draw(Strategy st, int n, int bin, uint64_t seed_salt);
+    std::vector<Arch> draw_test(int n);
     double measure_iteration(int it);
     IterationReport train_and_evaluate(int it, Predictor** out);
     void write_reports(const LoopResult& r, const std::vector<double>& y, const std::vector<double>& yhat);
@@ -193,6 +194,18 @@ void Loop::load_plans() {
 }
 
 // Fresh RNG per (iteration, purpose): a resumed run plans exactly what an uninterrupted one would.
+// The held-out test set, stratified: as many archs in every bin as the space (or the pool)
+// allows, so that each bin's accuracy in the bin-wise criterion rests on the same count.
+std::vector<Arch> Loop::draw_test(int n) {
+    if (n <= 0) return {};
+    const uint64_t seed = opt_.seed * 0x9E3779B97F4A7C15ull + 1;
+    if (const Pool* pool = src_.pool()) {
+        Rng rng(seed);
+        return pool->draw_stratified(n, opt_.n_bins, rng, planned_set_);
+    }
+    return Sampler(space_, seed).sample_stratified(n, opt_.n_bins, &planned_set_);
+}
+
 std::vector<Arch> Loop::draw(Strategy st, int n, int bin, uint64_t salt) {
     if (n <= 0) return {};
     const uint64_t seed = opt_.seed * 0x9E3779B97F4A7C15ull + salt;
@@ -217,7 +230,7 @@ void Loop::plan_iteration(int it, const IterationReport* prev) {
     };
     int budget = opt_.max_samples > 0 ? opt_.max_samples - static_cast<int>(plans_.size()) : 1 << 30;
     if (it == 0) {
-        push(true, draw(Strategy::Balanced, std::min(opt_.test_size, budget), -1, 1));
+        push(true, draw_test(std::min(opt_.test_size, budget)));
         budget -= static_cast<int>(add.size());
         push(false, draw(opt_.strategy, std::min(opt_.n_initial, budget), -1, 2));
     } else if (opt_.strategy == Strategy::Random) {
@@ -390,6 +403,10 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
 LoopResult Loop::run() {
     if (opt_.n_bins < 1 || opt_.n_initial < 2 || opt_.n_step < 1 || opt_.test_size < 1)
         throw Error(ErrorKind::InvalidArgument, "loop needs N_bins >= 1, N_I >= 2, N_step >= 1 and a test set of >= 1");
+    if (opt_.binwise && opt_.test_size < opt_.n_bins)
+        throw Error(ErrorKind::InvalidArgument, "the bin-wise criterion needs a test set of at least N_bins (" +
+                                                    std::to_string(opt_.n_bins) + ") architectures, one per bin; got " +
+                                                    std::to_string(opt_.test_size));
     space_.bin_of(space_.min_depth(), opt_.n_bins);  // validates N_bins for this space
     extension_per_bin({0.0}, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2);  // validates w1, w2
     for (const auto& base : opt_.bases) {

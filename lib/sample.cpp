@@ -3,6 +3,7 @@
 #include "esm/sample.hpp"
 
 #include <cmath>
+#include <numeric>
 
 #include "esm/common.hpp"
 
@@ -192,6 +193,62 @@ std::vector<Arch> Sampler::sample(Strategy strategy, int n, int n_bins, const st
 
 std::vector<Arch> Sampler::sample_bin(int bin, int n_bins, int n, const std::unordered_set<std::string>* exclude) {
     return distinct(n, exclude, [&] { return in_bin(bin, n_bins); });
+}
+
+double Sampler::bin_size(int bin, int n_bins) const {
+    double per_block = 1;  // choices of one block (or of one unit, with per-unit choices)
+    for (const auto& c : space_.choices) per_block *= static_cast<double>(c.values.size());
+    const double units = static_cast<double>(space_.units.size());
+    double n = 0;
+    for (int t = space_.bin_lo(bin, n_bins); t <= space_.bin_hi(bin, n_bins); ++t)
+        n += ways_[0][t] * std::pow(per_block, space_.per_unit_choices ? units : t);
+    return n * static_cast<double>(space_.resolutions.size());
+}
+
+std::vector<Arch> Sampler::sample_stratified(int n, int n_bins, const std::unordered_set<std::string>* exclude) {
+    if (n < 0) throw Error(ErrorKind::InvalidArgument, "cannot sample a negative number of architectures");
+    space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins
+    std::vector<double> cap(static_cast<size_t>(n_bins));
+    for (int b = 0; b < n_bins; ++b) cap[b] = bin_size(b, n_bins);
+    const std::vector<int> count = stratified_counts(n, cap, rng_.below(static_cast<uint64_t>(n_bins)));
+    if (std::accumulate(count.begin(), count.end(), 0) < n)
+        throw Error(ErrorKind::InvalidArgument, "could not draw " + std::to_string(n) +
+                                                    " distinct architectures: the space holds fewer");
+    std::vector<std::vector<Arch>> per_bin;
+    for (int b = 0; b < n_bins; ++b) per_bin.push_back(sample_bin(b, n_bins, count[b], exclude));
+    return interleave_bins(std::move(per_bin));
+}
+
+std::vector<int> stratified_counts(int n, const std::vector<double>& capacity, size_t start) {
+    const size_t k = capacity.size();
+    std::vector<int> count(k, 0);
+    if (k == 0) return count;
+    for (int given = 0; given < n;) {
+        bool any = false;
+        for (size_t i = 0; i < k && given < n; ++i) {
+            const size_t b = (start + i) % k;
+            if (count[b] < capacity[b]) {
+                ++count[b];
+                ++given;
+                any = true;
+            }
+        }
+        if (!any) break;  // every bin full
+    }
+    return count;
+}
+
+std::vector<Arch> interleave_bins(std::vector<std::vector<Arch>> per_bin) {
+    std::vector<Arch> out;
+    for (size_t i = 0;; ++i) {
+        bool any = false;
+        for (auto& bin : per_bin)
+            if (i < bin.size()) {
+                out.push_back(std::move(bin[i]));
+                any = true;
+            }
+        if (!any) return out;
+    }
 }
 
 }  // namespace esm

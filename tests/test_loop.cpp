@@ -113,6 +113,12 @@ TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
     std::set<std::string> uniq(archs.begin(), archs.end());
     EXPECT_EQ(uniq.size(), archs.size());
     EXPECT_EQ(column(out + "/plans.csv", "arch").size(), archs.size());
+    // The test set is balanced over the bins in counts: 40 archs, 8 in each of the 5.
+    std::map<int, int> test_bins;
+    const auto sets = column(out + "/plans.csv", "set"), planned = column(out + "/plans.csv", "arch");
+    for (size_t i = 0; i < planned.size(); ++i)
+        if (sets[i] == "test") test_bins[s.bin_of(parse_arch(s, planned[i]).depth(), 5)]++;
+    EXPECT_EQ(test_bins, (std::map<int, int>{{0, 8}, {1, 8}, {2, 8}, {3, 8}, {4, 8}}));
     for (const char* f : {"/report.json", "/plots/scatter.svg", "/plots/bins.svg", "/plots/curve.svg", "/space.txt"}) {
         std::ifstream in(out + f);
         EXPECT_TRUE(in.good()) << f;
@@ -214,6 +220,13 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
     auto runner = make_runner_source(s, {"echo 1", "", 10});
     expect_refused(s, o, *runner, "measured under other settings and is left untouched");
     EXPECT_THROW(run_esm_loop(s, [&] { auto b = o; b.w1 = b.w2 = 0; b.out_dir = tmp_dir("w"); return b; }(), *src), Error);
+    // Bin-wise, a test set smaller than the bins would leave a bin unjudged.
+    LoopOptions few = o;
+    few.test_size = 4;
+    few.out_dir = tmp_dir("few");
+    expect_refused(s, few, *src, "needs a test set of at least N_bins (5)");
+    few.binwise = false;
+    EXPECT_NO_THROW(run_esm_loop(s, few, *src));
 }
 
 // A predictor of another device of the space, whose latency is f(this device's): trained

@@ -2,6 +2,7 @@
 // datasets drift-corrected) and of the SVG plots (well-formed, every point inside the frame).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -58,6 +59,34 @@ TEST(Pool, BalancedDrawsEvenOutBins) {
     // than their share of the pool.
     ASSERT_GT(pool_bins[0], 0);
     EXPECT_GT(drawn_bins[0] / 100.0, 2.0 * pool_bins[0] / 2000.0);
+    std::remove(path.c_str());
+}
+
+TEST(Pool, StratifiedDrawsFillEveryBinAlike) {
+    Space s = preset("resnet");
+    const std::string path = write_pool(s, 2000, "pool_strat.csv");
+    Pool p(s, path, "lat");
+    std::map<int, int> pool_bins, drawn;
+    for (const auto& a : p.archs()) pool_bins[s.bin_of(a.depth(), 5)]++;
+    Rng rng(3);
+    // As many per bin as the thinnest bin holds, plus one: that bin gives all it has, the
+    // others share the rest evenly.
+    const int thin = std::min_element(pool_bins.begin(), pool_bins.end(),
+                                      [](auto& x, auto& y) { return x.second < y.second; })->first;
+    const int per = pool_bins[thin] + 1;
+    const auto v = p.draw_stratified(5 * per, 5, rng, {});
+    ASSERT_EQ(v.size(), static_cast<size_t>(5 * per));
+    std::unordered_set<std::string> texts;
+    for (const auto& a : v) {
+        drawn[s.bin_of(a.depth(), 5)]++;
+        texts.insert(format_arch(s, a));
+    }
+    EXPECT_EQ(texts.size(), v.size());
+    EXPECT_EQ(drawn[thin], pool_bins[thin]);
+    for (int b = 0; b < 5; ++b)
+        if (b != thin) {
+            EXPECT_TRUE(drawn[b] == per || drawn[b] == per + 1) << b << ": " << drawn[b];
+        }
     std::remove(path.c_str());
 }
 

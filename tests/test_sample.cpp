@@ -90,6 +90,49 @@ TEST(Sample, BalancedBinsAreUniform) {
     }
 }
 
+TEST(Sample, StratifiedCountsDealEvenlyUpToCapacity) {
+    // Hand-dealt from bin 1: round 1 gives one to each bin, then bin 2 (capacity 1) is full.
+    EXPECT_EQ(stratified_counts(11, {5, 100, 1, 100}, 1), (std::vector<int>{3, 4, 1, 3}));
+    EXPECT_EQ(stratified_counts(20, {2, 3, 100}, 0), (std::vector<int>{2, 3, 15}));  // the rest to the bin with room
+    EXPECT_EQ(stratified_counts(10, {1, 2}, 0), (std::vector<int>{1, 2}));            // all there is
+    EXPECT_EQ(stratified_counts(0, {5, 5}, 1), (std::vector<int>{0, 0}));
+}
+
+TEST(Sample, StratifiedSamplesHoldEvenCountsPerBin) {
+    for (const auto& name : {"resnet", "densenet", "ofa-mbv3"}) {
+        Space s = preset(name);
+        Sampler sm(s, 5);
+        double total = 0;
+        for (int b = 0; b < 5; ++b) total += sm.bin_size(b, 5);
+        EXPECT_NEAR(total / std::pow(10.0, s.size_log10()), 1.0, 1e-9) << name;  // the bins cover the space
+        const auto v = sm.sample_stratified(203, 5);
+        std::vector<int> count(5, 0);
+        std::set<std::string> texts;
+        for (size_t i = 0; i < v.size(); ++i) {
+            const int b = s.bin_of(v[i].depth(), 5);
+            if (i < 5) {
+                EXPECT_EQ(count[b], 0) << name << ": the first five are one per bin";
+            }
+            count[b]++;
+            texts.insert(format_arch(s, v[i]));
+        }
+        EXPECT_EQ(texts.size(), 203u);
+        for (int c : count) EXPECT_TRUE(c == 40 || c == 41) << name << ": " << c;
+    }
+    // A space whose shallowest bin holds 2 archs (depth 1, kernel 1 or 3): its share goes to
+    // the other bin.
+    Space t = parse_space("name = t\nfamily = densenet\nunits = 1\ndepth = 1-8\nchoice k = 1 3\n");
+    Sampler st(t, 1);
+    EXPECT_DOUBLE_EQ(st.bin_size(0, 2), 8.0);  // depths 1-4, 2 kernels each
+    const auto w = st.sample_stratified(12, 2);
+    EXPECT_EQ(w.size(), 12u);
+    int shallow = 0;
+    for (const auto& a : w) shallow += t.bin_of(a.depth(), 2) == 0;
+    EXPECT_EQ(shallow, 6);
+    EXPECT_EQ(st.sample_stratified(14, 2).size(), 14u);  // 8 + 6
+    EXPECT_THROW(st.sample_stratified(17, 2), Error);  // the space holds 16
+}
+
 TEST(Sample, RandomBinsAreNotUniform) {
     // The oracle's power: random sampling piles up in the middle bins, and the same test sees it.
     Space s = preset("resnet");

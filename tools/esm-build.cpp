@@ -38,7 +38,7 @@ static const std::string kUsage = std::string(
     "  --eval binwise|overall       criterion (default binwise)\n"
     "  --bins K            depth bins (default 5)\n"
     "  --acc A             Acc_TH in % (default 98)\n"
-    "  --test-size N       held-out test set, balanced over bins (default 200)\n"
+    "  --test-size N       held-out test set, the same count in every bin (default 200)\n"
     "  --epochs N          MLP epochs (default 200)\n"
     "  --min-steps N       at least N optimiser steps: more epochs on small sets (default 20000)\n"
     "Budget (0 = none): --max-samples N (5000) --max-iterations N (50) --max-time SECONDS (0)\n"

@@ -68,7 +68,7 @@ struct LoopOptions {
     bool binwise = true;  // evaluation: every bin >= Acc_TH (else overall >= Acc_TH)
     int n_bins = 5;
     double acc_th = 98.0;  // %
-    int test_size = 200;   // held-out test set, balanced over bins
+    int test_size = 200;   // held-out test set, stratified: the same count in every bin (bin-wise: >= n_bins)
     // The network's options; the loop adds the linear skip by default (MlpOptions::linear_skip,
     // docs/performance.md: far more accurate from a few hundred samples on).
     MlpOptions mlp = [] {

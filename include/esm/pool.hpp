@@ -34,6 +34,9 @@ public:
     std::vector<Arch> draw(Strategy strategy, int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const;
     // n distinct archs from one bin (fewer if the bin runs out).
     std::vector<Arch> draw_bin(int bin, int n_bins, int n, Rng& rng, const std::unordered_set<std::string>& exclude) const;
+    // n distinct archs spread evenly over the bins, as far as each bin's unused archs allow
+    // (esm::stratified_counts), interleaved bin by bin (Sampler::sample_stratified).
+    std::vector<Arch> draw_stratified(int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const;
 
 private:
     Space space_;

@@ -16,6 +16,14 @@ enum class Strategy { Random, Balanced };
 Strategy parse_strategy(const std::string& s);  // "random" | "balanced"
 const char* strategy_name(Strategy s);
 
+// n split over bins as evenly as their capacities allow: dealt one at a time to bins
+// start, start + 1, ... (cyclically), skipping a bin once it holds its capacity; every
+// bin below its capacity ends with floor or ceil of the even share. Sums to
+// min(n, total capacity).
+std::vector<int> stratified_counts(int n, const std::vector<double>& capacity, size_t start);
+// One list per bin interleaved: the first of each bin (in order), then the second, ...
+std::vector<Arch> interleave_bins(std::vector<std::vector<Arch>> per_bin);
+
 class Sampler {
 public:
     Sampler(const Space& space, uint64_t seed);
@@ -41,6 +49,13 @@ public:
     // n distinct architectures from one bin.
     std::vector<Arch> sample_bin(int bin, int n_bins, int n,
                                  const std::unordered_set<std::string>* exclude = nullptr);
+    // n distinct architectures spread evenly over the bins (stratified_counts, each bin's
+    // capacity its number of architectures), interleaved bin by bin: the loop's test set,
+    // "balanced over bins" in counts, not only in expectation as `balanced` draws are.
+    // Throws when the space holds fewer than n.
+    std::vector<Arch> sample_stratified(int n, int n_bins, const std::unordered_set<std::string>* exclude = nullptr);
+    // Number of architectures whose depth lies in `bin` of n_bins (as double).
+    double bin_size(int bin, int n_bins) const;
 
     // Number of depth vectors whose total depth is d (exact, as double).
     double depth_vector_count(int total_depth) const;
