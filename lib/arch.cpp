@@ -67,7 +67,15 @@ public:
         if (t_.size() > max_len)
             fail(max_len, "text is " + std::to_string(t_.size()) + " bytes, longer than the longest " + s_.name +
                               " architecture (" + std::to_string(max_len) + ")");
-        const auto prefix = [&] { return "the space prefix '" + s_.name + ":'"; };
+        const auto prefix = [&] {
+            std::string m = "the space prefix '" + s_.name + ":'";
+            const size_t colon = t_.find(':');  // another space's architecture names its space
+            const std::string_view other = t_.substr(0, colon == std::string_view::npos ? 0 : colon);
+            bool name_like = !other.empty() && other.size() <= 64 && other != s_.name;
+            for (char c : other) name_like = name_like && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+            if (name_like) m += " (the text is an architecture of space '" + std::string(other) + "')";
+            return m;
+        };
         expect_literal(s_.name, prefix);
         expect_char(':', prefix);
         a.units.resize(s_.units.size());

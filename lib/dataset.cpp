@@ -110,6 +110,15 @@ static std::string trim(const std::string& s) {
     return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
+bool header_space(const DatasetMeta& meta, const std::string& where, Space* out) {
+    std::string text;
+    for (const auto& kv : meta)
+        if (kv.first == "space_line") text += kv.second + "\n";
+    if (text.empty()) return false;
+    *out = parse_space(text, where + " (its header's space description)");
+    return true;
+}
+
 DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads, uint64_t seed,
                              const MeasureProtocol& p) {
     DatasetMeta m;

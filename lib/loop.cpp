@@ -412,8 +412,8 @@ LoopResult Loop::run() {
     for (const auto& base : opt_.bases) {
         if (!base) throw Error(ErrorKind::InvalidArgument, "LoopOptions::bases holds a null predictor");
         if (!(base->space() == space_))
-            throw Error(ErrorKind::InvalidArgument, "a base predictor is for space '" + base->space().name +
-                                                        "', the loop runs '" + space_.name + "'");
+            throw Error(ErrorKind::InvalidArgument, "a base predictor is for " + space_difference(base->space(), space_) +
+                                                        " (the loop's)");
         if (base->model().log_target)
             throw Error(ErrorKind::InvalidArgument, "a base predictor regresses log latency; calibration needs one that "
                                                     "regresses latency (esm::calibrate_predictor)");

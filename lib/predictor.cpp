@@ -241,15 +241,14 @@ Predictor Predictor::load(const std::string& path) {
 Predictor Predictor::load(const std::string& path, const Space& expected) {
     Predictor p = load(path);
     if (p.space() != expected)
-        throw Error(ErrorKind::InvalidArgument, path + ": predictor was trained for space '" + p.space().name +
-                                                    "', which differs from the expected space '" + expected.name + "'");
+        throw Error(ErrorKind::InvalidArgument, path + ": the predictor was trained for " + space_difference(p.space(), expected));
     return p;
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw Error(ErrorKind::Io, "cannot create '" + tmp + "': " + std::strerror(errno));
+    if (fd < 0) throw Error(ErrorKind::Io, "cannot write '" + path + "' (creating its temporary '" + tmp + "'): " + std::strerror(errno));
     size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);

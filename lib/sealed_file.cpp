@@ -1,6 +1,8 @@
 // Versioned, checksummed text files and their line reader (lib/sealed_file.hpp).
 #include "sealed_file.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
@@ -62,6 +64,9 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
 }
 
 std::string read_whole_file(const std::string& path, const std::string& what) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        throw Error(ErrorKind::Io, "cannot read " + what + " file '" + path + "': it is a directory");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw Error(ErrorKind::Io, "cannot open " + what + " file '" + path + "': " + std::strerror(errno));
     std::ostringstream ss;

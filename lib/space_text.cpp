@@ -252,6 +252,19 @@ Space parse_space(const std::string& text, const std::string& where) {
     return s;
 }
 
+std::string space_difference(const Space& a, const Space& b) {
+    if (a.name != b.name) return "space '" + a.name + "', not '" + b.name + "'";
+    std::istringstream x(format_space(a)), y(format_space(b));
+    for (int line = 1;; ++line) {
+        std::string la, lb;
+        const bool more_a = static_cast<bool>(std::getline(x, la)), more_b = static_cast<bool>(std::getline(y, lb));
+        if (!more_a && !more_b) return "space '" + a.name + "' (the same description)";
+        if (la != lb)
+            return "another description of space '" + a.name + "' (line " + std::to_string(line) + ": '" +
+                   (more_a ? la : "(end)") + "', not '" + (more_b ? lb : "(end)") + "')";
+    }
+}
+
 std::string format_space(const Space& s) {
     std::ostringstream o;
     auto list = [&](const char* key, auto get) {

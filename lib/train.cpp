@@ -60,6 +60,10 @@ LatencyData read_latency_data(const std::string& path, const Space& space, const
 LatencyData latency_data_from_table(const Table& t, const Space& space, const std::string& target,
                                     bool drift_correction) {
     const std::string& path = t.source;
+    Space measured;
+    if (header_space(t.meta, path, &measured) && measured != space)
+        throw Error(ErrorKind::InvalidArgument, path + ": the dataset was measured in " +
+                                                    space_difference(measured, space) + " (the space in use)");
     LatencyData d;
     d.source = path;
     d.meta = t.meta;
@@ -176,7 +180,7 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
                  " weight_decay=" + std::to_string(opt.weight_decay) +
                  (cfg.weight_decay_grid.empty() ? "" : " (best on validation of a grid)") + " epochs=" + std::to_string(cfg.mlp.epochs) +
                  " min_steps=" + std::to_string(cfg.mlp.min_steps) +
-                 " epochs_run=" + std::to_string(rep.epochs_run) + " best_epoch=" + std::to_string(rep.best_epoch) +
+                 " epochs_run=" + std::to_string(rep.epochs_run) + " best_epoch=" + std::to_string(rep.best_epoch + 1) +
                  " batch=" + std::to_string(cfg.mlp.batch_size) + " val_frac=" + std::to_string(cfg.mlp.val_frac) +
                  " schedule=" + (cfg.mlp.schedule == LrSchedule::Cosine ? "cosine" : "constant") +
                  " log_target=" + (cfg.mlp.log_target ? "1" : "0") + " linear_skip=" + (cfg.mlp.linear_skip ? "1" : "0") +
@@ -282,7 +286,7 @@ Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, 
     std::snprintf(line, sizeof line, "fine-tuned: n_train=%zu lr=%g min_steps=%ld epochs=%d batch=%d val_frac=%g "
                   "relative_loss=%d seed=%llu correction_ridge=%g epochs_run=%d best_epoch=%d",
                   train.size(), opt.lr, opt.min_steps, opt.epochs, opt.batch_size, opt.val_frac, opt.relative_loss ? 1 : 0,
-                  static_cast<unsigned long long>(opt.seed), rep.skip_ridge, rep.epochs_run, rep.best_epoch);
+                  static_cast<unsigned long long>(opt.seed), rep.skip_ridge, rep.epochs_run, rep.best_epoch + 1);
     out.training = one_line(std::string(line) + " source=" + train.source + " from: " + start.training);
     if (report) *report = std::move(rep);
     return out;

@@ -326,7 +326,7 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     EXPECT_NE(t.err.find("calibrated base: latency = "), std::string::npos) << t.err;
     t = run_tool("esm-build", args + "--base " + out + "_pool/wrong.esm -o " + tmp_dir("base_tool_wrong"));
     EXPECT_EQ(t.status, 1);
-    EXPECT_NE(t.err.find("wrong.esm: predictor was trained for space 'mobilenetv3'"), std::string::npos) << t.err;
+    EXPECT_NE(t.err.find("wrong.esm: the predictor was trained for space 'mobilenetv3', not 'resnet'"), std::string::npos) << t.err;
 }
 
 // A base device that is not proportional to this one (its latency the square root of this

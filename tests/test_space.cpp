@@ -76,6 +76,17 @@ TEST(Space, DescriptionRoundTrip) {
     EXPECT_EQ(r.choices[1].values[1], 2.0 / 3.0);  // "2/3" is exact
 }
 
+TEST(Space, DifferenceNamesTheSpacesOrTheFirstDifferingLine) {
+    const Space o = preset("ofa-mbv3");
+    std::string text = format_space(o);
+    text.replace(text.find("width = 24 40 80 112 160"), 24, "width = 24 40 80 112 192");
+    const Space wider = parse_space(text);
+    EXPECT_EQ(space_difference(wider, o),
+              "another description of space 'ofa-mbv3' (line 4: 'width = 24 40 80 112 192', not 'width = 24 40 80 112 160')");
+    EXPECT_EQ(space_difference(preset("resnet"), o), "space 'resnet', not 'ofa-mbv3'");
+    EXPECT_EQ(space_difference(o, o), "space 'ofa-mbv3' (the same description)");
+}
+
 TEST(Space, CustomDescription) {
     Space s = parse_space(
         "name = tiny\nfamily = resnet\nunits = 2\nwidth = 32 64\nstride = 1 2\ndepth = 1-2 2-3\n"

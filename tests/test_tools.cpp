@@ -74,7 +74,7 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-info", "k3e50", 2, "no space"},
         {"esm-info", "'densenet:d1k1/d1k1/d1k1/d1k1/d1k1' --res 32", 1, "resolution 32 too small"},
         // The measurement-protocol options, shared by esm-measure and esm-build.
-        {"esm-measure", "--space resnet -o x.csv --trim 0.5", 2, "'--trim' expects a number in 0.000000..0.490000"},
+        {"esm-measure", "--space resnet -o x.csv --trim 0.5", 2, "'--trim' expects a number in 0..0.49"},
         {"esm-build", "--space resnet -o d --outlier-retries -1", 2, "'--outlier-retries' expects an integer in 0..1000"},
         {"esm-build", "--space resnet -o d --refs 1001", 2, "'--refs' expects an integer in 0..1000"},
         {"esm-build", "--space resnet -o d --linear-skip maybe", 2, "option '--linear-skip' expects on or off, got 'maybe'"},

@@ -131,6 +131,49 @@ TEST(ToolsLearning, TrainEvalPredict) {
     EXPECT_NE(out.find("predicts space 'ofa-mbv3', not 'resnet'"), std::string::npos) << out;
 }
 
+TEST(ToolsLearning, SpaceFromTheHeaderJsonToStdoutAndEarlyOutputChecks) {
+    Files fs;
+    // A libesm dataset of a custom space (ofa-mbv3 renamed): its header describes the space,
+    // so esm-train needs no --space; a --space that differs is refused, naming both.
+    esm::Space mine = esm::preset("ofa-mbv3");
+    mine.name = "myspace";
+    const std::string data = fs.dir + "/mine.csv", pred = fs.dir + "/mine.esmp";
+    {
+        std::ofstream f(data);
+        std::istringstream desc(esm::format_space(mine));
+        for (std::string line; std::getline(desc, line);) f << "# space_line: " << line << "\n";
+        f << "arch,latency_ms\n";
+        esm::Sampler smp(mine, 3);
+        for (const auto& a : smp.sample(esm::Strategy::Random, 120, 5)) f << esm::format_arch(mine, a) << "," << smooth_latency(a) << "\n";
+    }
+    std::string out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --epochs 20 --min-steps 0 -o " + pred, &out), 0) << out;
+    const esm::Predictor p = esm::Predictor::load(pred);
+    EXPECT_EQ(p.space(), mine);
+    // The best epoch as printed is the one the file records.
+    const size_t at = out.find("best epoch ");
+    ASSERT_NE(at, std::string::npos) << out;
+    const int best = std::atoi(out.c_str() + at + 11);
+    EXPECT_NE(p.training.find(" best_epoch=" + std::to_string(best) + " "), std::string::npos) << out << p.training;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 -o " + pred, &out), 1);
+    EXPECT_NE(out.find(data + ": the dataset was measured in space 'myspace', not 'ofa-mbv3' (the space in use)"),
+              std::string::npos) << out;
+    // --json -: the report alone on stdout.
+    ASSERT_EQ(run("(" + tool("esm-train") + " " + data + " --epochs 2 --min-steps 0 --json - -o " + pred + " 2>/dev/null)", &out), 0);
+    EXPECT_EQ(out.rfind("{\"overall\": {\"n\": 24", 0), 0u) << out;
+    EXPECT_EQ(out.find("trained on"), std::string::npos) << out;
+    std::ifstream dash(fs.dir + "/-");
+    EXPECT_FALSE(dash.good());
+    // An output nobody can write fails before training, naming the path.
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " -o " + fs.dir + "/no/such/dir/p.esmp", &out), 1);
+    EXPECT_NE(out.find("cannot write -o '" + fs.dir + "/no/such/dir/p.esmp': directory '" + fs.dir + "/no/such/dir'"),
+              std::string::npos) << out;
+    EXPECT_EQ(out.find("trained on"), std::string::npos) << out;
+    // A directory given as the predictor says so.
+    EXPECT_EQ(run(tool("esm-predict") + " " + fs.dir + " myspace:x", &out), 1);
+    EXPECT_NE(out.find("'" + fs.dir + "': it is a directory"), std::string::npos) << out;
+}
+
 TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {
     Files fs;
     const std::string data = fs.dir + "/d.csv";

@@ -1,7 +1,11 @@
 // Tiny command-line helper shared by the tools: options, --help, errors on stderr with
 // exit status 2 for usage and 1 for failures. Tools only; the library never exits.
 #pragma once
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -80,7 +84,7 @@ public:
         char* end = nullptr;
         double x = std::strtod(v.c_str(), &end);
         if (v.empty() || *end != '\0' || !(x >= lo && x <= hi))
-            usage_error("option '" + name + "' expects a number in " + std::to_string(lo) + ".." + std::to_string(hi) +
+            usage_error("option '" + name + "' expects a number in " + number(lo) + ".." + number(hi) +
                         ", got '" + v + "'");
         return x;
     }
@@ -114,11 +118,29 @@ public:
             char* e = nullptr;
             const double v = std::strtod(w.c_str(), &e);
             if (*e || !(v >= lo && v <= hi))
-                usage_error("option '" + name + "' expects numbers in " + std::to_string(lo) + ".." + std::to_string(hi) +
+                usage_error("option '" + name + "' expects numbers in " + number(lo) + ".." + number(hi) +
                             " separated by commas, got '" + get(name) + "'");
             out.push_back(v);
         }
         return out;
+    }
+
+    // The file option `name` names, after checking that its directory exists and is writable,
+    // so that a long job (training, profiling) fails at the start and not when it writes.
+    std::string output_path(const std::string& name) const {
+        const std::string path = get(name);
+        const size_t slash = path.rfind('/');
+        const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+        if (::access(dir.c_str(), W_OK) != 0)
+            fail("cannot write " + name + " '" + path + "': directory '" + dir + "': " + std::strerror(errno));
+        return path;
+    }
+
+    // A bound as a user writes it: 0.95, 1e+06, 65536 (not std::to_string's 0.950000).
+    static std::string number(double v) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%g", v);
+        return buf;
     }
 
     [[noreturn]] void usage_error(const std::string& msg) const {

@@ -106,6 +106,7 @@ int build(const esm_cli::Args& args) {
     if (args.positional().size() != 1) args.usage_error("build takes no positional arguments");
     if (!args.has("--space")) args.usage_error("--space is required");
     if (!args.has("-o")) args.usage_error("-o TABLE is required");
+    args.output_path("-o");  // profiling takes minutes: fail now, not when saving
     const esm::Space space = esm::load_space(args.get("--space"));
     const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
     const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));

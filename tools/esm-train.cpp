@@ -10,11 +10,12 @@
 #include "esm/train.hpp"
 
 static const std::string kUsage = std::string(
-    "usage: esm-train DATASET.csv --space S --encoding E -o PREDICTOR [options]\n"
+    "usage: esm-train DATASET.csv [--space S] [--encoding E] -o PREDICTOR [options]\n"
     "       esm-train DATASET.csv --base PREDICTOR[,PREDICTOR...] -o PREDICTOR [data options]\n"
     "Train an MLP latency predictor (or calibrate another device's) and report its accuracy\n"
     "on a held-out test set.\n"
-    "  --space S         preset or description file (default: the prefix of the first arch)\n"
+    "  --space S         preset or description file (default: a libesm dataset's own description, else\n"
+    "                    the preset named by the first arch's prefix)\n"
     "  --encoding E      onehot | feature | stat | fc | fcc (default fcc)\n"
     "  --res-encoding R  scalar | onehot | scaled | area | area-depth: how an elastic resolution is encoded\n"
     "                    (default scalar; esm-build uses area-depth)\n"
@@ -38,7 +39,7 @@ static const std::string kUsage = std::string(
     "  --patience N      stop after N epochs without improvement (default 0 = run all epochs)\n"
     "  --schedule S      cosine | constant learning rate (default cosine)\n"
     ) + esm_cli::kDriftUsage + std::string(
-    "  --json FILE       also write the metrics report as JSON\n"
+    "  --json FILE       also write the metrics report as JSON ('-': to stdout, the rest to stderr)\n"
     "  --threads N       OpenBLAS threads (default 1)\n"
     "  --verbose         print the training and validation loss every 10 epochs\n"
     "  --base P[,P..]    another device's predictor (same space): fit latency = a * base + b on the\n"
@@ -61,8 +62,13 @@ int main(int argc, char** argv) {
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
+        const std::string out_path = args.output_path("-o");
+        if (args.has("--json") && args.get("--json") != "-") args.output_path("--json");
         const std::string path = args.positional()[0];
         esm::set_blas_threads(static_cast<int>(args.get_int("--threads", 1, 1, 256)));
+        // --json -: the JSON report alone on stdout, the readable text on stderr.
+        const bool json_stdout = args.get("--json") == "-";
+        FILE* text = json_stdout ? stderr : stdout;
         // --base: calibrate that predictor (another device's; of several, the best on the rows)
         // instead of training a network.
         // --fine-tune: then train its network further.
@@ -81,20 +87,27 @@ int main(int argc, char** argv) {
                                                           "add --fine-tune)");
             for (const std::string& b : base_paths) bases.push_back(esm::Predictor::load(b));
         }
-        // The space: --space, else the base's, else the prefix of the first arch.
+        // The space: --space, else the base's, else the dataset header's description (libesm
+        // datasets), else the preset named by the first arch's prefix.
         std::string space_name = args.get("--space");
-        if (space_name.empty() && bases.empty()) {
+        esm::Space space;
+        if (!space_name.empty()) {
+            space = esm::load_space(space_name);
+        } else if (!bases.empty()) {
+            space = bases[0].space();
+        } else {
             esm::Table t = esm::read_table(path);
-            const int ac = t.require_column("arch");
-            if (t.rows.empty()) args.fail(path + ": no data rows");
-            space_name = esm::arch_space_name(t.rows[0][static_cast<size_t>(ac)]);
-            if (space_name.empty()) args.usage_error("no --space given and the first arch has no 'space:' prefix");
+            if (!esm::header_space(t.meta, path, &space)) {
+                const int ac = t.require_column("arch");
+                if (t.rows.empty()) args.fail(path + ": no data rows");
+                space_name = esm::arch_space_name(t.rows[0][static_cast<size_t>(ac)]);
+                if (space_name.empty()) args.usage_error("no --space given and the first arch has no 'space:' prefix");
+                space = esm::load_space(space_name);
+            }
         }
-        const esm::Space space = space_name.empty() ? bases[0].space() : esm::load_space(space_name);
         for (size_t k = 0; k < bases.size(); ++k)
             if (!(bases[k].space() == space))
-                args.fail("--base " + base_paths[k] + " predicts space '" + bases[k].space().name + "', not '" +
-                          space.name + "'");
+                args.fail("--base " + base_paths[k] + " predicts " + esm::space_difference(bases[k].space(), space));
         esm::TrainConfig cfg;
         cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
         cfg.res = esm::parse_res_encoding(args.get("--res-encoding", "scalar"));
@@ -128,11 +141,11 @@ int main(int argc, char** argv) {
 
         const bool drift = args.get_on_off("--drift-correction", true);
         esm::LatencyData all = esm::read_latency_data(path, space, target, drift), train, test;
-        std::printf("%s", esm_cli::drift_note(path, all.drift).c_str());
+        std::fprintf(text, "%s", esm_cli::drift_note(path, all.drift).c_str());
         if (args.has("--test")) {
             if (args.has("--test-frac")) args.usage_error("give --test or --test-frac, not both");
             test = esm::read_latency_data(args.get("--test"), space, all.target, drift);
-            std::printf("%s", esm_cli::drift_note(args.get("--test"), test.drift).c_str());
+            std::fprintf(text, "%s", esm_cli::drift_note(args.get("--test"), test.drift).c_str());
             // The whole file trains, in a seeded order so --train-size picks a random subset.
             esm::LatencyData none;
             esm::split_data(all, 0, seed, &train, &none);
@@ -161,45 +174,46 @@ int main(int argc, char** argv) {
         esm::Predictor p = !bases.empty() ? esm::calibrate_predictor(bases[pick], train, &ca, &cb)
                                           : esm::train_predictor(space, train, cfg, &rep);
         if (fine_tune) p = esm::fine_tune_predictor(p, train, cfg.mlp, &rep);
-        std::printf("space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
+        std::fprintf(text, "space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
                     esm::encoding_name(p.encoding()), p.encoder().length(), train.target.c_str());
         if (!bases.empty()) {
             if (bases.size() > 1)
-                std::printf("picked base %zu of %zu: leave-one-out error %.2f %% on the training rows\n", pick + 1,
+                std::fprintf(text, "picked base %zu of %zu: leave-one-out error %.2f %% on the training rows\n", pick + 1,
                             bases.size(), 100 * loo);
-            std::printf("calibrated the base predictor %s on %zu rows: latency = %.6g * base + %.6g\n",
+            std::fprintf(text, "calibrated the base predictor %s on %zu rows: latency = %.6g * base + %.6g\n",
                         base_paths[pick].c_str(), train.size(), ca, cb);
         }
         if (fine_tune) {
             if (rep.skip_ridge > 0)
-                std::printf("added a linear correction to its skip (ridge %g x rows, chosen by leave-one-out)\n",
+                std::fprintf(text, "added a linear correction to its skip (ridge %g x rows, chosen by leave-one-out)\n",
                             rep.skip_ridge);
-            std::printf("fine-tuned its network on the same rows: %d epochs, best epoch %d (validation MSE %.5g, in the "
+            std::fprintf(text, "fine-tuned its network on the same rows: %d epochs, best epoch %d (validation MSE %.5g, in the "
                         "base's standardised residual)%s\n",
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss,
                         rep.best_epoch < 0 ? "; no epoch beat the start, whose network is kept" : "");
         } else if (bases.empty()) {
-            std::printf("trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
+            std::fprintf(text, "trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
             if (cfg.mlp.linear_skip)  // the MSE is then of the network's target: the skip's residual
-                std::printf("; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
-            if (cfg.mlp.relative_loss) std::printf("; each row's error weighted by 1/latency^2");
-            std::printf("\n");
+                std::fprintf(text, "; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
+            if (cfg.mlp.relative_loss) std::fprintf(text, "; each row's error weighted by 1/latency^2");
+            std::fprintf(text, "\n");
         }
         if (args.has("--verbose"))
             for (size_t e = 0; e < rep.train_loss.size(); e += 10)
-                std::printf("epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],
+                std::fprintf(text, "epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],
                             e < rep.val_loss.size() ? rep.val_loss[e] : NAN);
         if (!test.archs.empty()) {
             esm::MetricsReport m = esm::evaluate_predictor(p, test, cfg.n_bins);
             p.metrics_json = esm::metrics_json(m);
-            std::printf("test set: %zu rows\n%s", test.size(), esm::metrics_table(m).c_str());
-            if (args.has("--json")) esm::write_file_atomic(args.get("--json"), p.metrics_json + "\n");
+            std::fprintf(text, "test set: %zu rows\n%s", test.size(), esm::metrics_table(m).c_str());
+            if (json_stdout) std::printf("%s\n", p.metrics_json.c_str());
+            else if (args.has("--json")) esm::write_file_atomic(args.get("--json"), p.metrics_json + "\n");
         } else {
-            std::printf("no test rows: metrics not computed\n");
+            std::fprintf(text, "no test rows: metrics not computed\n");
         }
-        p.save(args.get("-o"));
-        std::printf("wrote %s\n", args.get("-o").c_str());
+        p.save(out_path);
+        std::fprintf(text, "wrote %s\n", out_path.c_str());
         return 0;
     });
 }

@@ -39,6 +39,11 @@ bool dataset_meta_volatile(const std::string& key);
 DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads, uint64_t seed,
                              const MeasureProtocol& p);
 
+// The space description a libesm dataset's header carries (its `space_line` rows), parsed
+// into *out (`where` names the file in errors); false when the header has none (plain CSVs,
+// runner datasets).
+bool header_space(const DatasetMeta& meta, const std::string& where, Space* out);
+
 std::string cpu_model_name();  // from /proc/cpuinfo, "unknown" when absent
 std::string utc_timestamp();   // "2026-01-31T12:34:56Z"
 

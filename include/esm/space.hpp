@@ -85,6 +85,12 @@ Space load_space_file(const std::string& path);
 // A preset name or a description file path.
 Space load_space(const std::string& preset_or_path);
 
+// For messages about two spaces that are not equal: "space 'resnet', not 'mobilenetv3'", or
+// for two descriptions under one name "another description of space 'ofa-mbv3' (line 4:
+// 'width = 16 24 40 80 160', not 'width = 16 24 40 80 112')": a's first differing line of
+// format_space against b's.
+std::string space_difference(const Space& a, const Space& b);
+
 bool operator==(const Space& a, const Space& b);
 inline bool operator!=(const Space& a, const Space& b) { return !(a == b); }
 
