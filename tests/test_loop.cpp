@@ -563,3 +563,20 @@ TEST(Loop, SamplesMeasuredBeforeACrashAreNotMeasuredAgain) {
     }
     EXPECT_EQ(samples.size(), planned.size());
 }
+
+// The example runner of docs/runner.md, called as documented: esm-build measures through it
+// (it measures with esm-measure on the CPU) and every planned sample lands in the dataset.
+TEST(Loop, ExampleRunnerScriptWorksAsDocumented) {
+    const std::string out = tmp_dir("example_runner");
+    const std::string parent = out.substr(0, out.rfind('/')), name = out.substr(out.rfind('/') + 1);
+    const std::string cmd = "cd '" + parent + "' && ESM_MEASURE='" + tool_path("esm-measure") + "' " +
+                            tool_path("esm-build") + " --space mobilenetv3 --res 64 --runner '" + ESM_SOURCE_DIR +
+                            "/examples/runner/cpu_runner.sh \"$1\" \"$2\"' --refs 0 --initial 6 --step 5 "
+                            "--test-size 5 --max-iterations 1 --epochs 5 --min-steps 0 -o " + name +
+                            " > /dev/null 2> " + out + ".err";
+    const int st = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 3) << slurp(out + ".err");  // iteration budget
+    const auto samples = rows_of_kind(out + "/dataset.csv", "sample");
+    EXPECT_EQ(samples.size(), 11u) << slurp(out + ".err");
+    for (const auto& lat : column(out + "/dataset.csv", "latency_ms")) EXPECT_GT(std::stod(lat), 0.0);
+}

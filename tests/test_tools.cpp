@@ -67,7 +67,7 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-space", "nosuch", 1, "'nosuch' is neither a preset space"},
         {"esm-space", "--bogus", 2, "unknown option '--bogus'"},
         {"esm-sample", "--space resnet", 2, "-n is required"},
-        {"esm-sample", "--space resnet -n 5 --strategy weird", 1, "unknown sampling strategy 'weird'"},
+        {"esm-sample", "--space resnet -n 5 --strategy weird", 2, "option '--strategy': unknown sampling strategy 'weird'"},
         {"esm-sample", "--space resnet -n 5 --bins 99", 2, "'--bins' expects an integer in 1..25"},
         {"esm-sample", "--space resnet -n x", 2, "option '-n' expects an integer"},
         {"esm-info", "resnet:k3e50/k3e50", 1, "column 19"},
@@ -79,6 +79,9 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o d --refs 1001", 2, "'--refs' expects an integer in 0..1000"},
         {"esm-build", "--space resnet -o d --linear-skip maybe", 2, "option '--linear-skip' expects on or off, got 'maybe'"},
         {"esm-build", "--space resnet -o d --relative-loss 1", 2, "option '--relative-loss' expects on or off, got '1'"},
+        {"esm-build", "--space resnet -o d --encoding bogus", 2, "option '--encoding': unknown encoding 'bogus'"},
+        {"esm-build", "--space resnet -o d --device tpu", 2, "option '--device': "},
+        {"esm-build", "--space resnet -o d --target lat", 2, "--target goes with --pool (replay)"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

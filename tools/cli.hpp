@@ -125,6 +125,17 @@ public:
         return out;
     }
 
+    // Option `name` (dflt when absent) read by a library parser (esm::parse_strategy, ...):
+    // a value it refuses is a usage error (exit 2, with its message).
+    template <class F>
+    auto parse(const std::string& name, const std::string& dflt, F parser) const -> decltype(parser(std::string())) {
+        try {
+            return parser(get(name, dflt));
+        } catch (const std::exception& e) {
+            usage_error(std::string("option '") + name + "': " + e.what());
+        }
+    }
+
     // The file option `name` names, after checking that its directory exists and is writable,
     // so that a long job (training, profiling) fails at the start and not when it writes.
     std::string output_path(const std::string& name) const {

@@ -15,7 +15,8 @@ static const std::string kUsage = std::string(
     "  --threads T         executor threads (default 1)\n"
     "  --res R --batch B   input resolution (default: the space's) and batch (default 1)\n"
     ) + esm_cli::kProtocolUsage + std::string(
-    "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms (docs/runner.md)\n"
+    "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms; a script gets\n"
+    "                      them as CMD passes them on: './run.sh \"$1\" \"$2\"' (docs/runner.md)\n"
     "  --runner-timeout S  seconds per architecture (default 600)\n"
     "  --pool CSV          replay: draw samples and latencies from a measured CSV\n"
     "  --target COLUMN     the pool's latency column\n"
@@ -61,16 +62,17 @@ int main(int argc, char** argv) {
         if (!args.has("-o")) args.usage_error("-o DIR is required");
         if (args.has("--runner") + args.has("--pool") + args.has("--device") > 1)
             args.usage_error("give at most one of --device, --runner CMD and --pool CSV");
-        if (args.has("--pool") && !args.has("--target")) args.usage_error("--pool needs --target COLUMN");
+        if (args.has("--pool") != args.has("--target"))
+            args.usage_error(args.has("--pool") ? "--pool needs --target COLUMN" : "--target goes with --pool (replay)");
         const esm::Space space = esm::load_space(args.get("--space"));
         esm::LoopOptions o;
-        o.strategy = esm::parse_strategy(args.get("--strategy", "balanced"));
+        o.strategy = args.parse("--strategy", "balanced", esm::parse_strategy);
         o.n_initial = static_cast<int>(args.get_int("--initial", o.n_initial, 2, 10000000));
         o.n_step = static_cast<int>(args.get_int("--step", o.n_step, 1, 10000000));
         o.w1 = args.get_double("--w1", o.w1, 0, 1e6);
         o.w2 = args.get_double("--w2", o.w2, 0, 1e6);
-        o.encoding = esm::parse_encoding(args.get("--encoding", esm::encoding_name(o.encoding)));
-        o.res_encoding = esm::parse_res_encoding(args.get("--res-encoding", esm::res_encoding_name(o.res_encoding)));
+        o.encoding = args.parse("--encoding", esm::encoding_name(o.encoding), esm::parse_encoding);
+        o.res_encoding = args.parse("--res-encoding", esm::res_encoding_name(o.res_encoding), esm::parse_res_encoding);
         o.wd_grid = args.get_double_list("--wd-grid", 0, 10);
         o.mlp.linear_skip = args.get_on_off("--linear-skip", true);
         o.mlp.relative_loss = args.get_on_off("--relative-loss", false);
@@ -99,12 +101,15 @@ int main(int argc, char** argv) {
         } else if (args.has("--runner")) {
             esm::RunnerOptions r;
             r.command = args.get("--runner");
-            r.space_file = o.out_dir + "/space.txt";
+            // Absolute, so that a runner that changes directory still finds it.
+            char cwd[4096];
+            const bool relative = o.out_dir.empty() || o.out_dir[0] != '/';
+            r.space_file = (relative && ::getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" : std::string()) + o.out_dir + "/space.txt";
             r.timeout_s = args.get_double("--runner-timeout", 600, 1e-3, 1e7);
             source = esm::make_runner_source(space, r, proto, o.seed);
         } else {
             esm::ExecutorOptions ex;
-            ex.backend = esm::parse_backend(args.get("--device", "cpu"));
+            ex.backend = args.parse("--device", "cpu", esm::parse_backend);
             ex.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
             ex.seed = o.seed;
             const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));

@@ -111,7 +111,7 @@ int build(const esm_cli::Args& args) {
     const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
     const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
     esm::ExecutorOptions ex;
-    ex.backend = esm::parse_backend(args.get("--device", "cpu"));
+    ex.backend = args.parse("--device", "cpu", esm::parse_backend);
     ex.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
     ex.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
     esm::MeasureProtocol proto;

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
         const int span = s.max_depth() - s.min_depth() + 1;
         const int n = static_cast<int>(args.get_int("-n", 0, 0, 100000000));
         const int bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
-        const auto strategy = esm::parse_strategy(args.get("--strategy", "random"));
+        const auto strategy = args.parse("--strategy", "random", esm::parse_strategy);
         const auto seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         esm::Sampler sampler(s, seed);
         for (const auto& a : sampler.sample(strategy, n, bins)) std::printf("%s\n", esm::format_arch(s, a).c_str());

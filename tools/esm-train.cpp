@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
             if (!(bases[k].space() == space))
                 args.fail("--base " + base_paths[k] + " predicts " + esm::space_difference(bases[k].space(), space));
         esm::TrainConfig cfg;
-        cfg.encoding = esm::parse_encoding(args.get("--encoding", "fcc"));
-        cfg.res = esm::parse_res_encoding(args.get("--res-encoding", "scalar"));
+        cfg.encoding = args.parse("--encoding", "fcc", esm::parse_encoding);
+        cfg.res = args.parse("--res-encoding", "scalar", esm::parse_res_encoding);
         const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
         cfg.mlp.seed = seed;
         cfg.mlp.log_target = args.has("--log-target");
