@@ -433,12 +433,16 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Executor> make_executor(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
+void require_device(int device) {
     const int n = device_count();
-    if (n == 0) throw Error(ErrorKind::Unsupported, "backend cuda: no CUDA device present: " + device_summary());
-    if (options.device < 0 || options.device >= n)
-        throw Error(ErrorKind::InvalidArgument, "backend cuda: device " + std::to_string(options.device) +
-                                                    " out of range (" + std::to_string(n) + " device(s))");
+    if (n == 0) throw Error(ErrorKind::Unsupported, "backend cuda: " + device_summary());  // says why there is none
+    if (device < 0 || device >= n)
+        throw Error(ErrorKind::InvalidArgument, "backend cuda: device " + std::to_string(device) + " out of range (" +
+                                                    std::to_string(n) + " device(s))");
+}
+
+std::unique_ptr<Executor> make_executor(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
+    require_device(options.device);
     return std::make_unique<CudaExecutor>(plan, weights, options);
 }
 

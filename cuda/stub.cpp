@@ -12,10 +12,15 @@ std::string device_summary() { return "this libesm was built without CUDA (ESM_C
 DeviceInfo device_info(int) { return DeviceInfo{}; }
 std::string device_header(int) { return "gpu=none;cuda=off"; }
 
-std::unique_ptr<Executor> make_executor(const Plan&, const Weights&, const ExecutorOptions&) {
+void require_device(int) {
     throw Error(ErrorKind::Unsupported,
                 "backend cuda: this libesm was built without CUDA (ESM_CUDA=OFF, or AUTO found no nvcc/cuDNN); "
                 "rebuild with -DESM_CUDA=ON on a machine with the CUDA toolkit and cuDNN");
+}
+
+std::unique_ptr<Executor> make_executor(const Plan&, const Weights&, const ExecutorOptions&) {
+    require_device(0);
+    return nullptr;  // not reached
 }
 
 }  // namespace esm::cuda

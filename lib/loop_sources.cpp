@@ -148,6 +148,9 @@ std::unique_ptr<LatencySource> make_runner_source(const Space& space, const Runn
 
 std::unique_ptr<LatencySource> make_executor_source(const Space& space, int batch, int res, const ExecutorOptions& options,
                                                     const MeasureProtocol& p, uint64_t seed) {
+    // A missing GPU fails here, before the loop writes its output directory (a header naming
+    // no GPU would bind that directory to a device that is not there).
+    if (options.backend == Backend::Cuda) cuda::require_device(options.device);
     DatasetMeta meta = cpu_dataset_meta(space, res, batch, options.threads, seed, p);
     if (options.backend == Backend::Cuda) {  // the GPU, its libraries and TF32 instead of the CPU
         for (auto& kv : meta) {

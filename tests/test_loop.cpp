@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "esm/common.hpp"
+#include "esm/cuda.hpp"
 #include "esm/extend.hpp"
 #include "esm/loop.hpp"
 #include "esm/predictor.hpp"
@@ -579,4 +580,16 @@ TEST(Loop, ExampleRunnerScriptWorksAsDocumented) {
     const auto samples = rows_of_kind(out + "/dataset.csv", "sample");
     EXPECT_EQ(samples.size(), 11u) << slurp(out + ".err");
     for (const auto& lat : column(out + "/dataset.csv", "latency_ms")) EXPECT_GT(std::stod(lat), 0.0);
+}
+
+// Without a GPU, esm-build --device cuda fails before it writes anything: the same -o can
+// then be used with the CPU (a header naming no GPU would bind the directory to it).
+TEST(Loop, MissingGpuLeavesNoOutputDirectory) {
+    if (cuda::device_count() > 0) GTEST_SKIP() << "a GPU is present";
+    const std::string out = tmp_dir("no_gpu");
+    ToolResult r = run_tool("esm-build", "--space mobilenetv3 --device cuda --initial 4 --test-size 5 -o " + out);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("backend cuda: "), std::string::npos) << r.err;
+    std::ifstream header(out + "/dataset.csv");
+    EXPECT_FALSE(header.good());
 }

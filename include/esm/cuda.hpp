@@ -11,6 +11,11 @@ bool built_with_cuda();
 int device_count();            // 0 without CUDA or without a device
 std::string device_summary();  // one line for headers and error messages
 
+// Throws esm::Error unless this build has CUDA (Unsupported) and device ordinal `device`
+// is present (Unsupported without a device, InvalidArgument out of range); what the CUDA
+// executor checks first, for callers that must fail before they write anything.
+void require_device(int device);
+
 // Facts about one device and the libraries this build runs with. Zero/empty where
 // unknown: without CUDA, without a device, or for an ordinal out of range. Never throws.
 struct DeviceInfo {
