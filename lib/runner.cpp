@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -58,6 +59,25 @@ ExternalRunner::ExternalRunner(RunnerOptions opt) : opt_(std::move(opt)) {
 
 namespace {
 
+// The process groups of the runner commands running now (0: a free slot), for
+// kill_running_runners; lock-free, as a signal handler reads them.
+constexpr int kSlots = 64;
+static_assert(std::atomic<pid_t>::is_always_lock_free, "read from a signal handler");
+std::atomic<pid_t> g_running[kSlots];
+
+struct RunningSlot {
+    int slot = -1;
+    explicit RunningSlot(pid_t pid) {
+        for (int i = 0; i < kSlots && slot < 0; ++i) {
+            pid_t free = 0;
+            if (g_running[i].compare_exchange_strong(free, pid)) slot = i;
+        }
+    }
+    ~RunningSlot() {
+        if (slot >= 0) g_running[slot].store(0);
+    }
+};
+
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 std::string tail(const std::string& s, size_t n) {
@@ -67,6 +87,13 @@ std::string tail(const std::string& s, size_t n) {
 }
 
 }  // namespace
+
+void kill_running_runners() {
+    for (auto& p : g_running) {
+        const pid_t pid = p.load();
+        if (pid > 0) kill(-pid, SIGKILL);
+    }
+}
 
 double ExternalRunner::measure(const std::string& arch) const {
     int in[2], out[2], err[2];
@@ -84,6 +111,7 @@ double ExternalRunner::measure(const std::string& arch) const {
         _exit(127);
     }
     setpgid(pid, pid);
+    const RunningSlot running(pid);
     close(in[0]);
     close(out[1]);
     close(err[1]);

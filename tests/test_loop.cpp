@@ -593,3 +593,36 @@ TEST(Loop, MissingGpuLeavesNoOutputDirectory) {
     std::ifstream header(out + "/dataset.csv");
     EXPECT_FALSE(header.good());
 }
+
+// SIGTERM (or Ctrl-C) to esm-build stops the runner command it is waiting for too: the
+// runner lives in its own process group, which the terminal's signals do not reach.
+TEST(Loop, StoppingEsmBuildStopsItsRunner) {
+    const std::string out = tmp_dir("stop_runner"), pid_file = out + "_runner_pid";
+    std::remove(pid_file.c_str());
+    const pid_t pid = spawn_tool("esm-build", "--space mobilenetv3 --refs 0 --initial 4 --test-size 5 --runner 'echo $$ > " +
+                                                  pid_file + "; sleep 30; echo 1' -o " + out);
+    pid_t runner = 0;
+    for (int i = 0; i < 500 && runner <= 0; ++i) {
+        usleep(20000);
+        std::ifstream(pid_file) >> runner;
+    }
+    ASSERT_GT(runner, 0) << "the runner never started";
+    auto alive = [](pid_t p) {  // a zombie, waiting for its new parent to reap it, counts as gone
+        std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+        std::string s;
+        std::getline(stat, s);
+        const size_t paren = s.rfind(')');
+        return !s.empty() && paren != std::string::npos && paren + 2 < s.size() && s[paren + 2] != 'Z';
+    };
+    EXPECT_TRUE(alive(runner));
+    kill(pid, SIGTERM);
+    const int st = wait_status(pid);
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) << st;
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+        gone = !alive(runner);
+        if (!gone) usleep(20000);
+    }
+    EXPECT_TRUE(gone) << "runner " << runner << " still runs after esm-build was stopped";
+    if (!gone) kill(-runner, SIGKILL);
+}

@@ -1,11 +1,13 @@
 // esm-build: the ESM loop end to end (sample, measure, train, evaluate, extend) into an
 // output directory holding the predictor, the dataset, report.json and SVG plots.
+#include <csignal>
 #include <cstdio>
 
 #include "cli.hpp"
 #include "drift_cli.hpp"
 #include "protocol_cli.hpp"
 #include "esm/loop.hpp"
+#include "esm/runner.hpp"
 
 static const std::string kUsage = std::string(
     "usage: esm-build --space S [--device cpu|cuda | --runner CMD | --pool CSV --target COLUMN] [options] -o DIR\n"
@@ -46,7 +48,16 @@ static const std::string kUsage = std::string(
     "  --seed X            (default 1)\n"
     "  -o DIR              output directory; rerunning the same command resumes it\n");
 
+// Ctrl-C, SIGTERM, SIGHUP: the runner command measuring now (in its own process group, out
+// of the terminal's reach) is killed too, then the signal takes its default course.
+extern "C" void stop_with_runner(int sig) {
+    esm::kill_running_runners();
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
 int main(int argc, char** argv) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, stop_with_runner);
     esm_cli::Args args(argc, argv, kUsage,
                        esm_cli::with_protocol_options({{"--space", true},     {"--runner", true}, {"--runner-timeout", true}, {"--pool", true},
                         {"--target", true},    {"--strategy", true}, {"--initial", true},     {"--step", true},
