@@ -72,9 +72,26 @@ std::string bases_id(const std::vector<std::shared_ptr<const Predictor>>& bases)
     return id;
 }
 
+// How the loop trains its network, in one line: a resumed run retrains every iteration, and
+// its plans follow from the accuracies, so these are part of the experiment too.
+std::string training_id(const LoopOptions& o) {
+    const MlpOptions& m = o.mlp;
+    std::string hidden, grid;
+    for (int h : m.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
+    for (double w : o.wd_grid) grid += (grid.empty() ? "" : ",") + fmt(w);
+    return "hidden=" + hidden + " lr=" + fmt(m.lr) + " weight_decay=" + fmt(m.weight_decay) +
+           " wd_grid=" + (grid.empty() ? "none" : grid) + " epochs=" + std::to_string(m.epochs) +
+           " min_steps=" + std::to_string(m.min_steps) + " batch=" + std::to_string(m.batch_size) +
+           " val_frac=" + fmt(m.val_frac) + " patience=" + std::to_string(m.patience) +
+           " schedule=" + (m.schedule == LrSchedule::Cosine ? "cosine" : "constant") +
+           " log_target=" + (m.log_target ? "1" : "0") + " linear_skip=" + (m.linear_skip ? "1" : "0") +
+           " relative_loss=" + (m.relative_loss ? "1" : "0") + " seed=" + std::to_string(m.seed) +
+           " drift_correction=" + (o.drift_correction ? "1" : "0");
+}
+
 // The settings that define an experiment; a resumed run must match them (budgets may change).
-// Settings added later read as their old default in a directory written before them.
-const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}};
+// Settings added later read as their default in a directory written before them.
+const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}, {"training", training_id(LoopOptions())}};
 
 std::vector<std::pair<std::string, std::string>> settings_of(const Space& space, const LoopOptions& o) {
     // On a fixed resolution area-depth encodes as area does (no depths appended): recorded as
@@ -94,7 +111,8 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"acc_th", fmt(o.acc_th)},
             {"test_size", std::to_string(o.test_size)},
             {"seed", std::to_string(o.seed)},
-            {"base", bases_id(o.bases)}};
+            {"base", bases_id(o.bases)},
+            {"training", training_id(o)}};
 }
 
 struct Planned {

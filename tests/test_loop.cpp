@@ -218,6 +218,10 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
     EXPECT_NO_THROW(run_esm_loop(s, other, *src));
     other.res_encoding = ResEncoding::Scaled;
     expect_refused(s, other, *src, "holds a run with res_encoding = area, this run asks res_encoding = scaled");
+    // How the network trains is part of it too: a resume retrains every iteration.
+    other = o;
+    other.mlp.relative_loss = true;
+    expect_refused(s, other, *src, " relative_loss=0 seed=1 drift_correction=1, this run asks training = ");
     auto runner = make_runner_source(s, {"echo 1", "", 10});
     expect_refused(s, o, *runner, "measured under other settings and is left untouched");
     EXPECT_THROW(run_esm_loop(s, [&] { auto b = o; b.w1 = b.w2 = 0; b.out_dir = tmp_dir("w"); return b; }(), *src), Error);

@@ -22,11 +22,12 @@ trap 'rm -rf "$tmp"' EXIT
 #   adb shell /data/local/tmp/benchmark_model --graph=/data/local/tmp/model.tflite \
 #       --num_runs=150 --warmup_runs=10 > "$tmp/log"
 #   awk '/avg=/ { sub(/.*avg=/, ""); print $1 / 1000 }' "$tmp/log" | tail -n 1   (us -> ms)
-# Here: 10 warm-up and 50 timed runs on one CPU thread, the middle 60 % averaged; no
-# reference models (esm-build's quality control keeps its own around this runner).
+# Here: 10 warm-up and 50 timed runs on one CPU thread, the middle 60 % averaged (robust to
+# a few slow runs, so no outlier rule: --outlier-spread 1); no reference models (esm-build's
+# quality control keeps its own around this runner).
 echo "$arch" | "$esm_measure" --space "$space" --archs - --warmup 10 --runs 50 --refs 0 \
-    -o "$tmp/one.csv" >&2
-# the latency_ms column of the measured row (kind "sample"; an outlier is "dropped")
+    --outlier-spread 1 -o "$tmp/one.csv" >&2
+# the latency_ms column of the measured row
 latency=$(awk -F, '!/^#/ && $6 == "sample" { print $3 }' "$tmp/one.csv")
 # ---- to here ---------------------------------------------------------------------------
 
