@@ -49,7 +49,22 @@ void pad_range(double& lo, double& hi) {
     lo -= m, hi += m;
 }
 
-void axes(std::ostringstream& o, const Frame& f, const std::string& title, const std::string& xl, const std::string& yl) {
+// Tick values inside [lo, hi] at the round step (1, 2 or 5 times a power of ten) nearest to
+// a fifth of the range; at least 1 on an axis of whole numbers (iterations).
+std::vector<double> ticks(double lo, double hi, bool whole) {
+    const double raw = (hi - lo) / 5, mag = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = mag;
+    for (double m : {2.0, 5.0, 10.0})  // the round step nearest to raw, in ratio
+        if (std::fabs(std::log(m * mag / raw)) < std::fabs(std::log(step / raw))) step = m * mag;
+    if (whole) step = std::max(step, 1.0);
+    std::vector<double> t;
+    for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9 && t.size() < 50; v += step)
+        t.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+    return t;
+}
+
+void axes(std::ostringstream& o, const Frame& f, const std::string& title, const std::string& xl, const std::string& yl,
+          bool whole_x = false) {
     o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kW << "\" height=\"" << kH << "\" viewBox=\"0 0 " << kW
       << ' ' << kH << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
       << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
@@ -59,13 +74,12 @@ void axes(std::ostringstream& o, const Frame& f, const std::string& title, const
       << esc(yl) << "</text>\n"
       << "<rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - kR << "\" height=\"" << kH - kT - kB
       << "\" fill=\"none\" stroke=\"black\"/>\n";
-    for (int i = 0; i <= 5; ++i) {
-        const double xv = f.x0 + (f.x1 - f.x0) * i / 5, yv = f.y0 + (f.y1 - f.y0) * i / 5;
-        o << "<text x=\"" << f.px(xv) << "\" y=\"" << kH - kB + 16 << "\" text-anchor=\"middle\">" << num(xv) << "</text>\n"
-          << "<text x=\"" << kL - 6 << "\" y=\"" << f.py(yv) + 4 << "\" text-anchor=\"end\">" << num(yv) << "</text>\n"
+    for (double xv : ticks(f.x0, f.x1, whole_x))
+        o << "<text x=\"" << f.px(xv) << "\" y=\"" << kH - kB + 16 << "\" text-anchor=\"middle\">" << num(xv) << "</text>\n";
+    for (double yv : ticks(f.y0, f.y1, false))
+        o << "<text x=\"" << kL - 6 << "\" y=\"" << f.py(yv) + 4 << "\" text-anchor=\"end\">" << num(yv) << "</text>\n"
           << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(yv) << "\" y2=\"" << f.py(yv)
           << "\" stroke=\"#ddd\"/>\n";
-    }
 }
 
 }  // namespace
@@ -99,18 +113,20 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel, con
 std::string svg_lines(const std::string& title, const std::string& xlabel, const std::string& ylabel,
                       const std::vector<Series>& series, double hline) {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    bool whole_x = true;  // iterations, sample counts: no ticks between whole numbers
     for (const auto& s : series)
         for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
             if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
             x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]);
             y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
+            whole_x = whole_x && s.x[i] == std::floor(s.x[i]);
         }
     if (std::isfinite(hline)) y0 = std::min(y0, hline), y1 = std::max(y1, hline);
     pad_range(x0, x1);
     pad_range(y0, y1);
     Frame f{x0, x1, y0, y1};
     std::ostringstream o;
-    axes(o, f, title, xlabel, ylabel);
+    axes(o, f, title, xlabel, ylabel, whole_x);
     if (std::isfinite(hline))
         o << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(hline) << "\" y2=\"" << f.py(hline)
           << "\" stroke=\"black\" stroke-dasharray=\"6 4\"/>\n";

@@ -35,6 +35,6 @@ for attempt in 1 2 3; do
 done
 if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then exit "$status"; fi  # 3: stopped by the budget, predictor written
 echo
-echo "example: predicted latency (ms) of three new architectures (esm-predict $OUT/predictor.esm ARCH...):"
+echo "example: predicted latency (ms) of three new architectures ($BUILD/esm-predict $OUT/predictor.esm ARCH...):"
 "$BUILD/esm-sample" --space mobilenetv3 -n 3 --seed 123 > "$OUT/example-archs.txt"
 "$BUILD/esm-predict" "$OUT/predictor.esm" - < "$OUT/example-archs.txt" | paste - "$OUT/example-archs.txt"

@@ -141,6 +141,17 @@ TEST(Svg, ScatterAndLinesAreWellFormed) {
     std::string l = svg_lines("acc", "samples", "%", {{"bin 0", {100, 200}, {90, 95}}, {"bin 1", {100, 200}, {97, 99}}}, 98);
     EXPECT_NE(l.find("bin 1"), std::string::npos);
     EXPECT_NE(l.find("stroke-dasharray=\"6 4\""), std::string::npos);
+    // Round ticks; over iterations 0..2 whole numbers only (the range is padded to -0.1..2.1).
+    std::string it = svg_lines("bins", "iteration", "%", {{"bin 0", {0, 1, 2}, {97.3, 97.9, 98.6}}}, 98);
+    std::vector<std::string> labels;
+    std::regex label("text-anchor=\"middle\">([^<]*)</text>");
+    for (auto m = std::sregex_iterator(it.begin(), it.end(), label); m != std::sregex_iterator(); ++m) labels.push_back((*m)[1]);
+    // the x axis label, then the x ticks
+    EXPECT_EQ(labels, (std::vector<std::string>{"iteration", "0", "1", "2"}));
+    std::regex ylabel("text-anchor=\"end\">([^<]*)</text>");
+    labels.clear();
+    for (auto m = std::sregex_iterator(it.begin(), it.end(), ylabel); m != std::sregex_iterator(); ++m) labels.push_back((*m)[1]);
+    EXPECT_EQ(labels, (std::vector<std::string>{"97.4", "97.6", "97.8", "98", "98.2", "98.4", "98.6"}));
     // Degenerate input (one point, NaN) still gives a valid picture.
     std::string d = svg_scatter("t", "x", "y", {5, NAN}, {5, 1});
     EXPECT_NE(d.find("</svg>"), std::string::npos);
