@@ -106,6 +106,57 @@ TEST(Encode, MobilenetFccUsesSameLayout) {
     expect_vector(f, 56, {{0, 7}, {1, 6}, {14, 3}, {15, 3}, {28, 5}, {29, 4}, {30, 5}, {31, 4}, {42, 3}, {43, 6}});
 }
 
+// The ResNet example in the MobileNetV3 space: the same layout, e as the expand ratio 3/4/6.
+const char* kMbv3 = "mobilenetv3:k3e50-k5e100/k7e67/k3e100-k3e100-k5e50/k7e50";
+
+TEST(Encode, MobilenetStatFcOneHot) {
+    // stat per unit: depth, mean and std of k, mean and std of e (3, 4, 6); u2's e {6, 6, 3}:
+    // mean 5, deviations 1, 1, -2, variance 2
+    const double stat[20] = {2, 4, 1, 4.5, 1.5,  //
+                             1, 7, 0, 4, 0,      //
+                             3, 11.0 / 3, std::sqrt(8.0 / 9), 5, std::sqrt(2.0),  //
+                             1, 7, 0, 3, 0};
+    auto st = enc("mobilenetv3", kMbv3, Encoding::Stat);
+    ASSERT_EQ(st.size(), 20u);
+    for (int i = 0; i < 20; ++i) EXPECT_NEAR(st[static_cast<size_t>(i)], stat[i], 1e-6) << i;
+    // fc counts value indices: the ResNet vector
+    const float fc[28] = {2, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 3, 2, 1, 0, 1, 0, 2, 1, 0, 0, 1, 1, 0, 0};
+    auto f = enc("mobilenetv3", kMbv3, Encoding::FC);
+    ASSERT_EQ(f.size(), 28u);
+    for (int i = 0; i < 28; ++i) EXPECT_EQ(f[static_cast<size_t>(i)], fc[i]) << i;
+    // onehot: 7 slots x 10 per unit; u0 k3e50 (0), k5e100 (5), absent slots 2-6 at 9 of each
+    expect_vector(enc("mobilenetv3", kMbv3, Encoding::OneHot), 280,
+                  {{0, 1}, {15, 1}, {29, 1}, {39, 1}, {49, 1}, {59, 1}, {69, 1},                  // u0
+                   {77, 1}, {89, 1}, {99, 1}, {109, 1}, {119, 1}, {129, 1}, {139, 1},             // u1: k7e67 (7)
+                   {142, 1}, {152, 1}, {163, 1}, {179, 1}, {189, 1}, {199, 1}, {209, 1},          // u2: 2, 2, 3
+                   {216, 1}, {229, 1}, {239, 1}, {249, 1}, {259, 1}, {269, 1}, {279, 1}});        // u3: k7e50 (6)
+}
+
+// ofa-mbv3 (5 units x 2-4 slots, e as ratios 3/4/6, elastic resolution as res/224 last).
+TEST(Encode, OfaFcFeatureOneHot) {
+    // fc per unit: depth, #k3 #k5 #k7, #e3 #e4 #e6
+    expect_vector(enc("ofa-mbv3", kOfa, Encoding::FC), 36,
+                  {{0, 2}, {2, 1}, {3, 1}, {5, 1}, {6, 1},                   // u0: k7e6, k5e4
+                   {7, 2}, {10, 2}, {11, 1}, {13, 1},                        // u1: k7e6, k7e3
+                   {14, 2}, {16, 1}, {17, 1}, {18, 1}, {20, 1},              // u2: k5e3, k7e6
+                   {21, 2}, {22, 1}, {23, 1}, {25, 1}, {27, 1},              // u3: k5e3, k3e6
+                   {28, 3}, {29, 1}, {30, 2}, {32, 1}, {33, 1}, {34, 1},     // u4: k5e6, k3e4, k5e3
+                   {35, 204.0 / 224}});
+    // feature: 4 slots x (k, e) per unit
+    expect_vector(enc("ofa-mbv3", kOfa, Encoding::Feature), 41,
+                  {{0, 7}, {1, 6}, {2, 5}, {3, 4}, {8, 7}, {9, 6}, {10, 7}, {11, 3}, {16, 5}, {17, 3}, {18, 7}, {19, 6},
+                   {24, 5}, {25, 3}, {26, 3}, {27, 6}, {32, 5}, {33, 6}, {34, 3}, {35, 4}, {36, 5}, {37, 3},
+                   {40, 204.0 / 224}});
+    // onehot: 4 slots x 10 per unit (40 each)
+    expect_vector(enc("ofa-mbv3", kOfa, Encoding::OneHot), 201,
+                  {{8, 1}, {14, 1}, {29, 1}, {39, 1},                        // u0: 8, 4, absent, absent
+                   {48, 1}, {56, 1}, {69, 1}, {79, 1},                       // u1: 8, 6
+                   {83, 1}, {98, 1}, {109, 1}, {119, 1},                     // u2: 3, 8
+                   {123, 1}, {132, 1}, {149, 1}, {159, 1},                   // u3: 3, 2
+                   {165, 1}, {171, 1}, {183, 1}, {199, 1},                   // u4: 5, 1, 3
+                   {200, 204.0 / 224}});
+}
+
 // DenseNet: one kernel per unit (k 1,3,5,7,9 -> index 0..4), standing for every layer.
 TEST(Encode, DensenetFcc) {
     expect_vector(enc("densenet", kDense, Encoding::FCC), 25, {{1, 6}, {5 + 2, 12}, {10 + 0, 20}, {15 + 3, 16}, {20 + 4, 3}});
