@@ -134,6 +134,7 @@ private:
     void plan_iteration(int it, const IterationReport* previous);
     std::vector<Arch> draw(Strategy st, int n, int bin, uint64_t seed_salt);
     std::vector<Arch> draw_test(int n);
+    uint64_t seed_for(uint64_t salt) const;
     double measure_iteration(int it);
     IterationReport train_and_evaluate(int it, Predictor** out);
     void write_reports(const LoopResult& r, const std::vector<double>& y, const std::vector<double>& yhat);
@@ -212,21 +213,22 @@ void Loop::load_plans() {
 }
 
 // Fresh RNG per (iteration, purpose): a resumed run plans exactly what an uninterrupted one would.
+uint64_t Loop::seed_for(uint64_t salt) const { return opt_.seed * 0x9E3779B97F4A7C15ull + salt; }
+
 // The held-out test set, stratified: as many archs in every bin as the space (or the pool)
 // allows, so that each bin's accuracy in the bin-wise criterion rests on the same count.
 std::vector<Arch> Loop::draw_test(int n) {
     if (n <= 0) return {};
-    const uint64_t seed = opt_.seed * 0x9E3779B97F4A7C15ull + 1;
     if (const Pool* pool = src_.pool()) {
-        Rng rng(seed);
+        Rng rng(seed_for(1));
         return pool->draw_stratified(n, opt_.n_bins, rng, planned_set_);
     }
-    return Sampler(space_, seed).sample_stratified(n, opt_.n_bins, &planned_set_);
+    return Sampler(space_, seed_for(1)).sample_stratified(n, opt_.n_bins, &planned_set_);
 }
 
 std::vector<Arch> Loop::draw(Strategy st, int n, int bin, uint64_t salt) {
     if (n <= 0) return {};
-    const uint64_t seed = opt_.seed * 0x9E3779B97F4A7C15ull + salt;
+    const uint64_t seed = seed_for(salt);
     if (const Pool* pool = src_.pool()) {
         Rng rng(seed);
         return bin >= 0 ? pool->draw_bin(bin, opt_.n_bins, n, rng, planned_set_)
