@@ -509,6 +509,10 @@ esm_status esm_dataset_open(const char* path, esm_space_t space, const char* dev
     ESM_NEED(device);
     ESM_NEED(backend);
     return guard(__func__, [&] {
+        for (const char* v : {device, backend})  // one header line each
+            if (std::strpbrk(v, "\r\n") || !*v)
+                throw esm::Error(esm::ErrorKind::InvalidArgument,
+                                 std::string("device and backend must be one non-empty line; got '") + v + "'");
         esm::DatasetMeta meta = {{"format", "esm-latency-dataset 1"},
                                  {"library_version", esm::version()},
                                  {"device", device},
@@ -527,8 +531,10 @@ esm_status esm_dataset_append(esm_dataset_t dataset, esm_arch_t arch, const esm_
     ESM_NEED(m);
     if (!same_space(dataset->space, arch->space))
         return fail(ESM_ERR_INVALID_ARGUMENT, "esm_dataset_append: the architecture is of another space");
-    if (!(m->latency_ms > 0) || !(m->std_ms >= 0) || m->runs < 1)
-        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_dataset_append: latency must be > 0, std >= 0 and runs >= 1");
+    if (!(m->latency_ms > 0) || !(m->std_ms >= 0) || !std::isfinite(m->latency_ms) || !std::isfinite(m->std_ms) ||
+        m->runs < 1)
+        return fail(ESM_ERR_INVALID_ARGUMENT,
+                    "esm_dataset_append: latency must be finite and > 0, std finite and >= 0, runs >= 1");
     return guard(__func__, [&] {
         esm::DatasetRow r;
         r.arch = esm::format_arch(*arch->space, arch->a);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -246,7 +247,10 @@ Predictor Predictor::load(const std::string& path, const Space& expected) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    // Unique per call: two threads (or processes) saving to one path each write their own
+    // temporary, and the last rename wins whole.
+    static std::atomic<unsigned> calls{0};
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(calls++);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw Error(ErrorKind::Io, "cannot write '" + path + "' (creating its temporary '" + tmp + "'): " + std::strerror(errno));
     size_t done = 0;

@@ -39,7 +39,13 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
     const std::string head = magic + " ";
     if (text.compare(0, head.size(), head) != 0)
         throw Error(ErrorKind::Format, where + ": not a libesm " + what + " file (line 1 is '" + first + "')");
-    const std::string v = nl == std::string::npos ? "" : text.substr(head.size(), nl - head.size());
+    if (nl == std::string::npos)
+        throw Error(ErrorKind::Format, where + ": truncated: the file (" + std::to_string(text.size()) +
+                                           " bytes) ends inside its first line");
+    if (nl > 0 && text[nl - 1] == '\r')
+        throw Error(ErrorKind::Format, where + ": its lines end in CR LF (converted to Windows line endings in a "
+                                               "copy or a checkout?); the " + what + " file must be copied byte for byte");
+    const std::string v = text.substr(head.size(), nl - head.size());
     int found = 0;
     for (int k = oldest; k <= newest; ++k)
         if (v == std::to_string(k)) found = k;
@@ -63,10 +69,14 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
     return payload;
 }
 
-std::string read_whole_file(const std::string& path, const std::string& what) {
+void refuse_directory(const std::string& path, const std::string& what) {
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-        throw Error(ErrorKind::Io, "cannot read " + what + " file '" + path + "': it is a directory");
+        throw Error(ErrorKind::Io, "cannot read " + what + " '" + path + "': it is a directory");
+}
+
+std::string read_whole_file(const std::string& path, const std::string& what) {
+    refuse_directory(path, what + " file");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw Error(ErrorKind::Io, "cannot open " + what + " file '" + path + "': " + std::strerror(errno));
     std::ostringstream ss;

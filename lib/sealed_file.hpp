@@ -19,6 +19,9 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
               const std::string& what, int* version = nullptr);
 // The whole file at `path`; throws esm::Error (Io) naming `what` ("predictor", ...) and the path.
 std::string read_whole_file(const std::string& path, const std::string& what);
+// Throws esm::Error (Io) "cannot read WHAT 'PATH': it is a directory" when it is one (an
+// ifstream opens a directory and reads it as an empty file).
+void refuse_directory(const std::string& path, const std::string& what);
 // Throws esm::Error (InvalidArgument) when a value to write holds a tab or a line break.
 void check_one_line(const std::string& owner, const std::string& what, const std::string& v);
 

@@ -9,6 +9,7 @@
 
 #include "esm/common.hpp"
 #include "esm/space.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
@@ -302,6 +303,7 @@ std::string format_space(const Space& s) {
 }
 
 Space load_space_file(const std::string& path) {
+    detail::refuse_directory(path, "space description");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw Error(ErrorKind::Io, "cannot open space description '" + path + "'");
     std::string text;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "esm/common.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
@@ -135,6 +136,7 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
 }
 
 Table read_table(const std::string& path, bool allow_torn_tail, bool* torn_tail) {
+    detail::refuse_directory(path, "CSV file");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw Error(ErrorKind::Io, "cannot open '" + path + "'");
     std::ostringstream ss;

@@ -26,4 +26,9 @@ for exe in "$tmp/cmake-build/nas_search" "$tmp/pc/nas_search"; do
   echo "$out" | grep -q "resnet:" || { echo "no architecture from $exe: $out"; exit 1; }
 done
 if "$tmp/cmake-build/nas_search" > /dev/null 2>&1; then echo "nas_search without arguments succeeded"; exit 1; fi
+# a C-only project is told to enable CXX instead of failing on OpenMP's C++ component
+mkdir "$tmp/conly"
+printf 'cmake_minimum_required(VERSION 3.16)\nproject(conly C)\nfind_package(esm REQUIRED)\n' > "$tmp/conly/CMakeLists.txt"
+if msg=$(cmake -S "$tmp/conly" -B "$tmp/conly/b" -DCMAKE_PREFIX_PATH="$tmp/inst" 2>&1); then echo "C-only find_package succeeded"; exit 1; fi
+echo "$msg" | grep -q "libesm is a C++ library: enable CXX" || { echo "unclear C-only message: $msg"; exit 1; }
 echo "install + examples (CMake and pkg-config): ok"

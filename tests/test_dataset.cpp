@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "esm/common.hpp"
@@ -123,6 +124,18 @@ TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {
     EXPECT_THROW(DatasetWriter(path, cpu_dataset_meta(preset("resnet"), 224, 1, 1, 1, p)), Error);
     EXPECT_THROW(DatasetWriter(path, cpu_dataset_meta(preset("mobilenetv3"), 224, 1, 1, 1, MeasureProtocol{})), Error);
     EXPECT_EQ(before, slurp(path));
+    // A directory where a file is expected says so (an ifstream would read it as empty).
+    const std::string dir = path.substr(0, path.rfind('/'));
+    for (const auto& read : std::vector<std::function<void()>>{[&] { read_table(dir); },
+                                                                [&] { DatasetWriter(dir, meta(1)); },
+                                                                [&] { load_space_file(dir); }}) {
+        try {
+            read();
+            ADD_FAILURE() << "read a directory";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("'" + dir + "': it is a directory"), std::string::npos) << e.what();
+        }
+    }
 }
 
 // Hand-worked: references A (baseline 1.0) and B (2.0). u = ln 1.1. Re-measurement 1 reads

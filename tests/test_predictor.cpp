@@ -6,7 +6,9 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "esm/common.hpp"
@@ -155,6 +157,12 @@ TEST(Predictor, DamagedFilesFailClearly) {
                         ", reads version 1 to 2)");
     spit(p, "arch,latency_ms\n");
     expect_error(p, "not a libesm predictor file");
+    spit(p, good.substr(0, 15));  // "esm-predictor 2", cut inside line 1
+    expect_error(p, "truncated: the file (15 bytes) ends inside its first line");
+    std::string crlf;
+    for (char c : good) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    spit(p, crlf);
+    expect_error(p, "its lines end in CR LF");
     // The checksum is right but the target holds a carriage return, which the writer
     // refuses: refused on load, not on the next save (found by fuzz_predictor).
     const size_t body_at = good.find('\n') + 1;
@@ -188,9 +196,31 @@ TEST(Predictor, AtomicSaveReplacesWholeFile) {
     spit(p, "old content\n");
     f.pred.save(p);
     EXPECT_EQ(slurp(p), f.pred.serialize());
-    EXPECT_FALSE(std::ifstream(p + ".tmp." + std::to_string(::getpid())).good());
     // a save into a missing directory fails and leaves nothing behind
     EXPECT_THROW(f.pred.save(tmp_path("nodir/x.esmp")), esm::Error);
+    // Two threads saving to one path while a third loads it: every load sees a whole file
+    // (each save writes its own temporary), every save succeeds.
+    std::atomic<int> failed_saves{0};
+    auto saver = [&] {
+        for (int i = 0; i < 60; ++i) try {
+                f.pred.save(p);
+            } catch (const esm::Error&) {
+                ++failed_saves;
+            }
+    };
+    std::thread a(saver), b(saver);
+    int damaged = 0;
+    for (int i = 0; i < 60; ++i) try {
+            esm::Predictor::load(p);
+        } catch (const esm::Error&) {
+            ++damaged;
+        }
+    a.join();
+    b.join();
+    EXPECT_EQ(failed_saves.load(), 0);
+    EXPECT_EQ(damaged, 0);
+    const std::string dir = p.substr(0, p.rfind('/')), name = p.substr(p.rfind('/') + 1);
+    EXPECT_EQ(std::system(("! ls '" + dir + "' | grep -q '^" + name + "\\.tmp\\.'").c_str()), 0) << "a temporary is left";
     std::remove(p.c_str());
 }
 

@@ -2,6 +2,7 @@
  * static libesm.a. Exercises spaces, architectures, sampling, errors and (when a
  * predictor path is given as argv[1]) predictions. Exit status 0 = every check held. */
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "esm/esm.h"
@@ -107,7 +108,18 @@ int main(int argc, char** argv) {
         CHECK(esm_dataset_append(ds, small, &m) == ESM_OK);
         CHECK(esm_dataset_contains(ds, small, &has) == ESM_OK && has == 1);
         CHECK(esm_dataset_append(ds, arch, &m) == ESM_ERR_INVALID_ARGUMENT); /* a resnet arch */
+        {   /* values the file could not be read back with */
+            esm_measurement bad = m;
+            bad.latency_ms = HUGE_VAL;
+            CHECK(esm_dataset_append(ds, small, &bad) == ESM_ERR_INVALID_ARGUMENT);
+            bad = m;
+            bad.std_ms = HUGE_VAL;
+            CHECK(esm_dataset_append(ds, small, &bad) == ESM_ERR_INVALID_ARGUMENT);
+        }
         esm_dataset_free(ds);
+        ds = NULL;
+        CHECK(esm_dataset_open("c99_nl.csv", dspace, "two\nlines", "c99", &ds) == ESM_ERR_INVALID_ARGUMENT && ds == NULL);
+        CHECK(strstr(esm_last_error(), "one non-empty line") != NULL);
         ds = NULL;
         CHECK(esm_dataset_open(path, dspace, "another device", "c99", &ds) == ESM_ERR_FORMAT && ds == NULL);
         remove(path);
