@@ -4,6 +4,7 @@
 #include "esm/dataset.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -171,8 +172,7 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
 
 DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable) {
     struct stat st{};
-    const bool exists = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
-    if (exists) {
+    if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {
         bool torn = false;
         Table t = read_table(path, true, &torn);
         if (t.columns != dataset_columns()) {
@@ -181,20 +181,27 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             throw Error(ErrorKind::Format, path + ": not a latency dataset of this format (columns '" + cols +
                                                "'); left untouched");
         }
-        check_compatible(path, t.meta, meta);
-        for (size_t i = 0; i < t.rows.size(); ++i) {
-            DatasetRow r;
-            r.arch = t.rows[i][0];
-            r.depth = static_cast<int>(t.integer(i, 1, 0, 1 << 20));
-            r.stats.latency_ms = t.number(i, 2);
-            r.stats.std_ms = t.number(i, 3);
-            r.stats.runs = static_cast<int>(t.integer(i, 4, 0, 1 << 30));
-            r.kind = t.rows[i][5];
-            r.timestamp = t.rows[i][6];
-            if (r.kind == "sample") samples_.insert(r.arch);
-            existing_.push_back(r);
+        if (t.rows.empty() && stable(t.meta) != stable(meta)) {
+            // A header without a single row: a run that failed before its first measurement
+            // (a wrong option, no device). Nothing measured is lost by starting it afresh.
+            if (::unlink(path.c_str()) != 0)
+                throw Error(ErrorKind::Io, "cannot replace '" + path + "' (a header without rows): " + std::strerror(errno));
+        } else {
+            check_compatible(path, t.meta, meta);
+            for (size_t i = 0; i < t.rows.size(); ++i) {
+                DatasetRow r;
+                r.arch = t.rows[i][0];
+                r.depth = static_cast<int>(t.integer(i, 1, 0, 1 << 20));
+                r.stats.latency_ms = t.number(i, 2);
+                r.stats.std_ms = t.number(i, 3);
+                r.stats.runs = static_cast<int>(t.integer(i, 4, 0, 1 << 30));
+                r.kind = t.rows[i][5];
+                r.timestamp = t.rows[i][6];
+                if (r.kind == "sample") samples_.insert(r.arch);
+                existing_.push_back(r);
+            }
+            resumed_ = true;
         }
-        resumed_ = true;
     }
     // A torn last line (killed mid-write) is cut: that row is measured again.
     std::string head;

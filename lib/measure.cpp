@@ -55,6 +55,10 @@ ForwardTimer executor_timer(Executor& ex) {
 
 ArchMeasurer executor_measurer(const Space& space, int batch, int res, const ExecutorOptions& options,
                                const MeasureProtocol& p) {
+    if (res != 0 && space.elastic_resolution())  // the rows would carry an @R they were not measured at
+        throw Error(ErrorKind::InvalidArgument, "space '" + space.name + "' has an elastic resolution: each "
+                                                "architecture is measured at its own (@R); a resolution (--res " +
+                                                    std::to_string(res) + ") applies to fixed-resolution spaces");
     return [space, batch, res, options, p](const std::string& text) {
         const Plan plan = build_plan(space, parse_arch(space, text), batch, res);
         auto ex = Executor::create(plan, options);

@@ -2,6 +2,7 @@
 // total exactly (dynamic programming over units) instead of rejecting blindly.
 #include "esm/sample.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -157,30 +158,50 @@ Arch Sampler::balanced(int n_bins) {
     return in_bin(static_cast<int>(rng_.below(static_cast<uint64_t>(n_bins))), n_bins);
 }
 
-template <class Gen>
-std::vector<Arch> Sampler::distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen) {
+template <class Gen, class Emit>
+void Sampler::distinct_each(int n, const std::unordered_set<std::string>* exclude, Gen gen, Emit emit) {
     if (n < 0) throw Error(ErrorKind::InvalidArgument, "cannot sample a negative number of architectures");
-    std::vector<Arch> out;
-    out.reserve(static_cast<size_t>(n));
-    std::unordered_set<std::string> seen;
+    // The hashes of the texts drawn, not the texts: 8 bytes an architecture (two that collide
+    // count as one, which only skips the second: still n distinct).
+    std::unordered_set<uint64_t> seen;
     seen.reserve(static_cast<size_t>(n));
     // A generous bound on consecutive duplicates tells "space exhausted" from bad luck.
     const int max_misses = 10000 + 100 * n;
     int misses = 0;
-    while (static_cast<int>(out.size()) < n) {
+    std::string key;
+    for (int got = 0; got < n;) {
         Arch a = gen();
-        std::string key = format_arch(space_, a);
-        if ((exclude && exclude->count(key)) || !seen.insert(std::move(key)).second) {
+        key = format_arch(space_, a);
+        if ((exclude && exclude->count(key)) || !seen.insert(std::hash<std::string>{}(key)).second) {
             if (++misses > max_misses)
                 throw Error(ErrorKind::InvalidArgument, "could not draw " + std::to_string(n) +
-                                                            " distinct architectures (got " + std::to_string(out.size()) +
+                                                            " distinct architectures (got " + std::to_string(got) +
                                                             "); the space or bin is too small");
             continue;
         }
         misses = 0;
-        out.push_back(std::move(a));
+        ++got;
+        emit(std::move(a), key);
     }
+}
+
+template <class Gen>
+std::vector<Arch> Sampler::distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen) {
+    std::vector<Arch> out;
+    out.reserve(static_cast<size_t>(std::max(n, 0)));
+    distinct_each(n, exclude, gen, [&](Arch&& a, const std::string&) { out.push_back(std::move(a)); });
     return out;
+}
+
+void Sampler::sample_each(Strategy strategy, int n, int n_bins,
+                          const std::function<void(const Arch&, const std::string&)>& each) {
+    auto emit = [&](Arch&& a, const std::string& text) { each(a, text); };
+    if (strategy == Strategy::Balanced) {
+        space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins
+        distinct_each(n, nullptr, [&] { return balanced(n_bins); }, emit);
+    } else {
+        distinct_each(n, nullptr, [&] { return random(); }, emit);
+    }
 }
 
 std::vector<Arch> Sampler::sample(Strategy strategy, int n, int n_bins, const std::unordered_set<std::string>* exclude) {

@@ -124,6 +124,16 @@ TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {
     EXPECT_THROW(DatasetWriter(path, cpu_dataset_meta(preset("resnet"), 224, 1, 1, 1, p)), Error);
     EXPECT_THROW(DatasetWriter(path, cpu_dataset_meta(preset("mobilenetv3"), 224, 1, 1, 1, MeasureProtocol{})), Error);
     EXPECT_EQ(before, slurp(path));
+    // A header without rows (a run that failed before measuring) gives way to other settings.
+    const std::string empty = temp_path("header_only");
+    { DatasetWriter w(empty, meta(1)); }
+    {
+        DatasetWriter w(empty, meta(2));
+        EXPECT_FALSE(w.resumed());
+        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 1));
+    }
+    EXPECT_NE(slurp(empty).find("# threads: 2\n"), std::string::npos) << slurp(empty);
+    EXPECT_THROW(DatasetWriter(empty, meta(1)), Error);  // now it holds a measurement
     // A directory where a file is expected says so (an ifstream would read it as empty).
     const std::string dir = path.substr(0, path.rfind('/'));
     for (const auto& read : std::vector<std::function<void()>>{[&] { read_table(dir); },

@@ -37,6 +37,17 @@ TEST(Sample, ReproducibleFromSeed) {
     auto x = a.sample(Strategy::Balanced, 50, 5), y = b.sample(Strategy::Balanced, 50, 5), z = c.sample(Strategy::Balanced, 50, 5);
     EXPECT_EQ(x, y);
     EXPECT_NE(x, z);
+    // Streamed, the same architectures in the same order, each with its canonical text.
+    for (const auto st : {Strategy::Balanced, Strategy::Random}) {
+        Sampler kept(s, 9), streamed(s, 9);
+        const auto want = kept.sample(st, 300, 5);
+        std::vector<Arch> got;
+        streamed.sample_each(st, 300, 5, [&](const Arch& a, const std::string& text) {
+            EXPECT_EQ(text, format_arch(s, a));
+            got.push_back(a);
+        });
+        EXPECT_EQ(got, want);
+    }
 }
 
 TEST(Sample, NoDuplicatesAndExclusion) {

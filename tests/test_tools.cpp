@@ -82,6 +82,8 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o d --encoding bogus", 2, "option '--encoding': unknown encoding 'bogus'"},
         {"esm-build", "--space resnet -o d --device tpu", 2, "option '--device': "},
         {"esm-build", "--space resnet -o d --target lat", 2, "--target goes with --pool (replay)"},
+        {"esm-measure", "--space ofa-mbv3 --res 64 -o elastic.csv", 1,
+         "space 'ofa-mbv3' has an elastic resolution: each architecture is measured at its own (@R)"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

@@ -1,6 +1,7 @@
 // Tiny command-line helper shared by the tools: options, --help, errors on stderr with
 // exit status 2 for usage and 1 for failures. Tools only; the library never exits.
 #pragma once
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -144,6 +145,9 @@ public:
         const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
         if (::access(dir.c_str(), W_OK) != 0)
             fail("cannot write " + name + " '" + path + "': directory '" + dir + "': " + std::strerror(errno));
+        struct stat st;
+        if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+            fail("cannot write " + name + " '" + path + "': it is a directory");
         return path;
     }
 

@@ -23,7 +23,8 @@ static const std::string kUsage = std::string(
     "  --archs FILE|-     architectures (default '-': stdin)\n"
     "  -o DATASET.csv     output dataset (required)\n"
     "  --threads T        executor threads (default 1)\n"
-    "  --res R            input resolution (default: the space's, or each arch's when elastic)\n"
+    "  --res R            input resolution of a fixed-resolution space (default: the space's; on an\n"
+    "                     elastic space each architecture's own @R, and --res is refused)\n"
     "  --batch B          batch size (default: the space's, 1)\n"
     "  --seed X           weights and reference-model draw (default 1)\n"
     "Measurement protocol:\n") +
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
         const std::string path = args.get("-o");
 
         const std::vector<std::string> archs = read_archs(space, args.get("--archs", "-"));
+        esm::ArchMeasurer measurer = esm::executor_measurer(space, batch, res, o, p);  // refuses bad settings first
         esm::DatasetWriter out(path, esm::cpu_dataset_meta(space, header_res, batch, o.threads, o.seed, p));
         auto depth_of = [&](const std::string& t) { return esm::parse_arch(space, t).depth(); };
 
@@ -92,16 +94,20 @@ int main(int argc, char** argv) {
         esm::Sampler sampler(space, o.seed ^ 0x5EFE5EFEull);
         std::vector<std::string> refs;
         for (const auto& a : sampler.sample(esm::Strategy::Random, p.refs, 1)) refs.push_back(esm::format_arch(space, a));
-        esm::QualityControl qc(p, esm::executor_measurer(space, batch, res, o, p));
+        esm::QualityControl qc(p, std::move(measurer));
         for (const auto& r : out.existing())
             if (r.kind == "ref") qc.set_baseline(r.arch, r.stats.latency_ms);
+        // Those without a baseline yet, measured together: their three passes interleave, so a
+        // slow spell of the device falls in one pass of each, not in all passes of one.
+        std::vector<std::string> missing;
         for (const auto& r : refs) {
             bool have = false;
             for (const auto& b : qc.baselines()) have = have || b.first == r;
-            if (have) continue;
-            for (const auto& m : qc.measure_baselines({r}))
-                out.append({m.arch, depth_of(m.arch), m.stats, "ref", ""});
-            std::fprintf(stderr, "reference %s: %.4f ms\n", r.c_str(), qc.baselines().back().second);
+            if (!have) missing.push_back(r);
+        }
+        for (const auto& m : qc.measure_baselines(missing)) {
+            out.append({m.arch, depth_of(m.arch), m.stats, "ref", ""});
+            std::fprintf(stderr, "reference %s: %.4f ms\n", m.arch.c_str(), m.stats.latency_ms);
         }
 
         std::vector<std::string> todo;

@@ -26,7 +26,11 @@ int main(int argc, char** argv) {
         const auto strategy = args.parse("--strategy", "random", esm::parse_strategy);
         const auto seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         esm::Sampler sampler(s, seed);
-        for (const auto& a : sampler.sample(strategy, n, bins)) std::printf("%s\n", esm::format_arch(s, a).c_str());
+        // Streamed: millions of lines without holding them (esm-sample ... | esm-predict P -).
+        sampler.sample_each(strategy, n, bins, [](const esm::Arch&, const std::string& text) {
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fputc('\n', stdout);
+        });
         return 0;
     });
 }

@@ -54,7 +54,9 @@ ForwardTimer executor_timer(Executor& ex);
 
 // Measures one architecture (canonical text) under the protocol: build, warm up, time.
 using ArchMeasurer = std::function<LatencyStats(const std::string& arch)>;
-// The CPU executor behind an ArchMeasurer: plan at (batch, res), weights from seed.
+// The CPU executor behind an ArchMeasurer: plan at (batch, res), weights from seed. res 0:
+// the space's resolution, or on an elastic space each architecture's own (the only choice
+// there: throws esm::Error otherwise, as the rows would carry an @R not measured).
 ArchMeasurer executor_measurer(const Space& space, int batch, int res, const ExecutorOptions& options,
                                const MeasureProtocol& p);
 

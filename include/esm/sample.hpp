@@ -2,6 +2,7 @@
 // with exact composition counting. Reproducible from a seed; no duplicates per call.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -46,6 +47,11 @@ public:
     // Throws when the space cannot supply that many distinct ones.
     std::vector<Arch> sample(Strategy strategy, int n, int n_bins,
                              const std::unordered_set<std::string>* exclude = nullptr);
+    // The same n architectures as sample(strategy, n, n_bins), each handed to `each` with
+    // its canonical text as it is drawn instead of kept: memory for the dedup only, 8 bytes
+    // an architecture (esm-sample streams millions this way).
+    void sample_each(Strategy strategy, int n, int n_bins,
+                     const std::function<void(const Arch&, const std::string&)>& each);
     // n distinct architectures from one bin.
     std::vector<Arch> sample_bin(int bin, int n_bins, int n,
                                  const std::unordered_set<std::string>* exclude = nullptr);
@@ -68,6 +74,8 @@ private:
     std::vector<int> depth_vector_with_total(int total);
     template <class Gen>
     std::vector<Arch> distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen);
+    template <class Gen, class Emit>
+    void distinct_each(int n, const std::unordered_set<std::string>* exclude, Gen gen, Emit emit);
 
     Space space_;
     Rng rng_;
