@@ -4,7 +4,6 @@
 #include "esm/dataset.hpp"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,7 +18,9 @@
 #include "blas.hpp"
 #include "durable_log.hpp"
 #include "esm/common.hpp"
+#include "esm/predictor.hpp"  // write_file_atomic
 #include "esm/table.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
@@ -111,6 +112,14 @@ static std::string trim(const std::string& s) {
     return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
+DatasetMeta space_meta(const Space& space) {
+    DatasetMeta m = {{"space", space.name}};
+    std::istringstream text(format_space(space));
+    for (std::string line; std::getline(text, line);)
+        if (!trim(line).empty()) m.push_back({"space_line", trim(line)});
+    return m;
+}
+
 bool header_space(const DatasetMeta& meta, const std::string& where, Space* out) {
     std::string text;
     for (const auto& kv : meta)
@@ -131,10 +140,7 @@ DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads
     m.push_back({"backend", "cpu"});
     m.push_back({"threads", std::to_string(threads)});
     m.push_back({"openblas_core", blas::core_name()});
-    m.push_back({"space", space.name});
-    std::istringstream text(format_space(space));
-    for (std::string line; std::getline(text, line);)
-        if (!trim(line).empty()) m.push_back({"space_line", trim(line)});
+    for (auto& kv : space_meta(space)) m.push_back(std::move(kv));
     m.push_back({"resolution", std::to_string(res)});
     m.push_back({"batch", std::to_string(batch)});
     m.push_back({"seed", std::to_string(seed)});
@@ -159,7 +165,17 @@ static DatasetMeta stable(const DatasetMeta& m) {
 }
 
 static void check_compatible(const std::string& path, const DatasetMeta& file, const DatasetMeta& want) {
-    const DatasetMeta a = stable(file), b = stable(want);
+    // Keys added to the runner's and the replay's headers later: a file written before has
+    // none of them and still resumes.
+    auto has = [&](const char* key) {
+        for (const auto& kv : file)
+            if (kv.first == key) return true;
+        return false;
+    };
+    DatasetMeta wanted;
+    for (const auto& kv : want)
+        if ((kv.first != "format" || has("format")) && (kv.first != "space_line" || has("space_line"))) wanted.push_back(kv);
+    const DatasetMeta a = stable(file), b = stable(wanted);
     for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
         const std::string fk = i < a.size() ? a[i].first + ": " + a[i].second : "(nothing)";
         const std::string wk = i < b.size() ? b[i].first + ": " + b[i].second : "(nothing)";
@@ -171,7 +187,12 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
 }
 
 DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable) {
+    for (const auto& [k, v] : meta) {  // each a line of the header, read back as it was written
+        detail::check_one_line(path + ": dataset header", "key", k);
+        detail::check_one_line(path + ": dataset header", k, v);
+    }
     struct stat st{};
+    bool replace_header = false;
     if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {
         bool torn = false;
         Table t = read_table(path, true, &torn);
@@ -183,9 +204,9 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
         }
         if (t.rows.empty() && stable(t.meta) != stable(meta)) {
             // A header without a single row: a run that failed before its first measurement
-            // (a wrong option, no device). Nothing measured is lost by starting it afresh.
-            if (::unlink(path.c_str()) != 0)
-                throw Error(ErrorKind::Io, "cannot replace '" + path + "' (a header without rows): " + std::strerror(errno));
+            // (a wrong option, no device). Nothing measured is lost by starting it afresh:
+            // the new header replaces it whole (below, written before the log opens it).
+            replace_header = true;
         } else {
             check_compatible(path, t.meta, meta);
             for (size_t i = 0; i < t.rows.size(); ++i) {
@@ -207,6 +228,7 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
     std::string head;
     for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
     for (size_t i = 0; i < dataset_columns().size(); ++i) head += (i ? "," : "") + dataset_columns()[i];
+    if (replace_header) write_file_atomic(path, head + "\n");
     log_ = std::make_unique<DurableLog>(path, head + "\n", durable);
     truncated_ = log_->cut_torn_line();
 }

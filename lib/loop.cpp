@@ -33,19 +33,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-void make_dir(const std::string& path) {
-    std::string cur;
-    std::istringstream is(path);
-    std::string part;
-    if (!path.empty() && path[0] == '/') cur = "/";
-    while (std::getline(is, part, '/')) {
-        if (part.empty()) continue;
-        cur += part + "/";
-        if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-            throw Error(ErrorKind::Io, "cannot create directory '" + cur + "': " + std::strerror(errno));
-    }
-}
-
 bool file_exists(const std::string& p) {
     struct stat st;
     return ::stat(p.c_str(), &st) == 0;
@@ -90,8 +77,10 @@ std::string training_id(const LoopOptions& o) {
 }
 
 // The settings that define an experiment; a resumed run must match them (budgets may change).
-// Settings added later read as their default in a directory written before them.
-const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}, {"training", training_id(LoopOptions())}};
+// Settings added later read as their default in a directory written before them; "" = not
+// compared there (the training options, recorded since the seventeenth session: an older
+// directory may have been trained with any).
+const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}, {"training", ""}};
 
 std::vector<std::pair<std::string, std::string>> settings_of(const Space& space, const LoopOptions& o) {
     // On a fixed resolution area-depth encodes as area does (no depths appended): recorded as
@@ -162,8 +151,8 @@ private:
 
 void Loop::open_outputs() {
     dir_ = opt_.out_dir;
-    make_dir(dir_);
-    make_dir(dir_ + "/plots");
+    make_directories(dir_);
+    make_directories(dir_ + "/plots");
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
     const auto& settings = settings_;
@@ -171,6 +160,7 @@ void Loop::open_outputs() {
         Table old = read_table(settings_path);
         for (const auto& [k, v] : settings) {
             const auto later = kLaterSettings.find(k);
+            if (!old.has_meta(k) && later != kLaterSettings.end() && later->second.empty()) continue;
             const std::string was = old.meta_value(k, later == kLaterSettings.end() ? "?" : later->second);
             if (was != v)
                 throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with " + k + " = " + was +
@@ -423,10 +413,12 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
 LoopResult Loop::run() {
     if (opt_.n_bins < 1 || opt_.n_initial < 2 || opt_.n_step < 1 || opt_.test_size < 1)
         throw Error(ErrorKind::InvalidArgument, "loop needs N_bins >= 1, N_I >= 2, N_step >= 1 and a test set of >= 1");
-    if (opt_.binwise && opt_.test_size < opt_.n_bins)
+    const int test_n = opt_.max_samples > 0 ? std::min(opt_.test_size, opt_.max_samples) : opt_.test_size;
+    if (opt_.binwise && test_n < opt_.n_bins)
         throw Error(ErrorKind::InvalidArgument, "the bin-wise criterion needs a test set of at least N_bins (" +
                                                     std::to_string(opt_.n_bins) + ") architectures, one per bin; got " +
-                                                    std::to_string(opt_.test_size));
+                                                    std::to_string(test_n) +
+                                                    (test_n < opt_.test_size ? " (the sample budget)" : ""));
     space_.bin_of(space_.min_depth(), opt_.n_bins);  // validates N_bins for this space
     extension_per_bin({0.0}, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2);  // validates w1, w2
     for (const auto& base : opt_.bases) {

@@ -25,7 +25,9 @@ public:
     PoolSource(const Space& space, const std::string& csv, const std::string& target)
         : space_(space), pool_(space, csv, target), csv_(csv), target_(target) {}
     DatasetMeta header() const override {
-        return {{"backend", "replay"}, {"pool", csv_}, {"pool_target", target_}, {"space", space_.name}};
+        DatasetMeta m = {{"format", "esm-latency-dataset 1"}, {"backend", "replay"}, {"pool", csv_}, {"pool_target", target_}};
+        for (auto& kv : space_meta(space_)) m.push_back(std::move(kv));
+        return m;
     }
     void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) override {
         for (const auto& a : archs) emit(sample_row(space_, a, {pool_.latency(a), 0.0, 1}, "sample"));
@@ -135,11 +137,12 @@ std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::s
 std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner, const MeasureProtocol& p,
                                                   uint64_t seed) {
     // What the library knows; the runner owns the device, batch and resolution.
-    DatasetMeta meta = {{"created", utc_timestamp()},
+    DatasetMeta meta = {{"format", "esm-latency-dataset 1"},
+                        {"created", utc_timestamp()},
                         {"library_version", version()},
                         {"backend", "external runner"},
-                        {"runner", runner.command},
-                        {"space", space.name}};
+                        {"runner", runner.command}};
+    for (auto& kv : space_meta(space)) meta.push_back(std::move(kv));
     for (auto& kv : protocol_meta(p)) meta.push_back(kv);
     auto r = std::make_shared<ExternalRunner>(runner);
     ArchMeasurer m = [r](const std::string& arch) { return LatencyStats{r->measure(arch), 0.0, 1}; };

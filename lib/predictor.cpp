@@ -3,6 +3,7 @@
 #include "esm/predictor.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -275,13 +276,33 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
         ::unlink(tmp.c_str());
         throw Error(ErrorKind::Io, "cannot rename '" + tmp + "' to '" + path + "': " + err);
     }
-    const size_t slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int dfd = ::open(parent_directory(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         ::fsync(dfd);
         ::close(dfd);
     }
+}
+
+std::string parent_directory(const std::string& path) {
+    const size_t slash = path.rfind('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+void make_directories(const std::string& path) {
+    std::string cur = !path.empty() && path[0] == '/' ? "/" : "";
+    for (size_t from = 0; from < path.size();) {
+        size_t slash = path.find('/', from);
+        if (slash == std::string::npos) slash = path.size();
+        if (slash > from) {
+            cur += path.substr(from, slash - from) + "/";
+            if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+                throw Error(ErrorKind::Io, "cannot create directory '" + cur + "': " + std::strerror(errno));
+        }
+        from = slash + 1;
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw Error(ErrorKind::Io, "cannot create directory '" + path + "': a file of that name is in the way");
 }
 
 void Predictor::save(const std::string& path) const { write_file_atomic(path, serialize()); }

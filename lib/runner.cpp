@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,8 +74,10 @@ struct RunningSlot {
             if (g_running[i].compare_exchange_strong(free, pid)) slot = i;
         }
     }
-    ~RunningSlot() {
+    ~RunningSlot() { release(); }
+    void release() {  // as soon as the group is reaped: its id may be reused after
         if (slot >= 0) g_running[slot].store(0);
+        slot = -1;
     }
 };
 
@@ -98,10 +101,21 @@ void kill_running_runners() {
 double ExternalRunner::measure(const std::string& arch) const {
     int in[2], out[2], err[2];
     if (pipe(in) || pipe(out) || pipe(err)) throw Error(ErrorKind::Io, std::string("runner: pipe failed: ") + std::strerror(errno));
+    // The stop signals wait until the child is registered for kill_running_runners: one
+    // arriving between fork and registration would otherwise miss it.
+    sigset_t stops, old_mask;
+    sigemptyset(&stops);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stops, sig);
+    pthread_sigmask(SIG_BLOCK, &stops, &old_mask);
     const pid_t pid = fork();
-    if (pid < 0) throw Error(ErrorKind::Io, std::string("runner: fork failed: ") + std::strerror(errno));
+    if (pid < 0) {
+        const int err = errno;
+        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+        throw Error(ErrorKind::Io, std::string("runner: fork failed: ") + std::strerror(err));
+    }
     if (pid == 0) {
         setpgid(0, 0);  // its own process group, so a timeout kills every child too
+        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
         dup2(in[0], 0);
         dup2(out[1], 1);
         dup2(err[1], 2);
@@ -111,7 +125,8 @@ double ExternalRunner::measure(const std::string& arch) const {
         _exit(127);
     }
     setpgid(pid, pid);
-    const RunningSlot running(pid);
+    RunningSlot running(pid);
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     close(in[0]);
     close(out[1]);
     close(err[1]);
@@ -158,6 +173,7 @@ double ExternalRunner::measure(const std::string& arch) const {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    running.release();
     const std::string who = "runner '" + opt_.command + "' on " + arch;
     if (timed_out) throw Error(ErrorKind::Io, who + ": timed out after " + std::to_string(opt_.timeout_s) + " s");
     if (WIFSIGNALED(status))

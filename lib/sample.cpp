@@ -161,13 +161,14 @@ Arch Sampler::balanced(int n_bins) {
 template <class Gen, class Emit>
 void Sampler::distinct_each(int n, const std::unordered_set<std::string>* exclude, Gen gen, Emit emit) {
     if (n < 0) throw Error(ErrorKind::InvalidArgument, "cannot sample a negative number of architectures");
-    // The hashes of the texts drawn, not the texts: 8 bytes an architecture (two that collide
-    // count as one, which only skips the second: still n distinct).
+    // The hashes of the texts drawn, not the texts: about 40 bytes an architecture in the set
+    // instead of its text too (two that collide count as one, which only skips the second:
+    // still n distinct).
     std::unordered_set<uint64_t> seen;
     seen.reserve(static_cast<size_t>(n));
     // A generous bound on consecutive duplicates tells "space exhausted" from bad luck.
-    const int max_misses = 10000 + 100 * n;
-    int misses = 0;
+    const int64_t max_misses = 10000 + 100 * static_cast<int64_t>(n);
+    int64_t misses = 0;
     std::string key;
     for (int got = 0; got < n;) {
         Arch a = gen();

@@ -130,18 +130,20 @@ TEST(Sample, StratifiedSamplesHoldEvenCountsPerBin) {
         EXPECT_EQ(texts.size(), 203u);
         for (int c : count) EXPECT_TRUE(c == 40 || c == 41) << name << ": " << c;
     }
-    // A space whose shallowest bin holds 2 archs (depth 1, kernel 1 or 3): its share goes to
-    // the other bin.
+    // A space whose 3 bins hold 4, 6 and 6 archs (depths 1-2, 3-5, 6-8; kernel 1 or 3 per
+    // depth): 15 gives the shallow bin all 4 of its archs and 5 or 6 to each other one.
     Space t = parse_space("name = t\nfamily = densenet\nunits = 1\ndepth = 1-8\nchoice k = 1 3\n");
     Sampler st(t, 1);
-    EXPECT_DOUBLE_EQ(st.bin_size(0, 2), 8.0);  // depths 1-4, 2 kernels each
-    const auto w = st.sample_stratified(12, 2);
-    EXPECT_EQ(w.size(), 12u);
-    int shallow = 0;
-    for (const auto& a : w) shallow += t.bin_of(a.depth(), 2) == 0;
-    EXPECT_EQ(shallow, 6);
-    EXPECT_EQ(st.sample_stratified(14, 2).size(), 14u);  // 8 + 6
-    EXPECT_THROW(st.sample_stratified(17, 2), Error);  // the space holds 16
+    EXPECT_DOUBLE_EQ(st.bin_size(0, 3), 4.0);
+    EXPECT_DOUBLE_EQ(st.bin_size(1, 3), 6.0);
+    const auto w = st.sample_stratified(15, 3);
+    ASSERT_EQ(w.size(), 15u);
+    std::vector<int> per(3, 0);
+    for (const auto& a : w) per[t.bin_of(a.depth(), 3)]++;
+    EXPECT_EQ(per[0], 4);
+    EXPECT_TRUE((per[1] == 5 && per[2] == 6) || (per[1] == 6 && per[2] == 5)) << per[1] << " " << per[2];
+    EXPECT_EQ(st.sample_stratified(16, 3).size(), 16u);  // the whole space
+    EXPECT_THROW(st.sample_stratified(17, 3), Error);
 }
 
 TEST(Sample, RandomBinsAreNotUniform) {

@@ -82,8 +82,10 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o d --encoding bogus", 2, "option '--encoding': unknown encoding 'bogus'"},
         {"esm-build", "--space resnet -o d --device tpu", 2, "option '--device': "},
         {"esm-build", "--space resnet -o d --target lat", 2, "--target goes with --pool (replay)"},
-        {"esm-measure", "--space ofa-mbv3 --res 64 -o elastic.csv", 1,
-         "space 'ofa-mbv3' has an elastic resolution: each architecture is measured at its own (@R)"},
+        {"esm-measure", "--space ofa-mbv3 --res 64 -o elastic.csv", 2,
+         "--res: space 'ofa-mbv3' has an elastic resolution; each architecture is measured at its own (@R)"},
+        {"esm-build", "--space resnet -o d --runner 'echo 1' --res 64", 2, "--res sets the executor's measurement; with --runner"},
+        {"esm-build", "--space resnet -o d --pool p.csv --target t --refs 0", 2, "--refs does not apply to a replay (--pool)"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

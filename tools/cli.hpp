@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "esm/predictor.hpp"  // parent_directory
+
 namespace esm_cli {
 
 struct Option {
@@ -140,9 +142,7 @@ public:
     // The file option `name` names, after checking that its directory exists and is writable,
     // so that a long job (training, profiling) fails at the start and not when it writes.
     std::string output_path(const std::string& name) const {
-        const std::string path = get(name);
-        const size_t slash = path.rfind('/');
-        const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+        const std::string path = get(name), dir = esm::parent_directory(path);
         if (::access(dir.c_str(), W_OK) != 0)
             fail("cannot write " + name + " '" + path + "': directory '" + dir + "': " + std::strerror(errno));
         struct stat st;

@@ -57,7 +57,8 @@ extern "C" void stop_with_runner(int sig) {
 }
 
 int main(int argc, char** argv) {
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, stop_with_runner);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP})  // not where ignored (nohup, a background job's SIGINT)
+        if (std::signal(sig, stop_with_runner) == SIG_IGN) std::signal(sig, SIG_IGN);
     esm_cli::Args args(argc, argv, kUsage,
                        esm_cli::with_protocol_options({{"--space", true},     {"--runner", true}, {"--runner-timeout", true}, {"--pool", true},
                         {"--target", true},    {"--strategy", true}, {"--initial", true},     {"--step", true},
@@ -75,7 +76,20 @@ int main(int argc, char** argv) {
             args.usage_error("give at most one of --device, --runner CMD and --pool CSV");
         if (args.has("--pool") != args.has("--target"))
             args.usage_error(args.has("--pool") ? "--pool needs --target COLUMN" : "--target goes with --pool (replay)");
+        // Options that would be accepted and change nothing: what measures is not the executor.
+        if (args.has("--runner") || args.has("--pool"))
+            for (const char* opt : {"--threads", "--res", "--batch", "--warmup", "--runs", "--trim", "--outlier-spread",
+                                    "--outlier-retries"})
+                if (args.has(opt))
+                    args.usage_error(std::string(opt) + " sets the executor's measurement; with " +
+                                     (args.has("--runner") ? "--runner the runner measures" : "--pool nothing is measured"));
+        if (args.has("--pool"))
+            for (const char* opt : {"--refs", "--qc-every", "--qc-threshold", "--qc-retries", "--qc-wait", "--runner-timeout"})
+                if (args.has(opt)) args.usage_error(std::string(opt) + " does not apply to a replay (--pool): nothing is measured");
         const esm::Space space = esm::load_space(args.get("--space"));
+        if (args.has("--res") && space.elastic_resolution())
+            args.usage_error("--res: space '" + space.name + "' has an elastic resolution; each architecture is measured "
+                             "at its own (@R)");
         esm::LoopOptions o;
         o.strategy = args.parse("--strategy", "balanced", esm::parse_strategy);
         o.n_initial = static_cast<int>(args.get_int("--initial", o.n_initial, 2, 10000000));

@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
         const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
         const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+        if (res && space.elastic_resolution())
+            args.usage_error("--res: space '" + space.name + "' has an elastic resolution; each architecture is measured "
+                             "at its own (@R)");
         const int header_res = res ? res : space.elastic_resolution() ? 0 : space.default_resolution();
         const std::string path = args.get("-o");
 

@@ -4,16 +4,14 @@
 #include <chrono>
 #include <cmath>
 #include <cinttypes>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
-#include <sys/stat.h>
 
 #include "cli.hpp"
 #include "esm/common.hpp"
 #include "esm/executor.hpp"
 #include "esm/plan.hpp"
+#include "esm/predictor.hpp"
 
 static const char* kUsage =
     "usage: esm-run ARCH [--space S] [--res R] [--batch B] [--threads T] [--seed X] [--runs N] [--dump-dir D]\n"
@@ -60,18 +58,7 @@ int main(int argc, char** argv) {
                        {{"--space", true}, {"--res", true}, {"--batch", true}, {"--threads", true}, {"--seed", true},
                         {"--runs", true}, {"--dump-dir", true}});
     return esm_cli::run_tool("esm-run", [&] {
-        if (args.has("--dump-dir")) {  // made (with its parents) before anything runs
-            const std::string dir = args.get("--dump-dir");
-            for (size_t at = dir.find('/', 1);; at = dir.find('/', at + 1)) {
-                const std::string part = dir.substr(0, at);
-                if (::mkdir(part.c_str(), 0777) != 0 && errno != EEXIST)
-                    args.fail("cannot create --dump-dir '" + part + "': " + std::strerror(errno));
-                if (at == std::string::npos) break;
-            }
-            struct stat st;
-            if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-                args.fail("--dump-dir '" + dir + "' is not a directory");
-        }
+        if (args.has("--dump-dir")) esm::make_directories(args.get("--dump-dir"));  // before anything runs
         if (args.positional().size() != 1) args.usage_error("expected one architecture");
         const std::string text = args.positional()[0];
         const std::string space_name = args.get("--space", esm::arch_space_name(text));
@@ -113,7 +100,7 @@ int main(int argc, char** argv) {
             const std::string dir = args.get("--dump-dir");
             std::ofstream man(dir + "/manifest.txt");
             if (!man)
-                throw esm::Error(esm::ErrorKind::Io, "cannot write " + dir + "/manifest.txt: " + std::strerror(errno));
+                throw esm::Error(esm::ErrorKind::Io, "cannot write " + dir + "/manifest.txt");
             man << "# " << esm::format_arch(s, a) << " batch " << batch << " res " << p.res << " seed " << o.seed
                 << "\n# name file shape (execution order; BN: weight=gamma, bias=beta, eps 1e-5)\n";
             const std::vector<int> in_shape{p.batch, 3, p.res, p.res};

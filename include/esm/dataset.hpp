@@ -39,6 +39,10 @@ bool dataset_meta_volatile(const std::string& key);
 DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads, uint64_t seed,
                              const MeasureProtocol& p);
 
+// The header lines that describe the space: `space` (its name), then one `space_line` per
+// line of its description (docs/dataset_format.md). Every dataset libesm writes has them.
+DatasetMeta space_meta(const Space& space);
+
 // The space description a libesm dataset's header carries (its `space_line` rows), parsed
 // into *out (`where` names the file in errors); false when the header has none (plain CSVs,
 // runner datasets).

@@ -77,5 +77,10 @@ uint64_t fnv1a64(const void* data, size_t n);
 
 // Writes `bytes` to `path` atomically (tmp + fsync + rename + directory fsync).
 void write_file_atomic(const std::string& path, const std::string& bytes);
+// The directory a file path lies in: "." for "x", "/" for "/x", "a/b" for "a/b/x".
+std::string parent_directory(const std::string& path);
+// Creates `path` and its missing parents (mkdir -p); throws esm::Error (Io) naming the part
+// that cannot be made (a file in the way, no permission).
+void make_directories(const std::string& path);
 
 }  // namespace esm

@@ -48,8 +48,8 @@ public:
     std::vector<Arch> sample(Strategy strategy, int n, int n_bins,
                              const std::unordered_set<std::string>* exclude = nullptr);
     // The same n architectures as sample(strategy, n, n_bins), each handed to `each` with
-    // its canonical text as it is drawn instead of kept: memory for the dedup only, 8 bytes
-    // an architecture (esm-sample streams millions this way).
+    // its canonical text as it is drawn instead of kept: memory for the dedup only, a hash
+    // of each text, about 40 bytes an architecture (esm-sample streams millions this way).
     void sample_each(Strategy strategy, int n, int n_bins,
                      const std::function<void(const Arch&, const std::string&)>& each);
     // n distinct architectures from one bin.

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
         esm_dataset_free(ds);
         ds = NULL;
         CHECK(esm_dataset_open("c99_nl.csv", dspace, "two\nlines", "c99", &ds) == ESM_ERR_INVALID_ARGUMENT && ds == NULL);
-        CHECK(strstr(esm_last_error(), "one non-empty line") != NULL);
+        CHECK(strstr(esm_last_error(), "device 'two\nlines' contains a tab or") != NULL);
         ds = NULL;
         CHECK(esm_dataset_open(path, dspace, "another device", "c99", &ds) == ESM_ERR_FORMAT && ds == NULL);
         remove(path);
