@@ -64,9 +64,6 @@ public:
     void parse(Arch& a) {
         const size_t max_len = max_arch_text_length(s_);
         if (t_.empty()) fail(0, "empty architecture text; expected '" + s_.name + ":...'");
-        if (t_.size() > max_len)
-            fail(max_len, "text is " + std::to_string(t_.size()) + " bytes, longer than the longest " + s_.name +
-                              " architecture (" + std::to_string(max_len) + ")");
         const auto prefix = [&] {
             std::string m = "the space prefix '" + s_.name + ":'";
             const size_t colon = t_.find(':');  // another space's architecture names its space
@@ -76,8 +73,11 @@ public:
             if (name_like) m += " (the text is an architecture of space '" + std::string(other) + "')";
             return m;
         };
-        expect_literal(s_.name, prefix);
+        expect_literal(s_.name, prefix);  // first: another space's text says so, however long
         expect_char(':', prefix);
+        if (t_.size() > max_len)
+            fail(max_len, "text is " + std::to_string(t_.size()) + " bytes, longer than the longest " + s_.name +
+                              " architecture (" + std::to_string(max_len) + ")");
         a.units.resize(s_.units.size());
         for (auto& u : a.units) u.clear();
         for (size_t u = 0; u < s_.units.size(); ++u) {

@@ -2,6 +2,7 @@
 // a malformed line is an error naming the file and line. Writing lives in dataset.cpp.
 #include "esm/table.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -91,7 +92,8 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
     t.source = source;
     if (torn_tail) *torn_tail = false;
     if (text.find('\0') != std::string::npos) fail(source, 0, "contains a NUL byte; not a CSV text file");
-    size_t pos = 0;
+    // A UTF-8 byte order mark (spreadsheet exports) would become part of the first name.
+    size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
     int line_no = 0;
     while (pos < text.size()) {
         size_t nl = text.find('\n', pos);
@@ -101,8 +103,15 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
         ++line_no;
         if (line.size() > (1u << 20)) fail(source, line_no, "line longer than 1 MiB");
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (torn && !t.columns.empty() && !line.empty() && line[0] != '#') {
-            if (!allow_torn_tail) fail(source, line_no, "last line has no newline: the file was cut off mid-write");
+        // A last line without a newline: in a file libesm writes row by row (a `format` header
+        // or a `kind` column), a row cut off mid-write, whose number may be cut short too; in
+        // any other CSV (a hand edit, an export), just the last row.
+        const bool written_by_libesm =
+            t.has_meta("format") || std::find(t.columns.begin(), t.columns.end(), "kind") != t.columns.end();
+        if (torn && written_by_libesm && !t.columns.empty() && !line.empty() && line[0] != '#') {
+            if (!allow_torn_tail)
+                fail(source, line_no, "last line has no newline: the file was cut off mid-write (its last row may be "
+                                      "incomplete; a rerun of the run that writes it cuts that row off)");
             if (torn_tail) *torn_tail = true;
             break;
         }

@@ -66,7 +66,13 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
                                                     space_difference(measured, space) + " (the space in use)");
     LatencyData d;
     d.source = path;
+    // The header goes into predictors, whose lines hold no tab or line break: a tab in a
+    // comment of a hand-made CSV becomes a space instead of failing the save after training.
     d.meta = t.meta;
+    for (auto& kv : d.meta)
+        for (std::string* s : {&kv.first, &kv.second})
+            for (char& c : *s)
+                if (c == '\t' || c == '\r') c = ' ';
     const int ac = t.require_column("arch");
     std::string col = target;
     if (col.empty()) {
@@ -97,15 +103,23 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
     d.archs.reserve(t.rows.size());
     d.latency.reserve(t.rows.size());
     for (size_t r = 0; r < t.rows.size(); ++r) {
-        if (kind >= 0 && t.rows[r][static_cast<size_t>(kind)] != "sample") continue;
+        if (kind >= 0) {
+            const std::string& k = t.rows[r][static_cast<size_t>(kind)];
+            if (k != "sample" && k != "ref" && k != "pending" && k != "dropped")
+                throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": kind '" + k +
+                                                   "' is none of sample, ref, pending, dropped (docs/dataset_format.md)");
+            if (k != "sample") continue;
+        }
         Arch a;
         std::string err;
         if (!try_parse_arch(space, t.rows[r][static_cast<size_t>(ac)], &a, &err))
             throw Error(ErrorKind::Parse, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
         const double y = t.number(r, tc);
-        if (!(y > 0))
+        // Training and prediction run in float: 1e-9 ms (a picosecond) to 1e12 ms (30 years).
+        if (!(y >= 1e-9 && y <= 1e12))
             throw Error(ErrorKind::InvalidArgument, path + ":" + std::to_string(t.row_lines[r]) + ": latency '" + col +
-                                                        "' is " + t.rows[r][static_cast<size_t>(tc)] + " (must be > 0)");
+                                                        "' is " + t.rows[r][static_cast<size_t>(tc)] +
+                                                        (y > 0 ? " (outside 1e-9 .. 1e12 ms)" : " (must be > 0)"));
         const double v = drift.factor.empty() ? y : y / drift.factor[r];
         if (!(std::isfinite(v) && v > 0))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) +

@@ -128,7 +128,9 @@ TEST(Arch, MalformedInputsNameColumnAndExpectation) {
         {"resnet", "resnet:k3e50//k3e50/k3e50", "column 14: expected 'k' (a block), got '/'"},
         {"resnet", "resnet:k3e50-/k3e50/k3e50/k3e50", "column 14: expected 'k' (a block), got '/'"},
         {"resnet", std::string("resnet:k3e50") + '\0' + "/k3e50/k3e50/k3e50", "got byte 0x00"},
-        {"resnet", std::string(1 << 20, 'x'), "text is 1048576 bytes, longer than the longest resnet architecture"},
+        {"resnet", "resnet:" + std::string(1 << 20, 'x'), "text is 1048583 bytes, longer than the longest resnet architecture"},
+        {"ofa-mbv3", "mobilenetv3:" + eight + "/" + eight + "/" + eight + "/" + eight,  // long, of another space
+         "expected the space prefix 'ofa-mbv3:' (the text is an architecture of space 'mobilenetv3')"},
         {"resnet", "resnet:k3e50,k3e50/k3e50/k3e50", "got ','"},
         {"resnet", "resnet:k3e50.5/k3e50/k3e50/k3e50", "unknown e value '50.5'"},
         {"ofa-mbv3", "ofa-mbv3:k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3", "expected '@' and the input resolution, got end"},

@@ -206,6 +206,24 @@ TEST(Dataset, ImplausibleReferenceReadingsAreRefusedNotTurnedIntoLatencies) {
     EXPECT_EQ(raw.latency, (std::vector<double>{1.5, 1.8}));
 }
 
+// Spreadsheet exports: a UTF-8 byte order mark is not part of the first column's name, and
+// a plain CSV's last row needs no newline; a libesm dataset's does (a row cut mid-write).
+TEST(Dataset, ExportedCsvsReadAsWritten) {
+    const Table bom = parse_table("\xEF\xBB\xBF" "arch,lat\nx,1\n", "bom.csv", false, nullptr);
+    EXPECT_EQ(bom.columns, (std::vector<std::string>{"arch", "lat"}));
+    const Table last = parse_table("arch,lat\nx,1\ny,2", "plain.csv", false, nullptr);
+    ASSERT_EQ(last.rows.size(), 2u);
+    EXPECT_EQ(last.rows[1][1], "2");
+    try {
+        parse_table("# format: esm-latency-dataset 1\narch,lat\nx,1\ny,2", "ours.csv", false, nullptr);
+        ADD_FAILURE() << "read a libesm dataset's torn row";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("ours.csv:4: last line has no newline: the file was cut off mid-write"),
+                  std::string::npos) << e.what();
+    }
+    EXPECT_EQ(parse_table("arch,kind\nx,sample\ny,sam", "k.csv", true, nullptr).rows.size(), 1u);  // resume: cut
+}
+
 // Integer fields (a dataset's depth and runs, a plan's iteration) are read strictly: a
 // corrupted one is an error naming file, line and column, never a float cast out of range.
 TEST(Dataset, IntegerFieldsAreReadStrictly) {

@@ -174,6 +174,36 @@ TEST(ToolsLearning, SpaceFromTheHeaderJsonToStdoutAndEarlyOutputChecks) {
     EXPECT_NE(out.find("'" + fs.dir + "': it is a directory"), std::string::npos) << out;
 }
 
+TEST(ToolsLearning, InputsAreNotOverwrittenAndOddCsvsAreNamed) {
+    Files fs;
+    const std::string data = fs.dir + "/d.csv", pred = fs.dir + "/p.esmp";
+    write_dataset(data, 60, 2);
+    const std::string before = slurp(data);
+    std::string out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 -o " + data, &out), 1);
+    EXPECT_NE(out.find("-o '" + data + "' is the input '" + data + "': it would be overwritten"), std::string::npos) << out;
+    EXPECT_EQ(slurp(data), before);
+    // --json with nothing to report fails before training
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --test-frac 0 --json " + fs.dir + "/m.json -o " + pred, &out), 1);
+    EXPECT_NE(out.find("--json: no test rows (--test-frac leaves none)"), std::string::npos) << out;
+    // a tab in a comment of a hand-made CSV does not fail the save after training
+    std::ofstream(fs.dir + "/tab.csv") << "# device: V100\t(bs64)\n" << before.substr(before.find("arch,"));
+    ASSERT_EQ(run(tool("esm-train") + " " + fs.dir + "/tab.csv --space ofa-mbv3 --epochs 2 --min-steps 0 -o " + pred, &out), 0) << out;
+    EXPECT_EQ(esm::Predictor::load(pred).dataset_meta[0].second, "V100 (bs64)");
+    // a latency beyond float, and a row kind nobody writes, name their line
+    std::string huge = before;
+    const size_t row3 = huge.find('\n', huge.find('\n', huge.find("arch,")) + 1) + 1;  // the 2nd data row
+    const size_t comma = huge.find(',', row3);
+    huge.replace(comma + 1, huge.find(',', comma + 1) - comma - 1, "1e39");
+    std::ofstream(fs.dir + "/huge.csv") << huge;
+    EXPECT_EQ(run(tool("esm-train") + " " + fs.dir + "/huge.csv --space ofa-mbv3 -o " + pred, &out), 1);
+    EXPECT_NE(out.find("huge.csv:5: latency 'latency_ms' is 1e39 (outside 1e-9 .. 1e12 ms)"), std::string::npos) << out;
+    std::ofstream(fs.dir + "/kind.csv") << "arch,latency_ms,kind\n" << esm::format_arch(esm::preset("ofa-mbv3"),
+        esm::Sampler(esm::preset("ofa-mbv3"), 1).random()) << ",1.5,smaple\n";
+    EXPECT_EQ(run(tool("esm-train") + " " + fs.dir + "/kind.csv --space ofa-mbv3 -o " + pred, &out), 1);
+    EXPECT_NE(out.find("kind.csv:2: kind 'smaple' is none of sample, ref, pending, dropped"), std::string::npos) << out;
+}
+
 TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {
     Files fs;
     const std::string data = fs.dir + "/d.csv";

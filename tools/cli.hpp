@@ -140,14 +140,19 @@ public:
     }
 
     // The file option `name` names, after checking that its directory exists and is writable,
-    // so that a long job (training, profiling) fails at the start and not when it writes.
-    std::string output_path(const std::string& name) const {
+    // that it is not a directory and not one of the `inputs` (a dataset overwritten by the
+    // predictor trained on it), so that a long job (training, profiling) fails at the start.
+    std::string output_path(const std::string& name, const std::vector<std::string>& inputs = {}) const {
         const std::string path = get(name), dir = esm::parent_directory(path);
         if (::access(dir.c_str(), W_OK) != 0)
             fail("cannot write " + name + " '" + path + "': directory '" + dir + "': " + std::strerror(errno));
-        struct stat st;
-        if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-            fail("cannot write " + name + " '" + path + "': it is a directory");
+        struct stat st, in;
+        if (::stat(path.c_str(), &st) == 0) {
+            if (S_ISDIR(st.st_mode)) fail("cannot write " + name + " '" + path + "': it is a directory");
+            for (const std::string& i : inputs)
+                if (::stat(i.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
+                    fail(name + " '" + path + "' is the input '" + i + "': it would be overwritten");
+        }
         return path;
     }
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage, {{"--target", true}, {"--bins", true}, {"--json", true}, {"--drift-correction", true}});
     return esm_cli::run_tool("esm-eval", [&] {
         if (args.positional().size() != 2) args.usage_error("expected PREDICTOR and DATASET.csv");
+        if (args.has("--json") && args.get("--json") != "-") args.output_path("--json", args.positional());
         esm::set_blas_threads(1);
         const esm::Predictor p = esm::Predictor::load(args.positional()[0]);
         std::string target = args.get("--target");

@@ -106,7 +106,7 @@ int build(const esm_cli::Args& args) {
     if (args.positional().size() != 1) args.usage_error("build takes no positional arguments");
     if (!args.has("--space")) args.usage_error("--space is required");
     if (!args.has("-o")) args.usage_error("-o TABLE is required");
-    args.output_path("-o");  // profiling takes minutes: fail now, not when saving
+    args.output_path("-o", {args.get("--fit"), args.get("--archs")});  // profiling takes minutes: fail now, not when saving
     const esm::Space space = esm::load_space(args.get("--space"));
     const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
     const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
@@ -126,6 +126,8 @@ int build(const esm_cli::Args& args) {
         fit = esm::read_latency_data(args.get("--fit"), space, args.get("--target"),
                                      args.get_on_off("--drift-correction", true));
         std::printf("%s", esm_cli::drift_note(fit.source, fit.drift).c_str());
+        if (fit.size() < 2) args.fail("--fit " + fit.source + ": the bias fit needs at least 2 rows, got " +
+                                      std::to_string(fit.size()));  // before minutes of profiling
         archs.insert(archs.end(), fit.archs.begin(), fit.archs.end());
     }
     if (space.family == esm::Family::DenseNet && archs.empty())
@@ -168,6 +170,7 @@ int eval(const esm_cli::Args& args) {
     if (args.positional().size() != 3) args.usage_error("eval expects TABLE and DATASET.csv");
     if (args.has("--update") && args.has("--no-profile")) args.usage_error("--update needs on-demand profiling");
     const std::string table_path = args.positional()[1];
+    if (args.has("--json") && args.get("--json") != "-") args.output_path("--json", {table_path, args.positional()[2]});
     esm::LookupTable t = esm::LookupTable::load(table_path);
     const esm::Space& space = t.space();
     const esm::LatencyData d = esm::read_latency_data(args.positional()[2], space, args.get("--target"),

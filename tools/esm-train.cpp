@@ -36,7 +36,8 @@ static const std::string kUsage = std::string(
     "  --min-steps N     run more epochs on small sets, to at least N optimiser steps (default 20000)\n"
     "  --hidden W,W,..   hidden layer widths (default 64,64,64)\n"
     "  --val-frac F      validation share for early stopping (default 0.1)\n"
-    "  --patience N      stop after N epochs without improvement (default 0 = run all epochs)\n"
+    "  --patience N      stop after N epochs without improvement of the validation loss (of the training\n"
+    "                    loss with --val-frac 0; default 0 = run all epochs)\n"
     "  --schedule S      cosine | constant learning rate (default cosine)\n"
     ) + esm_cli::kDriftUsage + std::string(
     "  --json FILE       also write the metrics report as JSON ('-': to stdout, the rest to stderr)\n"
@@ -62,9 +63,12 @@ int main(int argc, char** argv) {
     return esm_cli::run_tool("esm-train", [&] {
         if (args.positional().size() != 1) args.usage_error("expected one dataset CSV");
         if (!args.has("-o")) args.usage_error("missing -o PREDICTOR");
-        const std::string out_path = args.output_path("-o");
-        if (args.has("--json") && args.get("--json") != "-") args.output_path("--json");
         const std::string path = args.positional()[0];
+        std::vector<std::string> inputs = args.get_list("--base");
+        inputs.push_back(path);
+        if (args.has("--test")) inputs.push_back(args.get("--test"));
+        const std::string out_path = args.output_path("-o", inputs);
+        if (args.has("--json") && args.get("--json") != "-") args.output_path("--json", inputs);
         esm::set_blas_threads(static_cast<int>(args.get_int("--threads", 1, 1, 256)));
         // --json -: the JSON report alone on stdout, the readable text on stderr.
         const bool json_stdout = args.get("--json") == "-";
@@ -163,6 +167,9 @@ int main(int argc, char** argv) {
             for (size_t i = 0; i < n; ++i) rows[i] = i;
             train = train.subset(rows);
         }
+        if (test.archs.empty() && args.has("--json"))
+            args.fail("--json: no test rows (" + std::string(args.has("--test") ? "--test is empty" : "--test-frac leaves none") +
+                      "), so no metrics to write");
         esm::TrainReport rep;
         double ca = 0, cb = 0, loo = 0;  // with --base: latency = ca * base + cb
         size_t pick = 0;
@@ -192,17 +199,21 @@ int main(int argc, char** argv) {
                         rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss,
                         rep.best_epoch < 0 ? "; no epoch beat the start, whose network is kept" : "");
         } else if (bases.empty()) {
-            std::fprintf(text, "trained on %zu rows: %d epochs, best epoch %d (validation MSE %.5g, standardised)", train.size(),
-                        rep.epochs_run, rep.best_epoch + 1, rep.best_val_loss);
+            std::fprintf(text, "trained on %zu rows: %d epochs, best epoch %d (%s MSE %.5g, standardised)", train.size(),
+                        rep.epochs_run, rep.best_epoch + 1, rep.val_loss.empty() ? "training" : "validation",
+                        rep.best_val_loss);
             if (cfg.mlp.linear_skip)  // the MSE is then of the network's target: the skip's residual
                 std::fprintf(text, "; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
             if (cfg.mlp.relative_loss) std::fprintf(text, "; each row's error weighted by 1/latency^2");
             std::fprintf(text, "\n");
         }
-        if (args.has("--verbose"))
-            for (size_t e = 0; e < rep.train_loss.size(); e += 10)
-                std::fprintf(text, "epoch %4zu  train MSE %.5g  validation MSE %.5g\n", e + 1, rep.train_loss[e],
-                            e < rep.val_loss.size() ? rep.val_loss[e] : NAN);
+        if (args.has("--verbose")) {
+            for (size_t e = 0; e < rep.train_loss.size(); e += 10) {
+                std::fprintf(text, "epoch %4zu  train MSE %.5g", e + 1, rep.train_loss[e]);
+                if (e < rep.val_loss.size()) std::fprintf(text, "  validation MSE %.5g", rep.val_loss[e]);
+                std::fprintf(text, "\n");
+            }
+        }
         if (!test.archs.empty()) {
             esm::MetricsReport m = esm::evaluate_predictor(p, test, cfg.n_bins);
             p.metrics_json = esm::metrics_json(m);
