@@ -2,6 +2,7 @@
 #include "durable_log.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,14 @@ DurableLog::DurableLog(const std::string& path, const std::string& preamble, boo
     : path_(path), durable_(durable) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
+    // One writer at a time: two runs appending to one file would plan and measure everything
+    // twice. The lock goes with the file descriptor (and with the process, if it is killed).
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(fd_);
+        throw Error(ErrorKind::Io, "'" + path + "' is being written by another process (or another writer in this "
+                                                "one) right now" + (err == EWOULDBLOCK ? "" : std::string(": ") + std::strerror(err)));
+    }
     const off_t size = ::lseek(fd_, 0, SEEK_END);
     off_t keep = size;
     char c = '\n';

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -120,7 +121,8 @@ public:
 private:
     void open_outputs();
     void load_plans();
-    void plan_iteration(int it, const IterationReport* previous);
+    int plan_iteration(int it, const IterationReport* previous);  // the samples planned for `it`
+    double unplanned(const Sampler& sm, int bin) const;
     std::vector<Arch> draw(Strategy st, int n, int bin, uint64_t seed_salt);
     std::vector<Arch> draw_test(int n);
     uint64_t seed_for(uint64_t salt) const;
@@ -225,12 +227,28 @@ std::vector<Arch> Loop::draw(Strategy st, int n, int bin, uint64_t salt) {
                         : pool->draw(st, n, opt_.n_bins, rng, planned_set_);
     }
     Sampler sm(space_, seed);
+    n = static_cast<int>(std::min<double>(n, unplanned(sm, bin)));  // a small space runs out
+    if (n <= 0) return {};
     return bin >= 0 ? sm.sample_bin(bin, opt_.n_bins, n, &planned_set_) : sm.sample(st, n, opt_.n_bins, &planned_set_);
 }
 
-void Loop::plan_iteration(int it, const IterationReport* prev) {
-    for (const auto& p : plans_)
-        if (p.iteration == it) return;  // already planned (a resumed run)
+// Architectures of `bin` (-1: the space) not planned yet. Counted only when the space is
+// small enough for the plans to matter.
+double Loop::unplanned(const Sampler& sm, int bin) const {
+    double size = 0;
+    for (int b = 0; b < opt_.n_bins; ++b)
+        if (bin < 0 || b == bin) size += sm.bin_size(b, opt_.n_bins);
+    if (size > 1e9) return size;
+    double used = 0;
+    for (const auto& text : planned_set_)
+        if (bin < 0 || space_.bin_of(parse_arch(space_, text).depth(), opt_.n_bins) == bin) ++used;
+    return size - used;
+}
+
+int Loop::plan_iteration(int it, const IterationReport* prev) {
+    int existing = 0;
+    for (const auto& p : plans_) existing += p.iteration == it;
+    if (existing > 0) return existing;  // already planned (a resumed run)
     std::vector<std::pair<bool, Arch>> add;
     auto push = [&](bool test, std::vector<Arch> v) {
         for (auto& a : v) {
@@ -258,6 +276,7 @@ void Loop::plan_iteration(int it, const IterationReport* prev) {
         plans_.push_back({it, test, t});
     }
     if (!text.empty()) plans_log_->append(text);
+    return static_cast<int>(add.size());
 }
 
 double Loop::measure_iteration(int it) {
@@ -413,14 +432,23 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
 LoopResult Loop::run() {
     if (opt_.n_bins < 1 || opt_.n_initial < 2 || opt_.n_step < 1 || opt_.test_size < 1)
         throw Error(ErrorKind::InvalidArgument, "loop needs N_bins >= 1, N_I >= 2, N_step >= 1 and a test set of >= 1");
-    const int test_n = opt_.max_samples > 0 ? std::min(opt_.test_size, opt_.max_samples) : opt_.test_size;
-    if (opt_.binwise && test_n < opt_.n_bins)
+    if (opt_.binwise && opt_.test_size < opt_.n_bins)
         throw Error(ErrorKind::InvalidArgument, "the bin-wise criterion needs a test set of at least N_bins (" +
                                                     std::to_string(opt_.n_bins) + ") architectures, one per bin; got " +
-                                                    std::to_string(test_n) +
-                                                    (test_n < opt_.test_size ? " (the sample budget)" : ""));
+                                                    std::to_string(opt_.test_size));
     space_.bin_of(space_.min_depth(), opt_.n_bins);  // validates N_bins for this space
     extension_per_bin({0.0}, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2);  // validates w1, w2
+    // Iteration 0 needs the test set and 2 training samples: refused now, not after measuring
+    // (the budget: iteration 0's plan is kept, so a larger one later would not mend it).
+    if (opt_.max_samples > 0 && opt_.max_samples < opt_.test_size + 2)
+        throw Error(ErrorKind::InvalidArgument, "the sample budget (" + std::to_string(opt_.max_samples) +
+                                                    ") must hold the test set (" + std::to_string(opt_.test_size) +
+                                                    ") and at least 2 training samples");
+    const double archs = src_.pool() ? static_cast<double>(src_.pool()->size()) : unplanned(Sampler(space_, 1), -1);
+    if (archs < opt_.test_size + 2.0)
+        throw Error(ErrorKind::InvalidArgument, std::string(src_.pool() ? "the replay pool" : "the space") + " holds " +
+                                                    fmt(archs) + " architectures: too few for the test set (" +
+                                                    std::to_string(opt_.test_size) + ") and 2 training samples");
     for (const auto& base : opt_.bases) {
         if (!base) throw Error(ErrorKind::InvalidArgument, "LoopOptions::bases holds a null predictor");
         if (!(base->space() == space_))
@@ -470,6 +498,14 @@ LoopResult Loop::run() {
             rep.added_per_bin = opt_.strategy == Strategy::Balanced
                                     ? extension_per_bin(acc, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2)
                                     : std::vector<int>();
+            // The next iteration is planned now: when nothing can be added, the run ends here
+            // (instead of retraining on the same samples until a budget).
+            if (plan_iteration(it + 1, &rep) == 0)
+                res.stop_reason = std::accumulate(rep.added_per_bin.begin(), rep.added_per_bin.end(), 0) == 0 &&
+                                          opt_.strategy == Strategy::Balanced
+                                      ? "the extension plans no sample (w1 = " + fmt(opt_.w1) + ", w2 = " + fmt(opt_.w2) + ")"
+                                      : std::string(src_.pool() ? "the replay pool" : "the space") +
+                                            " holds no unplanned architecture where the extension asks for them";
         }
         res.iterations.push_back(rep);
         prev = &res.iterations.back();

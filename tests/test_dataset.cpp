@@ -206,6 +206,24 @@ TEST(Dataset, ImplausibleReferenceReadingsAreRefusedNotTurnedIntoLatencies) {
     EXPECT_EQ(raw.latency, (std::vector<double>{1.5, 1.8}));
 }
 
+// Two writers of one dataset at once (two runs on one output) would measure everything
+// twice: the second is refused while the first holds it, and welcome after.
+TEST(Dataset, OneWriterAtATime) {
+    const std::string path = temp_path("locked");
+    {
+        DatasetWriter first(path, meta(1));
+        try {
+            DatasetWriter second(path, meta(1));
+            ADD_FAILURE() << "two writers at once";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("is being written by another process"), std::string::npos) << e.what();
+        }
+        first.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 1));
+    }
+    DatasetWriter again(path, meta(1));
+    EXPECT_EQ(again.existing().size(), 1u);
+}
+
 // Spreadsheet exports: a UTF-8 byte order mark is not part of the first column's name, and
 // a plain CSV's last row needs no newline; a libesm dataset's does (a row cut mid-write).
 TEST(Dataset, ExportedCsvsReadAsWritten) {

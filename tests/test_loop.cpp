@@ -654,3 +654,46 @@ TEST(Loop, StoppingEsmBuildStopsItsRunner) {
     EXPECT_TRUE(gone) << "runner " << runner << " still runs after esm-build was stopped";
     if (!gone) kill(-runner, SIGKILL);
 }
+
+// A space of 12 architectures (1 unit of 1-2 blocks, 3 kernels): a run that wants more than
+// it holds ends cleanly, not with an error on every rerun; so does one whose extension
+// plans nothing (w1 = 0 while every bin is below Acc_TH); sizes that cannot work are refused
+// before anything is written.
+TEST(Loop, SmallSpacesAndEmptyExtensionsEndCleanly) {
+    const Space s = parse_space("name = tiny\nfamily = mobilenetv3\nunits = 1\nwidth = 16\nstride = 2\ndepth = 1-2\n"
+                                "head = 64 128\nchoice k = 3 5 7\nchoice e = 3\n");
+    MeasureProtocol no_refs;
+    no_refs.refs = 0;
+    auto src = make_runner_source(s, {"echo ${#1}", "", 10}, no_refs);
+    LoopOptions o = small_options(tmp_dir("tiny"));
+    o.n_bins = 2;
+    o.n_initial = 2;
+    o.n_step = 2;
+    o.test_size = 2;
+    o.acc_th = 100;  // never met
+    o.max_iterations = 50;
+    o.mlp.epochs = 5;
+    o.mlp.min_steps = 0;
+    LoopResult r = run_esm_loop(s, o, *src);
+    EXPECT_FALSE(r.converged);
+    EXPECT_NE(r.stop_reason.find("the space holds no unplanned architecture"), std::string::npos) << r.stop_reason;
+    EXPECT_LT(r.iterations.size(), 50u);
+    EXPECT_LE(column(o.out_dir + "/plans.csv", "arch").size(), 12u);
+    EXPECT_NO_THROW(run_esm_loop(s, o, *src));  // and a rerun ends the same way
+
+    o.out_dir = tmp_dir("tiny_w1");
+    o.w1 = 0;
+    r = run_esm_loop(s, o, *src);
+    EXPECT_EQ(r.stop_reason, "the extension plans no sample (w1 = 0, w2 = 1)");
+    EXPECT_EQ(r.iterations.size(), 1u);
+
+    o.w1 = 2;
+    o.out_dir = tmp_dir("tiny_big");
+    o.test_size = 11;
+    expect_refused(s, o, *src, "the space holds 12 architectures: too few for the test set (11) and 2 training samples");
+    o.test_size = 2;
+    o.max_samples = 3;
+    expect_refused(s, o, *src, "the sample budget (3) must hold the test set (2) and at least 2 training samples");
+    struct stat st;
+    EXPECT_NE(::stat(o.out_dir.c_str(), &st), 0) << "a refused run wrote " << o.out_dir;
+}
