@@ -145,6 +145,24 @@ double ExternalRunner::measure(const std::string& arch) const {
     std::string so, se;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(opt_.timeout_s);
     bool open_out = true, open_err = true, timed_out = false;
+    char buf[4096];
+    auto read_ready = [&](const pollfd* fds) {
+        for (int i = 0; i < 2; ++i) {
+            bool& open = i == 0 ? open_out : open_err;
+            if (!open || (fds && !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))) continue;
+            for (int reads = 0; reads < 256; ++reads) {  // what is there now (non-blocking, bounded)
+                const ssize_t r = read(i == 0 ? out[0] : err[0], buf, sizeof buf);
+                if (r > 0) {
+                    std::string& dst = i == 0 ? so : se;
+                    if (dst.size() < (2u << 20)) dst.append(buf, static_cast<size_t>(r));
+                    if (fds) break;  // one read per wake-up while it runs
+                    continue;
+                }
+                if (r == 0 || (errno != EAGAIN && errno != EINTR)) open = false;
+                break;
+            }
+        }
+    };
     while (open_out || open_err) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
@@ -152,19 +170,18 @@ double ExternalRunner::measure(const std::string& arch) const {
             break;
         }
         pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-        int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 1000)));
+        const int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 200)));
         if (n < 0 && errno != EINTR) break;
-        char buf[4096];
-        for (int i = 0; i < 2; ++i) {
-            bool& open = i == 0 ? open_out : open_err;
-            if (!open || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            ssize_t r = read(fds[i].fd, buf, sizeof buf);
-            if (r > 0) {
-                std::string& dst = i == 0 ? so : se;
-                if (dst.size() < (2u << 20)) dst.append(buf, static_cast<size_t>(r));
-            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-                open = false;
-            }
+        if (n > 0) read_ready(fds);
+        // The command has exited but something it started in the background still holds
+        // its output open: what it printed is all there is (the latency came from it).
+        // (WNOWAIT: not reaped yet, so the group's id cannot have been reused when it is killed.)
+        siginfo_t info{};
+        if ((open_out || open_err) && waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid == pid) {
+            read_ready(nullptr);
+            kill(-pid, SIGKILL);  // what it left behind, which would run on during the next measurement
+            break;
         }
     }
     if (timed_out) kill(-pid, SIGKILL);
@@ -175,7 +192,11 @@ double ExternalRunner::measure(const std::string& arch) const {
     }
     running.release();
     const std::string who = "runner '" + opt_.command + "' on " + arch;
-    if (timed_out) throw Error(ErrorKind::Io, who + ": timed out after " + std::to_string(opt_.timeout_s) + " s");
+    if (timed_out) {
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%g", opt_.timeout_s);
+        throw Error(ErrorKind::Io, who + ": timed out after " + secs + " s");
+    }
     if (WIFSIGNALED(status))
         throw Error(ErrorKind::Io, who + ": killed by signal " + std::to_string(WTERMSIG(status)) +
                                        (se.empty() ? "" : "; stderr: " + tail(se, 300)));

@@ -2,7 +2,11 @@
 // timeouts and stderr in messages, using small shell commands as runners.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
 
 #include "esm/common.hpp"
 #include "esm/runner.hpp"
@@ -67,6 +71,30 @@ TEST(Runner, FailuresAreClearErrors) {
         }
     }
     EXPECT_THROW(ExternalRunner({"", "", 1}), Error);
+}
+
+// A runner that prints its latency and exits, leaving a process behind that holds its
+// output open: the number counts at once (not a timeout), and what it left is killed.
+TEST(Runner, ExitedCommandCountsEvenWithABackgroundProcess) {
+    const std::string pid_file = std::string(ESM_BINARY_DIR) + "/runner_bg_pid";
+    std::remove(pid_file.c_str());
+    ExternalRunner r({"sleep 30 & echo $! > " + pid_file + "; echo 2.5", "", 10});
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_DOUBLE_EQ(r.measure("x:y"), 2.5);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 3.0);
+    pid_t bg = 0;
+    std::ifstream(pid_file) >> bg;
+    ASSERT_GT(bg, 0);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {  // killed (a zombie until its new parent reaps it)
+        std::ifstream stat("/proc/" + std::to_string(bg) + "/stat");
+        std::string line;
+        std::getline(stat, line);
+        gone = line.empty() || line.find(") Z ") != std::string::npos;
+        if (!gone) usleep(20000);
+    }
+    EXPECT_TRUE(gone) << "the background sleep " << bg << " still runs";
+    if (!gone) kill(bg, SIGKILL);
 }
 
 TEST(Runner, TimeoutKillsTheWholeGroup) {
