@@ -527,10 +527,6 @@ esm_status esm_dataset_append(esm_dataset_t dataset, esm_arch_t arch, const esm_
     ESM_NEED(m);
     if (!same_space(dataset->space, arch->space))
         return fail(ESM_ERR_INVALID_ARGUMENT, "esm_dataset_append: the architecture is of another space");
-    if (!(m->latency_ms > 0) || !(m->std_ms >= 0) || !std::isfinite(m->latency_ms) || !std::isfinite(m->std_ms) ||
-        m->runs < 1)
-        return fail(ESM_ERR_INVALID_ARGUMENT,
-                    "esm_dataset_append: latency must be finite and > 0, std finite and >= 0, runs >= 1");
     return guard(__func__, [&] {
         esm::DatasetRow r;
         r.arch = esm::format_arch(*arch->space, arch->a);

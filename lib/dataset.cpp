@@ -18,7 +18,6 @@
 #include "blas.hpp"
 #include "durable_log.hpp"
 #include "esm/common.hpp"
-#include "esm/predictor.hpp"  // write_file_atomic
 #include "esm/table.hpp"
 #include "sealed_file.hpp"
 
@@ -191,8 +190,14 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
         detail::check_one_line(path + ": dataset header", "key", k);
         detail::check_one_line(path + ": dataset header", k, v);
     }
+    std::string head;
+    for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
+    for (size_t i = 0; i < dataset_columns().size(); ++i) head += (i ? "," : "") + dataset_columns()[i];
+    head += "\n";
+    // The writer's lock first: what is read below cannot change under us, and a second
+    // writer is refused before it reads or changes anything.
+    log_ = std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, durable);
     struct stat st{};
-    bool replace_header = false;
     if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {
         bool torn = false;
         Table t = read_table(path, true, &torn);
@@ -204,40 +209,43 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
         }
         if (t.rows.empty() && stable(t.meta) != stable(meta)) {
             // A header without a single row: a run that failed before its first measurement
-            // (a wrong option, no device). Nothing measured is lost by starting it afresh:
-            // the new header replaces it whole (below, written before the log opens it).
-            replace_header = true;
-        } else {
-            check_compatible(path, t.meta, meta);
-            for (size_t i = 0; i < t.rows.size(); ++i) {
-                DatasetRow r;
-                r.arch = t.rows[i][0];
-                r.depth = static_cast<int>(t.integer(i, 1, 0, 1 << 20));
-                r.stats.latency_ms = t.number(i, 2);
-                r.stats.std_ms = t.number(i, 3);
-                r.stats.runs = static_cast<int>(t.integer(i, 4, 0, 1 << 30));
-                r.kind = t.rows[i][5];
-                r.timestamp = t.rows[i][6];
-                if (r.kind == "sample") samples_.insert(r.arch);
-                existing_.push_back(r);
-            }
-            resumed_ = true;
+            // (a wrong option, no device). Nothing measured is lost by starting it afresh.
+            log_->replace(head);
+            return;
         }
+        check_compatible(path, t.meta, meta);
+        for (size_t i = 0; i < t.rows.size(); ++i) {
+            DatasetRow r;
+            r.arch = t.rows[i][0];
+            r.depth = static_cast<int>(t.integer(i, 1, 0, 1 << 20));
+            r.stats.latency_ms = t.number(i, 2);
+            r.stats.std_ms = t.number(i, 3);
+            r.stats.runs = static_cast<int>(t.integer(i, 4, 0, 1 << 30));
+            r.kind = t.rows[i][5];
+            r.timestamp = t.rows[i][6];
+            if (r.kind == "sample") samples_.insert(r.arch);
+            existing_.push_back(r);
+        }
+        resumed_ = true;
     }
     // A torn last line (killed mid-write) is cut: that row is measured again.
-    std::string head;
-    for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
-    for (size_t i = 0; i < dataset_columns().size(); ++i) head += (i ? "," : "") + dataset_columns()[i];
-    if (replace_header) write_file_atomic(path, head + "\n");
-    log_ = std::make_unique<DurableLog>(path, head + "\n", durable);
+    log_->prepare(head);
     truncated_ = log_->cut_torn_line();
 }
 
 DatasetWriter::~DatasetWriter() = default;
 
 void DatasetWriter::append(const DatasetRow& r) {
-    if (r.arch.find_first_of(",\n\"#") != std::string::npos || r.kind.find_first_of(",\n") != std::string::npos)
+    if (r.arch.find_first_of(",\n\"#") != std::string::npos)
         throw Error(ErrorKind::InvalidArgument, "dataset row with a field that needs quoting: " + r.arch);
+    // What the readers accept (read_latency_data), so that nothing written is refused later.
+    if (r.kind != "sample" && r.kind != "ref" && r.kind != "pending" && r.kind != "dropped")
+        throw Error(ErrorKind::InvalidArgument, "dataset row kind '" + r.kind + "' is none of sample, ref, pending, dropped");
+    if (!(r.stats.latency_ms >= 1e-9 && r.stats.latency_ms <= 1e12) || !(r.stats.std_ms >= 0) ||
+        !std::isfinite(r.stats.std_ms) || r.stats.runs < 1)
+        throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + ": latency must be 1e-9 .. 1e12 ms, std finite "
+                                                "and >= 0, runs >= 1 (got " + num(r.stats.latency_ms) + ", " +
+                                                num(r.stats.std_ms) + ", " + std::to_string(r.stats.runs) + ")");
     const std::string line = r.arch + "," + std::to_string(r.depth) + "," + num(r.stats.latency_ms) + "," +
                              num(r.stats.std_ms) + "," + std::to_string(r.stats.runs) + "," + r.kind + "," +
                              (r.timestamp.empty() ? utc_timestamp() : r.timestamp) + "\n";

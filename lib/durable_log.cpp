@@ -13,38 +13,47 @@
 namespace esm {
 
 DurableLog::DurableLog(const std::string& path, const std::string& preamble, bool durable)
-    : path_(path), durable_(durable) {
+    : DurableLog(path, LockOnly{}, durable) {
+    try {
+        prepare(preamble);
+    } catch (...) {
+        ::close(fd_);
+        throw;
+    }
+}
+
+DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(path), durable_(durable) {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
     // One writer at a time: two runs appending to one file would plan and measure everything
     // twice. The lock goes with the file descriptor (and with the process, if it is killed).
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-        const int err = errno;
+    // A file system without locks (ENOLCK, ENOSYS: NFS without its lock daemon, Lustre)
+    // writes without one, as before there were locks.
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
         ::close(fd_);
         throw Error(ErrorKind::Io, "'" + path + "' is being written by another process (or another writer in this "
-                                                "one) right now" + (err == EWOULDBLOCK ? "" : std::string(": ") + std::strerror(err)));
+                                                "one) right now");
     }
+}
+
+void DurableLog::prepare(const std::string& preamble) {
     const off_t size = ::lseek(fd_, 0, SEEK_END);
     off_t keep = size;
     char c = '\n';
     while (keep > 0 && ::pread(fd_, &c, 1, keep - 1) == 1 && c != '\n') --keep;
     if (keep != size) {
-        if (::ftruncate(fd_, keep) != 0) {
-            const int err = errno;
-            ::close(fd_);
-            throw Error(ErrorKind::Io, "'" + path + "': cannot cut the torn last line: " + std::strerror(err));
-        }
+        if (::ftruncate(fd_, keep) != 0)
+            throw Error(ErrorKind::Io, "'" + path_ + "': cannot cut the torn last line: " + std::strerror(errno));
         ::lseek(fd_, 0, SEEK_END);
         cut_ = true;
     }
-    if (keep == 0 && !preamble.empty()) {
-        try {
-            append(preamble);
-        } catch (...) {
-            ::close(fd_);
-            throw;
-        }
-    }
+    if (keep == 0 && !preamble.empty()) append(preamble);
+}
+
+void DurableLog::replace(const std::string& text) {
+    if (::ftruncate(fd_, 0) != 0)
+        throw Error(ErrorKind::Io, "'" + path_ + "': cannot replace its content: " + std::strerror(errno));
+    append(text);
 }
 
 DurableLog::~DurableLog() {

@@ -9,9 +9,20 @@ namespace esm {
 
 class DurableLog {
 public:
-    // Opens or creates `path`; writes `preamble` when the file is empty. durable = false
-    // skips the fsync (for replayed numbers that cost nothing to redo). Throws esm::Error.
+    // Opens or creates `path`, takes its writer's lock (a second writer, in this process or
+    // another, is refused; where the file system has no locks, none is taken), then
+    // prepare(preamble). durable = false skips the fsync (for replayed numbers that cost
+    // nothing to redo). Throws esm::Error.
     DurableLog(const std::string& path, const std::string& preamble, bool durable = true);
+    // Opens and locks only, changing nothing: the caller reads and checks the file first
+    // (holding the lock), then calls prepare() or replace(). (A tag: a string literal as
+    // the preamble above would otherwise convert to bool and pick this one.)
+    struct LockOnly {};
+    DurableLog(const std::string& path, LockOnly, bool durable);
+    // Cuts a torn last line and writes `preamble` when the file is empty.
+    void prepare(const std::string& preamble);
+    // Replaces the whole content by `text` (a header that held no row).
+    void replace(const std::string& text);
     ~DurableLog();
     DurableLog(const DurableLog&) = delete;
     DurableLog& operator=(const DurableLog&) = delete;

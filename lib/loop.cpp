@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <exception>
 #include <map>
 #include <numeric>
 #include <sstream>
@@ -480,6 +481,7 @@ LoopResult Loop::run() {
         pred->save(res.predictor_path);
         // Stop or extend.
         const int planned = static_cast<int>(plans_.size());
+        std::exception_ptr plan_error;
         if (rep.passed) {
             res.converged = true;
             res.stop_reason = std::string(opt_.binwise ? "every bin" : "overall accuracy") + " >= " + fmt(opt_.acc_th) + " %";
@@ -499,13 +501,19 @@ LoopResult Loop::run() {
                                     ? extension_per_bin(acc, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2)
                                     : std::vector<int>();
             // The next iteration is planned now: when nothing can be added, the run ends here
-            // (instead of retraining on the same samples until a budget).
-            if (plan_iteration(it + 1, &rep) == 0)
-                res.stop_reason = std::accumulate(rep.added_per_bin.begin(), rep.added_per_bin.end(), 0) == 0 &&
-                                          opt_.strategy == Strategy::Balanced
-                                      ? "the extension plans no sample (w1 = " + fmt(opt_.w1) + ", w2 = " + fmt(opt_.w2) + ")"
-                                      : std::string(src_.pool() ? "the replay pool" : "the space") +
-                                            " holds no unplanned architecture where the extension asks for them";
+            // (instead of retraining on the same samples until a budget). A planning error
+            // comes after this iteration's reports are written.
+            try {
+                if (plan_iteration(it + 1, &rep) == 0)
+                    res.stop_reason =
+                        std::accumulate(rep.added_per_bin.begin(), rep.added_per_bin.end(), 0) == 0 &&
+                                opt_.strategy == Strategy::Balanced
+                            ? "the extension plans no sample (w1 = " + fmt(opt_.w1) + ", w2 = " + fmt(opt_.w2) + ")"
+                            : std::string(src_.pool() ? "the replay pool" : "the space") +
+                                  " holds no unplanned architecture where the extension asks for them";
+            } catch (...) {
+                plan_error = std::current_exception();
+            }
         }
         res.iterations.push_back(rep);
         prev = &res.iterations.back();
@@ -517,6 +525,7 @@ LoopResult Loop::run() {
                     (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "");
         report(p);
+        if (plan_error) std::rethrow_exception(plan_error);
         if (!res.stop_reason.empty()) break;
     }
     LoopProgress done;

@@ -163,28 +163,46 @@ double ExternalRunner::measure(const std::string& arch) const {
             }
         }
     };
+    // Whether the command has exited, without reaping it (WNOWAIT): until it is reaped its
+    // process group's id cannot be reused, so killing the group cannot hit another process.
+    auto exited = [&] {
+        siginfo_t info{};
+        return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+    };
+    using Clock = std::chrono::steady_clock;
+    Clock::time_point exited_at{};
+    bool has_exited = false;
     while (open_out || open_err) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         if (left.count() <= 0) {
-            timed_out = true;
+            timed_out = !has_exited;
             break;
         }
         pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
         const int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 200)));
         if (n < 0 && errno != EINTR) break;
         if (n > 0) read_ready(fds);
-        // The command has exited but something it started in the background still holds
-        // its output open: what it printed is all there is (the latency came from it).
-        // (WNOWAIT: not reaped yet, so the group's id cannot have been reused when it is killed.)
-        siginfo_t info{};
-        if ((open_out || open_err) && waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-            info.si_pid == pid) {
+        // The command has exited but something it started still holds its output open: a
+        // forwarder (tee, a logger) gets 2 s to pass on what it holds; a process left in the
+        // background is what holds it after that, and the latency has come.
+        if ((open_out || open_err) && !has_exited && exited()) {
+            has_exited = true;
+            exited_at = Clock::now();
+        }
+        if (has_exited && Clock::now() - exited_at > std::chrono::seconds(2)) {
             read_ready(nullptr);
-            kill(-pid, SIGKILL);  // what it left behind, which would run on during the next measurement
             break;
         }
     }
-    if (timed_out) kill(-pid, SIGKILL);
+    // The command may have closed its output and still run: it gets the rest of its time.
+    while (!timed_out && !exited()) {
+        if (Clock::now() >= deadline) {
+            timed_out = true;
+            break;
+        }
+        ::usleep(10000);
+    }
+    kill(-pid, SIGKILL);  // on a timeout the command; else whatever it left behind (none: ESRCH)
     close(out[0]);
     close(err[0]);
     int status = 0;

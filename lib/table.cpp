@@ -103,11 +103,12 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
         ++line_no;
         if (line.size() > (1u << 20)) fail(source, line_no, "line longer than 1 MiB");
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        // A last line without a newline: in a file libesm writes row by row (a `format` header
-        // or a `kind` column), a row cut off mid-write, whose number may be cut short too; in
-        // any other CSV (a hand edit, an export), just the last row.
-        const bool written_by_libesm =
-            t.has_meta("format") || std::find(t.columns.begin(), t.columns.end(), "kind") != t.columns.end();
+        // A last line without a newline: where the caller resumes a file it appends to (and
+        // in any file libesm writes row by row: a `format` header or a `kind` column), a row
+        // cut off mid-write, whose number may be cut short too; in any other CSV read (a hand
+        // edit, an export), just the last row.
+        const bool written_by_libesm = allow_torn_tail || t.has_meta("format") ||
+                                       std::find(t.columns.begin(), t.columns.end(), "kind") != t.columns.end();
         if (torn && written_by_libesm && !t.columns.empty() && !line.empty() && line[0] != '#') {
             if (!allow_torn_tail)
                 fail(source, line_no, "last line has no newline: the file was cut off mid-write (its last row may be "

@@ -19,7 +19,7 @@ using namespace esm;
 namespace {
 
 std::string temp_path(const std::string& name) {
-    std::string p = testing::TempDir() + "esm_dataset_" + name + ".csv";
+    std::string p = std::string(ESM_BINARY_DIR) + "/esm_dataset_" + name + ".csv";  // per build tree
     std::remove(p.c_str());
     return p;
 }
@@ -143,7 +143,8 @@ TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {
             read();
             ADD_FAILURE() << "read a directory";
         } catch (const Error& e) {
-            EXPECT_NE(std::string(e.what()).find("'" + dir + "': it is a directory"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("'" + dir + "'"), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("s a directory"), std::string::npos) << e.what();
         }
     }
 }

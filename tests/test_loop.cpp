@@ -121,6 +121,10 @@ TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
     for (size_t i = 0; i < planned.size(); ++i)
         if (sets[i] == "test") test_bins[s.bin_of(parse_arch(s, planned[i]).depth(), 5)]++;
     EXPECT_EQ(test_bins, (std::map<int, int>{{0, 8}, {1, 8}, {2, 8}, {3, 8}, {4, 8}}));
+    // A plan line torn by a kill is cut on the rerun, which then goes on as before.
+    std::ofstream(out + "/plans.csv", std::ios::app) << "2,tr";
+    EXPECT_NO_THROW(run_esm_loop(s, small_options(out), *src));
+    EXPECT_EQ(column(out + "/plans.csv", "arch"), planned);
     for (const char* f : {"/report.json", "/plots/scatter.svg", "/plots/bins.svg", "/plots/curve.svg", "/space.txt"}) {
         std::ifstream in(out + f);
         EXPECT_TRUE(in.good()) << f;

@@ -165,11 +165,14 @@ typedef struct esm_dataset* esm_dataset_t;
 
 /* Opens (creating or resuming) a libesm dataset CSV for latencies measured by the caller
  * on `device` (free text, recorded in the header) with `backend` (e.g. "tflite"). A file
- * made for another space, device or backend is refused untouched. The caller owns *out. */
+ * made for another space, device or backend is refused untouched (ESM_ERR_FORMAT); one
+ * open for writing elsewhere (another process, another open handle) is refused with
+ * ESM_ERR_IO until that one is freed. The caller owns *out. */
 esm_status esm_dataset_open(const char* path, esm_space_t space, const char* device, const char* backend,
                             esm_dataset_t* out);
 void esm_dataset_free(esm_dataset_t dataset);
-/* Appends one measured sample; it is on disk (fsync) when this returns. */
+/* Appends one measured sample; it is on disk (fsync) when this returns. A latency outside
+ * 1e-9 .. 1e12 ms, a negative or non-finite std, or runs < 1: ESM_ERR_INVALID_ARGUMENT. */
 esm_status esm_dataset_append(esm_dataset_t dataset, esm_arch_t arch, const esm_measurement* m);
 /* Whether the dataset already holds a sample of this architecture (to resume). */
 esm_status esm_dataset_contains(esm_dataset_t dataset, esm_arch_t arch, int* out_bool);
