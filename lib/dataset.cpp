@@ -207,9 +207,10 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             throw Error(ErrorKind::Format, path + ": not a latency dataset of this format (columns '" + cols +
                                                "'); left untouched");
         }
-        if (t.rows.empty() && stable(t.meta) != stable(meta)) {
+        if (t.rows.empty()) {
             // A header without a single row: a run that failed before its first measurement
-            // (a wrong option, no device). Nothing measured is lost by starting it afresh.
+            // (a wrong option, no device), or one killed while writing the header itself.
+            // Nothing measured is lost by writing it afresh, with this run's settings.
             log_->replace(head);
             return;
         }
@@ -236,8 +237,9 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
 DatasetWriter::~DatasetWriter() = default;
 
 void DatasetWriter::append(const DatasetRow& r) {
-    if (r.arch.find_first_of(",\n\"#") != std::string::npos)
-        throw Error(ErrorKind::InvalidArgument, "dataset row with a field that needs quoting: " + r.arch);
+    if (r.arch.find_first_of(",\n\"#") != std::string::npos || r.timestamp.find_first_of(",\n\r") != std::string::npos)
+        throw Error(ErrorKind::InvalidArgument, "dataset row with a field that needs quoting: " + r.arch + " " + r.timestamp);
+    if (r.depth < 0) throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + " with a negative depth");
     // What the readers accept (read_latency_data), so that nothing written is refused later.
     if (r.kind != "sample" && r.kind != "ref" && r.kind != "pending" && r.kind != "dropped")
         throw Error(ErrorKind::InvalidArgument, "dataset row kind '" + r.kind + "' is none of sample, ref, pending, dropped");

@@ -14,12 +14,7 @@ namespace esm {
 
 DurableLog::DurableLog(const std::string& path, const std::string& preamble, bool durable)
     : DurableLog(path, LockOnly{}, durable) {
-    try {
-        prepare(preamble);
-    } catch (...) {
-        ::close(fd_);
-        throw;
-    }
+    prepare(preamble);  // on a throw the destructor closes fd_ (the delegated-to one finished)
 }
 
 DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(path), durable_(durable) {

@@ -50,6 +50,8 @@ double parse_runner_output(const std::string& text) {
         std::isspace(static_cast<unsigned char>(number[0])))
         throw Error(ErrorKind::Format, "runner output line '" + shown +
                                            "' is not a positive latency in ms (expected e.g. '12.34' or '12.34 ms')");
+    if (!(v >= 1e-9 && v <= 1e12))  // what a dataset holds (a unit mistake: seconds? ns?)
+        throw Error(ErrorKind::Format, "runner output line '" + shown + "' is outside 1e-9 .. 1e12 ms");
     return v;
 }
 
@@ -178,7 +180,8 @@ double ExternalRunner::measure(const std::string& arch) const {
             timed_out = !has_exited;
             break;
         }
-        pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+        // A pipe at its end is left out (-1): poll would report it at once, every time.
+        pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
         const int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 200)));
         if (n < 0 && errno != EINTR) break;
         if (n > 0) read_ready(fds);
@@ -189,11 +192,9 @@ double ExternalRunner::measure(const std::string& arch) const {
             has_exited = true;
             exited_at = Clock::now();
         }
-        if (has_exited && Clock::now() - exited_at > std::chrono::seconds(2)) {
-            read_ready(nullptr);
-            break;
-        }
+        if (has_exited && Clock::now() - exited_at > std::chrono::seconds(2)) break;
     }
+    read_ready(nullptr);  // what is in the pipes now, however the loop ended
     // The command may have closed its output and still run: it gets the rest of its time.
     while (!timed_out && !exited()) {
         if (Clock::now() >= deadline) {

@@ -121,7 +121,7 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
                                                         "' is " + t.rows[r][static_cast<size_t>(tc)] +
                                                         (y > 0 ? " (outside 1e-9 .. 1e12 ms)" : " (must be > 0)"));
         const double v = drift.factor.empty() ? y : y / drift.factor[r];
-        if (!(std::isfinite(v) && v > 0))
+        if (!(v >= 1e-9 && v <= 1e12))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) +
                                                ": drift correction by the reference rows gives latency " + std::to_string(v) +
                                                " (their readings are implausible; check the 'ref' rows or turn drift correction off)");

@@ -223,6 +223,17 @@ TEST(Dataset, OneWriterAtATime) {
     }
     DatasetWriter again(path, meta(1));
     EXPECT_EQ(again.existing().size(), 1u);
+    // A header cut before its final newline (killed while writing it) is written afresh.
+    const std::string cut = temp_path("header_cut");
+    { DatasetWriter w(cut, meta(1)); }
+    std::string text = slurp(cut);
+    text.pop_back();
+    std::ofstream(cut, std::ios::binary) << text;
+    {
+        DatasetWriter w(cut, meta(1));
+        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 1));
+    }
+    EXPECT_EQ(DatasetWriter(cut, meta(1)).existing().size(), 1u);
 }
 
 // Spreadsheet exports: a UTF-8 byte order mark is not part of the first column's name, and

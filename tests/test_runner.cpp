@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -30,6 +31,8 @@ TEST(Runner, OutputContract) {
         {"latency: 12\n", "'latency: 12' is not"},
         {"12 13\n", "'12 13' is not"},
         {"ms\n", "'ms' is not"},
+        {"1e-10\n", "'1e-10' is outside 1e-9 .. 1e12 ms"},  // what a dataset could not hold
+        {"2e12 ms\n", "'2e12 ms' is outside"},
     };
     for (auto& b : bad) {
         try {
@@ -101,6 +104,19 @@ TEST(Runner, ExitedCommandCountsEvenWithABackgroundProcess) {
     }
     EXPECT_TRUE(gone) << "the background sleep " << bg << " still runs";
     if (!gone) kill(bg, SIGKILL);
+}
+
+// A runner that closes its stderr and then works for a while: waiting for it costs no CPU
+// (poll is not asked about the closed pipe, which it would report at once, every time).
+TEST(Runner, WaitingOnAHalfClosedRunnerIsIdle) {
+    ExternalRunner r({"exec 2>&-; sleep 0.6; echo 1.5", "", 10});
+    rusage before{}, after{};
+    getrusage(RUSAGE_SELF, &before);
+    EXPECT_DOUBLE_EQ(r.measure("x:y"), 1.5);
+    getrusage(RUSAGE_SELF, &after);
+    auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+    const double cpu = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
+    EXPECT_LT(cpu, 0.2) << "spent " << cpu << " s of CPU waiting 0.6 s";
 }
 
 TEST(Runner, TimeoutKillsTheWholeGroup) {
