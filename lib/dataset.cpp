@@ -28,6 +28,8 @@ const std::vector<std::string>& dataset_columns() {
     return c;
 }
 
+bool known_row_kind(const std::string& k) { return k == "sample" || k == "ref" || k == "pending" || k == "dropped"; }
+
 bool dataset_meta_volatile(const std::string& key) { return key == "created" || key == "library_version"; }
 
 std::string cpu_model_name() {
@@ -241,11 +243,11 @@ void DatasetWriter::append(const DatasetRow& r) {
         throw Error(ErrorKind::InvalidArgument, "dataset row with a field that needs quoting: " + r.arch + " " + r.timestamp);
     if (r.depth < 0) throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + " with a negative depth");
     // What the readers accept (read_latency_data), so that nothing written is refused later.
-    if (r.kind != "sample" && r.kind != "ref" && r.kind != "pending" && r.kind != "dropped")
+    if (!known_row_kind(r.kind))
         throw Error(ErrorKind::InvalidArgument, "dataset row kind '" + r.kind + "' is none of sample, ref, pending, dropped");
-    if (!(r.stats.latency_ms >= 1e-9 && r.stats.latency_ms <= 1e12) || !(r.stats.std_ms >= 0) ||
+    if (!latency_in_range(r.stats.latency_ms) || !(r.stats.std_ms >= 0) ||
         !std::isfinite(r.stats.std_ms) || r.stats.runs < 1)
-        throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + ": latency must be 1e-9 .. 1e12 ms, std finite "
+        throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + ": latency must be " + kLatencyRangeText + ", std finite "
                                                 "and >= 0, runs >= 1 (got " + num(r.stats.latency_ms) + ", " +
                                                 num(r.stats.std_ms) + ", " + std::to_string(r.stats.runs) + ")");
     const std::string line = r.arch + "," + std::to_string(r.depth) + "," + num(r.stats.latency_ms) + "," +

@@ -50,8 +50,8 @@ double parse_runner_output(const std::string& text) {
         std::isspace(static_cast<unsigned char>(number[0])))
         throw Error(ErrorKind::Format, "runner output line '" + shown +
                                            "' is not a positive latency in ms (expected e.g. '12.34' or '12.34 ms')");
-    if (!(v >= 1e-9 && v <= 1e12))  // what a dataset holds (a unit mistake: seconds? ns?)
-        throw Error(ErrorKind::Format, "runner output line '" + shown + "' is outside 1e-9 .. 1e12 ms");
+    if (!latency_in_range(v))  // what a dataset holds (a unit mistake: seconds? ns?)
+        throw Error(ErrorKind::Format, "runner output line '" + shown + "' is outside " + kLatencyRangeText);
     return v;
 }
 

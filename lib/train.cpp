@@ -105,7 +105,7 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
     for (size_t r = 0; r < t.rows.size(); ++r) {
         if (kind >= 0) {
             const std::string& k = t.rows[r][static_cast<size_t>(kind)];
-            if (k != "sample" && k != "ref" && k != "pending" && k != "dropped")
+            if (!known_row_kind(k))
                 throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": kind '" + k +
                                                    "' is none of sample, ref, pending, dropped (docs/dataset_format.md)");
             if (k != "sample") continue;
@@ -115,13 +115,13 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
         if (!try_parse_arch(space, t.rows[r][static_cast<size_t>(ac)], &a, &err))
             throw Error(ErrorKind::Parse, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
         const double y = t.number(r, tc);
-        // Training and prediction run in float: 1e-9 ms (a picosecond) to 1e12 ms (30 years).
-        if (!(y >= 1e-9 && y <= 1e12))
+        if (!latency_in_range(y))
             throw Error(ErrorKind::InvalidArgument, path + ":" + std::to_string(t.row_lines[r]) + ": latency '" + col +
                                                         "' is " + t.rows[r][static_cast<size_t>(tc)] +
-                                                        (y > 0 ? " (outside 1e-9 .. 1e12 ms)" : " (must be > 0)"));
+                                                        (y > 0 ? std::string(" (outside ") + kLatencyRangeText + ")"
+                                                               : std::string(" (must be > 0)")));
         const double v = drift.factor.empty() ? y : y / drift.factor[r];
-        if (!(v >= 1e-9 && v <= 1e12))
+        if (!latency_in_range(v))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) +
                                                ": drift correction by the reference rows gives latency " + std::to_string(v) +
                                                " (their readings are implausible; check the 'ref' rows or turn drift correction off)");

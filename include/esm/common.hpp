@@ -27,4 +27,11 @@ private:
 
 inline const char* version() { return ESM_VERSION_STRING; }
 
+// The latencies libesm holds, in ms: 1e-9 (a picosecond) to 1e12 (30 years); training and
+// prediction run in float. A value outside is a unit mistake or a corrupt field: datasets
+// refuse to write it, readers and the runner contract refuse to read it.
+constexpr double kMinLatencyMs = 1e-9, kMaxLatencyMs = 1e12;
+inline bool latency_in_range(double ms) { return ms >= kMinLatencyMs && ms <= kMaxLatencyMs; }
+constexpr const char* kLatencyRangeText = "1e-9 .. 1e12 ms";
+
 }  // namespace esm

@@ -30,6 +30,9 @@ struct DatasetRow {
     std::string timestamp;        // UTC, ISO 8601; filled by append() when empty
 };
 
+// A row kind datasets hold: sample, ref, pending, dropped (docs/dataset_format.md).
+bool known_row_kind(const std::string& kind);
+
 // Header keys that may differ between a file and a resumed run (everything else must match).
 bool dataset_meta_volatile(const std::string& key);
 
