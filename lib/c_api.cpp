@@ -512,8 +512,8 @@ esm_status esm_dataset_open(const char* path, esm_space_t space, const char* dev
         esm::DatasetMeta meta = {{"format", "esm-latency-dataset 1"},
                                  {"library_version", esm::version()},
                                  {"device", device},
-                                 {"backend", backend},
-                                 {"space", space->s->name}};
+                                 {"backend", backend}};
+        for (auto& kv : esm::space_meta(*space->s)) meta.push_back(std::move(kv));
         *out = new esm_dataset{space->s, std::make_unique<esm::DatasetWriter>(path, meta)};
         return ESM_OK;
     });

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <thread>
 
+#include "esm/dataset.hpp"
 #include "esm/esm.h"
+#include "esm/table.hpp"
 #include "depth_predictor.hpp"
 #include "tool_run.hpp"
 
@@ -69,4 +71,21 @@ TEST(CApi, NullAndBadArgumentsGiveStatuses) {
     std::string other;
     std::thread([&] { other = esm_last_error(); }).join();
     EXPECT_EQ(other, "");
+}
+
+// A dataset opened through the C API describes its space in its header, as the tools'
+// do: esm-train reads a custom space from it without --space.
+TEST(CApi, DatasetsDescribeTheirSpace) {
+    esm_space_t sp = nullptr;
+    ASSERT_EQ(esm_space_load("densenet", &sp), ESM_OK);
+    const std::string path = std::string(ESM_BINARY_DIR) + "/capi_space_header.csv";
+    std::remove(path.c_str());
+    esm_dataset_t ds = nullptr;
+    ASSERT_EQ(esm_dataset_open(path.c_str(), sp, "a phone", "tflite", &ds), ESM_OK) << esm_last_error();
+    esm_dataset_free(ds);
+    esm::Space described;
+    ASSERT_TRUE(esm::header_space(esm::read_table(path).meta, path, &described));
+    EXPECT_EQ(described, esm::preset("densenet"));
+    esm_space_free(sp);
+    std::remove(path.c_str());
 }

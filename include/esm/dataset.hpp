@@ -47,8 +47,8 @@ DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads
 DatasetMeta space_meta(const Space& space);
 
 // The space description a libesm dataset's header carries (its `space_line` rows), parsed
-// into *out (`where` names the file in errors); false when the header has none (plain CSVs,
-// runner datasets).
+// into *out (`where` names the file in errors); false when the header has none (plain CSVs;
+// runner, replay and C API datasets written before the seventeenth session).
 bool header_space(const DatasetMeta& meta, const std::string& where, Space* out);
 
 std::string cpu_model_name();  // from /proc/cpuinfo, "unknown" when absent
