@@ -107,9 +107,11 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
         // in any file libesm writes row by row: a `format` header or a `kind` column), a row
         // cut off mid-write, whose number may be cut short too; in any other CSV read (a hand
         // edit, an export), just the last row.
-        const bool written_by_libesm = allow_torn_tail || t.has_meta("format") ||
-                                       std::find(t.columns.begin(), t.columns.end(), "kind") != t.columns.end();
-        if (torn && written_by_libesm && !t.columns.empty() && !line.empty() && line[0] != '#') {
+        auto written_by_libesm = [&] {  // asked of the last line only, not of every row
+            return allow_torn_tail || t.has_meta("format") ||
+                   std::find(t.columns.begin(), t.columns.end(), "kind") != t.columns.end();
+        };
+        if (torn && !t.columns.empty() && !line.empty() && line[0] != '#' && written_by_libesm()) {
             if (!allow_torn_tail)
                 fail(source, line_no, "last line has no newline: the file was cut off mid-write (its last row may be "
                                       "incomplete; a rerun of the run that writes it cuts that row off)");

@@ -87,9 +87,6 @@ int main(int argc, char** argv) {
             for (const char* opt : {"--refs", "--qc-every", "--qc-threshold", "--qc-retries", "--qc-wait", "--runner-timeout"})
                 if (args.has(opt)) args.usage_error(std::string(opt) + " does not apply to a replay (--pool): nothing is measured");
         const esm::Space space = esm::load_space(args.get("--space"));
-        if (args.has("--res") && space.elastic_resolution())
-            args.usage_error("--res: space '" + space.name + "' has an elastic resolution; each architecture is measured "
-                             "at its own (@R)");
         esm::LoopOptions o;
         o.strategy = args.parse("--strategy", "balanced", esm::parse_strategy);
         o.n_initial = static_cast<int>(args.get_int("--initial", o.n_initial, 2, 10000000));
@@ -137,7 +134,7 @@ int main(int argc, char** argv) {
             ex.backend = args.parse("--device", "cpu", esm::parse_backend);
             ex.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
             ex.seed = o.seed;
-            const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+            const int res = esm_cli::measured_resolution(args, space);
             const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
             source = esm::make_executor_source(space, batch, res, ex, proto, o.seed);
         }

@@ -81,10 +81,7 @@ int main(int argc, char** argv) {
         o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
         const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
-        const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
-        if (res && space.elastic_resolution())
-            args.usage_error("--res: space '" + space.name + "' has an elastic resolution; each architecture is measured "
-                             "at its own (@R)");
+        const int res = esm_cli::measured_resolution(args, space);
         const int header_res = res ? res : space.elastic_resolution() ? 0 : space.default_resolution();
         const std::string path = args.get("-o");
 

@@ -99,8 +99,7 @@ int main(int argc, char** argv) {
         if (args.has("--dump-dir")) {
             const std::string dir = args.get("--dump-dir");
             std::ofstream man(dir + "/manifest.txt");
-            if (!man)
-                throw esm::Error(esm::ErrorKind::Io, "cannot write " + dir + "/manifest.txt");
+            if (!man) throw esm::Error(esm::ErrorKind::Io, "cannot write " + dir + "/manifest.txt");
             man << "# " << esm::format_arch(s, a) << " batch " << batch << " res " << p.res << " seed " << o.seed
                 << "\n# name file shape (execution order; BN: weight=gamma, bias=beta, eps 1e-5)\n";
             const std::vector<int> in_shape{p.batch, 3, p.res, p.res};

@@ -6,6 +6,7 @@
 
 #include "cli.hpp"
 #include "esm/measure.hpp"
+#include "esm/space.hpp"
 
 namespace esm_cli {
 
@@ -28,6 +29,16 @@ inline std::vector<Option> with_protocol_options(std::vector<Option> options) {
                              "--qc-wait", "--outlier-spread", "--outlier-retries"})
         options.push_back({name, true});
     return options;
+}
+
+// The executor's input resolution (--res; 0 = the space's): a usage error on an elastic
+// space, whose architectures are each measured at their own @R (esm::executor_measurer).
+inline int measured_resolution(const Args& args, const esm::Space& space) {
+    const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+    if (res && space.elastic_resolution())
+        args.usage_error("--res: space '" + space.name + "' has an elastic resolution; each architecture is measured "
+                         "at its own (@R)");
+    return res;
 }
 
 // The protocol the options ask for (defaults: MeasureProtocol's): a usage error when one is
