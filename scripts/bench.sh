@@ -32,4 +32,19 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null && [ -x "$BUILD/bench_learning
   echo "== bench/torch_mlp.py"
   /usr/bin/python3 "$(dirname "$0")/../bench/torch_mlp.py" "$BUILD" || status=1
 fi
+# The tools on a million lines (docs/performance.md, "Speed (one core)"): esm-sample streams
+# them (time and peak memory), esm-predict reads them from stdin with a predictor built in
+# replay on HELP's data when ../shared/data holds it.
+if [ -x "$BUILD/esm-sample" ] && [ -x /usr/bin/time ]; then
+  tmp=$(mktemp -d)
+  echo "== esm-sample / esm-predict, 1 M ofa-mbv3 lines"
+  /usr/bin/time -f "esm-sample -n 1000000: %e s, %M KiB peak" \
+    "$BUILD/esm-sample" --space ofa-mbv3 -n 1000000 --seed 3 > "$tmp/m.txt" || status=1
+  data="$HERE/../shared/data/ofa_mbv3_help.csv"
+  if [ -f "$data" ] && "$BUILD/esm-build" --space ofa-mbv3 --pool "$data" --target v100_bs64_ms -o "$tmp/r" > /dev/null 2>&1; then
+    /usr/bin/time -f "esm-predict from stdin: %e s, %M KiB peak" \
+      "$BUILD/esm-predict" "$tmp/r/predictor.esm" - < "$tmp/m.txt" > /dev/null || status=1
+  fi
+  rm -rf "$tmp"
+fi
 exit $status
