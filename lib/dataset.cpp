@@ -187,10 +187,31 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
     }
 }
 
+// The first line of every header DatasetWriter writes (callers put `format` first).
+static const std::string kOwnFirstLine = "# format: esm-latency-dataset";
+
+// A header this library began writing and a kill or power loss cut before its column row
+// was complete: only comment lines, the first one libesm's, then at most a torn line.
+// Nothing was measured into it yet.
+static bool torn_own_header(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::string line;
+    bool ours = false;
+    for (bool first = true; std::getline(f, line); first = false) {
+        const size_t n = f.eof() ? std::min(line.size(), kOwnFirstLine.size()) : kOwnFirstLine.size();
+        if (first) ours = line.compare(0, n, kOwnFirstLine, 0, n) == 0;  // torn, only as far as it goes
+        if (f.eof()) return ours;  // the torn last line
+        if (!ours || line.empty() || line[0] != '#') return false;  // not ours, or a complete column row
+    }
+    return ours;  // complete comment lines only
+}
+
 DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable) {
     for (const auto& [k, v] : meta) {  // each a line of the header, read back as it was written
         detail::check_one_line(path + ": dataset header", "key", k);
         detail::check_one_line(path + ": dataset header", k, v);
+        if (k.size() + v.size() + 4 > kMaxLineBytes)
+            throw Error(ErrorKind::InvalidArgument, path + ": dataset header: " + k + " is longer than a line may be (1 MiB)");
     }
     std::string head;
     for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
@@ -200,7 +221,12 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
     // writer is refused before it reads or changes anything.
     log_ = std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, durable);
     struct stat st{};
-    if (::stat(path.c_str(), &st) == 0 && st.st_size > 0) {
+    const bool nonempty = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
+    if (nonempty && torn_own_header(path)) {
+        log_->replace(head);
+        return;
+    }
+    if (nonempty) {
         bool torn = false;
         Table t = read_table(path, true, &torn);
         if (t.columns != dataset_columns()) {
@@ -209,10 +235,10 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             throw Error(ErrorKind::Format, path + ": not a latency dataset of this format (columns '" + cols +
                                                "'); left untouched");
         }
-        if (t.rows.empty()) {
-            // A header without a single row: a run that failed before its first measurement
-            // (a wrong option, no device), or one killed while writing the header itself.
-            // Nothing measured is lost by writing it afresh, with this run's settings.
+        if (t.rows.empty() && t.has_meta("format")) {
+            // libesm's header without a single row: a run that failed before its first
+            // measurement (a wrong option, no device). Nothing measured is lost by writing it
+            // afresh, with this run's settings.
             log_->replace(head);
             return;
         }
@@ -244,7 +270,7 @@ void DatasetWriter::append(const DatasetRow& r) {
     if (r.depth < 0) throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + " with a negative depth");
     // What the readers accept (read_latency_data), so that nothing written is refused later.
     if (!known_row_kind(r.kind))
-        throw Error(ErrorKind::InvalidArgument, "dataset row kind '" + r.kind + "' is none of sample, ref, pending, dropped");
+        throw Error(ErrorKind::InvalidArgument, "dataset row kind '" + r.kind + "' is none of " + kRowKindsText);
     if (!latency_in_range(r.stats.latency_ms) || !(r.stats.std_ms >= 0) ||
         !std::isfinite(r.stats.std_ms) || r.stats.runs < 1)
         throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + ": latency must be " + kLatencyRangeText + ", std finite "

@@ -39,13 +39,16 @@ std::vector<Arch> Pool::draw_bin(int bin, int n_bins, int n, Rng& rng, const std
     return out;
 }
 
-std::vector<Arch> Pool::draw_stratified(int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const {
+std::vector<std::vector<Arch>> Pool::draw_bins(int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const {
     std::vector<std::vector<Arch>> per_bin(static_cast<size_t>(n_bins));
+    for (int b = 0; b < n_bins; ++b) per_bin[b] = draw_bin(b, n_bins, n, rng, exclude);
+    return per_bin;
+}
+
+std::vector<Arch> Pool::draw_stratified(int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const {
+    std::vector<std::vector<Arch>> per_bin = draw_bins(n, n_bins, rng, exclude);
     std::vector<double> cap;
-    for (int b = 0; b < n_bins; ++b) {
-        per_bin[b] = draw_bin(b, n_bins, n, rng, exclude);
-        cap.push_back(static_cast<double>(per_bin[b].size()));
-    }
+    for (const auto& bin : per_bin) cap.push_back(static_cast<double>(bin.size()));
     const std::vector<int> count = stratified_counts(n, cap, rng.below(static_cast<uint64_t>(n_bins)));
     for (int b = 0; b < n_bins; ++b) per_bin[b].resize(static_cast<size_t>(count[b]));
     return interleave_bins(std::move(per_bin));
@@ -54,8 +57,7 @@ std::vector<Arch> Pool::draw_stratified(int n, int n_bins, Rng& rng, const std::
 std::vector<Arch> Pool::draw(Strategy strategy, int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const {
     if (strategy == Strategy::Random) return draw_bin(-1, n_bins, n, rng, exclude);
     // Balanced: per-bin shuffled queues; each draw picks a bin uniformly among non-empty ones.
-    std::vector<std::vector<Arch>> queues(static_cast<size_t>(n_bins));
-    for (int b = 0; b < n_bins; ++b) queues[b] = draw_bin(b, n_bins, n, rng, exclude);
+    std::vector<std::vector<Arch>> queues = draw_bins(n, n_bins, rng, exclude);
     std::vector<Arch> out;
     while (static_cast<int>(out.size()) < n) {
         std::vector<int> live;

@@ -194,23 +194,19 @@ std::vector<Arch> Sampler::distinct(int n, const std::unordered_set<std::string>
     return out;
 }
 
+std::function<Arch()> Sampler::draw_one(Strategy strategy, int n_bins) {
+    if (strategy != Strategy::Balanced) return [this] { return random(); };
+    space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins, even when none are drawn
+    return [this, n_bins] { return balanced(n_bins); };
+}
+
 void Sampler::sample_each(Strategy strategy, int n, int n_bins,
                           const std::function<void(const Arch&, const std::string&)>& each) {
-    auto emit = [&](Arch&& a, const std::string& text) { each(a, text); };
-    if (strategy == Strategy::Balanced) {
-        space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins
-        distinct_each(n, nullptr, [&] { return balanced(n_bins); }, emit);
-    } else {
-        distinct_each(n, nullptr, [&] { return random(); }, emit);
-    }
+    distinct_each(n, nullptr, draw_one(strategy, n_bins), [&](Arch&& a, const std::string& text) { each(a, text); });
 }
 
 std::vector<Arch> Sampler::sample(Strategy strategy, int n, int n_bins, const std::unordered_set<std::string>* exclude) {
-    if (strategy == Strategy::Balanced) {
-        space_.bin_of(space_.min_depth(), n_bins);
-        return distinct(n, exclude, [&] { return balanced(n_bins); });
-    }
-    return distinct(n, exclude, [&] { return random(); });
+    return distinct(n, exclude, draw_one(strategy, n_bins));
 }
 
 std::vector<Arch> Sampler::sample_bin(int bin, int n_bins, int n, const std::unordered_set<std::string>* exclude) {

@@ -101,7 +101,7 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
         std::string line = text.substr(pos, torn ? std::string::npos : nl - pos);
         pos = torn ? text.size() : nl + 1;
         ++line_no;
-        if (line.size() > (1u << 20)) fail(source, line_no, "line longer than 1 MiB");
+        if (line.size() > kMaxLineBytes) fail(source, line_no, "line longer than 1 MiB");
         if (!line.empty() && line.back() == '\r') line.pop_back();
         // A last line without a newline: where the caller resumes a file it appends to (and
         // in any file libesm writes row by row: a `format` header or a `kind` column), a row

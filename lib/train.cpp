@@ -107,7 +107,7 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
             const std::string& k = t.rows[r][static_cast<size_t>(kind)];
             if (!known_row_kind(k))
                 throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": kind '" + k +
-                                                   "' is none of sample, ref, pending, dropped (docs/dataset_format.md)");
+                                                   "' is none of " + kRowKindsText + " (docs/dataset_format.md)");
             if (k != "sample") continue;
         }
         Arch a;

@@ -2,6 +2,7 @@
 // last line is cut away, a file of other settings is refused and left byte-identical; drift
 // factors from the reference rows, and implausible ones refused.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -223,17 +224,35 @@ TEST(Dataset, OneWriterAtATime) {
     }
     DatasetWriter again(path, meta(1));
     EXPECT_EQ(again.existing().size(), 1u);
-    // A header cut before its final newline (killed while writing it) is written afresh.
+    // A header cut anywhere (a kill or power loss while writing it) is written afresh, with
+    // this run's settings: nothing was measured into it.
     const std::string cut = temp_path("header_cut");
     { DatasetWriter w(cut, meta(1)); }
-    std::string text = slurp(cut);
-    text.pop_back();
-    std::ofstream(cut, std::ios::binary) << text;
-    {
-        DatasetWriter w(cut, meta(1));
-        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 1));
+    const std::string header = slurp(cut);
+    for (size_t len = 1; len <= header.size(); ++len) {
+        std::ofstream(cut, std::ios::binary | std::ios::trunc) << header.substr(0, len);
+        {
+            DatasetWriter w(cut, meta(2));
+            EXPECT_FALSE(w.resumed()) << len;
+            w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 1));
+        }
+        EXPECT_NE(slurp(cut).find("# threads: 2\n"), std::string::npos) << len;
+        EXPECT_EQ(DatasetWriter(cut, meta(2)).existing().size(), 1u) << len;
     }
-    EXPECT_EQ(DatasetWriter(cut, meta(1)).existing().size(), 1u);
+    // Someone else's file of comments and columns only is not libesm's to rewrite.
+    std::string columns;
+    for (const auto& c : dataset_columns()) columns += (columns.empty() ? "" : ",") + c;
+    for (const std::string& theirs : std::vector<std::string>{"# my notes\n", "# my notes\n" + columns + "\n", "x"}) {
+        std::ofstream(cut, std::ios::binary | std::ios::trunc) << theirs;
+        EXPECT_THROW(DatasetWriter(cut, meta(1)), Error) << theirs;
+        EXPECT_EQ(slurp(cut), theirs);
+    }
+    // A header line the reader could not read back (over 1 MiB) is refused before any file.
+    DatasetMeta huge = meta(1);
+    huge.push_back({"note", std::string(size_t{2} << 20, 'x')});
+    const std::string never = temp_path("huge_header");
+    EXPECT_THROW(DatasetWriter(never, huge), Error);
+    EXPECT_NE(access(never.c_str(), F_OK), 0);
 }
 
 // Spreadsheet exports: a UTF-8 byte order mark is not part of the first column's name, and

@@ -32,6 +32,7 @@ struct DatasetRow {
 
 // A row kind datasets hold: sample, ref, pending, dropped (docs/dataset_format.md).
 bool known_row_kind(const std::string& kind);
+constexpr const char* kRowKindsText = "sample, ref, pending, dropped";
 
 // Header keys that may differ between a file and a resumed run (everything else must match).
 bool dataset_meta_volatile(const std::string& key);

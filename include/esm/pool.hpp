@@ -39,6 +39,9 @@ public:
     std::vector<Arch> draw_stratified(int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const;
 
 private:
+    // Up to n shuffled unused archs of each bin (draw_bin per bin).
+    std::vector<std::vector<Arch>> draw_bins(int n, int n_bins, Rng& rng, const std::unordered_set<std::string>& exclude) const;
+
     Space space_;
     std::vector<Arch> archs_;
     std::vector<std::string> texts_;

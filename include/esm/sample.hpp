@@ -70,6 +70,8 @@ public:
 
 private:
     void fill_choices(Arch& a);
+    // One draw of `strategy` (random, or balanced over n_bins, validated here).
+    std::function<Arch()> draw_one(Strategy strategy, int n_bins);
     BlockChoice random_block();
     std::vector<int> depth_vector_with_total(int total);
     template <class Gen>

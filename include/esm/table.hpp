@@ -31,6 +31,7 @@ struct Table {
 // truncated write and is reported unless `allow_torn_tail` (then it is dropped and
 // counted in *torn_tail).
 Table read_table(const std::string& path, bool allow_torn_tail = false, bool* torn_tail = nullptr);
+constexpr size_t kMaxLineBytes = size_t{1} << 20;  // the longest line read_table reads
 Table parse_table(const std::string& text, const std::string& source, bool allow_torn_tail = false,
                   bool* torn_tail = nullptr);
 
