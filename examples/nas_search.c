@@ -38,6 +38,25 @@ static int die(const char* what) {
     return 1;
 }
 
+static int usage(const char* why) {
+    fprintf(stderr, "nas_search: %s\nusage: nas_search PREDICTOR.esm BUDGET_MS [--objective macs|params] "
+                    "[--generations N] [--seed X]\n", why);
+    return 2;
+}
+
+/* The architecture's canonical text in a buffer of the size it needs (a custom space's
+ * texts can be long); the caller frees it. NULL on failure. */
+static char* arch_text(esm_arch_t a) {
+    size_t needed = 0;
+    char* buf = NULL;
+    if (esm_arch_print(a, NULL, 0, &needed) != ESM_ERR_BUFFER_TOO_SMALL || !(buf = (char*)malloc(needed))) return NULL;
+    if (esm_arch_print(a, buf, needed, NULL) != ESM_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 /* Scores n candidates: predicted latencies in one batch, then the objective of those
  * within the budget (infeasible ones score -1). */
 static int evaluate(esm_predictor_t pred, candidate* c, int n, double budget, int use_params) {
@@ -66,18 +85,29 @@ int main(int argc, char** argv) {
     long evaluated = 0;
     int generations = 200, use_params = 0, i, g, n;
     unsigned long long seed = 1;
-    char text[1024], last[1024] = "";
+    char *text = NULL, *last = NULL, *end = NULL;
 
-    if (argc < 3) {
-        fprintf(stderr, "usage: nas_search PREDICTOR.esm BUDGET_MS [--objective macs|params] [--generations N] [--seed X]\n");
-        return 2;
+    if (argc < 3) return usage("a predictor file and a latency budget are needed");
+    budget = strtod(argv[2], &end);
+    if (*end || !(budget > 0)) return usage("BUDGET_MS must be a number of milliseconds > 0");
+    for (i = 3; i < argc; i += 2) {
+        const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--objective") != 0 && strcmp(argv[i], "--generations") != 0 && strcmp(argv[i], "--seed") != 0)
+            return usage("unknown option");
+        if (!v) return usage("an option lacks its value");
+        if (strcmp(argv[i], "--objective") == 0) {
+            if (strcmp(v, "macs") != 0 && strcmp(v, "params") != 0) return usage("--objective is macs or params");
+            use_params = strcmp(v, "params") == 0;
+        } else if (strcmp(argv[i], "--generations") == 0) {
+            long n_gen = strtol(v, &end, 10);
+            if (*end || end == v || n_gen < 0 || n_gen > 1000000) return usage("--generations must be 0..1000000");
+            generations = (int)n_gen;
+        } else {
+            seed = strtoull(v, &end, 10);
+            if (*end || end == v || *v == '-') return usage("--seed must be a non-negative integer");
+        }
     }
-    budget = atof(argv[2]);
-    for (i = 3; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--objective") == 0) use_params = strcmp(argv[i + 1], "params") == 0;
-        else if (strcmp(argv[i], "--generations") == 0) generations = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--seed") == 0) seed = strtoull(argv[i + 1], NULL, 10);
-    }
+    srand((unsigned)seed); /* the parents' draw */
     /* One core: the predictor's small matrices gain nothing from OpenBLAS's thread pool. */
     if (esm_set_blas_threads(1) != ESM_OK) return die("BLAS threads");
     if (esm_predictor_load(argv[1], &pred) != ESM_OK) return die("loading the predictor");
@@ -110,12 +140,17 @@ int main(int argc, char** argv) {
     qsort(pop, POPULATION, sizeof pop[0], by_score);
     printf("best architectures under %.3f ms (objective: %s):\n", budget, use_params ? "params" : "MACs");
     for (i = 0, n = 0; i < POPULATION && n < TOP && pop[i].score >= 0; ++i) {
-        esm_arch_print(pop[i].arch, text, sizeof text, NULL);
-        if (strcmp(text, last) == 0) continue; /* elites can appear more than once */
+        if (!(text = arch_text(pop[i].arch))) return die("printing an architecture");
+        if (last && strcmp(text, last) == 0) { /* elites can appear more than once */
+            free(text);
+            continue;
+        }
         printf("  %8.3f ms  %12.0f  %s\n", pop[i].latency_ms, pop[i].score, text);
-        strcpy(last, text);
+        free(last);
+        last = text;
         ++n;
     }
+    free(last);
     if (pop[0].score < 0) printf("  none: no candidate met the budget\n");
     printf("evaluated %ld candidates in %.2f s: %.0f candidates per second\n", evaluated, dt, (double)evaluated / dt);
     for (i = 0; i < POPULATION; ++i) esm_arch_free(pop[i].arch);

@@ -44,6 +44,19 @@ namespace {
 
 thread_local std::string g_last_error;
 
+// Records "fn: what" as this thread's last error and returns st. Never throws (nothing may
+// escape into C): with no memory left for the message, the last error is "out of memory".
+esm_status fail(esm_status st, const char* fn, const char* what) noexcept {
+    try {
+        g_last_error.assign(fn).append(": ").append(what);
+    } catch (...) {
+        g_last_error = "out of memory";  // fits any string's capacity: no allocation
+    }
+    return st;
+}
+
+// The same with a message built by the caller: only inside guard(), which catches the
+// allocation failures of building it.
 esm_status fail(esm_status st, const std::string& msg) {
     g_last_error = msg;
     return st;
@@ -67,18 +80,18 @@ esm_status guard(const char* fn, F&& f) {
     try {
         return f();
     } catch (const esm::Error& e) {
-        return fail(status_of(e.kind()), std::string(fn) + ": " + e.what());
+        return fail(status_of(e.kind()), fn, e.what());
     } catch (const std::bad_alloc&) {
-        return fail(ESM_ERR_INTERNAL, std::string(fn) + ": out of memory");
+        return fail(ESM_ERR_INTERNAL, fn, "out of memory");
     } catch (const std::exception& e) {
-        return fail(ESM_ERR_INTERNAL, std::string(fn) + ": " + e.what());
+        return fail(ESM_ERR_INTERNAL, fn, e.what());
     } catch (...) {
-        return fail(ESM_ERR_INTERNAL, std::string(fn) + ": unknown exception");
+        return fail(ESM_ERR_INTERNAL, fn, "unknown exception");
     }
 }
 
 #define ESM_NEED(p) \
-    if (!(p)) return fail(ESM_ERR_INVALID_ARGUMENT, std::string(__func__) + ": argument '" #p "' is NULL")
+    if (!(p)) return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "argument '" #p "' is NULL")
 
 esm_status new_arch(const std::shared_ptr<const esm::Space>& space, esm::Arch a, esm_arch_t* out) {
     *out = new esm_arch{space, std::move(a)};
@@ -97,9 +110,10 @@ esm_status measured_rows(const char* fn, const std::shared_ptr<const esm::Space>
         const std::string at = std::string(fn) + ": archs[" + std::to_string(i) + "]";
         if (!archs[i]) return fail(ESM_ERR_INVALID_ARGUMENT, at + " is NULL");
         if (!same_space(space, archs[i]->space)) return fail(ESM_ERR_INVALID_ARGUMENT, at + " is of another space");
-        if (!(latencies_ms[i] > 0) || !std::isfinite(latencies_ms[i]))
+        if (!esm::latency_in_range(latencies_ms[i]))
             return fail(ESM_ERR_INVALID_ARGUMENT, std::string(fn) + ": latencies_ms[" + std::to_string(i) + "] is " +
-                                                      std::to_string(latencies_ms[i]) + ", not a finite latency > 0");
+                                                      std::to_string(latencies_ms[i]) + ", not a latency in " +
+                                                      esm::kLatencyRangeText);
         rows->archs.push_back(archs[i]->a);
         rows->latency.push_back(latencies_ms[i]);
     }
@@ -275,9 +289,9 @@ esm_status esm_sampler_mutate(esm_sampler_t sampler, esm_arch_t parent, double p
     *out = nullptr;
     ESM_NEED(sampler);
     ESM_NEED(parent);
-    if (!(prob >= 0 && prob <= 1)) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_sampler_mutate: prob must be in [0, 1]");
+    if (!(prob >= 0 && prob <= 1)) return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "prob must be in [0, 1]");
     if (!same_space(sampler->space, parent->space))
-        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_sampler_mutate: the parent is of another space");
+        return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "the parent is of another space");
     return guard(__func__, [&] { return new_arch(sampler->space, sampler->sm.mutate(parent->a, prob), out); });
 }
 
@@ -288,7 +302,7 @@ esm_status esm_sampler_crossover(esm_sampler_t sampler, esm_arch_t a, esm_arch_t
     ESM_NEED(a);
     ESM_NEED(b);
     if (!same_space(sampler->space, a->space) || !same_space(sampler->space, b->space))
-        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_sampler_crossover: a parent is of another space");
+        return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "a parent is of another space");
     return guard(__func__, [&] { return new_arch(sampler->space, sampler->sm.crossover(a->a, b->a), out); });
 }
 
@@ -320,10 +334,10 @@ esm_status esm_predictor_predict(esm_predictor_t predictor, esm_arch_t arch, dou
     ESM_NEED(predictor);
     ESM_NEED(arch);
     ESM_NEED(out_ms);
-    if (!same_space(predictor->space, arch->space))
-        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_predict: the architecture is of space '" +
-                                                  arch->space->name + "', the predictor of '" + predictor->space->name + "'");
     return guard(__func__, [&] {
+        if (!same_space(predictor->space, arch->space))
+            return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_predict: the architecture is of space '" +
+                                                      arch->space->name + "', the predictor of '" + predictor->space->name + "'");
         *out_ms = predictor->p.predict(arch->a);
         return ESM_OK;
     });
@@ -401,7 +415,7 @@ esm_status esm_predictor_pick_base(const esm_predictor_t* bases, size_t n_bases,
     ESM_NEED(archs);
     ESM_NEED(latencies_ms);
     ESM_NEED(out_index);
-    if (n_bases == 0) return fail(ESM_ERR_INVALID_ARGUMENT, std::string(__func__) + ": n_bases is 0");
+    if (n_bases == 0) return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "n_bases is 0");
     return guard(__func__, [&] {
         std::vector<const esm::Predictor*> v;
         for (size_t k = 0; k < n_bases; ++k) {
@@ -421,9 +435,9 @@ esm_status esm_predictor_pick_base(const esm_predictor_t* bases, size_t n_bases,
 }
 
 esm_status esm_set_blas_threads(int n) {
-    if (n < 1 || n > 1024)
-        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_set_blas_threads: n must be 1..1024, got " + std::to_string(n));
     return guard(__func__, [&] {
+        if (n < 1 || n > 1024)
+            return fail(ESM_ERR_INVALID_ARGUMENT, "esm_set_blas_threads: n must be 1..1024, got " + std::to_string(n));
         esm::set_blas_threads(n);
         return ESM_OK;
     });
@@ -445,8 +459,8 @@ esm_status esm_executor_create(esm_arch_t arch, const esm_executor_options* opti
     *out = nullptr;
     ESM_NEED(arch);
     const esm_executor_options o = options ? *options : esm_executor_default_options();
-    if (o.device != 0 && o.device != 1) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_executor_create: device must be 0 (CPU) or 1 (CUDA)");
-    if (o.threads < 1) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_executor_create: threads must be >= 1");
+    if (o.device != 0 && o.device != 1) return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "device must be 0 (CPU) or 1 (CUDA)");
+    if (o.threads < 1) return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "threads must be >= 1");
     return guard(__func__, [&] {
         esm::ExecutorOptions eo;
         eo.backend = o.device == 1 ? esm::Backend::Cuda : esm::Backend::Cpu;
@@ -526,7 +540,7 @@ esm_status esm_dataset_append(esm_dataset_t dataset, esm_arch_t arch, const esm_
     ESM_NEED(arch);
     ESM_NEED(m);
     if (!same_space(dataset->space, arch->space))
-        return fail(ESM_ERR_INVALID_ARGUMENT, "esm_dataset_append: the architecture is of another space");
+        return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "the architecture is of another space");
     return guard(__func__, [&] {
         esm::DatasetRow r;
         r.arch = esm::format_arch(*arch->space, arch->a);
@@ -541,6 +555,8 @@ esm_status esm_dataset_contains(esm_dataset_t dataset, esm_arch_t arch, int* out
     ESM_NEED(dataset);
     ESM_NEED(arch);
     ESM_NEED(out_bool);
+    if (!same_space(dataset->space, arch->space))
+        return fail(ESM_ERR_INVALID_ARGUMENT, __func__, "the architecture is of another space");
     return guard(__func__, [&] {
         *out_bool = dataset->w->has_sample(esm::format_arch(*arch->space, arch->a)) ? 1 : 0;
         return ESM_OK;

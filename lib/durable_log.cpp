@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "esm/common.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
@@ -18,7 +19,9 @@ DurableLog::DurableLog(const std::string& path, const std::string& preamble, boo
 }
 
 DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(path), durable_(durable) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    const bool created = fd_ >= 0;
+    if (!created && errno == EEXIST) fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
     // One writer at a time: two runs appending to one file would plan and measure everything
     // twice. The lock goes with the file descriptor (and with the process, if it is killed).
@@ -29,6 +32,7 @@ DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(
         throw Error(ErrorKind::Io, "'" + path + "' is being written by another process (or another writer in this "
                                                 "one) right now");
     }
+    if (created && durable_) detail::sync_parent_directory(path);  // the new file's name is on disk too
 }
 
 void DurableLog::prepare(const std::string& preamble) {

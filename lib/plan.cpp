@@ -3,6 +3,7 @@
 #include "esm/plan.hpp"
 
 #include <cmath>
+#include <initializer_list>
 #include <sstream>
 #include <utility>
 
@@ -24,22 +25,46 @@ const char* op_kind_name(OpKind k) {
     return "?";
 }
 
+namespace {
+
+// Sums and products of counts, refused past 64 bits (a legal description of absurd widths
+// and resolutions can get there) rather than wrapped to a negative count.
+[[noreturn]] void count_overflow() {
+    throw Error(ErrorKind::InvalidArgument, "the network's params or MACs exceed 64 bits (widths or resolution too large)");
+}
+
+int64_t product(std::initializer_list<int64_t> factors) {
+    int64_t p = 1;
+    for (int64_t f : factors)
+        if (__builtin_mul_overflow(p, f, &p)) count_overflow();
+    return p;
+}
+
+int64_t sum(std::initializer_list<int64_t> terms) {
+    int64_t s = 0;
+    for (int64_t t : terms)
+        if (__builtin_add_overflow(s, t, &s)) count_overflow();
+    return s;
+}
+
+}  // namespace
+
 int64_t Op::params() const {
     switch (kind) {
         case OpKind::Conv:
-            return int64_t(out.c) * (in.c / groups) * k * k + (bias ? out.c : 0) + (bn ? 2 * out.c : 0);
+            return sum({product({out.c, in.c / groups, k, k}), bias ? out.c : 0, bn ? 2 * int64_t(out.c) : 0});
         case OpKind::BnAct: return 2 * int64_t(in.c);
-        case OpKind::SE: return 2 * int64_t(in.c) * se_reduced + se_reduced + in.c;
-        case OpKind::Linear: return int64_t(in.c) * out.c + (bias ? out.c : 0);
+        case OpKind::SE: return sum({product({2, in.c, se_reduced}), se_reduced, in.c});
+        case OpKind::Linear: return sum({product({in.c, out.c}), bias ? out.c : 0});
         default: return 0;
     }
 }
 
 int64_t Op::macs(int batch) const {
     switch (kind) {
-        case OpKind::Conv: return int64_t(batch) * out.c * out.h * out.w * (in.c / groups) * k * k;
-        case OpKind::SE: return int64_t(batch) * 2 * in.c * se_reduced;
-        case OpKind::Linear: return int64_t(batch) * in.c * out.c;
+        case OpKind::Conv: return product({batch, out.c, out.h, out.w, in.c / groups, k, k});
+        case OpKind::SE: return product({batch, 2, in.c, se_reduced});
+        case OpKind::Linear: return product({batch, in.c, out.c});
         default: return 0;
     }
 }
@@ -64,13 +89,13 @@ std::string Op::describe() const {
 
 int64_t Plan::params() const {
     int64_t n = 0;
-    for (const auto& op : ops) n += op.params();
+    for (const auto& op : ops) n = sum({n, op.params()});
     return n;
 }
 
 int64_t Plan::macs() const {
     int64_t n = 0;
-    for (const auto& op : ops) n += op.macs(batch);
+    for (const auto& op : ops) n = sum({n, op.macs(batch)});
     return n;
 }
 

@@ -247,7 +247,16 @@ Predictor Predictor::load(const std::string& path, const Space& expected) {
     return p;
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
+void write_file_atomic(const std::string& link_or_path, const std::string& bytes) {
+    // A symbolic link's target is what gets replaced (as an editor saving through a link
+    // does), not the link.
+    std::string path = link_or_path;
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        char* target = ::realpath(path.c_str(), nullptr);
+        if (target) path = target;  // a dangling link is replaced by the file
+        std::free(target);
+    }
     // Unique per call: two threads (or processes) saving to one path each write their own
     // temporary, and the last rename wins whole.
     static std::atomic<unsigned> calls{0};
@@ -276,11 +285,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
         ::unlink(tmp.c_str());
         throw Error(ErrorKind::Io, "cannot rename '" + tmp + "' to '" + path + "': " + err);
     }
-    const int dfd = ::open(parent_directory(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
+    detail::sync_parent_directory(path);
 }
 
 std::string parent_directory(const std::string& path) {

@@ -1,7 +1,9 @@
 // Versioned, checksummed text files and their line reader (lib/sealed_file.hpp).
 #include "sealed_file.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
@@ -83,6 +85,14 @@ std::string read_whole_file(const std::string& path, const std::string& what) {
     ss << f.rdbuf();
     if (f.bad()) throw Error(ErrorKind::Io, "cannot read " + what + " file '" + path + "'");
     return ss.str();
+}
+
+void sync_parent_directory(const std::string& path) {
+    const int dfd = ::open(parent_directory(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
 }
 
 void check_one_line(const std::string& owner, const std::string& what, const std::string& v) {

@@ -22,6 +22,9 @@ std::string read_whole_file(const std::string& path, const std::string& what);
 // Throws esm::Error (Io) "cannot read WHAT 'PATH': it is a directory" when it is one (an
 // ifstream opens a directory and reads it as an empty file).
 void refuse_directory(const std::string& path, const std::string& what);
+// fsync of the directory holding `path`: a file just created (or renamed into place) is
+// then on disk by name too, not only its bytes. Best effort (some file systems refuse).
+void sync_parent_directory(const std::string& path);
 // Throws esm::Error (InvalidArgument) when a value to write holds a tab or a line break.
 void check_one_line(const std::string& owner, const std::string& what, const std::string& v);
 

@@ -242,7 +242,11 @@ Space parse_space(const std::string& text, const std::string& where) {
             for (long v = lo; v <= hi; v += st) s.resolutions.push_back(static_cast<int>(v));
         } else {
             s.resolutions.clear();
-            for (const auto& x : w) s.resolutions.push_back(static_cast<int>(r.integer(x, l.number, "resolution", 8, 4096)));
+            for (const auto& x : w) {
+                s.resolutions.push_back(static_cast<int>(r.integer(x, l.number, "resolution", 8, 4096)));
+                if (s.resolutions.size() > 1 && s.resolutions.back() <= s.resolutions[s.resolutions.size() - 2])
+                    r.fail(l.number, "resolutions must be strictly increasing, got '" + l.value + "'");
+            }
         }
     }
     try {

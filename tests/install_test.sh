@@ -25,10 +25,21 @@ for exe in "$tmp/cmake-build/nas_search" "$tmp/pc/nas_search"; do
   echo "$out" | grep -q "candidates per second" || { echo "unexpected output of $exe: $out"; exit 1; }
   echo "$out" | grep -q "resnet:" || { echo "no architecture from $exe: $out"; exit 1; }
 done
-if "$tmp/cmake-build/nas_search" > /dev/null 2>&1; then echo "nas_search without arguments succeeded"; exit 1; fi
+for bad in "" "$tmp/p.esm abc" "$tmp/p.esm 30 --generatons 2" "$tmp/p.esm 30 --objective flops" "$tmp/p.esm 30 --seed"; do
+  # shellcheck disable=SC2086
+  if "$tmp/cmake-build/nas_search" $bad > /dev/null 2>&1; then echo "nas_search $bad succeeded"; exit 1; fi
+done
 # a C-only project is told to enable CXX instead of failing on OpenMP's C++ component
 mkdir "$tmp/conly"
 printf 'cmake_minimum_required(VERSION 3.16)\nproject(conly C)\nfind_package(esm REQUIRED)\n' > "$tmp/conly/CMakeLists.txt"
 if msg=$(cmake -S "$tmp/conly" -B "$tmp/conly/b" -DCMAKE_PREFIX_PATH="$tmp/inst" 2>&1); then echo "C-only find_package succeeded"; exit 1; fi
 echo "$msg" | grep -q "libesm is a C++ library: enable CXX" || { echo "unclear C-only message: $msg"; exit 1; }
+# esm.pc finds its prefix under a multiarch libdir too (Debian's lib/<triplet>): configure only
+cmake -S "$src" -B "$tmp/multiarch" -DCMAKE_INSTALL_LIBDIR=lib/x86_64-linux-gnu -DESM_TESTS=OFF -DESM_CUDA=OFF > /dev/null
+mkdir -p "$tmp/ma/lib/x86_64-linux-gnu/pkgconfig"
+cp "$tmp/multiarch/esm.pc" "$tmp/ma/lib/x86_64-linux-gnu/pkgconfig/"
+inc=$(PKG_CONFIG_PATH="$tmp/ma/lib/x86_64-linux-gnu/pkgconfig" pkg-config --cflags esm | xargs)
+lib=$(PKG_CONFIG_PATH="$tmp/ma/lib/x86_64-linux-gnu/pkgconfig" pkg-config --libs-only-L esm | xargs)
+[ "$(realpath -m "${inc#-I}")" = "$tmp/ma/include" ] || { echo "multiarch esm.pc: wrong include dir $inc"; exit 1; }
+[ "$(realpath -m "${lib#-L}")" = "$tmp/ma/lib/x86_64-linux-gnu" ] || { echo "multiarch esm.pc: wrong lib dir $lib"; exit 1; }
 echo "install + examples (CMake and pkg-config): ok"

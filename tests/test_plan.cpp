@@ -89,6 +89,25 @@ TEST(Plan, TooSmallResolutionIsAClearError) {
     }
 }
 
+// Counts past 64 bits are an error, not a wrapped (negative) count: 16 units of 20 blocks of
+// 65,536 channels, k7, at 4096 px (1024 a side after the stem) is about 5e18 MACs an image,
+// 2e22 at batch 4096.
+TEST(Plan, CountsPast64BitsAreAClearError) {
+    Space s = parse_space("name = wide\nfamily = resnet\nunits = 16\nwidth = 65536\nstride = 1\ndepth = 20-20\n"
+                          "choice k = 7\nchoice e = 1:100\nresolution = 4096\n", "wide");
+    std::string text = "wide:";
+    for (int u = 0; u < 16; ++u)
+        for (int b = 0; b < 20; ++b) text += std::string(b ? "-" : (u ? "/" : "")) + "k7e100";
+    const Plan p = build_plan(s, parse_arch(s, text), 4096, 4096);
+    try {
+        p.macs();
+        FAIL() << "MACs wrapped";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("exceed 64 bits"), std::string::npos) << e.what();
+    }
+    EXPECT_GT(p.params(), 0);  // 16·20 blocks of ~2.5e9 params: fits
+}
+
 // Every op reads only what earlier ops wrote; DenseNet slices stay inside their buffer
 // and never overlap; segments tile the op list.
 TEST(Plan, StructuralInvariantsOnRandomArchs) {

@@ -221,6 +221,15 @@ TEST(Predictor, AtomicSaveReplacesWholeFile) {
     EXPECT_EQ(damaged, 0);
     const std::string dir = p.substr(0, p.rfind('/')), name = p.substr(p.rfind('/') + 1);
     EXPECT_EQ(std::system(("! ls '" + dir + "' | grep -q '^" + name + "\\.tmp\\.'").c_str()), 0) << "a temporary is left";
+    // Saving through a symbolic link replaces the file it points to; the link stays.
+    const std::string link = tmp_path("atomic_link.esmp");
+    spit(p, "old content\n");
+    ASSERT_EQ(::symlink(p.c_str(), link.c_str()), 0);
+    f.pred.save(link);
+    EXPECT_EQ(slurp(p), f.pred.serialize());
+    char target[4096] = {};
+    EXPECT_GT(::readlink(link.c_str(), target, sizeof target - 1), 0) << "the link was replaced";
+    std::remove(link.c_str());
     std::remove(p.c_str());
 }
 

@@ -127,6 +127,7 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         {"name = A b\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\n" + tail, "name may hold only"},
         {head + "resolution = 224-128/4\n" + tail, "line 6: resolution range '224-128/4' must step"},
         {head + "resolution = 128-224/5\n" + tail, "line 6: resolution range '128-224/5' must step from lo exactly to hi"},
+        {head + "resolution = 224 160 192\n" + tail, "line 6: resolutions must be strictly increasing, got '224 160 192'"},
         {head + "choice e = -1\nchoice k = 3\ndepth = 1\n", "line 6: 'choice e' expects positive numbers"},
         {head + tail + "resolution = 4\n", "line 9: 'resolution' expects integers in 8..4096, got '4'"},
         {head + tail + "se = 1\n", "squeeze-excite is a MobileNetV3 option"},

@@ -67,7 +67,8 @@ esm_status esm_arch_print(esm_arch_t arch, char* buf, size_t cap, size_t* needed
 esm_status esm_arch_depth(esm_arch_t arch, int* out_depth);
 /* Resolution of the architecture (the space's fixed one, or its elastic choice). */
 esm_status esm_arch_resolution(esm_arch_t arch, int* out_res);
-/* Params and MACs (SPEC §2.4) of the network plan; batch >= 1, res 0 = the arch's. */
+/* Params and MACs (SPEC §2.4) of the network plan; batch 1..4096, res 8..4096 or 0 = the
+ * arch's. A count past 64 bits (absurd widths and resolutions) is ESM_ERR_INVALID_ARGUMENT. */
 esm_status esm_arch_params(esm_arch_t arch, int64_t* out_params);
 esm_status esm_arch_macs(esm_arch_t arch, int batch, int res, int64_t* out_macs);
 
@@ -107,12 +108,12 @@ esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch
 esm_status esm_predictor_save(esm_predictor_t predictor, const char* path);
 /* A new device from a few measured architectures (HELP's setting): a new predictor giving
  * a * base(arch) + b, with (a, b) fitted to latencies_ms[i] of archs[i], i < n (n >= 2,
- * latencies > 0), by least squares on relative errors. Fails with ESM_ERR_INVALID_ARGUMENT
+ * latencies in 1e-9 .. 1e12 ms), by least squares on relative errors. Fails with ESM_ERR_INVALID_ARGUMENT
  * when the latencies do not rise with the base's predictions. The caller owns *out. */
 esm_status esm_predictor_calibrate(esm_predictor_t base, const esm_arch_t* archs, const double* latencies_ms, size_t n,
                                    esm_predictor_t* out);
 /* Transfer with more measurements (tens to a few hundred): start's network trained further
- * on latencies_ms[i] of archs[i], i < n (n >= 2, latencies > 0), keeping start's input and
+ * on latencies_ms[i] of archs[i], i < n (n >= 2, latencies in 1e-9 .. 1e12 ms), keeping start's input and
  * output scaling, after a linear correction when the rows outnumber the encoding's features;
  * start is usually esm_predictor_calibrate's result (esm-train --base P
  * --fine-tune). The library's defaults: 3,000 Adam steps at learning rate 3e-4, 10 % of the
@@ -135,9 +136,9 @@ typedef struct esm_executor* esm_executor_t;
 
 typedef struct esm_executor_options {
     int device;    /* 0 = CPU, 1 = CUDA (ESM_ERR_UNSUPPORTED without CUDA or a GPU) */
-    int threads;   /* CPU threads, >= 1 */
-    int batch;     /* >= 1 */
-    int res;       /* input resolution; 0 = the architecture's */
+    int threads;   /* CPU threads, 1..1024 */
+    int batch;     /* 1..4096 */
+    int res;       /* input resolution, 8..4096; 0 = the architecture's */
     uint64_t seed; /* weights and input */
     int tf32;      /* CUDA: allow TF32 math (0 = off, the default) */
 } esm_executor_options;
@@ -149,7 +150,8 @@ esm_status esm_executor_create(esm_arch_t arch, const esm_executor_options* opti
 void esm_executor_free(esm_executor_t executor);
 /* One forward pass; allocates nothing. */
 esm_status esm_executor_run(esm_executor_t executor);
-/* Checksum (sum of the outputs) of the last run, to check it against another framework. */
+/* Checksum (sum of the outputs) of the last run, to check it against another framework
+ * (0 before the first run). */
 esm_status esm_executor_checksum(esm_executor_t executor, double* out_sum);
 
 typedef struct esm_measurement {

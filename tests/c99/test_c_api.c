@@ -56,6 +56,19 @@ int main(int argc, char** argv) {
         CHECK(strstr(esm_last_error(), "no-such-space") != NULL);
     }
     CHECK(esm_space_parse("name = x\n", (esm_space_t*)NULL) == ESM_ERR_INVALID_ARGUMENT);
+    {   /* a space from text: ResNet's units at an elastic resolution */
+        esm_space_t el = NULL;
+        esm_arch_t a = NULL;
+        int res = 0;
+        CHECK(esm_space_parse("name = tiny\nfamily = resnet\nunits = 2\nwidth = 64 128\nstride = 1 2\n"
+                              "depth = 1-2\nchoice k = 3\nchoice e = 1/2:50\nstem = 16\nresolution = 96 128\n", &el) == ESM_OK);
+        CHECK(esm_arch_parse(el, "tiny:k3e50/k3e50-k3e50@128", &a) == ESM_OK);
+        CHECK(esm_arch_resolution(a, &res) == ESM_OK && res == 128);
+        CHECK(esm_arch_resolution(arch, &res) == ESM_OK && res == 224); /* resnet's fixed one */
+        CHECK(esm_space_parse("name = tiny\nfamily = resnet\nbogus = 1\n", &el) != ESM_OK);
+        esm_arch_free(a);
+        esm_space_free(el);
+    }
     CHECK(esm_space_bin(space, 3, 5, &bin) == ESM_ERR_INVALID_ARGUMENT);
     CHECK(strstr(esm_status_string(ESM_ERR_FORMAT), "ESM_ERR_FORMAT") != NULL);
     esm_arch_free(NULL);
@@ -101,13 +114,15 @@ int main(int argc, char** argv) {
             esm_executor_t none = NULL;
             CHECK(esm_executor_create(small, &opt, &none) == ESM_ERR_INVALID_ARGUMENT && none == NULL);
         }
-        sprintf(path, "c99_dataset.csv"); /* in the test's working directory */
+        /* in the test's working directory; ctest runs this with and without a predictor at once */
+        sprintf(path, "c99_dataset%s.csv", argc > 1 ? "_with_predictor" : "");
         remove(path);
         CHECK(esm_dataset_open(path, dspace, "test device", "c99", &ds) == ESM_OK);
         CHECK(esm_dataset_contains(ds, small, &has) == ESM_OK && has == 0);
         CHECK(esm_dataset_append(ds, small, &m) == ESM_OK);
         CHECK(esm_dataset_contains(ds, small, &has) == ESM_OK && has == 1);
         CHECK(esm_dataset_append(ds, arch, &m) == ESM_ERR_INVALID_ARGUMENT); /* a resnet arch */
+        CHECK(esm_dataset_contains(ds, arch, &has) == ESM_ERR_INVALID_ARGUMENT);
         {   /* values the file could not be read back with */
             esm_measurement bad = m;
             bad.latency_ms = HUGE_VAL;
@@ -187,6 +202,9 @@ int main(int argc, char** argv) {
             CHECK(esm_predictor_calibrate(pred, rows, lat, 20, &back) == ESM_ERR_INVALID_ARGUMENT && back == NULL);
             CHECK(strstr(esm_last_error(), "esm_predictor_calibrate: latencies_ms[3]") != NULL);
             CHECK(esm_predictor_calibrate(pred, rows, lat, 1, &back) == ESM_ERR_INVALID_ARGUMENT);
+            lat[3] = 1e-300; /* positive, but no latency */
+            CHECK(esm_predictor_calibrate(pred, rows, lat, 20, &back) == ESM_ERR_INVALID_ARGUMENT && back == NULL);
+            CHECK(strstr(esm_last_error(), "latencies_ms[3]") != NULL);
             CHECK(esm_predictor_fine_tune(cal, rows, lat, 20, &back) == ESM_ERR_INVALID_ARGUMENT && back == NULL);
             CHECK(strstr(esm_last_error(), "esm_predictor_fine_tune: latencies_ms[3]") != NULL);
             for (i = 0; i < 20; ++i) esm_arch_free(rows[i]);
