@@ -169,8 +169,8 @@ private:
             fail(p_, "unit " + std::to_string(u) + " has " + std::to_string(a.units[u].size()) + " blocks, needs at least " +
                          std::to_string(us.min_depth) + "; expected '-' and another block");
         if (u + 1 < s_.units.size() && (p_ >= t_.size() || t_[p_] != '/'))
-            fail(p_, "expected '-' (another block) or '/' (unit " + std::to_string(u + 1) + " of " +
-                         std::to_string(s_.units.size()) + "), got " + shown(t_, p_));
+            fail(p_, "expected '-' (another block) or '/' (to start unit " + std::to_string(u + 1) + " of 0.." +
+                         std::to_string(s_.units.size() - 1) + "), got " + shown(t_, p_));
     }
 
     void parse_dense_unit(Arch& a, size_t u) {

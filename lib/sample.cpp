@@ -132,9 +132,6 @@ std::vector<int> Sampler::depth_vector_with_total(int total) {
 }
 
 Arch Sampler::in_bin(int bin, int n_bins) {
-    space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins
-    if (bin < 0 || bin >= n_bins)
-        throw Error(ErrorKind::InvalidArgument, "bin " + std::to_string(bin) + " outside 0.." + std::to_string(n_bins - 1));
     const int lo = space_.bin_lo(bin, n_bins), hi = space_.bin_hi(bin, n_bins);
     double total = 0;
     for (int t = lo; t <= hi; ++t) total += ways_[0][t];

@@ -62,20 +62,39 @@ int Space::combinations() const {
 }
 
 // Bins split the integer depths [lo, hi] into n_bins runs as equal as integers allow:
-// bin b starts at lo + floor(b * span / n_bins).
-int Space::bin_lo(int bin, int n_bins) const {
-    const int lo = min_depth(), span = max_depth() - min_depth() + 1;
-    return lo + static_cast<int>(static_cast<int64_t>(bin) * span / n_bins);
+// bin b starts at lo + floor(b * span / n_bins) (b = n_bins: one past the last depth).
+static int bin_start(const Space& s, int bin, int n_bins) {
+    const int span = s.max_depth() - s.min_depth() + 1;
+    return s.min_depth() + static_cast<int>(static_cast<int64_t>(bin) * span / n_bins);
 }
 
-int Space::bin_hi(int bin, int n_bins) const { return bin_lo(bin + 1, n_bins) - 1; }
-
-int Space::bin_of(int depth, int n_bins) const {
-    const int span = max_depth() - min_depth() + 1;
+static void check_bins(const Space& s, int n_bins) {
+    const int span = s.max_depth() - s.min_depth() + 1;
     if (n_bins < 1 || n_bins > span)
         throw Error(ErrorKind::InvalidArgument, "number of bins " + std::to_string(n_bins) +
                                                     " must be in 1.." + std::to_string(span) +
-                                                    " for space " + name);
+                                                    " for space " + s.name);
+}
+
+static void check_bin(const Space& s, int bin, int n_bins) {
+    check_bins(s, n_bins);
+    if (bin < 0 || bin >= n_bins)
+        throw Error(ErrorKind::InvalidArgument, "bin " + std::to_string(bin) + " outside 0.." + std::to_string(n_bins - 1));
+}
+
+int Space::bin_lo(int bin, int n_bins) const {
+    check_bin(*this, bin, n_bins);
+    return bin_start(*this, bin, n_bins);
+}
+
+int Space::bin_hi(int bin, int n_bins) const {
+    check_bin(*this, bin, n_bins);
+    return bin_start(*this, bin + 1, n_bins) - 1;
+}
+
+int Space::bin_of(int depth, int n_bins) const {
+    const int span = max_depth() - min_depth() + 1;
+    check_bins(*this, n_bins);
     if (depth < min_depth() || depth > max_depth())
         throw Error(ErrorKind::InvalidArgument, "depth " + std::to_string(depth) +
                                                     " outside the space's range " +
@@ -83,8 +102,8 @@ int Space::bin_of(int depth, int n_bins) const {
                                                     std::to_string(max_depth()));
     // Largest b with bin_lo(b) <= depth.
     int b = static_cast<int>((static_cast<int64_t>(depth - min_depth()) * n_bins) / span);
-    while (b + 1 < n_bins && bin_lo(b + 1, n_bins) <= depth) ++b;
-    while (b > 0 && bin_lo(b, n_bins) > depth) --b;
+    while (b + 1 < n_bins && bin_start(*this, b + 1, n_bins) <= depth) ++b;
+    while (b > 0 && bin_start(*this, b, n_bins) > depth) --b;
     return b;
 }
 

@@ -480,13 +480,10 @@ TEST(Loop, KilledEsmBuildResumesWithEverySampleOnce) {
     const std::string out = tmp_dir("kill");
     const std::string cmd = "--space mobilenetv3 --device cpu --res 32 --warmup 1 --runs 3 --refs 0 "
                             "--initial 30 --step 10 --test-size 10 --acc 100 --max-iterations 2 --epochs 5 -o " + out;
-    // Start it in the background, wait until some samples are on disk, then kill -9.
-    const std::string bg = tool_path("esm-build") + " " + cmd + " > /dev/null 2>&1 & echo $!";
-    FILE* f = popen(bg.c_str(), "r");
-    ASSERT_NE(f, nullptr);
-    int pid = 0;
-    ASSERT_EQ(fscanf(f, "%d", &pid), 1);
-    pclose(f);
+    // Start it in the background, wait until some samples are on disk, then kill -9 (and
+    // reap it: its file lock goes with it, which takes a while under the sanitizers).
+    const pid_t pid = spawn_tool("esm-build", cmd);
+    ASSERT_GT(pid, 0);
     const std::string data = out + "/dataset.csv";
     bool some = false;
     for (int i = 0; i < 600 && !some; ++i) {
@@ -496,7 +493,7 @@ TEST(Loop, KilledEsmBuildResumesWithEverySampleOnce) {
         some = all.find(",sample,") != std::string::npos;
     }
     kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    wait_status(pid);
     ASSERT_TRUE(some) << "esm-build wrote no sample within 12 s";
     const size_t before = column(data, "arch").size();
     EXPECT_LT(before, column(out + "/plans.csv", "arch").size()) << "killed too late to test a resume";

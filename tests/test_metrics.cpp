@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "esm/common.hpp"
 #include "esm/metrics.hpp"
 #include "esm/rng.hpp"
 
@@ -75,6 +76,11 @@ TEST(Metrics, PerBinReportAndJson) {
     EXPECT_EQ(r.bins[2].n, 0u);
     EXPECT_EQ(r.bin_lo[4], 24);
     EXPECT_EQ(r.bin_hi[4], 28);
+    // A bin or bin count the space cannot have is an error, not an empty range.
+    EXPECT_THROW(s.bin_lo(5, 5), esm::Error);
+    EXPECT_THROW(s.bin_hi(-1, 5), esm::Error);
+    EXPECT_THROW(s.bin_lo(0, 26), esm::Error);  // 25 depths
+    EXPECT_EQ(s.bin_hi(24, 25), 28);
     EXPECT_TRUE(r.all_bins_at_least(95.0));
     EXPECT_FALSE(r.all_bins_at_least(96.0));
     const std::string j = esm::metrics_json(r);
