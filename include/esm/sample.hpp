@@ -44,7 +44,9 @@ public:
     Arch crossover(const Arch& a, const Arch& b);
 
     // n distinct architectures whose canonical text is not in `exclude` (nor repeated).
-    // Throws when the space cannot supply that many distinct ones.
+    // Throws when the space cannot supply that many distinct ones. Balanced: a repeat is
+    // drawn again from a bin drawn again, so a bin near exhaustion (a small space) ends up
+    // with fewer than its share; sample_stratified gives exact shares.
     std::vector<Arch> sample(Strategy strategy, int n, int n_bins,
                              const std::unordered_set<std::string>* exclude = nullptr);
     // The same n architectures as sample(strategy, n, n_bins), each handed to `each` with
