@@ -156,6 +156,10 @@ void Loop::open_outputs() {
     dir_ = opt_.out_dir;
     make_directories(dir_);
     make_directories(dir_ + "/plots");
+    // dataset.csv first: a libesm dataset; DatasetWriter takes the directory's one-writer lock
+    // and refuses a file of another device, protocol or space, so that a refused run (or a
+    // second one started beside a running one) changes nothing below.
+    data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
     const auto& settings = settings_;
@@ -176,9 +180,16 @@ void Loop::open_outputs() {
         text += "key\n";
         write_file_atomic(settings_path, text);
     }
-    write_file_atomic(dir_ + "/space.txt", format_space(space_));
-    // dataset.csv: a libesm dataset; DatasetWriter refuses a file of another device/protocol.
-    data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
+    // space.txt: the description the runner is handed; a resume must be of the same space
+    // (directories whose dataset header predates the space lines are caught here).
+    const std::string space_path = dir_ + "/space.txt";
+    if (file_exists(space_path)) {
+        const Space was = load_space_file(space_path);
+        if (was != space_)
+            throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run of " + space_difference(was, space_) +
+                                                        "; use the same space to resume, or another output directory");
+    }
+    write_file_atomic(space_path, format_space(space_));
     rows_ = data_->existing();
     for (const auto& r : rows_) {
         if (r.kind == "sample") measured_[r.arch] = r.stats.latency_ms;

@@ -82,13 +82,24 @@ std::vector<std::string> rows_of_kind(const std::string& path, const std::string
 }
 
 // The loop refuses with an esm::Error whose message contains `message`.
+// The files of an output directory, by name (the plots aside).
+std::map<std::string, std::string> directory_files(const std::string& dir) {
+    std::map<std::string, std::string> files;
+    for (const char* name : {"settings.txt", "space.txt", "dataset.csv", "plans.csv", "report.json", "predictor.esm"})
+        if (access((dir + "/" + name).c_str(), F_OK) == 0) files[name] = slurp(dir + "/" + name);
+    return files;
+}
+
+// A refused run names the problem and leaves every file of the directory as it was.
 void expect_refused(const Space& s, const LoopOptions& o, LatencySource& src, const std::string& message) {
+    const auto before = directory_files(o.out_dir);
     try {
         run_esm_loop(s, o, src);
         ADD_FAILURE() << "no error; expected one containing: " << message;
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
+    EXPECT_TRUE(directory_files(o.out_dir) == before) << "a refused run changed " << o.out_dir;
 }
 
 }  // namespace
@@ -240,6 +251,16 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
         std::ofstream(out + "/dataset.csv") << text;
     }
     EXPECT_NO_THROW(run_esm_loop(s, o, *src));
+    // ... but not as another space of the same name (space.txt says which), nor while another
+    // run writes the directory: both refused before anything is written.
+    Space wider = s;
+    wider.units[0].width *= 2;
+    auto wider_src = make_pool_source(wider, pool, "lat");
+    expect_refused(wider, o, *wider_src, "holds a run of another description of space 'resnet' (line ");
+    {
+        DatasetWriter running(out + "/dataset.csv", src->header(), false);
+        expect_refused(s, other, *src, "is being written by another process");
+    }
     // A directory from before the training options were recorded resumes under any.
     {
         std::ifstream in(out + "/settings.txt");
