@@ -90,15 +90,20 @@ std::map<std::string, std::string> directory_files(const std::string& dir) {
     return files;
 }
 
-// A refused run names the problem and leaves every file of the directory as it was.
-void expect_refused(const Space& s, const LoopOptions& o, LatencySource& src, const std::string& message) {
-    const auto before = directory_files(o.out_dir);
+// A run that fails with a message containing `message`.
+void expect_error(const Space& s, const LoopOptions& o, LatencySource& src, const std::string& message) {
     try {
         run_esm_loop(s, o, src);
         ADD_FAILURE() << "no error; expected one containing: " << message;
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
     }
+}
+
+// A refused run names the problem and leaves every file of the directory as it was.
+void expect_refused(const Space& s, const LoopOptions& o, LatencySource& src, const std::string& message) {
+    const auto before = directory_files(o.out_dir);
+    expect_error(s, o, src, message);
     EXPECT_TRUE(directory_files(o.out_dir) == before) << "a refused run changed " << o.out_dir;
 }
 
@@ -429,7 +434,7 @@ TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
     LoopOptions o = small_options(out);
     o.n_initial = 20;
     o.test_size = 5;
-    expect_refused(s, o, *src, "quality control failed");
+    expect_error(s, o, *src, "quality control failed");  // mid-run: what it measured is kept
     EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "ref").size(), 4u);     // 2 baselines + 2 after batch 1
     EXPECT_EQ(rows_of_kind(out + "/dataset.csv", "sample").size(), 5u);  // only the batch that passed QC
     // Every measurement is on disk, confirmed or not: batch 1 once, batch 2 twice (1 retry).
