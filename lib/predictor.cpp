@@ -2,7 +2,9 @@
 // round trip) and an FNV-1a 64 checksum. Format: docs/predictor_format.md.
 #include "esm/predictor.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -247,6 +249,28 @@ Predictor Predictor::load(const std::string& path, const Space& expected) {
     return p;
 }
 
+namespace {
+
+// Temporaries of `path` ("NAME.tmp.PID.N") whose process is gone: a save killed between
+// writing its temporary and renaming it left them.
+void remove_stale_temporaries(const std::string& path) {
+    const std::string dir = parent_directory(path);
+    const std::string prefix = path.substr(path.rfind('/') + 1) + ".tmp.";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.compare(0, prefix.size(), prefix) != 0) continue;
+        char* end = nullptr;
+        const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+        if (pid > 0 && *end == '.' && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+            ::unlink((dir + "/" + name).c_str());
+    }
+    ::closedir(d);
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& link_or_path, const std::string& bytes) {
     // A symbolic link's target is what gets replaced (as an editor saving through a link
     // does), not the link.
@@ -257,6 +281,7 @@ void write_file_atomic(const std::string& link_or_path, const std::string& bytes
         if (target) path = target;  // a dangling link is replaced by the file
         std::free(target);
     }
+    remove_stale_temporaries(path);
     // Unique per call: two threads (or processes) saving to one path each write their own
     // temporary, and the last rename wins whole.
     static std::atomic<unsigned> calls{0};

@@ -221,6 +221,15 @@ TEST(Predictor, AtomicSaveReplacesWholeFile) {
     EXPECT_EQ(damaged, 0);
     const std::string dir = p.substr(0, p.rfind('/')), name = p.substr(p.rfind('/') + 1);
     EXPECT_EQ(std::system(("! ls '" + dir + "' | grep -q '^" + name + "\\.tmp\\.'").c_str()), 0) << "a temporary is left";
+    // A temporary left by a save killed before its rename goes with the next save; a live
+    // process's stays.
+    const std::string stale = p + ".tmp.999999999.0", live = p + ".tmp." + std::to_string(::getpid()) + ".999";
+    spit(stale, "half a predictor");
+    spit(live, "being written");
+    f.pred.save(p);
+    EXPECT_NE(access(stale.c_str(), F_OK), 0);
+    EXPECT_EQ(access(live.c_str(), F_OK), 0);
+    std::remove(live.c_str());
     // Saving through a symbolic link replaces the file it points to; the link stays.
     const std::string link = tmp_path("atomic_link.esmp");
     spit(p, "old content\n");
