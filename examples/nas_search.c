@@ -6,6 +6,7 @@
  *   nas_search PREDICTOR.esm BUDGET_MS [--objective macs|params] [--generations N] [--seed X]
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c99 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,20 @@ static int usage(const char* why) {
 }
 
 /* The architecture's canonical text in a buffer of the size it needs (a custom space's
- * texts can be long); the caller frees it. NULL on failure. */
+ * texts can be long); the caller frees it. NULL (said on stderr) on failure. */
 static char* arch_text(esm_arch_t a) {
     size_t needed = 0;
     char* buf = NULL;
-    if (esm_arch_print(a, NULL, 0, &needed) != ESM_ERR_BUFFER_TOO_SMALL || !(buf = (char*)malloc(needed))) return NULL;
+    if (esm_arch_print(a, NULL, 0, &needed) != ESM_ERR_BUFFER_TOO_SMALL) {
+        die("printing an architecture");
+        return NULL;
+    }
+    if (!(buf = (char*)malloc(needed))) {
+        fprintf(stderr, "nas_search: out of memory\n");
+        return NULL;
+    }
     if (esm_arch_print(a, buf, needed, NULL) != ESM_OK) {
+        die("printing an architecture");
         free(buf);
         return NULL;
     }
@@ -89,7 +98,7 @@ int main(int argc, char** argv) {
 
     if (argc < 3) return usage("a predictor file and a latency budget are needed");
     budget = strtod(argv[2], &end);
-    if (*end || !(budget > 0)) return usage("BUDGET_MS must be a number of milliseconds > 0");
+    if (*end || end == argv[2] || !(budget > 0) || budget > 1e12) return usage("BUDGET_MS must be a number of milliseconds in (0, 1e12]");
     for (i = 3; i < argc; i += 2) {
         const char* v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--objective") != 0 && strcmp(argv[i], "--generations") != 0 && strcmp(argv[i], "--seed") != 0)
@@ -103,8 +112,9 @@ int main(int argc, char** argv) {
             if (*end || end == v || n_gen < 0 || n_gen > 1000000) return usage("--generations must be 0..1000000");
             generations = (int)n_gen;
         } else {
+            errno = 0;
             seed = strtoull(v, &end, 10);
-            if (*end || end == v || *v == '-') return usage("--seed must be a non-negative integer");
+            if (*end || end == v || *v < '0' || *v > '9' || errno == ERANGE) return usage("--seed must be a 64-bit unsigned integer");
         }
     }
     srand((unsigned)seed); /* the parents' draw */
@@ -140,7 +150,7 @@ int main(int argc, char** argv) {
     qsort(pop, POPULATION, sizeof pop[0], by_score);
     printf("best architectures under %.3f ms (objective: %s):\n", budget, use_params ? "params" : "MACs");
     for (i = 0, n = 0; i < POPULATION && n < TOP && pop[i].score >= 0; ++i) {
-        if (!(text = arch_text(pop[i].arch))) return die("printing an architecture");
+        if (!(text = arch_text(pop[i].arch))) return 1;
         if (last && strcmp(text, last) == 0) { /* elites can appear more than once */
             free(text);
             continue;

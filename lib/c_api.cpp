@@ -3,6 +3,7 @@
 #include "esm/esm.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -110,10 +111,12 @@ esm_status measured_rows(const char* fn, const std::shared_ptr<const esm::Space>
         const std::string at = std::string(fn) + ": archs[" + std::to_string(i) + "]";
         if (!archs[i]) return fail(ESM_ERR_INVALID_ARGUMENT, at + " is NULL");
         if (!same_space(space, archs[i]->space)) return fail(ESM_ERR_INVALID_ARGUMENT, at + " is of another space");
-        if (!esm::latency_in_range(latencies_ms[i]))
+        if (!esm::latency_in_range(latencies_ms[i])) {
+            char value[32];
+            std::snprintf(value, sizeof value, "%g", latencies_ms[i]);
             return fail(ESM_ERR_INVALID_ARGUMENT, std::string(fn) + ": latencies_ms[" + std::to_string(i) + "] is " +
-                                                      std::to_string(latencies_ms[i]) + ", not a latency in " +
-                                                      esm::kLatencyRangeText);
+                                                      value + ", not a latency in " + esm::kLatencyRangeText);
+        }
         rows->archs.push_back(archs[i]->a);
         rows->latency.push_back(latencies_ms[i]);
     }
@@ -523,7 +526,7 @@ esm_status esm_dataset_open(const char* path, esm_space_t space, const char* dev
     ESM_NEED(device);
     ESM_NEED(backend);
     return guard(__func__, [&] {
-        esm::DatasetMeta meta = {{"format", "esm-latency-dataset 1"},
+        esm::DatasetMeta meta = {{"format", esm::kDatasetFormat},
                                  {"library_version", esm::version()},
                                  {"device", device},
                                  {"backend", backend}};

@@ -133,7 +133,7 @@ bool header_space(const DatasetMeta& meta, const std::string& where, Space* out)
 DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads, uint64_t seed,
                              const MeasureProtocol& p) {
     DatasetMeta m;
-    m.push_back({"format", "esm-latency-dataset 1"});
+    m.push_back({"format", kDatasetFormat});
     m.push_back({"created", utc_timestamp()});
     m.push_back({"library_version", version()});
     m.push_back({"device", cpu_model_name()});
@@ -187,8 +187,8 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
     }
 }
 
-// The first line of every header DatasetWriter writes (callers put `format` first).
-static const std::string kOwnFirstLine = "# format: esm-latency-dataset";
+// The first line of every header DatasetWriter writes.
+static const std::string kOwnFirstLine = std::string("# format: ") + kDatasetFormat;
 
 // A header this library began writing and a kill or power loss cut before its column row
 // was complete: only comment lines, the first one libesm's, then at most a torn line.
@@ -207,6 +207,8 @@ static bool torn_own_header(const std::string& path) {
 }
 
 DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable) {
+    if (meta.empty() || meta.front().first != "format" || meta.front().second != kDatasetFormat)
+        throw Error(ErrorKind::InvalidArgument, path + ": a dataset header starts with format: " + kDatasetFormat);
     for (const auto& [k, v] : meta) {  // each a line of the header, read back as it was written
         detail::check_one_line(path + ": dataset header", "key", k);
         detail::check_one_line(path + ": dataset header", k, v);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,9 +20,9 @@ DurableLog::DurableLog(const std::string& path, const std::string& preamble, boo
 }
 
 DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(path), durable_(durable) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    const bool created = fd_ >= 0;
-    if (!created && errno == EEXIST) fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    struct stat st{};
+    const bool created = ::stat(path.c_str(), &st) != 0;  // (through a link: whether its target exists)
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
     // One writer at a time: two runs appending to one file would plan and measure everything
     // twice. The lock goes with the file descriptor (and with the process, if it is killed).
@@ -33,6 +34,25 @@ DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(
                                                 "one) right now");
     }
     if (created && durable_) detail::sync_parent_directory(path);  // the new file's name is on disk too
+    cut_zero_tail();
+}
+
+void DurableLog::cut_zero_tail() {
+    const off_t size = ::lseek(fd_, 0, SEEK_END);
+    off_t keep = size;
+    char buf[4096];
+    while (keep > 0) {
+        const off_t from = keep > static_cast<off_t>(sizeof buf) ? keep - static_cast<off_t>(sizeof buf) : 0;
+        if (::pread(fd_, buf, static_cast<size_t>(keep - from), from) != keep - from) break;  // the reader will say
+        off_t i = keep - from;
+        while (i > 0 && buf[i - 1] == '\0') --i;
+        keep = from + i;
+        if (i > 0) break;
+    }
+    if (keep == size) return;
+    if (::ftruncate(fd_, keep) != 0)
+        throw Error(ErrorKind::Io, "'" + path_ + "': cannot cut the NUL bytes at its end: " + std::strerror(errno));
+    cut_ = true;
 }
 
 void DurableLog::prepare(const std::string& preamble) {

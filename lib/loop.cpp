@@ -196,13 +196,22 @@ void Loop::open_outputs() {
         if (r.kind == "dropped") dropped_.insert(r.arch);
     }
     src_.resume(data_->existing());
-    load_plans();
-    plans_log_ = std::make_unique<DurableLog>(dir_ + "/plans.csv", "# samples planned per iteration\niteration,set,arch\n");
+    // plans.csv: empty or its header cut short by a kill (nothing planned yet): begun afresh.
+    const std::string plans_path = dir_ + "/plans.csv", plans_head = "# samples planned per iteration\niteration,set,arch\n";
+    plans_log_ = std::make_unique<DurableLog>(plans_path, DurableLog::LockOnly{}, true);
+    std::string start(plans_head.size() + 1, '\0');
+    std::ifstream in(plans_path, std::ios::binary);
+    start.resize(static_cast<size_t>(in.read(&start[0], static_cast<std::streamsize>(start.size())).gcount()));
+    if (plans_head.compare(0, start.size(), start) == 0 && start.size() <= plans_head.size()) {
+        plans_log_->replace(plans_head);
+    } else {
+        load_plans();
+        plans_log_->prepare(plans_head);
+    }
 }
 
 void Loop::load_plans() {
     const std::string path = dir_ + "/plans.csv";
-    if (!file_exists(path)) return;
     bool torn = false;
     Table t = read_table(path, true, &torn);
     const int ci = t.require_column("iteration"), cs = t.require_column("set"), ca = t.require_column("arch");

@@ -25,7 +25,7 @@ public:
     PoolSource(const Space& space, const std::string& csv, const std::string& target)
         : space_(space), pool_(space, csv, target), csv_(csv), target_(target) {}
     DatasetMeta header() const override {
-        DatasetMeta m = {{"format", "esm-latency-dataset 1"}, {"backend", "replay"}, {"pool", csv_}, {"pool_target", target_}};
+        DatasetMeta m = {{"format", kDatasetFormat}, {"backend", "replay"}, {"pool", csv_}, {"pool_target", target_}};
         for (auto& kv : space_meta(space_)) m.push_back(std::move(kv));
         return m;
     }
@@ -137,7 +137,7 @@ std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::s
 std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner, const MeasureProtocol& p,
                                                   uint64_t seed) {
     // What the library knows; the runner owns the device, batch and resolution.
-    DatasetMeta meta = {{"format", "esm-latency-dataset 1"},
+    DatasetMeta meta = {{"format", kDatasetFormat},
                         {"created", utc_timestamp()},
                         {"library_version", version()},
                         {"backend", "external runner"},

@@ -63,6 +63,10 @@ LookupTable::LookupTable(const Space& space, int batch, int res) : space_(space)
     if (res != 0 && (res < 8 || res > 4096))
         throw Error(ErrorKind::InvalidArgument,
                     "lookup table: resolution must be 0 (the arch's) or 8..4096, got " + std::to_string(res));
+    if (res != 0 && space_.elastic_resolution())
+        throw Error(ErrorKind::InvalidArgument, "lookup table: space '" + space_.name + "' has an elastic resolution; "
+                                                "its archs are profiled at their own (@R), so the table's is 0, not " +
+                                                    std::to_string(res));
 }
 
 void LookupTable::set_entry(const std::string& key, const LutEntry& e) {

@@ -77,11 +77,17 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
     const std::string lib = r.one_line("library", r.field("library"));
     const int batch = static_cast<int>(r.integer("batch", 1, 4096));
     const int res = static_cast<int>(r.integer("res", 0, 4096));
+    if (res != 0 && res < 8) r.fail("res must be 0 (each arch's own) or 8..4096, got " + std::to_string(res));
     const int threads = static_cast<int>(r.integer("threads", 1, 1024));
     MeasureProtocol p;
     p.warmup = static_cast<int>(r.integer("warmup", 0, 1L << 30));
     p.runs = static_cast<int>(r.integer("runs", 1, 1L << 30));
     p.trim = r.real("trim");
+    try {
+        p.validate();
+    } catch (const Error& e) {
+        r.fail(e.what());
+    }
     const double a = r.real("bias_a"), b = r.real("bias_b");
     const std::string fit = r.one_line("fit info", r.field("fit"));
     Space space;
@@ -116,7 +122,7 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
             if (f.size() != 4) r.fail("an entry needs 4 tab-separated fields (key, latency_ms, std_ms, runs)");
             if (t.entries_.count(f[0])) r.fail("duplicate key '" + f[0] + "'");
             const LutEntry e{r.real("latency_ms", f[1]), r.real("std_ms", f[2]),
-                             static_cast<int>(r.integer("runs", f[3], 0, 1L << 30))};
+                             static_cast<int>(r.integer("runs", f[3], 1, 1L << 30))};
             try {
                 t.set_entry(f[0], e);
             } catch (const Error& err) {

@@ -274,12 +274,13 @@ void remove_stale_temporaries(const std::string& path) {
 void write_file_atomic(const std::string& link_or_path, const std::string& bytes) {
     // A symbolic link's target is what gets replaced (as an editor saving through a link
     // does), not the link.
-    std::string path = link_or_path;
+    std::string path = link_or_path, named = "'" + link_or_path + "'";  // in messages: as the caller gave it
     struct stat st{};
     if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
         char* target = ::realpath(path.c_str(), nullptr);
         if (target) path = target;  // a dangling link is replaced by the file
         std::free(target);
+        if (path != link_or_path) named += " (a link to '" + path + "')";
     }
     remove_stale_temporaries(path);
     // Unique per call: two threads (or processes) saving to one path each write their own
@@ -287,7 +288,7 @@ void write_file_atomic(const std::string& link_or_path, const std::string& bytes
     static std::atomic<unsigned> calls{0};
     const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(calls++);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw Error(ErrorKind::Io, "cannot write '" + path + "' (creating its temporary '" + tmp + "'): " + std::strerror(errno));
+    if (fd < 0) throw Error(ErrorKind::Io, "cannot write " + named + " (creating its temporary '" + tmp + "'): " + std::strerror(errno));
     size_t done = 0;
     while (done < bytes.size()) {
         const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -308,7 +309,7 @@ void write_file_atomic(const std::string& link_or_path, const std::string& bytes
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         const std::string err = std::strerror(errno);
         ::unlink(tmp.c_str());
-        throw Error(ErrorKind::Io, "cannot rename '" + tmp + "' to '" + path + "': " + err);
+        throw Error(ErrorKind::Io, "cannot rename '" + tmp + "' to " + named + ": " + err);
     }
     detail::sync_parent_directory(path);
 }

@@ -245,6 +245,24 @@ TEST(Lut, CorruptedTruncatedOrForeignFilesAreRefused) {
     ASSERT_NE(fit, std::string::npos);
     body.replace(fit, 6, "\nfit a\tb\n");
     refused(detail::seal("esm-lut", kLutFormatVersion, body), "line 11: fit info 'a\tb' contains a tab or line break");
+    // Fields the writer never writes are refused on their own line, not when profiling.
+    const std::string clean = good.substr(body_at, good.rfind("checksum fnv1a64 ") - body_at);
+    auto with = [&](const std::string& from, const std::string& to) {
+        std::string b = clean;
+        const size_t i = b.find(from);
+        EXPECT_NE(i, std::string::npos) << from;
+        if (i != std::string::npos) b.replace(i, from.size(), to);
+        return detail::seal("esm-lut", kLutFormatVersion, b);
+    };
+    refused(with("\nres 32\n", "\nres 7\n"), "line 4: res must be 0 (each arch's own) or 8..4096, got 7");
+    refused(with("\ntrim 0.2\n", "\ntrim 5\n"), "line 8: measurement protocol: trim must be in [0, 0.5)");
+    const size_t first_entry = clean.find('\n', clean.find("\nentries ") + 1) + 1;
+    const size_t entry_end = clean.find('\n', first_entry), last_tab = clean.rfind('\t', entry_end);
+    std::string zero_runs = clean;
+    zero_runs.replace(last_tab + 1, entry_end - last_tab - 1, "0");
+    refused(detail::seal("esm-lut", kLutFormatVersion, zero_runs), "runs");
+    // A resolution of its own on an elastic space would price every arch at it, whatever its @R.
+    EXPECT_THROW(LookupTable(preset("ofa-mbv3"), 1, 128), Error);
     const std::string path = tmp_path("missing.lut");
     try {
         LookupTable::load(path);

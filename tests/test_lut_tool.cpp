@@ -108,5 +108,20 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     ToolResult missing = run_tool("esm-lut", "eval " + tmp_path("none.lut") + " " + data);
     EXPECT_EQ(missing.status, 1);
     EXPECT_NE(missing.err.find("cannot open lookup-table file"), std::string::npos) << missing.err;
-    for (const std::string& p : {archs, table, data}) std::remove(p.c_str());
+    // An elastic space's archs carry their resolution; build-only fit options need --fit;
+    // the space file is an input like the others.
+    ToolResult elastic = run_tool("esm-lut", "build --space ofa-mbv3 --res 128 -o " + table);
+    EXPECT_EQ(elastic.status, 2);
+    EXPECT_NE(elastic.err.find("--res: space 'ofa-mbv3' has an elastic resolution"), std::string::npos) << elastic.err;
+    ToolResult drift = run_tool("esm-lut", "build --space mobilenetv3 --drift-correction off -o " + table);
+    EXPECT_EQ(drift.status, 2);
+    EXPECT_NE(drift.err.find("--drift-correction needs --fit DATASET.csv"), std::string::npos) << drift.err;
+    const std::string space_file = tmp_path("lut.space");
+    std::ofstream(space_file) << esm::format_space(esm::preset("mobilenetv3"));
+    const std::string space_text = slurp(space_file);
+    ToolResult clobber = run_tool("esm-lut", "build --space " + space_file + " --res 32 -o " + space_file);
+    EXPECT_EQ(clobber.status, 1);
+    EXPECT_NE(clobber.err.find("is the input"), std::string::npos) << clobber.err;
+    EXPECT_EQ(slurp(space_file), space_text);
+    for (const std::string& p : {archs, table, data, space_file}) std::remove(p.c_str());
 }

@@ -105,7 +105,7 @@ TEST(Plan, CountsPast64BitsAreAClearError) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("exceed 64 bits"), std::string::npos) << e.what();
     }
-    EXPECT_GT(p.params(), 0);  // 16·20 blocks of ~2.5e9 params: fits
+    EXPECT_GT(p.params(), 0);  // 16·20 blocks of ~1.5e10 params: fits
 }
 
 // Every op reads only what earlier ops wrote; DenseNet slices stay inside their buffer

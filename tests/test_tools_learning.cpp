@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "esm/dataset.hpp"
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
 #include "tool_run.hpp"
@@ -183,6 +184,14 @@ TEST(ToolsLearning, InputsAreNotOverwrittenAndOddCsvsAreNamed) {
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 -o " + data, &out), 1);
     EXPECT_NE(out.find("-o '" + data + "' is the input '" + data + "': it would be overwritten"), std::string::npos) << out;
     EXPECT_EQ(slurp(data), before);
+    // Nor is another measured dataset an output's to replace (a typo'd -o).
+    const std::string measured = fs.dir + "/measured.csv";
+    { esm::DatasetWriter w(measured, esm::cpu_dataset_meta(esm::preset("resnet"), 224, 1, 1, 1, esm::MeasureProtocol{})); }
+    const std::string kept = slurp(measured);
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 -o " + measured, &out), 1);
+    EXPECT_NE(out.find("-o '" + measured + "' is a measured latency dataset: it would be overwritten"), std::string::npos)
+        << out;
+    EXPECT_EQ(slurp(measured), kept);
     // --json with nothing to report fails before training
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --test-frac 0 --json " + fs.dir + "/m.json -o " + pred, &out), 1);
     EXPECT_NE(out.find("--json: no test rows (--test-frac leaves none)"), std::string::npos) << out;

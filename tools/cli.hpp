@@ -10,11 +10,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "esm/dataset.hpp"    // kDatasetFormat
 #include "esm/predictor.hpp"  // parent_directory
 
 namespace esm_cli {
@@ -152,6 +154,12 @@ public:
             for (const std::string& i : inputs)
                 if (::stat(i.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
                     fail(name + " '" + path + "' is the input '" + i + "': it would be overwritten");
+            // Measured data is never an output's to replace (a typo'd -o costs hours of device time).
+            const std::string own = std::string("# format: ") + esm::kDatasetFormat;
+            std::string first(own.size(), '\0');
+            std::ifstream f(path, std::ios::binary);
+            first.resize(static_cast<size_t>(f.read(&first[0], static_cast<std::streamsize>(first.size())).gcount()));
+            if (first == own) fail(name + " '" + path + "' is a measured latency dataset: it would be overwritten");
         }
         return path;
     }

@@ -12,6 +12,7 @@
 
 #include "cli.hpp"
 #include "drift_cli.hpp"
+#include "protocol_cli.hpp"
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
 #include "esm/lut.hpp"
@@ -26,7 +27,8 @@ static const std::string kUsage = std::string(
     "segments, optionally corrected by y = a*sum + b fitted on a training set.\n"
     "build:\n"
     "  --space S          preset or description file\n"
-    "  --res R            input resolution (default: each arch's; elastic spaces: every resolution)\n"
+    "  --res R            input resolution of a fixed-resolution space (default: the space's;\n"
+    "                     refused on an elastic space: each arch is profiled at its own @R)\n"
     "  --batch B          batch (default: the space's)\n"
     "  --device cpu|cuda  executor backend (default cpu)\n"
     "  --threads T        executor threads (default 1)\n"
@@ -106,9 +108,10 @@ int build(const esm_cli::Args& args) {
     if (args.positional().size() != 1) args.usage_error("build takes no positional arguments");
     if (!args.has("--space")) args.usage_error("--space is required");
     if (!args.has("-o")) args.usage_error("-o TABLE is required");
-    args.output_path("-o", {args.get("--fit"), args.get("--archs")});  // profiling takes minutes: fail now, not when saving
+    // profiling takes minutes: fail now, not when saving
+    args.output_path("-o", {args.get("--fit"), args.get("--archs"), args.get("--space")});
     const esm::Space space = esm::load_space(args.get("--space"));
-    const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+    const int res = esm_cli::measured_resolution(args, space);
     const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
     esm::ExecutorOptions ex;
     ex.backend = args.parse("--device", "cpu", esm::parse_backend);
@@ -117,7 +120,8 @@ int build(const esm_cli::Args& args) {
     esm::MeasureProtocol proto;
     proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));
     proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
-    if (args.has("--target") && !args.has("--fit")) args.usage_error("--target needs --fit DATASET.csv");
+    for (const char* option : {"--target", "--drift-correction"})
+        if (args.has(option) && !args.has("--fit")) args.usage_error(std::string(option) + " needs --fit DATASET.csv");
 
     std::vector<esm::Arch> archs;
     if (args.has("--archs")) archs = read_arch_file(space, args.get("--archs"));
@@ -188,10 +192,16 @@ int eval(const esm_cli::Args& args) {
             args.fail(std::to_string(missing) + " of " + std::to_string(d.size()) +
                       " archs have segments missing from the table (e.g. '" + example +
                       "'); drop --no-profile to profile them here");
+        // On the table's executor: its backend, threads and weights' seed.
         esm::ExecutorOptions ex;
         ex.threads = t.threads;
+        for (const auto& [k, v] : t.meta) {
+            if (k == "backend") ex.backend = esm::parse_backend(v);
+            if (k == "seed") ex.seed = std::strtoull(v.c_str(), nullptr, 10);
+        }
         const size_t n = t.profile(d.archs, esm::executor_segment_timer(ex, t.protocol), progress_printer());
-        std::fprintf(stderr, "profiled %zu missing segments on demand (cpu executor, %d threads)\n", n, t.threads);
+        std::fprintf(stderr, "profiled %zu missing segments on demand (%s executor, %d threads)\n", n,
+                     esm::backend_name(ex.backend), t.threads);
         if (args.has("--update")) {
             t.save(table_path);
             std::fprintf(stderr, "updated %s (%zu keys)\n", table_path.c_str(), t.size());

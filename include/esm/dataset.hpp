@@ -30,6 +30,9 @@ struct DatasetRow {
     std::string timestamp;        // UTC, ISO 8601; filled by append() when empty
 };
 
+// The value of the `format` key, the first line of every dataset header ("# format: ...").
+constexpr const char* kDatasetFormat = "esm-latency-dataset 1";
+
 // A row kind datasets hold: sample, ref, pending, dropped (docs/dataset_format.md).
 bool known_row_kind(const std::string& kind);
 constexpr const char* kRowKindsText = "sample, ref, pending, dropped";
@@ -77,10 +80,13 @@ DriftFactors drift_factors(const std::vector<DatasetRow>& rows);
 
 class DatasetWriter {
 public:
-    // Creates `path` with `meta` when it does not exist or is empty. Otherwise resumes:
-    // throws esm::Error (file untouched) unless the file's header equals `meta` except
-    // for volatile keys; then a torn last line (no '\n': killed mid-write) is truncated.
-    // durable = false skips the fsync (for replayed numbers that cost nothing to redo).
+    // Creates `path` with `meta` when it does not exist or is empty; `meta` starts with
+    // {"format", kDatasetFormat} (else InvalidArgument). A file holding only this library's
+    // header (no rows yet, or a header cut short by a kill or power loss) is written
+    // afresh. Otherwise resumes: throws esm::Error (file untouched) unless the file's
+    // header equals `meta` except for volatile keys; then a torn last line (no '\n':
+    // killed mid-write) is truncated. Takes the file's one-writer lock first.
+    // durable = false skips the fsyncs (for replayed numbers that cost nothing to redo).
     DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable = true);
     ~DatasetWriter();
     DatasetWriter(const DatasetWriter&) = delete;

@@ -37,7 +37,8 @@ typedef struct esm_space* esm_space_t;
 /* A preset ("resnet", "mobilenetv3", "densenet", "ofa-mbv3") or a description file path.
  * The caller owns *out and frees it with esm_space_free. */
 esm_status esm_space_load(const char* preset_or_path, esm_space_t* out);
-/* From description text (docs/space_format.md). The caller owns *out. */
+/* From description text (docs/space_format.md); a malformed one is ESM_ERR_FORMAT, with
+ * esm_last_error() naming the line. The caller owns *out. */
 esm_status esm_space_parse(const char* text, esm_space_t* out);
 void esm_space_free(esm_space_t space);
 
@@ -150,8 +151,8 @@ esm_status esm_executor_create(esm_arch_t arch, const esm_executor_options* opti
 void esm_executor_free(esm_executor_t executor);
 /* One forward pass; allocates nothing. */
 esm_status esm_executor_run(esm_executor_t executor);
-/* Checksum (sum of the outputs) of the last run, to check it against another framework
- * (0 before the first run). */
+/* Checksum (sum of the outputs) of the last run, to check it against another framework;
+ * meaningful after esm_executor_run. */
 esm_status esm_executor_checksum(esm_executor_t executor, double* out_sum);
 
 typedef struct esm_measurement {

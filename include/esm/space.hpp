@@ -60,7 +60,8 @@ struct Space {
     int combinations() const;
 
     // Depth bins (SPEC §4): n_bins equally wide integer bins over [min_depth, max_depth].
-    // Bin b holds depths [bin_lo(b), bin_hi(b)]; widths differ by at most one.
+    // Bin b holds depths [bin_lo(b), bin_hi(b)]; widths differ by at most one. A bin count
+    // outside 1..(max_depth - min_depth + 1), or a bin outside 0..n_bins-1, throws.
     int bin_of(int depth, int n_bins) const;
     int bin_lo(int bin, int n_bins) const;
     int bin_hi(int bin, int n_bins) const;
