@@ -99,6 +99,16 @@ TEST(Dataset, ResumeKeepsRowsAndCutsTornTail) {
     ASSERT_EQ(t.rows.size(), 3u);
     EXPECT_EQ(t.rows[2][0], "resnet:k7e50/k3e50/k3e50/k3e50");
     EXPECT_EQ(t.rows[2][2], "3");
+    // A power loss on some file systems leaves an append's blocks as NUL bytes (the size
+    // committed, the data not), after a torn row or a whole one: cut like a torn line.
+    const std::string whole = slurp(path);
+    for (const std::string& tail : {std::string("resnet:k3e67/k3"), std::string()}) {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << whole << tail << std::string(5000, '\0');
+        DatasetWriter w(path, meta());
+        EXPECT_TRUE(w.truncated_tail());
+        EXPECT_EQ(w.existing().size(), 3u);
+        EXPECT_EQ(slurp(path), whole);
+    }
 }
 
 TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {
