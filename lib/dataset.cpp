@@ -28,7 +28,9 @@ const std::vector<std::string>& dataset_columns() {
     return c;
 }
 
-bool known_row_kind(const std::string& k) { return k == "sample" || k == "ref" || k == "pending" || k == "dropped"; }
+bool known_row_kind(const std::string& k) {
+    return k == "sample" || k == "ref" || k == "pending" || k == "dropped" || k == "baseline";
+}
 
 bool dataset_meta_volatile(const std::string& key) { return key == "created" || key == "library_version"; }
 

@@ -311,7 +311,7 @@ double Loop::measure_iteration(int it) {
         data_->append(row);
         rows_.push_back(row);
         if (row.kind == "dropped") dropped_.insert(row.arch);
-        if (row.kind == "ref" || row.kind == "pending") return;  // progress counts confirmed samples
+        if (row.kind != "sample" && row.kind != "dropped") return;  // progress counts confirmed samples
         if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
         LoopProgress p;
         p.phase = "measure";

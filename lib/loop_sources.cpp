@@ -1,5 +1,6 @@
 // Latency sources for the ESM loop: a replay pool, and quality-controlled measurement
 // through this library's executor or an external runner (esm/measure.hpp's QC).
+#include <map>
 #include <memory>
 #include <unordered_map>
 
@@ -57,6 +58,8 @@ public:
                 for (const auto& b : qc_.baselines()) known = known || b.first == r.arch;
                 if (!known) qc_.set_baseline(r.arch, r.stats.latency_ms);
             }
+            // A reference's baseline passes, durable before a kill cut the baselines short.
+            if (r.kind == "baseline") passes_[r.arch].push_back(r.stats);
             // Measured before a kill but not yet confirmed by its batch's references.
             if (r.kind == "pending") pending_[r.arch] = r.stats;
             if (r.kind == "sample" || r.kind == "dropped") pending_.erase(r.arch);
@@ -64,10 +67,19 @@ public:
     }
     void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) override {
         if (static_cast<int>(qc_.baselines().size()) < p_.refs) {
+            // The references without a baseline yet, measured together (their passes
+            // interleave), each pass on disk ("baseline") as soon as it is taken.
             Sampler sm(space_, seed_ * 0x2545F4914F6CDD1Dull + 17);
-            std::vector<std::string> refs;
-            for (const Arch& a : sm.sample(Strategy::Random, p_.refs, 1)) refs.push_back(format_arch(space_, a));
-            for (const auto& r : qc_.measure_baselines(refs)) emit(sample_row(space_, r.arch, r.stats, "ref"));
+            std::vector<std::string> missing;
+            for (const Arch& a : sm.sample(Strategy::Random, p_.refs, 1)) {
+                const std::string text = format_arch(space_, a);
+                bool known = false;
+                for (const auto& b : qc_.baselines()) known = known || b.first == text;
+                if (!known) missing.push_back(text);
+            }
+            const auto pass = [&](const std::string& a, const LatencyStats& st) { emit(sample_row(space_, a, st, "baseline")); };
+            for (const auto& r : qc_.measure_baselines(missing, passes_, pass)) emit(sample_row(space_, r.arch, r.stats, "ref"));
+            passes_.clear();
         }
         // Samples measured before a kill are kept when the references still agree now, and
         // when their own spread is within the outlier floor (their batch, which would have
@@ -119,6 +131,7 @@ private:
     uint64_t seed_;
     QualityControl qc_;
     std::unordered_map<std::string, LatencyStats> pending_;
+    std::map<std::string, std::vector<LatencyStats>> passes_;  // baseline passes read back on resume
 };
 
 DatasetMeta protocol_meta(const MeasureProtocol& p) {

@@ -74,23 +74,32 @@ QualityControl::QualityControl(const MeasureProtocol& p, ArchMeasurer measure)
     p_.validate();
 }
 
-std::vector<RefResult> QualityControl::measure_baselines(const std::vector<std::string>& refs) {
+std::vector<RefResult> QualityControl::measure_baselines(const std::vector<std::string>& refs,
+                                                         const std::map<std::string, std::vector<LatencyStats>>& taken_before,
+                                                         const PassObserver& on_pass) {
     // A baseline every later batch is judged by must be neither a noisy measurement nor one
     // taken in a short fast or slow phase of the device (a shared VM's reference read 1.54 ms
     // at the start and 2.05-2.3 ms in eight runs after it, failing every batch at a 50 %
     // threshold): kPasses passes over the references, interleaved so that such a phase falls
     // in one pass, each measurement with a spread above outlier_spread re-measured (up to
     // outlier_retries, the steadiest kept); a reference's baseline is its median measurement.
-    constexpr int kPasses = 3;
     std::vector<std::vector<LatencyStats>> taken(refs.size());
-    for (int pass = 0; pass < kPasses; ++pass)
+    for (size_t i = 0; i < refs.size(); ++i) {
+        const auto it = taken_before.find(refs[i]);
+        if (it == taken_before.end()) continue;
+        taken[i] = it->second;
+        if (taken[i].size() > kBaselinePasses) taken[i].resize(kBaselinePasses);
+    }
+    for (size_t pass = 0; pass < kBaselinePasses; ++pass)
         for (size_t i = 0; i < refs.size(); ++i) {
+            if (taken[i].size() > pass) continue;  // made durable before a kill
             LatencyStats st = measure_(refs[i]);
             for (int r = 0; r < p_.outlier_retries && st.spread() > p_.outlier_spread; ++r) {
                 LatencyStats again = measure_(refs[i]);
                 if (again.spread() < st.spread()) st = again;
             }
             taken[i].push_back(st);
+            if (on_pass) on_pass(refs[i], st);
         }
     std::vector<RefResult> out;
     for (size_t i = 0; i < refs.size(); ++i) {

@@ -84,7 +84,11 @@ TEST(Fault, FullDiskIsAClearErrorAndKeepsWhatWasThere) {
     EXPECT_EQ(std::system((measure + " > /dev/null 2>&1").c_str()), 0);
     esm::Table all = esm::read_table(data);
     std::set<std::string> seen;
-    for (const auto& row : all.rows) EXPECT_TRUE(seen.insert(row[0]).second) << row[0];
+    for (const auto& row : all.rows) {
+        if (row[5] == "sample") {
+            EXPECT_TRUE(seen.insert(row[0]).second) << row[0];  // besides its "pending" row
+        }
+    }
     EXPECT_EQ(seen.size(), 100u);
 
     // A predictor save that cannot complete leaves the old file as it was.

@@ -81,7 +81,6 @@ std::vector<std::string> rows_of_kind(const std::string& path, const std::string
     return v;
 }
 
-// The loop refuses with an esm::Error whose message contains `message`.
 // The files of an output directory, by name (the plots aside).
 std::map<std::string, std::string> directory_files(const std::string& dir) {
     std::map<std::string, std::string> files;
@@ -635,6 +634,37 @@ TEST(Loop, ExampleRunnerScriptWorksAsDocumented) {
     const auto samples = rows_of_kind(out + "/dataset.csv", "sample");
     EXPECT_EQ(samples.size(), 11u) << slurp(out + ".err");
     for (const auto& lat : column(out + "/dataset.csv", "latency_ms")) EXPECT_GT(std::stod(lat), 0.0);
+}
+
+// Killed while it measures its references' baselines, esm-build resumes them: every pass
+// of every reference is on disk ("baseline") exactly once, none measured again.
+TEST(Loop, KilledDuringTheBaselinesKeepsTheirPasses) {
+    const std::string out = tmp_dir("kill_baselines"), data = out + "/dataset.csv";
+    const std::string cmd = "--space mobilenetv3 --runner 'sleep 0.05; echo 2.5' --refs 4 --initial 6 --step 5 "
+                            "--test-size 5 --max-iterations 1 --epochs 5 --min-steps 0 -o " + out;
+    auto passes_on_disk = [&] {  // while it runs: a torn last line is possible
+        std::ifstream in(data);
+        std::string line;
+        int n = 0;
+        while (std::getline(in, line)) n += line.find(",baseline,") != std::string::npos;
+        return n;
+    };
+    const pid_t pid = spawn_tool("esm-build", cmd);
+    ASSERT_GT(pid, 0);
+    for (int i = 0; i < 1000 && passes_on_disk() < 3; ++i) usleep(10000);
+    kill(pid, SIGKILL);
+    wait_status(pid);
+    const int before = passes_on_disk();
+    ASSERT_GE(before, 3) << "no baseline pass on disk within 10 s";
+    ASSERT_LT(before, 12) << "killed after the baselines";
+    ToolResult r = run_tool("esm-build", cmd);
+    EXPECT_TRUE(r.status == 0 || r.status == 3) << r.err;  // converged, or the iteration budget
+    std::map<std::string, int> per_ref;
+    for (const auto& a : rows_of_kind(data, "baseline")) ++per_ref[a];
+    EXPECT_EQ(per_ref.size(), 4u);
+    for (const auto& [a, n] : per_ref) EXPECT_EQ(n, 3) << a;
+    const auto refs = rows_of_kind(data, "ref");
+    EXPECT_EQ(std::set<std::string>(refs.begin(), refs.begin() + std::min<size_t>(4, refs.size())).size(), 4u);
 }
 
 // Without a GPU, esm-build --device cuda fails before it writes anything: the same -o can

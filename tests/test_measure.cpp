@@ -48,7 +48,7 @@ namespace {
 // A simulated device: each arch has a base latency; `factor` scales every forward pass
 // (a device that throttles); the timer adds a small deterministic jitter.
 struct FakeDevice {
-    std::map<std::string, double> base{{"a", 10}, {"b", 20}, {"c", 30}, {"r1", 5}, {"r2", 8}};
+    std::map<std::string, double> base{{"a", 10}, {"b", 20}, {"c", 30}, {"r1", 5}, {"r2", 8}, {"r3", 3}};
     double factor = 1.0;
     int measured = 0;
     std::map<std::string, int> per_arch;
@@ -120,6 +120,29 @@ TEST(Measure, BaselineIsTheMedianOfThreePasses) {
     BatchReport r = qc.measure_batch({"a"});
     EXPECT_TRUE(r.passed) << r.message;
     EXPECT_EQ(r.attempts, 1);
+}
+
+// A run killed during the baselines resumes them: the passes it made durable are not
+// measured again, each new pass is handed out as it is taken, and each baseline is still
+// the median of its three passes.
+TEST(Measure, BaselinesResumeFromTheDurablePasses) {
+    FakeDevice dev;
+    dev.p = small_protocol();
+    QualityControl qc(dev.p, dev.measurer());
+    std::map<std::string, std::vector<LatencyStats>> taken;
+    taken["r1"] = {{4.0, 0, 1}, {6.0, 0, 1}};  // two passes on disk (r1 measures 5 ms)
+    taken["r2"] = {{8.8, 0, 1}};               // one (r2 measures 8 ms)
+    std::vector<std::string> handed;
+    auto base = qc.measure_baselines({"r1", "r2", "r3"}, taken,
+                                     [&](const std::string& a, const LatencyStats&) { handed.push_back(a); });
+    EXPECT_EQ(dev.per_arch["r1"], 1);
+    EXPECT_EQ(dev.per_arch["r2"], 2);
+    EXPECT_EQ(dev.per_arch["r3"], 3);
+    // interleaved by pass: r3 (pass 1); r2, r3 (pass 2); r1, r2, r3 (pass 3)
+    EXPECT_EQ(handed, (std::vector<std::string>{"r3", "r2", "r3", "r1", "r2", "r3"}));
+    ASSERT_EQ(base.size(), 3u);
+    EXPECT_NEAR(base[0].stats.latency_ms, 5.0, 0.05);  // median of 4, 6, 5
+    EXPECT_NEAR(base[1].stats.latency_ms, 8.0, 0.05);  // median of 8.8, 8, 8
 }
 
 TEST(Measure, FailingBatchWaitsBeforeItsRetries) {

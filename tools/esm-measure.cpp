@@ -11,7 +11,7 @@
 #include "protocol_cli.hpp"
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
-#include "esm/measure.hpp"
+#include "esm/loop.hpp"
 #include "esm/sample.hpp"
 
 static const std::string kUsage = std::string(
@@ -29,8 +29,10 @@ static const std::string kUsage = std::string(
     "  --seed X           weights and reference-model draw (default 1)\n"
     "Measurement protocol:\n") +
     esm_cli::kProtocolUsage + std::string(
-    "Progress and ETA go to stderr; a summary line to stdout. Exit 1 when quality control\n"
-    "still fails after the retries (the device is not stable: the batch is not written).\n");
+    "Every measurement is on disk the moment it is taken; a sample is 'pending' until its\n"
+    "batch's references confirm it ('sample'), or 'dropped' as an outlier (measured again on a\n"
+    "rerun). Progress and ETA go to stderr; a summary line to stdout. Exit 1 when quality\n"
+    "control still fails after the retries (the device is not stable: a rerun resumes).\n");
 
 namespace {
 
@@ -86,29 +88,13 @@ int main(int argc, char** argv) {
         const std::string path = args.get("-o");
 
         const std::vector<std::string> archs = read_archs(space, args.get("--archs", "-"));
-        esm::ArchMeasurer measurer = esm::executor_measurer(space, batch, res, o, p);  // refuses bad settings first
-        esm::DatasetWriter out(path, esm::cpu_dataset_meta(space, header_res, batch, o.threads, o.seed, p));
-        auto depth_of = [&](const std::string& t) { return esm::parse_arch(space, t).depth(); };
-
-        // Reference models: drawn from the seed, so a resumed run draws the same ones.
-        esm::Sampler sampler(space, o.seed ^ 0x5EFE5EFEull);
-        std::vector<std::string> refs;
-        for (const auto& a : sampler.sample(esm::Strategy::Random, p.refs, 1)) refs.push_back(esm::format_arch(space, a));
-        esm::QualityControl qc(p, std::move(measurer));
-        for (const auto& r : out.existing())
-            if (r.kind == "ref") qc.set_baseline(r.arch, r.stats.latency_ms);
-        // Those without a baseline yet, measured together: their three passes interleave, so a
-        // slow spell of the device falls in one pass of each, not in all passes of one.
-        std::vector<std::string> missing;
-        for (const auto& r : refs) {
-            bool have = false;
-            for (const auto& b : qc.baselines()) have = have || b.first == r;
-            if (!have) missing.push_back(r);
-        }
-        for (const auto& m : qc.measure_baselines(missing)) {
-            out.append({m.arch, depth_of(m.arch), m.stats, "ref", ""});
-            std::fprintf(stderr, "reference %s: %.4f ms\n", m.arch.c_str(), m.stats.latency_ms);
-        }
+        // The library's measuring source, as esm-build's: reference-model quality control,
+        // every measurement on disk the moment it is taken (the references' "baseline"
+        // passes, each sample "pending" until its batch's references confirm it), and a
+        // killed run resumed from the rows it left. Refuses bad settings before the file.
+        const auto src = esm::make_executor_source(space, batch, header_res, o, p, o.seed);
+        esm::DatasetWriter out(path, src->header());
+        src->resume(out.existing());
 
         std::vector<std::string> todo;
         for (const auto& a : archs)
@@ -118,34 +104,22 @@ int main(int argc, char** argv) {
                                   archs.size());
         const auto t0 = std::chrono::steady_clock::now();
         size_t done = 0, dropped = 0;
-        for (size_t i = 0; i < todo.size(); i += size_t(p.qc_batch)) {
-            std::vector<std::string> chunk(todo.begin() + long(i),
-                                           todo.begin() + long(std::min(todo.size(), i + size_t(p.qc_batch))));
-            esm::BatchReport rep = qc.measure_batch(chunk);
-            if (!rep.passed)
-                throw esm::Error(esm::ErrorKind::Internal,
-                                 "quality control failed after " + std::to_string(rep.attempts) + " attempts (" +
-                                     rep.message + "); the device is not stable, this batch was not written. "
-                                     "Fix the device load and rerun to resume.");
-            if (rep.attempts > 1)
-                std::fprintf(stderr, "quality control: batch measured %d times before the references agreed\n",
-                             rep.attempts);
-            for (const auto& s : rep.samples) {
-                ++done;
-                if (s.dropped) {
-                    ++dropped;
-                    std::fprintf(stderr, "dropped %s: spread %.1f%% stays an outlier after %d measurements\n",
-                                 s.arch.c_str(), 100 * s.stats.spread(), s.measurements);
-                    continue;
-                }
-                out.append({s.arch, depth_of(s.arch), s.stats, "sample", ""});
+        src->measure(todo, [&](const esm::DatasetRow& row) {
+            out.append(row);
+            if (row.kind == "ref" && done == 0)
+                std::fprintf(stderr, "reference %s: %.4f ms\n", row.arch.c_str(), row.stats.latency_ms);
+            if (row.kind != "sample" && row.kind != "dropped") return;
+            ++done;
+            if (row.kind == "dropped") {
+                ++dropped;
+                std::fprintf(stderr, "dropped %s: spread %.1f%% stays an outlier after its re-measurements\n",
+                             row.arch.c_str(), 100 * row.stats.spread());
             }
-            for (const auto& r : rep.refs) out.append({r.arch, depth_of(r.arch), r.stats, "ref", ""});
             const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             std::fprintf(stderr, "[%zu/%zu] %.4f ms %s  elapsed %s  ETA %s\n", skipped + done, archs.size(),
-                         rep.samples.back().stats.latency_ms, rep.samples.back().arch.c_str(), clock_text(el).c_str(),
+                         row.stats.latency_ms, row.arch.c_str(), clock_text(el).c_str(),
                          clock_text(el / double(done) * double(todo.size() - done)).c_str());
-        }
+        });
         std::printf("%s: %zu measured, %zu dropped as outliers, %zu already present, %zu archs\n", path.c_str(),
                     done - dropped, dropped, skipped, archs.size());
         return 0;

@@ -4,6 +4,7 @@
 // Not an executor (esm/executor.hpp) and not the dataset file (esm/dataset.hpp).
 #pragma once
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -87,8 +88,15 @@ public:
     QualityControl(const MeasureProtocol& p, ArchMeasurer measure);
     // Measures the references for the first time; their results are the baselines: three
     // interleaved passes over the references, each reference's median measurement (a spread
-    // above outlier_spread is re-measured, the steadiest measurement kept).
-    std::vector<RefResult> measure_baselines(const std::vector<std::string>& refs);
+    // above outlier_spread is re-measured, the steadiest measurement kept). `taken`: the
+    // passes a killed run already made durable (a reference's first k passes are not
+    // measured again); `on_pass` is called with each new pass's measurement as soon as it
+    // is taken, to make it durable.
+    using PassObserver = std::function<void(const std::string& arch, const LatencyStats&)>;
+    std::vector<RefResult> measure_baselines(const std::vector<std::string>& refs,
+                                             const std::map<std::string, std::vector<LatencyStats>>& taken = {},
+                                             const PassObserver& on_pass = nullptr);
+    static constexpr size_t kBaselinePasses = 3;
     // Resume: a reference's first measurement, read back from the dataset.
     void set_baseline(const std::string& arch, double latency_ms);
     const std::vector<std::pair<std::string, double>>& baselines() const { return baselines_; }
