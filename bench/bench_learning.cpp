@@ -64,7 +64,8 @@ std::vector<double> solve_normal(std::vector<double> A, std::vector<double> b, i
 // - Quad: per-unit (k, e) combination counts (fcc) times {1, r, r^2} plus {1, r, r^2},
 //   r = res/max_res: each block's cost quadratic in the resolution.
 // - PerRes: one table per resolution: counts x one-hot(res) + one-hot(res), the lookup-table
-//   ideal (fitted as one block-diagonal system).
+//   idea with plain counts (fitted as one block-diagonal system; a unit's first block is not
+//   told apart from the others, as a real table's keys would).
 // - Area: the `area` encoding's features (first block and the others per unit, times the
 //   unit's feature-map area ratio), the same counts unscaled, and {1, r, r^2}: each block's
 //   cost a + b * (its output area), with the plan's rounding of the sizes.

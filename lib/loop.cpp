@@ -164,7 +164,14 @@ void Loop::open_outputs() {
     const std::string settings_path = dir_ + "/settings.txt";
     const auto& settings = settings_;
     if (file_exists(settings_path)) {
-        Table old = read_table(settings_path);
+        Table old;
+        try {
+            old = read_table(settings_path);
+        } catch (const Error& e) {
+            throw Error(ErrorKind::Format, std::string(e.what()) + " (settings.txt is written once, whole, by esm-build; if it "
+                                           "was damaged by hand, delete it and rerun: this run's settings are written anew, "
+                                           "and the dataset's header still guards the measurement settings)");
+        }
         for (const auto& [k, v] : settings) {
             const auto later = kLaterSettings.find(k);
             if (!old.has_meta(k) && later != kLaterSettings.end() && later->second.empty()) continue;

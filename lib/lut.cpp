@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "esm/common.hpp"
@@ -170,6 +171,11 @@ void LookupTable::fit_bias(const LatencyData& train) {
     bias_b = my - bias_a * mx;
     fit_info = "rows=" + std::to_string(n) + " target=" + train.target +
                (train.source.empty() ? "" : " source=" + train.source);
+    if (train.drift.remeasurements > 0) {  // the latencies were drift-corrected when read
+        char range[64];
+        std::snprintf(range, sizeof range, " drift_corrected=%.4g..%.4g", train.drift.lo, train.drift.hi);
+        fit_info += range;
+    }
     for (char& c : fit_info)
         if (c == '\n' || c == '\t' || c == '\r') c = ' ';
 }

@@ -140,8 +140,12 @@ int build(const esm_cli::Args& args) {
     esm::LookupTable t(space, batch, res);
     t.protocol = proto;
     t.threads = ex.threads;
+    // The instance and the timing protocol; not the space (its own section) nor the quality
+    // control settings, which profiling does not apply.
+    const std::vector<std::string> not_applied = {"space_line", "format", "refs", "qc_threshold", "qc_retries",
+                                                  "qc_batch", "outlier_spread", "outlier_factor", "outlier_retries"};
     for (const auto& kv : esm::cpu_dataset_meta(space, res, batch, ex.threads, ex.seed, proto))
-        if (kv.first != "space_line" && kv.first != "format") t.meta.push_back(kv);
+        if (std::find(not_applied.begin(), not_applied.end(), kv.first) == not_applied.end()) t.meta.push_back(kv);
     if (ex.backend != esm::Backend::Cpu)
         for (auto& kv : t.meta)
             if (kv.first == "backend") kv.second = esm::backend_name(ex.backend);
