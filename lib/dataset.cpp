@@ -195,17 +195,19 @@ static const std::string kOwnFirstLine = std::string("# format: ") + kDatasetFor
 // A header this library began writing and a kill or power loss cut before its column row
 // was complete: only comment lines, the first one libesm's, then at most a torn line.
 // Nothing was measured into it yet.
-static bool torn_own_header(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::string line;
+static bool torn_own_header(const std::string& text) {
     bool ours = false;
-    for (bool first = true; std::getline(f, line); first = false) {
-        const size_t n = f.eof() ? std::min(line.size(), kOwnFirstLine.size()) : kOwnFirstLine.size();
-        if (first) ours = line.compare(0, n, kOwnFirstLine, 0, n) == 0;  // torn, only as far as it goes
-        if (f.eof()) return ours;  // the torn last line
+    for (size_t pos = 0; pos < text.size();) {
+        const size_t nl = text.find('\n', pos);
+        const bool torn = nl == std::string::npos;
+        const std::string line = text.substr(pos, torn ? std::string::npos : nl - pos);
+        const size_t n = torn ? std::min(line.size(), kOwnFirstLine.size()) : kOwnFirstLine.size();
+        if (pos == 0) ours = line.compare(0, n, kOwnFirstLine, 0, n) == 0;  // torn, only as far as it goes
+        if (torn) return ours;  // the torn last line
         if (!ours || line.empty() || line[0] != '#') return false;  // not ours, or a complete column row
+        pos = nl + 1;
     }
-    return ours;  // complete comment lines only
+    return ours;  // complete comment lines only (or nothing)
 }
 
 DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, bool durable) {
@@ -224,15 +226,16 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
     // The writer's lock first: what is read below cannot change under us, and a second
     // writer is refused before it reads or changes anything.
     log_ = std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, durable);
-    struct stat st{};
-    const bool nonempty = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
-    if (nonempty && torn_own_header(path)) {
+    // Read as far as its tail of NUL bytes (a power loss); on disk they go with the torn
+    // line in prepare(), once the file is known to be one this run resumes.
+    const std::string text = detail::read_appended_file(path, "dataset");
+    if (!text.empty() && torn_own_header(text)) {
         log_->replace(head);
         return;
     }
-    if (nonempty) {
+    if (!text.empty()) {
         bool torn = false;
-        Table t = read_table(path, true, &torn);
+        Table t = parse_table(text, path, true, &torn);
         if (t.columns != dataset_columns()) {
             std::string cols;
             for (const auto& c : t.columns) cols += (cols.empty() ? "" : ",") + c;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "esm/common.hpp"
@@ -33,26 +34,11 @@ DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(
         throw Error(ErrorKind::Io, "'" + path + "' is being written by another process (or another writer in this "
                                                 "one) right now");
     }
-    if (created && durable_) detail::sync_parent_directory(path);  // the new file's name is on disk too
-    cut_zero_tail();
-}
-
-void DurableLog::cut_zero_tail() {
-    const off_t size = ::lseek(fd_, 0, SEEK_END);
-    off_t keep = size;
-    char buf[4096];
-    while (keep > 0) {
-        const off_t from = keep > static_cast<off_t>(sizeof buf) ? keep - static_cast<off_t>(sizeof buf) : 0;
-        if (::pread(fd_, buf, static_cast<size_t>(keep - from), from) != keep - from) break;  // the reader will say
-        off_t i = keep - from;
-        while (i > 0 && buf[i - 1] == '\0') --i;
-        keep = from + i;
-        if (i > 0) break;
+    if (created && durable_) {  // the new file's name is on disk too (in its target's directory, through a link)
+        char* real = ::realpath(path.c_str(), nullptr);
+        detail::sync_parent_directory(real ? real : path);
+        std::free(real);
     }
-    if (keep == size) return;
-    if (::ftruncate(fd_, keep) != 0)
-        throw Error(ErrorKind::Io, "'" + path_ + "': cannot cut the NUL bytes at its end: " + std::strerror(errno));
-    cut_ = true;
 }
 
 void DurableLog::prepare(const std::string& preamble) {

@@ -14,14 +14,13 @@ public:
     // prepare(preamble). durable = false skips the fsync (for replayed numbers that cost
     // nothing to redo). Throws esm::Error.
     DurableLog(const std::string& path, const std::string& preamble, bool durable = true);
-    // Opens and locks, changing nothing but a tail of NUL bytes (what a power loss can leave
-    // of an append on some file systems: its size on disk, not its data), which is cut: the
-    // caller reads and checks the file first (holding the lock), then calls prepare() or
-    // replace(). (A tag: a string literal as the preamble above would otherwise convert to
-    // bool and pick this one.)
+    // Opens and locks only, changing nothing: the caller reads and checks the file first
+    // (holding the lock), then calls prepare() or replace(). (A tag: a string literal as
+    // the preamble above would otherwise convert to bool and pick this one.)
     struct LockOnly {};
     DurableLog(const std::string& path, LockOnly, bool durable);
-    // Cuts a torn last line and writes `preamble` when the file is empty.
+    // Cuts a torn last line (with a tail of NUL bytes a power loss can leave: they are not
+    // '\n') and writes `preamble` when the file is empty.
     void prepare(const std::string& preamble);
     // Replaces the whole content by `text` (a header that held no row).
     void replace(const std::string& text);
@@ -30,11 +29,10 @@ public:
     DurableLog& operator=(const DurableLog&) = delete;
 
     void append(const std::string& text);     // write all of it, then fsync; throws esm::Error
-    bool cut_torn_line() const { return cut_; }  // whether opening cut a torn last line (or NULs)
+    bool cut_torn_line() const { return cut_; }  // whether prepare() cut a torn last line
 
 private:
     [[noreturn]] void fail_append(int err, long long keep);
-    void cut_zero_tail();
     std::string path_;
     int fd_ = -1;
     bool durable_ = true, cut_ = false;

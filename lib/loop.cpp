@@ -3,6 +3,7 @@
 #include "esm/loop.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "esm/table.hpp"
 #include "esm/train.hpp"
 #include "durable_log.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
@@ -112,6 +114,27 @@ struct Planned {
     std::string arch;
 };
 
+// One run per output directory: an flock on the directory itself, held while the run lasts
+// (the kernel drops it with the process), taken before anything in the directory is read.
+class DirectoryLock {
+public:
+    explicit DirectoryLock(const std::string& dir) {
+        fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd_ < 0) throw Error(ErrorKind::Io, "cannot open '" + dir + "': " + std::strerror(errno));
+        // A file system without locks (ENOLCK, ENOSYS) runs without one, as DurableLog does.
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+            ::close(fd_);
+            throw Error(ErrorKind::Io, "'" + dir + "' is being written by another run right now");
+        }
+    }
+    ~DirectoryLock() { ::close(fd_); }
+    DirectoryLock(const DirectoryLock&) = delete;
+    DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 class Loop {
 public:
     Loop(const Space& s, const LoopOptions& o, LatencySource& src, const std::function<void(const LoopProgress&)>& p)
@@ -121,7 +144,7 @@ public:
 
 private:
     void open_outputs();
-    void load_plans();
+    void load_plans(const std::string& text);  // plans.csv's text
     int plan_iteration(int it, const IterationReport* previous);  // the samples planned for `it`
     double unplanned(const Sampler& sm, int bin) const;
     std::vector<Arch> draw(Strategy st, int n, int bin, uint64_t seed_salt);
@@ -141,6 +164,7 @@ private:
     std::function<void(const LoopProgress&)> progress_;
     Clock::time_point t0_;
     std::string dir_;
+    std::unique_ptr<DirectoryLock> dir_lock_;
     std::unique_ptr<DurableLog> plans_log_;
     std::unique_ptr<DatasetWriter> data_;
     std::vector<Planned> plans_;
@@ -156,10 +180,9 @@ void Loop::open_outputs() {
     dir_ = opt_.out_dir;
     make_directories(dir_);
     make_directories(dir_ + "/plots");
-    // dataset.csv first: a libesm dataset; DatasetWriter takes the directory's one-writer lock
-    // and refuses a file of another device, protocol or space, so that a refused run (or a
-    // second one started beside a running one) changes nothing below.
-    data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
+    // One run per directory, and every check before any write: a refused run (another one
+    // writing it, other settings, another space or device) changes nothing.
+    dir_lock_ = std::make_unique<DirectoryLock>(dir_);
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
     const auto& settings = settings_;
@@ -168,9 +191,9 @@ void Loop::open_outputs() {
         try {
             old = read_table(settings_path);
         } catch (const Error& e) {
-            throw Error(ErrorKind::Format, std::string(e.what()) + " (settings.txt is written once, whole, by esm-build; if it "
-                                           "was damaged by hand, delete it and rerun: this run's settings are written anew, "
-                                           "and the dataset's header still guards the measurement settings)");
+            throw Error(ErrorKind::Format, std::string(e.what()) + " (settings.txt is written once, whole, by esm-build: "
+                                           "restore it, or use another output directory; esm-train trains on "
+                                           "the dataset.csv measured so far)");
         }
         for (const auto& [k, v] : settings) {
             const auto later = kLaterSettings.find(k);
@@ -181,11 +204,6 @@ void Loop::open_outputs() {
                                                             ", this run asks " + k + " = " + v +
                                                             "; use the same settings to resume, or another output directory");
         }
-    } else {
-        std::string text = "# libesm esm-build settings\n";
-        for (const auto& [k, v] : settings) text += "# " + k + ": " + v + "\n";
-        text += "key\n";
-        write_file_atomic(settings_path, text);
     }
     // space.txt: the description the runner is handed; a resume must be of the same space
     // (directories whose dataset header predates the space lines are caught here).
@@ -195,6 +213,14 @@ void Loop::open_outputs() {
         if (was != space_)
             throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run of " + space_difference(was, space_) +
                                                         "; use the same space to resume, or another output directory");
+    }
+    // dataset.csv: DatasetWriter refuses a file of another device, protocol or space.
+    data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
+    if (!file_exists(settings_path)) {
+        std::string text = "# libesm esm-build settings\n";
+        for (const auto& [k, v] : settings) text += "# " + k + ": " + v + "\n";
+        text += "key\n";
+        write_file_atomic(settings_path, text);
     }
     write_file_atomic(space_path, format_space(space_));
     rows_ = data_->existing();
@@ -206,21 +232,19 @@ void Loop::open_outputs() {
     // plans.csv: empty or its header cut short by a kill (nothing planned yet): begun afresh.
     const std::string plans_path = dir_ + "/plans.csv", plans_head = "# samples planned per iteration\niteration,set,arch\n";
     plans_log_ = std::make_unique<DurableLog>(plans_path, DurableLog::LockOnly{}, true);
-    std::string start(plans_head.size() + 1, '\0');
-    std::ifstream in(plans_path, std::ios::binary);
-    start.resize(static_cast<size_t>(in.read(&start[0], static_cast<std::streamsize>(start.size())).gcount()));
-    if (plans_head.compare(0, start.size(), start) == 0 && start.size() <= plans_head.size()) {
+    const std::string plans_text = detail::read_appended_file(plans_path, "plans");  // (a NUL tail: a power loss)
+    if (plans_text.size() <= plans_head.size() && plans_head.compare(0, plans_text.size(), plans_text) == 0) {
         plans_log_->replace(plans_head);
     } else {
-        load_plans();
+        load_plans(plans_text);
         plans_log_->prepare(plans_head);
     }
 }
 
-void Loop::load_plans() {
+void Loop::load_plans(const std::string& text) {
     const std::string path = dir_ + "/plans.csv";
     bool torn = false;
-    Table t = read_table(path, true, &torn);
+    Table t = parse_table(text, path, true, &torn);
     const int ci = t.require_column("iteration"), cs = t.require_column("set"), ca = t.require_column("arch");
     for (size_t r = 0; r < t.rows.size(); ++r) {
         Arch a;

@@ -69,13 +69,16 @@ public:
         if (static_cast<int>(qc_.baselines().size()) < p_.refs) {
             // The references without a baseline yet, measured together (their passes
             // interleave), each pass on disk ("baseline") as soon as it is taken.
+            // Only as many as the file lacks: a file whose references were drawn otherwise
+            // (esm-measure before it measured through this source) keeps its count.
             Sampler sm(space_, seed_ * 0x2545F4914F6CDD1Dull + 17);
             std::vector<std::string> missing;
+            const size_t lacking = static_cast<size_t>(p_.refs) - qc_.baselines().size();
             for (const Arch& a : sm.sample(Strategy::Random, p_.refs, 1)) {
                 const std::string text = format_arch(space_, a);
                 bool known = false;
                 for (const auto& b : qc_.baselines()) known = known || b.first == text;
-                if (!known) missing.push_back(text);
+                if (!known && missing.size() < lacking) missing.push_back(text);
             }
             const auto pass = [&](const std::string& a, const LatencyStats& st) { emit(sample_row(space_, a, st, "baseline")); };
             for (const auto& r : qc_.measure_baselines(missing, passes_, pass)) emit(sample_row(space_, r.arch, r.stats, "ref"));
@@ -117,7 +120,7 @@ public:
                                                " attempts: " + rep.message +
                                                " (the device is not steady: samples that passed are kept and a rerun resumes;"
                                                " if the device itself changed since the references were first measured,"
-                                               " start a new output directory)");
+                                               " start a new dataset)");
             // A sample still an outlier after its retries is recorded as dropped, never kept.
             for (const auto& s : rep.samples) emit(sample_row(space_, s.arch, s.stats, s.dropped ? "dropped" : "sample"));
             for (const auto& r : rep.refs) emit(sample_row(space_, r.arch, r.stats, "ref"));

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <cstring>
 #include <sstream>
 
@@ -251,20 +252,32 @@ Predictor Predictor::load(const std::string& path, const Space& expected) {
 
 namespace {
 
-// Temporaries of `path` ("NAME.tmp.PID.N") whose process is gone: a save killed between
-// writing its temporary and renaming it left them.
+// Temporaries of `path` (exactly "NAME.tmp.PID.N") that a save killed between writing and
+// renaming left: its process is gone from this host and the file is over an hour old (a
+// save from another host sharing the directory cannot be seen; none takes an hour).
 void remove_stale_temporaries(const std::string& path) {
     const std::string dir = parent_directory(path);
     const std::string prefix = path.substr(path.rfind('/') + 1) + ".tmp.";
     DIR* d = ::opendir(dir.c_str());
     if (!d) return;
+    auto digits = [](const char* s, const char** end) {
+        const char* p = s;
+        while (*p >= '0' && *p <= '9') ++p;
+        *end = p;
+        return p > s && p - s <= 18;
+    };
     while (const dirent* e = ::readdir(d)) {
         const std::string name = e->d_name;
         if (name.compare(0, prefix.size(), prefix) != 0) continue;
-        char* end = nullptr;
-        const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-        if (pid > 0 && *end == '.' && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
-            ::unlink((dir + "/" + name).c_str());
+        const char *pid_end = nullptr, *n_end = nullptr;
+        const char* pid_at = name.c_str() + prefix.size();
+        if (!digits(pid_at, &pid_end) || *pid_end != '.' || !digits(pid_end + 1, &n_end) || *n_end != '\0') continue;
+        const long long pid = std::strtoll(pid_at, nullptr, 10);
+        const std::string file = dir + "/" + name;
+        struct stat st{};
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH && ::lstat(file.c_str(), &st) == 0 &&
+            S_ISREG(st.st_mode) && std::time(nullptr) - st.st_mtime > 3600)
+            ::unlink(file.c_str());
     }
     ::closedir(d);
 }

@@ -87,6 +87,13 @@ std::string read_whole_file(const std::string& path, const std::string& what) {
     return ss.str();
 }
 
+std::string read_appended_file(const std::string& path, const std::string& what) {
+    std::string text = read_whole_file(path, what);
+    const size_t last = text.find_last_not_of('\0');
+    text.resize(last == std::string::npos ? 0 : last + 1);
+    return text;
+}
+
 void sync_parent_directory(const std::string& path) {
     const int dfd = ::open(parent_directory(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

@@ -19,6 +19,10 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
               const std::string& what, int* version = nullptr);
 // The whole file at `path`; throws esm::Error (Io) naming `what` ("predictor", ...) and the path.
 std::string read_whole_file(const std::string& path, const std::string& what);
+// read_whole_file without a tail of NUL bytes: what a power loss leaves of an append on some
+// file systems (its size committed, its data not). For the files libesm appends to; the
+// caller checks the text is its own before DurableLog::prepare cuts the tail on disk.
+std::string read_appended_file(const std::string& path, const std::string& what);
 // Throws esm::Error (Io) "cannot read WHAT 'PATH': it is a directory" when it is one (an
 // ifstream opens a directory and reads it as an empty file).
 void refuse_directory(const std::string& path, const std::string& what);

@@ -109,6 +109,14 @@ TEST(Dataset, ResumeKeepsRowsAndCutsTornTail) {
         EXPECT_EQ(w.existing().size(), 3u);
         EXPECT_EQ(slurp(path), whole);
     }
+    // ... but only in a file this run resumes: another's file, or this library's dataset of
+    // other settings, is refused byte for byte untouched, NULs and all.
+    const std::string nuls(5000, '\0');
+    for (const std::string& bytes : {std::string("x,y\n1,2\n") + nuls, whole + nuls}) {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+        EXPECT_THROW(DatasetWriter(path, meta(7)), Error);
+        EXPECT_EQ(slurp(path), bytes);
+    }
 }
 
 TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {

@@ -2,7 +2,9 @@
 // extension as planned, resume after a crash with every sample exactly once, and
 // refusal to mix settings, training on drift-corrected latencies.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -262,8 +264,13 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
     auto wider_src = make_pool_source(wider, pool, "lat");
     expect_refused(wider, o, *wider_src, "holds a run of another description of space 'resnet' (line ");
     {
-        DatasetWriter running(out + "/dataset.csv", src->header(), false);
-        expect_refused(s, other, *src, "is being written by another process");
+        const int dir = ::open(out.c_str(), O_RDONLY | O_DIRECTORY);  // as another run holds it
+        ASSERT_GE(dir, 0);
+        ASSERT_EQ(::flock(dir, LOCK_EX), 0);
+        expect_refused(s, o, *src, "is being written by another run right now");
+        ::close(dir);
+        DatasetWriter running(out + "/dataset.csv", src->header(), false);  // another tool on its dataset
+        expect_refused(s, o, *src, "is being written by another process");
     }
     // A directory from before the training options were recorded resumes under any.
     {
@@ -634,6 +641,33 @@ TEST(Loop, ExampleRunnerScriptWorksAsDocumented) {
     const auto samples = rows_of_kind(out + "/dataset.csv", "sample");
     EXPECT_EQ(samples.size(), 11u) << slurp(out + ".err");
     for (const auto& lat : column(out + "/dataset.csv", "latency_ms")) EXPECT_GT(std::stod(lat), 0.0);
+}
+
+// A dataset whose references were drawn otherwise (an older esm-measure's draw) and cut
+// short keeps its count: only the references it lacks are drawn and measured.
+TEST(Loop, ResumedReferencesFillOnlyWhatTheFileLacks) {
+    Space s = preset("mobilenetv3");
+    MeasureProtocol p;
+    p.refs = 4;
+    auto src = make_runner_source(s, {"echo 2.5", "", 10}, p);
+    const std::string path = tmp_dir("refs_lacking") + ".csv";
+    std::remove(path.c_str());
+    {
+        DatasetWriter w(path, src->header(), false);
+        Sampler other(s, 999);
+        for (const Arch& a : other.sample(Strategy::Random, 2, 1))
+            w.append({format_arch(s, a), a.depth(), {3.0, 0.0, 1}, "ref", ""});
+    }
+    DatasetWriter w(path, src->header(), false);
+    src->resume(w.existing());
+    std::map<std::string, int> kinds;
+    std::set<std::string> new_refs;
+    src->measure({}, [&](const DatasetRow& r) {
+        ++kinds[r.kind];
+        if (r.kind == "ref") new_refs.insert(r.arch);
+    });
+    EXPECT_EQ(kinds["baseline"], 6);  // 2 references x 3 passes
+    EXPECT_EQ(new_refs.size(), 2u);
 }
 
 // Killed while it measures its references' baselines, esm-build resumes them: every pass

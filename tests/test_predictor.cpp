@@ -2,10 +2,12 @@
 // and other-space files fail with messages naming what and where; saves are atomic.
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -221,15 +223,24 @@ TEST(Predictor, AtomicSaveReplacesWholeFile) {
     EXPECT_EQ(damaged, 0);
     const std::string dir = p.substr(0, p.rfind('/')), name = p.substr(p.rfind('/') + 1);
     EXPECT_EQ(std::system(("! ls '" + dir + "' | grep -q '^" + name + "\\.tmp\\.'").c_str()), 0) << "a temporary is left";
-    // A temporary left by a save killed before its rename goes with the next save; a live
-    // process's stays.
-    const std::string stale = p + ".tmp.999999999.0", live = p + ".tmp." + std::to_string(::getpid()) + ".999";
-    spit(stale, "half a predictor");
-    spit(live, "being written");
+    // A temporary left by a save killed before its rename goes with the next save, once it
+    // is an hour old; a live process's stays, as do younger ones and other names.
+    const std::string stale = p + ".tmp.999999999.0", live = p + ".tmp." + std::to_string(::getpid()) + ".999",
+                      young = p + ".tmp.999999998.0", notes = p + ".tmp.999999999.notes";
+    const time_t two_hours_ago = std::time(nullptr) - 7200;
+    for (const std::string& t : {stale, live, young, notes}) {
+        spit(t, "half a predictor");
+        if (t != young) {
+            struct utimbuf old{two_hours_ago, two_hours_ago};
+            ASSERT_EQ(::utime(t.c_str(), &old), 0);
+        }
+    }
     f.pred.save(p);
     EXPECT_NE(access(stale.c_str(), F_OK), 0);
-    EXPECT_EQ(access(live.c_str(), F_OK), 0);
-    std::remove(live.c_str());
+    for (const std::string& t : {live, young, notes}) {
+        EXPECT_EQ(access(t.c_str(), F_OK), 0) << t;
+        std::remove(t.c_str());
+    }
     // Saving through a symbolic link replaces the file it points to; the link stays.
     const std::string link = tmp_path("atomic_link.esmp");
     spit(p, "old content\n");

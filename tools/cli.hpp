@@ -154,12 +154,19 @@ public:
             for (const std::string& i : inputs)
                 if (::stat(i.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
                     fail(name + " '" + path + "' is the input '" + i + "': it would be overwritten");
-            // Measured data is never an output's to replace (a typo'd -o costs hours of device time).
-            const std::string own = std::string("# format: ") + esm::kDatasetFormat;
-            std::string first(own.size(), '\0');
+            // Measured data is never an output's to replace (a typo'd -o costs hours of device
+            // time): a libesm dataset begins with its format line or, written before there was
+            // one, has the dataset's columns as its first line after the '#' header.
+            std::string columns;
+            for (const auto& c : esm::dataset_columns()) columns += (columns.empty() ? "" : ",") + c;
             std::ifstream f(path, std::ios::binary);
-            first.resize(static_cast<size_t>(f.read(&first[0], static_cast<std::streamsize>(first.size())).gcount()));
-            if (first == own) fail(name + " '" + path + "' is a measured latency dataset: it would be overwritten");
+            std::string line;
+            for (int n = 0; n < 1000 && std::getline(f, line); ++n) {
+                if (n == 0 && line == std::string("# format: ") + esm::kDatasetFormat) line = columns;
+                if (!line.empty() && line[0] == '#') continue;
+                if (line == columns) fail(name + " '" + path + "' is a measured latency dataset: it would be overwritten");
+                break;
+            }
         }
         return path;
     }

@@ -29,7 +29,7 @@ static const std::string kUsage = std::string(
     "  --seed X           weights and reference-model draw (default 1)\n"
     "Measurement protocol:\n") +
     esm_cli::kProtocolUsage + std::string(
-    "Every measurement is on disk the moment it is taken; a sample is 'pending' until its\n"
+    "Each sample is on disk the moment it is measured: 'pending' until its\n"
     "batch's references confirm it ('sample'), or 'dropped' as an outlier (measured again on a\n"
     "rerun). Progress and ETA go to stderr; a summary line to stdout. Exit 1 when quality\n"
     "control still fails after the retries (the device is not stable: a rerun resumes).\n");
