@@ -360,9 +360,22 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     IterationReport r;
     std::unordered_map<std::string, double> factor;
     if (opt_.drift_correction) {
-        const DriftFactors drift = drift_factors(rows_);
-        for (size_t i = 0; i < rows_.size(); ++i)
-            if (rows_[i].kind == "sample") factor[rows_[i].arch] = drift.factor[i];
+        // On the rows an uninterrupted run had when it trained `it`: those before the first
+        // measurement of a later iteration's sample. A resumed run, retraining every
+        // iteration, then trains each on the same latencies (later references would move
+        // the factors' median).
+        std::unordered_map<std::string, int> iteration_of;
+        for (const auto& p : plans_) iteration_of[p.arch] = p.iteration;
+        size_t known = 0;
+        for (; known < rows_.size(); ++known) {
+            const DatasetRow& row = rows_[known];
+            const auto f = iteration_of.find(row.arch);
+            if (row.kind != "ref" && row.kind != "baseline" && f != iteration_of.end() && f->second > it) break;
+        }
+        const std::vector<DatasetRow> then(rows_.begin(), rows_.begin() + static_cast<long>(known));
+        const DriftFactors drift = drift_factors(then);
+        for (size_t i = 0; i < then.size(); ++i)
+            if (then[i].kind == "sample") factor[then[i].arch] = drift.factor[i];
         r.drift = drift.range;
     }
     test_ = LatencyData();

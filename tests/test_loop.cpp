@@ -643,6 +643,38 @@ TEST(Loop, ExampleRunnerScriptWorksAsDocumented) {
     for (const auto& lat : column(out + "/dataset.csv", "latency_ms")) EXPECT_GT(std::stod(lat), 0.0);
 }
 
+// Rerunning a finished directory replays every iteration's training on the latencies it had
+// then: with drift correction, references measured later must not move earlier factors.
+TEST(Loop, ResumedRunRetrainsEachIterationOnTheSameData) {
+    Space s = preset("densenet");
+    MeasureProtocol p;
+    p.refs = 3;
+    p.qc_batch = 5;
+    p.qc_threshold = 0.9;
+    p.qc_retries = 0;
+    const std::string out = tmp_dir("replay_same"), counter = out + "_count";
+    std::ofstream(counter) << 0;
+    const std::string runner = "n=$(cat " + counter + "); echo $((n+1)) > " + counter +
+                               "; awk -v n=$n -v l=${#1} 'BEGIN { printf \"%.6f\\n\", l * exp(0.004 * n) / 10 }'";
+    auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+    LoopOptions o = small_options(out);
+    o.n_initial = 30;
+    o.n_step = 20;
+    o.test_size = 10;
+    o.acc_th = 100;
+    o.max_iterations = 2;
+    const LoopResult first = run_esm_loop(s, o, *src);
+    ASSERT_EQ(first.iterations.size(), 2u);
+    const LoopResult again = run_esm_loop(s, o, *src);
+    ASSERT_EQ(again.iterations.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(again.iterations[i].metrics.overall.accuracy, first.iterations[i].metrics.overall.accuracy) << i;
+        EXPECT_EQ(again.iterations[i].drift.lo, first.iterations[i].drift.lo) << i;
+        EXPECT_EQ(again.iterations[i].drift.hi, first.iterations[i].drift.hi) << i;
+    }
+    EXPECT_NE(first.iterations[0].drift.hi, first.iterations[1].drift.hi);  // the factors did move
+}
+
 // A dataset whose references were drawn otherwise (an older esm-measure's draw) and cut
 // short keeps its count: only the references it lacks are drawn and measured.
 TEST(Loop, ResumedReferencesFillOnlyWhatTheFileLacks) {
