@@ -48,6 +48,16 @@ std::string fmt(double v) {
     return b;
 }
 
+// ", bin 0: 3 of 25 planned" for each bin the next iteration got fewer samples than asked.
+std::string short_bins(const IterationReport& r) {
+    std::string s;
+    for (size_t b = 0; b < r.asked_per_bin.size() && b < r.added_per_bin.size(); ++b)
+        if (r.added_per_bin[b] < r.asked_per_bin[b])
+            s += ", bin " + std::to_string(b) + ": " + std::to_string(r.added_per_bin[b]) + " of " +
+                 std::to_string(r.asked_per_bin[b]) + " planned";
+    return s.empty() ? s : s + " (the space, the pool or the sample budget ran out there)";
+}
+
 // The base predictors' identity: a hash of each one's file body without the library line
 // (the same predictor saved by another library version is the same base).
 std::string bases_id(const std::vector<std::shared_ptr<const Predictor>>& bases) {
@@ -316,8 +326,8 @@ int Loop::plan_iteration(int it, const IterationReport* prev) {
     } else if (opt_.strategy == Strategy::Random) {
         push(false, draw(Strategy::Random, std::min(opt_.n_step, budget), -1, 1000ull * it));
     } else {
-        for (size_t b = 0; b < prev->added_per_bin.size(); ++b) {
-            const int n = std::min(prev->added_per_bin[b], budget - static_cast<int>(add.size()));
+        for (size_t b = 0; b < prev->asked_per_bin.size(); ++b) {
+            const int n = std::min(prev->asked_per_bin[b], budget - static_cast<int>(add.size()));
             push(false, draw(Strategy::Balanced, n, static_cast<int>(b), 1000ull * it + 7 * b + 3));
         }
     }
@@ -338,10 +348,20 @@ double Loop::measure_iteration(int it) {
     if (todo.empty()) return 0;
     const auto t0 = Clock::now();
     int done = 0;
+    // The ETA from the pace of the samples' first measurements, timed from the first one
+    // (not from the start: the references' baselines come before it).
+    std::unordered_set<std::string> taken;
+    Clock::time_point first_taken;
+    double eta = -1;
     src_.measure(todo, [&](const DatasetRow& row) {
         data_->append(row);
         rows_.push_back(row);
         if (row.kind == "dropped") dropped_.insert(row.arch);
+        if ((row.kind == "pending" || row.kind == "sample" || row.kind == "dropped") && taken.insert(row.arch).second) {
+            if (taken.size() == 1) first_taken = Clock::now();
+            const double n = static_cast<double>(taken.size());
+            if (taken.size() >= 2) eta = seconds_since(first_taken) / (n - 1) * (static_cast<double>(todo.size()) - n);
+        }
         if (row.kind != "sample" && row.kind != "dropped") return;  // progress counts confirmed samples
         if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
         LoopProgress p;
@@ -350,7 +370,7 @@ double Loop::measure_iteration(int it) {
         p.done = ++done;
         p.total = static_cast<int>(todo.size());
         p.elapsed_s = seconds_since(t0);
-        p.eta_s = p.elapsed_s / p.done * (p.total - p.done);
+        p.eta_s = p.done == p.total ? 0 : eta;
         report(p);
     });
     return seconds_since(t0);
@@ -383,7 +403,10 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     for (const auto& p : plans_) {
         if (p.iteration > it) continue;
         auto m = measured_.find(p.arch);
-        if (m == measured_.end()) continue;  // dropped by quality control
+        if (m == measured_.end()) {  // dropped by quality control as an outlier
+            r.dropped += static_cast<int>(dropped_.count(p.arch));
+            continue;
+        }
         LatencyData& d = p.test ? test : train;
         d.archs.push_back(parse_arch(space_, p.arch));
         auto f = factor.find(p.arch);
@@ -460,9 +483,12 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
     for (size_t i = 0; i < res.iterations.size(); ++i) {
         const auto& it = res.iterations[i];
         j << "    {\"iteration\": " << it.iteration << ", \"train_samples\": " << it.train_samples
-          << ", \"test_samples\": " << it.test_samples << ", \"measure_seconds\": " << fmt(it.measure_seconds)
+          << ", \"test_samples\": " << it.test_samples << ", \"dropped_samples\": " << it.dropped
+          << ", \"measure_seconds\": " << fmt(it.measure_seconds)
           << ", \"train_seconds\": " << fmt(it.train_seconds) << ", \"passed\": " << (it.passed ? "true" : "false")
-          << ", \"model\": \"" << it.model << "\", \"added_per_bin\": [";
+          << ", \"model\": \"" << it.model << "\", \"asked_per_bin\": [";
+        for (size_t b = 0; b < it.asked_per_bin.size(); ++b) j << (b ? ", " : "") << it.asked_per_bin[b];
+        j << "], \"added_per_bin\": [";
         for (size_t b = 0; b < it.added_per_bin.size(); ++b) j << (b ? ", " : "") << it.added_per_bin[b];
         j << "], \"drift_factors\": [" << fmt(it.drift.lo) << ", " << fmt(it.drift.hi)
           << "], \"metrics\": " << metrics_json(it.metrics) << "}" << (i + 1 < res.iterations.size() ? "," : "") << "\n";
@@ -561,16 +587,21 @@ LoopResult Loop::run() {
         if (res.stop_reason.empty()) {
             std::vector<double> acc;
             for (const auto& m : rep.metrics.bins) acc.push_back(m.n ? m.accuracy : NAN);
-            rep.added_per_bin = opt_.strategy == Strategy::Balanced
+            rep.asked_per_bin = opt_.strategy == Strategy::Balanced
                                     ? extension_per_bin(acc, opt_.acc_th, opt_.n_step, opt_.w1, opt_.w2)
                                     : std::vector<int>();
             // The next iteration is planned now: when nothing can be added, the run ends here
             // (instead of retraining on the same samples until a budget). A planning error
             // comes after this iteration's reports are written.
             try {
-                if (plan_iteration(it + 1, &rep) == 0)
+                const int next = plan_iteration(it + 1, &rep);
+                rep.added_per_bin.assign(static_cast<size_t>(opt_.n_bins), 0);
+                for (const auto& pl : plans_)
+                    if (pl.iteration == it + 1)
+                        ++rep.added_per_bin[static_cast<size_t>(space_.bin_of(parse_arch(space_, pl.arch).depth(), opt_.n_bins))];
+                if (next == 0)
                     res.stop_reason =
-                        std::accumulate(rep.added_per_bin.begin(), rep.added_per_bin.end(), 0) == 0 &&
+                        std::accumulate(rep.asked_per_bin.begin(), rep.asked_per_bin.end(), 0) == 0 &&
                                 opt_.strategy == Strategy::Balanced
                             ? "the extension plans no sample (w1 = " + fmt(opt_.w1) + ", w2 = " + fmt(opt_.w2) + ")"
                             : std::string(src_.pool() ? "the replay pool" : "the space") +
@@ -586,8 +617,10 @@ LoopResult Loop::run() {
         p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
                     fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
                     fmt(rep.metrics.worst_bin_accuracy()) + " %" + (rep.passed ? " (passed)" : "") +
+                    (rep.dropped ? ", " + std::to_string(rep.dropped) + " dropped as outliers" : "") +
                     (rep.model == "network" ? "" : ", " + rep.model) +
-                    (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "");
+                    (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "") +
+                    short_bins(rep);
         report(p);
         if (plan_error) std::rethrow_exception(plan_error);
         if (!res.stop_reason.empty()) break;

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -309,7 +310,7 @@ std::string format_space(const Space& s) {
 Space load_space_file(const std::string& path) {
     detail::refuse_directory(path, "space description");
     std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(ErrorKind::Io, "cannot open space description '" + path + "'");
+    if (!f) throw Error(ErrorKind::Io, "cannot open space description '" + path + "': " + std::strerror(errno));
     std::string text;
     char buf[4096];
     while (f.read(buf, sizeof buf) || f.gcount()) {

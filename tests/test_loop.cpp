@@ -165,13 +165,40 @@ TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
     std::vector<double> acc;
     for (const auto& b : r.iterations[0].metrics.bins) acc.push_back(b.accuracy);
     const auto expect = extension_per_bin(acc, o.acc_th, o.n_step, o.w1, o.w2);
-    EXPECT_EQ(r.iterations[0].added_per_bin, expect);
+    EXPECT_EQ(r.iterations[0].asked_per_bin, expect);
     Table plans = read_table(out + "/plans.csv");
     std::vector<int> got(5, 0);
     for (const auto& row : plans.rows)
         if (row[0] == "1") got[s.bin_of(parse_arch(s, row[2]).depth(), 5)]++;
     EXPECT_EQ(got, expect);
+    EXPECT_EQ(r.iterations[0].added_per_bin, got);
     EXPECT_EQ(r.iterations[1].train_samples, r.iterations[0].train_samples + std::accumulate(expect.begin(), expect.end(), 0));
+}
+
+// A bin the replay pool runs out of gets fewer samples than Algorithm 1 asks: the report
+// says how many were planned, not how many were asked for.
+TEST(Loop, ReportSaysWhatWasPlannedWhereABinRunsOut) {
+    Space s = preset("resnet");
+    const std::string out = tmp_dir("short_bin");
+    const std::string pool = write_pool(s, 600, out + "_pool");  // random depths: few in bin 0
+    auto src = make_pool_source(s, pool, "lat");
+    LoopOptions o = small_options(out);
+    o.acc_th = 100;
+    o.n_step = 200;
+    o.max_iterations = 3;
+    o.mlp.epochs = 5;
+    o.mlp.min_steps = 0;
+    LoopResult r = run_esm_loop(s, o, *src);
+    Table plans = read_table(out + "/plans.csv");
+    bool short_seen = false;
+    for (size_t i = 0; i + 1 < r.iterations.size(); ++i) {
+        std::vector<int> got(5, 0);
+        for (const auto& row : plans.rows)
+            if (row[0] == std::to_string(i + 1)) got[s.bin_of(parse_arch(s, row[2]).depth(), 5)]++;
+        EXPECT_EQ(r.iterations[i].added_per_bin, got) << i;
+        for (int b = 0; b < 5; ++b) short_seen = short_seen || got[b] < r.iterations[i].asked_per_bin[b];
+    }
+    EXPECT_TRUE(short_seen) << "no bin ran out: the test shows nothing";
 }
 
 TEST(Loop, ResumesAfterACrashWithEverySampleOnce) {

@@ -143,8 +143,9 @@ int main(int argc, char** argv) {
             if (p.phase == "measure") {
                 if (p.done != p.total && p.done != 1 && p.elapsed_s - last_shown < 1.0) return;
                 last_shown = p.done == p.total ? -1 : p.elapsed_s;
-                std::fprintf(stderr, "\r[iteration %d] measured %d/%d  elapsed %.0fs  ETA %.0fs   ", p.iteration, p.done,
-                             p.total, p.elapsed_s, p.eta_s);
+                const std::string eta = p.eta_s < 0 ? "?" : std::to_string(static_cast<long>(p.eta_s + 0.5)) + "s";
+                std::fprintf(stderr, "\r[iteration %d] measured %d/%d  elapsed %.0fs  ETA %s   ", p.iteration, p.done,
+                             p.total, p.elapsed_s, eta.c_str());
                 if (p.done == p.total) std::fprintf(stderr, "\n");
             } else if (p.phase == "evaluated" || p.phase == "done") {
                 std::fprintf(stderr, "%s\n", p.message.c_str());

@@ -3,9 +3,11 @@
 // like esm-eval. Public API only; not the MLP predictor (esm-train, esm-eval).
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -54,7 +56,7 @@ namespace {
 
 std::vector<esm::Arch> read_arch_file(const esm::Space& space, const std::string& path) {
     std::ifstream f(path);
-    if (!f) throw esm::Error(esm::ErrorKind::Io, "cannot open architecture file '" + path + "'");
+    if (!f) throw esm::Error(esm::ErrorKind::Io, "cannot open architecture file '" + path + "': " + std::strerror(errno));
     std::vector<esm::Arch> out;
     std::string line;
     for (int n = 1; std::getline(f, line); ++n) {

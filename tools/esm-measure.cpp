@@ -1,8 +1,10 @@
 // esm-measure: measures architectures on the CPU executor under the ESM protocol (SPEC §5)
 // into a dataset CSV (docs/dataset_format.md). Resumable: rerun after a kill and it skips
 // what is in the file. Not the ESM loop (esm-build decides what to measure).
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <unordered_set>
@@ -41,7 +43,7 @@ std::vector<std::string> read_archs(const esm::Space& s, const std::string& src)
     std::istream* in = &std::cin;
     if (src != "-") {
         file.open(src);
-        if (!file) throw esm::Error(esm::ErrorKind::Io, "cannot read " + src);
+        if (!file) throw esm::Error(esm::ErrorKind::Io, "cannot read " + src + ": " + std::strerror(errno));
         in = &file;
     }
     std::vector<std::string> out;

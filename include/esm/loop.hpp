@@ -104,10 +104,14 @@ struct LoopOptions {
 struct IterationReport {
     int iteration = 0;
     int train_samples = 0, test_samples = 0;
+    int dropped = 0;  // planned samples (up to this iteration) quality control dropped as outliers
     MetricsReport metrics;
     bool passed = false;
     double measure_seconds = 0, train_seconds = 0;
-    std::vector<int> added_per_bin;  // the extension planned after this iteration
+    // After this iteration: the extension Algorithm 1 asks for per bin (balanced; empty for
+    // random), and the samples planned for the next iteration per bin (fewer than asked
+    // where the space, the pool or the sample budget ran out; empty when none follows).
+    std::vector<int> asked_per_bin, added_per_bin;
     DriftRange drift;  // the drift factors applied (lo = hi = 1: none)
     // The predictor kept: "network", "calibrated base: latency = A * base + B" (with
     // several bases "calibrated base K of N: ...", K counted from 1), or "fine-tuned" and
@@ -127,7 +131,7 @@ struct LoopProgress {
     std::string phase;  // "measure", "train", "done"
     int iteration = 0;
     int done = 0, total = 0;  // within the phase
-    double elapsed_s = 0, eta_s = -1;
+    double elapsed_s = 0, eta_s = -1;  // eta_s < 0: not known yet
     std::string message;
 };
 
