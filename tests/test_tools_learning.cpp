@@ -84,6 +84,13 @@ TEST(ToolsLearning, TrainEvalPredict) {
     EXPECT_NEAR(a, p.predict(archs[0]), 1e-4 * a);
     EXPECT_NEAR(b, p.predict(archs[1]), 1e-4 * b);
 
+    // --info says what the predictor was built for, from its file
+    ASSERT_EQ(run(tool("esm-predict") + " " + pred + " --info", &out), 0) << out;
+    for (const std::string& line : {std::string("space: ofa-mbv3\n"), std::string("encoding: fc\n"),
+                                    "dataset " + p.dataset_meta[0].first + ": " + p.dataset_meta[0].second + "\n",
+                                    "test metrics: " + p.metrics_json + "\n"})
+        EXPECT_NE(out.find(line), std::string::npos) << line << " not in\n" << out;
+
     // a malformed line names its line number
     std::ofstream(fs.dir + "/bad.txt") << esm::format_arch(s, archs[0]) << "\nofa-mbv3:k9e6\n";
     EXPECT_EQ(run(tool("esm-predict") + " " + pred + " < " + fs.dir + "/bad.txt", &out), 1);

@@ -12,9 +12,13 @@
 
 static const char* kUsage =
     "usage: esm-predict PREDICTOR [ARCH ... | -]\n"
+    "       esm-predict PREDICTOR --info\n"
     "Print the predicted latency (the predictor's target unit, ms) of each architecture, one per line,\n"
     "in input order. '-' (or no ARCH) reads architectures from stdin, one per line (empty lines skipped).\n"
-    "A malformed architecture is an error naming its line.\n";
+    "A malformed architecture is an error naming its line.\n"
+    "  --info   what the predictor was built for instead: its space, encoding, target, the header of\n"
+    "           the dataset it was trained on (device, backend, resolution, batch, ...), how it was\n"
+    "           trained and its test metrics then\n";
 
 namespace {
 
@@ -32,12 +36,22 @@ void flush(const esm::Predictor& p, const esm::Arch* batch, size_t n, std::vecto
 }  // namespace
 
 int main(int argc, char** argv) {
-    esm_cli::Args args(argc, argv, kUsage, {});
+    esm_cli::Args args(argc, argv, kUsage, {{"--info", false}});
     return esm_cli::run_tool("esm-predict", [&] {
         const auto& pos = args.positional();
         if (pos.empty()) args.usage_error("expected a predictor file");
         esm::set_blas_threads(1);
         const esm::Predictor p = esm::Predictor::load(pos[0]);
+        if (args.has("--info")) {
+            if (pos.size() > 1) args.usage_error("--info takes no architectures");
+            std::printf("space: %s\nencoding: %s\ntarget: %s\nbins: %d\nlibrary: %s\ntraining: %s\n",
+                        p.space().name.c_str(), esm::encoding_name(p.encoding()), p.target.c_str(), p.n_bins,
+                        p.library_version.c_str(), p.training.c_str());
+            for (const auto& [k, v] : p.dataset_meta)
+                if (k != "space_line") std::printf("dataset %s: %s\n", k.c_str(), v.c_str());
+            std::printf("test metrics: %s\n", p.metrics_json.empty() ? "(none recorded)" : p.metrics_json.c_str());
+            return 0;
+        }
         static char obuf[1 << 20];
         std::setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
         std::vector<float> out;
