@@ -199,7 +199,11 @@ void Loop::open_outputs() {
     if (file_exists(settings_path)) {
         Table old;
         try {
-            old = read_table(settings_path);
+            // "# key: value" lines, and a last line "key" in files written before 2026-12-05
+            // (a column row for the table reader, added here when absent).
+            std::string text = detail::read_whole_file(settings_path, "settings");
+            if (text.size() < 4 || text.compare(text.size() - 4, 4, "key\n") != 0) text += "key\n";
+            old = parse_table(text, settings_path);
         } catch (const Error& e) {
             throw Error(ErrorKind::Format, std::string(e.what()) + " (settings.txt is written once, whole, by esm-build: "
                                            "restore it, or use another output directory; esm-train trains on "
@@ -229,7 +233,6 @@ void Loop::open_outputs() {
     if (!file_exists(settings_path)) {
         std::string text = "# libesm esm-build settings\n";
         for (const auto& [k, v] : settings) text += "# " + k + ": " + v + "\n";
-        text += "key\n";
         write_file_atomic(settings_path, text);
     }
     write_file_atomic(space_path, format_space(space_));
