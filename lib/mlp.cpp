@@ -557,6 +557,11 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     for (size_t i = 0; i < n_tr; ++i) order[i] = i;
     TrainReport rep;
     rep.skip_ridge = skip_ridge;
+    if (!init && opt.linear_skip && n_val > 0) {  // the network's target there is the skip's residual
+        double l = 0;
+        for (size_t i = n_tr; i < n; ++i) l += (wv.empty() ? 1.0 : wv[i]) * static_cast<double>(ts[i]) * ts[i];
+        rep.skip_only_val_loss = l / static_cast<double>(n_val);
+    }
     // Weighted squared error of the network on rows [from, from + count) of xs / ts.
     std::vector<float> vy(std::max(n_val, init ? n_tr : 0));
     auto score_rows = [&](size_t from, size_t count) {

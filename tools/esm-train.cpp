@@ -202,8 +202,11 @@ int main(int argc, char** argv) {
             std::fprintf(text, "trained on %zu rows: %d epochs, best epoch %d (%s MSE %.5g, standardised)", train.size(),
                         rep.epochs_run, rep.best_epoch + 1, rep.val_loss.empty() ? "training" : "validation",
                         rep.best_val_loss);
-            if (cfg.mlp.linear_skip)  // the MSE is then of the network's target: the skip's residual
+            if (cfg.mlp.linear_skip) {  // the MSE is then of the network's target: the skip's residual
                 std::fprintf(text, "; linear skip with ridge %g x rows, the MSE is of its residual", rep.skip_ridge);
+                if (rep.skip_only_val_loss >= 0)
+                    std::fprintf(text, " (the linear part alone: %.5g)", rep.skip_only_val_loss);
+            }
             if (cfg.mlp.relative_loss) std::fprintf(text, "; each row's error weighted by 1/latency^2");
             std::fprintf(text, "\n");
         }

@@ -118,6 +118,8 @@ struct TrainReport {
     std::vector<double> val_loss;    // per epoch (empty without a validation split)
     double skip_ridge = 0;           // with a linear skip: the ridge chosen (lambda / training rows);
                                      // fine-tuning: its linear correction's (0: none)
+    double skip_only_val_loss = -1;  // with a linear skip and a validation split: the skip alone's
+                                     // MSE there, in the network's units (what the network improves on)
 };
 
 // A trained regressor: the network plus input/target standardisation.
