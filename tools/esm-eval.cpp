@@ -1,5 +1,7 @@
 // esm-eval: accuracy of a predictor file on a latency CSV (SPEC §7 metrics, overall and
 // per depth bin), as a table and optionally JSON. Public API only.
+#include <sys/stat.h>
+
 #include <cstdio>
 
 #include "cli.hpp"
@@ -15,6 +17,40 @@ static const std::string kUsage = std::string(
     "  --bins K     depth bins (default: the predictor's)\n"
     "  --json FILE  write the report as JSON ('-' = stdout, instead of the table)\n"
     ) + esm_cli::kDriftUsage;
+
+namespace {
+
+// Warnings (stderr) when the figures may not mean what they seem: the rows include those the
+// predictor was trained on, or they were measured on another device or column than its own.
+void warn_if_not_a_test(const esm::Predictor& p, const std::string& pred_path, const esm::LatencyData& d) {
+    auto value = [](const std::vector<std::pair<std::string, std::string>>& meta, const std::string& key) {
+        for (const auto& [k, v] : meta)
+            if (k == key) return v;
+        return std::string();
+    };
+    auto same_file = [](const std::string& a, const std::string& b) {
+        struct stat x{}, y{};
+        return !a.empty() && ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev &&
+               x.st_ino == y.st_ino;
+    };
+    const size_t at = p.training.find(" source=");
+    const std::string source = at == std::string::npos ? "" : p.training.substr(at + 8, p.training.find(' ', at + 8) - at - 8);
+    const std::string created = value(p.dataset_meta, "created");
+    if (same_file(source, d.source) || (!created.empty() && created == value(d.meta, "created")))
+        std::fprintf(stderr, "warning: %s was trained on rows of this dataset: where they are among these, the figures "
+                             "are not a test (esm-train holds out --test-frac, or give --test FILE)\n", pred_path.c_str());
+    for (const char* key : {"device", "backend", "pool", "pool_target", "resolution", "batch"}) {
+        const std::string was = value(p.dataset_meta, key), now = value(d.meta, key);
+        if (!was.empty() && !now.empty() && was != now)
+            std::fprintf(stderr, "warning: %s was trained on data with %s '%s'; this dataset has '%s'\n", pred_path.c_str(),
+                         key, was.c_str(), now.c_str());
+    }
+    if (d.target != p.target && d.target != value(p.dataset_meta, "pool_target"))  // (a replay's column: its pool's)
+        std::fprintf(stderr, "warning: %s predicts column %s; this evaluation reads column %s\n", pred_path.c_str(),
+                     p.target.c_str(), d.target.c_str());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage, {{"--target", true}, {"--bins", true}, {"--json", true}, {"--drift-correction", true}});
@@ -32,6 +68,7 @@ int main(int argc, char** argv) {
                                                           args.get_on_off("--drift-correction", true));
         const int span = p.space().max_depth() - p.space().min_depth() + 1;
         const int bins = static_cast<int>(args.get_int("--bins", std::min(p.n_bins, span), 1, span));
+        warn_if_not_a_test(p, args.positional()[0], d);
         const esm::MetricsReport m = esm::evaluate_predictor(p, d, bins);
         const std::string json = esm::metrics_json(m);
         if (args.get("--json") == "-") {
