@@ -93,9 +93,20 @@ public:
             if (!digits.empty() && digits.size() <= 5) r = std::stoi(digits);
             bool ok = false;
             for (int x : s_.resolutions) ok = ok || x == r;
-            if (!ok || digits[0] == '0')
-                fail(start, "resolution '" + digits + "' is not allowed; expected " + std::to_string(s_.resolutions.front()) +
-                                ".." + std::to_string(s_.resolutions.back()) + " as listed in the space");
+            if (!ok || digits[0] == '0') {
+                // "128..224 in steps of 4" when the list is a range, else the list itself
+                const auto& rs = s_.resolutions;
+                bool even = rs.size() > 2;
+                for (size_t i = 2; even && i < rs.size(); ++i) even = rs[i] - rs[i - 1] == rs[1] - rs[0];
+                std::string allowed;
+                if (even) {
+                    allowed = std::to_string(rs.front()) + ".." + std::to_string(rs.back()) + " in steps of " +
+                              std::to_string(rs[1] - rs[0]);
+                } else {
+                    for (int x : rs) allowed += (allowed.empty() ? "" : ", ") + std::to_string(x);
+                }
+                fail(start, "resolution '" + digits + "' is not allowed; expected " + allowed + " (the space's list)");
+            }
             a.res = r;
         } else {
             a.res = s_.default_resolution();

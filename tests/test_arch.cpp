@@ -101,6 +101,20 @@ struct BadArch {
     const char* message;
 };
 
+// A resolution list that is no range is named value by value.
+TEST(Arch, ResolutionOutsideAnUnevenListNamesTheList) {
+    const Space s = parse_space("name = tiny\nfamily = resnet\nunits = 1\nwidth = 64\nstride = 1\ndepth = 1-2\n"
+                                "choice k = 3\nchoice e = 1:100\nresolution = 96 128 224\n", "tiny");
+    try {
+        parse_arch(s, "tiny:k3e100@160");
+        FAIL() << "resolution 160 accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("resolution '160' is not allowed; expected 96, 128, 224 (the space's list)"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
 TEST(Arch, MalformedInputsNameColumnAndExpectation) {
     const std::string u = "k3e50";
     const std::string ok4 = "resnet:" + u + "/" + u + "/" + u + "/" + u;
@@ -134,7 +148,7 @@ TEST(Arch, MalformedInputsNameColumnAndExpectation) {
         {"resnet", "resnet:k3e50,k3e50/k3e50/k3e50", "got ','"},
         {"resnet", "resnet:k3e50.5/k3e50/k3e50/k3e50", "unknown e value '50.5'"},
         {"ofa-mbv3", "ofa-mbv3:k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3", "expected '@' and the input resolution, got end"},
-        {"ofa-mbv3", ofa_ok + "@130", "resolution '130' is not allowed; expected 128..224"},
+        {"ofa-mbv3", ofa_ok + "@130", "resolution '130' is not allowed; expected 128..224 in steps of 4 (the space's list)"},
         {"ofa-mbv3", ofa_ok + "@0224", "resolution '0224' is not allowed"},
         {"ofa-mbv3", ofa_ok + "@", "resolution '' is not allowed"},
         {"ofa-mbv3", ofa_ok + "@228", "resolution '228' is not allowed"},

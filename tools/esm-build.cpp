@@ -1,5 +1,7 @@
 // esm-build: the ESM loop end to end (sample, measure, train, evaluate, extend) into an
 // output directory holding the predictor, the dataset, report.json and SVG plots.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -52,6 +54,8 @@ static const std::string kUsage = std::string(
 // of the terminal's reach) is killed too, then the signal takes its default course.
 extern "C" void stop_with_runner(int sig) {
     esm::kill_running_runners();
+    static const char kSaid[] = "\nesm-build: stopped; every sample measured so far is on disk: rerun the same command to resume\n";
+    if (::write(STDERR_FILENO, kSaid, sizeof kSaid - 1) < 0) {}  // async-signal-safe, unlike stdio
     std::signal(sig, SIG_DFL);
     std::raise(sig);
 }
