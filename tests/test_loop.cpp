@@ -83,6 +83,23 @@ std::vector<std::string> rows_of_kind(const std::string& path, const std::string
     return v;
 }
 
+// A device that slows by `rate` (relative) with every call, its latency proportional to the
+// architecture text's length: a runner counting its calls in OUT_count. Three references,
+// batches of 5, a quality-control threshold loose enough to let the drift through.
+std::unique_ptr<LatencySource> drifting_runner(const Space& s, const std::string& out, double rate) {
+    MeasureProtocol p;
+    p.refs = 3;
+    p.qc_batch = 5;
+    p.qc_threshold = 0.9;
+    p.qc_retries = 0;
+    const std::string counter = out + "_count";
+    std::ofstream(counter) << 0;
+    const std::string runner = "n=$(cat " + counter + "); echo $((n+1)) > " + counter +
+                               "; awk -v n=$n -v l=${#1} 'BEGIN { printf \"%.6f\\n\", l * exp(" + std::to_string(rate) +
+                               " * n) / 10 }'";
+    return make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+}
+
 // The files of an output directory, by name (the plots aside).
 std::map<std::string, std::string> directory_files(const std::string& dir) {
     std::map<std::string, std::string> files;
@@ -485,18 +502,9 @@ TEST(Loop, ReferenceQualityControlStopsADriftingDevice) {
 // more accurate than without them.
 TEST(Loop, DriftCorrectionTrainsOnTheDevicesSteadySpeed) {
     Space s = preset("densenet");
-    MeasureProtocol p;
-    p.refs = 3;
-    p.qc_batch = 5;
-    p.qc_threshold = 0.9;
-    p.qc_retries = 0;
     auto run = [&](bool correct, LoopResult* res) {
         const std::string out = tmp_dir(correct ? "drift_on" : "drift_off");
-        const std::string counter = out + "_count";
-        std::ofstream(counter) << 0;
-        const std::string runner = "n=$(cat " + counter + "); echo $((n+1)) > " + counter +
-                                   "; awk -v n=$n -v l=${#1} 'BEGIN { printf \"%.6f\\n\", l * exp(0.002 * n) / 10 }'";
-        auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+        auto src = drifting_runner(s, out, 0.002);
         LoopOptions o = small_options(out);
         o.n_initial = 40;
         o.test_size = 20;
@@ -676,16 +684,8 @@ TEST(Loop, ExampleRunnerScriptWorksAsDocumented) {
 // then: with drift correction, references measured later must not move earlier factors.
 TEST(Loop, ResumedRunRetrainsEachIterationOnTheSameData) {
     Space s = preset("densenet");
-    MeasureProtocol p;
-    p.refs = 3;
-    p.qc_batch = 5;
-    p.qc_threshold = 0.9;
-    p.qc_retries = 0;
-    const std::string out = tmp_dir("replay_same"), counter = out + "_count";
-    std::ofstream(counter) << 0;
-    const std::string runner = "n=$(cat " + counter + "); echo $((n+1)) > " + counter +
-                               "; awk -v n=$n -v l=${#1} 'BEGIN { printf \"%.6f\\n\", l * exp(0.004 * n) / 10 }'";
-    auto src = make_runner_source(s, {runner, out + "/space.txt", 10}, p);
+    const std::string out = tmp_dir("replay_same");
+    auto src = drifting_runner(s, out, 0.004);
     LoopOptions o = small_options(out);
     o.n_initial = 30;
     o.n_step = 20;
