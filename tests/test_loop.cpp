@@ -83,6 +83,14 @@ std::vector<std::string> rows_of_kind(const std::string& path, const std::string
     return v;
 }
 
+// Samples plans.csv holds for `iteration`, per bin of 5.
+std::vector<int> planned_per_bin(const Space& s, const std::string& out, int iteration) {
+    std::vector<int> n(5, 0);
+    for (const auto& row : read_table(out + "/plans.csv").rows)
+        if (row[0] == std::to_string(iteration)) n[static_cast<size_t>(s.bin_of(parse_arch(s, row[2]).depth(), 5))]++;
+    return n;
+}
+
 // A device that slows by `rate` (relative) with every call, its latency proportional to the
 // architecture text's length: a runner counting its calls in OUT_count. Three references,
 // batches of 5, a quality-control threshold loose enough to let the drift through.
@@ -183,10 +191,7 @@ TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
     for (const auto& b : r.iterations[0].metrics.bins) acc.push_back(b.accuracy);
     const auto expect = extension_per_bin(acc, o.acc_th, o.n_step, o.w1, o.w2);
     EXPECT_EQ(r.iterations[0].asked_per_bin, expect);
-    Table plans = read_table(out + "/plans.csv");
-    std::vector<int> got(5, 0);
-    for (const auto& row : plans.rows)
-        if (row[0] == "1") got[s.bin_of(parse_arch(s, row[2]).depth(), 5)]++;
+    const std::vector<int> got = planned_per_bin(s, out, 1);
     EXPECT_EQ(got, expect);
     EXPECT_EQ(r.iterations[0].added_per_bin, got);
     EXPECT_EQ(r.iterations[1].train_samples, r.iterations[0].train_samples + std::accumulate(expect.begin(), expect.end(), 0));
@@ -206,12 +211,9 @@ TEST(Loop, ReportSaysWhatWasPlannedWhereABinRunsOut) {
     o.mlp.epochs = 5;
     o.mlp.min_steps = 0;
     LoopResult r = run_esm_loop(s, o, *src);
-    Table plans = read_table(out + "/plans.csv");
     bool short_seen = false;
     for (size_t i = 0; i + 1 < r.iterations.size(); ++i) {
-        std::vector<int> got(5, 0);
-        for (const auto& row : plans.rows)
-            if (row[0] == std::to_string(i + 1)) got[s.bin_of(parse_arch(s, row[2]).depth(), 5)]++;
+        const std::vector<int> got = planned_per_bin(s, out, static_cast<int>(i + 1));
         EXPECT_EQ(r.iterations[i].added_per_bin, got) << i;
         for (int b = 0; b < 5; ++b) short_seen = short_seen || got[b] < r.iterations[i].asked_per_bin[b];
     }
