@@ -219,6 +219,7 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
         if (k.size() + v.size() + 4 > kMaxLineBytes)
             throw Error(ErrorKind::InvalidArgument, path + ": dataset header: " + k + " is longer than a line may be (1 MiB)");
     }
+    meta_ = meta;
     std::string head;
     for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
     for (size_t i = 0; i < dataset_columns().size(); ++i) head += (i ? "," : "") + dataset_columns()[i];
@@ -250,6 +251,7 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             return;
         }
         check_compatible(path, t.meta, meta);
+        meta_ = t.meta;
         for (size_t i = 0; i < t.rows.size(); ++i) {
             DatasetRow r;
             r.arch = t.rows[i][0];

@@ -351,19 +351,30 @@ double Loop::measure_iteration(int it) {
     if (todo.empty()) return 0;
     const auto t0 = Clock::now();
     int done = 0;
-    // The ETA from the pace of the samples' first measurements, timed from the first one
-    // (not from the start: the references' baselines come before it).
-    std::unordered_set<std::string> taken;
-    Clock::time_point first_taken;
+    // The ETA from the pace of the samples' measurements, timed from the first one (the
+    // references' baselines come before it). A source that writes "pending" rows is paced by
+    // them alone: its "sample" rows before the first pending one are samples a killed run
+    // measured, confirmed now at no cost.
+    std::unordered_set<std::string> seen;  // samples with a row in this run
+    size_t paced = 0;
+    bool pending_source = false;
+    Clock::time_point pace_from;
     double eta = -1;
     src_.measure(todo, [&](const DatasetRow& row) {
         data_->append(row);
         rows_.push_back(row);
         if (row.kind == "dropped") dropped_.insert(row.arch);
-        if ((row.kind == "pending" || row.kind == "sample" || row.kind == "dropped") && taken.insert(row.arch).second) {
-            if (taken.size() == 1) first_taken = Clock::now();
-            const double n = static_cast<double>(taken.size());
-            if (taken.size() >= 2) eta = seconds_since(first_taken) / (n - 1) * (static_cast<double>(todo.size()) - n);
+        if ((row.kind == "pending" || row.kind == "sample" || row.kind == "dropped") && seen.insert(row.arch).second) {
+            if (row.kind == "pending" && !pending_source) {
+                pending_source = true;
+                paced = 0;
+            }
+            if (row.kind == "pending" || !pending_source) {
+                if (paced++ == 0) pace_from = Clock::now();
+                if (paced >= 2)
+                    eta = seconds_since(pace_from) / static_cast<double>(paced - 1) *
+                          static_cast<double>(todo.size() - seen.size());
+            }
         }
         if (row.kind != "sample" && row.kind != "dropped") return;  // progress counts confirmed samples
         if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
@@ -419,7 +430,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
         throw Error(ErrorKind::InvalidArgument, "too few measured samples to train (" + std::to_string(train.size()) +
                                                     " train, " + std::to_string(test.size()) + " test)");
     train.target = test.target = "latency_ms";
-    train.meta = src_.header();
+    train.meta = data_->meta();  // as in dataset.csv (its `created`: the file's)
     const auto t0 = Clock::now();
     auto passes = [&](const MetricsReport& m) {
         return opt_.binwise ? m.all_bins_at_least(opt_.acc_th) : m.overall.accuracy >= opt_.acc_th;
@@ -620,7 +631,7 @@ LoopResult Loop::run() {
         p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
                     fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
                     fmt(rep.metrics.worst_bin_accuracy()) + " %" + (rep.passed ? " (passed)" : "") +
-                    (rep.dropped ? ", " + std::to_string(rep.dropped) + " dropped as outliers" : "") +
+                    (rep.dropped ? ", " + std::to_string(rep.dropped) + " dropped as outliers so far" : "") +
                     (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "") +
                     short_bins(rep);

@@ -26,7 +26,8 @@ public:
     PoolSource(const Space& space, const std::string& csv, const std::string& target)
         : space_(space), pool_(space, csv, target), csv_(csv), target_(target) {}
     DatasetMeta header() const override {
-        DatasetMeta m = {{"format", kDatasetFormat}, {"backend", "replay"}, {"pool", csv_}, {"pool_target", target_}};
+        DatasetMeta m = {{"format", kDatasetFormat}, {"created", utc_timestamp()}, {"backend", "replay"}, {"pool", csv_},
+                         {"pool_target", target_}};
         for (auto& kv : space_meta(space_)) m.push_back(std::move(kv));
         return m;
     }

@@ -433,10 +433,17 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     o.bases[0]->save(out + "_pool/base.esm");
     wrong.bases[0]->save(out + "_pool/wrong.esm");
     const std::string args = "--space resnet --pool " + pool + " --target lat --initial 10 --step 10 --test-size 40 --acc 97 ";
-    ToolResult t = run_tool("esm-build", args + "--base " + out + "_pool/base.esm -o " + tmp_dir("base_tool"));
+    const std::string tool_out = tmp_dir("base_tool");
+    ToolResult t = run_tool("esm-build", args + "--base " + out + "_pool/base.esm -o " + tool_out);
     EXPECT_EQ(t.status, 0) << t.err;
     EXPECT_NE(t.err.find("iteration 0: 10 train"), std::string::npos) << t.err;
     EXPECT_NE(t.err.find("calibrated base: latency = "), std::string::npos) << t.err;
+    // Scored on its own dataset (training rows among them), esm-eval says so, rerun or not.
+    for (int run = 0; run < 2; ++run) {
+        if (run) run_tool("esm-build", args + "--base " + out + "_pool/base.esm -o " + tool_out);
+        ToolResult e = run_tool("esm-eval", tool_out + "/predictor.esm " + tool_out + "/dataset.csv");
+        EXPECT_NE(e.err.find("was trained on rows of this dataset"), std::string::npos) << run << e.err;
+    }
     t = run_tool("esm-build", args + "--base " + out + "_pool/wrong.esm -o " + tmp_dir("base_tool_wrong"));
     EXPECT_EQ(t.status, 1);
     EXPECT_NE(t.err.find("wrong.esm: the predictor was trained for space 'mobilenetv3', not 'resnet'"), std::string::npos) << t.err;

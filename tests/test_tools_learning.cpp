@@ -76,6 +76,17 @@ TEST(ToolsLearning, TrainEvalPredict) {
     std::string cols;
     ASSERT_EQ(run(tool("esm-eval") + " " + pred + " " + data + " --target other --json -", &cols), 0) << cols;
     EXPECT_NE(cols.find("predicts column latency_ms; this evaluation reads column other"), std::string::npos) << cols;
+    // ... on another device's data; and none on a dataset of its own device it never saw,
+    // also when run from another directory
+    const std::string other = fs.dir + "/other.csv";
+    write_dataset(other, 50, 7);
+    ASSERT_EQ(run("cd / && " + tool("esm-eval") + " " + pred + " " + other + " --json -", &cols), 0) << cols;
+    EXPECT_EQ(cols.find("warning"), std::string::npos) << cols;
+    std::string moved = slurp(other);
+    moved.replace(moved.find("# device: test"), 14, "# device: gpu2");
+    std::ofstream(other) << moved;
+    ASSERT_EQ(run(tool("esm-eval") + " " + pred + " " + other + " --json -", &cols), 0) << cols;
+    EXPECT_NE(cols.find("was trained on data with device 'test'; this dataset has 'gpu2'"), std::string::npos) << cols;
 
     // stdin and arguments give the same numbers, one per line, in order
     const esm::Space s = esm::preset("ofa-mbv3");

@@ -23,9 +23,12 @@ namespace {
 // Warnings (stderr) when the figures may not mean what they seem: the rows include those the
 // predictor was trained on, or they were measured on another device or column than its own.
 void warn_if_not_a_test(const esm::Predictor& p, const std::string& pred_path, const esm::LatencyData& d) {
-    auto value = [](const std::vector<std::pair<std::string, std::string>>& meta, const std::string& key) {
+    auto value = [&](const std::vector<std::pair<std::string, std::string>>& meta, const std::string& key) {
         for (const auto& [k, v] : meta)
-            if (k == key) return v;
+            if (k == key) {
+                const esm::Space& s = p.space();  // resolution 0: the fixed space's own
+                return key == "resolution" && v == "0" && !s.elastic_resolution() ? std::to_string(s.default_resolution()) : v;
+            }
         return std::string();
     };
     auto same_file = [](const std::string& a, const std::string& b) {
@@ -33,8 +36,11 @@ void warn_if_not_a_test(const esm::Predictor& p, const std::string& pred_path, c
         return !a.empty() && ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev &&
                x.st_ino == y.st_ino;
     };
+    // " source=PATH" ends the training line, or comes before " base: " / " from: " (a
+    // calibrated or fine-tuned predictor's base's own line).
     const size_t at = p.training.find(" source=");
-    const std::string source = at == std::string::npos ? "" : p.training.substr(at + 8, p.training.find(' ', at + 8) - at - 8);
+    std::string source = at == std::string::npos ? "" : p.training.substr(at + 8);
+    for (const char* next : {" base: ", " from: "}) source = source.substr(0, source.find(next));
     const std::string created = value(p.dataset_meta, "created");
     if (same_file(source, d.source) || (!created.empty() && created == value(d.meta, "created")))
         std::fprintf(stderr, "warning: %s was trained on rows of this dataset: where they are among these, the figures "

@@ -93,6 +93,7 @@ public:
     DatasetWriter& operator=(const DatasetWriter&) = delete;
 
     const std::vector<DatasetRow>& existing() const { return existing_; }  // rows found on open
+    const DatasetMeta& meta() const { return meta_; }  // the header in the file (a resumed one's own)
     bool resumed() const { return resumed_; }
     bool truncated_tail() const { return truncated_; }
     bool has_sample(const std::string& arch) const { return samples_.count(arch) != 0; }
@@ -104,6 +105,7 @@ public:
 private:
     std::unique_ptr<DurableLog> log_;
     std::vector<DatasetRow> existing_;
+    DatasetMeta meta_;
     std::unordered_set<std::string> samples_;
     bool resumed_ = false, truncated_ = false;
 };
