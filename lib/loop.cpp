@@ -196,6 +196,7 @@ void Loop::open_outputs() {
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
     const auto& settings = settings_;
+    std::string acc_was;  // Acc_TH may change on a rerun (a finished run pushed further)
     if (file_exists(settings_path)) {
         Table old;
         try {
@@ -213,6 +214,10 @@ void Loop::open_outputs() {
             const auto later = kLaterSettings.find(k);
             if (!old.has_meta(k) && later != kLaterSettings.end() && later->second.empty()) continue;
             const std::string was = old.meta_value(k, later == kLaterSettings.end() ? "?" : later->second);
+            if (k == "acc_th") {
+                if (was != v) acc_was = was;
+                continue;
+            }
             if (was != v)
                 throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with " + k + " = " + was +
                                                             ", this run asks " + k + " = " + v +
@@ -230,7 +235,14 @@ void Loop::open_outputs() {
     }
     // dataset.csv: DatasetWriter refuses a file of another device, protocol or space.
     data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
-    if (!file_exists(settings_path)) {
+    if (!acc_was.empty()) {
+        LoopProgress note;
+        note.phase = "note";
+        note.message = "Acc_TH " + acc_was + " % in '" + dir_ + "', now " + fmt(opt_.acc_th) +
+                       " %: the iterations already planned replay as planned, later ones follow the new threshold";
+        report(note);
+    }
+    if (!file_exists(settings_path) || !acc_was.empty()) {
         std::string text = "# libesm esm-build settings\n";
         for (const auto& [k, v] : settings) text += "# " + k + ": " + v + "\n";
         write_file_atomic(settings_path, text);

@@ -197,6 +197,39 @@ TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
     EXPECT_EQ(r.iterations[1].train_samples, r.iterations[0].train_samples + std::accumulate(expect.begin(), expect.end(), 0));
 }
 
+// A finished run pushed to a higher Acc_TH: the rerun replays the iterations as they were,
+// then goes on under the new threshold; the old threshold again stops where it stopped.
+TEST(Loop, RaisedThresholdContinuesAFinishedRun) {
+    Space s = preset("resnet");
+    const std::string out = tmp_dir("raise_acc");
+    const std::string pool = write_pool(s, 1500, out + "_pool");
+    auto src = make_pool_source(s, pool, "lat");
+    LoopOptions o = small_options(out);
+    o.mlp.epochs = 30;
+    o.mlp.min_steps = 0;
+    o.acc_th = 90;
+    const LoopResult first = run_esm_loop(s, o, *src);
+    ASSERT_TRUE(first.converged) << first.stop_reason;
+    const std::string plans_before = slurp(out + "/plans.csv");
+    LoopOptions higher = o;
+    higher.acc_th = 100;  // never met: up to the iteration budget
+    higher.max_iterations = static_cast<int>(first.iterations.size()) + 2;
+    std::vector<std::string> notes;
+    const LoopResult more = run_esm_loop(s, higher, *src, [&](const LoopProgress& p) {
+        if (p.phase == "note") notes.push_back(p.message);
+    });
+    ASSERT_EQ(more.iterations.size(), first.iterations.size() + 2);
+    for (size_t i = 0; i < first.iterations.size(); ++i)
+        EXPECT_EQ(more.iterations[i].metrics.overall.accuracy, first.iterations[i].metrics.overall.accuracy) << i;
+    EXPECT_EQ(slurp(out + "/plans.csv").rfind(plans_before, 0), 0u) << "earlier plans changed";
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find("Acc_TH 90 %"), std::string::npos) << notes[0];
+    EXPECT_NE(slurp(out + "/settings.txt").find("# acc_th: 100\n"), std::string::npos);
+    const LoopResult again = run_esm_loop(s, o, *src);
+    EXPECT_TRUE(again.converged);
+    EXPECT_EQ(again.iterations.size(), first.iterations.size());
+}
+
 // A bin the replay pool runs out of gets fewer samples than Algorithm 1 asks: the report
 // says how many were planned, not how many were asked for.
 TEST(Loop, ReportSaysWhatWasPlannedWhereABinRunsOut) {

@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "\r[iteration %d] measured %d/%d  elapsed %.0fs  ETA %s   ", p.iteration, p.done,
                              p.total, p.elapsed_s, eta.c_str());
                 if (p.done == p.total) std::fprintf(stderr, "\n");
-            } else if (p.phase == "evaluated" || p.phase == "done") {
+            } else if (p.phase == "evaluated" || p.phase == "done" || p.phase == "note") {
                 std::fprintf(stderr, "%s\n", p.message.c_str());
             }
         };

@@ -128,7 +128,7 @@ struct LoopResult {
 };
 
 struct LoopProgress {
-    std::string phase;  // "measure", "train", "done"
+    std::string phase;  // "measure", "train", "evaluated", "done"; "note": a message to show
     int iteration = 0;
     int done = 0, total = 0;  // within the phase
     double elapsed_s = 0, eta_s = -1;  // eta_s < 0: not known yet
