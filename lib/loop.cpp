@@ -598,6 +598,7 @@ LoopResult Loop::run() {
         // Stop or extend.
         const int planned = static_cast<int>(plans_.size());
         std::exception_ptr plan_error;
+        bool planned_before = false;  // the next iteration was planned by an earlier run
         if (rep.passed) {
             res.converged = true;
             res.stop_reason = std::string(opt_.binwise ? "every bin" : "overall accuracy") + " >= " + fmt(opt_.acc_th) + " %";
@@ -620,6 +621,7 @@ LoopResult Loop::run() {
             // (instead of retraining on the same samples until a budget). A planning error
             // comes after this iteration's reports are written.
             try {
+                for (const auto& pl : plans_) planned_before = planned_before || pl.iteration == it + 1;
                 const int next = plan_iteration(it + 1, &rep);
                 rep.added_per_bin.assign(static_cast<size_t>(opt_.n_bins), 0);
                 for (const auto& pl : plans_)
@@ -646,7 +648,7 @@ LoopResult Loop::run() {
                     (rep.dropped ? ", " + std::to_string(rep.dropped) + " dropped as outliers so far" : "") +
                     (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "") +
-                    short_bins(rep);
+                    (planned_before ? "" : short_bins(rep));  // (replayed plans: asked under the settings of then)
         report(p);
         if (plan_error) std::rethrow_exception(plan_error);
         if (!res.stop_reason.empty()) break;

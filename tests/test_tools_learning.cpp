@@ -104,6 +104,7 @@ TEST(ToolsLearning, TrainEvalPredict) {
     // --info says what the predictor was built for, from its file
     ASSERT_EQ(run(tool("esm-predict") + " " + pred + " --info", &out), 0) << out;
     for (const std::string& line : {std::string("space: ofa-mbv3\n"), std::string("encoding: fc\n"),
+                                    std::string("resolution encoding: ") + esm::res_encoding_name(p.encoder().res_encoding()) + "\n",
                                     "dataset " + p.dataset_meta[0].first + ": " + p.dataset_meta[0].second + "\n",
                                     "test metrics: " + p.metrics_json + "\n"})
         EXPECT_NE(out.find(line), std::string::npos) << line << " not in\n" << out;

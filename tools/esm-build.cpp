@@ -17,7 +17,7 @@ static const std::string kUsage = std::string(
     "Measurement (default: this library's executor on --device):\n"
     "  --device cpu|cuda   executor backend (default cpu)\n"
     "  --threads T         executor threads (default 1)\n"
-    "  --res R --batch B   input resolution (default: the space's) and batch (default 1)\n"
+    "  --res R --batch B   input resolution and batch (defaults: the space's; batch 1 in the presets)\n"
     ) + esm_cli::kProtocolUsage + std::string(
     "  --runner CMD        external runner: sh -c CMD esm-runner ARCH SPACE_FILE prints ms; a script gets\n"
     "                      them as CMD passes them on: './run.sh \"$1\" \"$2\"' (docs/runner.md)\n"

@@ -44,9 +44,11 @@ int main(int argc, char** argv) {
         const esm::Predictor p = esm::Predictor::load(pos[0]);
         if (args.has("--info")) {
             if (pos.size() > 1) args.usage_error("--info takes no architectures");
-            std::printf("space: %s\nencoding: %s\ntarget: %s\nbins: %d\nlibrary: %s\ntraining: %s\n",
-                        p.space().name.c_str(), esm::encoding_name(p.encoding()), p.target.c_str(), p.n_bins,
-                        p.library_version.c_str(), p.training.c_str());
+            std::printf("space: %s\nencoding: %s\nresolution encoding: %s\nlog target: %s\ntarget: %s\nbins: %d\n"
+                        "library: %s\ntraining: %s\n",
+                        p.space().name.c_str(), esm::encoding_name(p.encoding()),
+                        esm::res_encoding_name(p.encoder().res_encoding()), p.model().log_target ? "yes" : "no",
+                        p.target.c_str(), p.n_bins, p.library_version.c_str(), p.training.c_str());
             for (const auto& [k, v] : p.dataset_meta)
                 if (k != "space_line") std::printf("dataset %s: %s\n", k.c_str(), v.c_str());
             std::printf("test metrics: %s\n", p.metrics_json.empty() ? "(none recorded)" : p.metrics_json.c_str());

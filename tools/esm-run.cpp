@@ -18,7 +18,7 @@ static const char* kUsage =
     "Run one forward pass of ARCH on the CPU executor; print the output checksum and the time.\n"
     "  --space S     preset or description file (default: the preset named by ARCH's prefix)\n"
     "  --res R       input resolution (default: the architecture's)\n"
-    "  --batch B     batch size (default 1)\n"
+    "  --batch B     batch size (default: the space's, 1)\n"
     "  --threads T   threads (default 1)\n"
     "  --seed X      seed of weights and input (default 1)\n"
     "  --runs N      timed forward passes after one warm-up; prints the fastest and mean (default 1)\n"
