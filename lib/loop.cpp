@@ -196,15 +196,16 @@ void Loop::open_outputs() {
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
     const auto& settings = settings_;
-    std::string acc_was;  // Acc_TH may change on a rerun (a finished run pushed further)
+    std::string acc_was;        // Acc_TH may be raised on a rerun (a finished run pushed further)
+    std::string settings_text;  // settings.txt as on disk
     if (file_exists(settings_path)) {
         Table old;
         try {
             // "# key: value" lines, and a last line "key" in files written before 2026-12-05
             // (a column row for the table reader, added here when absent).
-            std::string text = detail::read_whole_file(settings_path, "settings");
-            if (text.size() < 4 || text.compare(text.size() - 4, 4, "key\n") != 0) text += "key\n";
-            old = parse_table(text, settings_path);
+            settings_text = detail::read_whole_file(settings_path, "settings");
+            const bool has_key = settings_text.size() >= 4 && settings_text.compare(settings_text.size() - 4, 4, "key\n") == 0;
+            old = parse_table(has_key ? settings_text : settings_text + "key\n", settings_path);
         } catch (const Error& e) {
             throw Error(ErrorKind::Format, std::string(e.what()) + " (settings.txt is written once, whole, by esm-build: "
                                            "restore it, or use another output directory; esm-train trains on "
@@ -214,9 +215,17 @@ void Loop::open_outputs() {
             const auto later = kLaterSettings.find(k);
             if (!old.has_meta(k) && later != kLaterSettings.end() && later->second.empty()) continue;
             const std::string was = old.meta_value(k, later == kLaterSettings.end() ? "?" : later->second);
-            if (k == "acc_th") {
-                if (was != v) acc_was = was;
-                continue;
+            if (k == "acc_th" && was != v) {  // raised: allowed; lowered: refused below
+                char* end = nullptr;
+                const double old_acc = std::strtod(was.c_str(), &end);
+                if (*end == '\0' && end != was.c_str() && old_acc < opt_.acc_th) {
+                    acc_was = was;
+                    continue;
+                }
+                throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with acc_th = " + was + ", this run asks " +
+                                                            v + ": a rerun may raise Acc_TH, not lower it (the iterations "
+                                                            "after it would be lost from the report); use another output "
+                                                            "directory");
             }
             if (was != v)
                 throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with " + k + " = " + was +
@@ -235,19 +244,6 @@ void Loop::open_outputs() {
     }
     // dataset.csv: DatasetWriter refuses a file of another device, protocol or space.
     data_ = std::make_unique<DatasetWriter>(dir_ + "/dataset.csv", src_.header(), src_.precious());
-    if (!acc_was.empty()) {
-        LoopProgress note;
-        note.phase = "note";
-        note.message = "Acc_TH " + acc_was + " % in '" + dir_ + "', now " + fmt(opt_.acc_th) +
-                       " %: the iterations already planned replay as planned, later ones follow the new threshold";
-        report(note);
-    }
-    if (!file_exists(settings_path) || !acc_was.empty()) {
-        std::string text = "# libesm esm-build settings\n";
-        for (const auto& [k, v] : settings) text += "# " + k + ": " + v + "\n";
-        write_file_atomic(settings_path, text);
-    }
-    write_file_atomic(space_path, format_space(space_));
     rows_ = data_->existing();
     for (const auto& r : rows_) {
         if (r.kind == "sample") measured_[r.arch] = r.stats.latency_ms;
@@ -264,6 +260,25 @@ void Loop::open_outputs() {
         load_plans(plans_text);
         plans_log_->prepare(plans_head);
     }
+    // Every check passed: settings.txt (a new one, or the raised Acc_TH in the old one, its
+    // other lines as they were) and space.txt.
+    if (settings_text.empty()) {
+        std::string text = "# libesm esm-build settings\n";
+        for (const auto& [k, v] : settings_) text += "# " + k + ": " + v + "\n";
+        write_file_atomic(settings_path, text);
+    } else if (!acc_was.empty()) {
+        const std::string from = "# acc_th: " + acc_was + "\n", to = "# acc_th: " + fmt(opt_.acc_th) + "\n";
+        const size_t at = settings_text.find(from);
+        write_file_atomic(settings_path, at == std::string::npos ? settings_text + to
+                                                                 : settings_text.replace(at, from.size(), to));
+        LoopProgress note;
+        note.phase = "note";
+        note.message = "Acc_TH raised from " + acc_was + " % to " + fmt(opt_.acc_th) + " % in '" + dir_ +
+                       "': the iterations already planned replay as planned and are judged by the new threshold; "
+                       "later ones follow it";
+        report(note);
+    }
+    write_file_atomic(space_path, format_space(space_));
 }
 
 void Loop::load_plans(const std::string& text) {

@@ -198,7 +198,7 @@ TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
 }
 
 // A finished run pushed to a higher Acc_TH: the rerun replays the iterations as they were,
-// then goes on under the new threshold; the old threshold again stops where it stopped.
+// then goes on under the new threshold; a lower one (a forgotten --acc) is refused.
 TEST(Loop, RaisedThresholdContinuesAFinishedRun) {
     Space s = preset("resnet");
     const std::string out = tmp_dir("raise_acc");
@@ -223,11 +223,15 @@ TEST(Loop, RaisedThresholdContinuesAFinishedRun) {
         EXPECT_EQ(more.iterations[i].metrics.overall.accuracy, first.iterations[i].metrics.overall.accuracy) << i;
     EXPECT_EQ(slurp(out + "/plans.csv").rfind(plans_before, 0), 0u) << "earlier plans changed";
     ASSERT_EQ(notes.size(), 1u);
-    EXPECT_NE(notes[0].find("Acc_TH 90 %"), std::string::npos) << notes[0];
+    EXPECT_NE(notes[0].find("Acc_TH raised from 90 % to 100 %"), std::string::npos) << notes[0];
     EXPECT_NE(slurp(out + "/settings.txt").find("# acc_th: 100\n"), std::string::npos);
-    const LoopResult again = run_esm_loop(s, o, *src);
-    EXPECT_TRUE(again.converged);
-    EXPECT_EQ(again.iterations.size(), first.iterations.size());
+    expect_refused(s, o, *src, "holds a run with acc_th = 100, this run asks 90: a rerun may raise Acc_TH, not lower it");
+    // A raise refused by a later check (a damaged plans.csv) leaves settings.txt as it was.
+    const std::string plans = slurp(out + "/plans.csv");
+    std::ofstream(out + "/plans.csv", std::ios::app) << "9,train,resnet:bogus\n";
+    higher.acc_th = 100.5;
+    expect_refused(s, higher, *src, "plans.csv:");
+    std::ofstream(out + "/plans.csv", std::ios::trunc) << plans;
 }
 
 // A bin the replay pool runs out of gets fewer samples than Algorithm 1 asks: the report

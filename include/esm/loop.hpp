@@ -137,7 +137,8 @@ struct LoopProgress {
 
 // Runs the loop for `space` with samples measured by `source`. Rerunning with the same
 // out_dir resumes: planned samples come back from plans.csv, measured ones from
-// dataset.csv; a directory made with other settings is refused.
+// dataset.csv; a directory made with other settings is refused (except a raised acc_th and
+// other budgets: docs/build_loop.md, "Resuming").
 LoopResult run_esm_loop(const Space& space, const LoopOptions& opt, LatencySource& source,
                         const std::function<void(const LoopProgress&)>& progress = nullptr);
 
