@@ -62,7 +62,7 @@ check measure 0 esm-measure --space mobilenetv3 --archs "$W/archs.txt" -o "$W/da
 check measure-resume 0 esm-measure --space mobilenetv3 --archs "$W/archs.txt" -o "$W/data.csv" --res 64 \
   --runs 5 --warmup 1 --refs 2 --qc-every 3 --qc-threshold 10 --outlier-spread 1
 check measure-other-space 1 esm-measure --space resnet --archs - -o "$W/data.csv" < /dev/null
-check train 0 esm-train "$W/pool.csv" --target "$TARGET" --epochs 20 -o "$W/p.esm" > /dev/null
+check train 0 esm-train "$W/pool.csv" --target "$TARGET" --epochs 20 --min-steps 0 -o "$W/p.esm" > /dev/null
 check eval 0 esm-eval "$W/p.esm" "$W/pool.csv" --target "$TARGET" --json "$W/eval.json" > /dev/null
 "$B/esm-sample" --space ofa-mbv3 -n 50 --seed 5 > "$W/ofa.txt"
 check predict-stdin 0 esm-predict "$W/p.esm" - < "$W/ofa.txt" > /dev/null
