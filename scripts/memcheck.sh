@@ -74,7 +74,7 @@ check lut-eval 0 esm-lut eval "$W/t.lut" "$W/data.csv" > /dev/null
 check build-pool 3 esm-build --space ofa-mbv3 --pool "$W/pool.csv" --target "$TARGET" --initial 60 --step 30 \
   --test-size 60 --epochs 20 --min-steps 0 --max-iterations 2 --acc 99.9 -o "$W/replay" > /dev/null
 check build-device 3 esm-build --space mobilenetv3 --res 32 --runs 3 --warmup 1 --refs 2 --qc-threshold 10 \
-  --initial 8 --step 4 --test-size 6 --epochs 10 --min-steps 0 --max-iterations 1 --acc 50 -o "$W/device" > /dev/null
+  --initial 8 --step 4 --test-size 6 --epochs 10 --min-steps 0 --max-iterations 1 --acc 100 -o "$W/device" > /dev/null
 check build-bad-option 2 esm-build --space mobilenetv3 --initial -3 -o "$W/bad" > /dev/null
 
 echo "memcheck: $((n - failed)) of $n tool runs clean (logs in $LOGS)" >&2
