@@ -28,6 +28,12 @@ const std::vector<std::string>& dataset_columns() {
     return c;
 }
 
+std::string dataset_column_row() {
+    std::string row;
+    for (const auto& c : dataset_columns()) row += (row.empty() ? "" : ",") + c;
+    return row;
+}
+
 bool known_row_kind(const std::string& k) {
     return k == "sample" || k == "ref" || k == "pending" || k == "dropped" || k == "baseline";
 }
@@ -222,8 +228,7 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
     meta_ = meta;
     std::string head;
     for (const auto& kv : meta) head += "# " + kv.first + ": " + kv.second + "\n";
-    for (size_t i = 0; i < dataset_columns().size(); ++i) head += (i ? "," : "") + dataset_columns()[i];
-    head += "\n";
+    head += dataset_column_row() + "\n";
     // The writer's lock first: what is read below cannot change under us, and a second
     // writer is refused before it reads or changes anything.
     log_ = std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, durable);

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include "esm/common.hpp"
@@ -34,11 +33,8 @@ DurableLog::DurableLog(const std::string& path, LockOnly, bool durable) : path_(
         throw Error(ErrorKind::Io, "'" + path + "' is being written by another process (or another writer in this "
                                                 "one) right now");
     }
-    if (created && durable_) {  // the new file's name is on disk too (in its target's directory, through a link)
-        char* real = ::realpath(path.c_str(), nullptr);
-        detail::sync_parent_directory(real ? real : path);
-        std::free(real);
-    }
+    if (created && durable_)  // the new file's name is on disk too (in its target's directory, through a link)
+        detail::sync_parent_directory(detail::resolved_path(path));
 }
 
 void DurableLog::prepare(const std::string& preamble) {

@@ -156,6 +156,7 @@ private:
     void open_outputs();
     void load_plans(const std::string& text);  // plans.csv's text
     int plan_iteration(int it, const IterationReport* previous);  // the samples planned for `it`
+    int planned_count(int it) const;                              // samples plans.csv holds for `it`
     double unplanned(const Sampler& sm, int bin) const;
     std::vector<Arch> draw(Strategy st, int n, int bin, uint64_t seed_salt);
     std::vector<Arch> draw_test(int n);
@@ -195,7 +196,6 @@ void Loop::open_outputs() {
     dir_lock_ = std::make_unique<DirectoryLock>(dir_);
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
-    const auto& settings = settings_;
     std::string acc_was;        // Acc_TH may be raised on a rerun (a finished run pushed further)
     std::string settings_text;  // settings.txt as on disk
     if (file_exists(settings_path)) {
@@ -211,7 +211,7 @@ void Loop::open_outputs() {
                                            "restore it, or use another output directory; esm-train trains on "
                                            "the dataset.csv measured so far)");
         }
-        for (const auto& [k, v] : settings) {
+        for (const auto& [k, v] : settings_) {
             const auto later = kLaterSettings.find(k);
             if (!old.has_meta(k) && later != kLaterSettings.end() && later->second.empty()) continue;
             const std::string was = old.meta_value(k, later == kLaterSettings.end() ? "?" : later->second);
@@ -337,10 +337,14 @@ double Loop::unplanned(const Sampler& sm, int bin) const {
     return size - used;
 }
 
+int Loop::planned_count(int it) const {
+    int n = 0;
+    for (const auto& p : plans_) n += p.iteration == it;
+    return n;
+}
+
 int Loop::plan_iteration(int it, const IterationReport* prev) {
-    int existing = 0;
-    for (const auto& p : plans_) existing += p.iteration == it;
-    if (existing > 0) return existing;  // already planned (a resumed run)
+    if (const int existing = planned_count(it)) return existing;  // already planned (a resumed run)
     std::vector<std::pair<bool, Arch>> add;
     auto push = [&](bool test, std::vector<Arch> v) {
         for (auto& a : v) {
@@ -636,7 +640,7 @@ LoopResult Loop::run() {
             // (instead of retraining on the same samples until a budget). A planning error
             // comes after this iteration's reports are written.
             try {
-                for (const auto& pl : plans_) planned_before = planned_before || pl.iteration == it + 1;
+                planned_before = planned_count(it + 1) > 0;
                 const int next = plan_iteration(it + 1, &rep);
                 rep.added_per_bin.assign(static_cast<size_t>(opt_.n_bins), 0);
                 for (const auto& pl : plans_)

@@ -54,11 +54,8 @@ public:
     DatasetMeta header() const override { return meta_; }
     void resume(const std::vector<DatasetRow>& existing) override {
         for (const auto& r : existing) {
-            if (r.kind == "ref" && static_cast<int>(qc_.baselines().size()) < p_.refs) {
-                bool known = false;
-                for (const auto& b : qc_.baselines()) known = known || b.first == r.arch;
-                if (!known) qc_.set_baseline(r.arch, r.stats.latency_ms);
-            }
+            if (r.kind == "ref" && static_cast<int>(qc_.baselines().size()) < p_.refs)
+                qc_.set_baseline(r.arch, r.stats.latency_ms);  // a reference's first row
             // A reference's baseline passes, durable before a kill cut the baselines short.
             if (r.kind == "baseline") passes_[r.arch].push_back(r.stats);
             // Measured before a kill but not yet confirmed by its batch's references.
@@ -77,9 +74,7 @@ public:
             const size_t lacking = static_cast<size_t>(p_.refs) - qc_.baselines().size();
             for (const Arch& a : sm.sample(Strategy::Random, p_.refs, 1)) {
                 const std::string text = format_arch(space_, a);
-                bool known = false;
-                for (const auto& b : qc_.baselines()) known = known || b.first == text;
-                if (!known && missing.size() < lacking) missing.push_back(text);
+                if (!qc_.has_baseline(text) && missing.size() < lacking) missing.push_back(text);
             }
             const auto pass = [&](const std::string& a, const LatencyStats& st) { emit(sample_row(space_, a, st, "baseline")); };
             for (const auto& r : qc_.measure_baselines(missing, passes_, pass)) emit(sample_row(space_, r.arch, r.stats, "ref"));

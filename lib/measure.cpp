@@ -112,9 +112,13 @@ std::vector<RefResult> QualityControl::measure_baselines(const std::vector<std::
 }
 
 void QualityControl::set_baseline(const std::string& arch, double latency_ms) {
-    for (auto& b : baselines_)
-        if (b.first == arch) return;  // the first measurement stays the baseline
-    baselines_.push_back({arch, latency_ms});
+    if (!has_baseline(arch)) baselines_.push_back({arch, latency_ms});  // the first measurement stays
+}
+
+bool QualityControl::has_baseline(const std::string& arch) const {
+    for (const auto& b : baselines_)
+        if (b.first == arch) return true;
+    return false;
 }
 
 std::vector<SampleResult> QualityControl::measure_samples(const std::vector<std::string>& archs) {

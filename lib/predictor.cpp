@@ -290,9 +290,7 @@ void write_file_atomic(const std::string& link_or_path, const std::string& bytes
     std::string path = link_or_path, named = "'" + link_or_path + "'";  // in messages: as the caller gave it
     struct stat st{};
     if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-        char* target = ::realpath(path.c_str(), nullptr);
-        if (target) path = target;  // a dangling link is replaced by the file
-        std::free(target);
+        path = detail::resolved_path(path);  // a dangling link is replaced by the file
         if (path != link_or_path) named += " (a link to '" + path + "')";
     }
     remove_stale_temporaries(path);

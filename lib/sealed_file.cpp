@@ -94,6 +94,13 @@ std::string read_appended_file(const std::string& path, const std::string& what)
     return text;
 }
 
+std::string resolved_path(const std::string& path) {
+    char* real = path.empty() ? nullptr : ::realpath(path.c_str(), nullptr);
+    std::string out = real ? real : path;
+    std::free(real);
+    return out;
+}
+
 void sync_parent_directory(const std::string& path) {
     const int dfd = ::open(parent_directory(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

@@ -26,6 +26,9 @@ std::string read_appended_file(const std::string& path, const std::string& what)
 // Throws esm::Error (Io) "cannot read WHAT 'PATH': it is a directory" when it is one (an
 // ifstream opens a directory and reads it as an empty file).
 void refuse_directory(const std::string& path, const std::string& what);
+// realpath(path): absolute, links resolved; `path` itself where that fails (it does not
+// exist, or is empty).
+std::string resolved_path(const std::string& path);
 // fsync of the directory holding `path`: a file just created (or renamed into place) is
 // then on disk by name too, not only its bytes. Best effort (some file systems refuse).
 void sync_parent_directory(const std::string& path);

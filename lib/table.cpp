@@ -7,9 +7,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "esm/common.hpp"
 #include "sealed_file.hpp"
@@ -149,12 +146,7 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
 }
 
 Table read_table(const std::string& path, bool allow_torn_tail, bool* torn_tail) {
-    detail::refuse_directory(path, "CSV file");
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(ErrorKind::Io, "cannot open '" + path + "': " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return parse_table(ss.str(), path, allow_torn_tail, torn_tail);
+    return parse_table(detail::read_whole_file(path, "CSV"), path, allow_torn_tail, torn_tail);
 }
 
 }  // namespace esm

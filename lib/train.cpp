@@ -11,17 +11,10 @@
 
 #include "esm/common.hpp"
 #include "esm/rng.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
-// The training file as an absolute path in a predictor's training line: esm-eval tells a
-// predictor scored on its own training file from any directory.
-static std::string source_path(const std::string& s) {
-    char* real = s.empty() ? nullptr : ::realpath(s.c_str(), nullptr);
-    std::string out = real ? real : s;
-    std::free(real);
-    return out;
-}
 
 std::vector<int> LatencyData::depths() const {
     std::vector<int> d;
@@ -208,7 +201,7 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
                  " schedule=" + (cfg.mlp.schedule == LrSchedule::Cosine ? "cosine" : "constant") +
                  " log_target=" + (cfg.mlp.log_target ? "1" : "0") + " linear_skip=" + (cfg.mlp.linear_skip ? "1" : "0") +
                  " relative_loss=" + (cfg.mlp.relative_loss ? "1" : "0") + " seed=" + std::to_string(cfg.mlp.seed) +
-                 " source=" + source_path(train.source);
+                 " source=" + detail::resolved_path(train.source);
     p.training = one_line(p.training);
     if (report) *report = std::move(rep);
     return p;
@@ -280,7 +273,7 @@ Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, d
     out.dataset_meta = train.meta;
     char line[160];
     std::snprintf(line, sizeof line, "calibrated: latency = %.9g * base + %.9g, n_train=%zu", a, b, train.size());
-    out.training = one_line(std::string(line) + " source=" + source_path(train.source) + " base: " + base.training);
+    out.training = one_line(std::string(line) + " source=" + detail::resolved_path(train.source) + " base: " + base.training);
     if (a_out) *a_out = a;
     if (b_out) *b_out = b;
     return out;
@@ -310,7 +303,7 @@ Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, 
                   "relative_loss=%d seed=%llu correction_ridge=%g epochs_run=%d best_epoch=%d",
                   train.size(), opt.lr, opt.min_steps, opt.epochs, opt.batch_size, opt.val_frac, opt.relative_loss ? 1 : 0,
                   static_cast<unsigned long long>(opt.seed), rep.skip_ridge, rep.epochs_run, rep.best_epoch + 1);
-    out.training = one_line(std::string(line) + " source=" + source_path(train.source) + " from: " + start.training);
+    out.training = one_line(std::string(line) + " source=" + detail::resolved_path(train.source) + " from: " + start.training);
     if (report) *report = std::move(rep);
     return out;
 }

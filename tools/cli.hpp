@@ -148,17 +148,15 @@ public:
         const std::string path = get(name), dir = esm::parent_directory(path);
         if (::access(dir.c_str(), W_OK) != 0)
             fail("cannot write " + name + " '" + path + "': directory '" + dir + "': " + std::strerror(errno));
-        struct stat st, in;
+        struct stat st;
         if (::stat(path.c_str(), &st) == 0) {
             if (S_ISDIR(st.st_mode)) fail("cannot write " + name + " '" + path + "': it is a directory");
             for (const std::string& i : inputs)
-                if (::stat(i.c_str(), &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino)
-                    fail(name + " '" + path + "' is the input '" + i + "': it would be overwritten");
+                if (same_file(i, path)) fail(name + " '" + path + "' is the input '" + i + "': it would be overwritten");
             // Measured data is never an output's to replace (a typo'd -o costs hours of device
             // time): a libesm dataset begins with its format line or, written before there was
             // one, has the dataset's columns as its first line after the '#' header.
-            std::string columns;
-            for (const auto& c : esm::dataset_columns()) columns += (columns.empty() ? "" : ",") + c;
+            const std::string columns = esm::dataset_column_row();
             std::ifstream f(path, std::ios::binary);
             std::string line;
             for (int n = 0; n < 1000 && std::getline(f, line); ++n) {
@@ -169,6 +167,13 @@ public:
             }
         }
         return path;
+    }
+
+    // Whether the two paths name one existing file (links and relative paths included).
+    static bool same_file(const std::string& a, const std::string& b) {
+        struct stat x{}, y{};
+        return !a.empty() && !b.empty() && ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 &&
+               x.st_dev == y.st_dev && x.st_ino == y.st_ino;
     }
 
     // A bound as a user writes it: 0.95, 1e+06, 65536 (not std::to_string's 0.950000).

@@ -1,7 +1,5 @@
 // esm-eval: accuracy of a predictor file on a latency CSV (SPEC §7 metrics, overall and
 // per depth bin), as a table and optionally JSON. Public API only.
-#include <sys/stat.h>
-
 #include <cstdio>
 
 #include "cli.hpp"
@@ -31,18 +29,13 @@ void warn_if_not_a_test(const esm::Predictor& p, const std::string& pred_path, c
             }
         return std::string();
     };
-    auto same_file = [](const std::string& a, const std::string& b) {
-        struct stat x{}, y{};
-        return !a.empty() && ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 && x.st_dev == y.st_dev &&
-               x.st_ino == y.st_ino;
-    };
     // " source=PATH" ends the training line, or comes before " base: " / " from: " (a
     // calibrated or fine-tuned predictor's base's own line).
     const size_t at = p.training.find(" source=");
     std::string source = at == std::string::npos ? "" : p.training.substr(at + 8);
     for (const char* next : {" base: ", " from: "}) source = source.substr(0, source.find(next));
     const std::string created = value(p.dataset_meta, "created");
-    if (same_file(source, d.source) || (!created.empty() && created == value(d.meta, "created")))
+    if (esm_cli::Args::same_file(source, d.source) || (!created.empty() && created == value(d.meta, "created")))
         std::fprintf(stderr, "warning: %s was trained on rows of this dataset: where they are among these, the figures "
                              "are not a test (esm-train holds out --test-frac, or give --test FILE)\n", pred_path.c_str());
     for (const char* key : {"device", "backend", "pool", "pool_target", "resolution", "batch"}) {

@@ -202,7 +202,6 @@ int eval(const esm_cli::Args& args) {
         esm::ExecutorOptions ex;
         ex.threads = t.threads;
         for (const auto& [k, v] : t.meta) {
-            char* end = nullptr;
             if (k == "backend") {
                 try {
                     ex.backend = esm::parse_backend(v);
@@ -210,8 +209,11 @@ int eval(const esm_cli::Args& args) {
                     args.fail(table_path + ": header: " + e.what());
                 }
             }
-            if (k == "seed" && ((ex.seed = std::strtoull(v.c_str(), &end, 10)), v.empty() || *end || v[0] == '-'))
-                args.fail(table_path + ": header: seed '" + v + "' is not a number");
+            if (k == "seed") {
+                char* end = nullptr;
+                ex.seed = std::strtoull(v.c_str(), &end, 10);
+                if (v.empty() || *end || v[0] == '-') args.fail(table_path + ": header: seed '" + v + "' is not a number");
+            }
         }
         const size_t n = t.profile(d.archs, esm::executor_segment_timer(ex, t.protocol), progress_printer());
         std::fprintf(stderr, "profiled %zu missing segments on demand (%s executor, %d threads)\n", n,

@@ -21,6 +21,7 @@ using DatasetMeta = std::vector<std::pair<std::string, std::string>>;
 
 // The columns, in file order.
 const std::vector<std::string>& dataset_columns();  // arch,depth,latency_ms,std_ms,runs,kind,timestamp
+std::string dataset_column_row();                   // the same joined by commas: the file's column row
 
 struct DatasetRow {
     std::string arch;  // canonical text

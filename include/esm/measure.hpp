@@ -97,8 +97,10 @@ public:
                                              const std::map<std::string, std::vector<LatencyStats>>& taken = {},
                                              const PassObserver& on_pass = nullptr);
     static constexpr size_t kBaselinePasses = 3;
-    // Resume: a reference's first measurement, read back from the dataset.
+    // Resume: a reference's first measurement, read back from the dataset (a reference that
+    // has a baseline keeps it).
     void set_baseline(const std::string& arch, double latency_ms);
+    bool has_baseline(const std::string& arch) const;
     const std::vector<std::pair<std::string, double>>& baselines() const { return baselines_; }
 
     // Measures the samples (outliers re-measured or dropped), then re-measures every
