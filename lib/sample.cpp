@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "esm/common.hpp"
@@ -155,59 +156,124 @@ Arch Sampler::balanced(int n_bins) {
     return in_bin(static_cast<int>(rng_.below(static_cast<uint64_t>(n_bins))), n_bins);
 }
 
-template <class Gen, class Emit>
-void Sampler::distinct_each(int n, const std::unordered_set<std::string>* exclude, Gen gen, Emit emit) {
+Sampler::Draw Sampler::draw_of(Strategy strategy, int n_bins) const {
+    if (strategy == Strategy::Balanced) space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins, even when none are drawn
+    Draw d;
+    d.strategy = strategy;
+    d.n_bins = strategy == Strategy::Balanced ? n_bins : 1;
+    return d;
+}
+
+Arch Sampler::draw(const Draw& d) {
+    if (d.bin >= 0) return in_bin(d.bin, d.n_bins);
+    return d.strategy == Strategy::Balanced ? balanced(d.n_bins) : random();
+}
+
+double Sampler::probability(const Draw& d, const Arch& a) const {
+    double per_block = 1;  // choices of one block (or of one unit, with per-unit choices)
+    for (const auto& c : space_.choices) per_block *= static_cast<double>(c.values.size());
+    double p = 1.0 / static_cast<double>(space_.resolutions.size());
+    for (size_t u = 0; u < a.units.size(); ++u)
+        p /= space_.per_unit_choices ? per_block : std::pow(per_block, static_cast<double>(a.units[u].size()));
+    if (d.bin < 0 && d.strategy == Strategy::Random) {  // each unit's depth uniform
+        for (const auto& u : space_.units) p /= u.max_depth - u.min_depth + 1;
+        return p;
+    }
+    // in_bin: a total with weight ways(total), then one of its ways(total) depth vectors.
+    const int bin = space_.bin_of(a.depth(), d.n_bins);
+    if (d.bin >= 0 && bin != d.bin) return 0;
+    double vectors = 0;
+    for (int t = space_.bin_lo(bin, d.n_bins); t <= space_.bin_hi(bin, d.n_bins); ++t) vectors += ways_[0][t];
+    return p / vectors / (d.bin >= 0 ? 1 : d.n_bins);
+}
+
+double Sampler::population(const Draw& d) const { return d.bin >= 0 ? bin_size(d.bin, d.n_bins) : bin_size(0, 1); }
+
+template <class Emit>
+void Sampler::distinct_each(int n, const std::unordered_set<std::string>* exclude, const Draw& d, Emit emit) {
     if (n < 0) throw Error(ErrorKind::InvalidArgument, "cannot sample a negative number of architectures");
+    const std::string where = d.bin >= 0 ? "bin " + std::to_string(d.bin) + " of " + std::to_string(d.n_bins) : "the space";
+    auto too_few = [&](int got, double available, bool net_of_excluded) {
+        char num[32];
+        std::snprintf(num, sizeof num, "%.0f", available);
+        return Error(ErrorKind::InvalidArgument, "could not draw " + std::to_string(n) +
+                                                     " distinct architectures (got " + std::to_string(got) + "); " +
+                                                     where + " holds " + num + (net_of_excluded ? " not excluded" : "") +
+                                                     (available < 1e15 ? "" : " (about)"));
+    };
+    const double size = population(d);
+    if (n > size) throw too_few(0, size, false);
     // The hashes of the texts drawn, not the texts: about 40 bytes an architecture in the set
     // instead of its text too (two that collide count as one, which only skips the second:
     // still n distinct).
     std::unordered_set<uint64_t> seen;
     seen.reserve(static_cast<size_t>(n));
-    // A generous bound on consecutive duplicates tells "space exhausted" from bad luck.
-    const int64_t max_misses = 10000 + 100 * static_cast<int64_t>(n);
+    // A long run of repeats is told apart from bad luck by what is left: the architectures
+    // of the population neither excluded nor drawn (too few: an error at once), and their
+    // probability in one draw (a run of 50 / that repeats has odds e^-50). The excluded
+    // ones are counted once, lazily: most calls never repeat that often.
+    double drawn_probability = 0;
+    bool counted = false;
+    double excluded = 0, excluded_probability = 0;
     int64_t misses = 0;
     std::string key;
     for (int got = 0; got < n;) {
-        Arch a = gen();
+        Arch a = draw(d);
         key = format_arch(space_, a);
         if ((exclude && exclude->count(key)) || !seen.insert(std::hash<std::string>{}(key)).second) {
-            if (++misses > max_misses)
-                throw Error(ErrorKind::InvalidArgument, "could not draw " + std::to_string(n) +
-                                                            " distinct architectures (got " + std::to_string(got) +
-                                                            "); the space or bin is too small");
+            if (++misses < 1000) continue;
+            if (!counted && exclude) {
+                for (const auto& text : *exclude) {
+                    Arch x;
+                    try {
+                        x = parse_arch(space_, text);
+                    } catch (const Error&) {
+                        continue;  // not of this space: not in the population
+                    }
+                    if (d.bin >= 0 && space_.bin_of(x.depth(), d.n_bins) != d.bin) continue;
+                    ++excluded;
+                    excluded_probability += probability(d, x);
+                }
+            }
+            counted = true;
+            const double left = size - excluded - got;
+            if (left < n - got) throw too_few(got, size - excluded, exclude != nullptr);
+            const double p_left = 1 - excluded_probability - drawn_probability;
+            if (p_left <= 0 || static_cast<double>(misses) > 50 / p_left)
+                throw Error(ErrorKind::Internal, "could not draw " + std::to_string(n) + " distinct architectures (got " +
+                                                     std::to_string(got) + ") in " + std::to_string(misses) +
+                                                     " draws; " + where + " should hold more");
             continue;
         }
         misses = 0;
         ++got;
+        drawn_probability += probability(d, a);
         emit(std::move(a), key);
     }
 }
 
-template <class Gen>
-std::vector<Arch> Sampler::distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen) {
+std::vector<Arch> Sampler::distinct(int n, const std::unordered_set<std::string>* exclude, const Draw& d) {
     std::vector<Arch> out;
     out.reserve(static_cast<size_t>(std::max(n, 0)));
-    distinct_each(n, exclude, gen, [&](Arch&& a, const std::string&) { out.push_back(std::move(a)); });
+    distinct_each(n, exclude, d, [&](Arch&& a, const std::string&) { out.push_back(std::move(a)); });
     return out;
-}
-
-std::function<Arch()> Sampler::draw_one(Strategy strategy, int n_bins) {
-    if (strategy != Strategy::Balanced) return [this] { return random(); };
-    space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins, even when none are drawn
-    return [this, n_bins] { return balanced(n_bins); };
 }
 
 void Sampler::sample_each(Strategy strategy, int n, int n_bins,
                           const std::function<void(const Arch&, const std::string&)>& each) {
-    distinct_each(n, nullptr, draw_one(strategy, n_bins), [&](Arch&& a, const std::string& text) { each(a, text); });
+    distinct_each(n, nullptr, draw_of(strategy, n_bins), [&](Arch&& a, const std::string& text) { each(a, text); });
 }
 
 std::vector<Arch> Sampler::sample(Strategy strategy, int n, int n_bins, const std::unordered_set<std::string>* exclude) {
-    return distinct(n, exclude, draw_one(strategy, n_bins));
+    return distinct(n, exclude, draw_of(strategy, n_bins));
 }
 
 std::vector<Arch> Sampler::sample_bin(int bin, int n_bins, int n, const std::unordered_set<std::string>* exclude) {
-    return distinct(n, exclude, [&] { return in_bin(bin, n_bins); });
+    space_.bin_lo(bin, n_bins);  // validates bin and n_bins
+    Draw d;
+    d.bin = bin;
+    d.n_bins = n_bins;
+    return distinct(n, exclude, d);
 }
 
 double Sampler::bin_size(int bin, int n_bins) const {

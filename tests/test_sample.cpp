@@ -65,6 +65,51 @@ TEST(Sample, ExhaustedSpaceIsAnErrorNotAHang) {
     Sampler sm(s, 1);
     EXPECT_EQ(sm.sample(Strategy::Random, 4, 1).size(), 4u);  // the whole space: 2 depths x 2 kernels
     EXPECT_THROW(sm.sample(Strategy::Random, 5, 1), Error);
+    // A request beyond the space's size fails before any draw (it once drew until 10,000 +
+    // 100 n repeats in a row: hours for esm-sample -n 100000000 on a small space).
+    try {
+        sm.sample_each(Strategy::Random, 100000000, 1, [](const Arch&, const std::string&) {
+            ADD_FAILURE() << "drew from a space too small for the request";
+        });
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("could not draw 100000000 distinct architectures (got 0); the space holds 4"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+// The last few architectures of a bin not excluded are found however long the run of
+// repeats before them (the old bound of 10,000 + 100 n repeats in a row failed about one
+// seed in four here), and asking for one more than is left fails with the count.
+TEST(Sample, NearlyExhaustedBinGivesWhatIsLeft) {
+    Space s = preset("resnet");
+    const char* k[] = {"k3", "k5", "k7"};
+    const char* e[] = {"e50", "e67", "e100"};
+    std::vector<std::string> bin0;  // depth 4, bin 0 of 25: one block per unit, 9^4 archs
+    for (int i = 0; i < 6561; ++i) {
+        std::string t = "resnet:";
+        for (int u = 0, r = i; u < 4; ++u, r /= 9) t += std::string(u ? "/" : "") + k[r % 9 / 3] + e[r % 3];
+        bin0.push_back(t);
+    }
+    for (uint64_t seed = 1; seed <= 8; ++seed) {
+        std::unordered_set<std::string> exclude(bin0.begin(), bin0.end());
+        std::set<std::string> left;
+        for (size_t i = seed; left.size() < 10; i += 601) {
+            left.insert(bin0[i % bin0.size()]);
+            exclude.erase(bin0[i % bin0.size()]);
+        }
+        Sampler sm(s, seed);
+        std::set<std::string> got;
+        for (const Arch& a : sm.sample_bin(0, 25, 10, &exclude)) got.insert(format_arch(s, a));
+        EXPECT_EQ(got, left) << "seed " << seed;
+        try {
+            sm.sample_bin(0, 25, 11, &exclude);
+            ADD_FAILURE() << "drew 11 where 10 are left";
+        } catch (const Error& err) {
+            EXPECT_NE(std::string(err.what()).find("bin 0 of 25 holds 10 not excluded"), std::string::npos) << err.what();
+        }
+    }
 }
 
 TEST(Sample, DepthVectorCountsMatchBruteForce) {

@@ -71,15 +71,26 @@ public:
     Rng& rng() { return rng_; }
 
 private:
+    // What a run of draws draws from: the whole space by `strategy`, or one bin (in_bin).
+    struct Draw {
+        Strategy strategy = Strategy::Random;
+        int bin = -1;  // >= 0: in_bin(bin, n_bins)
+        int n_bins = 1;
+    };
     void fill_choices(Arch& a);
-    // One draw of `strategy` (random, or balanced over n_bins, validated here).
-    std::function<Arch()> draw_one(Strategy strategy, int n_bins);
+    // A draw of `strategy` (random, or balanced over n_bins, validated here).
+    Draw draw_of(Strategy strategy, int n_bins) const;
+    Arch draw(const Draw& d);
+    // The probability that one draw gives `a` (0 outside a bin's draw), and the number of
+    // architectures a draw can give: how the distinct-draw loop tells a population used up
+    // from a run of bad luck.
+    double probability(const Draw& d, const Arch& a) const;
+    double population(const Draw& d) const;
     BlockChoice random_block();
     std::vector<int> depth_vector_with_total(int total);
-    template <class Gen>
-    std::vector<Arch> distinct(int n, const std::unordered_set<std::string>* exclude, Gen gen);
-    template <class Gen, class Emit>
-    void distinct_each(int n, const std::unordered_set<std::string>* exclude, Gen gen, Emit emit);
+    std::vector<Arch> distinct(int n, const std::unordered_set<std::string>* exclude, const Draw& d);
+    template <class Emit>
+    void distinct_each(int n, const std::unordered_set<std::string>* exclude, const Draw& d, Emit emit);
 
     Space space_;
     Rng rng_;
