@@ -9,6 +9,7 @@
 
 #include "esm/arch.hpp"
 #include "esm/common.hpp"
+#include "esm/plan.hpp"
 
 namespace esm {
 
@@ -286,6 +287,30 @@ void Space::validate() const {
         if (i && resolutions[i] <= resolutions[i - 1]) bad(*this, "resolutions must be strictly increasing");
     }
     if (default_batch < 1) bad(*this, "batch must be >= 1");
+    // The smallest resolution must carry the network to its head: pooling floors (DenseNet's
+    // transitions halve the map), so a small input leaves a 0x0 feature map in every
+    // architecture. Feature-map sizes grow with the input, so a binary search finds the
+    // smallest input that fits.
+    Arch smallest;
+    for (const auto& u : units) smallest.units.emplace_back(static_cast<size_t>(u.min_depth), BlockChoice{});
+    smallest.res = resolutions.front();
+    const auto fits = [&](int r) {
+        try {
+            build_plan(*this, smallest, 1, r);
+            return true;
+        } catch (const Error&) {
+            return false;
+        }
+    };
+    if (!fits(resolutions.front())) {
+        int lo = resolutions.front(), hi = 4097;  // fits(hi) taken as true
+        while (hi - lo > 1) {
+            const int mid = lo + (hi - lo) / 2;
+            (fits(mid) ? hi : lo) = mid;
+        }
+        bad(*this, "resolution " + std::to_string(resolutions.front()) + " leaves a 0x0 feature map before the head" +
+                       (hi <= 4096 ? " (the smallest resolution that fits is " + std::to_string(hi) + ")" : ""));
+    }
 }
 
 bool operator==(const Space& a, const Space& b) {

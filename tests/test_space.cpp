@@ -150,6 +150,11 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
          "line 6: 'stride' does not apply to family densenet"},
         {"name = a\nfamily = mobilenetv3\nunits = 1\nbottleneck = 24\n", "line 4: 'bottleneck' does not apply to family mobilenetv3"},
         {head + "growth = 8\n" + tail, "line 6: 'growth' does not apply to family resnet (densenet only)"},
+        // Four transitions halve the map with floors: at 32 (the smaller of an elastic list)
+        // no architecture reaches its head. Hand count: 32 -> stem /2 16 -> pool 8 -> 4 2 1 0;
+        // 61 -> 31 -> 16 -> 8 4 2 1, 60 -> 30 -> 15 -> 7 3 1 0.
+        {"name = a\nfamily = densenet\nunits = 5\ndepth = 1\nchoice k = 1\nresolution = 32 64\n",
+         "resolution 32 leaves a 0x0 feature map before the head (the smallest resolution that fits is 61)"},
     };
     for (const auto& c : cases) {
         try {

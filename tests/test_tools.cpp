@@ -72,7 +72,9 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-sample", "--space resnet -n x", 2, "option '-n' expects an integer"},
         {"esm-info", "resnet:k3e50/k3e50", 1, "column 19"},
         {"esm-info", "k3e50", 2, "no space"},
-        {"esm-info", "'densenet:d1k1/d1k1/d1k1/d1k1/d1k1' --res 32", 1, "resolution 32 too small"},
+        {"esm-info", "'densenet:d1k1/d1k1/d1k1/d1k1/d1k1' --res 32", 2,
+         "--res: space 'densenet': resolution 32 leaves a 0x0 feature map before the head (the smallest resolution that fits is 61)"},
+        {"esm-measure", "--space densenet --res 60 -o small.csv", 2, "(the smallest resolution that fits is 61)"},
         // The measurement-protocol options, shared by esm-measure and esm-build.
         {"esm-measure", "--space resnet -o x.csv --trim 0.5", 2, "'--trim' expects a number in 0..0.49"},
         {"esm-build", "--space resnet -o d --outlier-retries -1", 2, "'--outlier-retries' expects an integer in 0..1000"},
@@ -83,7 +85,11 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o d --device tpu", 2, "option '--device': "},
         {"esm-build", "--space resnet -o d --target lat", 2, "--target goes with --pool (replay)"},
         {"esm-measure", "--space ofa-mbv3 --res 64 -o elastic.csv", 2,
-         "--res: space 'ofa-mbv3' has an elastic resolution; each architecture is measured at its own (@R)"},
+         "--res: space 'ofa-mbv3' has an elastic resolution; each architecture runs at its own (@R)"},
+        {"esm-info", "'ofa-mbv3:k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3@160' --res 128", 2,
+         "--res: space 'ofa-mbv3' has an elastic resolution; each architecture runs at its own (@R)"},
+        {"esm-run", "'ofa-mbv3:k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3@160' --res 128", 2,
+         "--res: space 'ofa-mbv3' has an elastic resolution"},
         {"esm-build", "--space resnet -o d --runner 'echo 1' --res 64", 2, "--res sets the executor's measurement; with --runner"},
         {"esm-build", "--space resnet -o d --pool p.csv --target t --refs 0", 2, "--refs does not apply to a replay (--pool)"},
     };

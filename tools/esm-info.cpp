@@ -3,13 +3,14 @@
 #include <cstdio>
 
 #include "cli.hpp"
+#include "protocol_cli.hpp"
 #include "esm/plan.hpp"
 
 static const char* kUsage =
     "usage: esm-info ARCH [--space S] [--res R] [--batch B] [--bins K]\n"
     "Show an architecture's depth, depth bin, params, MACs and its plan (one op per line).\n"
     "  --space S   preset or description file (default: the preset named by ARCH's prefix)\n"
-    "  --res R     input resolution (default: the architecture's)\n"
+    "  --res R     input resolution (default: the space's; refused on an elastic space)\n"
     "  --batch B   batch size (default: the space's, 1)\n"
     "  --bins K    depth bins (default 5)\n";
 
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
         const int span = s.max_depth() - s.min_depth() + 1;
         const int bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
         const int batch = static_cast<int>(args.get_int("--batch", s.default_batch, 1, 4096));
-        const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+        const int res = esm_cli::measured_resolution(args, s);
         esm::Plan p = esm::build_plan(s, a, batch, res);
         std::printf("arch        %s\n", esm::format_arch(s, a).c_str());
         std::printf("depth       %d (bin %d of %d)\n", a.depth(), s.bin_of(a.depth(), bins), bins);

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "cli.hpp"
+#include "protocol_cli.hpp"
 #include "esm/common.hpp"
 #include "esm/executor.hpp"
 #include "esm/plan.hpp"
@@ -17,7 +18,7 @@ static const char* kUsage =
     "usage: esm-run ARCH [--space S] [--res R] [--batch B] [--threads T] [--seed X] [--runs N] [--dump-dir D]\n"
     "Run one forward pass of ARCH on the CPU executor; print the output checksum and the time.\n"
     "  --space S     preset or description file (default: the preset named by ARCH's prefix)\n"
-    "  --res R       input resolution (default: the architecture's)\n"
+    "  --res R       input resolution (default: the space's; refused on an elastic space)\n"
     "  --batch B     batch size (default: the space's, 1)\n"
     "  --threads T   threads (default 1)\n"
     "  --seed X      seed of weights and input (default 1)\n"
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
         esm::Space s = esm::load_space(space_name);
         esm::Arch a = esm::parse_arch(s, text);
         const int batch = static_cast<int>(args.get_int("--batch", s.default_batch, 1, 4096));
-        const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
+        const int res = esm_cli::measured_resolution(args, s);
         const int runs = static_cast<int>(args.get_int("--runs", 1, 1, 1000000));
         esm::ExecutorOptions o;
         o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));

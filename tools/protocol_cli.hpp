@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "esm/common.hpp"
 #include "esm/measure.hpp"
 #include "esm/space.hpp"
 
@@ -32,12 +33,22 @@ inline std::vector<Option> with_protocol_options(std::vector<Option> options) {
 }
 
 // The executor's input resolution (--res; 0 = the space's): a usage error on an elastic
-// space, whose architectures are each measured at their own @R (esm::executor_measurer).
+// space, whose architectures each run at their own @R (esm::executor_measurer); esm-info
+// and esm-run would print an @R the figures were not computed at.
 inline int measured_resolution(const Args& args, const esm::Space& space) {
     const int res = static_cast<int>(args.get_int("--res", 0, 8, 4096));
     if (res && space.elastic_resolution())
-        args.usage_error("--res: space '" + space.name + "' has an elastic resolution; each architecture is measured "
-                         "at its own (@R)");
+        args.usage_error("--res: space '" + space.name + "' has an elastic resolution; each architecture runs at "
+                         "its own (@R)");
+    if (res) {  // one that leaves no feature map is refused here, not at the first architecture
+        esm::Space at = space;
+        at.resolutions = {res};
+        try {
+            at.validate();
+        } catch (const esm::Error& e) {
+            args.usage_error(std::string("--res: ") + e.what());
+        }
+    }
     return res;
 }
 
