@@ -1,6 +1,8 @@
 // CUDA convolution through cuDNN (depthwise too: groups = channels), with explicit-stride
 // descriptors so DenseNet layers read a channel prefix and write a channel slice, and a
 // per-device algorithm cache keyed by the full problem. Not the bias/activation (activation.cu).
+#include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -94,6 +96,8 @@ void CudnnConv::setup(cudnnHandle_t h, int device, const Op& op, const DevView& 
     p.k_out = out.c, p.kh = p.kw = op.k, p.stride = op.stride, p.pad = op.pad, p.groups = op.groups;
     p.out_h = out.h, p.out_w = out.w, p.out_n_stride = out.batch_stride, p.out_c_stride = out_plane;
     p.math = tf32 ? "tf32" : "fma";
+    for (const void* ptr : {static_cast<const void*>(in.data), static_cast<const void*>(out.data), static_cast<const void*>(w)})
+        while (p.align > 1 && reinterpret_cast<uintptr_t>(ptr) % static_cast<uintptr_t>(p.align)) p.align /= 2;
     const std::string key = conv_problem_key(p);
     {
         std::lock_guard<std::mutex> lock(g_cache_mutex);
@@ -125,15 +129,21 @@ void CudnnConv::setup(cudnnHandle_t h, int device, const Op& op, const DevView& 
             chosen = true;
         }
     }
-    if (!chosen) {  // heuristics only (e.g. Find failed for lack of memory)
+    // Heuristics only when Find itself failed (e.g. for lack of memory): an algorithm Find ran
+    // and saw fail is not taken on a prediction, the problem is Unsupported (the caller then
+    // stages the slice in a packed buffer).
+    if (!chosen && st != CUDNN_STATUS_SUCCESS) {
         check(cudnnGetConvolutionForwardAlgorithm_v7(h, x_, f_, c_, y_, kMaxAlgos, &found, perf),
               "cudnnGetConvolutionForwardAlgorithm_v7", op);
         for (int i = 0; i < found && !chosen; ++i) {
             if (perf[i].status != CUDNN_STATUS_SUCCESS || (!tf32 && tensor_core(perf[i].mathType))) continue;
+            // The workspace under this entry's math type (perf[i].memory), or the descriptor's
+            // current one, whichever is larger.
             size_t ws = 0;
-            if (cudnnGetConvolutionForwardWorkspaceSize(h, x_, f_, c_, y_, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS ||
-                ws > find_ws)
+            if (cudnnGetConvolutionForwardWorkspaceSize(h, x_, f_, c_, y_, perf[i].algo, &ws) != CUDNN_STATUS_SUCCESS)
                 continue;
+            ws = std::max(ws, perf[i].memory);
+            if (ws > find_ws) continue;
             algo_ = ConvAlgo{perf[i].algo, tf32 ? perf[i].mathType : CUDNN_FMA_MATH, ws, "heuristic"};
             chosen = true;
         }
@@ -142,7 +152,8 @@ void CudnnConv::setup(cudnnHandle_t h, int device, const Op& op, const DevView& 
         throw Error(
             ErrorKind::Unsupported,
             op.name + ": cuDNN offers no forward algorithm for " + key +
-                (st == CUDNN_STATUS_SUCCESS ? std::string() : std::string(" (Find: ") + cudnnGetErrorString(st) + ")"));
+                (st == CUDNN_STATUS_SUCCESS ? std::string(" (Find ran every one; none succeeded)")
+                                            : std::string(" (Find: ") + cudnnGetErrorString(st) + ")"));
     check(cudnnSetConvolutionMathType(c_, algo_.math), "cudnnSetConvolutionMathType", op);
     std::lock_guard<std::mutex> lock(g_cache_mutex);
     g_cache[device][key] = algo_;

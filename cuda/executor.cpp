@@ -75,9 +75,25 @@ struct PinnedMem {
     }
 };
 
+// Makes a device current for a scope and the caller's device current again after it: a
+// program working on another GPU keeps its own current device across libesm's calls.
+struct DeviceScope {
+    int caller = -1;
+    explicit DeviceScope(int device) {
+        if (cudaGetDevice(&caller) != cudaSuccess) caller = -1;
+        cudaSetDevice(device);
+    }
+    DeviceScope(const DeviceScope&) = delete;
+    DeviceScope& operator=(const DeviceScope&) = delete;
+    ~DeviceScope() {
+        if (caller >= 0) cudaSetDevice(caller);
+    }
+};
+
 // The stream, events and library handles; destroyed last (and also when create throws).
 struct Handles {
     int device = 0;
+    int caller = -1;  // the device to make current again once everything is freed (>= 0)
     cudaStream_t stream = nullptr;
     cudaEvent_t start = nullptr, stop = nullptr;
     cudnnHandle_t cudnn = nullptr;
@@ -93,6 +109,7 @@ struct Handles {
         if (start) cudaEventDestroy(start);
         if (stop) cudaEventDestroy(stop);
         if (stream) cudaStreamDestroy(stream);
+        if (caller >= 0) cudaSetDevice(caller);
     }
 };
 
@@ -134,6 +151,9 @@ class CudaExecutor final : public Executor {
 public:
     CudaExecutor(const Plan& plan, const Weights& weights, const ExecutorOptions& o)
         : plan_(plan), device_(o.device), tf32_(o.tf32) {
+        // The caller's device is made current again when create returns, and by h_, freed
+        // last, when it throws.
+        if (cudaGetDevice(&h_.caller) != cudaSuccess) h_.caller = -1;
         check(cudaSetDevice(device_), "cudaSetDevice(" + std::to_string(device_) + ")");
         h_.device = device_;
         check(cudaStreamCreateWithFlags(&h_.stream, cudaStreamNonBlocking), "cudaStreamCreate");
@@ -187,9 +207,12 @@ public:
         if (arena_.bytes) check(cudaMemsetAsync(arena_.p, 0xFF, arena_.bytes, stream_), "cudaMemsetAsync(arena)");
         check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (create)");
         if (!error_.empty()) throw Error(ErrorKind::Internal, "CUDA executor: " + error_);
+        if (h_.caller >= 0) cudaSetDevice(h_.caller);
+        h_.caller = -1;
     }
 
     ~CudaExecutor() override {
+        if (cudaGetDevice(&h_.caller) != cudaSuccess) h_.caller = -1;  // made current again by h_, last
         cudaSetDevice(device_);
         cudaStreamSynchronize(stream_);  // then members free memory, h_ goes last
     }
@@ -197,7 +220,7 @@ public:
     // Enqueues the input upload (pinned host -> device) and the forward pass; does not wait.
     void run() override {
         if (!error_.empty()) return;
-        cudaSetDevice(device_);
+        const DeviceScope scope(device_);
         upload_input();
         forward();
     }
@@ -206,7 +229,7 @@ public:
     double timed_run_ms() override {
         constexpr double nan = std::numeric_limits<double>::quiet_NaN();
         if (!error_.empty()) return nan;
-        cudaSetDevice(device_);
+        const DeviceScope scope(device_);
         upload_input();
         note(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
         note(cudaEventRecord(start_, stream_), "cudaEventRecord");
@@ -218,16 +241,20 @@ public:
         return error_.empty() ? double(ms) : nan;
     }
 
+    // As the CPU's: plan.input's channels of its buffer (a segment plan may read a prefix of
+    // a wider one); the whole buffer is uploaded.
     TensorView input() override {
         const BufferInfo& ib = plan_.buffers[plan_.input.buf];
-        return make_view(input_host_.p, plan_.batch, ib.c, ib.h, ib.w);
+        const Value& v = plan_.input;
+        const int64_t plane = int64_t(ib.h) * ib.w;
+        return TensorView{input_host_.p + v.c_off * plane, plan_.batch, v.c, v.h, v.w, ib.c * plane};
     }
 
     // The explicit device -> host copy of the output, then a stream synchronisation.
     // Throws esm::Error with the sticky error when a run failed.
     TensorView output() override {
         if (error_.empty()) {
-            cudaSetDevice(device_);
+            const DeviceScope scope(device_);
             const DevView y = view(plan_.output);
             const size_t row = size_t(y.c) * y.h * y.w * sizeof(float);
             note(cudaMemcpy2DAsync(output_host_.p, row, y.data, size_t(y.batch_stride) * sizeof(float), row,
@@ -254,7 +281,9 @@ public:
 
 private:
     void note(cudaError_t e, const char* call) {
-        if (e != cudaSuccess && error_.empty()) error_ = std::string(call) + " failed: " + cudaGetErrorString(e);
+        if (e == cudaSuccess) return;
+        cudaGetLastError();  // clear a non-sticky error: a later launch check must not see it
+        if (error_.empty()) error_ = std::string(call) + " failed: " + cudaGetErrorString(e);
     }
     void note_op(bool ok, const Op& op, const char* call, const char* why) {
         if (!ok && error_.empty()) error_ = op.name + ": " + call + " failed: " + why;

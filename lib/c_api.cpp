@@ -484,7 +484,9 @@ void esm_executor_free(esm_executor_t executor) { delete executor; }
 esm_status esm_executor_run(esm_executor_t executor) {
     ESM_NEED(executor);
     return guard(__func__, [&] {
-        executor->ex->run();
+        executor->ex->run();  // never throws; a backend records its error instead
+        const std::string error = executor->ex->last_error();
+        if (!error.empty()) throw esm::Error(esm::ErrorKind::Internal, "the forward pass failed: " + error);
         return ESM_OK;
     });
 }

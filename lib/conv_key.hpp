@@ -16,6 +16,10 @@ struct ConvProblem {
     int64_t out_n_stride = 0, out_c_stride = 0;
     std::string dtype = "f32";  // data, filter and compute type
     std::string math = "fma";   // "fma" (TF32 off) | "tf32"
+    // The smallest alignment of the input, output and filter addresses in bytes, capped at
+    // 256: DenseNet's layers write one unit's buffer at other channel offsets, and cuDNN's
+    // kernels may need an alignment that Find saw on one of them only.
+    int align = 256;
 };
 
 // One line naming every field: equal keys <=> equal problems.

@@ -44,13 +44,21 @@ LatencyStats trimmed_stats(std::vector<double> t, double trim) {
 LatencyStats measure_latency(const ForwardTimer& forward, const MeasureProtocol& p) {
     for (int i = 0; i < p.warmup; ++i) forward();
     std::vector<double> t(static_cast<size_t>(p.runs));
-    for (auto& x : t) x = forward();
+    for (auto& x : t)
+        if (!((x = forward()) >= 0) || !std::isfinite(x))  // a NaN would break the sort's ordering
+            throw Error(ErrorKind::Internal, "a timed run returned " + std::to_string(x) + " ms");
     return trimmed_stats(std::move(t), p.trim);
 }
 
 ForwardTimer executor_timer(Executor& ex) {
-    // The backend's own timing: a steady clock on the CPU, CUDA events on a GPU.
-    return [&ex] { return ex.timed_run_ms(); };
+    // The backend's own timing: a steady clock on the CPU, CUDA events on a GPU. A backend
+    // error (NaN, with the reason in last_error()) ends the measurement with that reason.
+    return [&ex] {
+        const double ms = ex.timed_run_ms();
+        if (!std::isfinite(ms) && !ex.last_error().empty())
+            throw Error(ErrorKind::Internal, "the forward pass failed: " + ex.last_error());
+        return ms;
+    };
 }
 
 ArchMeasurer executor_measurer(const Space& space, int batch, int res, const ExecutorOptions& options,
@@ -60,7 +68,12 @@ ArchMeasurer executor_measurer(const Space& space, int batch, int res, const Exe
                                                 "architecture is measured at its own (@R); a resolution (--res " +
                                                     std::to_string(res) + ") applies to fixed-resolution spaces");
     return [space, batch, res, options, p](const std::string& text) {
-        const Plan plan = build_plan(space, parse_arch(space, text), batch, res);
+        Plan plan;
+        try {
+            plan = build_plan(space, parse_arch(space, text), batch, res);
+        } catch (const Error& e) {  // in a list of thousands, name the one that failed
+            throw Error(e.kind(), "architecture '" + text + "': " + e.what());
+        }
         auto ex = Executor::create(plan, options);
         const std::vector<float> x = make_input(plan, options.seed);
         std::copy(x.begin(), x.end(), ex->input().data);

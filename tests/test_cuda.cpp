@@ -146,6 +146,7 @@ TEST(ConvKey, EveryFieldChangesTheKey) {
         [](ConvProblem& p) { p.out_c_stride = 9; },
         [](ConvProblem& p) { p.dtype = "f16"; },
         [](ConvProblem& p) { p.math = "tf32"; },
+        [](ConvProblem& p) { p.align = 16; },
     };
     std::set<std::string> keys = {conv_problem_key(base)};
     for (size_t i = 0; i < change.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "esm/common.hpp"
+#include "esm/executor.hpp"
 #include "esm/measure.hpp"
 
 using namespace esm;
@@ -41,6 +42,38 @@ TEST(Measure, WarmupRunsAreNotTimed) {
     EXPECT_EQ(calls, 13);
     EXPECT_LT(s.latency_ms, 1.1);
     EXPECT_EQ(s.runs, 6);
+}
+
+// A backend that records an error returns NaN from its timed run (the CUDA executor): the
+// measurement ends with the backend's reason, not with a NaN in the sorted timings (undefined
+// behaviour for std::sort) and a NaN latency passed on as a result.
+TEST(Measure, FailedTimedRunIsAnErrorWithTheBackendsReason) {
+    struct Failing : Executor {
+        int runs = 0;
+        void run() override {}
+        TensorView input() override { return {}; }
+        TensorView output() override { return {}; }
+        size_t activation_bytes() const override { return 0; }
+        size_t unshared_activation_bytes() const override { return 0; }
+        size_t weight_bytes() const override { return 0; }
+        Backend backend() const override { return Backend::Cuda; }
+        int threads() const override { return 1; }
+        double timed_run_ms() override { return ++runs < 5 ? 1.0 : std::nan(""); }
+        std::string last_error() const override { return runs < 5 ? "" : "conv1: cudnnConvolutionForward failed"; }
+    } ex;
+    MeasureProtocol p;
+    p.warmup = 2;
+    p.runs = 10;
+    try {
+        measure_latency(executor_timer(ex), p);
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "the forward pass failed: conv1: cudnnConvolutionForward failed");
+    }
+    int calls = 0;  // any timer: a NaN or a negative time is an error too
+    EXPECT_THROW(measure_latency([&] { return ++calls == 7 ? -1.0 : 1.0; }, p), Error);
+    calls = 0;
+    EXPECT_THROW(measure_latency([&] { return ++calls == 7 ? std::nan("") : 1.0; }, p), Error);
 }
 
 namespace {
