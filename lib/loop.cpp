@@ -14,6 +14,7 @@
 #include <ctime>
 #include <fstream>
 #include <exception>
+#include <algorithm>
 #include <map>
 #include <numeric>
 #include <sstream>
@@ -542,7 +543,12 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
     write_file_atomic(res.report_path, j.str());
 
     const bool corrected = !res.iterations.empty() && res.iterations.back().drift.hi > res.iterations.back().drift.lo;
-    write_file_atomic(res.plot_paths[0], svg_scatter(space_.name + ": predicted vs measured (test set)",
+    // The titles name what was measured: the device, the replayed column or the runner.
+    std::string on = space_.name;
+    for (const auto& [key, value] : data_->meta())
+        if (key == "device" || key == "pool_target" || key == "runner") on += (key == "runner" ? " via " : " on ") + value;
+    if (on.size() > 90) on = on.substr(0, 87) + "...";
+    write_file_atomic(res.plot_paths[0], svg_scatter(on + ": predicted vs measured (test set)",
                                                      corrected ? "measured latency (ms, drift-corrected)" : "measured latency (ms)",
                                                      "predicted latency (ms)", y, yhat));
     std::vector<Series> bins(static_cast<size_t>(opt_.n_bins)), curve(2);
@@ -560,9 +566,11 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
         curve[1].x.push_back(it.train_samples);
         curve[1].y.push_back(it.metrics.worst_bin_accuracy());
     }
-    write_file_atomic(res.plot_paths[1], svg_lines(space_.name + ": accuracy per bin", "iteration", "accuracy (%)", bins, opt_.acc_th));
-    write_file_atomic(res.plot_paths[2], svg_lines(space_.name + ": accuracy vs training samples", "training samples",
-                                                   "accuracy (%)", curve, opt_.acc_th));
+    const std::string threshold = "Acc_TH " + fmt(opt_.acc_th) + " %";
+    write_file_atomic(res.plot_paths[1],
+                      svg_lines(on + ": accuracy per bin", "iteration", "accuracy (%)", bins, opt_.acc_th, threshold));
+    write_file_atomic(res.plot_paths[2], svg_lines(on + ": accuracy vs training samples", "training samples",
+                                                   "accuracy (%)", curve, opt_.acc_th, threshold));
 }
 
 LoopResult Loop::run() {
@@ -614,8 +622,10 @@ LoopResult Loop::run() {
         rep = train_and_evaluate(it, &pred);
         rep.measure_seconds = measure_s;
         pred->save(res.predictor_path);
-        // Stop or extend.
-        const int planned = static_cast<int>(plans_.size());
+        // Stop or extend. The budget counts the samples planned up to this iteration: a resumed
+        // run's plans.csv holds later iterations too, which replay as planned.
+        const int planned = static_cast<int>(
+            std::count_if(plans_.begin(), plans_.end(), [&](const Planned& p) { return p.iteration <= it; }));
         std::exception_ptr plan_error;
         bool planned_before = false;  // the next iteration was planned by an earlier run
         if (rep.passed) {

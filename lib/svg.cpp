@@ -12,8 +12,12 @@ namespace esm {
 
 namespace {
 
-constexpr double kW = 640, kH = 480, kL = 70, kR = 20, kT = 40, kB = 55;
-const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+constexpr double kW = 720, kH = 480, kL = 70, kT = 40, kB = 55;
+constexpr double kR = 20, kRLegend = 170;  // right margin: bare, or holding a legend
+// Ten colours, then the same ten dashed three ways: 40 series told apart (--bins up to 40).
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+const char* kDashes[] = {"", "6 3", "2 2", "8 3 2 3"};
 
 std::string esc(const std::string& s) {
     std::string o;
@@ -35,14 +39,17 @@ std::string num(double v) {
 
 struct Frame {
     double x0, x1, y0, y1;
-    double px(double x) const { return kL + (x - x0) / (x1 - x0) * (kW - kL - kR); }
+    double right = kR;  // the right margin
+    double px(double x) const { return kL + (x - x0) / (x1 - x0) * (kW - kL - right); }
     double py(double y) const { return kH - kB - (y - y0) / (y1 - y0) * (kH - kT - kB); }
 };
 
-void pad_range(double& lo, double& hi) {
+// A range with a margin; one value alone gets a width around it (half a step on an axis of
+// whole numbers, where a single iteration 0 must not show a tick at -1).
+void pad_range(double& lo, double& hi, bool whole = false) {
     if (!std::isfinite(lo) || !std::isfinite(hi)) lo = 0, hi = 1;
     if (hi <= lo) {
-        const double d = std::fabs(lo) > 0 ? std::fabs(lo) * 0.05 : 1;
+        const double d = whole ? 0.5 : std::fabs(lo) > 0 ? std::fabs(lo) * 0.05 : 1;
         lo -= d, hi += d;
     }
     const double m = (hi - lo) * 0.05;
@@ -72,14 +79,26 @@ void axes(std::ostringstream& o, const Frame& f, const std::string& title, const
       << "<text x=\"" << kW / 2 << "\" y=\"" << kH - 12 << "\" text-anchor=\"middle\">" << esc(xl) << "</text>\n"
       << "<text x=\"16\" y=\"" << kH / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << kH / 2 << ")\">"
       << esc(yl) << "</text>\n"
-      << "<rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - kR << "\" height=\"" << kH - kT - kB
-      << "\" fill=\"none\" stroke=\"black\"/>\n";
+      << "<rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - f.right << "\" height=\"" << kH - kT - kB
+      << "\" fill=\"none\" stroke=\"black\"/>\n"
+      // Lines and points are clipped to the frame: a band line ends where the frame does.
+      << "<clipPath id=\"frame\"><rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - f.right
+      << "\" height=\"" << kH - kT - kB << "\"/></clipPath>\n";
     for (double xv : ticks(f.x0, f.x1, whole_x))
         o << "<text x=\"" << f.px(xv) << "\" y=\"" << kH - kB + 16 << "\" text-anchor=\"middle\">" << num(xv) << "</text>\n";
     for (double yv : ticks(f.y0, f.y1, false))
         o << "<text x=\"" << kL - 6 << "\" y=\"" << f.py(yv) + 4 << "\" text-anchor=\"end\">" << num(yv) << "</text>\n"
-          << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(yv) << "\" y2=\"" << f.py(yv)
+          << "<line x1=\"" << kL << "\" x2=\"" << kW - f.right << "\" y1=\"" << f.py(yv) << "\" y2=\"" << f.py(yv)
           << "\" stroke=\"#ddd\"/>\n";
+}
+
+// One legend entry in the right margin: a short line in the series' style, then its name.
+void legend_entry(std::ostringstream& o, const Frame& f, int row, int rows, const std::string& style, const std::string& name) {
+    const double step = std::min(16.0, (kH - kT - kB) / std::max(rows, 1)), y = kT + 10 + step * row;
+    const double x = kW - f.right + 10;
+    o << "<line x1=\"" << x << "\" x2=\"" << x + 22 << "\" y1=\"" << y - 4 << "\" y2=\"" << y - 4 << "\" " << style
+      << "/>\n<text x=\"" << x + 28 << "\" y=\"" << y << "\" font-size=\"" << std::min(12.0, step - 1) << "\">"
+      << esc(name) << "</text>\n";
 }
 
 }  // namespace
@@ -93,25 +112,29 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel, con
         hi = std::max({hi, x[i], y[i]});
     }
     pad_range(lo, hi);
-    Frame f{lo, hi, lo, hi};
+    Frame f{lo, hi, lo, hi, kRLegend};
     std::ostringstream o;
     axes(o, f, title, xlabel, ylabel);
-    o << "<line x1=\"" << f.px(lo) << "\" y1=\"" << f.py(lo) << "\" x2=\"" << f.px(hi) << "\" y2=\"" << f.py(hi)
-      << "\" stroke=\"black\"/>\n";
+    const std::string diagonal = "stroke=\"black\"", dashed = "stroke=\"gray\" stroke-dasharray=\"4 3\"";
+    o << "<g clip-path=\"url(#frame)\">\n<line x1=\"" << f.px(lo) << "\" y1=\"" << f.py(lo) << "\" x2=\"" << f.px(hi)
+      << "\" y2=\"" << f.py(hi) << "\" " << diagonal << "/>\n";
     if (band > 0)
         for (double s : {1 + band, 1 - band})
             o << "<line x1=\"" << f.px(lo) << "\" y1=\"" << f.py(lo * s) << "\" x2=\"" << f.px(hi) << "\" y2=\""
-              << f.py(hi * s) << "\" stroke=\"gray\" stroke-dasharray=\"4 3\"/>\n";
+              << f.py(hi * s) << "\" " << dashed << "/>\n";
     for (size_t i = 0; i < x.size() && i < y.size(); ++i)
         if (std::isfinite(x[i]) && std::isfinite(y[i]))
             o << "<circle cx=\"" << f.px(x[i]) << "\" cy=\"" << f.py(y[i]) << "\" r=\"2\" fill=\"" << kColors[0]
               << "\" fill-opacity=\"0.6\"/>\n";
+    o << "</g>\n";
+    legend_entry(o, f, 0, 2, diagonal, "y = x");
+    if (band > 0) legend_entry(o, f, 1, 2, dashed, "\u00b1" + num(band * 100) + " %");
     o << "</svg>\n";
     return o.str();
 }
 
 std::string svg_lines(const std::string& title, const std::string& xlabel, const std::string& ylabel,
-                      const std::vector<Series>& series, double hline) {
+                      const std::vector<Series>& series, double hline, const std::string& hline_name) {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     bool whole_x = true;  // iterations, sample counts: no ticks between whole numbers
     for (const auto& s : series)
@@ -122,26 +145,33 @@ std::string svg_lines(const std::string& title, const std::string& xlabel, const
             whole_x = whole_x && s.x[i] == std::floor(s.x[i]);
         }
     if (std::isfinite(hline)) y0 = std::min(y0, hline), y1 = std::max(y1, hline);
-    pad_range(x0, x1);
+    pad_range(x0, x1, whole_x);
     pad_range(y0, y1);
-    Frame f{x0, x1, y0, y1};
+    Frame f{x0, x1, y0, y1, kRLegend};
     std::ostringstream o;
     axes(o, f, title, xlabel, ylabel, whole_x);
-    if (std::isfinite(hline))
-        o << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(hline) << "\" y2=\"" << f.py(hline)
-          << "\" stroke=\"black\" stroke-dasharray=\"6 4\"/>\n";
+    const int rows = static_cast<int>(series.size()) + (std::isfinite(hline) ? 1 : 0);
+    const std::string threshold = "stroke=\"black\" stroke-dasharray=\"6 4\"";
+    if (std::isfinite(hline)) {
+        o << "<line x1=\"" << kL << "\" x2=\"" << kW - f.right << "\" y1=\"" << f.py(hline) << "\" y2=\"" << f.py(hline)
+          << "\" " << threshold << "/>\n";
+        legend_entry(o, f, static_cast<int>(series.size()), rows, threshold, hline_name.empty() ? num(hline) : hline_name);
+    }
     for (size_t k = 0; k < series.size(); ++k) {
-        const char* c = kColors[k % 8];
+        const char* c = kColors[k % 10];
+        const char* dash = kDashes[k / 10 % 4];
+        const std::string style = std::string("stroke=\"") + c + "\" stroke-width=\"1.5\"" +
+                                  (*dash ? std::string(" stroke-dasharray=\"") + dash + "\"" : std::string());
         const auto& s = series[k];
-        o << "<polyline fill=\"none\" stroke=\"" << c << "\" stroke-width=\"1.5\" points=\"";
+        o << "<g clip-path=\"url(#frame)\">\n<polyline fill=\"none\" " << style << " points=\"";
         for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
             if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) o << f.px(s.x[i]) << ',' << f.py(s.y[i]) << ' ';
         o << "\"/>\n";
         for (size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
             if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
                 o << "<circle cx=\"" << f.px(s.x[i]) << "\" cy=\"" << f.py(s.y[i]) << "\" r=\"2.5\" fill=\"" << c << "\"/>\n";
-        o << "<text x=\"" << kL + 10 << "\" y=\"" << kT + 16 + 15 * k << "\" fill=\"" << c << "\">" << esc(s.name)
-          << "</text>\n";
+        o << "</g>\n";
+        legend_entry(o, f, static_cast<int>(k), rows, style, s.name);
     }
     o << "</svg>\n";
     return o.str();

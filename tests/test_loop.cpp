@@ -234,6 +234,34 @@ TEST(Loop, RaisedThresholdContinuesAFinishedRun) {
     std::ofstream(out + "/plans.csv", std::ios::trunc) << plans;
 }
 
+// A run stopped by its sample budget, or by a pool it used up, reruns to the same end: the
+// resumed run's plans.csv already holds every iteration, and the budget counts only those
+// planned so far (it once counted them all and stopped the rerun after iteration 0,
+// rewriting the report and the predictor from it).
+TEST(Loop, RerunOfABudgetStoppedRunReplaysEveryIteration) {
+    Space s = preset("resnet");
+    const std::string pool = write_pool(s, 400, tmp_dir("budget_rerun_pool"));
+    auto src = make_pool_source(s, pool, "lat");
+    for (const bool by_pool : {false, true}) {
+        LoopOptions o = small_options(tmp_dir(by_pool ? "pool_rerun" : "budget_rerun"));
+        o.acc_th = 100;
+        o.max_iterations = 20;
+        o.max_samples = by_pool ? 0 : 220;
+        o.mlp.epochs = 5;
+        o.mlp.min_steps = 0;
+        const LoopResult first = run_esm_loop(s, o, *src);
+        ASSERT_GE(first.iterations.size(), 3u) << first.stop_reason;
+        EXPECT_NE(first.stop_reason.find(by_pool ? "pool is used up" : "budget: 220 samples"), std::string::npos)
+            << first.stop_reason;
+        const std::string report = slurp(o.out_dir + "/report.json");
+        const LoopResult again = run_esm_loop(s, o, *src);
+        ASSERT_EQ(again.iterations.size(), first.iterations.size()) << again.stop_reason;
+        EXPECT_EQ(again.stop_reason, first.stop_reason);
+        EXPECT_EQ(again.iterations.back().train_samples, first.iterations.back().train_samples);
+        EXPECT_EQ(again.iterations.back().metrics.overall.accuracy, first.iterations.back().metrics.overall.accuracy);
+    }
+}
+
 // A bin the replay pool runs out of gets fewer samples than Algorithm 1 asks: the report
 // says how many were planned, not how many were asked for.
 TEST(Loop, ReportSaysWhatWasPlannedWhereABinRunsOut) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "esm/common.hpp"
 #include "esm/pool.hpp"
@@ -133,7 +134,7 @@ TEST(Svg, ScatterAndLinesAreWellFormed) {
     for (auto it = std::sregex_iterator(s.begin(), s.end(), circle); it != std::sregex_iterator(); ++it, ++n) {
         double cx = std::stod((*it)[1]), cy = std::stod((*it)[2]);
         EXPECT_GE(cx, 70);
-        EXPECT_LE(cx, 620);
+        EXPECT_LE(cx, 550);  // 720 wide, the legend in the right margin of 170
         EXPECT_GE(cy, 40);
         EXPECT_LE(cy, 425);
     }
@@ -156,6 +157,41 @@ TEST(Svg, ScatterAndLinesAreWellFormed) {
     std::string d = svg_scatter("t", "x", "y", {5, NAN}, {5, 1});
     EXPECT_NE(d.find("</svg>"), std::string::npos);
     EXPECT_EQ(d.find("nan"), std::string::npos);
+    // A run that ends on iteration 0: one tick, 0 (it once read -1, 0, 1).
+    std::string one = svg_lines("bins", "iteration", "%", {{"bin 0", {0}, {97.3}}}, 98);
+    labels.clear();
+    for (auto m = std::sregex_iterator(one.begin(), one.end(), label); m != std::sregex_iterator(); ++m) labels.push_back((*m)[1]);
+    EXPECT_EQ(labels, (std::vector<std::string>{"iteration", "0"}));
+}
+
+// The band lines run past the frame at one end or the other (y = 1.1 x leaves it at the top):
+// they are drawn inside the group clipped to the frame, and the legend says what they are.
+TEST(Svg, BandLinesAreClippedAndNamed) {
+    const std::string s = svg_scatter("t", "measured", "predicted", {1, 2, 3}, {1, 2, 3});
+    const size_t band = s.find("stroke-dasharray=\"4 3\"");
+    ASSERT_NE(band, std::string::npos);
+    const size_t group = s.rfind("<g clip-path=\"url(#frame)\">", band);
+    ASSERT_NE(group, std::string::npos) << "band line outside the clipped group";
+    EXPECT_EQ(s.find("</g>", group), s.find("</g>", band)) << "the group closes before the band line";
+    EXPECT_NE(s.find("<clipPath id=\"frame\"><rect x=\"70\" y=\"40\" width=\"480\" height=\"385\"/>"), std::string::npos);
+    EXPECT_NE(s.find(">\u00b110 %</text>"), std::string::npos);
+    EXPECT_NE(s.find(">y = x</text>"), std::string::npos);
+}
+
+// Up to 40 series (--bins 40) each in its own style, named right of the frame.
+TEST(Svg, SeriesStylesAreDistinctAndTheLegendSitsBesideTheFrame) {
+    std::vector<Series> series;
+    for (int k = 0; k < 40; ++k) series.push_back({"bin " + std::to_string(k), {0, 1}, {90.0 + k * 0.1, 91.0}});
+    const std::string l = svg_lines("bins", "iteration", "%", series, 95, "Acc_TH 95 %");
+    std::set<std::string> styles;
+    std::regex polyline("<polyline fill=\"none\" ([^>]*) points=");
+    for (auto m = std::sregex_iterator(l.begin(), l.end(), polyline); m != std::sregex_iterator(); ++m) styles.insert((*m)[1]);
+    EXPECT_EQ(styles.size(), 40u);
+    std::regex legend("<text x=\"([0-9.]+)\" y=\"[0-9.]+\" font-size=\"[0-9.]+\">(bin [0-9]+|Acc_TH 95 %)</text>");
+    int named = 0;
+    for (auto m = std::sregex_iterator(l.begin(), l.end(), legend); m != std::sregex_iterator(); ++m, ++named)
+        EXPECT_GT(std::stod((*m)[1]), 550) << (*m)[2];
+    EXPECT_EQ(named, 41);
 }
 
 TEST(Svg, AtomicWriteReplacesOrLeavesIntact) {
