@@ -45,9 +45,10 @@ double parse_runner_output(const std::string& text) {
     }
     char* stop = nullptr;
     errno = 0;
-    double v = number.empty() ? NAN : std::strtod(number.c_str(), &stop);
-    if (number.empty() || *stop != '\0' || errno || !std::isfinite(v) || !(v > 0) ||
-        std::isspace(static_cast<unsigned char>(number[0])))
+    // A decimal number only: strtod alone would also take hex ("0x10" as 16), inf and nan.
+    const bool decimal = !number.empty() && number.find_first_not_of("0123456789.eE+-") == std::string::npos;
+    double v = decimal ? std::strtod(number.c_str(), &stop) : NAN;
+    if (!decimal || *stop != '\0' || errno || !std::isfinite(v) || !(v > 0))
         throw Error(ErrorKind::Format, "runner output line '" + shown +
                                            "' is not a positive latency in ms (expected e.g. '12.34' or '12.34 ms')");
     if (!latency_in_range(v))  // what a dataset holds (a unit mistake: seconds? ns?)
@@ -57,6 +58,9 @@ double parse_runner_output(const std::string& text) {
 
 ExternalRunner::ExternalRunner(RunnerOptions opt) : opt_(std::move(opt)) {
     if (opt_.command.empty()) throw Error(ErrorKind::InvalidArgument, "runner command is empty");
+    if (opt_.command.find_first_of("\n\r\t") != std::string::npos)  // one line of the dataset's header
+        throw Error(ErrorKind::InvalidArgument, "runner command holds a newline or tab; put a multi-line command in a "
+                                                "script and give --runner 'path/to/script \"$1\" \"$2\"'");
     if (!(opt_.timeout_s > 0)) throw Error(ErrorKind::InvalidArgument, "runner timeout must be positive");
 }
 
@@ -85,10 +89,21 @@ struct RunningSlot {
 
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+// The last n bytes of a stream's tail, trailing space cut, control bytes (a progress bar's
+// \r, colour escapes) shown as '?' so they cannot garble the terminal.
 std::string tail(const std::string& s, size_t n) {
     std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
     while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    for (char& c : t)
+        if (c != '\n' && std::iscntrl(static_cast<unsigned char>(c))) c = '?';
     return t;
+}
+
+// Appends to a kept tail of at most `cap` bytes (the last ones: a runner's error comes at
+// the end of its output, its latency on the last line).
+void append_tail(std::string& dst, const char* data, size_t n, size_t cap) {
+    dst.append(data, n);
+    if (dst.size() > 2 * cap) dst.erase(0, dst.size() - cap);
 }
 
 }  // namespace
@@ -96,13 +111,19 @@ std::string tail(const std::string& s, size_t n) {
 void kill_running_runners() {
     for (auto& p : g_running) {
         const pid_t pid = p.load();
-        if (pid > 0) kill(-pid, SIGKILL);
+        if (pid > 0) {
+            kill(-pid, SIGKILL);  // its session's process group
+            kill(pid, SIGKILL);   // itself, when it has not reached setsid() yet
+        }
     }
 }
 
 double ExternalRunner::measure(const std::string& arch) const {
+    // Close-on-exec: a runner started meanwhile from another thread must not hold this one's
+    // pipes open (it would keep this stdin from its end of file). dup2 clears the flag on 0-2.
     int in[2], out[2], err[2];
-    if (pipe(in) || pipe(out) || pipe(err)) throw Error(ErrorKind::Io, std::string("runner: pipe failed: ") + std::strerror(errno));
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+        throw Error(ErrorKind::Io, std::string("runner: pipe failed: ") + std::strerror(errno));
     // The stop signals wait until the child is registered for kill_running_runners: one
     // arriving between fork and registration would otherwise miss it.
     sigset_t stops, old_mask;
@@ -116,7 +137,10 @@ double ExternalRunner::measure(const std::string& arch) const {
         throw Error(ErrorKind::Io, std::string("runner: fork failed: ") + std::strerror(err));
     }
     if (pid == 0) {
-        setpgid(0, 0);  // its own process group, so a timeout kills every child too
+        // Its own session: its own process group, so a timeout kills every child too, and no
+        // controlling terminal, so a prompt (ssh, sudo) fails at once instead of stopping
+        // the runner in the background until the timeout.
+        setsid();
         pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
         dup2(in[0], 0);
         dup2(out[1], 1);
@@ -126,21 +150,26 @@ double ExternalRunner::measure(const std::string& arch) const {
               static_cast<char*>(nullptr));
         _exit(127);
     }
-    setpgid(pid, pid);
     RunningSlot running(pid);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     close(in[0]);
     close(out[1]);
     close(err[1]);
-    // The architecture on stdin; a runner that ignores stdin must not block us (SIGPIPE).
-    std::string feed = arch + "\n";
-    struct sigaction ignore {}, old {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ignore, &old);
+    // The architecture on stdin; a runner that has closed its stdin must not kill us with
+    // SIGPIPE: blocked for this thread only (no process-wide handler swap), and a SIGPIPE
+    // this write raised is taken off the thread's pending set before it is unblocked.
+    const std::string feed = arch + "\n";
+    sigset_t pipe_set, pipe_old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &pipe_old);
     set_nonblock(in[1]);
-    (void)!write(in[1], feed.data(), feed.size());
+    if (write(in[1], feed.data(), feed.size()) < 0 && errno == EPIPE) {
+        const timespec now{0, 0};
+        sigtimedwait(&pipe_set, nullptr, &now);
+    }
     close(in[1]);
-    sigaction(SIGPIPE, &old, nullptr);
+    pthread_sigmask(SIG_SETMASK, &pipe_old, nullptr);
 
     set_nonblock(out[0]);
     set_nonblock(err[0]);
@@ -155,8 +184,7 @@ double ExternalRunner::measure(const std::string& arch) const {
             for (int reads = 0; reads < 256; ++reads) {  // what is there now (non-blocking, bounded)
                 const ssize_t r = read(i == 0 ? out[0] : err[0], buf, sizeof buf);
                 if (r > 0) {
-                    std::string& dst = i == 0 ? so : se;
-                    if (dst.size() < (2u << 20)) dst.append(buf, static_cast<size_t>(r));
+                    append_tail(i == 0 ? so : se, buf, static_cast<size_t>(r), 64u << 10);
                     if (fds) break;  // one read per wake-up while it runs
                     continue;
                 }
@@ -203,7 +231,14 @@ double ExternalRunner::measure(const std::string& arch) const {
         }
         ::usleep(10000);
     }
+    if (timed_out) {  // SIGTERM first: the runner may clean up (temporary files, a remote run)
+        kill(-pid, SIGTERM);
+        kill(pid, SIGTERM);
+        for (const auto until = Clock::now() + std::chrono::seconds(2); !exited() && Clock::now() < until;)
+            ::usleep(10000);
+    }
     kill(-pid, SIGKILL);  // on a timeout the command; else whatever it left behind (none: ESRCH)
+    kill(pid, SIGKILL);
     close(out[0]);
     close(err[0]);
     int status = 0;
@@ -214,7 +249,8 @@ double ExternalRunner::measure(const std::string& arch) const {
     if (timed_out) {
         char secs[32];
         std::snprintf(secs, sizeof secs, "%g", opt_.timeout_s);
-        throw Error(ErrorKind::Io, who + ": timed out after " + secs + " s");
+        throw Error(ErrorKind::Io, who + ": timed out after " + secs + " s" +
+                                       (se.empty() ? "" : "; stderr: " + tail(se, 300)));
     }
     if (WIFSIGNALED(status))
         throw Error(ErrorKind::Io, who + ": killed by signal " + std::to_string(WTERMSIG(status)) +

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "esm/common.hpp"
 #include "esm/runner.hpp"
@@ -33,6 +34,9 @@ TEST(Runner, OutputContract) {
         {"ms\n", "'ms' is not"},
         {"1e-10\n", "'1e-10' is outside 1e-9 .. 1e12 ms"},  // what a dataset could not hold
         {"2e12 ms\n", "'2e12 ms' is outside"},
+        {"0x10\n", "'0x10' is not"},  // strtod would read 16
+        {"0x1p3 ms\n", "'0x1p3 ms' is not"},
+        {"infinity\n", "'infinity' is not"},
     };
     for (auto& b : bad) {
         try {
@@ -62,9 +66,18 @@ TEST(Runner, FailuresAreClearErrors) {
         {"echo nonsense", "'nonsense' is not a positive latency"},
         {"kill -9 $$", "killed by signal 9"},
         {"/nonexistent/runner", "exit status 127"},
+        // The end of stderr, where the error is, after megabytes of log (the first 2 MiB
+        // were kept once, and their tail shown); control bytes shown as '?'.
+        {"head -c 3000000 /dev/zero | tr '\\0' x >&2; echo 'REAL ERROR: device offline' >&2; exit 2",
+         "exit status 2; stderr: ...xxxxxxxx"},
+        {"head -c 3000000 /dev/zero | tr '\\0' x >&2; echo 'REAL ERROR: device offline' >&2; exit 2",
+         "REAL ERROR: device offline"},
+        {"printf 'step 1\\rstep 2 \\033[31mfailed' >&2; exit 1", "stderr: step 1?step 2 ?[31mfailed"},
+        // A timeout says what the runner said too.
+        {"echo 'waiting for device' >&2; sleep 30", "timed out after 0.5 s; stderr: waiting for device"},
     };
     for (const auto& c : cases) {
-        ExternalRunner r({c.cmd, "", 10});
+        ExternalRunner r({c.cmd, "", 0.5});
         try {
             r.measure("a:b");
             ADD_FAILURE() << c.cmd;
@@ -74,6 +87,39 @@ TEST(Runner, FailuresAreClearErrors) {
         }
     }
     EXPECT_THROW(ExternalRunner({"", "", 1}), Error);
+    try {  // a multi-line command goes in a script: the dataset's header holds it on one line
+        ExternalRunner({"echo 1\necho 2", "", 1});
+        ADD_FAILURE() << "accepted a newline";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("holds a newline or tab; put a multi-line command in a script"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+// Progress output of any length before the latency line (only the last 64 KiB are kept).
+TEST(Runner, LongProgressOutputBeforeTheLatency) {
+    ExternalRunner r({"head -c 1500000 /dev/zero | tr '\\0' p; echo; echo 12.5", "", 10});
+    EXPECT_DOUBLE_EQ(r.measure("x:y"), 12.5);
+}
+
+// Its own session (session id = its pid): no controlling terminal, so a prompt fails at once
+// where it stopped the background runner (SIGTTIN) until the timeout.
+TEST(Runner, RunsInItsOwnSession) {
+    ExternalRunner r({"s=$(cut -d' ' -f6 /proc/$$/stat); [ \"$s\" = \"$$\" ] && echo 1.5", "", 10});
+    EXPECT_DOUBLE_EQ(r.measure("x:y"), 1.5);
+}
+
+// A runner started while another runs does not inherit the other's pipes (they would keep
+// that one's stdin from its end of file): its shell holds as many descriptors either way.
+TEST(Runner, ConcurrentRunnersDoNotInheritEachOthersPipes) {
+    ExternalRunner count({"echo $(ls /proc/$$/fd | wc -l).5", "", 10});
+    const double alone = count.measure("x:y");
+    std::thread other([] { ExternalRunner({"sleep 1; echo 1", "", 10}).measure("x:y"); });
+    usleep(300000);
+    const double beside = count.measure("x:y");
+    other.join();
+    EXPECT_EQ(beside, alone);
 }
 
 // A runner that prints its latency and exits, leaving a process behind that holds its
@@ -117,6 +163,19 @@ TEST(Runner, WaitingOnAHalfClosedRunnerIsIdle) {
     auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
     const double cpu = secs(after.ru_utime) - secs(before.ru_utime) + secs(after.ru_stime) - secs(before.ru_stime);
     EXPECT_LT(cpu, 0.2) << "spent " << cpu << " s of CPU waiting 0.6 s";
+}
+
+// On a timeout the group gets SIGTERM first: a runner's trap cleans up (temporary files, a
+// remote run), then SIGKILL follows.
+TEST(Runner, TimeoutLetsTheRunnerCleanUp) {
+    const std::string mark = std::string(ESM_BINARY_DIR) + "/runner_cleaned";
+    std::remove(mark.c_str());
+    ExternalRunner r({"trap 'echo cleaned > " + mark + "; exit 1' TERM; sleep 30 & wait", "", 0.3});
+    EXPECT_THROW(r.measure("x:y"), Error);
+    std::ifstream in(mark);
+    std::string word;
+    in >> word;
+    EXPECT_EQ(word, "cleaned");
 }
 
 TEST(Runner, TimeoutKillsTheWholeGroup) {

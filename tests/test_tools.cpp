@@ -92,6 +92,7 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
          "--res: space 'ofa-mbv3' has an elastic resolution"},
         {"esm-build", "--space resnet -o d --runner 'echo 1' --res 64", 2, "--res sets the executor's measurement; with --runner"},
         {"esm-build", "--space resnet -o d --pool p.csv --target t --refs 0", 2, "--refs does not apply to a replay (--pool)"},
+        {"esm-build", "--space resnet -o d --runner-timeout 5", 2, "--runner-timeout goes with --runner CMD"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

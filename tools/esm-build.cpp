@@ -87,8 +87,10 @@ int main(int argc, char** argv) {
                 if (args.has(opt))
                     args.usage_error(std::string(opt) + " sets the executor's measurement; with " +
                                      (args.has("--runner") ? "--runner the runner measures" : "--pool nothing is measured"));
+        if (args.has("--runner-timeout") && !args.has("--runner"))
+            args.usage_error("--runner-timeout goes with --runner CMD (the executors need no timeout)");
         if (args.has("--pool"))
-            for (const char* opt : {"--refs", "--qc-every", "--qc-threshold", "--qc-retries", "--qc-wait", "--runner-timeout"})
+            for (const char* opt : {"--refs", "--qc-every", "--qc-threshold", "--qc-retries", "--qc-wait"})
                 if (args.has(opt)) args.usage_error(std::string(opt) + " does not apply to a replay (--pool): nothing is measured");
         const esm::Space space = esm::load_space(args.get("--space"));
         esm::LoopOptions o;
