@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 
 #include "esm/arch.hpp"
 #include "esm/common.hpp"
@@ -199,9 +200,11 @@ double Space::size_log10() const {
 
 namespace {
 
-[[noreturn]] void bad(const Space& s, const std::string& what) {
-    throw Error(ErrorKind::Format,
-                "space '" + (s.name.empty() ? std::string("?") : s.name) + "': " + what);
+
+std::string value_text(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return b;
 }
 
 bool is_label(const std::string& l) {
@@ -214,79 +217,92 @@ bool is_label(const std::string& l) {
 }  // namespace
 
 void Space::validate() const {
-    if (name.empty()) bad(*this, "name is empty");
+    validate([this](const std::string&, const std::string& what) { throw Error(ErrorKind::Format, what); });
+}
+
+void Space::validate(const std::function<void(const std::string& key, const std::string& what)>& fail) const {
+    auto bad = [&](const std::string& key, const std::string& what) {
+        const std::string message = "space '" + (name.empty() ? std::string("?") : name) + "': " + what;
+        fail(key, message);
+        throw Error(ErrorKind::Format, message);  // `fail` did not throw
+    };
+    if (name.empty()) bad("name", "name is empty");
     for (char c : name)
         if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
               c == '-' || c == '_'))
-            bad(*this, "name may hold only a-z, 0-9, '-' and '_'");
-    if (units.empty() || units.size() > 16) bad(*this, "needs 1 to 16 units");
+            bad("name", "name may hold only a-z, 0-9, '-' and '_'");
+    if (units.empty() || units.size() > 16) bad("units", "needs 1 to 16 units");
     for (size_t i = 0; i < units.size(); ++i) {
         const auto& u = units[i];
         const std::string where = "unit " + std::to_string(i) + ": ";
         if (u.min_depth < 1 || u.max_depth < u.min_depth || u.max_depth > 64)
-            bad(*this, where + "depth range must satisfy 1 <= min <= max <= 64");
+            bad("depth", where + "depth range must satisfy 1 <= min <= max <= 64");
         if (family != Family::DenseNet) {
-            if (u.width < 1 || u.width > 65536) bad(*this, where + "width must be 1..65536");
-            if (u.stride != 1 && u.stride != 2) bad(*this, where + "stride must be 1 or 2");
+            if (u.width < 1 || u.width > 65536) bad("width", where + "width must be 1..65536");
+            if (u.stride != 1 && u.stride != 2) bad("stride", where + "stride must be 1 or 2");
         }
-        if (family != Family::MobileNetV3 && u.se) bad(*this, where + "squeeze-excite is a MobileNetV3 option");
-        if (u.act != Act::ReLU && u.act != Act::HSwish) bad(*this, where + "activation must be relu or hswish");
+        if (family != Family::MobileNetV3 && u.se) bad("se", where + "squeeze-excite is a MobileNetV3 option");
+        if (u.act != Act::ReLU && u.act != Act::HSwish) bad("act", where + "activation must be relu or hswish");
     }
     if (choices.empty() || choices.size() > static_cast<size_t>(kMaxChoices))
-        bad(*this, "needs 1 to " + std::to_string(kMaxChoices) + " choices");
+        bad("", "needs 1 to " + std::to_string(kMaxChoices) + " choices");
     for (const auto& ch : choices) {
-        if (ch.name.empty()) bad(*this, "a choice has no name");
+        if (ch.name.empty()) bad("", "a choice has no name");
         for (char c : ch.name)
-            if (!std::isalpha(static_cast<unsigned char>(c))) bad(*this, "choice name '" + ch.name + "' must be letters");
+            if (!std::isalpha(static_cast<unsigned char>(c))) bad("choice " + ch.name, "choice name '" + ch.name + "' must be letters");
         if (ch.values.empty() || ch.values.size() > 255 || ch.values.size() != ch.labels.size())
-            bad(*this, "choice '" + ch.name + "' needs 1..255 values, each with a label");
+            bad("choice " + ch.name, "choice '" + ch.name + "' needs 1..255 values, each with a label");
         for (size_t i = 0; i < ch.labels.size(); ++i) {
             if (!is_label(ch.labels[i]))
-                bad(*this, "choice '" + ch.name + "' label '" + ch.labels[i] + "' must be digits and '.'");
+                bad("choice " + ch.name, "choice '" + ch.name + "' label '" + ch.labels[i] + "' must be digits and '.'");
             if (!(ch.values[i] > 0) || !std::isfinite(ch.values[i]))
-                bad(*this, "choice '" + ch.name + "' values must be positive");
+                bad("choice " + ch.name, "choice '" + ch.name + "' values must be positive");
             for (size_t j = 0; j < i; ++j)
-                if (ch.labels[j] == ch.labels[i] || ch.values[j] == ch.values[i])
-                    bad(*this, "choice '" + ch.name + "' repeats value or label '" + ch.labels[i] + "'");
+                if (ch.labels[j] == ch.labels[i])
+                    bad("choice " + ch.name, "choice '" + ch.name + "' repeats label '" + ch.labels[i] + "'");
+                else if (ch.values[j] == ch.values[i])
+                    bad("choice " + ch.name, "choice '" + ch.name + "' repeats value " + value_text(ch.values[i]) +
+                                                 " (labels '" + ch.labels[j] + "' and '" + ch.labels[i] + "')");
         }
     }
     for (size_t i = 0; i < choices.size(); ++i)
         for (size_t j = 0; j < i; ++j)
-            if (choices[i].name == choices[j].name) bad(*this, "choice '" + choices[i].name + "' given twice");
+            if (choices[i].name == choices[j].name) bad("choice " + choices[i].name, "choice '" + choices[i].name + "' given twice");
     const int k = choice_index("k");
-    if (k < 0) bad(*this, "needs a kernel choice 'k'");
+    if (k < 0) bad("", "needs a kernel choice 'k'");
     for (double v : choices[k].values)
         if (v > 15 || v != std::floor(v) || static_cast<int>(v) % 2 == 0)  // range first: the cast needs it
-            bad(*this, "kernel sizes must be odd integers up to 15");
+            bad("choice k", "kernel sizes must be odd integers up to 15, got " + value_text(v));
     const int e = choice_index("e");
     if (e >= 0)
         for (double v : choices[e].values)
-            if (v > 64) bad(*this, "choice 'e' values (width factors, expand ratios) must be at most 64");
+            if (v > 64)
+                bad("choice e", "choice 'e' values (width factors, expand ratios) must be at most 64, got " + value_text(v));
     if (family == Family::DenseNet) {
-        if (!per_unit_choices) bad(*this, "densenet choices are per unit");
-        if (choices.size() != 1) bad(*this, "densenet has exactly one choice, 'k'");
-        if (growth < 1 || bottleneck < 1) bad(*this, "growth and bottleneck must be positive");
+        if (!per_unit_choices) bad("choices_per", "densenet choices are per unit");
+        if (choices.size() != 1) bad("", "densenet has exactly one choice, 'k'");
+        if (growth < 1 || bottleneck < 1) bad("growth", "growth and bottleneck must be positive");
     } else {
-        if (per_unit_choices) bad(*this, std::string(family_name(family)) + " choices are per block");
+        if (per_unit_choices) bad("choices_per", std::string(family_name(family)) + " choices are per block");
         if (choices.size() != 2 || choice_index("e") < 0)
-            bad(*this, std::string(family_name(family)) + " has exactly two choices, 'k' and 'e'");
+            bad("", std::string(family_name(family)) + " has exactly two choices, 'k' and 'e'");
     }
     if (family == Family::MobileNetV3) {
         if (head_widths.size() != 2 || head_widths[0] < 1 || head_widths[1] < 1)
-            bad(*this, "mobilenetv3 needs two head widths (1x1 conv, FC hidden)");
+            bad("head", "mobilenetv3 needs two head widths (1x1 conv, FC hidden)");
     } else if (!head_widths.empty()) {
-        bad(*this, "head widths are a mobilenetv3 option");
+        bad("head", "head widths are a mobilenetv3 option");
     }
     if (first_block_width != 0 && family != Family::MobileNetV3)
-        bad(*this, "first_block is a mobilenetv3 option");
-    if (stem_width < 1 || num_classes < 1) bad(*this, "stem width and classes must be positive");
-    if (first_block_width < 0) bad(*this, "first_block width must be >= 0");
-    if (resolutions.empty()) bad(*this, "needs a resolution");
+        bad("first_block", "first_block is a mobilenetv3 option");
+    if (stem_width < 1 || num_classes < 1) bad("stem", "stem width and classes must be positive");
+    if (first_block_width < 0) bad("first_block", "first_block width must be >= 0");
+    if (resolutions.empty()) bad("resolution", "needs a resolution");
     for (size_t i = 0; i < resolutions.size(); ++i) {
-        if (resolutions[i] < 8 || resolutions[i] > 4096) bad(*this, "resolutions must be 8..4096");
-        if (i && resolutions[i] <= resolutions[i - 1]) bad(*this, "resolutions must be strictly increasing");
+        if (resolutions[i] < 8 || resolutions[i] > 4096) bad("resolution", "resolutions must be 8..4096");
+        if (i && resolutions[i] <= resolutions[i - 1]) bad("resolution", "resolutions must be strictly increasing");
     }
-    if (default_batch < 1) bad(*this, "batch must be >= 1");
+    if (default_batch < 1) bad("batch", "batch must be >= 1");
     // The smallest resolution must carry the network to its head: pooling floors (DenseNet's
     // transitions halve the map), so a small input leaves a 0x0 feature map in every
     // architecture. Feature-map sizes grow with the input, so a binary search finds the
@@ -308,7 +324,7 @@ void Space::validate() const {
             const int mid = lo + (hi - lo) / 2;
             (fits(mid) ? hi : lo) = mid;
         }
-        bad(*this, "resolution " + std::to_string(resolutions.front()) + " leaves a 0x0 feature map before the head" +
+        bad("resolution", "resolution " + std::to_string(resolutions.front()) + " leaves a 0x0 feature map before the head" +
                        (hi <= 4096 ? " (the smallest resolution that fits is " + std::to_string(hi) + ")" : ""));
     }
 }

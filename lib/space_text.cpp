@@ -38,28 +38,34 @@ public:
         return out;
     }
 
+    // Plain digits only: strtol alone takes a sign, leading space, and stops at a NUL.
     long integer(const std::string& w, int line, const std::string& key, long lo, long hi) const {
         errno = 0;
         char* end = nullptr;
-        long v = std::strtol(w.c_str(), &end, 10);
-        if (w.empty() || *end != '\0' || errno || v < lo || v > hi)
+        const bool digits = !w.empty() && w.size() <= 18 && w.find_first_not_of("0123456789") == std::string::npos;
+        long v = digits ? std::strtol(w.c_str(), &end, 10) : 0;
+        if (!digits || *end != '\0' || errno || v < lo || v > hi)
             fail(line, "'" + key + "' expects integers in " + std::to_string(lo) + ".." + std::to_string(hi) +
                            ", got '" + w + "'");
         return v;
     }
 
-    // A positive number: decimal, or a fraction p/q.
+    // A positive number: decimal, or one fraction p/q of two decimals (not hex, inf, nan).
     double number(const std::string& w, int line, const std::string& key) const {
-        auto slash = w.find('/');
-        if (slash != std::string::npos) {
-            double p = number(w.substr(0, slash), line, key), q = number(w.substr(slash + 1), line, key);
-            return p / q;
-        }
-        errno = 0;
-        char* end = nullptr;
-        double v = std::strtod(w.c_str(), &end);
-        if (w.empty() || *end != '\0' || errno || !(v > 0) || !std::isfinite(v))
-            fail(line, "'" + key + "' expects positive numbers (or fractions p/q), got '" + w + "'");
+        auto bad = [&] { fail(line, "'" + key + "' expects positive numbers (or fractions p/q), got '" + w + "'"); };
+        auto decimal = [&](const std::string& t) {
+            errno = 0;
+            char* end = nullptr;
+            if (t.empty() || t.find_first_not_of("0123456789.eE+-") != std::string::npos) bad();
+            const double v = std::strtod(t.c_str(), &end);
+            if (*end != '\0' || errno || !(v > 0) || !std::isfinite(v)) bad();
+            return v;
+        };
+        const auto slash = w.find('/');
+        if (slash == std::string::npos) return decimal(w);
+        if (w.find('/', slash + 1) != std::string::npos) bad();
+        const double v = decimal(w.substr(0, slash)) / decimal(w.substr(slash + 1));
+        if (!(v > 0) || !std::isfinite(v)) bad();
         return v;
     }
 
@@ -99,7 +105,8 @@ Space parse_space(const std::string& text, const std::string& where) {
     if (text.size() > 65536) r.fail(0, "larger than 64 KiB; not a space description");
     std::map<std::string, Line> kv;
     std::vector<std::pair<std::string, Line>> choice_lines;
-    std::istringstream is(text);
+    // A byte-order mark some editors write is not part of the first key.
+    std::istringstream is(text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? text.substr(3) : text);
     std::string raw;
     int number = 0;
     while (std::getline(is, raw)) {
@@ -189,6 +196,8 @@ Space parse_space(const std::string& text, const std::string& where) {
             auto dash = w.find('-');
             std::string a = dash == std::string::npos ? w : w.substr(0, dash);
             std::string b = dash == std::string::npos ? w : w.substr(dash + 1);
+            if (a.empty() || b.find('-') != std::string::npos)
+                r.fail(l, "'depth' expects N or LO-HI, integers in 1..64, got '" + w + "'");
             u.min_depth = static_cast<int>(r.integer(a, l, "depth", 1, 64));
             u.max_depth = static_cast<int>(r.integer(b, l, "depth", 1, 64));
             if (u.max_depth < u.min_depth) r.fail(l, "'depth' range '" + w + "' is empty");
@@ -250,11 +259,14 @@ Space parse_space(const std::string& text, const std::string& where) {
             }
         }
     }
-    try {
-        s.validate();
-    } catch (const Error& e) {
-        r.fail(0, e.what());
-    }
+    // The description's own checks, each reported on the line of the key it is about.
+    s.validate([&](const std::string& key, const std::string& what) {
+        int line = 0;
+        for (const auto& [cname, l] : choice_lines)
+            if (key == "choice " + cname) line = l.number;
+        if (kv.count(key)) line = kv[key].number;
+        r.fail(line, what);
+    });
     return s;
 }
 

@@ -116,11 +116,13 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 3\n", "line 5: 'stride' expects integers in 1..2"},
         {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\ndepth = 3-1\n", "line 6: 'depth' range '3-1' is empty"},
         {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 4\nchoice e = 1\ndepth = 1\n",
-         "kernel sizes must be odd"},
+         "line 6: space 'a': kernel sizes must be odd integers up to 15, got 4"},
         {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3:x\nchoice e = 1\ndepth = 1\n",
          "label 'x' must be digits"},
         {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3 3\nchoice e = 1\ndepth = 1\n",
-         "repeats value or label '3'"},
+         "line 6: space 'a': choice 'k' repeats label '3'"},
+        {head + "choice k = 3\nchoice e = 0.5:50 1/2:51 1:100\ndepth = 1\n",
+         "line 7: space 'a': choice 'e' repeats value 0.5 (labels '50' and '51')"},
         {"name = a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3\ndepth = 1\n",
          "exactly two choices, 'k' and 'e'"},
         {"name = a\nfamily = mobilenetv3\nunits = 1\nwidth = 8\nstride = 1\ndepth = 1\n", "missing 'choice k = ...'"},
@@ -130,13 +132,19 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         {head + "resolution = 224 160 192\n" + tail, "line 6: resolutions must be strictly increasing, got '224 160 192'"},
         {head + "choice e = -1\nchoice k = 3\ndepth = 1\n", "line 6: 'choice e' expects positive numbers"},
         {head + tail + "resolution = 4\n", "line 9: 'resolution' expects integers in 8..4096, got '4'"},
-        {head + tail + "se = 1\n", "squeeze-excite is a MobileNetV3 option"},
+        {head + tail + "se = 1\n", "line 9: space 'a': unit 0: squeeze-excite is a MobileNetV3 option"},
         {head + tail + "act = gelu\n", "line 9: 'act' expects relu or hswish, got 'gelu'"},
-        {head + tail + "head = 10 10\n", "head widths are a mobilenetv3 option"},
+        {head + tail + "head = 10 10\n", "line 9: space 'a': head widths are a mobilenetv3 option"},
         {head + tail + "choice k = 5\n", "line 9: choice 'k' given twice"},
         // Found by fuzz_space: a huge kernel value was cast to int before its range check.
         {head + "choice k = 3" + std::string(80, '3') + "\nchoice e = 1\ndepth = 1\n", "kernel sizes must be odd integers up to 15"},
-        {head + "choice k = 3\nchoice e = 1e300:9\ndepth = 1\n", "must be at most 64"},
+        {head + "choice k = 3\nchoice e = 1e300:9\ndepth = 1\n", "line 7: space 'a': choice 'e' values (width factors, expand ratios) must be at most 64, got 1e+300"},
+        // Numbers as written, nothing strtod or strtol would also take.
+        {head + "choice k = 3\nchoice e = 1/2/3:50\ndepth = 1\n", "line 7: 'choice e' expects positive numbers (or fractions p/q), got '1/2/3'"},
+        {head + "choice k = 3\nchoice e = 0x10:50\ndepth = 1\n", "line 7: 'choice e' expects positive numbers (or fractions p/q), got '0x10'"},
+        {head + "choice k = 3\nchoice e = 1\ndepth = +1-+7\n", "line 8: 'depth' expects integers in 1..64, got '+1'"},
+        {head + "choice k = 3\nchoice e = 1\ndepth = -1-7\n", "line 8: 'depth' expects N or LO-HI, integers in 1..64, got '-1-7'"},
+        {head + tail + std::string("stem = 64\0", 10) + "\n", "line 9: 'stem' expects integers in 1..65536"},
         {"just words\n", "line 1: expected 'key = value'"},
         {"name = a\nfamily = mobilenetv3\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3\nchoice e = 3\ndepth = 1\n",
          "two head widths"},
@@ -167,6 +175,12 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
             EXPECT_NE(std::string(e.what()).find("test.space"), std::string::npos) << e.what();
         }
     }
+}
+
+// A UTF-8 byte-order mark (some editors write one) is not part of the first key.
+TEST(Space, ByteOrderMarkIsSkipped) {
+    const Space s = parse_space("\xEF\xBB\xBF" + format_space(preset("resnet")), "bom.space");
+    EXPECT_TRUE(s == preset("resnet"));
 }
 
 TEST(Space, JunkAndMissingFiles) {

@@ -70,6 +70,8 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-sample", "--space resnet -n 5 --strategy weird", 2, "option '--strategy': unknown sampling strategy 'weird'"},
         {"esm-sample", "--space resnet -n 5 --bins 99", 2, "'--bins' expects an integer in 1..25"},
         {"esm-sample", "--space resnet -n x", 2, "option '-n' expects an integer"},
+        // strtol clamps an overflow to LONG_MAX, which is in range: the same stream as 2^63 - 1.
+        {"esm-sample", "--space resnet -n 1 --seed 99999999999999999999", 2, "option '--seed' expects an integer in 0.."},
         {"esm-info", "resnet:k3e50/k3e50", 1, "column 19"},
         {"esm-info", "k3e50", 2, "no space"},
         {"esm-info", "'densenet:d1k1/d1k1/d1k1/d1k1/d1k1' --res 32", 2,

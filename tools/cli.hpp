@@ -77,8 +77,9 @@ public:
         if (!has(name)) return dflt;
         const std::string v = get(name);
         char* end = nullptr;
+        errno = 0;  // strtol clamps an overflow (ERANGE) to LONG_MAX, which may be in range
         long x = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end != '\0' || x < lo || x > hi)
+        if (v.empty() || *end != '\0' || errno == ERANGE || x < lo || x > hi)
             usage_error("option '" + name + "' expects an integer in " + std::to_string(lo) + ".." + std::to_string(hi) +
                         ", got '" + v + "'");
         return x;

@@ -3,6 +3,7 @@
 // user description files (docs/space_format.md) produce the same Space value.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,10 @@ struct Space {
 
     // Throws esm::Error naming the field when the description is inconsistent.
     void validate() const;
+    // The same checks, each failure handed to `fail` with the description-file key it is
+    // about ("depth", "choice k", ...; "" for none) and the message; `fail` must throw (a
+    // parser adds the key's line). esm::Error is thrown if it returns.
+    void validate(const std::function<void(const std::string& key, const std::string& what)>& fail) const;
 };
 
 // Presets: "resnet", "mobilenetv3", "densenet" (SPEC §2.1-2.3), "ofa-mbv3".
