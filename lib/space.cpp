@@ -217,7 +217,7 @@ bool is_label(const std::string& l) {
 }  // namespace
 
 void Space::validate() const {
-    validate([this](const std::string&, const std::string& what) { throw Error(ErrorKind::Format, what); });
+    validate([](const std::string&, const std::string& what) { throw Error(ErrorKind::Format, what); });
 }
 
 void Space::validate(const std::function<void(const std::string& key, const std::string& what)>& fail) const {
