@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_data.hpp"
 #include "esm/executor.hpp"
 #include "esm/sample.hpp"
 
@@ -81,8 +82,8 @@ int main(int argc, char** argv) {
         }
     }
     std::FILE* out = results.empty() ? nullptr : std::fopen(results.c_str(), "w");
-    const char* core = openblas_get_corename();
-    std::printf("OpenBLAS kernel: %s (%s)\n", core ? core : "?", openblas_get_config());
+    print_kernels();
+    std::printf("OpenBLAS config: %s\n", openblas_get_config());
     const double peak1 = sgemm_peak_gflops(1), peak2 = sgemm_peak_gflops(2);
     std::printf("SGEMM peak 1536^3: %.1f GFLOP/s (1 thread), %.1f GFLOP/s (2 threads)\n", peak1, peak2);
     std::printf("%-12s %-6s %3s %10s %10s %9s %9s %7s %7s  %s\n", "preset", "which", "thr", "median_ms", "best_ms",

@@ -30,6 +30,11 @@ int main(int argc, char** argv) {
     // $ESM_BENCH_NI / $ESM_BENCH_NSTEP: another N_I / N_step (granularity of the comparison).
     const int n_initial = std::getenv("ESM_BENCH_NI") ? std::atoi(std::getenv("ESM_BENCH_NI")) : 300;
     const int n_step = std::getenv("ESM_BENCH_NSTEP") ? std::atoi(std::getenv("ESM_BENCH_NSTEP")) : 100;
+    if (seeds < 1 || !(acc_th > 0 && acc_th <= 100) || n_initial < 2 || n_step < 1) {
+        std::fprintf(stderr, "bench_loop: ESM_BENCH_SEEDS >= 1, ESM_BENCH_ACC in (0, 100], ESM_BENCH_NI >= 2 and "
+                             "ESM_BENCH_NSTEP >= 1 (got %d, %g, %d, %d)\n", seeds, acc_th, n_initial, n_step);
+        return 2;
+    }
     try {
         esm::Space space = esm::preset("ofa-mbv3");
         esm::Table t = esm::read_table(data);
@@ -40,6 +45,14 @@ int main(int argc, char** argv) {
             if ((c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) &&
                 (only.empty() || ("," + only + ",").find("," + c + ",") != std::string::npos))
                 cols.push_back(c);
+        for (size_t start = 0; start < only.size();) {  // a name that is no batch-32/64 column is said, not dropped
+            const size_t comma = std::min(only.find(',', start), only.size());
+            const std::string c = only.substr(start, comma - start);
+            if (std::find(cols.begin(), cols.end(), c) == cols.end())
+                std::fprintf(stderr, "bench_loop: ESM_BENCH_COLUMNS names '%s', not a batch-32/64 column of %s\n", c.c_str(),
+                             data.c_str());
+            start = comma + 1;
+        }
         const std::string base_col = std::getenv("ESM_BENCH_BASE") ? std::getenv("ESM_BENCH_BASE") : "";
         std::vector<std::shared_ptr<const esm::Predictor>> bases;
         for (size_t start = 0; !base_col.empty();) {
@@ -55,6 +68,14 @@ int main(int argc, char** argv) {
             start = comma + 1;
         }
         const bool base = !bases.empty();
+        if (cols.empty()) {  // a misspelt ESM_BENCH_COLUMNS, or the base was the only column
+            std::string known;
+            for (const auto& c : t.columns)
+                if (c.find("_bs32_") != std::string::npos || c.find("_bs64_") != std::string::npos) known += " " + c;
+            std::fprintf(stderr, "bench_loop: no column to run (ESM_BENCH_COLUMNS '%s', ESM_BENCH_BASE '%s'); the batch-32/64 "
+                                 "columns are:%s\n", only.c_str(), base_col.c_str(), known.c_str());
+            return 2;
+        }
         std::printf("replay on %s: %zu rows; N_I %d, N_step %d, w1 2, w2 1, test 200 balanced, FCC, bin-wise"
                     " Acc_TH %.0f %%, 5 bins, budget 4800 samples, %d seeds%s\n",
                     data.c_str(), t.rows.size(), n_initial, n_step, acc_th, seeds,

@@ -193,6 +193,7 @@ def main():
     stat = "min" if interleaved else "median"
     print(f"PyTorch {torch.__version__}, eval + no_grad, NCHW float32, {POOLS} = thr; comparing the {stat} of each side"
           + (" (ours re-measured with esm-run right before torch)" if interleaved else ""))
+    print("ours/torch: libesm's latency / PyTorch's (below 1: libesm faster)")
     print(f"{'preset':<12} {'which':<6} {'thr':>3} {'ours ms':>10} {'torch ms':>10} {'ours/torch':>10}")
     models = {}
     for line in open(sys.argv[1]):

@@ -27,7 +27,18 @@ def _openblas():
 
 
 _LIB = _openblas()
-POOLS = "torch and OpenBLAS threads" if _LIB is not None else "torch threads (no OpenBLAS loaded)"
+
+
+def _core():
+    """The OpenBLAS kernel PyTorch's GEMMs run on (a generic one on CPUs OpenBLAS does not know)."""
+    if _LIB is None or not hasattr(_LIB, "openblas_get_corename"):
+        return "?"
+    _LIB.openblas_get_corename.restype = ctypes.c_char_p
+    return _LIB.openblas_get_corename().decode()
+
+
+POOLS = (f"torch and OpenBLAS threads (OpenBLAS core {_core()})" if _LIB is not None
+         else "torch threads (no OpenBLAS loaded)")
 
 
 def set_threads(n):
