@@ -155,6 +155,22 @@ const char* esm_status_string(esm_status s) {
     return "ESM_ERR_UNKNOWN: not an esm_status";
 }
 
+// The version is written twice: project(esm VERSION ...) in CMakeLists.txt, which the build
+// passes as ESM_VERSION, and include/esm/common.hpp, which programs see. A bump of one alone
+// stops the build here instead of shipping a library that names two versions.
+#define ESM_STR_(x) #x
+#define ESM_STR(x) ESM_STR_(x)
+namespace {
+constexpr bool same_string(const char* a, const char* b) {
+    return *a == *b && (*a == '\0' || same_string(a + 1, b + 1));
+}
+}  // namespace
+static_assert(same_string(ESM_VERSION, ESM_VERSION_STRING),
+              "project(esm VERSION) in CMakeLists.txt and ESM_VERSION_STRING in include/esm/common.hpp differ");
+static_assert(same_string(ESM_STR(ESM_VERSION_MAJOR) "." ESM_STR(ESM_VERSION_MINOR) "." ESM_STR(ESM_VERSION_PATCH),
+                          ESM_VERSION_STRING),
+              "ESM_VERSION_MAJOR/MINOR/PATCH and ESM_VERSION_STRING in include/esm/common.hpp differ");
+
 const char* esm_last_error(void) { return g_last_error.c_str(); }
 const char* esm_version(void) { return esm::version(); }
 
