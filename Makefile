@@ -1,11 +1,17 @@
 # Friendly front end over CMake (the real build). `make help` lists the targets.
 BUILD     ?= build
-ESM_CUDA  ?= AUTO
 PREFIX    ?= /usr/local
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure build test run bench install clean help fuzz sanitize static cross cross-test memcheck
+.PHONY: all deps configure build test run bench install clean help fuzz sanitize static cross cross-test memcheck FORCE
+
+# -DESM_CUDA only when ESM_CUDA is given (command line or environment): a build folder
+# otherwise keeps the setting it was configured with (CMake's default is AUTO). Passing
+# AUTO every time turned a folder configured with ESM_CUDA=OFF back to AUTO whenever it
+# reconfigured (CMakeLists.txt touched by a git pull).
+ESM_CUDA_ARG := $(if $(filter command environment,$(firstword $(origin ESM_CUDA))),-DESM_CUDA=$(ESM_CUDA))
+ESM_CMAKE_ARGS := $(strip $(ESM_CUDA_ARG) $(CMAKE_ARGS))
 
 all: build
 
@@ -25,12 +31,22 @@ help:
 deps:
 	@scripts/install-deps.sh
 
-# A failed configure leaves no cache behind, so the next `make` configures again.
-$(BUILD)/CMakeCache.txt: CMakeLists.txt | deps
-	cmake -S . -B $(BUILD) -DESM_CUDA=$(ESM_CUDA) $(CMAKE_ARGS) || { rm -f $@; exit 1; }
+# What this `make` was given for CMake, rewritten only when it differs from the last time:
+# a changed ESM_CUDA or CMAKE_ARGS reconfigures the folder (they were ignored once it had a
+# cache), the same ones do not.
+$(BUILD)/make-cmake-args.txt: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' '$(subst ','\'',$(ESM_CMAKE_ARGS))' | cmp -s - $@ || \
+	  printf '%s\n' '$(subst ','\'',$(ESM_CMAKE_ARGS))' > $@
 
-configure: deps
-	cmake -S . -B $(BUILD) -DESM_CUDA=$(ESM_CUDA) $(CMAKE_ARGS)
+# A failed configure leaves no record of the arguments, so the next `make` configures again;
+# the cache stays, with the folder's other settings (removing it lost them, ESM_CUDA=OFF
+# too). touch: CMake leaves an unchanged cache as it was, older than what made it reconfigure.
+$(BUILD)/CMakeCache.txt: CMakeLists.txt $(BUILD)/make-cmake-args.txt | deps
+	cmake -S . -B $(BUILD) $(ESM_CMAKE_ARGS) && touch $@ || { rm -f $(BUILD)/make-cmake-args.txt; exit 1; }
+
+configure: $(BUILD)/make-cmake-args.txt | deps
+	cmake -S . -B $(BUILD) $(ESM_CMAKE_ARGS)
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
