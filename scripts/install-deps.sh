@@ -16,6 +16,11 @@ have() { for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "libesm: missing ${missing[*]} (Debian package names), and there is no apt-get here:" \
+       "install them with this system's package manager" >&2
+  exit 1
+fi
 echo "libesm: installing ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -23,6 +28,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "libesm: need root to install ${missing[*]} (apt-get install -y ${missing[*]})" >&2; exit 1
   fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >&2
-$SUDO apt-get install -y -q "${missing[@]}" >&2
+# Through env, not export: sudo's env_reset drops an exported DEBIAN_FRONTEND, and a
+# package's debconf question then waits for an answer.
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
