@@ -543,11 +543,21 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
     write_file_atomic(res.report_path, j.str());
 
     const bool corrected = !res.iterations.empty() && res.iterations.back().drift.hi > res.iterations.back().drift.lo;
-    // The titles name what was measured: the device, the replayed column or the runner.
+    // The titles name what was measured: the device (a GPU's model from its header), the
+    // replayed column or the runner, cut to fit the width at a UTF-8 character boundary.
     std::string on = space_.name;
-    for (const auto& [key, value] : data_->meta())
-        if (key == "device" || key == "pool_target" || key == "runner") on += (key == "runner" ? " via " : " on ") + value;
-    if (on.size() > 90) on = on.substr(0, 87) + "...";
+    for (const auto& [key, value] : data_->meta()) {
+        if (key != "device" && key != "pool_target" && key != "runner") continue;
+        std::string what = value;
+        if (const size_t gpu = what.find("gpu="); key == "device" && gpu != std::string::npos)
+            what = what.substr(gpu + 4, what.find(';', gpu) - gpu - 4);
+        on += (key == "runner" ? " via " : " on ") + what;
+    }
+    if (on.size() > 48) {
+        size_t cut = 45;
+        while (cut > 0 && (static_cast<unsigned char>(on[cut]) & 0xC0) == 0x80) --cut;
+        on = on.substr(0, cut) + "...";
+    }
     write_file_atomic(res.plot_paths[0], svg_scatter(on + ": predicted vs measured (test set)",
                                                      corrected ? "measured latency (ms, drift-corrected)" : "measured latency (ms)",
                                                      "predicted latency (ms)", y, yhat));
@@ -556,8 +566,8 @@ void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, co
     curve[1].name = "worst bin accuracy";
     for (const auto& it : res.iterations) {
         for (int b = 0; b < opt_.n_bins && b < static_cast<int>(it.metrics.bins.size()); ++b) {
-            bins[b].name = "bin " + std::to_string(b) + " (depth " + std::to_string(it.metrics.bin_lo[b]) + ".." +
-                           std::to_string(it.metrics.bin_hi[b]) + ")";
+            bins[b].name = "bin " + std::to_string(b) + ": depth " + std::to_string(it.metrics.bin_lo[b]) + ".." +
+                           std::to_string(it.metrics.bin_hi[b]);
             bins[b].x.push_back(it.iteration);
             bins[b].y.push_back(it.metrics.bins[b].accuracy);
         }

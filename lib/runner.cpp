@@ -234,17 +234,23 @@ double ExternalRunner::measure(const std::string& arch) const {
     if (timed_out) {  // SIGTERM first: the runner may clean up (temporary files, a remote run)
         kill(-pid, SIGTERM);
         kill(pid, SIGTERM);
-        for (const auto until = Clock::now() + std::chrono::seconds(2); !exited() && Clock::now() < until;)
-            ::usleep(10000);
+        // The grace lasts until whatever holds the command's output has gone, not only `sh`:
+        // dash does not exec the script of `--runner './measure.sh "$1"'`, and exits on the
+        // SIGTERM while the script still runs its trap. 2 s at most.
+        for (const auto until = Clock::now() + std::chrono::seconds(2); Clock::now() < until;) {
+            if (!open_out && !open_err && exited()) break;
+            pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
+            if (poll(fds, 2, 20) > 0) read_ready(fds);
+        }
     }
     kill(-pid, SIGKILL);  // on a timeout the command; else whatever it left behind (none: ESRCH)
     kill(pid, SIGKILL);
     close(out[0]);
     close(err[0]);
+    running.release();  // before the reap: a stop signal after it must not kill(pid) a recycled id
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    running.release();
     const std::string who = "runner '" + opt_.command + "' on " + arch;
     if (timed_out) {
         char secs[32];

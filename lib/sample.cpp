@@ -156,11 +156,19 @@ Arch Sampler::balanced(int n_bins) {
     return in_bin(static_cast<int>(rng_.below(static_cast<uint64_t>(n_bins))), n_bins);
 }
 
-Sampler::Draw Sampler::draw_of(Strategy strategy, int n_bins) const {
-    if (strategy == Strategy::Balanced) space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins, even when none are drawn
+Sampler::Draw Sampler::draw_of(Strategy strategy, int n_bins, int bin) const {
+    if (bin >= 0) space_.bin_lo(bin, n_bins);  // validates bin and n_bins, even when none are drawn
+    if (strategy == Strategy::Balanced) space_.bin_of(space_.min_depth(), n_bins);
     Draw d;
     d.strategy = strategy;
-    d.n_bins = strategy == Strategy::Balanced ? n_bins : 1;
+    d.bin = bin;
+    d.n_bins = strategy == Strategy::Balanced || bin >= 0 ? n_bins : 1;
+    if (strategy == Strategy::Balanced || bin >= 0)
+        for (int b = 0; b < d.n_bins; ++b) {
+            double v = 0;
+            for (int t = space_.bin_lo(b, d.n_bins); t <= space_.bin_hi(b, d.n_bins); ++t) v += ways_[0][t];
+            d.vectors.push_back(v);
+        }
     return d;
 }
 
@@ -182,9 +190,7 @@ double Sampler::probability(const Draw& d, const Arch& a) const {
     // in_bin: a total with weight ways(total), then one of its ways(total) depth vectors.
     const int bin = space_.bin_of(a.depth(), d.n_bins);
     if (d.bin >= 0 && bin != d.bin) return 0;
-    double vectors = 0;
-    for (int t = space_.bin_lo(bin, d.n_bins); t <= space_.bin_hi(bin, d.n_bins); ++t) vectors += ways_[0][t];
-    return p / vectors / (d.bin >= 0 ? 1 : d.n_bins);
+    return p / d.vectors[static_cast<size_t>(bin)] / (d.bin >= 0 ? 1 : d.n_bins);
 }
 
 double Sampler::population(const Draw& d) const { return d.bin >= 0 ? bin_size(d.bin, d.n_bins) : bin_size(0, 1); }
@@ -269,11 +275,7 @@ std::vector<Arch> Sampler::sample(Strategy strategy, int n, int n_bins, const st
 }
 
 std::vector<Arch> Sampler::sample_bin(int bin, int n_bins, int n, const std::unordered_set<std::string>* exclude) {
-    space_.bin_lo(bin, n_bins);  // validates bin and n_bins
-    Draw d;
-    d.bin = bin;
-    d.n_bins = n_bins;
-    return distinct(n, exclude, d);
+    return distinct(n, exclude, draw_of(Strategy::Balanced, n_bins, bin));
 }
 
 double Sampler::bin_size(int bin, int n_bins) const {

@@ -255,8 +255,8 @@ void Space::validate(const std::function<void(const std::string& key, const std:
         for (size_t i = 0; i < ch.labels.size(); ++i) {
             if (!is_label(ch.labels[i]))
                 bad("choice " + ch.name, "choice '" + ch.name + "' label '" + ch.labels[i] + "' must be digits and '.'");
-            if (!(ch.values[i] > 0) || !std::isfinite(ch.values[i]))
-                bad("choice " + ch.name, "choice '" + ch.name + "' values must be positive");
+            if (!(ch.values[i] >= kMinChoiceValue) || !std::isfinite(ch.values[i]))
+                bad("choice " + ch.name, "choice '" + ch.name + "' values must be positive (normal) numbers");
             for (size_t j = 0; j < i; ++j)
                 if (ch.labels[j] == ch.labels[i])
                     bad("choice " + ch.name, "choice '" + ch.name + "' repeats label '" + ch.labels[i] + "'");

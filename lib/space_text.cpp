@@ -1,5 +1,6 @@
 // Space description files: strict `key = value` lines (docs/space_format.md), parsed
 // into a validated Space and printed back canonically. Not family semantics (plan_*.cpp).
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -56,16 +57,19 @@ public:
         auto decimal = [&](const std::string& t) {
             errno = 0;
             char* end = nullptr;
-            if (t.empty() || t.find_first_not_of("0123456789.eE+-") != std::string::npos) bad();
+            // A digit or '.' first: a sign only inside an exponent.
+            if (t.empty() || t.find_first_not_of("0123456789.eE+-") != std::string::npos ||
+                !(std::isdigit(static_cast<unsigned char>(t[0])) || t[0] == '.'))
+                bad();
             const double v = std::strtod(t.c_str(), &end);
-            if (*end != '\0' || errno || !(v > 0) || !std::isfinite(v)) bad();
+            if (*end != '\0' || errno || !(v >= kMinChoiceValue) || !std::isfinite(v)) bad();
             return v;
         };
         const auto slash = w.find('/');
         if (slash == std::string::npos) return decimal(w);
         if (w.find('/', slash + 1) != std::string::npos) bad();
         const double v = decimal(w.substr(0, slash)) / decimal(w.substr(slash + 1));
-        if (!(v > 0) || !std::isfinite(v)) bad();
+        if (!(v >= kMinChoiceValue) || !std::isfinite(v)) bad();  // what format_space prints reads back
         return v;
     }
 

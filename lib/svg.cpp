@@ -92,13 +92,16 @@ void axes(std::ostringstream& o, const Frame& f, const std::string& title, const
           << "\" stroke=\"#ddd\"/>\n";
 }
 
-// One legend entry in the right margin: a short line in the series' style, then its name.
+// One legend entry in the right margin: a short line in the series' style, then its name,
+// in a font small enough for the rows to fit the frame's height and the name its width
+// (about 0.6 em a character).
 void legend_entry(std::ostringstream& o, const Frame& f, int row, int rows, const std::string& style, const std::string& name) {
     const double step = std::min(16.0, (kH - kT - kB) / std::max(rows, 1)), y = kT + 10 + step * row;
-    const double x = kW - f.right + 10;
+    const double x = kW - f.right + 10, room = f.right - 10 - 28 - 4;
+    const double font = std::min({12.0, step - 1, room / (0.6 * static_cast<double>(std::max<size_t>(name.size(), 1)))});
     o << "<line x1=\"" << x << "\" x2=\"" << x + 22 << "\" y1=\"" << y - 4 << "\" y2=\"" << y - 4 << "\" " << style
-      << "/>\n<text x=\"" << x + 28 << "\" y=\"" << y << "\" font-size=\"" << std::min(12.0, step - 1) << "\">"
-      << esc(name) << "</text>\n";
+      << "/>\n<text x=\"" << x + 28 << "\" y=\"" << y << "\" font-size=\"" << num(font) << "\">" << esc(name)
+      << "</text>\n";
 }
 
 }  // namespace

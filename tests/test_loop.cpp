@@ -776,6 +776,15 @@ TEST(Loop, ResumedRunRetrainsEachIterationOnTheSameData) {
         EXPECT_EQ(again.iterations[i].drift.hi, first.iterations[i].drift.hi) << i;
     }
     EXPECT_NE(first.iterations[0].drift.hi, first.iterations[1].drift.hi);  // the factors did move
+    // The plots' titles name the runner, cut to fit the 720-pixel width.
+    const std::string svg = slurp(out + "/plots/curve.svg");
+    const size_t at = svg.find("font-size=\"15\">") + 15;
+    const std::string title = svg.substr(at, svg.find("</text>", at) - at);
+    EXPECT_EQ(title.rfind("densenet via n=$(cat ", 0), 0u) << title;
+    const std::string end = "...: accuracy vs training samples";
+    ASSERT_GT(title.size(), end.size()) << title;
+    EXPECT_EQ(title.substr(title.size() - end.size()), end) << title;
+    EXPECT_LE(title.size(), 48u + 31u) << title;
 }
 
 // A dataset whose references were drawn otherwise (an older esm-measure's draw) and cut

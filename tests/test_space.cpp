@@ -142,6 +142,10 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         // Numbers as written, nothing strtod or strtol would also take.
         {head + "choice k = 3\nchoice e = 1/2/3:50\ndepth = 1\n", "line 7: 'choice e' expects positive numbers (or fractions p/q), got '1/2/3'"},
         {head + "choice k = 3\nchoice e = 0x10:50\ndepth = 1\n", "line 7: 'choice e' expects positive numbers (or fractions p/q), got '0x10'"},
+        {head + "choice k = 3\nchoice e = +1:100\ndepth = 1\n", "line 7: 'choice e' expects positive numbers (or fractions p/q), got '+1'"},
+        {head + "choice k = 3\nchoice e = 1/+2:50\ndepth = 1\n", "got '1/+2'"},
+        // A subnormal value would print as text that does not read back (strtod: ERANGE).
+        {head + "choice k = 3\nchoice e = 1e-300/1e10:1 1:100\ndepth = 1\n", "got '1e-300/1e10'"},
         {head + "choice k = 3\nchoice e = 1\ndepth = +1-+7\n", "line 8: 'depth' expects integers in 1..64, got '+1'"},
         {head + "choice k = 3\nchoice e = 1\ndepth = -1-7\n", "line 8: 'depth' expects N or LO-HI, integers in 1..64, got '-1-7'"},
         {head + tail + std::string("stem = 64\0", 10) + "\n", "line 9: 'stem' expects integers in 1..65536"},

@@ -26,13 +26,13 @@ private:
 };
 
 // SIGKILLs the process group of every runner command running now. A runner runs in its
-// own process group (so that a timeout kills all it started), out of reach of the
-// terminal's Ctrl-C: a tool calls this from its SIGINT / SIGTERM handler so that no
+// own session and process group (so that a timeout kills all it started, and a prompt finds
+// no terminal), out of reach of the terminal's Ctrl-C: a tool calls this from its SIGINT / SIGTERM handler so that no
 // measurement goes on after it is gone. Async-signal-safe.
 void kill_running_runners();
 
-// The runner's output contract: the last non-empty line of stdout is one positive finite
-// number, optionally followed by "ms". Throws esm::Error quoting the offending line.
+// The runner's output contract: the last non-empty line of stdout is one positive decimal
+// number (not hex, inf or nan), optionally followed by "ms". Throws esm::Error quoting the offending line.
 double parse_runner_output(const std::string& stdout_text);
 
 }  // namespace esm

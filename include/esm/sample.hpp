@@ -76,10 +76,11 @@ private:
         Strategy strategy = Strategy::Random;
         int bin = -1;  // >= 0: in_bin(bin, n_bins)
         int n_bins = 1;
+        std::vector<double> vectors;  // depth vectors per bin (balanced and in-bin draws)
     };
     void fill_choices(Arch& a);
     // A draw of `strategy` (random, or balanced over n_bins, validated here).
-    Draw draw_of(Strategy strategy, int n_bins) const;
+    Draw draw_of(Strategy strategy, int n_bins, int bin = -1) const;
     Arch draw(const Draw& d);
     // The probability that one draw gives `a` (0 outside a bin's draw), and the number of
     // architectures a draw can give: how the distinct-draw loop tells a population used up

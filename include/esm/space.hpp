@@ -4,10 +4,15 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 namespace esm {
+
+// The smallest choice value a space holds: the smallest normal double, so that a value
+// written out with %.17g (format_space) reads back (a subnormal one sets ERANGE).
+constexpr double kMinChoiceValue = std::numeric_limits<double>::min();
 
 enum class Family { ResNet, MobileNetV3, DenseNet };
 enum class Act { None, ReLU, HSwish, HSigmoid };
