@@ -23,9 +23,13 @@ int device_count() {
 }
 
 std::string device_summary() {
-    const int n = device_count();
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) cudaGetLastError();
     std::string s = "CUDA build (cuDNN " + std::to_string(cudnnGetVersion()) + "), ";
-    if (n == 0) return s + "no CUDA device present";
+    if (e != cudaSuccess || n == 0)  // why, when it is not plainly "no device" (an old driver, say)
+        return s + "no CUDA device present" +
+               (e != cudaSuccess && e != cudaErrorNoDevice ? std::string(" (") + cudaGetErrorString(e) + ")" : "");
     cudaDeviceProp prop{};
     cudaGetDeviceProperties(&prop, 0);
     return s + std::to_string(n) + " device(s), device 0: " + prop.name;

@@ -25,6 +25,15 @@ void check(cudaError_t e, const std::string& call) {
     }
 }
 
+// A cuBLAS status in words (cublasGetStatusString from CUDA 11.4 on; its number before).
+std::string cublas_error(cublasStatus_t st) {
+#if CUDART_VERSION >= 11040
+    return cublasGetStatusString(st);
+#else
+    return "cuBLAS status " + std::to_string(static_cast<int>(st));
+#endif
+}
+
 // Device memory, owned; allocated only at create time.
 struct DevMem {
     float* p = nullptr;
@@ -165,18 +174,20 @@ public:
             throw Error(ErrorKind::Internal,
                         std::string("CUDA executor: cudnnCreate failed: ") + cudnnGetErrorString(cs));
         cudnn_ = h_.cudnn;
-        if (cudnnSetStream(cudnn_, stream_) != CUDNN_STATUS_SUCCESS)
-            throw Error(ErrorKind::Internal, "CUDA executor: cudnnSetStream failed");
-        if (cublasCreate(&h_.cublas) != CUBLAS_STATUS_SUCCESS)
-            throw Error(ErrorKind::Internal, "CUDA executor: cublasCreate failed");
+        if (const cudnnStatus_t ss = cudnnSetStream(cudnn_, stream_); ss != CUDNN_STATUS_SUCCESS)
+            throw Error(ErrorKind::Internal, std::string("CUDA executor: cudnnSetStream failed: ") + cudnnGetErrorString(ss));
+        if (const cublasStatus_t bs = cublasCreate(&h_.cublas); bs != CUBLAS_STATUS_SUCCESS)
+            throw Error(ErrorKind::Internal, "CUDA executor: cublasCreate failed: " + cublas_error(bs));
         cublas_ = h_.cublas;
         cublas_ws_ = DevMem(kCublasWorkspace, "cuBLAS workspace");
         // TF32 off: CUBLAS_DEFAULT_MATH never uses TF32 for SGEMM; on: allow it.
-        if (cublasSetStream(cublas_, stream_) != CUBLAS_STATUS_SUCCESS ||
-            cublasSetMathMode(cublas_, tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) !=
-                CUBLAS_STATUS_SUCCESS ||
-            cublasSetWorkspace(cublas_, cublas_ws_.p, cublas_ws_.bytes) != CUBLAS_STATUS_SUCCESS)
-            throw Error(ErrorKind::Internal, "CUDA executor: cuBLAS stream/math/workspace setup failed");
+        const std::pair<const char*, cublasStatus_t> setup[] = {
+            {"cublasSetStream", cublasSetStream(cublas_, stream_)},
+            {"cublasSetMathMode", cublasSetMathMode(cublas_, tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)},
+            {"cublasSetWorkspace", cublasSetWorkspace(cublas_, cublas_ws_.p, cublas_ws_.bytes)}};
+        for (const auto& [call, st] : setup)  // in this order, as cuBLAS asks (the workspace after the stream)
+            if (st != CUBLAS_STATUS_SUCCESS)
+                throw Error(ErrorKind::Internal, std::string("CUDA executor: ") + call + " failed: " + cublas_error(st));
 
         layout_ = layout_arena(plan_, 64);  // 256-byte aligned buffers
         arena_ = DevMem(size_t(layout_.total) * sizeof(float), "activation arena");
@@ -318,7 +329,7 @@ private:
                 case Impl::Add: add_act(s.in, s.in2, s.out, op.act, stream_); break;
                 case Impl::Linear: {
                     const cublasStatus_t st = linear(cublas_, s.in, s.out, s.w.p);
-                    note_op(st == CUBLAS_STATUS_SUCCESS, op, "cublasSgemm", "cuBLAS error");
+                    if (st != CUBLAS_STATUS_SUCCESS) note_op(false, op, "cublasSgemm", cublas_error(st).c_str());
                     bias_act(s.out, s.bias.p, op.act, stream_);
                     break;
                 }

@@ -1,6 +1,8 @@
 // End-to-end tests of the foundation tools (esm-space, esm-sample, esm-info): Unix
 // habits (--help, data on stdout, errors on stderr with a non-zero exit) and content.
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <unistd.h>
 
 #include <sstream>
@@ -55,6 +57,19 @@ TEST(Tools, InfoShowsParamsMacsAndPlan) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("params      2446016"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("u1.b0.se se 48x28x28 -> 48x28x28 r16"), std::string::npos) << r.out;
+}
+
+// A network no machine can hold (the limits of a valid space file, all at once): a message
+// that says so, not "std::bad_alloc".
+TEST(Tools, OutOfMemoryIsSaidPlainly) {
+    const std::string path = std::string(ESM_BINARY_DIR) + "/tools_big.space";
+    std::ofstream(path) << "name = big\nfamily = resnet\nunits = 1\nwidth = 65536\nstride = 1\ndepth = 1\n"
+                           "choice k = 15\nchoice e = 64\nresolution = 4096\n";
+    const ToolResult r = run_tool("esm-run", "'big:k15e64' --space " + path);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("esm-run: out of memory (a network, batch or resolution too large for this machine?)"),
+              std::string::npos)
+        << r.err;
 }
 
 TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -204,6 +205,9 @@ private:
 inline int run_tool(const char* tool, const std::function<int()>& body) {
     try {
         return body();
+    } catch (const std::bad_alloc&) {  // what() says only "std::bad_alloc"
+        std::fprintf(stderr, "%s: out of memory (a network, batch or resolution too large for this machine?)\n", tool);
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", tool, e.what());
         return 1;
