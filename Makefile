@@ -33,11 +33,14 @@ deps:
 
 # What this `make` was given for CMake, rewritten only when it differs from the last time:
 # a changed ESM_CUDA or CMAKE_ARGS reconfigures the folder (they were ignored once it had a
-# cache), the same ones do not.
+# cache), the same ones do not, and none at all leaves the record alone (a bare `make`, or a
+# `sudo make install` that lost an exported ESM_CUDA, keeps the folder's settings without
+# reconfiguring it, as root too).
 $(BUILD)/make-cmake-args.txt: FORCE
 	@mkdir -p $(BUILD)
-	@printf '%s\n' '$(subst ','\'',$(ESM_CMAKE_ARGS))' | cmp -s - $@ || \
-	  printf '%s\n' '$(subst ','\'',$(ESM_CMAKE_ARGS))' > $@
+	@if [ -n '$(subst ','\'',$(ESM_CMAKE_ARGS))' ] || [ ! -e $@ ]; then \
+	  printf '%s\n' '$(subst ','\'',$(ESM_CMAKE_ARGS))' | cmp -s - $@ || \
+	  printf '%s\n' '$(subst ','\'',$(ESM_CMAKE_ARGS))' > $@; fi
 
 # A failed configure leaves no record of the arguments, so the next `make` configures again;
 # the cache stays, with the folder's other settings (removing it lost them, ESM_CUDA=OFF
@@ -46,7 +49,7 @@ $(BUILD)/CMakeCache.txt: CMakeLists.txt $(BUILD)/make-cmake-args.txt | deps
 	cmake -S . -B $(BUILD) $(ESM_CMAKE_ARGS) && touch $@ || { rm -f $(BUILD)/make-cmake-args.txt; exit 1; }
 
 configure: $(BUILD)/make-cmake-args.txt | deps
-	cmake -S . -B $(BUILD) $(ESM_CMAKE_ARGS)
+	cmake -S . -B $(BUILD) $(ESM_CMAKE_ARGS) && touch $(BUILD)/CMakeCache.txt
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)

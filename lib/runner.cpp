@@ -242,6 +242,7 @@ double ExternalRunner::measure(const std::string& arch) const {
             pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
             if (poll(fds, 2, 20) > 0) read_ready(fds);
         }
+        read_ready(nullptr);  // what the grace's last moments wrote (a trap's message)
     }
     kill(-pid, SIGKILL);  // on a timeout the command; else whatever it left behind (none: ESRCH)
     kill(pid, SIGKILL);

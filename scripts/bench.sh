@@ -39,7 +39,9 @@ else
   echo "== bench/torch_mlp.py skipped: $([ $have_torch = 1 ] && echo "no $BUILD/bench_learning" || echo "$no_torch")"
 fi
 # The CUDA comparison, where PyTorch sees a GPU (bench_cuda above says whether libesm does).
-if [ $have_torch = 1 ] && /usr/bin/python3 -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
+if [ ! -x "$BUILD/bench_cuda" ]; then
+  echo "== bench/torch_cuda_compare.py skipped: no $BUILD/bench_cuda"
+elif [ $have_torch = 1 ] && /usr/bin/python3 -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
   echo "== bench/torch_cuda_compare.py"
   /usr/bin/python3 "$HERE/bench/torch_cuda_compare.py" --bench "$BUILD/bench_cuda" || status=1
 else

@@ -22,8 +22,10 @@ make -s -C "$tmp/pc" PKG_CONFIG_PATH="$tmp/inst/lib/pkgconfig" > /dev/null
 
 for exe in "$tmp/cmake-build/nas_search" "$tmp/pc/nas_search"; do
   out=$("$exe" "$tmp/p.esm" 30 --generations 5)
-  echo "$out" | grep -q "candidates per second" || { echo "unexpected output of $exe: $out"; exit 1; }
-  echo "$out" | grep -q "resnet:" || { echo "no architecture from $exe: $out"; exit 1; }
+  # [[ ]] matching, not `echo | grep -q`: under pipefail, grep -q leaving at its first match
+  # makes echo die of SIGPIPE on a long output, which failed the check now and then.
+  [[ $out == *"candidates per second"* ]] || { echo "unexpected output of $exe: $out"; exit 1; }
+  [[ $out == *"resnet:"* ]] || { echo "no architecture from $exe: $out"; exit 1; }
 done
 for bad in "" "$tmp/p.esm abc" "$tmp/p.esm 30 --generatons 2" "$tmp/p.esm 30 --objective flops" "$tmp/p.esm 30 --seed"; do
   # shellcheck disable=SC2086
@@ -33,14 +35,15 @@ done
 mkdir "$tmp/conly"
 printf 'cmake_minimum_required(VERSION 3.16)\nproject(conly C)\nfind_package(esm REQUIRED)\n' > "$tmp/conly/CMakeLists.txt"
 if msg=$(cmake -S "$tmp/conly" -B "$tmp/conly/b" -DCMAKE_PREFIX_PATH="$tmp/inst" 2>&1); then echo "C-only find_package succeeded"; exit 1; fi
-echo "$msg" | grep -q "libesm is a C++ library: enable CXX" || { echo "unclear C-only message: $msg"; exit 1; }
+[[ $msg == *"libesm is a C++ library: enable CXX"* ]] || { echo "unclear C-only message: $msg"; exit 1; }
 # esm.pc finds its prefix under a multiarch libdir too (Debian's lib/<triplet>): configure only
 cmake -S "$src" -B "$tmp/multiarch" -DCMAKE_INSTALL_LIBDIR=lib/x86_64-linux-gnu -DESM_TESTS=OFF -DESM_CUDA=OFF > /dev/null
 mkdir -p "$tmp/ma/lib/x86_64-linux-gnu/pkgconfig"
 cp "$tmp/multiarch/esm.pc" "$tmp/ma/lib/x86_64-linux-gnu/pkgconfig/"
 inc=$(PKG_CONFIG_PATH="$tmp/ma/lib/x86_64-linux-gnu/pkgconfig" pkg-config --cflags esm | xargs)
 # the first -L is libesm's own (OpenBLAS's and CUDA's follow when pkg-config keeps them)
-lib=$(PKG_CONFIG_PATH="$tmp/ma/lib/x86_64-linux-gnu/pkgconfig" pkg-config --libs-only-L esm | xargs -n1 | head -n1)
+# (no `| head`: under pipefail the writer it leaves behind dies of SIGPIPE and fails the script)
+lib=$(PKG_CONFIG_PATH="$tmp/ma/lib/x86_64-linux-gnu/pkgconfig" pkg-config --libs-only-L esm | awk '{ print $1 }')
 [ "$(realpath -m "${inc#-I}")" = "$tmp/ma/include" ] || { echo "multiarch esm.pc: wrong include dir $inc"; exit 1; }
 [ "$(realpath -m "${lib#-L}")" = "$tmp/ma/lib/x86_64-linux-gnu" ] || { echo "multiarch esm.pc: wrong lib dir $lib"; exit 1; }
 echo "install + examples (CMake and pkg-config): ok"
