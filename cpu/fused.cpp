@@ -53,7 +53,7 @@ void expand_depthwise(const TensorView& in, const TensorView& mid, const TensorV
     const Parts p = parts(mid, out, in.c, dw);
     const int m = mid.c, kk = dw.k * dw.k, chunks = (m + p.cc - 1) / p.cc;
     const int64_t n = mid.plane();
-    const int team = threads > 1 && chunks > 1 ? threads : 1;
+    [[maybe_unused]] const int team = threads > 1 && chunks > 1 ? threads : 1;  // (unused without OpenMP)
     float* packed_b = scratch;
     for (int b = 0; b < in.n; ++b) {
         // B (the input planes) packed once for every chunk of output channels.

@@ -10,8 +10,10 @@
 #include "esm/tensor.hpp"
 
 // Hot direct kernels are compiled twice on x86-64 GCC: an AVX2+FMA clone picked at load
-// time where the CPU has it, and the baseline (the binary runs on any x86-64).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// time where the CPU has it, and the baseline (the binary runs on any x86-64). Not under
+// ThreadSanitizer: GCC instruments the clones' ifunc resolver, which the dynamic loader
+// runs before TSan has started (a crash before main in any program linking libesm).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define ESM_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define ESM_TARGET_CLONES

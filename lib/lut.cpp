@@ -167,8 +167,14 @@ void LookupTable::fit_bias(const LatencyData& train) {
         throw Error(ErrorKind::InvalidArgument,
                     "lookup table: the bias fit needs architectures with different table sums (all " +
                         std::to_string(n) + " rows sum to " + std::to_string(mx) + " ms)");
-    bias_a = sxy / sxx;
-    bias_b = my - bias_a * mx;
+    const double a = sxy / sxx;
+    if (!(a > 0))  // it would predict less for more work, and below zero for large networks
+        throw Error(ErrorKind::InvalidArgument,
+                    "lookup table: the bias fit's slope is " + std::to_string(a) + " over " + std::to_string(n) +
+                        " rows: the measured latencies do not rise with the table sums (another device, or a "
+                        "table profiled at other settings?)");
+    bias_a = a;
+    bias_b = my - a * mx;
     fit_info = "rows=" + std::to_string(n) + " target=" + train.target +
                (train.source.empty() ? "" : " source=" + train.source);
     if (train.drift.remeasurements > 0) {  // the latencies were drift-corrected when read

@@ -86,6 +86,9 @@ Metrics compute_metrics(const double* y, const double* yhat, size_t n) {
         if (!(y[i] > 0))
             throw Error(ErrorKind::InvalidArgument, "metrics: measured latency of sample " + std::to_string(i) +
                                                         " is " + std::to_string(y[i]) + " (must be > 0)");
+        if (!std::isfinite(yhat[i]))  // a NaN also breaks Kendall's tau's sort, silently
+            throw Error(ErrorKind::InvalidArgument, "metrics: predicted latency of sample " + std::to_string(i) +
+                                                        " is " + std::to_string(yhat[i]) + " (must be finite)");
         const double e = std::fabs(yhat[i] - y[i]) / y[i];
         ape += e;
         sq += (yhat[i] - y[i]) * (yhat[i] - y[i]);
@@ -161,7 +164,7 @@ std::string metrics_table(const MetricsReport& r) {
     auto row = [&](const std::string& name, const std::string& depths, const Metrics& m) {
         std::snprintf(line, sizeof line, "%-9s %-9s %6zu %10s %7s %7s %11s %12s\n", name.c_str(), depths.c_str(), m.n,
                       num(m.accuracy, "%.3f").c_str(), num(m.within5, "%.1f").c_str(), num(m.within10, "%.1f").c_str(),
-                      num(m.rmse, "%.5f").c_str(), num(m.tau, "%.4f").c_str());
+                      num(m.rmse, m.rmse >= 1e-3 || m.rmse == 0 ? "%.5f" : "%.3g").c_str(), num(m.tau, "%.4f").c_str());
         s += line;
     };
     row("overall", "all", r.overall);

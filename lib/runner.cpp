@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 
 namespace esm {
@@ -46,7 +47,7 @@ double parse_runner_output(const std::string& text) {
     char* stop = nullptr;
     errno = 0;
     // A decimal number only: strtod alone would also take hex ("0x10" as 16), inf and nan.
-    const bool decimal = !number.empty() && number.find_first_not_of("0123456789.eE+-") == std::string::npos;
+    const bool decimal = detail::decimal_chars(number);
     double v = decimal ? std::strtod(number.c_str(), &stop) : NAN;
     if (!decimal || *stop != '\0' || errno || !std::isfinite(v) || !(v > 0))
         throw Error(ErrorKind::Format, "runner output line '" + shown +
@@ -72,14 +73,22 @@ constexpr int kSlots = 64;
 static_assert(std::atomic<pid_t>::is_always_lock_free, "read from a signal handler");
 std::atomic<pid_t> g_running[kSlots];
 
+// A slot is taken (-1: reserved) before the fork, so that a 65th runner at once is an error
+// instead of one that kill_running_runners cannot reach; it holds the pid after the fork.
 struct RunningSlot {
     int slot = -1;
-    explicit RunningSlot(pid_t pid) {
+    RunningSlot() {
         for (int i = 0; i < kSlots && slot < 0; ++i) {
             pid_t free = 0;
-            if (g_running[i].compare_exchange_strong(free, pid)) slot = i;
+            if (g_running[i].compare_exchange_strong(free, -1)) slot = i;
         }
+        if (slot < 0)
+            throw Error(ErrorKind::InvalidArgument, "runner: " + std::to_string(kSlots) +
+                                                        " runner commands run at once already (the most one process tracks)");
     }
+    RunningSlot(const RunningSlot&) = delete;
+    RunningSlot& operator=(const RunningSlot&) = delete;
+    void set(pid_t pid) { g_running[slot].store(pid); }
     ~RunningSlot() { release(); }
     void release() {  // as soon as the group is reaped: its id may be reused after
         if (slot >= 0) g_running[slot].store(0);
@@ -121,9 +130,17 @@ void kill_running_runners() {
 double ExternalRunner::measure(const std::string& arch) const {
     // Close-on-exec: a runner started meanwhile from another thread must not hold this one's
     // pipes open (it would keep this stdin from its end of file). dup2 clears the flag on 0-2.
-    int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
-        throw Error(ErrorKind::Io, std::string("runner: pipe failed: ") + std::strerror(errno));
+    RunningSlot running;  // first: a full table is an error before anything is opened
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    auto close_all = [&] {
+        for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
+            if (fd >= 0) close(fd);
+    };
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+        const int e = errno;
+        close_all();
+        throw Error(ErrorKind::Io, std::string("runner: pipe failed: ") + std::strerror(e));
+    }
     // The stop signals wait until the child is registered for kill_running_runners: one
     // arriving between fork and registration would otherwise miss it.
     sigset_t stops, old_mask;
@@ -132,9 +149,10 @@ double ExternalRunner::measure(const std::string& arch) const {
     pthread_sigmask(SIG_BLOCK, &stops, &old_mask);
     const pid_t pid = fork();
     if (pid < 0) {
-        const int err = errno;
+        const int e = errno;
         pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-        throw Error(ErrorKind::Io, std::string("runner: fork failed: ") + std::strerror(err));
+        close_all();
+        throw Error(ErrorKind::Io, std::string("runner: fork failed: ") + std::strerror(e));
     }
     if (pid == 0) {
         // Its own session: its own process group, so a timeout kills every child too, and no
@@ -150,7 +168,7 @@ double ExternalRunner::measure(const std::string& arch) const {
               static_cast<char*>(nullptr));
         _exit(127);
     }
-    RunningSlot running(pid);
+    running.set(pid);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     close(in[0]);
     close(out[1]);

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "esm/space.hpp"
 #include "sealed_file.hpp"
@@ -58,8 +59,7 @@ public:
             errno = 0;
             char* end = nullptr;
             // A digit or '.' first: a sign only inside an exponent.
-            if (t.empty() || t.find_first_not_of("0123456789.eE+-") != std::string::npos ||
-                !(std::isdigit(static_cast<unsigned char>(t[0])) || t[0] == '.'))
+            if (!detail::decimal_chars(t) || !(std::isdigit(static_cast<unsigned char>(t[0])) || t[0] == '.'))
                 bad();
             const double v = std::strtod(t.c_str(), &end);
             if (*end != '\0' || errno || !(v >= kMinChoiceValue) || !std::isfinite(v)) bad();

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "sealed_file.hpp"
 
@@ -67,8 +68,8 @@ std::string Table::meta_value(const std::string& key, const std::string& dflt) c
 double Table::number(size_t row, int col) const {
     const std::string& f = rows.at(row).at(static_cast<size_t>(col));
     char* end = nullptr;
-    double v = std::strtod(f.c_str(), &end);
-    if (f.empty() || *end != '\0' || !std::isfinite(v))
+    double v = detail::decimal_chars(f) ? std::strtod(f.c_str(), &end) : NAN;  // not hex ("0x10": 16)
+    if (f.empty() || !end || *end != '\0' || !std::isfinite(v))
         fail(source, row_lines[row], "column '" + columns[col] + "' holds '" + f.substr(0, 40) + "', not a finite number");
     return v;
 }

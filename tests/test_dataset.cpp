@@ -329,3 +329,18 @@ TEST(Dataset, IntegerFieldsAreReadStrictly) {
     EXPECT_EQ(slurp(p), text);
     std::remove(p.c_str());
 }
+
+// Numbers as written in decimal: strtod alone reads hex ("0x10" as 16 ms) and nan/inf.
+TEST(Dataset, NumberFieldsAreDecimal) {
+    const Table t = parse_table("a\n12.5\n1e-3\n0x10\n0x1p3\ninf\n", "n.csv", false, nullptr);
+    EXPECT_EQ(t.number(0, 0), 12.5);
+    EXPECT_EQ(t.number(1, 0), 1e-3);
+    for (size_t row : {2, 3, 4}) {
+        try {
+            t.number(row, 0);
+            ADD_FAILURE() << "accepted row " << row;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("not a finite number"), std::string::npos) << e.what();
+        }
+    }
+}

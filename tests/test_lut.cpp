@@ -184,6 +184,17 @@ TEST(Lut, BiasFitRecoversSlopeAndInterceptExactly) {
     EXPECT_NE(t.fit_info.find("rows=50"), std::string::npos);
     LatencyData one = d.subset({0});
     EXPECT_THROW(t.fit_bias(one), Error);
+    // Latencies that fall as the sums rise (another device's, say) would give a table that
+    // predicts below zero for large networks: refused, the fit left as it was.
+    for (size_t i = 0; i < d.size(); ++i) d.latency[i] = 1000 - 1.7 * t.sum(d.archs[i]);
+    try {
+        t.fit_bias(d);
+        ADD_FAILURE() << "a falling fit was kept: a = " << t.bias_a;
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("the measured latencies do not rise with the table sums"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_NEAR(t.bias_a, 1.7, 1e-9);
 }
 
 TEST(Lut, SaveLoadPredictsIdentically) {

@@ -34,6 +34,14 @@ TEST(Metrics, HandComputed) {
     EXPECT_NEAR(m.within10, 75.0, 1e-9);  // 0.1, 0.05, 0
     EXPECT_NEAR(m.rmse, std::sqrt(25.5), 1e-9);
     EXPECT_NEAR(m.tau, 1.0, 1e-12);
+    // A NaN prediction is an error naming the sample (it gave tau 1.0 through a broken sort).
+    const double nan_p[4] = {11, NAN, NAN, 60};
+    try {
+        esm::compute_metrics(y, nan_p, 4);
+        ADD_FAILURE() << "metrics of NaN predictions";
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("predicted latency of sample 1 is nan"), std::string::npos) << e.what();
+    }
 }
 
 TEST(Metrics, KendallTauBWithTiesHandExample) {

@@ -7,10 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "esm/common.hpp"
 #include "esm/runner.hpp"
@@ -188,6 +190,32 @@ TEST(Runner, TimeoutLetsTheRunnerCleanUp) {
         in >> word;
         EXPECT_EQ(word, "cleaned") << cmd;
     }
+}
+
+// 64 runner commands at once are what one process tracks for kill_running_runners: a 65th
+// is an error (it ran untracked, out of reach of a stop signal).
+TEST(Runner, SixtyFifthRunnerAtOnceIsAnError) {
+    std::atomic<int> started{0}, failed{0};
+    std::vector<std::thread> busy;
+    for (int i = 0; i < 64; ++i)
+        busy.emplace_back([&] {
+            ++started;  // the slot is taken right after, before the fork
+            try {
+                ExternalRunner({"sleep 3; echo 1", "", 20}).measure("x:y");
+            } catch (const Error&) {
+                ++failed;
+            }
+        });
+    while (started < 64) usleep(1000);
+    usleep(500000);
+    try {
+        ExternalRunner({"echo 1", "", 20}).measure("x:y");
+        ADD_FAILURE() << "a 65th runner at once ran";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("64 runner commands run at once already"), std::string::npos) << e.what();
+    }
+    for (auto& t : busy) t.join();
+    EXPECT_EQ(failed, 0);
 }
 
 TEST(Runner, TimeoutKillsTheWholeGroup) {

@@ -101,6 +101,19 @@ TEST(ToolsLearning, TrainEvalPredict) {
     EXPECT_NEAR(a, p.predict(archs[0]), 1e-4 * a);
     EXPECT_NEAR(b, p.predict(archs[1]), 1e-4 * b);
 
+    // predictions that are no latency (a network far past its data) are printed as they are
+    // and counted on stderr: here the same network with its output shifted below zero
+    esm::MlpModel shifted = p.model();
+    shifted.y_mean -= 1e6;
+    const std::string neg = fs.dir + "/neg.esmp";
+    esm::Predictor(s, p.encoding(), shifted, p.encoder().res_encoding()).save(neg);
+    ASSERT_EQ(run(tool("esm-predict") + " " + neg + " - < " + fs.dir + "/a.txt", &out), 0) << out;
+    EXPECT_NE(out.find("esm-predict: warning: 2 of 2 predictions are not a latency (<= 0 or not finite; the first on "
+                       "output line 1)"),
+              std::string::npos)
+        << out;
+    EXPECT_EQ(out.front(), '-') << out;
+
     // --info says what the predictor was built for, from its file
     ASSERT_EQ(run(tool("esm-predict") + " " + pred + " --info", &out), 0) << out;
     for (const std::string& line : {std::string("space: ofa-mbv3\n"), std::string("encoding: fc\n"),

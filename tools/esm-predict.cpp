@@ -1,6 +1,7 @@
 // esm-predict: latencies of architectures from a predictor file, one per line, for
 // arguments or (with '-') millions of lines on stdin: buffered I/O, batched prediction.
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,11 +23,22 @@ static const char* kUsage =
 
 namespace {
 
-void flush(const esm::Predictor& p, const esm::Arch* batch, size_t n, std::vector<float>& out) {
+// Predictions that are no latency (<= 0, or not finite): a network extrapolating far past
+// its training data. Printed as they are, counted, and said on stderr at the end.
+struct Implausible {
+    long count = 0, first = 0;  // first: its output line (1-based)
+    long written = 0;
+};
+
+void flush(const esm::Predictor& p, const esm::Arch* batch, size_t n, std::vector<float>& out, Implausible& bad) {
     out.resize(n);
     p.predict_batch(batch, n, out.data());
     char buf[32];
     for (float v : out) {  // what printf's "%.6g\n" writes, without its locale and varargs
+        ++bad.written;
+        if (!(v > 0) || !std::isfinite(v)) {
+            if (bad.count++ == 0) bad.first = bad.written;
+        }
         char* end = std::to_chars(buf, buf + sizeof buf - 1, static_cast<double>(v), std::chars_format::general, 6).ptr;
         *end++ = '\n';
         std::fwrite(buf, 1, static_cast<size_t>(end - buf), stdout);
@@ -57,13 +69,14 @@ int main(int argc, char** argv) {
         static char obuf[1 << 20];
         std::setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
         std::vector<float> out;
+        Implausible bad;
         const bool from_stdin = pos.size() == 1 || (pos.size() == 2 && pos[1] == "-");
         std::string err;
         if (!from_stdin) {
             std::vector<esm::Arch> archs(pos.size() - 1);
             for (size_t i = 1; i < pos.size(); ++i)
                 if (!esm::try_parse_arch(p.space(), pos[i], &archs[i - 1], &err)) args.fail("argument " + std::to_string(i) + ": " + err);
-            flush(p, archs.data(), archs.size(), out);
+            flush(p, archs.data(), archs.size(), out, bad);
         } else {
             // The batch's architectures are parsed into again and again: no allocation per line.
             std::vector<esm::Arch> batch(4096);
@@ -82,14 +95,18 @@ int main(int argc, char** argv) {
                     args.fail("stdin line " + std::to_string(line_no) + ": " + err);
                 }
                 if (++n == batch.size()) {
-                    flush(p, batch.data(), n, out);
+                    flush(p, batch.data(), n, out, bad);
                     n = 0;
                 }
             }
             std::free(line);
-            flush(p, batch.data(), n, out);
+            flush(p, batch.data(), n, out, bad);
         }
         if (std::fflush(stdout) != 0) args.fail("cannot write the output");
+        if (bad.count)
+            std::fprintf(stderr, "esm-predict: warning: %ld of %ld predictions are not a latency (<= 0 or not finite; the "
+                                 "first on output line %ld): the predictor extrapolates far past its training data\n",
+                         bad.count, bad.written, bad.first);
         return 0;
     });
 }

@@ -33,6 +33,7 @@ ResEncoding parse_res_encoding(const std::string& s);  // "scalar" | "onehot" | 
 const char* res_encoding_name(ResEncoding r);
 std::vector<std::string> encoding_names();
 
+// Encoding is const: one encoder may serve any number of threads at once.
 class Encoder {
 public:
     Encoder(const Space& space, Encoding encoding, ResEncoding res = ResEncoding::Scalar);

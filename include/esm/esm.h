@@ -129,7 +129,8 @@ esm_status esm_predictor_pick_base(const esm_predictor_t* bases, size_t n_bases,
                                    const double* latencies_ms, size_t n, size_t* out_index, double* out_loo_error);
 /* OpenBLAS threads for prediction and training in this process, 1..1024 (OpenBLAS's own
  * default is every core). The MLP's matrices are small: 1 is fastest, and keeps a search
- * on one core. A no-op in a build without OpenBLAS. */
+ * on one core. A no-op in a build without OpenBLAS. Process-wide, and every CPU executor
+ * run sets it to 1: not while another thread's executor runs (docs/api.md, "Threads"). */
 esm_status esm_set_blas_threads(int n);
 
 /* ---- executors and measurement ------------------------------------------------------ */

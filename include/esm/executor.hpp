@@ -19,7 +19,8 @@ Backend parse_backend(const std::string& s);  // "cpu" | "cuda"; throws otherwis
 
 struct ExecutorOptions {
     Backend backend = Backend::Cpu;  // chosen per executor, never a global mode
-    int threads = 1;                 // CPU: OpenMP and OpenBLAS threads (never nested)
+    int threads = 1;                 // CPU: OpenMP threads; each runs a single-threaded OpenBLAS
+                                     // (run() sets OpenBLAS's process-wide count to 1)
     uint64_t seed = 1;               // weights (esm/weights.hpp) when create() makes them
     // CUDA: allow TF32 tensor-core math in cuDNN convolutions and cuBLAS GEMMs. Off by
     // default (exact FP32 FMA math); record it in every measurement header.
@@ -27,6 +28,7 @@ struct ExecutorOptions {
     int device = 0;  // CUDA: device ordinal
 };
 
+// One thread at a time (run() reuses its buffers); one executor per thread is fine.
 class Executor {
 public:
     virtual ~Executor() = default;

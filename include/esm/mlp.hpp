@@ -149,6 +149,8 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
                    TrainReport* report = nullptr);
 
 // Sets OpenBLAS's thread count (the MLP's matrices are small: one thread is fastest).
+// Process-wide; every CPU Executor::run() sets it to 1 (its own GEMMs run one OpenBLAS
+// thread inside each OpenMP thread): not while another thread's executor runs.
 // Training is bit-identical on any thread count where the own training kernels run (x86
 // with AVX2 or AVX-512); elsewhere its products go through OpenBLAS's sgemm, whose threads
 // sum in their own order, and only a fixed thread count (the tools' default 1) reproduces it.

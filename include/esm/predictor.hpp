@@ -22,6 +22,8 @@ class FusedMlp;
 // Version 2 added the linear skip (MlpModel::skip); version 1 files still load (no skip).
 constexpr int kPredictorFormatVersion = 2;
 
+// The const methods (predict*, serialize, the accessors) may be called from any number of
+// threads at once: one predictor serves a search's every thread (docs/api.md, "Threads").
 class Predictor {
 public:
     Predictor(const Space& space, Encoding encoding, MlpModel model, ResEncoding res = ResEncoding::Scalar);

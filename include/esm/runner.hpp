@@ -18,6 +18,8 @@ public:
     // Runs the command for one architecture (also written to its stdin) and returns the
     // latency in ms; throws esm::Error naming the command, the exit status or signal,
     // and the tail of its stderr when it fails, times out or prints no valid latency.
+    // Threads may measure at once (64 runner commands at most in one process: the 65th
+    // is an error, as kill_running_runners could not reach it).
     double measure(const std::string& arch_text) const;
     const RunnerOptions& options() const { return opt_; }
 
@@ -27,8 +29,8 @@ private:
 
 // SIGKILLs the process group of every runner command running now. A runner runs in its
 // own session and process group (so that a timeout kills all it started, and a prompt finds
-// no terminal), out of reach of the terminal's Ctrl-C: a tool calls this from its SIGINT / SIGTERM handler so that no
-// measurement goes on after it is gone. Async-signal-safe.
+// no terminal), out of reach of the terminal's Ctrl-C: a tool calls this from its SIGINT /
+// SIGTERM handler so that no measurement goes on after it is gone. Async-signal-safe.
 void kill_running_runners();
 
 // The runner's output contract: the last non-empty line of stdout is one positive decimal

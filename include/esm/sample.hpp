@@ -25,6 +25,7 @@ std::vector<int> stratified_counts(int n, const std::vector<double>& capacity, s
 // One list per bin interleaved: the first of each bin (in order), then the second, ...
 std::vector<Arch> interleave_bins(std::vector<std::vector<Arch>> per_bin);
 
+// One thread at a time (it holds its random stream); one sampler per thread is fine.
 class Sampler {
 public:
     Sampler(const Space& space, uint64_t seed);
