@@ -86,9 +86,10 @@ Metrics compute_metrics(const double* y, const double* yhat, size_t n) {
         if (!(y[i] > 0))
             throw Error(ErrorKind::InvalidArgument, "metrics: measured latency of sample " + std::to_string(i) +
                                                         " is " + std::to_string(y[i]) + " (must be > 0)");
-        if (!std::isfinite(yhat[i]))  // a NaN also breaks Kendall's tau's sort, silently
-            throw Error(ErrorKind::InvalidArgument, "metrics: predicted latency of sample " + std::to_string(i) +
-                                                        " is " + std::to_string(yhat[i]) + " (must be finite)");
+        if (!std::isfinite(yhat[i])) {  // a broken predictor: no figure (a NaN gave tau 1.0 through the sort)
+            m.accuracy = m.within5 = m.within10 = m.rmse = m.tau = NAN;
+            return m;
+        }
         const double e = std::fabs(yhat[i] - y[i]) / y[i];
         ape += e;
         sq += (yhat[i] - y[i]) * (yhat[i] - y[i]);
