@@ -35,7 +35,7 @@ std::string dataset_column_row() {
 }
 
 bool known_row_kind(const std::string& k) {
-    return k == "sample" || k == "ref" || k == "pending" || k == "dropped" || k == "baseline";
+    return k == "sample" || k == "ref" || k == "pending" || k == "dropped" || k == "baseline" || k == "rejected";
 }
 
 bool dataset_meta_volatile(const std::string& key) { return key == "created" || key == "library_version"; }

@@ -60,7 +60,8 @@ public:
             if (r.kind == "baseline") passes_[r.arch].push_back(r.stats);
             // Measured before a kill but not yet confirmed by its batch's references.
             if (r.kind == "pending") pending_[r.arch] = r.stats;
-            if (r.kind == "sample" || r.kind == "dropped") pending_.erase(r.arch);
+            // Its batch failed quality control: measured again, whatever the references say now.
+            if (r.kind == "sample" || r.kind == "dropped" || r.kind == "rejected") pending_.erase(r.arch);
         }
     }
     void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) override {
@@ -102,10 +103,19 @@ public:
         }
         // Every sample is on disk ("pending") the moment it is measured; "sample" follows
         // when its batch passes quality control.
+        // An attempt whose references moved: its samples "rejected" before the retry, so that
+        // neither a kill during the retry nor a batch that fails for good leaves "pending"
+        // rows a rerun would confirm (measured while the device was known to be off).
         qc_.set_observer([&](const std::string& a, const LatencyStats& st) { emit(sample_row(space_, a, st, "pending")); });
+        qc_.set_rejected_observer([&](const std::vector<SampleResult>& samples) {
+            for (const auto& s : samples) emit(sample_row(space_, s.arch, s.stats, "rejected"));
+        });
         struct Reset {
             QualityControl& qc;
-            ~Reset() { qc.set_observer(nullptr); }
+            ~Reset() {
+                qc.set_observer(nullptr);
+                qc.set_rejected_observer(nullptr);
+            }
         } reset{qc_};
         for (size_t i = 0; i < todo.size(); i += static_cast<size_t>(p_.qc_batch)) {
             std::vector<std::string> batch(todo.begin() + static_cast<long>(i),
@@ -114,7 +124,8 @@ public:
             if (!rep.passed)
                 throw Error(ErrorKind::Io, "quality control failed after " + std::to_string(rep.attempts) +
                                                " attempts: " + rep.message +
-                                               " (the device is not steady: samples that passed are kept and a rerun resumes;"
+                                               " (the device is not steady: the batches that passed are kept, this one's"
+                                               " samples are marked rejected and a rerun measures them again;"
                                                " if the device itself changed since the references were first measured,"
                                                " start a new dataset)");
             // A sample still an outlier after its retries is recorded as dropped, never kept.

@@ -182,6 +182,7 @@ BatchReport QualityControl::measure_batch(const std::vector<std::string>& archs)
             rep.refs.push_back(r);
         }
         if (rep.passed) return rep;
+        if (rejected_) rejected_(rep.samples);
     }
     rep.attempts = 1 + p_.qc_retries;
     return rep;

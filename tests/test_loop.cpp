@@ -814,6 +814,57 @@ TEST(Loop, ResumedReferencesFillOnlyWhatTheFileLacks) {
     EXPECT_EQ(new_refs.size(), 2u);
 }
 
+// A batch that fails quality control for good leaves its samples "rejected": the rerun
+// measures them again, even when the references agree by then (their "pending" rows, taken
+// while a reference was known to be off, were once confirmed as samples on the rerun).
+TEST(Loop, FailedBatchIsMeasuredAgainOnTheRerun) {
+    Space s = preset("mobilenetv3");
+    const std::string dir = tmp_dir("qc_rejected");
+    std::system(("mkdir -p '" + dir + "'").c_str());
+    Sampler sm(s, 5);
+    std::vector<std::string> archs;
+    std::ofstream list(dir + "/samples.txt");
+    for (const Arch& a : sm.sample(Strategy::Random, 3, 1)) {
+        archs.push_back(format_arch(s, a));
+        list << archs.back() << "\n";
+    }
+    list.close();
+    // Samples read the value in sample_ms; the one reference 10 ms for its three baseline
+    // passes, then ref_ms.
+    std::ofstream(dir + "/sample_ms") << "5\n";
+    std::ofstream(dir + "/ref_ms") << "10.5\n";  // 5 % off: the batch fails
+    const std::string runner = "d=" + dir + "; if grep -qxF \"$1\" $d/samples.txt; then cat $d/sample_ms; exit 0; fi; "
+                               "n=$(cat $d/ref_count 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/ref_count; "
+                               "if [ $n -le 3 ]; then echo 10; else cat $d/ref_ms; fi";
+    MeasureProtocol p;
+    p.refs = 1;
+    p.qc_retries = 1;
+    const std::string path = dir + "/dataset.csv";
+    {
+        auto src = make_runner_source(s, {runner, "", 10}, p);
+        DatasetWriter w(path, src->header(), false);
+        src->resume(w.existing());
+        EXPECT_THROW(src->measure(archs, [&](const DatasetRow& r) { w.append(r); }), Error);
+    }
+    std::ofstream(dir + "/sample_ms") << "6\n";  // a new measurement is told from the old one
+    std::ofstream(dir + "/ref_ms") << "10\n";
+    auto src = make_runner_source(s, {runner, "", 10}, p);
+    DatasetWriter w(path, src->header(), false);
+    src->resume(w.existing());
+    src->measure(archs, [&](const DatasetRow& r) { w.append(r); });
+    std::map<std::string, double> sample;
+    int rejected = 0;
+    const Table t = read_table(path);
+    const int kind = t.require_column("kind"), arch = t.require_column("arch"), ms = t.require_column("latency_ms");
+    for (size_t i = 0; i < t.rows.size(); ++i) {
+        if (t.rows[i][kind] == "sample") sample[t.rows[i][arch]] = t.number(i, ms);
+        rejected += t.rows[i][kind] == "rejected";
+    }
+    EXPECT_EQ(rejected, 6);  // 3 samples x 2 attempts
+    ASSERT_EQ(sample.size(), 3u);
+    for (const auto& [arch, ms] : sample) EXPECT_EQ(ms, 6.0) << arch << " kept from the failed batch";
+}
+
 // Killed while it measures its references' baselines, esm-build resumes them: every pass
 // of every reference is on disk ("baseline") exactly once, none measured again.
 TEST(Loop, KilledDuringTheBaselinesKeepsTheirPasses) {

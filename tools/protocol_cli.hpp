@@ -20,8 +20,9 @@ inline const char* const kProtocolUsage =
     "  --qc-retries N      re-measurements of a failing batch (default 3)\n"
     "  --qc-wait S         seconds to wait before re-measuring a failing batch, doubled for each\n"
     "                      further retry (default 0)\n"
-    "  --outlier-spread F  a sample whose spread (std/mean) exceeds max(F, 3 x the median of the\n"
-    "                      rest of its batch) is re-measured, then dropped (default 0.05)\n"
+    "  --outlier-spread F  a sample whose spread (std/mean) exceeds max(F, 3 x the lower median\n"
+    "                      spread of the other samples of its batch) is re-measured, then\n"
+    "                      dropped (default 0.05)\n"
     "  --outlier-retries N re-measurements of an outlier before it is dropped (default 2)\n";
 
 // `options` plus the protocol options.

@@ -113,6 +113,12 @@ public:
     void set_observer(std::function<void(const std::string& arch, const LatencyStats&)> observer) {
         observer_ = std::move(observer);
     }
+    // Called after each attempt of a batch that failed (a reference out of the threshold)
+    // with that attempt's samples, before any retry: what the observer made durable from it
+    // must not be kept (a rerun after a kill or a failed batch measures them again).
+    void set_rejected_observer(std::function<void(const std::vector<SampleResult>&)> observer) {
+        rejected_ = std::move(observer);
+    }
     // How measure_batch waits qc_wait_s (default: the calling thread sleeps); for tests.
     void set_sleeper(std::function<void(double seconds)> sleeper) { sleep_ = std::move(sleeper); }
 
@@ -122,6 +128,7 @@ private:
     ArchMeasurer measure_;
     std::vector<std::pair<std::string, double>> baselines_;
     std::function<void(const std::string&, const LatencyStats&)> observer_;
+    std::function<void(const std::vector<SampleResult>&)> rejected_;
     std::function<void(double)> sleep_;
 };
 
