@@ -285,8 +285,8 @@ double ExternalRunner::measure(const std::string& arch) const {
                                        (se.empty() ? "" : "; stderr: " + tail(se, 300)));
     try {
         return parse_runner_output(so);
-    } catch (const Error& e) {
-        throw Error(ErrorKind::Format, who + ": " + e.what());
+    } catch (const Error& e) {  // what the runner said on stderr explains a wrong last line too
+        throw Error(ErrorKind::Format, who + ": " + e.what() + (se.empty() ? "" : "; stderr: " + tail(se, 300)));
     }
 }
 

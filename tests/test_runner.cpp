@@ -68,6 +68,8 @@ TEST(Runner, FailuresAreClearErrors) {
     } cases[] = {
         {"echo boom >&2; exit 3", "exit status 3; stderr: boom"},
         {"echo nonsense", "'nonsense' is not a positive latency"},
+        {"echo 'model not found' >&2; echo 'latency: 12'", "'latency: 12' is not a positive latency in ms (expected e.g. "
+                                                           "'12.34' or '12.34 ms'); stderr: model not found"},
         {"kill -9 $$", "killed by signal 9"},
         {"/nonexistent/runner", "exit status 127"},
         // The end of stderr, where the error is, after megabytes of log (the first 2 MiB
