@@ -469,10 +469,12 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     };
     auto score = [&](const MetricsReport& m) { return opt_.binwise ? m.worst_bin_accuracy() : m.overall.accuracy; };
     predictor_.reset();
-    // Keeps `cand` when there is no predictor yet or it is more accurate on the test set.
+    // Keeps `cand` when there is no predictor yet or it is more accurate on the test set; a
+    // score of NaN (a broken candidate: no figure) is below every number.
     auto offer = [&](Predictor cand, std::string model) {
         MetricsReport m = evaluate_predictor(cand, test, opt_.n_bins);
-        if (!predictor_ || !(score(m) <= score(r.metrics))) {
+        const double s = score(m), kept = predictor_ ? score(r.metrics) : NAN;
+        if (!predictor_ || (std::isnan(kept) && !std::isnan(s)) || s > kept) {
             predictor_ = std::make_unique<Predictor>(std::move(cand));
             r.metrics = std::move(m);
             r.model = std::move(model);

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "esm/common.hpp"
 #include "esm/cuda.hpp"
@@ -53,14 +54,18 @@ public:
     }
     DatasetMeta header() const override { return meta_; }
     void resume(const std::vector<DatasetRow>& existing) override {
+        std::unordered_set<std::string> rejected;  // no sample since its batch failed
         for (const auto& r : existing) {
             if (r.kind == "ref" && static_cast<int>(qc_.baselines().size()) < p_.refs)
                 qc_.set_baseline(r.arch, r.stats.latency_ms);  // a reference's first row
             // A reference's baseline passes, durable before a kill cut the baselines short.
             if (r.kind == "baseline") passes_[r.arch].push_back(r.stats);
-            // Measured before a kill but not yet confirmed by its batch's references.
-            if (r.kind == "pending") pending_[r.arch] = r.stats;
+            // Measured before a kill but not yet confirmed by its batch's references; not after
+            // a rejection (a kill during a retry): the device was known to be off then.
+            if (r.kind == "pending" && !rejected.count(r.arch)) pending_[r.arch] = r.stats;
             // Its batch failed quality control: measured again, whatever the references say now.
+            if (r.kind == "rejected") rejected.insert(r.arch);
+            if (r.kind == "sample" || r.kind == "dropped") rejected.erase(r.arch);
             if (r.kind == "sample" || r.kind == "dropped" || r.kind == "rejected") pending_.erase(r.arch);
         }
     }

@@ -81,15 +81,19 @@ Metrics compute_metrics(const double* y, const double* yhat, size_t n) {
         m.accuracy = m.within5 = m.within10 = m.rmse = m.tau = NAN;
         return m;
     }
-    double ape = 0, sq = 0, w5 = 0, w10 = 0;
+    bool broken = false;  // a non-finite prediction: no figure (a NaN gave tau 1.0 through the sort)
     for (size_t i = 0; i < n; ++i) {
         if (!(y[i] > 0))
             throw Error(ErrorKind::InvalidArgument, "metrics: measured latency of sample " + std::to_string(i) +
                                                         " is " + std::to_string(y[i]) + " (must be > 0)");
-        if (!std::isfinite(yhat[i])) {  // a broken predictor: no figure (a NaN gave tau 1.0 through the sort)
-            m.accuracy = m.within5 = m.within10 = m.rmse = m.tau = NAN;
-            return m;
-        }
+        broken = broken || !std::isfinite(yhat[i]);
+    }
+    if (broken) {
+        m.accuracy = m.within5 = m.within10 = m.rmse = m.tau = NAN;
+        return m;
+    }
+    double ape = 0, sq = 0, w5 = 0, w10 = 0;
+    for (size_t i = 0; i < n; ++i) {
         const double e = std::fabs(yhat[i] - y[i]) / y[i];
         ape += e;
         sq += (yhat[i] - y[i]) * (yhat[i] - y[i]);
@@ -113,8 +117,13 @@ bool MetricsReport::all_bins_at_least(double th) const {
 
 double MetricsReport::worst_bin_accuracy() const {
     double worst = NAN;
-    for (const auto& b : bins)
-        if (b.n && !(b.accuracy >= worst)) worst = b.accuracy;
+    bool any = false;
+    for (const auto& b : bins) {
+        if (!b.n) continue;
+        if (std::isnan(b.accuracy)) return NAN;  // a bin with no figure is no better than any
+        if (!any || b.accuracy < worst) worst = b.accuracy;
+        any = true;
+    }
     return worst;
 }
 

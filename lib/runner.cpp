@@ -14,6 +14,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -118,12 +119,22 @@ void append_tail(std::string& dst, const char* data, size_t n, size_t cap) {
 }  // namespace
 
 void kill_running_runners() {
-    for (auto& p : g_running) {
-        const pid_t pid = p.load();
-        if (pid > 0) {
-            kill(-pid, SIGKILL);  // its session's process group
-            kill(pid, SIGKILL);   // itself, when it has not reached setsid() yet
+    // A slot reserved (-1) is a runner being forked by another thread: its pid comes within
+    // microseconds, so the scan is repeated while one is reserved, 200 ms at most (a signal
+    // handled on another thread would otherwise miss the child, left running in its session).
+    for (int round = 0; round < 200; ++round) {
+        bool reserved = false;
+        for (auto& p : g_running) {
+            const pid_t pid = p.load();
+            if (pid > 0) {
+                kill(-pid, SIGKILL);  // its session's process group
+                kill(pid, SIGKILL);   // itself, when it has not reached setsid() yet
+            }
+            reserved = reserved || pid == -1;
         }
+        if (!reserved) return;
+        const timespec ms{0, 1000000};
+        nanosleep(&ms, nullptr);  // async-signal-safe
     }
 }
 
@@ -170,102 +181,118 @@ double ExternalRunner::measure(const std::string& arch) const {
     }
     running.set(pid);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    // The architecture on stdin; a runner that has closed its stdin must not kill us with
-    // SIGPIPE: blocked for this thread only (no process-wide handler swap), and a SIGPIPE
-    // this write raised is taken off the thread's pending set before it is unblocked.
-    const std::string feed = arch + "\n";
-    sigset_t pipe_set, pipe_old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &pipe_old);
-    set_nonblock(in[1]);
-    if (write(in[1], feed.data(), feed.size()) < 0 && errno == EPIPE) {
-        const timespec now{0, 0};
-        sigtimedwait(&pipe_set, nullptr, &now);
-    }
-    close(in[1]);
-    pthread_sigmask(SIG_SETMASK, &pipe_old, nullptr);
-
-    set_nonblock(out[0]);
-    set_nonblock(err[0]);
-    std::string so, se;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(opt_.timeout_s);
+    auto close_fd = [](int& fd) {
+        if (fd >= 0) close(fd);
+        fd = -1;
+    };
+    std::string so, se;  // the tails of its stdout and stderr
     bool open_out = true, open_err = true, timed_out = false;
-    char buf[4096];
-    auto read_ready = [&](const pollfd* fds) {
-        for (int i = 0; i < 2; ++i) {
-            bool& open = i == 0 ? open_out : open_err;
-            if (!open || (fds && !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))) continue;
-            for (int reads = 0; reads < 256; ++reads) {  // what is there now (non-blocking, bounded)
-                const ssize_t r = read(i == 0 ? out[0] : err[0], buf, sizeof buf);
-                if (r > 0) {
-                    append_tail(i == 0 ? so : se, buf, static_cast<size_t>(r), 64u << 10);
-                    if (fds) break;  // one read per wake-up while it runs
-                    continue;
+    // From here on whatever leaves this function, an exception too, ends the command and
+    // reaps it (it would run on untracked).
+    try {
+        close_fd(in[0]);
+        close_fd(out[1]);
+        close_fd(err[1]);
+        // The architecture on stdin; a runner that has closed its stdin must not kill us with
+        // SIGPIPE: blocked for this thread only (no process-wide handler swap), and a SIGPIPE
+        // this write raised is taken off the thread's pending set before it is unblocked.
+        const std::string feed = arch + "\n";
+        sigset_t pipe_set, pipe_old;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &pipe_old);
+        set_nonblock(in[1]);
+        if (write(in[1], feed.data(), feed.size()) < 0 && errno == EPIPE) {
+            const timespec now{0, 0};
+            sigtimedwait(&pipe_set, nullptr, &now);
+        }
+        close_fd(in[1]);
+        pthread_sigmask(SIG_SETMASK, &pipe_old, nullptr);
+
+        set_nonblock(out[0]);
+        set_nonblock(err[0]);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(opt_.timeout_s);
+        char buf[4096];
+        auto read_ready = [&](const pollfd* fds) {
+            for (int i = 0; i < 2; ++i) {
+                bool& open = i == 0 ? open_out : open_err;
+                if (!open || (fds && !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))) continue;
+                for (int reads = 0; reads < 256; ++reads) {  // what is there now (non-blocking, bounded)
+                    const ssize_t r = read(i == 0 ? out[0] : err[0], buf, sizeof buf);
+                    if (r > 0) {
+                        append_tail(i == 0 ? so : se, buf, static_cast<size_t>(r), 64u << 10);
+                        if (fds) break;  // one read per wake-up while it runs
+                        continue;
+                    }
+                    if (r == 0 || (errno != EAGAIN && errno != EINTR)) open = false;
+                    break;
                 }
-                if (r == 0 || (errno != EAGAIN && errno != EINTR)) open = false;
+            }
+        };
+        // Whether the command has exited, without reaping it (WNOWAIT): until it is reaped its
+        // process group's id cannot be reused, so killing the group cannot hit another process.
+        auto exited = [&] {
+            siginfo_t info{};
+            return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+        };
+        using Clock = std::chrono::steady_clock;
+        Clock::time_point exited_at{};
+        bool has_exited = false;
+        while (open_out || open_err) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            if (left.count() <= 0) {
+                timed_out = !has_exited;
                 break;
             }
-        }
-    };
-    // Whether the command has exited, without reaping it (WNOWAIT): until it is reaped its
-    // process group's id cannot be reused, so killing the group cannot hit another process.
-    auto exited = [&] {
-        siginfo_t info{};
-        return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
-    };
-    using Clock = std::chrono::steady_clock;
-    Clock::time_point exited_at{};
-    bool has_exited = false;
-    while (open_out || open_err) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        if (left.count() <= 0) {
-            timed_out = !has_exited;
-            break;
-        }
-        // A pipe at its end is left out (-1): poll would report it at once, every time.
-        pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
-        const int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 200)));
-        if (n < 0 && errno != EINTR) break;
-        if (n > 0) read_ready(fds);
-        // The command has exited but something it started still holds its output open: a
-        // forwarder (tee, a logger) gets 2 s to pass on what it holds; a process left in the
-        // background is what holds it after that, and the latency has come.
-        if ((open_out || open_err) && !has_exited && exited()) {
-            has_exited = true;
-            exited_at = Clock::now();
-        }
-        if (has_exited && Clock::now() - exited_at > std::chrono::seconds(2)) break;
-    }
-    read_ready(nullptr);  // what is in the pipes now, however the loop ended
-    // The command may have closed its output and still run: it gets the rest of its time.
-    while (!timed_out && !exited()) {
-        if (Clock::now() >= deadline) {
-            timed_out = true;
-            break;
-        }
-        ::usleep(10000);
-    }
-    if (timed_out) {  // SIGTERM first: the runner may clean up (temporary files, a remote run)
-        kill(-pid, SIGTERM);
-        kill(pid, SIGTERM);
-        // The grace lasts until whatever holds the command's output has gone, not only `sh`:
-        // dash does not exec the script of `--runner './measure.sh "$1"'`, and exits on the
-        // SIGTERM while the script still runs its trap. 2 s at most.
-        for (const auto until = Clock::now() + std::chrono::seconds(2); Clock::now() < until;) {
-            if (!open_out && !open_err && exited()) break;
+            // A pipe at its end is left out (-1): poll would report it at once, every time.
             pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
-            if (poll(fds, 2, 20) > 0) read_ready(fds);
+            const int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 200)));
+            if (n < 0 && errno != EINTR) break;
+            if (n > 0) read_ready(fds);
+            // The command has exited but something it started still holds its output open: a
+            // forwarder (tee, a logger) gets 2 s to pass on what it holds; a process left in the
+            // background is what holds it after that, and the latency has come.
+            if ((open_out || open_err) && !has_exited && exited()) {
+                has_exited = true;
+                exited_at = Clock::now();
+            }
+            if (has_exited && Clock::now() - exited_at > std::chrono::seconds(2)) break;
         }
-        read_ready(nullptr);  // what the grace's last moments wrote (a trap's message)
+        read_ready(nullptr);  // what is in the pipes now, however the loop ended
+        // The command may have closed its output and still run: it gets the rest of its time.
+        while (!timed_out && !exited()) {
+            if (Clock::now() >= deadline) {
+                timed_out = true;
+                break;
+            }
+            ::usleep(10000);
+        }
+        if (timed_out) {  // SIGTERM first: the runner may clean up (temporary files, a remote run)
+            kill(-pid, SIGTERM);
+            kill(pid, SIGTERM);
+            // The grace lasts until whatever holds the command's output has gone, not only `sh`:
+            // dash does not exec the script of `--runner './measure.sh "$1"'`, and exits on the
+            // SIGTERM while the script still runs its trap. 2 s at most.
+            for (const auto until = Clock::now() + std::chrono::seconds(2); Clock::now() < until;) {
+                if (!open_out && !open_err && exited()) break;
+                pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
+                if (poll(fds, 2, 20) > 0) read_ready(fds);
+            }
+            read_ready(nullptr);  // what the grace's last moments wrote (a trap's message)
+        }
+    } catch (...) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        close_all();
+        running.release();
+        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        throw;
     }
     kill(-pid, SIGKILL);  // on a timeout the command; else whatever it left behind (none: ESRCH)
     kill(pid, SIGKILL);
-    close(out[0]);
-    close(err[0]);
+    close_fd(out[0]);
+    close_fd(err[0]);
     running.release();  // before the reap: a stop signal after it must not kill(pid) a recycled id
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

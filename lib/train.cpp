@@ -40,13 +40,11 @@ std::vector<std::string> numeric_columns(const Table& t) {
     std::vector<std::string> out;
     for (size_t c = 0; c < t.columns.size(); ++c) {
         bool ok = !t.rows.empty();
-        for (const auto& row : t.rows) {
-            const std::string& f = row[c];
-            char* e = nullptr;
-            const double v = std::strtod(f.c_str(), &e);
-            if (f.empty() || *e || !std::isfinite(v)) {
+        for (size_t r = 0; r < t.rows.size() && ok; ++r) {
+            try {  // what Table::number reads (decimal only), so a column listed here reads
+                t.number(r, static_cast<int>(c));
+            } catch (const Error&) {
                 ok = false;
-                break;
             }
         }
         if (ok) out.push_back(t.columns[c]);

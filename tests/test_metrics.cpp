@@ -40,6 +40,19 @@ TEST(Metrics, HandComputed) {
     const esm::Metrics bad = esm::compute_metrics(y, nan_p, 4);
     EXPECT_EQ(bad.n, 4u);
     for (double v : {bad.accuracy, bad.within5, bad.within10, bad.rmse, bad.tau}) EXPECT_TRUE(std::isnan(v)) << v;
+    // ... which does not hide a bad measured latency further on
+    const double y2[2] = {10, -1}, p2[2] = {NAN, 5};
+    EXPECT_THROW(esm::compute_metrics(y2, p2, 2), esm::Error);
+    // A bin without a figure makes the worst bin no figure (a NaN bin was passed over).
+    esm::MetricsReport r;
+    r.bins.resize(2);
+    r.bins[0].n = 3, r.bins[0].accuracy = NAN;
+    r.bins[1].n = 3, r.bins[1].accuracy = 91;
+    EXPECT_TRUE(std::isnan(r.worst_bin_accuracy()));
+    r.bins[0].accuracy = 95;
+    EXPECT_EQ(r.worst_bin_accuracy(), 91);
+    r.bins[1].n = 0;  // an empty bin does not count
+    EXPECT_EQ(r.worst_bin_accuracy(), 95);
 }
 
 TEST(Metrics, KendallTauBWithTiesHandExample) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -197,25 +198,42 @@ TEST(Runner, TimeoutLetsTheRunnerCleanUp) {
 // 64 runner commands at once are what one process tracks for kill_running_runners: a 65th
 // is an error (it ran untracked, out of reach of a stop signal).
 TEST(Runner, SixtyFifthRunnerAtOnceIsAnError) {
-    std::atomic<int> started{0}, failed{0};
+    // Each runner marks that it started (its slot was taken before the fork), then waits for
+    // "go": the 65th is tried while all 64 surely hold theirs, however loaded the machine.
+    const std::string dir = std::string(ESM_BINARY_DIR) + "/runner_slots";
+    std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
+    const std::string cmd = "touch " + dir + "/started.$$; while [ ! -e " + dir + "/go ]; do sleep 0.05; done; echo 1";
+    std::atomic<int> failed{0};
     std::vector<std::thread> busy;
     for (int i = 0; i < 64; ++i)
         busy.emplace_back([&] {
-            ++started;  // the slot is taken right after, before the fork
             try {
-                ExternalRunner({"sleep 3; echo 1", "", 20}).measure("x:y");
+                ExternalRunner({cmd, "", 60}).measure("x:y");
             } catch (const Error&) {
                 ++failed;
             }
         });
-    while (started < 64) usleep(1000);
-    usleep(500000);
-    try {
-        ExternalRunner({"echo 1", "", 20}).measure("x:y");
-        ADD_FAILURE() << "a 65th runner at once ran";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("64 runner commands run at once already"), std::string::npos) << e.what();
+    auto started = [&] {
+        int n = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(dir))
+            n += entry.path().filename().string().rfind("started.", 0) == 0;
+        return n;
+    };
+    for (const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         started() < 64 && std::chrono::steady_clock::now() < until;)
+        usleep(50000);
+    const int all = started();
+    EXPECT_EQ(all, 64);
+    if (all == 64) {
+        try {
+            ExternalRunner({"echo 1", "", 20}).measure("x:y");
+            ADD_FAILURE() << "a 65th runner at once ran";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("64 runner commands run at once already"), std::string::npos)
+                << e.what();
+        }
     }
+    std::ofstream(dir + "/go") << "";  // before any return: the threads must be joined
     for (auto& t : busy) t.join();
     EXPECT_EQ(failed, 0);
 }

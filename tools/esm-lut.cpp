@@ -161,7 +161,13 @@ int build(const esm_cli::Args& args) {
                 batch, res ? std::to_string(res).c_str() : "of each arch", n, secs, t.size());
     if (args.has("--fit")) {
         warn_if_other_instance(t, fit);
-        t.fit_bias(fit);
+        try {
+            t.fit_bias(fit);
+        } catch (const esm::Error& e) {  // the profiling (hours, maybe) is kept all the same
+            t.save(args.get("-o"));
+            throw esm::Error(e.kind(), std::string(e.what()) + "; the profiled table is written without a bias "
+                                                                 "correction to " + args.get("-o"));
+        }
         std::printf("bias correction on %zu rows of %s (column %s): latency = %.6g * sum %c %.6g ms\n", fit.size(),
                     fit.source.c_str(), fit.target.c_str(), t.bias_a, t.bias_b < 0 ? '-' : '+', std::fabs(t.bias_b));
         std::vector<double> yhat;

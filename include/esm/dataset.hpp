@@ -34,9 +34,10 @@ struct DatasetRow {
 // The value of the `format` key, the first line of every dataset header ("# format: ...").
 constexpr const char* kDatasetFormat = "esm-latency-dataset 1";
 
-// A row kind datasets hold: sample, ref, pending, dropped, baseline (docs/dataset_format.md).
+// A row kind datasets hold: sample, ref, pending, dropped, baseline, rejected
+// (docs/dataset_format.md).
 bool known_row_kind(const std::string& kind);
-constexpr const char* kRowKindsText = "sample, ref, pending, dropped, baseline";
+constexpr const char* kRowKindsText = "sample, ref, pending, dropped, baseline, rejected";
 
 // Header keys that may differ between a file and a resumed run (everything else must match).
 bool dataset_meta_volatile(const std::string& key);
