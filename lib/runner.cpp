@@ -139,9 +139,9 @@ void kill_running_runners() {
 }
 
 double ExternalRunner::measure(const std::string& arch) const {
+    RunningSlot running;  // first: a full table is an error before anything is opened
     // Close-on-exec: a runner started meanwhile from another thread must not hold this one's
     // pipes open (it would keep this stdin from its end of file). dup2 clears the flag on 0-2.
-    RunningSlot running;  // first: a full table is an error before anything is opened
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     auto close_all = [&] {
         for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
