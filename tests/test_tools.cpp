@@ -24,6 +24,10 @@ TEST(Tools, SpaceDescribesPresetsAndFiles) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("838301012866567940657654241"), std::string::npos);
     EXPECT_NE(r.out.find("[4..8] [9..13] [14..18] [19..23] [24..28]"), std::string::npos);
+    EXPECT_NE(r.out.find("  0     256    1       1..7   relu    no\n"), std::string::npos) << r.out;
+    // DenseNet's widths follow from stem and growth: no width or stride of its own (was 0, 1)
+    const ToolResult dense = run_tool("esm-space", "densenet");
+    EXPECT_NE(dense.out.find("  0     -      -       1..20  relu    no\n"), std::string::npos) << dense.out;
     ToolResult list = run_tool("esm-space", "--list");
     for (const char* p : {"resnet", "mobilenetv3", "densenet", "ofa-mbv3"}) EXPECT_NE(list.out.find(p), std::string::npos);
     // --print writes a description that esm-space reads back.
@@ -57,6 +61,17 @@ TEST(Tools, InfoShowsParamsMacsAndPlan) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("params      2446016"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("u1.b0.se se 48x28x28 -> 48x28x28 r16"), std::string::npos) << r.out;
+}
+
+// The line esm-build prints to use the predictor pastes into a shell, also when the output
+// directory's path holds a space.
+TEST(Tools, BuildSaysHowToUseThePredictorAsAPastableCommand) {
+    const std::string dir = std::string(ESM_BINARY_DIR) + "/tools build out";
+    std::system(("rm -rf '" + dir + "'").c_str());
+    const ToolResult r = run_tool("esm-build", "--space mobilenetv3 --runner 'echo 1.5' --refs 0 --initial 6 --step 5 "
+                                               "--test-size 5 --max-iterations 1 --epochs 5 --min-steps 0 -o '" + dir + "'");
+    ASSERT_NE(r.status, 1) << r.err;
+    EXPECT_NE(r.out.find("esm-predict '" + dir + "/predictor.esm' ARCH..."), std::string::npos) << r.out;
 }
 
 // A network no machine can hold (the limits of a valid space file, all at once): a message

@@ -201,6 +201,17 @@ private:
     std::map<std::string, std::string> values_;
 };
 
+// `s` as one shell word, for a command line printed to be pasted: as it is when it holds
+// only characters the shell takes literally, else in single quotes.
+inline std::string shell_word(const std::string& s) {
+    if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+=:,@%") ==
+                          std::string::npos)
+        return s;
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
 // Runs a tool body, turning any exception into a message on stderr and exit status 1.
 inline int run_tool(const char* tool, const std::function<int()>& body) {
     try {

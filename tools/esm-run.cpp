@@ -95,8 +95,9 @@ int main(int argc, char** argv) {
         std::printf("macs        %" PRId64 "\n", p.macs());
         std::printf("checksum    sum %.9g abs %.9g\n", sum, asum);
         std::printf("time_ms     %.4f (min of %d; mean %.4f)\n", best, runs, total / runs);
-        std::printf("activation  %zu bytes (%zu without reuse)\n", ex->activation_bytes(),
-                    ex->unshared_activation_bytes());
+        std::printf("activation  %zu bytes: the reused buffers and the kernels' scratch (the buffers alone, "
+                    "without reuse: %zu)\n",
+                    ex->activation_bytes(), ex->unshared_activation_bytes());
         if (args.has("--dump-dir")) {
             const std::string dir = args.get("--dump-dir");
             std::ofstream man(dir + "/manifest.txt");

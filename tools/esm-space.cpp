@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
         std::printf("  unit  width  stride  depth  act     se\n");
         for (size_t u = 0; u < s.units.size(); ++u) {
             const auto& us = s.units[u];
-            std::printf("  %-4zu  %-5d  %-6d  %d..%-3d %-7s %s\n", u, us.width, us.stride, us.min_depth, us.max_depth,
+            const bool dense = s.family == esm::Family::DenseNet;  // its widths follow from stem and growth
+            std::printf("  %-4zu  %-5s  %-6s  %d..%-3d %-7s %s\n", u, dense ? "-" : std::to_string(us.width).c_str(),
+                        dense ? "-" : std::to_string(us.stride).c_str(), us.min_depth, us.max_depth,
                         esm::act_name(us.act), us.se ? "yes" : "no");
         }
         std::printf("choices     per %s\n", s.per_unit_choices ? "unit" : "block");
