@@ -67,6 +67,21 @@ LoopOptions small_options(const std::string& out) {
     return o;
 }
 
+// A replay on the resnet preset of a synthetic pool of `rows` architectures: the space, the
+// output directory, the pool file, a source drawing from it and small options writing to the
+// directory (the replay tests' common start: `auto& [s, out, pool, src, o] = replay;`).
+struct Replay {
+    Space s = preset("resnet");
+    std::string out, pool;
+    std::unique_ptr<LatencySource> src;
+    LoopOptions o;
+    Replay(const std::string& name, int rows)
+        : out(tmp_dir(name)),
+          pool(write_pool(s, rows, out + "_pool")),
+          src(make_pool_source(s, pool, "lat")),
+          o(small_options(out)) {}
+};
+
 std::vector<std::string> column(const std::string& path, const std::string& name) {
     Table t = read_table(path);
     std::vector<std::string> v;
@@ -136,11 +151,9 @@ void expect_refused(const Space& s, const LoopOptions& o, LatencySource& src, co
 }  // namespace
 
 TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
-    Space s = preset("resnet");
-    const std::string out = tmp_dir("replay");
-    const std::string pool = write_pool(s, 3000, out + "_pool");
-    auto src = make_pool_source(s, pool, "lat");
-    LoopResult r = run_esm_loop(s, small_options(out), *src);
+    Replay replay("replay", 3000);
+    auto& [s, out, pool, src, o] = replay;
+    LoopResult r = run_esm_loop(s, o, *src);
     EXPECT_TRUE(r.converged) << r.stop_reason;
     const auto& last = r.iterations.back();
     EXPECT_TRUE(last.passed);
@@ -174,11 +187,8 @@ TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
 }
 
 TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
-    Space s = preset("resnet");
-    const std::string out = tmp_dir("extend");
-    const std::string pool = write_pool(s, 3000, out + "_pool");
-    auto src = make_pool_source(s, pool, "lat");
-    LoopOptions o = small_options(out);
+    Replay replay("extend", 3000);
+    auto& [s, out, pool, src, o] = replay;
     o.acc_th = 100.5;  // never met: the loop must extend until the iteration budget
     o.max_iterations = 3;
     o.mlp.epochs = 20;
@@ -200,11 +210,8 @@ TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
 // A finished run pushed to a higher Acc_TH: the rerun replays the iterations as they were,
 // then goes on under the new threshold; a lower one (a forgotten --acc) is refused.
 TEST(Loop, RaisedThresholdContinuesAFinishedRun) {
-    Space s = preset("resnet");
-    const std::string out = tmp_dir("raise_acc");
-    const std::string pool = write_pool(s, 1500, out + "_pool");
-    auto src = make_pool_source(s, pool, "lat");
-    LoopOptions o = small_options(out);
+    Replay replay("raise_acc", 1500);
+    auto& [s, out, pool, src, o] = replay;
     o.mlp.epochs = 30;
     o.mlp.min_steps = 0;
     o.acc_th = 90;
@@ -265,11 +272,8 @@ TEST(Loop, RerunOfABudgetStoppedRunReplaysEveryIteration) {
 // A bin the replay pool runs out of gets fewer samples than Algorithm 1 asks: the report
 // says how many were planned, not how many were asked for.
 TEST(Loop, ReportSaysWhatWasPlannedWhereABinRunsOut) {
-    Space s = preset("resnet");
-    const std::string out = tmp_dir("short_bin");
-    const std::string pool = write_pool(s, 600, out + "_pool");  // random depths: few in bin 0
-    auto src = make_pool_source(s, pool, "lat");
-    LoopOptions o = small_options(out);
+    Replay replay("short_bin", 600);  // random depths: few in bin 0
+    auto& [s, out, pool, src, o] = replay;
     o.acc_th = 100;
     o.n_step = 200;
     o.max_iterations = 3;
@@ -427,11 +431,8 @@ std::shared_ptr<const Predictor> other_device(const Space& s, const std::functio
 // rises gives no slope: the loop trains its own network. A resumed run must use the same
 // base; a directory written before bases existed resumes without one.
 TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
-    Space s = preset("resnet");
-    const std::string out = tmp_dir("base");
-    const std::string pool = write_pool(s, 600, out + "_pool");
-    auto src = make_pool_source(s, pool, "lat");
-    LoopOptions o = small_options(out);
+    Replay replay("base", 600);
+    auto& [s, out, pool, src, o] = replay;
     o.n_initial = 10;
     o.n_step = 10;
     o.max_iterations = 1;
@@ -520,11 +521,8 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
 // in the worst bin), by more than 10 points above a network trained on the same samples
 // without a base (95.8 against 71.8 % when written).
 TEST(Loop, BaseThatCalibrationMissesIsFineTuned) {
-    Space s = preset("resnet");
-    const std::string out = tmp_dir("finetune");
-    const std::string pool = write_pool(s, 600, out + "_pool");
-    auto src = make_pool_source(s, pool, "lat");
-    LoopOptions o = small_options(out);
+    Replay replay("finetune", 600);
+    auto& [s, out, pool, src, o] = replay;
     o.n_initial = 30;
     o.max_iterations = 1;
     o.acc_th = 99;
