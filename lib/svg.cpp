@@ -13,7 +13,7 @@ namespace esm {
 namespace {
 
 constexpr double kW = 720, kH = 480, kL = 70, kT = 40, kB = 55;
-constexpr double kR = 20, kRLegend = 170;  // right margin: bare, or holding a legend
+constexpr double kR = 170;  // the right margin holds the legend
 // Ten colours, then the same ten dashed three ways: 40 series told apart (--bins up to 40).
 const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -39,8 +39,7 @@ std::string num(double v) {
 
 struct Frame {
     double x0, x1, y0, y1;
-    double right = kR;  // the right margin
-    double px(double x) const { return kL + (x - x0) / (x1 - x0) * (kW - kL - right); }
+    double px(double x) const { return kL + (x - x0) / (x1 - x0) * (kW - kL - kR); }
     double py(double y) const { return kH - kB - (y - y0) / (y1 - y0) * (kH - kT - kB); }
 };
 
@@ -79,25 +78,25 @@ void axes(std::ostringstream& o, const Frame& f, const std::string& title, const
       << "<text x=\"" << kW / 2 << "\" y=\"" << kH - 12 << "\" text-anchor=\"middle\">" << esc(xl) << "</text>\n"
       << "<text x=\"16\" y=\"" << kH / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 16 " << kH / 2 << ")\">"
       << esc(yl) << "</text>\n"
-      << "<rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - f.right << "\" height=\"" << kH - kT - kB
+      << "<rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - kR << "\" height=\"" << kH - kT - kB
       << "\" fill=\"none\" stroke=\"black\"/>\n"
       // Lines and points are clipped to the frame: a band line ends where the frame does.
-      << "<clipPath id=\"frame\"><rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - f.right
+      << "<clipPath id=\"frame\"><rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - kR
       << "\" height=\"" << kH - kT - kB << "\"/></clipPath>\n";
     for (double xv : ticks(f.x0, f.x1, whole_x))
         o << "<text x=\"" << f.px(xv) << "\" y=\"" << kH - kB + 16 << "\" text-anchor=\"middle\">" << num(xv) << "</text>\n";
     for (double yv : ticks(f.y0, f.y1, false))
         o << "<text x=\"" << kL - 6 << "\" y=\"" << f.py(yv) + 4 << "\" text-anchor=\"end\">" << num(yv) << "</text>\n"
-          << "<line x1=\"" << kL << "\" x2=\"" << kW - f.right << "\" y1=\"" << f.py(yv) << "\" y2=\"" << f.py(yv)
+          << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(yv) << "\" y2=\"" << f.py(yv)
           << "\" stroke=\"#ddd\"/>\n";
 }
 
 // One legend entry in the right margin: a short line in the series' style, then its name,
 // in a font small enough for the rows to fit the frame's height and the name its width
 // (about 0.6 em a character).
-void legend_entry(std::ostringstream& o, const Frame& f, int row, int rows, const std::string& style, const std::string& name) {
+void legend_entry(std::ostringstream& o, int row, int rows, const std::string& style, const std::string& name) {
     const double step = std::min(16.0, (kH - kT - kB) / std::max(rows, 1)), y = kT + 10 + step * row;
-    const double x = kW - f.right + 10, room = f.right - 10 - 28 - 4;
+    const double x = kW - kR + 10, room = kR - 10 - 28 - 4;
     const double font = std::min({12.0, step - 1, room / (0.6 * static_cast<double>(std::max<size_t>(name.size(), 1)))});
     o << "<line x1=\"" << x << "\" x2=\"" << x + 22 << "\" y1=\"" << y - 4 << "\" y2=\"" << y - 4 << "\" " << style
       << "/>\n<text x=\"" << x + 28 << "\" y=\"" << y << "\" font-size=\"" << num(font) << "\">" << esc(name)
@@ -115,7 +114,7 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel, con
         hi = std::max({hi, x[i], y[i]});
     }
     pad_range(lo, hi);
-    Frame f{lo, hi, lo, hi, kRLegend};
+    Frame f{lo, hi, lo, hi};
     std::ostringstream o;
     axes(o, f, title, xlabel, ylabel);
     const std::string diagonal = "stroke=\"black\"", dashed = "stroke=\"gray\" stroke-dasharray=\"4 3\"";
@@ -130,8 +129,8 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel, con
             o << "<circle cx=\"" << f.px(x[i]) << "\" cy=\"" << f.py(y[i]) << "\" r=\"2\" fill=\"" << kColors[0]
               << "\" fill-opacity=\"0.6\"/>\n";
     o << "</g>\n";
-    legend_entry(o, f, 0, 2, diagonal, "y = x");
-    if (band > 0) legend_entry(o, f, 1, 2, dashed, "\u00b1" + num(band * 100) + " %");
+    legend_entry(o, 0, 2, diagonal, "y = x");
+    if (band > 0) legend_entry(o, 1, 2, dashed, "\u00b1" + num(band * 100) + " %");
     o << "</svg>\n";
     return o.str();
 }
@@ -150,15 +149,15 @@ std::string svg_lines(const std::string& title, const std::string& xlabel, const
     if (std::isfinite(hline)) y0 = std::min(y0, hline), y1 = std::max(y1, hline);
     pad_range(x0, x1, whole_x);
     pad_range(y0, y1);
-    Frame f{x0, x1, y0, y1, kRLegend};
+    Frame f{x0, x1, y0, y1};
     std::ostringstream o;
     axes(o, f, title, xlabel, ylabel, whole_x);
     const int rows = static_cast<int>(series.size()) + (std::isfinite(hline) ? 1 : 0);
     const std::string threshold = "stroke=\"black\" stroke-dasharray=\"6 4\"";
     if (std::isfinite(hline)) {
-        o << "<line x1=\"" << kL << "\" x2=\"" << kW - f.right << "\" y1=\"" << f.py(hline) << "\" y2=\"" << f.py(hline)
+        o << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(hline) << "\" y2=\"" << f.py(hline)
           << "\" " << threshold << "/>\n";
-        legend_entry(o, f, static_cast<int>(series.size()), rows, threshold, hline_name.empty() ? num(hline) : hline_name);
+        legend_entry(o, static_cast<int>(series.size()), rows, threshold, hline_name.empty() ? num(hline) : hline_name);
     }
     for (size_t k = 0; k < series.size(); ++k) {
         const char* c = kColors[k % 10];
@@ -174,7 +173,7 @@ std::string svg_lines(const std::string& title, const std::string& xlabel, const
             if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
                 o << "<circle cx=\"" << f.px(s.x[i]) << "\" cy=\"" << f.py(s.y[i]) << "\" r=\"2.5\" fill=\"" << c << "\"/>\n";
         o << "</g>\n";
-        legend_entry(o, f, static_cast<int>(k), rows, style, s.name);
+        legend_entry(o, static_cast<int>(k), rows, style, s.name);
     }
     o << "</svg>\n";
     return o.str();
