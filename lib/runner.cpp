@@ -143,9 +143,12 @@ double ExternalRunner::measure(const std::string& arch) const {
     // Close-on-exec: a runner started meanwhile from another thread must not hold this one's
     // pipes open (it would keep this stdin from its end of file). dup2 clears the flag on 0-2.
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+    auto close_fd = [](int& fd) {
+        if (fd >= 0) close(fd);
+        fd = -1;
+    };
     auto close_all = [&] {
-        for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]})
-            if (fd >= 0) close(fd);
+        for (int* fd : {&in[0], &in[1], &out[0], &out[1], &err[0], &err[1]}) close_fd(*fd);
     };
     if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
         const int e = errno;
@@ -181,12 +184,19 @@ double ExternalRunner::measure(const std::string& arch) const {
     }
     running.set(pid);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-    auto close_fd = [](int& fd) {
-        if (fd >= 0) close(fd);
-        fd = -1;
-    };
     std::string so, se;  // the tails of its stdout and stderr
     bool open_out = true, open_err = true, timed_out = false;
+    // Kills the command (on a timeout the command; else whatever it left behind: ESRCH),
+    // closes the pipes and reaps it; the slot is released before the reap, so that a stop
+    // signal after it cannot kill(pid) a recycled id.
+    auto end_command = [&](int* status) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        close_all();
+        running.release();
+        while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+        }
+    };
     // From here on whatever leaves this function, an exception too, ends the command and
     // reaps it (it would run on untracked).
     try {
@@ -281,22 +291,11 @@ double ExternalRunner::measure(const std::string& arch) const {
             read_ready(nullptr);  // what the grace's last moments wrote (a trap's message)
         }
     } catch (...) {
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        close_all();
-        running.release();
-        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
+        end_command(nullptr);
         throw;
     }
-    kill(-pid, SIGKILL);  // on a timeout the command; else whatever it left behind (none: ESRCH)
-    kill(pid, SIGKILL);
-    close_fd(out[0]);
-    close_fd(err[0]);
-    running.release();  // before the reap: a stop signal after it must not kill(pid) a recycled id
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    end_command(&status);
     const std::string who = "runner '" + opt_.command + "' on " + arch;
     if (timed_out) {
         char secs[32];
