@@ -98,7 +98,8 @@ std::vector<std::string> LookupTable::missing_keys(const Arch& arch) const {
 }
 
 size_t LookupTable::profile(const std::vector<Arch>& archs, const SegmentTimer& timer,
-                            const std::function<void(const std::string&, size_t, size_t)>& progress) {
+                            const std::function<void(const std::string&, size_t, size_t)>& progress,
+                            LutJournal* journal) {
     // First collect the distinct missing keys (a plan per arch is cheap), then profile each
     // once from the first plan that holds it.
     std::vector<std::pair<size_t, int>> todo;  // (arch index, segment index)
@@ -118,7 +119,9 @@ size_t LookupTable::profile(const std::vector<Arch>& archs, const SegmentTimer& 
         for (; t < todo.size() && todo[t].first == arch; ++t) {
             const Segment& seg = p.segments[static_cast<size_t>(todo[t].second)];
             const LatencyStats st = timer(extract_segment(p, todo[t].second));
-            set_entry(seg.key, LutEntry{st.latency_ms, st.std_ms, st.runs});
+            const LutEntry e{st.latency_ms, st.std_ms, st.runs};
+            set_entry(seg.key, e);
+            if (journal) journal->record(seg.key, e);
             ++done;
             if (progress) progress(seg.key, done, todo.size());
         }

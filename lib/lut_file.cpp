@@ -1,14 +1,18 @@
-// The lookup table's file (docs/lut.md): versioned text, one entry a line, %.17g numbers
-// (exact round trip), FNV-1a 64 checksum last, written atomically with the predictor's
-// conventions and helpers (esm/predictor.hpp). Not the profiling (lut.cpp).
+// The lookup table's files (docs/lut.md): the table (versioned text, one entry a line,
+// %.17g numbers (exact round trip), FNV-1a 64 checksum last, written atomically with the
+// predictor's conventions and helpers, esm/predictor.hpp) and the journal of a profiling
+// run (append-only, lib/durable_log.hpp). Not the profiling (lut.cpp).
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "durable_log.hpp"
 #include "esm/common.hpp"
+#include "esm/dataset.hpp"
 #include "esm/lut.hpp"
 #include "esm/predictor.hpp"
 #include "sealed_file.hpp"
@@ -42,6 +46,48 @@ std::vector<std::string> split_tabs(const std::string& l) {
     }
 }
 
+std::string entry_line(const std::string& key, const LutEntry& e) {
+    return key + "\t" + num(e.latency_ms) + "\t" + num(e.std_ms) + "\t" + std::to_string(e.runs) + "\n";
+}
+
+// One "key latency_ms std_ms runs" line of a table or journal into `t`.
+void read_entry(Reader& r, const std::string& line, LookupTable& t) {
+    const std::vector<std::string> f = split_tabs(line);
+    if (f.size() != 4) r.fail("an entry needs 4 tab-separated fields (key, latency_ms, std_ms, runs)");
+    if (t.entries().count(f[0])) r.fail("duplicate key '" + f[0] + "'");
+    const LutEntry e{r.real("latency_ms", f[1]), r.real("std_ms", f[2]),
+                     static_cast<int>(r.integer("runs", f[3], 1, 1L << 30))};
+    try {
+        t.set_entry(f[0], e);
+    } catch (const Error& err) {
+        r.fail(err.what());
+    }
+}
+
+const char* kJournalMagic = "esm-lut-journal 1";
+
+// What a journal's entries were measured with: the table's settings and device header
+// without the keys that change from run to run (the creation time, the library version).
+std::string journal_header(const LookupTable& t) {
+    const std::string sp = format_space(t.space());
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a64(sp.data(), sp.size()));
+    std::string s = std::string(kJournalMagic) + "\n";
+    s += "batch " + std::to_string(t.batch()) + "\n";
+    s += "res " + std::to_string(t.res()) + "\n";
+    s += "threads " + std::to_string(t.threads) + "\n";
+    s += "warmup " + std::to_string(t.protocol.warmup) + "\n";
+    s += "runs " + std::to_string(t.protocol.runs) + "\n";
+    s += "trim " + num(t.protocol.trim) + "\n";
+    s += "space " + t.space().name + " fnv1a64 " + hash + "\n";
+    for (const auto& [k, v] : t.meta) {
+        check_one_line("meta key", k);
+        check_one_line("meta value", v);
+        if (!dataset_meta_volatile(k)) s += "meta " + k + "\t" + v + "\n";
+    }
+    return s + "entries\n";
+}
+
 }  // namespace
 
 std::string LookupTable::serialize() const {
@@ -65,8 +111,7 @@ std::string LookupTable::serialize() const {
         s += k + "\t" + v + "\n";
     }
     s += "entries " + std::to_string(entries_.size()) + "\n";
-    for (const auto& [k, e] : entries_)
-        s += k + "\t" + num(e.latency_ms) + "\t" + num(e.std_ms) + "\t" + std::to_string(e.runs) + "\n";
+    for (const auto& [k, e] : entries_) s += entry_line(k, e);
     return detail::seal(kMagic, kLutFormatVersion, s);
 }
 
@@ -117,18 +162,7 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
         t.meta = std::move(meta);
         t.library_version = lib;
         const long ne = r.integer("entries", 0, 100000000);
-        for (long i = 0; i < ne; ++i) {
-            const std::vector<std::string> f = split_tabs(r.line());
-            if (f.size() != 4) r.fail("an entry needs 4 tab-separated fields (key, latency_ms, std_ms, runs)");
-            if (t.entries_.count(f[0])) r.fail("duplicate key '" + f[0] + "'");
-            const LutEntry e{r.real("latency_ms", f[1]), r.real("std_ms", f[2]),
-                             static_cast<int>(r.integer("runs", f[3], 1, 1L << 30))};
-            try {
-                t.set_entry(f[0], e);
-            } catch (const Error& err) {
-                r.fail(err.what());
-            }
-        }
+        for (long i = 0; i < ne; ++i) read_entry(r, r.line(), t);
         if (!r.at_end()) r.fail("unexpected data before the checksum line");
         return t;
     } catch (const Error& e) {
@@ -142,5 +176,52 @@ LookupTable LookupTable::load(const std::string& path) {
 }
 
 void LookupTable::save(const std::string& path) const { write_file_atomic(path, serialize()); }
+
+}  // namespace esm
+
+namespace esm {
+
+LutJournal::LutJournal(LookupTable& table, const std::string& path)
+    : path_(path), log_(std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, true)) {
+    const std::string header = journal_header(table);
+    std::string text = detail::read_appended_file(path, "lookup-table journal");
+    text.resize(text.rfind('\n') + 1);  // complete lines only (npos + 1 = 0): a torn last one is cut
+    if (header.compare(0, text.size(), text) == 0) {  // empty, or a header cut short: start it anew
+        log_->replace(header);
+        return;
+    }
+    Reader r(text, text.size(), path);
+    size_t at = 0;  // the header line by line: name the first one that differs
+    while (at < header.size()) {
+        const size_t nl = header.find('\n', at);
+        const std::string want = header.substr(at, nl - at), got = r.at_end() ? "" : r.line();
+        if (got != want) {
+            if (at == 0) r.fail("not a lookup-table journal (its first line is '" + got.substr(0, 40) + "', not '" +
+                                want + "')");
+            r.fail("the journal was written by a profiling run with '" + got + "', this one has '" + want +
+                   "': rerun with the settings it was written with, or move it away to profile from scratch");
+        }
+        at = nl + 1;
+    }
+    // Entries of this journal replace the table's; a key twice in the file is corruption.
+    LookupTable seen(table.space(), table.batch(), table.res());
+    while (!r.at_end()) {
+        read_entry(r, r.line(), seen);
+        ++resumed_;
+    }
+    for (const auto& [k, e] : seen.entries()) table.set_entry(k, e);
+    log_->prepare("");  // cuts the torn line on disk too
+}
+
+LutJournal::~LutJournal() = default;
+
+void LutJournal::record(const std::string& key, const LutEntry& e) { log_->append(entry_line(key, e)); }
+
+void LutJournal::finish() {
+    log_.reset();
+    if (std::remove(path_.c_str()) != 0 && errno != ENOENT)
+        throw Error(ErrorKind::Io, "cannot delete the lookup-table journal '" + path_ + "' (its table is saved): " +
+                                       std::strerror(errno));
+}
 
 }  // namespace esm

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "esm/common.hpp"
 #include "esm/lut.hpp"
@@ -41,6 +43,13 @@ LatencyStats synthetic_timer(const Plan& p) {
 
 std::string tmp_path(const std::string& name) {
     return std::string(ESM_BINARY_DIR) + "/test_lut_" + std::to_string(::getpid()) + "_" + name;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
 }
 
 }  // namespace
@@ -282,4 +291,101 @@ TEST(Lut, CorruptedTruncatedOrForeignFilesAreRefused) {
         EXPECT_EQ(e.kind(), ErrorKind::Io);
         EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
     }
+}
+
+// A profiling run killed after k keys (here: its timer throws) leaves k entries in its
+// journal; a rerun with the same settings profiles only the others and ends with the
+// table a run without a kill makes. Other settings, corrupt lines and a second writer are
+// refused with the journal left as it was.
+TEST(LutJournal, AKilledProfilingResumesWhereItStopped) {
+    const Space s = preset("mobilenetv3");
+    const std::string path = tmp_path("j.lut.journal");
+    std::remove(path.c_str());
+    auto fresh = [&](int runs) {
+        LookupTable t(s, 1, 32);
+        t.protocol.runs = runs;
+        t.meta = {{"device", "test cpu"}, {"created", "2026-12-05T00:00:00Z"}};
+        return t;
+    };
+    const std::vector<Arch> cover = lut_cover_archs(s, 32);
+    LookupTable whole = fresh(7);
+    whole.profile(cover, synthetic_timer);
+    ASSERT_EQ(whole.size(), 74u);
+
+    const size_t k = 20;
+    {
+        LookupTable t = fresh(7);
+        LutJournal j(t, path);
+        EXPECT_EQ(j.resumed(), 0u);
+        size_t calls = 0;
+        auto dies = [&](const Plan& p) {
+            if (calls++ == k) throw std::runtime_error("killed");
+            return synthetic_timer(p);
+        };
+        EXPECT_THROW(t.profile(cover, dies, nullptr, &j), std::runtime_error);
+    }
+    const std::string killed = slurp(path);
+    EXPECT_EQ(killed.rfind("esm-lut-journal 1\nbatch 1\nres 32\n", 0), 0u) << killed.substr(0, 80);
+    EXPECT_EQ(killed.find("created"), std::string::npos);  // volatile keys do not bind a journal
+
+    // Other settings: refused, naming the line and both values; nothing changed on disk.
+    {
+        LookupTable other = fresh(8);
+        try {
+            LutJournal j(other, path);
+            ADD_FAILURE() << "a journal of other settings was accepted";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(path + ": line 6: the journal was written by a profiling run "
+                                                        "with 'runs 7', this one has 'runs 8'"),
+                      std::string::npos)
+                << e.what();
+        }
+        EXPECT_EQ(slurp(path), killed);
+    }
+    // A torn last line (killed mid-append) is cut; the k entries before it are kept.
+    std::ofstream(path, std::ios::app) << "u3.rest.k7e100.128x1x1\t0.12";
+    {
+        LookupTable t = fresh(7);
+        t.meta[1].second = "2026-12-06T00:00:00Z";  // another day, the same machine
+        LutJournal j(t, path);
+        EXPECT_EQ(j.resumed(), k);
+        EXPECT_EQ(slurp(path), killed);
+        // A second writer while this one holds it is refused.
+        LookupTable u = fresh(7);
+        EXPECT_THROW(LutJournal(u, path), Error);
+        size_t calls = 0;
+        auto counting = [&](const Plan& p) {
+            ++calls;
+            return synthetic_timer(p);
+        };
+        EXPECT_EQ(t.profile(cover, counting, nullptr, &j), 74u - k);
+        EXPECT_EQ(calls, 74u - k);
+        t.meta = whole.meta;
+        EXPECT_EQ(t.serialize(), whole.serialize());
+        j.finish();
+    }
+    EXPECT_FALSE(std::ifstream(path).good());
+
+    // Corrupt entries are refused with their line: a bad number, a repeated key.
+    auto refused = [&](const std::string& text, const std::string& what) {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+        LookupTable t = fresh(7);
+        try {
+            LutJournal j(t, path);
+            ADD_FAILURE() << "accepted a corrupt journal (expected '" << what << "')";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(slurp(path), text);
+    };
+    const size_t header_end = killed.find("entries\n") + 8;
+    const size_t line2 = killed.find('\n', header_end) + 1;
+    const int first_entry_line = static_cast<int>(std::count(killed.begin(), killed.begin() + header_end, '\n')) + 1;
+    std::string bad = killed;
+    bad.insert(line2, "u0.first.k3e3.16x16x16\tfast\t0\t3\n");
+    refused(bad, ": line " + std::to_string(first_entry_line + 1) + ": ");
+    refused(killed + killed.substr(header_end, line2 - header_end),
+            ": line " + std::to_string(first_entry_line + int(k)) + ": duplicate key");
+    refused("garbage\n", "not a lookup-table journal");
+    std::remove(path.c_str());
 }

@@ -2,10 +2,13 @@
 // dataset made here, on-demand DenseNet profiling, errors. Checks exit status and the
 // shape of the output, never timing values.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "esm/lut.hpp"
 #include "esm/sample.hpp"
@@ -124,4 +127,38 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     EXPECT_NE(clobber.err.find("is the input"), std::string::npos) << clobber.err;
     EXPECT_EQ(slurp(space_file), space_text);
     for (const std::string& p : {archs, table, data, space_file}) std::remove(p.c_str());
+}
+
+// Profiling an elastic space takes a while (1,226 segments here; hours at the default
+// protocol on a slow device): killed with SIGKILL mid-way and rerun, the build profiles
+// only what the killed one had not, and ends with every key once; the journal is gone.
+TEST(LutTool, KilledBuildResumesFromItsJournal) {
+    const std::string table = tmp_path("k.lut"), journal = table + ".journal";
+    const std::string args = "build --space ofa-mbv3 --runs 3 --warmup 0 -o " + table;
+    auto entries = [&] {
+        std::ifstream f(journal);
+        std::string line;
+        size_t n = 0;
+        while (std::getline(f, line)) n += count(line, "\t") == 3;
+        return n;
+    };
+    const pid_t pid = spawn_tool("esm-lut", args);
+    const auto t0 = std::chrono::steady_clock::now();
+    while (entries() < 40 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::microseconds(300));
+    kill(pid, SIGKILL);
+    ASSERT_TRUE(WIFSIGNALED(wait_status(pid))) << "esm-lut finished before it could be killed";
+    const size_t kept = entries();
+    EXPECT_GE(kept, 40u);
+    EXPECT_FALSE(std::ifstream(table).good());
+
+    ToolResult again = run_tool("esm-lut", args);
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.err.find("resuming: " + std::to_string(kept) + " segments already profiled in " + journal),
+              std::string::npos)
+        << again.err;
+    EXPECT_NE(again.out.find("profiled " + std::to_string(1226 - kept) + " segments"), std::string::npos) << again.out;
+    EXPECT_EQ(LookupTable::load(table).size(), 1226u);
+    EXPECT_FALSE(std::ifstream(journal).good());
+    std::remove(table.c_str());
 }

@@ -40,7 +40,9 @@ static const std::string kUsage = std::string(
     "                     DenseNet-family spaces need --archs or --fit: their keys are not enumerable\n"
     "  --fit DATASET.csv  profile its archs too, then fit the bias correction y = a*sum + b on it\n"
     "  --target C         the latency column of --fit (default latency_ms)\n"
-    "  -o TABLE           output table file (written atomically)\n"
+    "  -o TABLE           output table file (written atomically at the end; until then each\n"
+    "                     profiled segment is on disk in TABLE.journal: a killed build rerun with\n"
+    "                     the same options profiles only the rest)\n"
     "eval:\n"
     "  --target C         latency column (default latency_ms)\n"
     "  --bins K           depth bins (default 5)\n"
@@ -48,7 +50,8 @@ static const std::string kUsage = std::string(
     "  --no-profile       fail on archs with segments missing from the table; by default they are\n"
     "                     profiled on demand with this machine's executor (DenseNet-family tables)\n"
     "                     under the table's protocol and threads\n"
-    "  --update           with on-demand profiling, write the grown table back to TABLE\n"
+    "  --update           with on-demand profiling, write the grown table back to TABLE (each\n"
+    "                     profiled segment on disk in TABLE.journal until then, as for build)\n"
     "both (the dataset of --fit, or of eval):\n"
     ) + esm_cli::kDriftUsage;
 
@@ -154,8 +157,12 @@ int build(const esm_cli::Args& args) {
     std::vector<esm::Arch> all;
     if (space.family != esm::Family::DenseNet) all = esm::lut_cover_archs(space, res);
     all.insert(all.end(), archs.begin(), archs.end());
+    esm::LutJournal journal(t, args.get("-o") + ".journal");  // a killed build resumes from it
+    if (journal.resumed())
+        std::fprintf(stderr, "resuming: %zu segments already profiled in %s\n", journal.resumed(),
+                     journal.path().c_str());
     const auto t0 = std::chrono::steady_clock::now();
-    const size_t n = t.profile(all, esm::executor_segment_timer(ex, proto), progress_printer());
+    const size_t n = t.profile(all, esm::executor_segment_timer(ex, proto), progress_printer(), &journal);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("space %s, batch %d, resolution %s: profiled %zu segments in %.1f s (%zu keys)\n", space.name.c_str(),
                 batch, res ? std::to_string(res).c_str() : "of each arch", n, secs, t.size());
@@ -165,6 +172,7 @@ int build(const esm_cli::Args& args) {
             t.fit_bias(fit);
         } catch (const esm::Error& e) {  // the profiling (hours, maybe) is kept all the same
             t.save(args.get("-o"));
+            journal.finish();
             throw esm::Error(e.kind(), std::string(e.what()) + "; the profiled table is written without a bias "
                                                                  "correction to " + args.get("-o"));
         }
@@ -178,6 +186,7 @@ int build(const esm_cli::Args& args) {
         std::printf("on the fit set (training data, not a test):\n%s", esm::metrics_table(m).c_str());
     }
     t.save(args.get("-o"));
+    journal.finish();
     std::printf("wrote %s\n", args.get("-o").c_str());
     return 0;
 }
@@ -221,11 +230,22 @@ int eval(const esm_cli::Args& args) {
                 if (v.empty() || *end || v[0] == '-') args.fail(table_path + ": header: seed '" + v + "' is not a number");
             }
         }
-        const size_t n = t.profile(d.archs, esm::executor_segment_timer(ex, t.protocol), progress_printer());
+        // With --update the profiled entries are kept durably as they come (a killed eval
+        // resumes); without, the table file and its folder stay as they are.
+        std::unique_ptr<esm::LutJournal> journal;
+        if (args.has("--update")) {
+            journal = std::make_unique<esm::LutJournal>(t, table_path + ".journal");
+            if (journal->resumed())
+                std::fprintf(stderr, "resuming: %zu segments already profiled in %s\n", journal->resumed(),
+                             journal->path().c_str());
+        }
+        const size_t n =
+            t.profile(d.archs, esm::executor_segment_timer(ex, t.protocol), progress_printer(), journal.get());
         std::fprintf(stderr, "profiled %zu missing segments on demand (%s executor, %d threads)\n", n,
                      esm::backend_name(ex.backend), t.threads);
-        if (args.has("--update")) {
+        if (journal) {
             t.save(table_path);
+            journal->finish();
             std::fprintf(stderr, "updated %s (%zu keys)\n", table_path.c_str(), t.size());
         }
     }

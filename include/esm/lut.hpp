@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,8 @@
 namespace esm {
 
 struct LatencyData;
+class DurableLog;
+class LutJournal;
 
 constexpr int kLutFormatVersion = 1;
 
@@ -75,9 +78,11 @@ public:
 
     // Profiles, with `timer`, every segment of `archs` whose key is not in the table yet
     // (each distinct key once). Returns how many entries were added. `progress`, when
-    // given, is called after each profiled key with (key, done, total).
+    // given, is called after each profiled key with (key, done, total). With a `journal`
+    // (opened on this table), each entry is on disk before the next key is timed.
     size_t profile(const std::vector<Arch>& archs, const SegmentTimer& timer,
-                   const std::function<void(const std::string&, size_t, size_t)>& progress = nullptr);
+                   const std::function<void(const std::string&, size_t, size_t)>& progress = nullptr,
+                   LutJournal* journal = nullptr);
 
     // Sum of the arch's segment latencies (no bias correction). Throws esm::Error naming
     // the first missing key.
@@ -101,6 +106,33 @@ private:
     Space space_;
     int batch_ = 1, res_ = 0;
     std::map<std::string, LutEntry> entries_;
+};
+
+// The journal of a profiling run (docs/lut.md, "Resuming"): profiling can take hours, so
+// every entry profile() times is appended to the journal and fsync'd before the next key;
+// a killed run rerun with the same settings loads them and profiles only what it lacks.
+// The journal's header binds it to the table's batch, resolution, threads, protocol, space
+// and device header (without its volatile keys): a journal of other settings, or another
+// machine's, is refused and left as it is. Delete it with finish() once the table is saved.
+class LutJournal {
+public:
+    // Opens or creates `path` and takes its writer's lock (a second run on it is refused),
+    // then loads the entries a killed run left into `table` (replacing those it has).
+    // Throws esm::Error naming the file, the line and what is wrong or differs.
+    LutJournal(LookupTable& table, const std::string& path);
+    ~LutJournal();
+    LutJournal(const LutJournal&) = delete;
+    LutJournal& operator=(const LutJournal&) = delete;
+
+    const std::string& path() const { return path_; }
+    size_t resumed() const { return resumed_; }  // entries loaded from the file
+    void record(const std::string& key, const LutEntry& e);  // appends one entry, fsync'd
+    void finish();  // deletes the file (the table holding its entries is saved)
+
+private:
+    std::string path_;
+    std::unique_ptr<DurableLog> log_;
+    size_t resumed_ = 0;
 };
 
 // Builds a table: for ResNet/MobileNetV3-family spaces every key (lut_cover_archs at the
