@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -161,6 +164,7 @@ double ExternalRunner::measure(const std::string& arch) const {
     sigemptyset(&stops);
     for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stops, sig);
     pthread_sigmask(SIG_BLOCK, &stops, &old_mask);
+    const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid < 0) {
         const int e = errno;
@@ -173,6 +177,15 @@ double ExternalRunner::measure(const std::string& arch) const {
         // controlling terminal, so a prompt (ssh, sudo) fails at once instead of stopping
         // the runner in the background until the timeout.
         setsid();
+#ifdef __linux__
+        // A SIGKILL of this process (kill -9, the out-of-memory killer) cannot be caught to
+        // stop the command: the kernel sends it SIGKILL then (the parent-death signal, kept
+        // across exec: sh -c runs a simple command by exec). Processes it started run on.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);  // the parent died before the prctl
+#else
+        (void)parent;
+#endif
         pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
         dup2(in[0], 0);
         dup2(out[1], 1);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -249,3 +250,49 @@ TEST(Runner, TimeoutKillsTheWholeGroup) {
     }
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
 }
+
+#ifdef __linux__
+// A caller killed with SIGKILL cannot stop its command itself; the kernel's parent-death
+// signal does (docs/runner.md): the command (sh execs a simple one) is gone at once, where it
+// would otherwise run its 30 s beside a rerun.
+TEST(Runner, CommandDiesWithACallerKilledBySigkill) {
+    const std::string pidfile = std::filesystem::temp_directory_path() /
+                                ("esm_runner_orphan_" + std::to_string(::getpid()) + ".pid");
+    std::remove(pidfile.c_str());
+    const pid_t caller = fork();
+    ASSERT_GE(caller, 0);
+    if (caller == 0) {
+        try {
+            ExternalRunner({"echo $$ > " + pidfile + "; exec sleep 30", "", 60}).measure("x:y");
+        } catch (...) {
+        }
+        _exit(0);
+    }
+    auto command_pid = [&] {
+        std::ifstream f(pidfile);
+        int pid = 0;
+        return f >> pid ? pid : 0;
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!command_pid() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const int pid = command_pid();
+    kill(caller, SIGKILL);
+    int st = 0;
+    waitpid(caller, &st, 0);
+    ASSERT_GT(pid, 0) << "the runner command never started";
+    auto running = [&] {  // a process that exists and is not a zombie (nobody may reap it here)
+        std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+        std::string stat;
+        if (!std::getline(f, stat)) return false;
+        const size_t paren = stat.rfind(')');
+        return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+    };
+    const auto t1 = std::chrono::steady_clock::now();
+    while (running() && std::chrono::steady_clock::now() - t1 < std::chrono::seconds(5))
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_FALSE(running()) << "the command of a runner whose caller was killed still runs";
+    if (running()) kill(pid, SIGKILL);
+    std::remove(pidfile.c_str());
+}
+#endif
