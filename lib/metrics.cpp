@@ -59,6 +59,8 @@ std::string num(double v, const char* fmt = "%.6g") {
 
 double kendall_tau_b(const double* x, const double* y, size_t n) {
     if (n < 2) return NAN;
+    for (size_t i = 0; i < n; ++i)  // a NaN breaks the sort's order: any figure would be noise
+        if (!std::isfinite(x[i]) || !std::isfinite(y[i])) return NAN;
     std::vector<size_t> idx(n);
     std::iota(idx.begin(), idx.end(), size_t{0});
     std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return x[a] < x[b] || (x[a] == x[b] && y[a] < y[b]); });
@@ -83,9 +85,9 @@ Metrics compute_metrics(const double* y, const double* yhat, size_t n) {
     }
     bool broken = false;  // a non-finite prediction: no figure (a NaN gave tau 1.0 through the sort)
     for (size_t i = 0; i < n; ++i) {
-        if (!(y[i] > 0))
+        if (!(y[i] > 0) || !std::isfinite(y[i]))
             throw Error(ErrorKind::InvalidArgument, "metrics: measured latency of sample " + std::to_string(i) +
-                                                        " is " + std::to_string(y[i]) + " (must be > 0)");
+                                                        " is " + std::to_string(y[i]) + " (must be finite and > 0)");
         broken = broken || !std::isfinite(yhat[i]);
     }
     if (broken) {

@@ -73,6 +73,7 @@ Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResE
 }
 
 double Predictor::predict(const Arch& arch) const {
+    validate_arch(space(), arch);  // one arch: the check costs little next to its prediction
     float y = 0;
     predict_batch(&arch, 1, &y);
     return y;

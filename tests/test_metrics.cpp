@@ -43,6 +43,10 @@ TEST(Metrics, HandComputed) {
     // ... which does not hide a bad measured latency further on
     const double y2[2] = {10, -1}, p2[2] = {NAN, 5};
     EXPECT_THROW(esm::compute_metrics(y2, p2, 2), esm::Error);
+    // An infinite measured latency is no measurement either (it gave NaN accuracy beside a
+    // finite ±10 % share and tau).
+    const double y3[3] = {1, INFINITY, 3}, p3[3] = {1, 2, 3};
+    EXPECT_THROW(esm::compute_metrics(y3, p3, 3), esm::Error);
     // A bin without a figure makes the worst bin no figure (a NaN bin was passed over).
     esm::MetricsReport r;
     r.bins.resize(2);
@@ -68,6 +72,11 @@ TEST(Metrics, KendallTauBWithTiesHandExample) {
     const double r[4] = {4, 3, 2, 1}, s[4] = {1, 2, 3, 4}, c[4] = {1, 1, 1, 1};
     EXPECT_NEAR(esm::kendall_tau_b(r, s, 4), -1.0, 1e-12);
     EXPECT_TRUE(std::isnan(esm::kendall_tau_b(c, s, 4)));
+    // a NaN or infinity in either input -> NaN (the sort's order breaks: {1, NaN, 2, 3} read 1)
+    const double with_nan[4] = {1, NAN, 2, 3}, with_inf[4] = {1, 2, INFINITY, 4};
+    EXPECT_TRUE(std::isnan(esm::kendall_tau_b(with_nan, s, 4)));
+    EXPECT_TRUE(std::isnan(esm::kendall_tau_b(s, with_nan, 4)));
+    EXPECT_TRUE(std::isnan(esm::kendall_tau_b(with_inf, s, 4)));
 }
 
 TEST(Metrics, KendallMatchesPairCountingWithManyTies) {

@@ -189,6 +189,14 @@ TEST(Predictor, OtherSpaceIsRejected) {
         EXPECT_NE(std::string(e.what()).find("trained for space 'ofa-mbv3'"), std::string::npos) << e.what();
     }
     EXPECT_THROW(f.pred.predict("mobilenetv3:k3e50/k3e50/k3e50/k3e50"), esm::Error);
+    // An Arch of another space (4 units for 5) is refused too; the encoder read past it.
+    const esm::Arch other = esm::parse_arch(esm::preset("mobilenetv3"), "mobilenetv3:k3e50/k3e50/k3e50/k3e50");
+    try {
+        f.pred.predict(other);
+        FAIL();
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("has 4 units, the space has 5"), std::string::npos) << e.what();
+    }
     std::remove(p.c_str());
 }
 

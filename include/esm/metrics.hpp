@@ -19,11 +19,12 @@ struct Metrics {
     double tau = 0;       // Kendall's tau-b between y and yhat (NaN when undefined)
 };
 
-// y: measured (> 0), yhat: predicted, both (n). n = 0 gives NaN figures.
+// y: measured (finite, > 0; else esm::Error naming the sample), yhat: predicted, both (n).
+// n = 0 or a non-finite prediction gives NaN figures.
 Metrics compute_metrics(const double* y, const double* yhat, size_t n);
 
-// Kendall's tau-b with ties (Knight's O(n log n) algorithm). NaN when n < 2 or when
-// either input is constant.
+// Kendall's tau-b with ties (Knight's O(n log n) algorithm). NaN when n < 2, when either
+// input is constant or when any value is not finite.
 double kendall_tau_b(const double* x, const double* y, size_t n);
 
 struct MetricsReport {

@@ -53,10 +53,13 @@ public:
     std::string training;       // one line: how it was trained (sizes, seed, options)
     std::string library_version;  // of the library that wrote it (set on save)
 
-    // Latency in the target's unit (ms).
+    // Latency in the target's unit (ms). Throws esm::Error on an arch not of this space.
     double predict(const Arch& arch) const;
     double predict(const std::string& arch_text) const;  // throws on text of another space
-    // out: (n). Encode + batched MLP in chunks; allocates only small per-call buffers.
+    // out: (n). Encode + batched MLP in chunks; allocates only small per-call buffers. The
+    // hot path of a search: the archs must be of this predictor's space (from parse_arch,
+    // a Sampler or validate_arch on it), they are not checked again; an arch of another
+    // space reads and writes out of bounds.
     void predict_batch(const Arch* archs, size_t n, float* out) const;
     // out: (n) from rows already encoded by encoder(): x (n, encoder().length()).
     void predict_encoded(const float* x, size_t n, float* out) const;
