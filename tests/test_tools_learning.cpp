@@ -300,3 +300,40 @@ TEST(ToolsLearning, DriftCorrectionIsReportedAndCanBeTurnedOff) {
 }
 
 }  // namespace
+
+// Output that does not reach stdout (here /dev/full: ENOSPC) and input that cannot be read
+// are failures, never exit status 0 with the data silently missing; an empty output name
+// is refused before any work, not at the rename after training.
+TEST(ToolsLearning, UnwritableOutputUnreadableInputAndEmptyOutputNamesFail) {
+    if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+    Files fs;
+    const std::string data = fs.dir + "/d.csv", pred = fs.dir + "/p.esmp", err = fs.dir + "/err.txt";
+    auto archs = write_dataset(data, 60, 4);
+    std::string out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --epochs 2 --min-steps 0 -o " + pred, &out), 0) << out;
+    const std::string arch = esm::format_arch(esm::preset("ofa-mbv3"), archs[0]);
+    // stdout to /dev/full, stderr to a file: status and message.
+    auto to_full = [&](const std::string& cmd) {
+        const int raw = std::system((cmd + " > /dev/full 2> " + err).c_str());
+        return std::make_pair(WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, slurp(err));
+    };
+    for (const std::string& cmd : {tool("esm-predict") + " " + pred + " --info", tool("esm-predict") + " " + pred + " " + arch,
+                                   tool("esm-eval") + " " + pred + " " + data + " --json -", tool("esm-eval") + " " + pred + " " + data,
+                                   tool("esm-sample") + " --space ofa-mbv3 -n 5"}) {
+        const auto [status, text] = to_full(cmd);
+        EXPECT_EQ(status, 1) << cmd << "\n" << text;
+        EXPECT_NE(text.find("cannot write the output"), std::string::npos) << cmd << "\n" << text;
+    }
+    // A directory as stdin: getline fails (EISDIR) as at the end of input.
+    EXPECT_EQ(run(tool("esm-predict") + " " + pred + " - < " + fs.dir, &out), 1) << out;
+    EXPECT_NE(out.find("cannot read stdin after line 0: Is a directory"), std::string::npos) << out;
+    // -o '' / --json '': a usage error naming the option, and no training.
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --epochs 2 --min-steps 0 -o ''", &out), 2) << out;
+    EXPECT_NE(out.find("option '-o' needs a file name, got ''"), std::string::npos) << out;
+    EXPECT_EQ(out.find("trained on"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --epochs 2 --min-steps 0 --json '' -o " + pred, &out), 2) << out;
+    EXPECT_NE(out.find("option '--json' needs a file name, got ''"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-eval") + " " + pred + " " + data + " --json ''", &out), 2) << out;
+    EXPECT_NE(out.find("option '--json' needs a file name, got ''"), std::string::npos) << out;
+    EXPECT_EQ(out.find("overall"), std::string::npos) << out;
+}

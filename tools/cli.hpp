@@ -148,6 +148,8 @@ public:
     // predictor trained on it), so that a long job (training, profiling) fails at the start.
     std::string output_path(const std::string& name, const std::vector<std::string>& inputs = {}) const {
         const std::string path = get(name), dir = esm::parent_directory(path);
+        // "" would pass the directory check ('.') and fail only at the rename, after the work
+        if (path.empty()) usage_error("option '" + name + "' needs a file name, got ''");
         if (::access(dir.c_str(), W_OK) != 0)
             fail("cannot write " + name + " '" + path + "': directory '" + dir + "': " + std::strerror(errno));
         struct stat st;
@@ -213,16 +215,24 @@ inline std::string shell_word(const std::string& s) {
 }
 
 // Runs a tool body, turning any exception into a message on stderr and exit status 1.
+// Output that did not reach stdout (a full disk, a closed descriptor) is a failure too:
+// the data a tool prints is its result, and exit status 0 would say it is all there.
 inline int run_tool(const char* tool, const std::function<int()>& body) {
+    int status = 1;
     try {
-        return body();
+        status = body();
     } catch (const std::bad_alloc&) {  // what() says only "std::bad_alloc"
         std::fprintf(stderr, "%s: out of memory (a network, batch or resolution too large for this machine?)\n", tool);
-        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", tool, e.what());
-        return 1;
     }
+    errno = 0;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        const int e = errno;
+        std::fprintf(stderr, "%s: cannot write the output to stdout%s%s\n", tool, e ? ": " : "", e ? std::strerror(e) : "");
+        if (status == 0) status = 1;
+    }
+    return status;
 }
 
 }  // namespace esm_cli

@@ -1,5 +1,6 @@
 // esm-predict: latencies of architectures from a predictor file, one per line, for
 // arguments or (with '-') millions of lines on stdin: buffered I/O, batched prediction.
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -85,7 +86,7 @@ int main(int argc, char** argv) {
             size_t cap = 0;
             long line_no = 0;
             ssize_t len;
-            while ((len = ::getline(&line, &cap, stdin)) >= 0) {
+            while ((errno = 0, len = ::getline(&line, &cap, stdin)) >= 0) {  // errno: that of a failed read
                 ++line_no;
                 while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
                 if (len == 0) continue;
@@ -99,7 +100,13 @@ int main(int argc, char** argv) {
                     n = 0;
                 }
             }
+            const int read_errno = errno;
             std::free(line);
+            // getline returns -1 on a read error as at the end: without this check a failed
+            // read (EIO, a directory as stdin) printed the lines so far and exited 0
+            if (std::ferror(stdin))
+                args.fail("cannot read stdin after line " + std::to_string(line_no) + ": " +
+                          (read_errno ? std::strerror(read_errno) : "read error"));
             flush(p, batch.data(), n, out, bad);
         }
         if (std::fflush(stdout) != 0) args.fail("cannot write the output");
