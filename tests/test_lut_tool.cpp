@@ -104,6 +104,17 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     ToolResult bad = run_tool("esm-lut", "build --space densenet --archs " + archs + " -o " + table);
     EXPECT_EQ(bad.status, 1);
     EXPECT_NE(bad.err.find(archs + ":1:"), std::string::npos) << bad.err;
+    // A directory as --archs is said to be one (an ifstream reads it as an empty file: the
+    // "give --archs FILE" above, for the --archs it was given).
+    ToolResult dir = run_tool("esm-lut", "build --space densenet --res 64 --archs " + std::string(ESM_BINARY_DIR) + " -o " + table);
+    EXPECT_EQ(dir.status, 1);
+    EXPECT_NE(dir.err.find("cannot read architecture file '" + std::string(ESM_BINARY_DIR) + "': it is a directory"),
+              std::string::npos) << dir.err;
+    // An empty -o is refused before profiling, not at the rename after it.
+    ToolResult empty = run_tool("esm-lut", "build --space mobilenetv3 --res 32 --runs 1 --warmup 0 -o ''");
+    EXPECT_EQ(empty.status, 2);
+    EXPECT_NE(empty.err.find("option '-o' needs a file name, got ''"), std::string::npos) << empty.err;
+    EXPECT_EQ(empty.out.find("profiled"), std::string::npos) << empty.out;
     EXPECT_EQ(run_tool("esm-lut", "frobnicate").status, 2);
     ToolResult mixed = run_tool("esm-lut", "eval " + table + " " + data + " --runs 3");
     EXPECT_EQ(mixed.status, 2);

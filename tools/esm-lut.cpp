@@ -58,6 +58,11 @@ static const std::string kUsage = std::string(
 namespace {
 
 std::vector<esm::Arch> read_arch_file(const esm::Space& space, const std::string& path) {
+    // An ifstream opens a directory and reads it as an empty file: no archs, and then a
+    // misleading "give --archs FILE" (DenseNet) or nothing profiled from it at all.
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        throw esm::Error(esm::ErrorKind::Io, "cannot read architecture file '" + path + "': it is a directory");
     std::ifstream f(path);
     if (!f) throw esm::Error(esm::ErrorKind::Io, "cannot open architecture file '" + path + "': " + std::strerror(errno));
     std::vector<esm::Arch> out;
