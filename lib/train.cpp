@@ -190,12 +190,19 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
     p.dataset_meta = train.meta;
     std::string hidden;
     for (int h : cfg.mlp.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
-    p.training = "n_train=" + std::to_string(train.size()) + " hidden=" + hidden + " lr=" + std::to_string(cfg.mlp.lr) +
-                 " weight_decay=" + std::to_string(opt.weight_decay) +
+    // %g, not std::to_string's six decimals: an lr or weight decay below 5e-7 read "0.000000"
+    auto num = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.6g", v);
+        return std::string(b);
+    };
+    p.training = "n_train=" + std::to_string(train.size()) + " hidden=" + hidden + " lr=" + num(cfg.mlp.lr) +
+                 " weight_decay=" + num(opt.weight_decay) +
                  (cfg.weight_decay_grid.empty() ? "" : " (best on validation of a grid)") + " epochs=" + std::to_string(cfg.mlp.epochs) +
                  " min_steps=" + std::to_string(cfg.mlp.min_steps) +
                  " epochs_run=" + std::to_string(rep.epochs_run) + " best_epoch=" + std::to_string(rep.best_epoch + 1) +
-                 " batch=" + std::to_string(cfg.mlp.batch_size) + " val_frac=" + std::to_string(cfg.mlp.val_frac) +
+                 " batch=" + std::to_string(cfg.mlp.batch_size) + " val_frac=" + num(cfg.mlp.val_frac) +
+                 " patience=" + std::to_string(cfg.mlp.patience) +
                  " schedule=" + (cfg.mlp.schedule == LrSchedule::Cosine ? "cosine" : "constant") +
                  " log_target=" + (cfg.mlp.log_target ? "1" : "0") + " linear_skip=" + (cfg.mlp.linear_skip ? "1" : "0") +
                  " relative_loss=" + (cfg.mlp.relative_loss ? "1" : "0") + " seed=" + std::to_string(cfg.mlp.seed) +

@@ -337,3 +337,17 @@ TEST(ToolsLearning, UnwritableOutputUnreadableInputAndEmptyOutputNamesFail) {
     EXPECT_NE(out.find("option '--json' needs a file name, got ''"), std::string::npos) << out;
     EXPECT_EQ(out.find("overall"), std::string::npos) << out;
 }
+
+// The training line records the options as given: small learning rates and weight decays
+// read "0.000000" with std::to_string's six decimals, and --patience was missing.
+TEST(ToolsLearning, TrainingLineRecordsSmallRatesAndPatience) {
+    Files fs;
+    const std::string data = fs.dir + "/d.csv", pred = fs.dir + "/p.esmp";
+    write_dataset(data, 60, 5);
+    std::string out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --epochs 2 --min-steps 0 --lr 1e-7 --weight-decay 3e-7 "
+                  "--val-frac 0.25 --patience 4 -o " + pred, &out), 0) << out;
+    const std::string line = esm::Predictor::load(pred).training;
+    EXPECT_NE(line.find(" lr=1e-07 weight_decay=3e-07 epochs=2 "), std::string::npos) << line;
+    EXPECT_NE(line.find(" val_frac=0.25 patience=4 "), std::string::npos) << line;
+}
