@@ -151,6 +151,16 @@ Mlp::Mlp(int inputs, const std::vector<int>& hidden, uint64_t seed) {
         sizes_.push_back(h);
     }
     sizes_.push_back(1);
+    // Counted in double before allocating: --hidden 65536,65536 asked for 4e9 floats and was
+    // killed for memory; a predictor file holds at most 2^28 (Predictor::parse).
+    double count = 0;
+    for (size_t l = 0; l + 1 < sizes_.size(); ++l) count += (double(sizes_[l]) + 1) * double(sizes_[l + 1]);
+    if (count > double(1 << 28)) {
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "mlp: the network would have %.0f parameters; a predictor file holds at most %d",
+                      count, 1 << 28);
+        throw Error(ErrorKind::InvalidArgument, msg);
+    }
     params_.assign(layout(sizes_, &offsets_), 0.f);
     Rng rng(seed);
     for (int l = 0; l < layers(); ++l) {

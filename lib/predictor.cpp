@@ -217,8 +217,11 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
     m.log_target = log_target;
     m.x_mean = r.floats("x_mean", static_cast<size_t>(sizes[0]));
     m.x_inv_std = r.floats("x_inv_std", static_cast<size_t>(sizes[0]));
+    for (float v : m.x_inv_std)  // training writes 1/std or 1 (a constant input): > 0
+        if (!(v > 0) || !std::isfinite(v)) r.fail("x_inv_std holds " + std::to_string(v) + " (must be finite and > 0)");
     m.y_mean = r.real("y_mean");
     m.y_std = r.real("y_std");
+    if (!(m.y_std > 0)) r.fail("y_std must be > 0 (it scales every prediction), got " + std::to_string(m.y_std));
     if (version >= 2) m.skip = r.floats("skip", static_cast<size_t>(sizes[0]), true);
     size_t count = 0;
     for (size_t l = 0; l + 1 < sizes.size(); ++l)

@@ -580,6 +580,15 @@ TEST(Mlp, RejectsBadArguments) {
     y[3] = 4;
     opt.log_target = true;  // both relative
     EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
+    // More parameters than a predictor file holds (2^28) are refused before the allocation
+    // (65536 x 65536 asked for 16 GiB): 16385 x 16384 + 16384 + 16385 x 1 = 268,468,225.
+    try {
+        esm::Mlp(16384, {16384}, 1);
+        FAIL();
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("would have 268468225 parameters; a predictor file holds at most 268435456"),
+                  std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

@@ -174,6 +174,20 @@ TEST(Predictor, DamagedFilesFailClearly) {
     body.insert(target + 15, "\r");
     spit(p, esm::detail::seal("esm-predictor", esm::kPredictorFormatVersion, body));
     expect_error(p, "line 5: target 'latency\r_ms' contains a tab or line break");
+    // Constants training never writes: a y_std <= 0 predicted one latency (or mirrored ones)
+    // for every arch, a negative x_inv_std mirrored an input.
+    const std::string clean = good.substr(body_at, good.rfind("checksum fnv1a64 ") - body_at);
+    const size_t ystd = clean.find("\ny_std ");
+    ASSERT_NE(ystd, std::string::npos);
+    std::string zero = clean;
+    zero.replace(ystd + 7, zero.find('\n', ystd + 1) - ystd - 7, "0x0p+0");
+    spit(p, esm::detail::seal("esm-predictor", esm::kPredictorFormatVersion, zero));
+    expect_error(p, "y_std must be > 0");
+    const size_t inv = clean.find("\n", clean.find("\nx_inv_std ") + 1) + 1;
+    std::string mirrored = clean;
+    mirrored.insert(inv, "-");
+    spit(p, esm::detail::seal("esm-predictor", esm::kPredictorFormatVersion, mirrored));
+    expect_error(p, "x_inv_std holds -");
     EXPECT_THROW(esm::Predictor::load(tmp_path("missing.esmp")), esm::Error);
     std::remove(p.c_str());
 }

@@ -128,6 +128,10 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o d --runner 'echo 1' --res 64", 2, "--res sets the executor's measurement; with --runner"},
         {"esm-build", "--space resnet -o d --pool p.csv --target t --refs 0", 2, "--refs does not apply to a replay (--pool)"},
         {"esm-build", "--space resnet -o d --runner-timeout 5", 2, "--runner-timeout goes with --runner CMD"},
+        // An option given twice would drop one; an option's name is no value.
+        {"esm-sample", "--space resnet -n 5 -n 6", 2, "option '-n' is given twice"},
+        {"esm-train", "x.csv --epochs -o p.esmp", 2, "option '--epochs' needs a value, got the option '-o'"},
+        {"esm-train", "x.csv -o --json=r.json", 2, "option '-o' needs a value, got the option '--json=r.json'"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

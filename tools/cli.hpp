@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -48,14 +49,24 @@ public:
                     a = a.substr(0, eq);
                     has_inline = true;
                 }
-                const Option* opt = nullptr;
-                for (const auto& o : options)
-                    if (o.name == a) opt = &o;
+                auto known = [&](const std::string& name) -> const Option* {
+                    for (const auto& o : options)
+                        if (o.name == name) return &o;
+                    return nullptr;
+                };
+                const Option* opt = known(a);
                 if (!opt) usage_error("unknown option '" + a + "'");
+                // Given twice, one would be dropped without a word (--base a --base b).
+                if (values_.count(a)) usage_error("option '" + a + "' is given twice");
                 if (opt->takes_value) {
                     if (!has_inline) {
                         if (i + 1 >= argc) usage_error("option '" + a + "' needs a value");
                         value = argv[++i];
+                        // `--epochs -o x` would read "-o" as the epochs, `-o --json` write a
+                        // file named --json: an option's name is no value.
+                        const std::string next = value.substr(0, value.find('='));
+                        if (known(next))
+                            usage_error("option '" + a + "' needs a value, got the option '" + value + "'");
                     }
                     values_[a] = value;
                 } else {
@@ -178,6 +189,18 @@ public:
         struct stat x{}, y{};
         return !a.empty() && !b.empty() && ::stat(a.c_str(), &x) == 0 && ::stat(b.c_str(), &y) == 0 &&
                x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+    }
+
+    // Whether two output paths name the same file, existing or not: their directories
+    // resolved (links, relative paths), then the names.
+    static bool same_output(const std::string& a, const std::string& b) {
+        if (same_file(a, b)) return true;
+        auto resolved = [](const std::string& p) {
+            char buf[PATH_MAX];
+            const std::string dir = esm::parent_directory(p), base = p.substr(p.rfind('/') + 1);
+            return ::realpath(dir.c_str(), buf) ? std::string(buf) + "/" + base : p;
+        };
+        return resolved(a) == resolved(b);
     }
 
     // A bound as a user writes it: 0.95, 1e+06, 65536 (not std::to_string's 0.950000).

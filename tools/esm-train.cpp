@@ -68,7 +68,13 @@ int main(int argc, char** argv) {
         inputs.push_back(path);
         if (args.has("--test")) inputs.push_back(args.get("--test"));
         const std::string out_path = args.output_path("-o", inputs);
-        if (args.has("--json") && args.get("--json") != "-") args.output_path("--json", inputs);
+        if (args.has("--json") && args.get("--json") != "-") {
+            args.output_path("--json", inputs);
+            if (esm_cli::Args::same_output(args.get("--json"), out_path))  // the predictor would overwrite the report
+                args.usage_error("--json and -o name the same file '" + out_path + "'");
+        }
+        if (args.has("--relative-loss") && args.has("--log-target"))
+            args.usage_error("--relative-loss and --log-target exclude each other (a log target's error is relative already)");
         esm::set_blas_threads(static_cast<int>(args.get_int("--threads", 1, 1, 256)));
         // --json -: the JSON report alone on stdout, the readable text on stderr.
         const bool json_stdout = args.get("--json") == "-";
