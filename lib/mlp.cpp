@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <numeric>
 
@@ -429,10 +430,18 @@ double MlpModel::predict_one(const float* x) const {
 MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOptions& opt, TrainReport* report) {
     if (n < 2) throw Error(ErrorKind::InvalidArgument, "train: need at least 2 samples, got " + std::to_string(n));
     if (d < 1) throw Error(ErrorKind::InvalidArgument, "train: encoding has no features");
-    if (opt.epochs < 1 || opt.batch_size < 1 || !(opt.lr > 0) || opt.weight_decay < 0 || opt.val_frac < 0 ||
-        opt.val_frac >= 1 || opt.min_steps < 0)
-        throw Error(ErrorKind::InvalidArgument, "train: epochs, batch size and lr must be positive, minimum steps and "
-                                                "weight decay >= 0, the validation share in [0, 1)");
+    // Written so that NaN fails every test: a NaN validation share became a row count near
+    // 2^63 (heap corruption), a NaN or infinite lr or weight decay an untrained network.
+    if (opt.epochs < 1 || opt.batch_size < 1 || !(opt.lr > 0 && std::isfinite(opt.lr)) ||
+        !(opt.weight_decay >= 0 && std::isfinite(opt.weight_decay)) || !(opt.val_frac >= 0 && opt.val_frac < 1) ||
+        opt.min_steps < 0) {
+        char got[240];
+        std::snprintf(got, sizeof got, " (got epochs %d, batch %d, lr %g, weight decay %g, validation share %g, minimum steps %ld)",
+                      opt.epochs, opt.batch_size, opt.lr, opt.weight_decay, opt.val_frac, opt.min_steps);
+        throw Error(ErrorKind::InvalidArgument, std::string("train: epochs, batch size and lr must be positive, minimum "
+                                                            "steps and weight decay >= 0, lr and weight decay finite, the "
+                                                            "validation share in [0, 1)") + got);
+    }
     if (opt.relative_loss && opt.log_target)
         throw Error(ErrorKind::InvalidArgument, "train: the relative loss and the log target exclude each other (a log "
                                                 "target's error is already relative)");
@@ -444,6 +453,14 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
                                                     " (another encoding, or another target kind)");
     const detail::FlushDenormals ftz;  // OpenBLAS runs in this thread (one BLAS thread)
     const size_t D = static_cast<size_t>(d);
+    // A NaN feature made its column's mean NaN and the ReLUs (max(v, 0)) turned that into a
+    // network that predicts one constant, trained without a complaint.
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < D; ++j)
+            if (!std::isfinite(x[i * D + j]))
+                throw Error(ErrorKind::InvalidArgument, "train: feature " + std::to_string(j) + " of row " +
+                                                            std::to_string(i) + " is " + (std::isnan(x[i * D + j]) ? "nan" : "infinite") +
+                                                            " (features must be finite)");
     MlpModel model;
     if (init) model = *init;
     model.log_target = opt.log_target;

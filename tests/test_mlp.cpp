@@ -591,4 +591,47 @@ TEST(Mlp, RejectsBadArguments) {
     }
 }
 
+// Every check fails for NaN too: a NaN validation share used to become a row count near 2^63
+// (heap corruption, abort), a NaN or infinite learning rate or weight decay and a NaN
+// feature used to train without an error into a network that ignores its inputs.
+TEST(Mlp, RejectsNonFiniteOptionsAndFeatures) {
+    std::vector<float> x(40), y(20);
+    for (size_t i = 0; i < 20; ++i) {
+        x[2 * i] = static_cast<float>(i % 7);
+        x[2 * i + 1] = static_cast<float>(i % 3);
+        y[i] = 1.f + 0.1f * static_cast<float>(i);
+    }
+    esm::MlpOptions good;
+    good.hidden = {4};
+    good.epochs = 2;
+    good.min_steps = 0;
+    EXPECT_NO_THROW(esm::train_mlp(x.data(), y.data(), 20, 2, good));
+    const double nan = std::nan(""), inf = INFINITY;
+    auto expect_error = [&](const esm::MlpOptions& o, const std::vector<float>& xs, const char* what, const char* mention) {
+        try {
+            esm::train_mlp(xs.data(), y.data(), 20, 2, o);
+            ADD_FAILURE() << what << ": trained without an error";
+        } catch (const esm::Error& e) {
+            EXPECT_EQ(e.kind(), esm::ErrorKind::InvalidArgument) << what;
+            EXPECT_NE(std::string(e.what()).find(mention), std::string::npos) << what << ": " << e.what();
+        }
+    };
+    for (double v : {nan, -inf, inf}) {
+        esm::MlpOptions o = good;
+        o.val_frac = v;
+        expect_error(o, x, "validation share", "validation share");
+        o = good;
+        o.weight_decay = v;
+        expect_error(o, x, "weight decay", "weight decay");
+        o = good;
+        o.lr = v;
+        expect_error(o, x, "lr", "lr");
+    }
+    for (float v : {std::nanf(""), INFINITY, -INFINITY}) {
+        std::vector<float> xb = x;
+        xb[2 * 13 + 1] = v;
+        expect_error(good, xb, "feature", "feature 1 of row 13");
+    }
+}
+
 }  // namespace
