@@ -57,6 +57,13 @@ void DurableLog::replace(const std::string& text) {
     append(text);
 }
 
+void DurableLog::truncate_to(long long size) {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0 || (durable_ && ::fsync(fd_) != 0))
+        throw Error(ErrorKind::Io, "'" + path_ + "': cannot cut it back to " + std::to_string(size) + " bytes: " +
+                                       std::strerror(errno));
+    ::lseek(fd_, 0, SEEK_END);
+}
+
 DurableLog::~DurableLog() {
     if (fd_ >= 0) ::close(fd_);
 }

@@ -29,6 +29,9 @@ public:
     DurableLog& operator=(const DurableLog&) = delete;
 
     void append(const std::string& text);     // write all of it, then fsync; throws esm::Error
+    // Cuts the file back to its first `size` bytes (a caller's record found incomplete), then
+    // fsync. Throws esm::Error.
+    void truncate_to(long long size);
     bool cut_torn_line() const { return cut_; }  // whether prepare() cut a torn last line
 
 private:

@@ -119,6 +119,11 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"training", training_id(o)}};
 }
 
+// plans.csv's first line, and the line that ends each iteration's plan (a `#` comment to
+// CSV readers). A file that begins otherwise was written before the end lines.
+const std::string kPlansHead = "# samples planned per iteration, each iteration's rows followed by '# end of iteration N'\n";
+const std::string kPlanEnd = "# end of iteration ";
+
 struct Planned {
     int iteration;
     bool test;
@@ -155,7 +160,9 @@ public:
 
 private:
     void open_outputs();
-    void load_plans(const std::string& text);  // plans.csv's text
+    // plans.csv's text; returns how many of its bytes hold whole iterations' plans (the
+    // rest, an iteration's plan cut short, is not loaded)
+    size_t load_plans(const std::string& text);
     int plan_iteration(int it, const IterationReport* previous);  // the samples planned for `it`
     int planned_count(int it) const;                              // samples plans.csv holds for `it`
     double unplanned(const Sampler& sm, int bin) const;
@@ -252,14 +259,21 @@ void Loop::open_outputs() {
     }
     src_.resume(data_->existing());
     // plans.csv: empty or its header cut short by a kill (nothing planned yet): begun afresh.
-    const std::string plans_path = dir_ + "/plans.csv", plans_head = "# samples planned per iteration\niteration,set,arch\n";
+    // An iteration's plan is one append ending in its own line; an append cut short (a kill
+    // between two pages of it, a power loss) is cut off and planned again, as it was.
+    const std::string plans_path = dir_ + "/plans.csv", plans_head = kPlansHead + "iteration,set,arch\n";
     plans_log_ = std::make_unique<DurableLog>(plans_path, DurableLog::LockOnly{}, true);
     const std::string plans_text = detail::read_appended_file(plans_path, "plans");  // (a NUL tail: a power loss)
     if (plans_text.size() <= plans_head.size() && plans_head.compare(0, plans_text.size(), plans_text) == 0) {
         plans_log_->replace(plans_head);
     } else {
-        load_plans(plans_text);
-        plans_log_->prepare(plans_head);
+        const size_t whole = load_plans(plans_text);
+        if (plans_.empty()) {
+            plans_log_->replace(plans_head);
+        } else {
+            plans_log_->prepare(plans_head);
+            if (whole < plans_text.size()) plans_log_->truncate_to(static_cast<long long>(whole));
+        }
     }
     // Every check passed: settings.txt (a new one, or the raised Acc_TH in the old one, its
     // other lines as they were) and space.txt.
@@ -282,19 +296,46 @@ void Loop::open_outputs() {
     write_file_atomic(space_path, format_space(space_));
 }
 
-void Loop::load_plans(const std::string& text) {
+size_t Loop::load_plans(const std::string& text) {
     const std::string path = dir_ + "/plans.csv";
     bool torn = false;
     Table t = parse_table(text, path, true, &torn);
     const int ci = t.require_column("iteration"), cs = t.require_column("set"), ca = t.require_column("arch");
+    std::vector<Planned> rows;
     for (size_t r = 0; r < t.rows.size(); ++r) {
         Arch a;
         std::string err;
         if (!try_parse_arch(space_, t.rows[r][ca], &a, &err))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
-        plans_.push_back({static_cast<int>(t.integer(r, ci, 0, 1 << 30)), t.rows[r][cs] == "test", t.rows[r][ca]});
-        planned_set_.insert(t.rows[r][ca]);
+        rows.push_back({static_cast<int>(t.integer(r, ci, 0, 1 << 30)), t.rows[r][cs] == "test", t.rows[r][ca]});
     }
+    // Files begun before the end lines (their first line is not kPlansHead's) are taken whole.
+    size_t whole = text.size(), kept = rows.size();
+    if (text.compare(0, kPlansHead.size(), kPlansHead) == 0) {
+        // The rows after the last end line: an iteration whose plan was cut short.
+        whole = 0;
+        kept = 0;
+        int line = 0;
+        for (size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+            ++line;
+            const bool column_row = line == 2, end_line = text.compare(pos, kPlanEnd.size(), kPlanEnd) == 0;
+            if (!column_row && !end_line) continue;
+            whole = nl + 1;
+            while (kept < rows.size() && t.row_lines[kept] < line) ++kept;
+        }
+    }
+    if (kept < rows.size()) {
+        LoopProgress note;
+        note.phase = "note";
+        note.message = path + ": iteration " + std::to_string(rows[kept].iteration) + "'s plan was cut short (" +
+                       std::to_string(rows.size() - kept) + " of its rows written when the run stopped); planned again";
+        report(note);
+    }
+    for (size_t r = 0; r < kept; ++r) {
+        plans_.push_back(rows[r]);
+        planned_set_.insert(rows[r].arch);
+    }
+    return whole;
 }
 
 // Fresh RNG per (iteration, purpose): a resumed run plans exactly what an uninterrupted one would.
@@ -372,7 +413,8 @@ int Loop::plan_iteration(int it, const IterationReport* prev) {
         text += std::to_string(it) + (test ? ",test," : ",train,") + t + "\n";
         plans_.push_back({it, test, t});
     }
-    if (!text.empty()) plans_log_->append(text);
+    // One append, its end line last: a plan cut short is known as such (load_plans).
+    if (!text.empty()) plans_log_->append(text + kPlanEnd + std::to_string(it) + "\n");
     return static_cast<int>(add.size());
 }
 

@@ -241,6 +241,74 @@ TEST(Loop, RaisedThresholdContinuesAFinishedRun) {
     std::ofstream(out + "/plans.csv", std::ios::trunc) << plans;
 }
 
+// An iteration's plan cut short in plans.csv (a SIGKILL between two pages of its append, or a
+// power loss leaving NUL bytes where its end was) is planned again whole: the resumed run
+// plans and reports what an uninterrupted one does. Before, the rows that reached the disk
+// were taken for the whole plan: a shorter iteration, or, cut within the test rows, a
+// directory that failed every rerun with "too few measured samples to train".
+TEST(Loop, APlanCutShortIsPlannedAgainWhole) {
+    Replay replay("plan_cut", 1500);
+    auto& [s, out, pool, src, o] = replay;
+    o.acc_th = 100;  // never met: three iterations
+    o.max_iterations = 3;
+    o.mlp.epochs = 5;
+    o.mlp.min_steps = 0;
+    const LoopResult clean = run_esm_loop(s, o, *src);
+    ASSERT_EQ(clean.iterations.size(), 3u) << clean.stop_reason;
+    const std::string plans = slurp(out + "/plans.csv");
+    // The byte offsets just after line `n` of the clean plans.csv, and where iteration 1 begins.
+    auto after_line = [&](int n) {
+        size_t pos = 0;
+        for (int i = 0; i < n; ++i) pos = plans.find('\n', pos) + 1;
+        return pos;
+    };
+    const size_t it1 = plans.find("\n1,train,") + 1;
+    ASSERT_NE(it1, 0u);
+    struct Cut {
+        const char* name;
+        size_t keep;
+        std::string tail;
+    };
+    const std::vector<Cut> cuts = {
+        {"in_test_rows", after_line(2 + 10), std::string(300, '\0')},         // 10 of iteration 0's 40 test rows
+        {"in_train_rows", after_line(2 + 40 + 5), "0,train,resnet:k3e"},     // all test rows, 5 training ones, torn
+        {"in_iteration_1", it1 + (plans.find('\n', it1) - it1) + 1, std::string(4096, '\0')},  // one row of it
+    };
+    for (const Cut& c : cuts) {
+        LoopOptions again = o;
+        again.out_dir = tmp_dir(std::string("plan_cut_") + c.name);
+        std::system(("mkdir -p '" + again.out_dir + "' && cp '" + out + "/settings.txt' '" + out + "/space.txt' '" +
+                     again.out_dir + "/'").c_str());
+        std::ofstream(again.out_dir + "/plans.csv", std::ios::binary) << plans.substr(0, c.keep) << c.tail;
+        std::vector<std::string> notes;
+        const LoopResult r = run_esm_loop(s, again, *src, [&](const LoopProgress& p) {
+            if (p.phase == "note") notes.push_back(p.message);
+        });
+        EXPECT_EQ(slurp(again.out_dir + "/plans.csv"), plans) << c.name;
+        ASSERT_EQ(r.iterations.size(), clean.iterations.size()) << c.name << ": " << r.stop_reason;
+        for (size_t i = 0; i < r.iterations.size(); ++i) {
+            EXPECT_EQ(r.iterations[i].train_samples, clean.iterations[i].train_samples) << c.name << " " << i;
+            EXPECT_EQ(r.iterations[i].test_samples, clean.iterations[i].test_samples) << c.name << " " << i;
+            EXPECT_EQ(r.iterations[i].metrics.overall.accuracy, clean.iterations[i].metrics.overall.accuracy) << c.name;
+        }
+        ASSERT_EQ(notes.size(), 1u) << c.name;
+        EXPECT_NE(notes[0].find("plan was cut short"), std::string::npos) << notes[0];
+    }
+    // A plans.csv written before the end lines (another first line, no end lines) is taken whole.
+    std::string old = plans;
+    old.replace(0, old.find('\n') + 1, "# samples planned per iteration\n");
+    for (size_t at; (at = old.find("# end of iteration ")) != std::string::npos;) old.erase(at, old.find('\n', at) + 1 - at);
+    LoopOptions legacy = o;
+    legacy.out_dir = tmp_dir("plan_cut_legacy");
+    std::system(("mkdir -p '" + legacy.out_dir + "' && cp '" + out + "/settings.txt' '" + out + "/space.txt' '" +
+                 legacy.out_dir + "/'").c_str());
+    std::ofstream(legacy.out_dir + "/plans.csv", std::ios::binary) << old;
+    const LoopResult r = run_esm_loop(s, legacy, *src);
+    ASSERT_EQ(r.iterations.size(), clean.iterations.size());
+    EXPECT_EQ(r.iterations.back().metrics.overall.accuracy, clean.iterations.back().metrics.overall.accuracy);
+    EXPECT_EQ(slurp(legacy.out_dir + "/plans.csv"), old) << "a finished legacy plans.csv is left as it was";
+}
+
 // A run stopped by its sample budget, or by a pool it used up, reruns to the same end: the
 // resumed run's plans.csv already holds every iteration, and the budget counts only those
 // planned so far (it once counted them all and stopped the rerun after iteration 0,
