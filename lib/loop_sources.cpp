@@ -1,5 +1,6 @@
 // Latency sources for the ESM loop: a replay pool, and quality-controlled measurement
 // through this library's executor or an external runner (esm/measure.hpp's QC).
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -55,7 +56,21 @@ public:
     DatasetMeta header() const override { return meta_; }
     void resume(const std::vector<DatasetRow>& existing) override {
         std::unordered_set<std::string> rejected;  // no sample since its batch failed
+        // The latest maximal run of consecutive "pending" rows: one attempt's samples (with, at
+        // most, those of a killed run's batch just before it).
+        std::vector<std::string> attempt;
+        bool in_attempt = false;
         for (const auto& r : existing) {
+            if (r.kind == "pending" && !in_attempt) attempt.clear();
+            in_attempt = r.kind == "pending";
+            if (in_attempt) attempt.push_back(r.arch);
+            // An attempt's "rejected" rows are one append each: a kill after the first of them
+            // leaves the others' samples "pending", measured while a reference was off too.
+            if (r.kind == "rejected" && std::find(attempt.begin(), attempt.end(), r.arch) != attempt.end())
+                for (const auto& a : attempt) {
+                    rejected.insert(a);
+                    pending_.erase(a);
+                }
             if (r.kind == "ref" && static_cast<int>(qc_.baselines().size()) < p_.refs)
                 qc_.set_baseline(r.arch, r.stats.latency_ms);  // a reference's first row
             // A reference's baseline passes, durable before a kill cut the baselines short.

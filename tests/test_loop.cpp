@@ -934,6 +934,59 @@ TEST(Loop, FailedBatchIsMeasuredAgainOnTheRerun) {
     for (const auto& [arch, ms] : sample) EXPECT_EQ(ms, 6.0) << arch << " kept from the failed batch";
 }
 
+// Killed between the "rejected" rows of a failed attempt (one append each): the attempt's
+// other samples, left "pending" on disk, are not confirmed by the rerun either (they were, with
+// the latencies measured while the reference was off).
+TEST(Loop, KilledAmongARejectedAttemptsRowsConfirmsNoneOfIt) {
+    Space s = preset("mobilenetv3");
+    const std::string dir = tmp_dir("qc_rejected_cut");
+    std::system(("mkdir -p '" + dir + "'").c_str());
+    Sampler sm(s, 5);
+    std::vector<std::string> archs;
+    std::ofstream list(dir + "/samples.txt");
+    for (const Arch& a : sm.sample(Strategy::Random, 3, 1)) {
+        archs.push_back(format_arch(s, a));
+        list << archs.back() << "\n";
+    }
+    list.close();
+    std::ofstream(dir + "/sample_ms") << "5\n";
+    std::ofstream(dir + "/ref_ms") << "10.5\n";  // 5 % off: the attempt fails
+    const std::string runner = "d=" + dir + "; if grep -qxF \"$1\" $d/samples.txt; then cat $d/sample_ms; exit 0; fi; "
+                               "n=$(cat $d/ref_count 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/ref_count; "
+                               "if [ $n -le 3 ]; then echo 10; else cat $d/ref_ms; fi";
+    MeasureProtocol p;
+    p.refs = 1;
+    p.qc_retries = 1;
+    const std::string path = dir + "/dataset.csv";
+    {
+        auto src = make_runner_source(s, {runner, "", 10}, p);
+        DatasetWriter w(path, src->header(), false);
+        src->resume(w.existing());
+        int rejected = 0;
+        EXPECT_THROW(src->measure(archs,
+                                  [&](const DatasetRow& r) {
+                                      if (r.kind == "rejected" && rejected++ == 1) throw Error(ErrorKind::Io, "killed");
+                                      w.append(r);
+                                  }),
+                     Error);
+    }
+    EXPECT_EQ(rows_of_kind(path, "rejected").size(), 1u);
+    EXPECT_EQ(rows_of_kind(path, "pending").size(), 3u);
+    std::ofstream(dir + "/sample_ms") << "6\n";  // a new measurement is told from the old one
+    std::ofstream(dir + "/ref_ms") << "10\n";    // the references agree again
+    auto src = make_runner_source(s, {runner, "", 10}, p);
+    DatasetWriter w(path, src->header(), false);
+    src->resume(w.existing());
+    src->measure(archs, [&](const DatasetRow& r) { w.append(r); });
+    const Table t = read_table(path);
+    const int kind = t.require_column("kind"), arch = t.require_column("arch"), ms = t.require_column("latency_ms");
+    std::map<std::string, double> sample;
+    for (size_t i = 0; i < t.rows.size(); ++i)
+        if (t.rows[i][kind] == "sample") sample[t.rows[i][arch]] = t.number(i, ms);
+    ASSERT_EQ(sample.size(), 3u);
+    for (const auto& [a, v] : sample) EXPECT_EQ(v, 6.0) << a << " confirmed from the failed attempt";
+}
+
 // Killed while it measures its references' baselines, esm-build resumes them: every pass
 // of every reference is on disk ("baseline") exactly once, none measured again.
 TEST(Loop, KilledDuringTheBaselinesKeepsTheirPasses) {
