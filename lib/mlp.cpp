@@ -641,6 +641,13 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
             break;
         }
     }
+    // A fresh network no epoch improved on infinity: every loss was NaN or infinite (targets
+    // beyond float, a diverging lr); its random start is no model.
+    if (!init && rep.best_epoch < 0)
+        throw Error(ErrorKind::InvalidArgument, "train: no epoch gave a finite loss (last " +
+                                                    std::to_string(rep.train_loss.back()) +
+                                                    "): latencies beyond float's range, or a learning rate that "
+                                                    "diverges (lr " + std::to_string(opt.lr) + ")");
     net.params() = best;
     rep.best_val_loss = best_loss;
     if (report) *report = std::move(rep);

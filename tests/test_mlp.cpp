@@ -580,6 +580,24 @@ TEST(Mlp, RejectsBadArguments) {
     y[3] = 4;
     opt.log_target = true;  // both relative
     EXPECT_THROW(esm::train_mlp(x.data(), y.data(), 4, 2, opt), esm::Error);
+    // No epoch with a finite loss: the random start is returned as a model no more (an lr
+    // that throws the weights beyond float's range on the first step).
+    {
+        std::vector<float> xs(40), ys(20);
+        for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i % 7);
+        for (size_t i = 0; i < ys.size(); ++i) ys[i] = 1.f + static_cast<float>(i % 5);
+        esm::MlpOptions o;
+        o.lr = 1e30;
+        o.hidden = {4};
+        o.epochs = 3;
+        o.min_steps = 0;
+        try {
+            esm::train_mlp(xs.data(), ys.data(), 20, 2, o);
+            FAIL() << "trained on an overflowing loss";
+        } catch (const esm::Error& e) {
+            EXPECT_NE(std::string(e.what()).find("no epoch gave a finite loss"), std::string::npos) << e.what();
+        }
+    }
     // More parameters than a predictor file holds (2^28) are refused before the allocation
     // (65536 x 65536 asked for 16 GiB): 16385 x 16384 + 16384 + 16385 x 1 = 268,468,225.
     try {
