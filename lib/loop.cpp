@@ -682,14 +682,18 @@ LoopResult Loop::run() {
             std::count_if(plans_.begin(), plans_.end(), [&](const Planned& p) { return p.iteration <= it; }));
         std::exception_ptr plan_error;
         bool planned_before = false;  // the next iteration was planned by an earlier run
+        // The budgets stop new planning only: an iteration an earlier run planned replays
+        // whatever this run's budget (a lower one dropped the later iterations from the report
+        // and put an earlier predictor in place of the last).
+        const bool budget_applies = planned_count(it + 1) == 0;
         if (rep.passed) {
             res.converged = true;
             res.stop_reason = std::string(opt_.binwise ? "every bin" : "overall accuracy") + " >= " + fmt(opt_.acc_th) + " %";
-        } else if (opt_.max_iterations > 0 && it + 1 >= opt_.max_iterations) {
+        } else if (budget_applies && opt_.max_iterations > 0 && it + 1 >= opt_.max_iterations) {
             res.stop_reason = "budget: " + std::to_string(opt_.max_iterations) + " iterations";
-        } else if (opt_.max_samples > 0 && planned >= opt_.max_samples) {
+        } else if (budget_applies && opt_.max_samples > 0 && planned >= opt_.max_samples) {
             res.stop_reason = "budget: " + std::to_string(opt_.max_samples) + " samples";
-        } else if (opt_.max_seconds > 0 && seconds_since(t0_) >= opt_.max_seconds) {
+        } else if (budget_applies && opt_.max_seconds > 0 && seconds_since(t0_) >= opt_.max_seconds) {
             res.stop_reason = "budget: " + fmt(opt_.max_seconds) + " s";
         } else if (src_.pool() && planned >= static_cast<int>(src_.pool()->size())) {
             res.stop_reason = "the replay pool is used up";

@@ -334,6 +334,15 @@ TEST(Loop, RerunOfABudgetStoppedRunReplaysEveryIteration) {
         EXPECT_EQ(again.stop_reason, first.stop_reason);
         EXPECT_EQ(again.iterations.back().train_samples, first.iterations.back().train_samples);
         EXPECT_EQ(again.iterations.back().metrics.overall.accuracy, first.iterations.back().metrics.overall.accuracy);
+        // A lower budget on a rerun stops new planning only: every iteration planned before
+        // replays, and the predictor is the last one's, not iteration 1's.
+        o.max_iterations = 2;
+        o.max_samples = by_pool ? 0 : 150;
+        const LoopResult lower = run_esm_loop(s, o, *src);
+        ASSERT_EQ(lower.iterations.size(), first.iterations.size()) << lower.stop_reason;
+        EXPECT_EQ(lower.iterations.back().train_samples, first.iterations.back().train_samples);
+        EXPECT_EQ(lower.iterations.back().metrics.overall.accuracy, first.iterations.back().metrics.overall.accuracy);
+        EXPECT_NE(lower.stop_reason.find("budget: 2 iterations"), std::string::npos) << lower.stop_reason;
     }
 }
 
