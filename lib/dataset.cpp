@@ -23,6 +23,9 @@
 
 namespace esm {
 
+// The most timed runs a dataset row may record: what the writer accepts and a resume reads.
+constexpr int kMaxRuns = 1 << 30;
+
 const std::vector<std::string>& dataset_columns() {
     static const std::vector<std::string> c = {"arch", "depth", "latency_ms", "std_ms", "runs", "kind", "timestamp"};
     return c;
@@ -263,7 +266,7 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             r.depth = static_cast<int>(t.integer(i, 1, 0, 1 << 20));
             r.stats.latency_ms = t.number(i, 2);
             r.stats.std_ms = t.number(i, 3);
-            r.stats.runs = static_cast<int>(t.integer(i, 4, 0, 1 << 30));
+            r.stats.runs = static_cast<int>(t.integer(i, 4, 0, kMaxRuns));
             r.kind = t.rows[i][5];
             r.timestamp = t.rows[i][6];
             if (r.kind == "sample") samples_.insert(r.arch);
@@ -285,11 +288,14 @@ void DatasetWriter::append(const DatasetRow& r) {
     // What the readers accept (read_latency_data), so that nothing written is refused later.
     if (!known_row_kind(r.kind))
         throw Error(ErrorKind::InvalidArgument, "dataset row kind '" + r.kind + "' is none of " + kRowKindsText);
-    if (!latency_in_range(r.stats.latency_ms) || !(r.stats.std_ms >= 0) ||
-        !std::isfinite(r.stats.std_ms) || r.stats.runs < 1)
-        throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + ": latency must be " + kLatencyRangeText + ", std finite "
-                                                "and >= 0, runs >= 1 (got " + num(r.stats.latency_ms) + ", " +
-                                                num(r.stats.std_ms) + ", " + std::to_string(r.stats.runs) + ")");
+    // A std near DBL_MAX would be written rounded up to 1.797693135e+308, which reads back
+    // as infinity; runs past kMaxRuns is refused by the resume below.
+    if (!latency_in_range(r.stats.latency_ms) || !(r.stats.std_ms >= 0 && r.stats.std_ms <= kMaxLatencyMs) ||
+        r.stats.runs < 1 || r.stats.runs > kMaxRuns)
+        throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + ": latency must be " + kLatencyRangeText + ", std "
+                                                "0 .. 1e12 ms, runs 1 .. " + std::to_string(kMaxRuns) + " (got " +
+                                                num(r.stats.latency_ms) + ", " + num(r.stats.std_ms) + ", " +
+                                                std::to_string(r.stats.runs) + ")");
     const std::string line = r.arch + "," + std::to_string(r.depth) + "," + num(r.stats.latency_ms) + "," +
                              num(r.stats.std_ms) + "," + std::to_string(r.stats.runs) + "," + r.kind + "," +
                              (r.timestamp.empty() ? utc_timestamp() : r.timestamp) + "\n";

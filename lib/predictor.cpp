@@ -297,6 +297,11 @@ void write_file_atomic(const std::string& link_or_path, const std::string& bytes
         path = detail::resolved_path(path);  // a dangling link is replaced by the file
         if (path != link_or_path) named += " (a link to '" + path + "')";
     }
+    // The rename below replaces whatever the path names: a device, FIFO or socket there
+    // (/dev/null as a way to discard, when run as root) would be swapped for a regular file.
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        throw Error(ErrorKind::Io, "cannot write " + named + ": it is not a regular file (a device, FIFO or socket), "
+                                   "and saving replaces the file whole");
     remove_stale_temporaries(path);
     // Unique per call: two threads (or processes) saving to one path each write their own
     // temporary, and the last rename wins whole.

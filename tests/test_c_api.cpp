@@ -2,8 +2,13 @@
 // (tests/c99/test_c_api.c), and every entry point survives NULL and bad arguments.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <cfloat>
+#include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "esm/dataset.hpp"
@@ -86,6 +91,68 @@ TEST(CApi, DatasetsDescribeTheirSpace) {
     esm::Space described;
     ASSERT_TRUE(esm::header_space(esm::read_table(path).meta, path, &described));
     EXPECT_EQ(described, esm::preset("densenet"));
+    esm_space_free(sp);
+    std::remove(path.c_str());
+}
+
+namespace {
+
+std::string file_bytes(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+// Saving replaces the file by a rename: a FIFO or device there (/dev/null, to discard, when
+// run as root) would be swapped for a regular file. It is refused, and stays what it was.
+TEST(CApi, SaveRefusesADeviceOrFifoItWouldReplace) {
+    const std::string pred = std::string(ESM_BINARY_DIR) + "/capi_fifo_src.esm";
+    const std::string fifo = std::string(ESM_BINARY_DIR) + "/capi_fifo.esm";
+    esm_test::depth_predictor("densenet", 40, 0.5, 2).save(pred);
+    esm_predictor_t p = nullptr;
+    ASSERT_EQ(esm_predictor_load(pred.c_str(), &p), ESM_OK) << esm_last_error();
+    std::remove(fifo.c_str());
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(esm_predictor_save(p, fifo.c_str()), ESM_ERR_IO);
+    EXPECT_NE(std::string(esm_last_error()).find(fifo + "': it is not a regular file"), std::string::npos) << esm_last_error();
+    struct stat st{};
+    ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    EXPECT_EQ(esm_predictor_save(p, pred.c_str()), ESM_OK) << esm_last_error();  // a regular file is replaced
+    esm_predictor_free(p);
+    std::remove(fifo.c_str());
+    std::remove(pred.c_str());
+}
+
+// What esm_dataset_append accepts, a resume (esm_dataset_open) reads back: runs past 2^30
+// and a std that is written as 1.797693135e+308 (infinity when read) made the file unopenable.
+TEST(CApi, DatasetAppendRefusesWhatAResumeCouldNotRead) {
+    esm_space_t sp = nullptr;
+    ASSERT_EQ(esm_space_load("densenet", &sp), ESM_OK);
+    esm_arch_t a = nullptr;
+    ASSERT_EQ(esm_arch_parse(sp, "densenet:d1k1/d1k1/d1k1/d1k1/d1k1", &a), ESM_OK);
+    const std::string path = std::string(ESM_BINARY_DIR) + "/capi_append_bounds.csv";
+    std::remove(path.c_str());
+    esm_dataset_t ds = nullptr;
+    ASSERT_EQ(esm_dataset_open(path.c_str(), sp, "dev", "c", &ds), ESM_OK) << esm_last_error();
+    const esm_measurement refused[] = {{5, 0.1, (1 << 30) + 1}, {5, 0.1, INT_MAX}, {5, DBL_MAX, 10}, {5, 1.5e12, 10}};
+    for (const esm_measurement& m : refused) {
+        EXPECT_EQ(esm_dataset_append(ds, a, &m), ESM_ERR_INVALID_ARGUMENT) << m.std_ms << " " << m.runs;
+        EXPECT_NE(std::string(esm_last_error()).find("runs 1 .. 1073741824"), std::string::npos) << esm_last_error();
+    }
+    const esm_measurement kept[] = {{5, 0.1, 1 << 30}, {5, 1e12, 10}, {5, 0, 1}};
+    for (const esm_measurement& m : kept) EXPECT_EQ(esm_dataset_append(ds, a, &m), ESM_OK) << esm_last_error();
+    esm_dataset_free(ds);
+    ds = nullptr;
+    EXPECT_EQ(esm_dataset_open(path.c_str(), sp, "dev", "c", &ds), ESM_OK) << esm_last_error();
+    int has = 0;
+    EXPECT_EQ(esm_dataset_contains(ds, a, &has), ESM_OK);
+    EXPECT_EQ(has, 1);
+    esm_dataset_free(ds);
+    esm_arch_free(a);
     esm_space_free(sp);
     std::remove(path.c_str());
 }

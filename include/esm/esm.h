@@ -105,7 +105,8 @@ esm_status esm_predictor_predict(esm_predictor_t predictor, esm_arch_t arch, dou
 esm_status esm_predictor_predict_text(esm_predictor_t predictor, const char* text, double* out_ms);
 /* out_ms: (n) predictions of archs: (n), batched (fastest for many candidates). */
 esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch_t* archs, size_t n, float* out_ms);
-/* Writes the predictor file atomically (a crash leaves the old file or the new one). */
+/* Writes the predictor file atomically (a crash leaves the old file or the new one). A path
+ * naming a device, FIFO or socket (e.g. /dev/null) is refused with ESM_ERR_IO. */
 esm_status esm_predictor_save(esm_predictor_t predictor, const char* path);
 /* A new device from a few measured architectures (HELP's setting): a new predictor giving
  * a * base(arch) + b, with (a, b) fitted to latencies_ms[i] of archs[i], i < n (n >= 2,
@@ -176,7 +177,8 @@ esm_status esm_dataset_open(const char* path, esm_space_t space, const char* dev
                             esm_dataset_t* out);
 void esm_dataset_free(esm_dataset_t dataset);
 /* Appends one measured sample; it is on disk (fsync) when this returns. A latency outside
- * 1e-9 .. 1e12 ms, a negative or non-finite std, or runs < 1: ESM_ERR_INVALID_ARGUMENT. */
+ * 1e-9 .. 1e12 ms, a std outside 0 .. 1e12 ms (NaN included), or runs outside 1 .. 2^30:
+ * ESM_ERR_INVALID_ARGUMENT (what a resume could not read back). */
 esm_status esm_dataset_append(esm_dataset_t dataset, esm_arch_t arch, const esm_measurement* m);
 /* Whether the dataset already holds a sample of this architecture (to resume). */
 esm_status esm_dataset_contains(esm_dataset_t dataset, esm_arch_t arch, int* out_bool);

@@ -36,7 +36,7 @@ public:
     static Predictor parse(const std::string& bytes, const std::string& where);
 
     // Writes atomically (temporary file, fsync, rename): an existing file is replaced
-    // whole or left untouched.
+    // whole or left untouched. A path naming a device, FIFO or socket is refused (Io).
     void save(const std::string& path) const;
     std::string serialize() const;
 
@@ -80,7 +80,8 @@ private:
 // FNV-1a 64-bit hash (the file's checksum).
 uint64_t fnv1a64(const void* data, size_t n);
 
-// Writes `bytes` to `path` atomically (tmp + fsync + rename + directory fsync).
+// Writes `bytes` to `path` atomically (tmp + fsync + rename + directory fsync); refuses
+// (Io) a path that names a device, FIFO or socket, which the rename would replace.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 // The directory a file path lies in: "." for "x", "/" for "/x", "a/b" for "a/b/x".
 std::string parent_directory(const std::string& path);
