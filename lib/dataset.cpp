@@ -114,6 +114,7 @@ DriftFactors drift_factors(const std::vector<DatasetRow>& rows) {
 
 static std::string num(double v) {
     std::ostringstream o;
+    o.exceptions(std::ios::badbit);  // an allocation failure throws, not writes an empty field
     o.precision(10);
     o << v;
     return o.str();
@@ -127,6 +128,7 @@ static std::string trim(const std::string& s) {
 DatasetMeta space_meta(const Space& space) {
     DatasetMeta m = {{"space", space.name}};
     std::istringstream text(format_space(space));
+    text.exceptions(std::ios::badbit);  // an allocation failure throws, not cuts the header
     for (std::string line; std::getline(text, line);)
         if (!trim(line).empty()) m.push_back({"space_line", trim(line)});
     return m;

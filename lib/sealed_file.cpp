@@ -81,10 +81,13 @@ std::string read_whole_file(const std::string& path, const std::string& what) {
     refuse_directory(path, what + " file");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw Error(ErrorKind::Io, "cannot open " + what + " file '" + path + "': " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
+    // Not `ss << f.rdbuf()`: that catches an allocation failure and returns the bytes so far,
+    // and a good file then reads as "truncated or damaged".
+    std::string text;
+    char buf[1 << 16];
+    while (f.read(buf, sizeof buf) || f.gcount()) text.append(buf, static_cast<size_t>(f.gcount()));
     if (f.bad()) throw Error(ErrorKind::Io, "cannot read " + what + " file '" + path + "'");
-    return ss.str();
+    return text;
 }
 
 std::string read_appended_file(const std::string& path, const std::string& what) {

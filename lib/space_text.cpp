@@ -34,6 +34,7 @@ public:
 
     std::vector<std::string> words(const Line& l) const {
         std::istringstream is(l.value);
+        is.exceptions(std::ios::badbit);  // an allocation failure throws, not ends the list
         std::vector<std::string> out;
         std::string w;
         while (is >> w) out.push_back(w);
@@ -111,6 +112,7 @@ Space parse_space(const std::string& text, const std::string& where) {
     std::vector<std::pair<std::string, Line>> choice_lines;
     // A byte-order mark some editors write is not part of the first key.
     std::istringstream is(text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? text.substr(3) : text);
+    is.exceptions(std::ios::badbit);  // an allocation failure throws, not ends the text
     std::string raw;
     int number = 0;
     while (std::getline(is, raw)) {
@@ -277,6 +279,8 @@ Space parse_space(const std::string& text, const std::string& where) {
 std::string space_difference(const Space& a, const Space& b) {
     if (a.name != b.name) return "space '" + a.name + "', not '" + b.name + "'";
     std::istringstream x(format_space(a)), y(format_space(b));
+    x.exceptions(std::ios::badbit);
+    y.exceptions(std::ios::badbit);
     for (int line = 1;; ++line) {
         std::string la, lb;
         const bool more_a = static_cast<bool>(std::getline(x, la)), more_b = static_cast<bool>(std::getline(y, lb));
@@ -289,6 +293,9 @@ std::string space_difference(const Space& a, const Space& b) {
 
 std::string format_space(const Space& s) {
     std::ostringstream o;
+    // A stream swallows an allocation failure (badbit) and returns the text so far: a
+    // predictor saved with a cut space section, checksum and all. Throw it instead.
+    o.exceptions(std::ios::badbit);
     auto list = [&](const char* key, auto get) {
         o << key << " =";
         for (const auto& u : s.units) o << ' ' << get(u);

@@ -14,6 +14,7 @@
 #include "esm/dataset.hpp"
 #include "esm/esm.h"
 #include "esm/table.hpp"
+#include "alloc_fault.hpp"
 #include "depth_predictor.hpp"
 #include "tool_run.hpp"
 
@@ -155,4 +156,53 @@ TEST(CApi, DatasetAppendRefusesWhatAResumeCouldNotRead) {
     esm_arch_free(a);
     esm_space_free(sp);
     std::remove(path.c_str());
+}
+
+// An allocation failure anywhere in a call is ESM_ERR_INTERNAL, never a wrong result: string
+// streams swallowed std::bad_alloc, so a save returned ESM_OK having written a predictor
+// whose space section was cut (checksum and all; it no longer loaded), a good file loaded
+// as "truncated or damaged" (ESM_ERR_FORMAT), and a preset as "missing key 'name'".
+TEST(CApi, AnAllocationFailureIsInternalNeverACutFileOrAFormatError) {
+    if (!esm_test::kAllocFaultHook) GTEST_SKIP() << "AddressSanitizer owns operator new";
+    const std::string src = std::string(ESM_BINARY_DIR) + "/capi_oom_src.esm";
+    const std::string out = std::string(ESM_BINARY_DIR) + "/capi_oom_out.esm";
+    esm_test::depth_predictor("densenet", 40, 0.5, 2).save(src);
+    const std::string good = file_bytes(src);
+    esm_predictor_t p = nullptr;
+    ASSERT_EQ(esm_predictor_load(src.c_str(), &p), ESM_OK) << esm_last_error();
+    int failures = 0;
+    for (long n = 1;; ++n) {
+        std::remove(out.c_str());
+        esm_test::arm_alloc_fault(n);
+        const esm_status st = esm_predictor_save(p, out.c_str());
+        if (!esm_test::disarm_alloc_fault()) {
+            ASSERT_EQ(st, ESM_OK) << esm_last_error();
+            break;
+        }
+        ++failures;
+        if (st == ESM_OK) EXPECT_TRUE(file_bytes(out) == good) << "save returned ESM_OK with allocation " << n << " failing";
+        else EXPECT_EQ(st, ESM_ERR_INTERNAL) << n << ": " << esm_last_error();
+    }
+    EXPECT_GT(failures, 5);
+    for (long n = 1;; ++n) {
+        esm_predictor_t q = nullptr;
+        esm_test::arm_alloc_fault(n);
+        const esm_status st = esm_predictor_load(src.c_str(), &q);
+        const bool hit = esm_test::disarm_alloc_fault();
+        esm_predictor_free(q);
+        if (!hit) break;
+        EXPECT_TRUE(st == ESM_OK || st == ESM_ERR_INTERNAL) << "load with allocation " << n << " failing: " << esm_last_error();
+    }
+    for (long n = 1;; ++n) {
+        esm_space_t s = nullptr;
+        esm_test::arm_alloc_fault(n);
+        const esm_status st = esm_space_load("mobilenetv3", &s);
+        const bool hit = esm_test::disarm_alloc_fault();
+        esm_space_free(s);
+        if (!hit) break;
+        EXPECT_TRUE(st == ESM_OK || st == ESM_ERR_INTERNAL) << "preset with allocation " << n << " failing: " << esm_last_error();
+    }
+    esm_predictor_free(p);
+    std::remove(src.c_str());
+    std::remove(out.c_str());
 }

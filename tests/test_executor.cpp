@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "alloc_fault.hpp"
 #include "esm/common.hpp"
 #include "esm/sample.hpp"
 #include "exec_test_util.hpp"
@@ -16,6 +17,11 @@ namespace {
 std::atomic<long> g_news{0};
 }  // namespace
 
+namespace esm_test {
+std::atomic<long> g_fail_new_in{0};
+std::atomic<bool> g_fail_new_hit{false};
+}  // namespace esm_test
+
 // Counts every C++ allocation in the test binary (the run() check below reads it). Not
 // under AddressSanitizer, which owns operator new itself.
 #if defined(__SANITIZE_ADDRESS__)
@@ -24,6 +30,10 @@ std::atomic<long> g_news{0};
 #define ESM_COUNTS_NEW 1
 void* operator new(std::size_t n) {
     g_news.fetch_add(1, std::memory_order_relaxed);
+    if (esm_test::g_fail_new_in.load(std::memory_order_relaxed) > 0 && esm_test::g_fail_new_in.fetch_sub(1) == 1) {
+        esm_test::g_fail_new_hit = true;
+        throw std::bad_alloc();
+    }
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
