@@ -1,7 +1,9 @@
 /* libesm C API: the one header a C program needs (C99, no C++ types).
  * Opaque handles, esm_<object>_<verb> names, every call returns an esm_status and gives
  * results through its last out-parameter; esm_*_free(NULL) is a no-op; no exception
- * crosses this API and it never prints. Messages: esm_last_error() (thread-local). */
+ * crosses this API and it never prints. Messages: esm_last_error() (thread-local). A call
+ * that fails sets a handle it would have created (*out) to NULL; other outputs are then
+ * undefined (a failing batch may have written some of its results). */
 #ifndef ESM_ESM_H
 #define ESM_ESM_H
 
@@ -103,7 +105,8 @@ esm_status esm_predictor_space(esm_predictor_t predictor, esm_space_t* out);
 /* Predicted latency in ms of an architecture of the predictor's space. */
 esm_status esm_predictor_predict(esm_predictor_t predictor, esm_arch_t arch, double* out_ms);
 esm_status esm_predictor_predict_text(esm_predictor_t predictor, const char* text, double* out_ms);
-/* out_ms: (n) predictions of archs: (n), batched (fastest for many candidates). */
+/* out_ms: (n) predictions of archs: (n), batched (fastest for many candidates). Every arch
+ * must be of the predictor's space (else ESM_ERR_INVALID_ARGUMENT naming its index). */
 esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch_t* archs, size_t n, float* out_ms);
 /* Writes the predictor file atomically (a crash leaves the old file or the new one). A path
  * naming a device, FIFO or socket (e.g. /dev/null) is refused with ESM_ERR_IO. */
