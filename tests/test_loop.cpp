@@ -892,29 +892,51 @@ TEST(Loop, ResumedReferencesFillOnlyWhatTheFileLacks) {
 // A batch that fails quality control for good leaves its samples "rejected": the rerun
 // measures them again, even when the references agree by then (their "pending" rows, taken
 // while a reference was known to be off, were once confirmed as samples on the rerun).
-TEST(Loop, FailedBatchIsMeasuredAgainOnTheRerun) {
+// Three sample archs and a runner that reads their latency from DIR/sample_ms (5) and the
+// one reference's from 10 ms for its three baseline passes, then DIR/ref_ms (10.5: 5 % off,
+// a batch fails); one retry.
+struct QcScript {
     Space s = preset("mobilenetv3");
-    const std::string dir = tmp_dir("qc_rejected");
-    std::system(("mkdir -p '" + dir + "'").c_str());
-    Sampler sm(s, 5);
+    std::string dir, path, runner;
     std::vector<std::string> archs;
-    std::ofstream list(dir + "/samples.txt");
-    for (const Arch& a : sm.sample(Strategy::Random, 3, 1)) {
-        archs.push_back(format_arch(s, a));
-        list << archs.back() << "\n";
-    }
-    list.close();
-    // Samples read the value in sample_ms; the one reference 10 ms for its three baseline
-    // passes, then ref_ms.
-    std::ofstream(dir + "/sample_ms") << "5\n";
-    std::ofstream(dir + "/ref_ms") << "10.5\n";  // 5 % off: the batch fails
-    const std::string runner = "d=" + dir + "; if grep -qxF \"$1\" $d/samples.txt; then cat $d/sample_ms; exit 0; fi; "
-                               "n=$(cat $d/ref_count 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/ref_count; "
-                               "if [ $n -le 3 ]; then echo 10; else cat $d/ref_ms; fi";
     MeasureProtocol p;
-    p.refs = 1;
-    p.qc_retries = 1;
-    const std::string path = dir + "/dataset.csv";
+    explicit QcScript(const std::string& name) : dir(tmp_dir(name)), path(dir + "/dataset.csv") {
+        std::system(("mkdir -p '" + dir + "'").c_str());
+        Sampler sm(s, 5);
+        std::ofstream list(dir + "/samples.txt");
+        for (const Arch& a : sm.sample(Strategy::Random, 3, 1)) {
+            archs.push_back(format_arch(s, a));
+            list << archs.back() << "\n";
+        }
+        std::ofstream(dir + "/sample_ms") << "5\n";
+        std::ofstream(dir + "/ref_ms") << "10.5\n";
+        runner = "d=" + dir + "; if grep -qxF \"$1\" $d/samples.txt; then cat $d/sample_ms; exit 0; fi; "
+                 "n=$(cat $d/ref_count 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/ref_count; "
+                 "if [ $n -le 3 ]; then echo 10; else cat $d/ref_ms; fi";
+        p.refs = 1;
+        p.qc_retries = 1;
+    }
+    // The references agree again and the samples read 6 (told from the first 5): measures
+    // every arch; returns each one's sample latency.
+    std::map<std::string, double> rerun() {
+        std::ofstream(dir + "/sample_ms") << "6\n";
+        std::ofstream(dir + "/ref_ms") << "10\n";
+        auto src = make_runner_source(s, {runner, "", 10}, p);
+        DatasetWriter w(path, src->header(), false);
+        src->resume(w.existing());
+        src->measure(archs, [&](const DatasetRow& r) { w.append(r); });
+        const Table t = read_table(path);
+        const int kind = t.require_column("kind"), arch = t.require_column("arch"), ms = t.require_column("latency_ms");
+        std::map<std::string, double> sample;
+        for (size_t i = 0; i < t.rows.size(); ++i)
+            if (t.rows[i][kind] == "sample") sample[t.rows[i][arch]] = t.number(i, ms);
+        return sample;
+    }
+};
+
+TEST(Loop, FailedBatchIsMeasuredAgainOnTheRerun) {
+    QcScript q("qc_rejected");
+    auto& [s, dir, path, runner, archs, p] = q;
     {
         auto src = make_runner_source(s, {runner, "", 10}, p);
         DatasetWriter w(path, src->header(), false);
@@ -924,21 +946,8 @@ TEST(Loop, FailedBatchIsMeasuredAgainOnTheRerun) {
         // rejection its "pending" row is not confirmed either.
         w.append({archs[0], parse_arch(s, archs[0]).depth(), {5.0, 0.0, 1}, "pending", ""});
     }
-    std::ofstream(dir + "/sample_ms") << "6\n";  // a new measurement is told from the old one
-    std::ofstream(dir + "/ref_ms") << "10\n";
-    auto src = make_runner_source(s, {runner, "", 10}, p);
-    DatasetWriter w(path, src->header(), false);
-    src->resume(w.existing());
-    src->measure(archs, [&](const DatasetRow& r) { w.append(r); });
-    std::map<std::string, double> sample;
-    int rejected = 0;
-    const Table t = read_table(path);
-    const int kind = t.require_column("kind"), arch = t.require_column("arch"), ms = t.require_column("latency_ms");
-    for (size_t i = 0; i < t.rows.size(); ++i) {
-        if (t.rows[i][kind] == "sample") sample[t.rows[i][arch]] = t.number(i, ms);
-        rejected += t.rows[i][kind] == "rejected";
-    }
-    EXPECT_EQ(rejected, 6);  // 3 samples x 2 attempts
+    const std::map<std::string, double> sample = q.rerun();
+    EXPECT_EQ(rows_of_kind(path, "rejected").size(), 6u);  // 3 samples x 2 attempts
     ASSERT_EQ(sample.size(), 3u);
     for (const auto& [arch, ms] : sample) EXPECT_EQ(ms, 6.0) << arch << " kept from the failed batch";
 }
@@ -947,26 +956,8 @@ TEST(Loop, FailedBatchIsMeasuredAgainOnTheRerun) {
 // other samples, left "pending" on disk, are not confirmed by the rerun either (they were, with
 // the latencies measured while the reference was off).
 TEST(Loop, KilledAmongARejectedAttemptsRowsConfirmsNoneOfIt) {
-    Space s = preset("mobilenetv3");
-    const std::string dir = tmp_dir("qc_rejected_cut");
-    std::system(("mkdir -p '" + dir + "'").c_str());
-    Sampler sm(s, 5);
-    std::vector<std::string> archs;
-    std::ofstream list(dir + "/samples.txt");
-    for (const Arch& a : sm.sample(Strategy::Random, 3, 1)) {
-        archs.push_back(format_arch(s, a));
-        list << archs.back() << "\n";
-    }
-    list.close();
-    std::ofstream(dir + "/sample_ms") << "5\n";
-    std::ofstream(dir + "/ref_ms") << "10.5\n";  // 5 % off: the attempt fails
-    const std::string runner = "d=" + dir + "; if grep -qxF \"$1\" $d/samples.txt; then cat $d/sample_ms; exit 0; fi; "
-                               "n=$(cat $d/ref_count 2>/dev/null || echo 0); n=$((n+1)); echo $n > $d/ref_count; "
-                               "if [ $n -le 3 ]; then echo 10; else cat $d/ref_ms; fi";
-    MeasureProtocol p;
-    p.refs = 1;
-    p.qc_retries = 1;
-    const std::string path = dir + "/dataset.csv";
+    QcScript q("qc_rejected_cut");
+    auto& [s, dir, path, runner, archs, p] = q;
     {
         auto src = make_runner_source(s, {runner, "", 10}, p);
         DatasetWriter w(path, src->header(), false);
@@ -981,17 +972,7 @@ TEST(Loop, KilledAmongARejectedAttemptsRowsConfirmsNoneOfIt) {
     }
     EXPECT_EQ(rows_of_kind(path, "rejected").size(), 1u);
     EXPECT_EQ(rows_of_kind(path, "pending").size(), 3u);
-    std::ofstream(dir + "/sample_ms") << "6\n";  // a new measurement is told from the old one
-    std::ofstream(dir + "/ref_ms") << "10\n";    // the references agree again
-    auto src = make_runner_source(s, {runner, "", 10}, p);
-    DatasetWriter w(path, src->header(), false);
-    src->resume(w.existing());
-    src->measure(archs, [&](const DatasetRow& r) { w.append(r); });
-    const Table t = read_table(path);
-    const int kind = t.require_column("kind"), arch = t.require_column("arch"), ms = t.require_column("latency_ms");
-    std::map<std::string, double> sample;
-    for (size_t i = 0; i < t.rows.size(); ++i)
-        if (t.rows[i][kind] == "sample") sample[t.rows[i][arch]] = t.number(i, ms);
+    const std::map<std::string, double> sample = q.rerun();
     ASSERT_EQ(sample.size(), 3u);
     for (const auto& [a, v] : sample) EXPECT_EQ(v, 6.0) << a << " confirmed from the failed attempt";
 }
