@@ -250,10 +250,11 @@ bool fit_calibration(const std::vector<double>& p, const std::vector<double>& y,
     return true;
 }
 
-void check_base(const Predictor& base, size_t rows, size_t need) {
+// `what`: why that many rows ("" for the calibration's own two).
+void check_base(const Predictor& base, size_t rows, size_t need, const std::string& what = "") {
     if (rows < need)
-        throw Error(ErrorKind::InvalidArgument, "calibrate: need at least " + std::to_string(need) + " rows, got " +
-                                                    std::to_string(rows));
+        throw Error(ErrorKind::InvalidArgument, "calibrate: need at least " + std::to_string(need) + " rows" + what +
+                                                    ", got " + std::to_string(rows));
     if (base.model().log_target)
         throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor regresses log latency; a linear map of its "
                                                 "latency is not a predictor of the same kind (train the base without a log target)");
@@ -319,7 +320,8 @@ size_t pick_base(const std::vector<const Predictor*>& bases, const LatencyData& 
     double best_err = 0;
     std::string why;
     for (size_t k = 0; k < bases.size(); ++k) {
-        check_base(*bases[k], rows.size(), 3);
+        check_base(*bases[k], rows.size(), 3,
+                   " to pick one of " + std::to_string(bases.size()) + " bases (leave-one-out: a fit on the others)");
         const std::vector<double> p = predict_all(*bases[k], rows);
         double err = 0, a = 0, b = 0;
         for (size_t j = 0; j < rows.size() && std::isfinite(err); ++j)
