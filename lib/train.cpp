@@ -15,6 +15,13 @@
 
 namespace esm {
 
+// A latency in a message: %g, not std::to_string's six decimals (1e-300 read "0.000000",
+// 1e300 a line of 300 digits).
+static std::string number_text(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.6g", v);
+    return b;
+}
 
 std::vector<int> LatencyData::depths() const {
     std::vector<int> d;
@@ -96,6 +103,15 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
             if (rows[r].kind != "ref") continue;
             rows[r].arch = t.rows[r][static_cast<size_t>(ac)];
             rows[r].stats.latency_ms = t.number(r, tc);
+            // A reading the correction uses is held to the range of a sample's (a writer
+            // never writes another): drift_factors would skip a reading of 0 or below,
+            // splitting its re-measurement in two, and one of 1e-300 would only show as a
+            // sample "corrected" out of range, on another line.
+            if (!latency_in_range(rows[r].stats.latency_ms))
+                throw Error(ErrorKind::InvalidArgument,
+                            path + ":" + std::to_string(t.row_lines[r]) + ": reference latency '" + col + "' is " +
+                                t.rows[r][static_cast<size_t>(tc)] + " (outside " + kLatencyRangeText +
+                                "; drift correction reads the 'ref' rows: fix the row or turn drift correction off)");
         }
         drift = drift_factors(rows);
         d.drift = drift.range;
@@ -123,7 +139,7 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
         const double v = drift.factor.empty() ? y : y / drift.factor[r];
         if (!latency_in_range(v))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) +
-                                               ": drift correction by the reference rows gives latency " + std::to_string(v) +
+                                               ": drift correction by the reference rows gives latency " + number_text(v) +
                                                " (their readings are implausible; check the 'ref' rows or turn drift correction off)");
         d.archs.push_back(std::move(a));
         d.latency.push_back(v);

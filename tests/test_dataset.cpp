@@ -206,25 +206,39 @@ TEST(Dataset, DriftFactorsFromReferenceRemeasurements) {
 
 TEST(Dataset, ImplausibleReferenceReadingsAreRefusedNotTurnedIntoLatencies) {
     // Found by fuzz_table: references read 1e-300 ms, then 1e300 ms: their ratio overflows,
-    // and the "corrected" latencies would be NaN or 0.
-    const std::string text =
-        "# space: resnet\n"
-        "arch,depth,latency_ms,std_ms,runs,kind,timestamp\n"
-        "resnet:k3e50/k3e50/k3e50/k5e50,4,1e-300,0.01,90,ref,x\n"
-        "resnet:k3e50/k3e50/k3e50/k3e50,4,1.5,0.01,90,sample,x\n"
-        "resnet:k3e50/k3e50/k3e50/k5e50,4,1e300,0.01,90,ref,x\n"
-        "resnet:k5e50/k3e50/k3e50/k3e50,4,1.8,0.01,90,sample,x\n";
-    const Table t = parse_table(text, "d.csv", false, nullptr);
+    // and the "corrected" latencies would be NaN or 0. A reading outside the range of a
+    // latency (docs/dataset_format.md: readers name its line) is refused at its own row, as a
+    // sample's is; one of 0 or below was skipped instead, splitting its re-measurement.
     const Space space = preset("resnet");
-    try {
-        latency_data_from_table(t, space, "", /*drift_correction=*/true);
-        FAIL() << "no error";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("d.csv:4: drift correction"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("'ref' rows"), std::string::npos) << e.what();
-    }
-    const LatencyData raw = latency_data_from_table(t, space, "", /*drift_correction=*/false);
-    EXPECT_EQ(raw.latency, (std::vector<double>{1.5, 1.8}));
+    auto table = [](const std::string& first, const std::string& second, const std::string& last = "1.8") {
+        return parse_table("# space: resnet\n"
+                           "arch,depth,latency_ms,std_ms,runs,kind,timestamp\n"
+                           "resnet:k3e50/k3e50/k3e50/k5e50,4," + first + ",0.01,90,ref,x\n"
+                           "resnet:k3e50/k3e50/k3e50/k3e50,4,1.5,0.01,90,sample,x\n"
+                           "resnet:k3e50/k3e50/k3e50/k5e50,4," + second + ",0.01,90,ref,x\n"
+                           "resnet:k5e50/k3e50/k3e50/k3e50,4," + last + ",0.01,90,sample,x\n",
+                           "d.csv", false, nullptr);
+    };
+    auto refused = [&](const Table& t, const std::string& want) {
+        try {
+            latency_data_from_table(t, space, "", /*drift_correction=*/true);
+            ADD_FAILURE() << "no error, want " << want;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("'ref' rows"), std::string::npos) << e.what();
+        }
+        // Without the correction the references are not read: the samples as measured.
+        EXPECT_EQ(latency_data_from_table(t, space, "", /*drift_correction=*/false).latency[0], 1.5);
+    };
+    refused(table("1e-300", "1e300"), "d.csv:3: reference latency 'latency_ms' is 1e-300 (outside 1e-9 .. 1e12 ms");
+    refused(table("1.0", "1e300"), "d.csv:5: reference latency 'latency_ms' is 1e300 (outside");
+    refused(table("1.0", "0"), "d.csv:5: reference latency 'latency_ms' is 0 (outside");
+    refused(table("-2", "1.0"), "d.csv:3: reference latency 'latency_ms' is -2 (outside");
+    // Readings in range whose ratio puts a sample out of it: refused at the sample, with the
+    // latency it would get in a readable form. Factors: s1 sqrt(1e21), s2 1e21, divided by
+    // their median sqrt(1e21 * 1e21^0.5) = 1e15.75; s2: 1e-8 / 1e5.25 = 5.62341e-14 ms.
+    refused(table("1e-9", "1e12", "1e-8"),
+            "d.csv:6: drift correction by the reference rows gives latency 5.62341e-14 (");
 }
 
 // Two writers of one dataset at once (two runs on one output) would measure everything
