@@ -71,7 +71,8 @@ struct DriftFactors {
     // Per row: for a "sample" row, the geometric mean of reading / baseline over the
     // reference readings right before and right after its batch (a maximal run of "ref"
     // rows is one re-measurement; a reference's first row is its baseline), divided by the
-    // median of that over all sample rows; 1 for other rows, and for every row when the
+    // median of that over all sample rows (of the logarithms: for an even count, the
+    // geometric mean of the two middle values); 1 for other rows, and for every row when the
     // rows hold no references. A sample's latency at the run's median speed is its
     // latency divided by its factor.
     std::vector<double> factor;
