@@ -1,6 +1,7 @@
 // Algorithm 1 of the ESM paper: weighted allocation of N_step new samples to bins.
 #include "esm/extend.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "esm/common.hpp"
@@ -21,6 +22,30 @@ std::vector<int> extension_per_bin(const std::vector<double>& acc, double acc_th
     const int per_below = static_cast<int>(std::ceil(n_step * w1 / norm - 1e-9));
     const int per_above = static_cast<int>(std::ceil(n_step * w2 / norm - 1e-9));
     for (size_t b = 0; b < acc.size(); ++b) out[b] = !(acc[b] >= acc_th) ? per_below : per_above;
+    return out;
+}
+
+std::vector<int> fit_extension(const std::vector<int>& asked, int room) {
+    long long total = 0;
+    for (int a : asked) {
+        if (a < 0) throw Error(ErrorKind::InvalidArgument, "an extension asks a negative number of samples of a bin");
+        total += a;
+    }
+    room = std::max(room, 0);
+    if (total <= room) return asked;
+    std::vector<int> out(asked.size());
+    std::vector<size_t> order(asked.size());
+    std::vector<long long> rest(asked.size());
+    long long given = 0;
+    for (size_t b = 0; b < asked.size(); ++b) {
+        const long long share = static_cast<long long>(room) * asked[b];
+        out[b] = static_cast<int>(share / total);
+        rest[b] = share % total;
+        given += out[b];
+        order[b] = b;
+    }
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return rest[x] > rest[y]; });
+    for (size_t i = 0; given < room; ++i, ++given) ++out[order[i]];
     return out;
 }
 

@@ -402,9 +402,24 @@ int Loop::plan_iteration(int it, const IterationReport* prev) {
     } else if (opt_.strategy == Strategy::Random) {
         push(false, draw(Strategy::Random, std::min(opt_.n_step, budget), -1, 1000ull * it));
     } else {
-        for (size_t b = 0; b < prev->asked_per_bin.size(); ++b) {
-            const int n = std::min(prev->asked_per_bin[b], budget - static_cast<int>(add.size()));
-            push(false, draw(Strategy::Balanced, n, static_cast<int>(b), 1000ull * it + 7 * b + 3));
+        // A sample budget too small for the whole extension is shared in proportion to what
+        // each bin asks (esm::fit_extension; taken in bin order, it went to the first bins,
+        // below Acc_TH or not, and none to the last), and what a bin cannot take (the space
+        // or the pool ran out there) is shared again over the others. When the budget holds
+        // the extension, the first round plans all of it.
+        std::vector<int> want = prev->asked_per_bin;
+        int room = budget;
+        for (uint64_t round = 0; room > 0; ++round) {
+            const std::vector<int> n = fit_extension(want, room);
+            if (std::accumulate(n.begin(), n.end(), 0) == 0) break;
+            for (size_t b = 0; b < n.size(); ++b) {
+                if (n[b] == 0) continue;
+                const size_t before = add.size();
+                push(false, draw(Strategy::Balanced, n[b], static_cast<int>(b), 1000ull * it + 7 * b + 3 + (round << 40)));
+                const int got = static_cast<int>(add.size() - before);
+                room -= got;
+                want[b] = got < n[b] ? 0 : want[b] - got;  // a bin that ran out is asked no more
+            }
         }
     }
     std::string text;

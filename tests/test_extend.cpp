@@ -32,3 +32,22 @@ TEST(Extend, RejectsNonsense) {
     EXPECT_THROW(extension_per_bin({97, 99}, 98, 10, INFINITY, 1), Error);  // inf / inf would be NaN samples
     EXPECT_THROW(extension_per_bin({97, 99}, 98, 10, 1, INFINITY), Error);
 }
+
+// A sample budget too small for the extension: shared in proportion to what each bin asks.
+TEST(Extend, BudgetCutSharesInProportion) {
+    // Fits: unchanged (and room beyond it changes nothing).
+    EXPECT_EQ(fit_extension({29, 15, 15}, 59), (std::vector<int>{29, 15, 15}));
+    EXPECT_EQ(fit_extension({29, 15, 15}, 1000), (std::vector<int>{29, 15, 15}));
+    // Below, above, below (w1 = 2, w2 = 1) with room for 20 of 30: 20 * 12 / 30 = 8, 20 * 6 / 30 = 4.
+    EXPECT_EQ(fit_extension({12, 6, 12}, 20), (std::vector<int>{8, 4, 8}));
+    // 10 of 3 x 10: 3 each, the one left over to the lowest bin of the equal remainders.
+    EXPECT_EQ(fit_extension({10, 10, 10}, 10), (std::vector<int>{4, 3, 3}));
+    // 50 of 29+15+15+29+15 = 103: floors 14, 7, 7, 14, 7 (49); remainders 8, 29, 29, 8, 29 (of 103):
+    // the one left goes to bin 1.
+    EXPECT_EQ(fit_extension({29, 15, 15, 29, 15}, 50), (std::vector<int>{14, 8, 7, 14, 7}));
+    // A bin that asks none gets none; no room, or less than none, gives nothing.
+    EXPECT_EQ(fit_extension({0, 5, 0, 5}, 3), (std::vector<int>{0, 2, 0, 1}));
+    EXPECT_EQ(fit_extension({4, 4}, 0), (std::vector<int>{0, 0}));
+    EXPECT_EQ(fit_extension({4, 4}, -7), (std::vector<int>{0, 0}));
+    EXPECT_THROW(fit_extension({4, -1}, 2), Error);
+}

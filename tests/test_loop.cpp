@@ -207,6 +207,38 @@ TEST(Loop, BalancedExtensionFollowsAlgorithm1) {
     EXPECT_EQ(r.iterations[1].train_samples, r.iterations[0].train_samples + std::accumulate(expect.begin(), expect.end(), 0));
 }
 
+// A sample budget that cannot hold a whole extension is shared over the bins in proportion
+// to what Algorithm 1 asks of each (esm::fit_extension). It was taken in bin order: with
+// every bin below Acc_TH and asking 8, room for 17 planned 8, 8, 1, 0, 0, the last bins none.
+TEST(Loop, BudgetCutExtensionIsSharedOverTheBins) {
+    Replay replay("budget_share", 3000);
+    auto& [s, out, pool, src, o] = replay;
+    o.acc_th = 100.5;  // every bin below: Algorithm 1 asks 40 * 2 / (2 * 5) = 8 of each
+    o.max_samples = o.test_size + o.n_initial + 17;
+    o.mlp.epochs = 5;
+    o.mlp.min_steps = 0;
+    const LoopResult r = run_esm_loop(s, o, *src);
+    ASSERT_EQ(r.iterations.size(), 2u) << r.stop_reason;
+    EXPECT_NE(r.stop_reason.find("budget: 117 samples"), std::string::npos) << r.stop_reason;
+    EXPECT_EQ(r.iterations[0].asked_per_bin, (std::vector<int>{8, 8, 8, 8, 8}));
+    // 17 of 40: 3 each (17 * 8 / 40 = 3.4) and the two left over to the lowest bins.
+    EXPECT_EQ(planned_per_bin(s, out, 1), (std::vector<int>{4, 4, 3, 3, 3}));
+    EXPECT_EQ(r.iterations[0].added_per_bin, planned_per_bin(s, out, 1));
+    EXPECT_EQ(r.iterations[1].train_samples, o.n_initial + 17);
+    // A bin the pool runs out of passes the rest of its share on: the budget is still used.
+    Replay sparse("budget_share_sparse", 600);  // random depths: few in bins 0 and 4
+    sparse.o.acc_th = 100.5;
+    sparse.o.max_samples = sparse.o.test_size + sparse.o.n_initial + 17;
+    sparse.o.mlp.epochs = 5;
+    sparse.o.mlp.min_steps = 0;
+    const LoopResult q = run_esm_loop(sparse.s, sparse.o, *sparse.src);
+    ASSERT_EQ(q.iterations.size(), 2u) << q.stop_reason;
+    const std::vector<int> got = planned_per_bin(sparse.s, sparse.out, 1);
+    ASSERT_LT(got[0] + got[4], 6) << "bins 0 and 4 did not run out: the test shows nothing";
+    EXPECT_EQ(std::accumulate(got.begin(), got.end(), 0), 17);
+    for (int b = 1; b < 4; ++b) EXPECT_GE(got[b], 4) << b;
+}
+
 // A finished run pushed to a higher Acc_TH: the rerun replays the iterations as they were,
 // then goes on under the new threshold; a lower one (a forgotten --acc) is refused.
 TEST(Loop, RaisedThresholdContinuesAFinishedRun) {

@@ -11,4 +11,10 @@ namespace esm {
 std::vector<int> extension_per_bin(const std::vector<double>& bin_accuracy, double acc_th, int n_step, double w1,
                                    double w2);
 
+// The extension `asked` (per bin, each >= 0) cut to `room` samples (a sample budget nearly
+// spent): unchanged when it fits; else shared in proportion to what each bin asks, each bin
+// floor(room * asked / total) and the rest one each to the largest remainders (ties: the
+// lower bin), so that bins below Acc_TH keep their w1 : w2 precedence. room < 0 counts as 0.
+std::vector<int> fit_extension(const std::vector<int>& asked, int room);
+
 }  // namespace esm
