@@ -19,8 +19,14 @@ std::vector<int> extension_per_bin(const std::vector<double>& acc, double acc_th
     const double norm = w1 * below + w2 * above;
     std::vector<int> out(acc.size(), 0);
     if (norm <= 0) return out;  // e.g. every bin below but w1 = 0: nothing asked for
-    const int per_below = static_cast<int>(std::ceil(n_step * w1 / norm - 1e-9));
-    const int per_above = static_cast<int>(std::ceil(n_step * w2 / norm - 1e-9));
+    // ceil(N_step * w / N_norm), a relative hair below so that an exact division rounded up
+    // by the floating point stays (an absolute one turned shares up to 1e-9 into 0, and
+    // added 1 to exact ones from N_step ~ 1e8). Only for a group that has bins: the other
+    // one's share can be beyond int (w1 = 1, w2 = 1e-300, every bin above: 5e301).
+    auto share = [&](int bins, double w) {
+        return bins ? static_cast<int>(std::ceil(n_step * w / norm * (1 - 1e-12))) : 0;
+    };
+    const int per_below = share(below, w1), per_above = share(above, w2);
     for (size_t b = 0; b < acc.size(); ++b) out[b] = !(acc[b] >= acc_th) ? per_below : per_above;
     return out;
 }

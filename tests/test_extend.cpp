@@ -19,8 +19,14 @@ TEST(Extend, HandWorkedAllocation) {
     EXPECT_EQ(extension_per_bin({NAN, 99}, 95, 30, 2, 1), (std::vector<int>{20, 10}));
     // All above (overall criterion failed): spread by w2.
     EXPECT_EQ(extension_per_bin({99, 99}, 95, 10, 3, 1), (std::vector<int>{5, 5}));
-    // Exact divisions do not round up: 90 * 2 / 6 = 30.
+    // Exact divisions do not round up: 90 * 2 / 6 = 30, also at large N_step (one bin:
+    // 887517078 / 1, where an absolute slack of 1e-9 gave one more).
     EXPECT_EQ(extension_per_bin({1, 1, 1}, 50, 90, 2, 5), (std::vector<int>{30, 30, 30}));
+    EXPECT_EQ(extension_per_bin({1}, 50, 887517078, 1, 1), (std::vector<int>{887517078}));
+    // A tiny positive share is still one sample (ceil): 100 * 1e-12 / (1e-12 + 1) > 0.
+    EXPECT_EQ(extension_per_bin({1, 99}, 50, 100, 1e-12, 1), (std::vector<int>{1, 100}));
+    // The empty group's share is not computed (it was, as 5e301, cast to int: undefined).
+    EXPECT_EQ(extension_per_bin({99, 99}, 50, 100, 1, 1e-300), (std::vector<int>{50, 50}));
 }
 
 TEST(Extend, RejectsNonsense) {
