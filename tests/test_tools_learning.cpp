@@ -351,3 +351,25 @@ TEST(ToolsLearning, TrainingLineRecordsSmallRatesAndPatience) {
     EXPECT_NE(line.find(" lr=1e-07 weight_decay=3e-07 epochs=2 "), std::string::npos) << line;
     EXPECT_NE(line.find(" val_frac=0.25 patience=4 "), std::string::npos) << line;
 }
+
+// Small mistakes said plainly: '-' among architectures, trailing blanks on stdin lines, a
+// test file that is the training file, an evaluation file without the predictor's column.
+TEST(ToolsLearning, MixedStdinTrailingBlanksSelfTestAndMissingColumn) {
+    Files fs;
+    const std::string data = fs.dir + "/d.csv", pred = fs.dir + "/p.esmp", other = fs.dir + "/o.csv";
+    const std::vector<esm::Arch> archs = write_dataset(data, 60, 5, false);  // column gpu_ms
+    const std::string text = esm::format_arch(esm::preset("ofa-mbv3"), archs[0]);
+    std::string out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --target gpu_ms --test " + data +
+                  " --epochs 2 --min-steps 0 -o " + pred, &out), 0) << out;
+    EXPECT_NE(out.find("warning: --test " + data + " is the training dataset"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-predict") + " " + pred + " - '" + text + "'", &out), 2);
+    EXPECT_NE(out.find("'-' (read stdin) takes the place of the architecture arguments"), std::string::npos) << out;
+    std::string one, blanks;
+    ASSERT_EQ(run(tool("esm-predict") + " " + pred + " '" + text + "'", &one), 0) << one;
+    ASSERT_EQ(run("printf '" + text + " \\t\\r\\n  \\n' | " + tool("esm-predict") + " " + pred, &blanks), 0) << blanks;
+    EXPECT_EQ(blanks, one);
+    std::ofstream(other) << "arch,foo\n" << text << ",1\n";  // neither gpu_ms nor latency_ms
+    EXPECT_EQ(run(tool("esm-eval") + " " + pred + " " + other, &out), 1);
+    EXPECT_NE(out.find(other + ": no column 'gpu_ms'"), std::string::npos) << out;
+}

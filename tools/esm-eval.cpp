@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
         std::string target = args.get("--target");
         if (target.empty()) {
             esm::Table t = esm::read_table(args.positional()[1]);
-            target = t.column(p.target) >= 0 ? p.target : "";
+            // The predictor's column, else latency_ms; with neither, the message names the former.
+            target = t.column(p.target) >= 0 || t.column("latency_ms") < 0 ? p.target : "";
         }
         const esm::LatencyData d = esm::read_latency_data(args.positional()[1], p.space(), target,
                                                           args.get_on_off("--drift-correction", true));

@@ -1,5 +1,6 @@
 // esm-predict: latencies of architectures from a predictor file, one per line, for
 // arguments or (with '-') millions of lines on stdin: buffered I/O, batched prediction.
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -72,6 +73,8 @@ int main(int argc, char** argv) {
         std::vector<float> out;
         Implausible bad;
         const bool from_stdin = pos.size() == 1 || (pos.size() == 2 && pos[1] == "-");
+        if (!from_stdin && std::find(pos.begin() + 1, pos.end(), "-") != pos.end())
+            args.usage_error("'-' (read stdin) takes the place of the architecture arguments, not a place among them");
         std::string err;
         if (!from_stdin) {
             std::vector<esm::Arch> archs(pos.size() - 1);
@@ -88,7 +91,9 @@ int main(int argc, char** argv) {
             ssize_t len;
             while ((errno = 0, len = ::getline(&line, &cap, stdin)) >= 0) {  // errno: that of a failed read
                 ++line_no;
-                while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+                // Trailing blanks (an edited file) go with the line end, as in esm-lut's --archs.
+                auto blank = [](char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; };
+                while (len > 0 && blank(line[len - 1])) line[--len] = '\0';
                 if (len == 0) continue;
                 if (!esm::try_parse_arch(p.space(), std::string_view(line, static_cast<size_t>(len)), &batch[n], &err)) {
                     std::fflush(stdout);

@@ -154,6 +154,10 @@ int main(int argc, char** argv) {
         std::fprintf(text, "%s", esm_cli::drift_note(path, all.drift).c_str());
         if (args.has("--test")) {
             if (args.has("--test-frac")) args.usage_error("give --test or --test-frac, not both");
+            if (esm_cli::Args::same_file(args.get("--test"), path))
+                std::fprintf(stderr, "warning: --test %s is the training dataset: every test row is a training row, "
+                                     "the figures are not a test (use --test-frac, or another file)\n",
+                             args.get("--test").c_str());
             test = esm::read_latency_data(args.get("--test"), space, all.target, drift);
             std::fprintf(text, "%s", esm_cli::drift_note(args.get("--test"), test.drift).c_str());
             // The whole file trains, in a seeded order so --train-size picks a random subset.
