@@ -111,6 +111,25 @@ TEST(Predictor, SaveLoadPredictsBitIdentically) {
     }
 }
 
+// A model with constants a load refuses (x_inv_std <= 0, y_std <= 0) is refused when the
+// predictor is made: it saved a file that no load read back.
+TEST(Predictor, ConstructorRefusesWhatALoadRefuses) {
+    Fixture f(false);
+    for (int which = 0; which < 2; ++which) {
+        esm::MlpModel m = f.pred.model();
+        if (which == 0) m.x_inv_std[3] = 0;
+        else m.y_std = -1;
+        try {
+            esm::Predictor p(f.space, f.pred.encoding(), m, f.pred.encoder().res_encoding());
+            ADD_FAILURE() << (which ? "y_std -1" : "x_inv_std 0") << ": made a predictor whose saved file does not load";
+        } catch (const esm::Error& e) {
+            EXPECT_EQ(e.kind(), esm::ErrorKind::InvalidArgument) << e.what();
+            EXPECT_NE(std::string(e.what()).find(which ? "predictor: y_std is -1" : "predictor: x_inv_std[3] is 0"),
+                      std::string::npos) << e.what();
+        }
+    }
+}
+
 // The predictor folds the standardisation into the first layer and the skip; its
 // predictions must equal the unfolded model's (MlpModel::predict on encoded rows).
 TEST(Predictor, FoldedSkipMatchesTheModel) {
