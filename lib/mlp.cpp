@@ -643,11 +643,13 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     }
     // A fresh network no epoch improved on infinity: every loss was NaN or infinite (targets
     // beyond float, a diverging lr); its random start is no model.
-    if (!init && rep.best_epoch < 0)
-        throw Error(ErrorKind::InvalidArgument, "train: no epoch gave a finite loss (last " +
-                                                    std::to_string(rep.train_loss.back()) +
-                                                    "): latencies beyond float's range, or a learning rate that "
-                                                    "diverges (lr " + std::to_string(opt.lr) + ")");
+    if (!init && rep.best_epoch < 0) {
+        // %g: std::to_string wrote lr 1e30 as 31 digits and six decimals (and 1e-7 as 0.000000)
+        char msg[200];
+        std::snprintf(msg, sizeof msg, "train: no epoch gave a finite loss (last training loss %g): latencies beyond "
+                      "float's range, or a learning rate that diverges (lr %g)", rep.train_loss.back(), opt.lr);
+        throw Error(ErrorKind::InvalidArgument, msg);
+    }
     net.params() = best;
     rep.best_val_loss = best_loss;
     if (report) *report = std::move(rep);
