@@ -18,6 +18,7 @@
 #include "blas.hpp"
 #include "durable_log.hpp"
 #include "esm/common.hpp"
+#include "esm/cuda.hpp"
 #include "esm/table.hpp"
 #include "sealed_file.hpp"
 
@@ -169,6 +170,22 @@ DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads
     m.push_back({"outlier_factor", num(p.outlier_factor)});
     m.push_back({"outlier_retries", std::to_string(p.outlier_retries)});
     return m;
+}
+
+DatasetMeta executor_dataset_meta(const Space& space, int res, int batch, const ExecutorOptions& options, uint64_t seed,
+                                  const MeasureProtocol& p) {
+    // A missing GPU fails here: a header naming none would bind a dataset (a journal, an
+    // output directory) to a device that is not there.
+    if (options.backend == Backend::Cuda) cuda::require_device(options.device);
+    DatasetMeta meta = cpu_dataset_meta(space, res, batch, options.threads, seed, p);
+    if (options.backend == Backend::Cuda) {  // the GPU, its libraries and TF32 instead of the CPU
+        for (auto& kv : meta) {
+            if (kv.first == "backend") kv.second = "cuda";
+            if (kv.first == "device") kv.second = cuda::device_header(options.device);
+        }
+        meta.push_back({"tf32", options.tf32 ? "on" : "off"});
+    }
+    return meta;
 }
 
 static DatasetMeta stable(const DatasetMeta& m) {

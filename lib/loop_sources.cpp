@@ -194,18 +194,9 @@ std::unique_ptr<LatencySource> make_runner_source(const Space& space, const Runn
 
 std::unique_ptr<LatencySource> make_executor_source(const Space& space, int batch, int res, const ExecutorOptions& options,
                                                     const MeasureProtocol& p, uint64_t seed) {
-    // A missing GPU fails here, before the loop writes its output directory (a header naming
-    // no GPU would bind that directory to a device that is not there).
-    if (options.backend == Backend::Cuda) cuda::require_device(options.device);
-    DatasetMeta meta = cpu_dataset_meta(space, res, batch, options.threads, seed, p);
-    if (options.backend == Backend::Cuda) {  // the GPU, its libraries and TF32 instead of the CPU
-        for (auto& kv : meta) {
-            if (kv.first == "backend") kv.second = "cuda";
-            if (kv.first == "device") kv.second = cuda::device_header(options.device);
-        }
-        meta.push_back({"tf32", options.tf32 ? "on" : "off"});
-    }
-    return std::make_unique<QcSource>(space, meta, p, seed, executor_measurer(space, batch, res, options, p));
+    // (A missing GPU fails in executor_dataset_meta, before the loop writes its output directory.)
+    return std::make_unique<QcSource>(space, executor_dataset_meta(space, res, batch, options, seed, p), p, seed,
+                                      executor_measurer(space, batch, res, options, p));
 }
 
 }  // namespace esm

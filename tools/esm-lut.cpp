@@ -154,11 +154,8 @@ int build(const esm_cli::Args& args) {
     // control settings, which profiling does not apply.
     const std::vector<std::string> not_applied = {"space_line", "format", "refs", "qc_threshold", "qc_retries",
                                                   "qc_batch", "outlier_spread", "outlier_factor", "outlier_retries"};
-    for (const auto& kv : esm::cpu_dataset_meta(space, res, batch, ex.threads, ex.seed, proto))
+    for (const auto& kv : esm::executor_dataset_meta(space, res, batch, ex, ex.seed, proto))
         if (std::find(not_applied.begin(), not_applied.end(), kv.first) == not_applied.end()) t.meta.push_back(kv);
-    if (ex.backend != esm::Backend::Cpu)
-        for (auto& kv : t.meta)
-            if (kv.first == "backend") kv.second = esm::backend_name(ex.backend);
     std::vector<esm::Arch> all;
     if (space.family != esm::Family::DenseNet) all = esm::lut_cover_archs(space, res);
     all.insert(all.end(), archs.begin(), archs.end());

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "esm/executor.hpp"
 #include "esm/measure.hpp"
 #include "esm/space.hpp"
 
@@ -47,6 +48,11 @@ bool dataset_meta_volatile(const std::string& key);
 // space_line per description line), resolution, batch, seed and the protocol.
 DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads, uint64_t seed,
                              const MeasureProtocol& p);
+// The same for this library's executor with `options`: on the CUDA backend the GPU and its
+// libraries (cuda::device_header) are the device, backend `cuda`, plus `tf32`; a missing
+// GPU is an esm::Error (cuda::require_device).
+DatasetMeta executor_dataset_meta(const Space& space, int res, int batch, const ExecutorOptions& options, uint64_t seed,
+                                  const MeasureProtocol& p);
 
 // The header lines that describe the space: `space` (its name), then one `space_line` per
 // line of its description (docs/dataset_format.md). Every dataset libesm writes has them.
