@@ -100,6 +100,9 @@ std::vector<std::string> LookupTable::missing_keys(const Arch& arch) const {
 size_t LookupTable::profile(const std::vector<Arch>& archs, const SegmentTimer& timer,
                             const std::function<void(const std::string&, size_t, size_t)>& progress,
                             LutJournal* journal) {
+    if (journal && &journal->table() != this)
+        throw Error(ErrorKind::InvalidArgument, "lookup table: the journal '" + journal->path() +
+                                                    "' was opened on another table");
     // First collect the distinct missing keys (a plan per arch is cheap), then profile each
     // once from the first plan that holds it.
     std::vector<std::pair<size_t, int>> todo;  // (arch index, segment index)

@@ -66,9 +66,9 @@ void read_entry(Reader& r, const std::string& line, LookupTable& t) {
 
 const char* kJournalMagic = "esm-lut-journal 1";
 
-// What a journal's entries were measured with: the table's settings and device header
+// What a journal's entries were measured with: the table's settings and the device header
 // without the keys that change from run to run (the creation time, the library version).
-std::string journal_header(const LookupTable& t) {
+std::string journal_header(const LookupTable& t, const std::vector<std::pair<std::string, std::string>>& device) {
     const std::string sp = format_space(t.space());
     char hash[17];
     std::snprintf(hash, sizeof hash, "%016" PRIx64, fnv1a64(sp.data(), sp.size()));
@@ -80,7 +80,7 @@ std::string journal_header(const LookupTable& t) {
     s += "runs " + std::to_string(t.protocol.runs) + "\n";
     s += "trim " + num(t.protocol.trim) + "\n";
     s += "space " + t.space().name + " fnv1a64 " + hash + "\n";
-    for (const auto& [k, v] : t.meta) {
+    for (const auto& [k, v] : device) {
         check_one_line("meta key", k);
         check_one_line("meta value", v);
         if (!dataset_meta_volatile(k)) s += "meta " + k + "\t" + v + "\n";
@@ -181,9 +181,12 @@ void LookupTable::save(const std::string& path) const { write_file_atomic(path, 
 
 namespace esm {
 
-LutJournal::LutJournal(LookupTable& table, const std::string& path)
-    : path_(path), log_(std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, true)) {
-    const std::string header = journal_header(table);
+LutJournal::LutJournal(LookupTable& table, const std::string& path) : LutJournal(table, path, table.meta) {}
+
+LutJournal::LutJournal(LookupTable& table, const std::string& path,
+                       const std::vector<std::pair<std::string, std::string>>& device)
+    : table_(&table), path_(path), log_(std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, true)) {
+    const std::string header = journal_header(table, device);
     std::string text = detail::read_appended_file(path, "lookup-table journal");
     text.resize(text.rfind('\n') + 1);  // complete lines only (npos + 1 = 0): a torn last one is cut
     if (header.compare(0, text.size(), text) == 0) {  // empty, or a header cut short: start it anew
@@ -218,10 +221,14 @@ LutJournal::~LutJournal() = default;
 void LutJournal::record(const std::string& key, const LutEntry& e) { log_->append(entry_line(key, e)); }
 
 void LutJournal::finish() {
+    // Removed while still locked: a run that opened it between an unlock and the removal
+    // would write into a file no longer there.
+    const bool removed = std::remove(path_.c_str()) == 0 || errno == ENOENT;
+    const int err = errno;
     log_.reset();
-    if (std::remove(path_.c_str()) != 0 && errno != ENOENT)
+    if (!removed)
         throw Error(ErrorKind::Io, "cannot delete the lookup-table journal '" + path_ + "' (its table is saved): " +
-                                       std::strerror(errno));
+                                       std::strerror(err));
 }
 
 }  // namespace esm

@@ -350,9 +350,11 @@ TEST(LutJournal, AKilledProfilingResumesWhereItStopped) {
         LutJournal j(t, path);
         EXPECT_EQ(j.resumed(), k);
         EXPECT_EQ(slurp(path), killed);
-        // A second writer while this one holds it is refused.
+        // A second writer while this one holds it is refused; nor does another table record
+        // into this one's journal.
         LookupTable u = fresh(7);
         EXPECT_THROW(LutJournal(u, path), Error);
+        EXPECT_THROW(u.profile(cover, synthetic_timer, nullptr, &j), Error);
         size_t calls = 0;
         auto counting = [&](const Plan& p) {
             ++calls;

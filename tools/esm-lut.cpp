@@ -236,7 +236,9 @@ int eval(const esm_cli::Args& args) {
         // resumes); without, the table file and its folder stay as they are.
         std::unique_ptr<esm::LutJournal> journal;
         if (args.has("--update")) {
-            journal = std::make_unique<esm::LutJournal>(t, table_path + ".journal");
+            // bound to this machine (the table's header names the one that built it)
+            journal = std::make_unique<esm::LutJournal>(
+                t, table_path + ".journal", esm::executor_dataset_meta(space, t.res(), t.batch(), ex, ex.seed, t.protocol));
             if (journal->resumed())
                 std::fprintf(stderr, "resuming: %zu segments already profiled in %s\n", journal->resumed(),
                              journal->path().c_str());

@@ -118,18 +118,24 @@ class LutJournal {
 public:
     // Opens or creates `path` and takes its writer's lock (a second run on it is refused),
     // then loads the entries a killed run left into `table` (replacing those it has).
-    // Throws esm::Error naming the file, the line and what is wrong or differs.
+    // `device`: the header of the machine and executor that profile (esm::executor_dataset_meta;
+    // default: the table's own meta, as when building it). Throws esm::Error naming the
+    // file, the line and what is wrong or differs.
     LutJournal(LookupTable& table, const std::string& path);
+    LutJournal(LookupTable& table, const std::string& path,
+               const std::vector<std::pair<std::string, std::string>>& device);
     ~LutJournal();
     LutJournal(const LutJournal&) = delete;
     LutJournal& operator=(const LutJournal&) = delete;
 
     const std::string& path() const { return path_; }
+    const LookupTable& table() const { return *table_; }  // the table it was opened on
     size_t resumed() const { return resumed_; }  // entries loaded from the file
     void record(const std::string& key, const LutEntry& e);  // appends one entry, fsync'd
     void finish();  // deletes the file (the table holding its entries is saved)
 
 private:
+    const LookupTable* table_;
     std::string path_;
     std::unique_ptr<DurableLog> log_;
     size_t resumed_ = 0;
