@@ -186,6 +186,18 @@ double ExternalRunner::measure(const std::string& arch) const {
 #else
         (void)parent;
 #endif
+        // The caller's handlers of the stop signals are not this child's: a timeout's SIGTERM
+        // pending since before the exec would run esm-build's (a "stopped" message on its
+        // stderr, kill_running_runners from a copy of the table) instead of ending the child.
+        // exec resets them anyway; the ignored ones stay ignored, as across exec.
+        for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+            struct sigaction sa;
+            if (sigaction(sig, nullptr, &sa) != 0 || (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN)) continue;
+            sa.sa_handler = SIG_DFL;
+            sa.sa_flags = 0;
+            sigemptyset(&sa.sa_mask);
+            sigaction(sig, &sa, nullptr);
+        }
         pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
         dup2(in[0], 0);
         dup2(out[1], 1);

@@ -2,6 +2,7 @@
 // timeouts and stderr in messages, using small shell commands as runners.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -194,6 +195,34 @@ TEST(Runner, TimeoutLetsTheRunnerCleanUp) {
         in >> word;
         EXPECT_EQ(word, "cleaned") << cmd;
     }
+}
+
+// A timeout that comes before the child has exec'd the shell (a tiny --runner-timeout, a
+// loaded machine) ends the child: the caller's SIGTERM handler, inherited by the fork, is
+// not run in it (esm-build's printed "stopped; ... rerun the same command" and ran
+// kill_running_runners from the child's copy of the table).
+namespace {
+int g_handler_fd = -1;
+extern "C" void mark_handler(int) {
+    if (::write(g_handler_fd, "x", 1) < 0) {}
+}
+}  // namespace
+
+TEST(Runner, EarlyTimeoutDoesNotRunTheCallersHandlerInTheChild) {
+    const std::string mark = std::string(ESM_BINARY_DIR) + "/runner_handler_ran";
+    g_handler_fd = ::open(mark.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    ASSERT_GE(g_handler_fd, 0);
+    struct sigaction sa{}, old{};
+    sa.sa_handler = mark_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old);
+    for (int i = 0; i < 10; ++i) EXPECT_THROW(ExternalRunner({"sleep 5", "", 1e-6}).measure("x:y"), Error);
+    sigaction(SIGTERM, &old, nullptr);
+    ::close(g_handler_fd);
+    struct stat st{};
+    ASSERT_EQ(::stat(mark.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 0) << "the handler ran in " << st.st_size << " of 10 children";
+    std::remove(mark.c_str());
 }
 
 // 64 runner commands at once are what one process tracks for kill_running_runners: a 65th
