@@ -25,11 +25,14 @@ DatasetRow sample_row(const Space& space, const std::string& arch, const Latency
 
 class PoolSource : public LatencySource {
 public:
-    PoolSource(const Space& space, const std::string& csv, const std::string& target)
-        : space_(space), pool_(space, csv, target), csv_(csv), target_(target) {}
+    PoolSource(const Space& space, const std::string& csv, const std::string& target, bool drift_correction)
+        : space_(space), pool_(space, csv, target, drift_correction), csv_(csv), target_(target),
+          drift_correction_(drift_correction) {}
     DatasetMeta header() const override {
         DatasetMeta m = {{"format", kDatasetFormat}, {"created", utc_timestamp()}, {"backend", "replay"}, {"pool", csv_},
                          {"pool_target", target_}};
+        // Only when off: a replay begun before the option reached the pool resumes as it was.
+        if (!drift_correction_) m.push_back({"pool_drift_correction", "off"});
         for (auto& kv : space_meta(space_)) m.push_back(std::move(kv));
         return m;
     }
@@ -43,6 +46,7 @@ private:
     Space space_;
     Pool pool_;
     std::string csv_, target_;
+    bool drift_correction_;
 };
 
 // Measures through an ArchMeasurer under reference-model quality control: references are
@@ -173,8 +177,9 @@ DatasetMeta protocol_meta(const MeasureProtocol& p) {
 
 }  // namespace
 
-std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::string& csv, const std::string& target) {
-    return std::make_unique<PoolSource>(space, csv, target);
+std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::string& csv, const std::string& target,
+                                                bool drift_correction) {
+    return std::make_unique<PoolSource>(space, csv, target, drift_correction);
 }
 
 std::unique_ptr<LatencySource> make_runner_source(const Space& space, const RunnerOptions& runner, const MeasureProtocol& p,

@@ -8,8 +8,9 @@
 
 namespace esm {
 
-Pool::Pool(const Space& space, const std::string& path, const std::string& target) : space_(space) {
-    LatencyData d = read_latency_data(path, space_, target, /*drift_correction=*/true);
+Pool::Pool(const Space& space, const std::string& path, const std::string& target, bool drift_correction)
+    : space_(space) {
+    LatencyData d = read_latency_data(path, space_, target, drift_correction);
     for (size_t i = 0; i < d.size(); ++i) {
         std::string text = format_arch(space_, d.archs[i]);
         if (latency_.emplace(text, d.latency[i]).second) {

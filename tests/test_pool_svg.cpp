@@ -109,6 +109,21 @@ TEST(Pool, LibesmDatasetsAreDriftCorrected) {
     std::remove(path.c_str());
 }
 
+// With drift correction off (esm-build --pool --drift-correction off) the pool's numbers are
+// the file's readings; the option was accepted, recorded in report.json and ignored.
+TEST(Pool, DriftCorrectionOffTakesTheReadings) {
+    Space s = preset("resnet");
+    const std::string path = std::string(ESM_BINARY_DIR) + "/pool_drift_off.csv";
+    const std::string a = "resnet:k3e50/k3e50/k3e50/k3e50", s1 = "resnet:k5e50/k3e50/k3e50/k3e50",
+                      s2 = "resnet:k7e50/k3e50/k3e50/k3e50";
+    std::ofstream(path) << "arch,latency_ms,kind\n" << a << ",1,ref\n" << s1 << ",2,sample\n" << a << ",1.21,ref\n"
+                        << s2 << ",3,sample\n" << a << ",1.4641,ref\n";
+    Pool p(s, path, "latency_ms", /*drift_correction=*/false);
+    EXPECT_EQ(p.latency(s1), 2.0);
+    EXPECT_EQ(p.latency(s2), 3.0);
+    std::remove(path.c_str());
+}
+
 TEST(Pool, RejectsBadFiles) {
     Space s = preset("resnet");
     const std::string path = std::string(ESM_BINARY_DIR) + "/pool_bad.csv";

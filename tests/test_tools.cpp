@@ -5,6 +5,7 @@
 #include <fstream>
 #include <unistd.h>
 
+#include <map>
 #include <sstream>
 
 #include "esm/arch.hpp"
@@ -72,6 +73,45 @@ TEST(Tools, BuildSaysHowToUseThePredictorAsAPastableCommand) {
                                                "--test-size 5 --max-iterations 1 --epochs 5 --min-steps 0 -o '" + dir + "'");
     ASSERT_NE(r.status, 1) << r.err;
     EXPECT_NE(r.out.find("esm-predict '" + dir + "/predictor.esm' ARCH..."), std::string::npos) << r.out;
+}
+
+// esm-build --pool passes --drift-correction to the pool: off replays the readings (it
+// replayed them corrected whatever the option, and report.json said drift_correction false).
+TEST(Tools, BuildReplaysAPoolAsItsDriftCorrectionSays) {
+    const std::string dir = std::string(ESM_BINARY_DIR) + "/pool_drift_tool", pool = dir + "_pool.csv";
+    const std::string a = "resnet:k3e50/k3e50/k3e50/k3e50";
+    const char* samples[] = {"resnet:k5e50/k3e50/k3e50/k3e50", "resnet:k7e50/k3e50/k3e50/k3e50",
+                             "resnet:k3e100/k3e50/k3e50/k3e50", "resnet:k5e100/k3e50/k3e50/k3e50"};
+    // One batch read at speed 1 between references 1 and 1.21, the other at 1.331 (1.21..1.4641).
+    std::ofstream(pool) << "arch,latency_ms,kind\n" << a << ",1,ref\n" << samples[0] << ",2,sample\n" << samples[1]
+                        << ",3,sample\n" << a << ",1.21,ref\n" << samples[2] << ",4,sample\n" << samples[3]
+                        << ",5,sample\n" << a << ",1.4641,ref\n";
+    std::map<std::string, double> raw = {{samples[0], 2}, {samples[1], 3}, {samples[2], 4}, {samples[3], 5}};
+    for (const char* dc : {"off", "on"}) {
+        std::system(("rm -rf '" + dir + "'").c_str());
+        const ToolResult r = run_tool("esm-build", "--space resnet --pool " + pool + " --target latency_ms --bins 1 --test-size 1"
+                                      " --initial 3 --max-iterations 1 --epochs 5 --min-steps 0 --drift-correction " +
+                                      std::string(dc) + " -o " + dir);
+        ASSERT_NE(r.status, 1) << r.err;
+        std::istringstream in(slurp(dir + "/dataset.csv"));
+        int rows = 0, equal = 0;
+        for (std::string line; std::getline(in, line);) {
+            if (line.empty() || line[0] == '#' || line.rfind("arch,", 0) == 0) continue;
+            const std::string arch = line.substr(0, line.find(','));
+            const size_t c1 = line.find(',', arch.size() + 1);
+            const double v = std::stod(line.substr(c1 + 1));
+            ++rows;
+            equal += v == raw.at(arch);
+        }
+        EXPECT_EQ(rows, 4) << dc;
+        if (std::string(dc) == "off")
+            EXPECT_EQ(equal, 4) << "off: the readings";
+        else
+            EXPECT_EQ(equal, 0) << "on: every sample corrected (factors 1.1 and 1.331, divided by their median)";
+        EXPECT_EQ(slurp(dir + "/dataset.csv").find("# pool_drift_correction: off") != std::string::npos,
+                  std::string(dc) == "off");
+    }
+    std::system(("rm -rf '" + dir + "' '" + pool + "'").c_str());
 }
 
 // A network no machine can hold (the limits of a valid space file, all at once): a message

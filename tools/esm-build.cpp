@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
         const esm::MeasureProtocol proto = esm_cli::read_protocol(args);
         std::unique_ptr<esm::LatencySource> source;
         if (args.has("--pool")) {
-            source = esm::make_pool_source(space, args.get("--pool"), args.get("--target"));
+            source = esm::make_pool_source(space, args.get("--pool"), args.get("--target"), o.drift_correction);
         } else if (args.has("--runner")) {
             esm::RunnerOptions r;
             r.command = args.get("--runner");

@@ -45,7 +45,10 @@ public:
     virtual bool precious() const { return true; }
 };
 
-std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::string& csv, const std::string& target);
+// A libesm dataset's samples come drift-corrected by its reference rows unless
+// `drift_correction` is false (esm::Pool; LoopOptions::drift_correction, as esm-build passes it).
+std::unique_ptr<LatencySource> make_pool_source(const Space& space, const std::string& csv, const std::string& target,
+                                                bool drift_correction = true);
 // Both below apply reference-model quality control (esm/measure.hpp) with p.refs
 // references drawn from the space with `seed`. The runner's number is one measurement:
 // p.warmup and p.runs do not apply to it.

@@ -19,8 +19,8 @@ public:
     // Reads `path` (a CSV with an `arch` column and the numeric `target` column); every
     // arch must parse in `space`; duplicates keep their first latency. A libesm dataset's
     // samples are drift-corrected by its reference rows (esm::drift_factors), as the loop
-    // that measured them trained on them.
-    Pool(const Space& space, const std::string& path, const std::string& target);
+    // that measured them trained on them, unless `drift_correction` is false (the readings).
+    Pool(const Space& space, const std::string& path, const std::string& target, bool drift_correction = true);
 
     size_t size() const { return archs_.size(); }
     const std::vector<Arch>& archs() const { return archs_; }
