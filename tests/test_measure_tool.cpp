@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -81,4 +82,38 @@ TEST(MeasureTool, KilledMidwayThenResumedMeasuresEveryArchOnce) {
     const int bad = wait_status(spawn_tool("esm-measure", other));
     EXPECT_TRUE(WIFEXITED(bad) && WEXITSTATUS(bad) == 1);  // refused (2 would be a usage error)
     EXPECT_EQ(before, slurp(out));
+}
+
+// The first ETA is of the order of the time the run still takes: samples are confirmed a
+// batch at a time after the references' baselines and re-measurements, and the time per
+// confirmed sample (1 after 3 s of references and a batch) made it 20-30 times too long.
+TEST(MeasureTool, FirstEtaIsOfTheOrderOfTheRemainingTime) {
+    const std::string dir = std::string(ESM_BINARY_DIR) + "/";
+    const std::string archs = dir + "esm_measure_eta_archs.txt", out = dir + "esm_measure_eta.csv";
+    std::remove(out.c_str());
+    esm::Space s = esm::preset("mobilenetv3");
+    esm::Sampler sampler(s, 4);
+    {
+        std::ofstream f(archs);
+        for (const auto& a : sampler.sample(esm::Strategy::Random, 30, 5)) f << esm::format_arch(s, a) << "\n";
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const ToolResult r = run_tool("esm-measure", "--space mobilenetv3 --res 64 --warmup 2 --runs 20 --refs 3 --qc-threshold 10"
+                                  " --outlier-spread 1e6 --archs " + archs + " -o " + out);
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_EQ(r.status, 0) << r.err;
+    // "[1/30] 1.2345 ms ARCH  elapsed H:MM:SS  ETA H:MM:SS"
+    const size_t line = r.err.find("[1/30]");
+    ASSERT_NE(line, std::string::npos) << r.err;
+    auto seconds = [&](const char* tag) {
+        const size_t at = r.err.find(tag, line) + std::strlen(tag);
+        int h = 0, m = 0, sec = 0;
+        std::sscanf(r.err.c_str() + at, "%d:%d:%d", &h, &m, &sec);
+        return 3600.0 * h + 60.0 * m + sec;
+    };
+    const double elapsed = seconds("elapsed "), eta = seconds("ETA ");
+    EXPECT_LE(eta, 3 * (total - elapsed) + 2) << "ETA " << eta << " s at [1/30], the run ended " << total - elapsed
+                                                << " s later\n" << r.err.substr(0, 2000);
+    std::remove(out.c_str());
+    std::remove(archs.c_str());
 }
