@@ -75,6 +75,15 @@ TEST(Tools, BuildSaysHowToUseThePredictorAsAPastableCommand) {
     EXPECT_NE(r.out.find("esm-predict '" + dir + "/predictor.esm' ARCH..."), std::string::npos) << r.out;
 }
 
+// A usage error leaves no --dump-dir behind (it was made before the arguments were checked).
+TEST(Tools, RunUsageErrorMakesNoDumpDirectory) {
+    const std::string dir = std::string(ESM_BINARY_DIR) + "/dump_not_made";
+    std::system(("rm -rf '" + dir + "'").c_str());
+    const ToolResult r = run_tool("esm-run", "resnet:k3e50/k3e50/k3e50/k3e50 --threads 0 --dump-dir " + dir);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(::access(dir.c_str(), F_OK), 0) << "made " << dir;
+}
+
 // esm-build --pool passes --drift-correction to the pool: off replays the readings (it
 // replayed them corrected whatever the option, and report.json said drift_correction false).
 TEST(Tools, BuildReplaysAPoolAsItsDriftCorrectionSays) {
@@ -172,6 +181,13 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-sample", "--space resnet -n 5 -n 6", 2, "option '-n' is given twice"},
         {"esm-train", "x.csv --epochs -o p.esmp", 2, "option '--epochs' needs a value, got the option '-o'"},
         {"esm-train", "x.csv -o --json=r.json", 2, "option '-o' needs a value, got the option '--json=r.json'"},
+        // An empty value is no file, directory, command or column (it reached the library
+        // as a path, "cannot create directory ''", or --target '' meant latency_ms).
+        {"esm-build", "--space resnet -o ''", 2, "option '-o' needs a value, got ''"},
+        {"esm-build", "--space resnet -o d --runner ''", 2, "option '--runner' needs a value, got ''"},
+        {"esm-build", "--space resnet -o d --pool p.csv --target ''", 2, "option '--target' needs a value, got ''"},
+        {"esm-measure", "--space resnet -o ''", 2, "option '-o' needs a file name, got ''"},
+        {"esm-run", "resnet:k3e50/k3e50/k3e50/k3e50 --dump-dir ''", 2, "option '--dump-dir' needs a directory name"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

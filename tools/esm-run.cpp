@@ -1,10 +1,14 @@
 // esm-run: one forward pass of one architecture on the CPU executor; prints the output
 // checksum and the time. --dump-dir writes input, output and every unfolded parameter as
 // .npy plus manifest.txt. Not a latency measurement (esm-measure applies the protocol).
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "cli.hpp"
@@ -59,7 +63,6 @@ int main(int argc, char** argv) {
                        {{"--space", true}, {"--res", true}, {"--batch", true}, {"--threads", true}, {"--seed", true},
                         {"--runs", true}, {"--dump-dir", true}});
     return esm_cli::run_tool("esm-run", [&] {
-        if (args.has("--dump-dir")) esm::make_directories(args.get("--dump-dir"));  // before anything runs
         if (args.positional().size() != 1) args.usage_error("expected one architecture");
         const std::string text = args.positional()[0];
         const std::string space_name = args.get("--space", esm::arch_space_name(text));
@@ -72,6 +75,13 @@ int main(int argc, char** argv) {
         esm::ExecutorOptions o;
         o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
+        if (args.has("--dump-dir")) {  // after the usage checks (no directory left by a typo), before anything runs
+            const std::string dir = args.get("--dump-dir");
+            if (dir.empty()) args.usage_error("option '--dump-dir' needs a directory name, got ''");
+            esm::make_directories(dir);
+            if (::access(dir.c_str(), W_OK) != 0)  // else it would fail only after the run, its results printed
+                args.fail("cannot write into --dump-dir '" + dir + "': " + std::strerror(errno));
+        }
         esm::Plan p = esm::build_plan(s, a, batch, res);
         esm::Weights w = esm::make_weights(p, o.seed);
         auto ex = esm::Executor::create(p, w, o);
