@@ -75,6 +75,31 @@ TEST(Tools, BuildSaysHowToUseThePredictorAsAPastableCommand) {
     EXPECT_NE(r.out.find("esm-predict '" + dir + "/predictor.esm' ARCH..."), std::string::npos) << r.out;
 }
 
+// Pasted, the line runs also when the output directory's name begins with '-' (-o -out),
+// which esm-predict would take for an option: the shell runs what was printed.
+TEST(Tools, BuildsPastableCommandRunsWithADashLeadingDirectory) {
+    const std::string dir = std::string(ESM_BINARY_DIR) + "/dash_cwd";
+    std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
+    const std::string cmd = "cd '" + dir + "' && " + tool_path("esm-build") +
+                            " --space mobilenetv3 --runner 'echo 1.5' --refs 0 --initial 6 --step 5 --test-size 5"
+                            " --max-iterations 1 --epochs 5 --min-steps 0 -o -out 2>/dev/null";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    const int st = ::pclose(p);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 1) << out;
+    const std::string tag = "use it:    ", tail = " ARCH...";
+    const size_t at = out.find(tag), end = out.find(tail, at);
+    ASSERT_NE(end, std::string::npos) << out;
+    const std::string pasted = out.substr(at + tag.size(), end - at - tag.size());
+    EXPECT_NE(pasted.find(" ./-out/predictor.esm"), std::string::npos) << pasted;
+    const int rc = std::system(("cd '" + dir + "' && " + pasted + " mobilenetv3:k3e50/k3e50/k3e50/k3e50 > /dev/null").c_str());
+    EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << pasted;
+    std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // A usage error leaves no --dump-dir behind (it was made before the arguments were checked).
 TEST(Tools, RunUsageErrorMakesNoDumpDirectory) {
     const std::string dir = std::string(ESM_BINARY_DIR) + "/dump_not_made";

@@ -173,8 +173,10 @@ int main(int argc, char** argv) {
         for (const auto& p : r.plot_paths) std::printf("plot       %s\n", p.c_str());
         // esm-predict beside this esm-build (build/esm-predict), or on the PATH as esm-build was.
         const std::string self = argv[0], slash = self.find('/') == std::string::npos ? "" : self.substr(0, self.rfind('/') + 1);
+        // A path that begins with '-' (-o -out) would be read by esm-predict as an option.
+        const std::string predictor = r.predictor_path.rfind('-', 0) == 0 ? "./" + r.predictor_path : r.predictor_path;
         std::printf("use it:    %s %s ARCH...   (or '-' to read architectures from stdin)\n",
-                    esm_cli::shell_word(slash + "esm-predict").c_str(), esm_cli::shell_word(r.predictor_path).c_str());
+                    esm_cli::shell_word(slash + "esm-predict").c_str(), esm_cli::shell_word(predictor).c_str());
         return r.converged ? 0 : 3;
     });
 }
