@@ -100,6 +100,26 @@ TEST(Tools, BuildsPastableCommandRunsWithADashLeadingDirectory) {
     std::system(("rm -rf '" + dir + "'").c_str());
 }
 
+// Output lost to a full disk is a failure (1) whatever the tool would have said: also
+// esm-build's 3 (stopped by its budget), and --help.
+TEST(Tools, LostOutputIsAFailureAlsoAfterABudgetStopAndForHelp) {
+    if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+    const std::string dir = std::string(ESM_BINARY_DIR) + "/full_out";
+    std::system(("rm -rf '" + dir + "'").c_str());
+    const std::string build = tool_path("esm-build") +
+                              " --space mobilenetv3 --runner 'echo ${#1}' --refs 0 --initial 6 --step 5 --test-size 5"
+                              " --max-iterations 1 --epochs 5 --min-steps 0 --acc 100 -o " + dir;
+    int rc = std::system((build + " > /dev/null 2>&1").c_str());
+    ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 3) << "expected a budget stop";  // 1 iteration, Acc_TH 100
+    rc = std::system((build + " > /dev/full 2>/dev/null").c_str());  // resumed: stops there again
+    EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << rc;
+    for (const char* t : {"esm-build", "esm-sample", "esm-space"}) {
+        rc = std::system((tool_path(t) + " --help > /dev/full 2>/dev/null").c_str());
+        EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << t;
+    }
+    std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 // A usage error leaves no --dump-dir behind (it was made before the arguments were checked).
 TEST(Tools, RunUsageErrorMakesNoDumpDirectory) {
     const std::string dir = std::string(ESM_BINARY_DIR) + "/dump_not_made";

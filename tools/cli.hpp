@@ -38,7 +38,7 @@ public:
             std::string a = argv[i];
             if (a == "--help" || a == "-h") {
                 std::fputs(usage_.c_str(), stdout);
-                std::exit(0);
+                std::exit(std::fflush(stdout) == 0 && !std::ferror(stdout) ? 0 : 1);  // a full disk: not 0
             }
             if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1]))))) {
                 std::string value;
@@ -253,7 +253,7 @@ inline int run_tool(const char* tool, const std::function<int()>& body) {
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
         const int e = errno;
         std::fprintf(stderr, "%s: cannot write the output to stdout%s%s\n", tool, e ? ": " : "", e ? std::strerror(e) : "");
-        if (status == 0) status = 1;
+        status = 1;  // also after esm-build's 3 (stopped by its budget): its summary is lost
     }
     return status;
 }
