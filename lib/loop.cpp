@@ -309,9 +309,10 @@ size_t Loop::load_plans(const std::string& text) {
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) + ": " + err);
         rows.push_back({static_cast<int>(t.integer(r, ci, 0, 1 << 30)), t.rows[r][cs] == "test", t.rows[r][ca]});
     }
-    // Files begun before the end lines (their first line is not kPlansHead's) are taken whole.
+    // Files begun before the end lines (their first line is not kPlansHead's) are taken whole
+    // until a run of this version has appended an end line to them.
     size_t whole = text.size(), kept = rows.size();
-    if (text.compare(0, kPlansHead.size(), kPlansHead) == 0) {
+    if (text.compare(0, kPlansHead.size(), kPlansHead) == 0 || text.find("\n" + kPlanEnd) != std::string::npos) {
         // The rows after the last end line: an iteration whose plan was cut short.
         whole = 0;
         kept = 0;
@@ -705,9 +706,15 @@ LoopResult Loop::run() {
             res.converged = true;
             res.stop_reason = std::string(opt_.binwise ? "every bin" : "overall accuracy") + " >= " + fmt(opt_.acc_th) + " %";
         } else if (budget_applies && opt_.max_iterations > 0 && it + 1 >= opt_.max_iterations) {
-            res.stop_reason = "budget: " + std::to_string(opt_.max_iterations) + " iterations";
+            res.stop_reason = "budget: " + std::to_string(opt_.max_iterations) + " iterations" +
+                              (it + 1 > opt_.max_iterations ? " (" + std::to_string(it + 1) +
+                                                                  " planned by an earlier run, replayed)"
+                                                            : "");
         } else if (budget_applies && opt_.max_samples > 0 && planned >= opt_.max_samples) {
-            res.stop_reason = "budget: " + std::to_string(opt_.max_samples) + " samples";
+            res.stop_reason = "budget: " + std::to_string(opt_.max_samples) + " samples" +
+                              (planned > opt_.max_samples ? " (" + std::to_string(planned) +
+                                                                " planned by an earlier run, replayed)"
+                                                          : "");
         } else if (budget_applies && opt_.max_seconds > 0 && seconds_since(t0_) >= opt_.max_seconds) {
             res.stop_reason = "budget: " + fmt(opt_.max_seconds) + " s";
         } else if (src_.pool() && planned >= static_cast<int>(src_.pool()->size())) {

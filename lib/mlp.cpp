@@ -145,10 +145,12 @@ double fit_correction(const float* z, const std::vector<double>& e, const std::v
 }  // namespace
 
 Mlp::Mlp(int inputs, const std::vector<int>& hidden, uint64_t seed) {
-    if (inputs < 1) throw Error(ErrorKind::InvalidArgument, "mlp: inputs must be >= 1");
+    if (inputs < 1 || inputs > 1 << 20)
+        throw Error(ErrorKind::InvalidArgument, "mlp: inputs must be 1..1048576, got " + std::to_string(inputs));
     sizes_.push_back(inputs);
     for (int h : hidden) {
-        if (h < 1) throw Error(ErrorKind::InvalidArgument, "mlp: hidden layer widths must be >= 1");
+        if (h < 1 || h > 1 << 20)  // (what a predictor file holds: Predictor::parse)
+            throw Error(ErrorKind::InvalidArgument, "mlp: hidden layer widths must be 1..1048576, got " + std::to_string(h));
         sizes_.push_back(h);
     }
     sizes_.push_back(1);

@@ -15,8 +15,8 @@
 
 namespace esm {
 
-// A latency in a message: %g, not std::to_string's six decimals (1e-300 read "0.000000",
-// 1e300 a line of 300 digits).
+// A number in a message or the training line: %g, not std::to_string's six decimals
+// (1e-300 read "0.000000", 1e300 a line of 300 digits; an lr below 5e-7 "0.000000").
 static std::string number_text(double v) {
     char b[32];
     std::snprintf(b, sizeof b, "%.6g", v);
@@ -206,12 +206,7 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
     p.dataset_meta = train.meta;
     std::string hidden;
     for (int h : cfg.mlp.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
-    // %g, not std::to_string's six decimals: an lr or weight decay below 5e-7 read "0.000000"
-    auto num = [](double v) {
-        char b[32];
-        std::snprintf(b, sizeof b, "%.6g", v);
-        return std::string(b);
-    };
+    const auto num = number_text;
     p.training = "n_train=" + std::to_string(train.size()) + " hidden=" + hidden + " lr=" + num(cfg.mlp.lr) +
                  " weight_decay=" + num(opt.weight_decay) +
                  (cfg.weight_decay_grid.empty() ? "" : " (best on validation of a grid)") + " epochs=" + std::to_string(cfg.mlp.epochs) +

@@ -374,6 +374,18 @@ TEST(Dataset, ANulBlockInsideTheFileIsNamedByLine) {
         ADD_FAILURE() << "read a dataset with NUL bytes inside";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find("power loss"), std::string::npos) << e.what();  // inside: no hint
+    }
+    // NUL bytes to the end (a power loss during an append): a reader says how they go.
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << text.substr(0, row2) << std::string(64, '\0');
+    try {
+        read_table(p);
+        ADD_FAILURE() << "read a dataset with a NUL tail";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("a power loss leaves of an append: rerunning the measurement that writes "
+                                             "it cuts them"),
+                  std::string::npos)
+            << e.what();
     }
     std::remove(p.c_str());
 }

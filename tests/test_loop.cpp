@@ -339,6 +339,25 @@ TEST(Loop, APlanCutShortIsPlannedAgainWhole) {
     ASSERT_EQ(r.iterations.size(), clean.iterations.size());
     EXPECT_EQ(r.iterations.back().metrics.overall.accuracy, clean.iterations.back().metrics.overall.accuracy);
     EXPECT_EQ(slurp(legacy.out_dir + "/plans.csv"), old) << "a finished legacy plans.csv is left as it was";
+    // A legacy file that a run of this version went on with (iteration 0 without an end line,
+    // the later ones with): a plan cut short after its last end line is planned again too.
+    const std::string mixed = old.substr(0, old.find("\n1,train,") + 1) + plans.substr(it1);
+    const size_t it2 = mixed.find("\n2,train,") + 1;
+    ASSERT_NE(it2, 0u);
+    LoopOptions resumed = o;
+    resumed.out_dir = tmp_dir("plan_cut_mixed");
+    std::system(("mkdir -p '" + resumed.out_dir + "' && cp '" + out + "/settings.txt' '" + out + "/space.txt' '" +
+                 resumed.out_dir + "/'").c_str());
+    std::ofstream(resumed.out_dir + "/plans.csv", std::ios::binary)
+        << mixed.substr(0, mixed.find('\n', it2) + 1) << std::string(512, '\0');
+    int cut_notes = 0;
+    const LoopResult m = run_esm_loop(s, resumed, *src, [&](const LoopProgress& p) {
+        cut_notes += p.phase == "note" && p.message.find("plan was cut short") != std::string::npos;
+    });
+    EXPECT_EQ(cut_notes, 1);
+    EXPECT_EQ(slurp(resumed.out_dir + "/plans.csv"), mixed);
+    ASSERT_EQ(m.iterations.size(), clean.iterations.size());
+    EXPECT_EQ(m.iterations.back().train_samples, clean.iterations.back().train_samples);
 }
 
 // A run stopped by its sample budget, or by a pool it used up, reruns to the same end: the
@@ -374,7 +393,10 @@ TEST(Loop, RerunOfABudgetStoppedRunReplaysEveryIteration) {
         ASSERT_EQ(lower.iterations.size(), first.iterations.size()) << lower.stop_reason;
         EXPECT_EQ(lower.iterations.back().train_samples, first.iterations.back().train_samples);
         EXPECT_EQ(lower.iterations.back().metrics.overall.accuracy, first.iterations.back().metrics.overall.accuracy);
-        EXPECT_NE(lower.stop_reason.find("budget: 2 iterations"), std::string::npos) << lower.stop_reason;
+        EXPECT_NE(lower.stop_reason.find("budget: 2 iterations (" + std::to_string(first.iterations.size()) +
+                                         " planned by an earlier run, replayed)"),
+                  std::string::npos)
+            << lower.stop_reason;
     }
 }
 

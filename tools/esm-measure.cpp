@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
         const esm::MeasureProtocol p = esm_cli::read_protocol(args);
         esm::ExecutorOptions o;
         o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
-        o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
+        o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
         const int res = esm_cli::measured_resolution(args, space);
         const int header_res = res ? res : space.elastic_resolution() ? 0 : space.default_resolution();

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
         const int runs = static_cast<int>(args.get_int("--runs", 1, 1, 1000000));
         esm::ExecutorOptions o;
         o.threads = static_cast<int>(args.get_int("--threads", 1, 1, 1024));
-        o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
+        o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         if (args.has("--dump-dir")) {  // after the usage checks (no directory left by a typo), before anything runs
             const std::string dir = args.get("--dump-dir");
             if (dir.empty()) args.usage_error("option '--dump-dir' needs a directory name, got ''");

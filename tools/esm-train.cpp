@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
         esm::TrainConfig cfg;
         cfg.encoding = args.parse("--encoding", "fcc", esm::parse_encoding);
         cfg.res = args.parse("--res-encoding", "scalar", esm::parse_res_encoding);
-        const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 1L << 62));
+        const uint64_t seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         cfg.mlp.seed = seed;
         cfg.mlp.log_target = args.has("--log-target");
         cfg.mlp.linear_skip = args.has("--linear-skip");
