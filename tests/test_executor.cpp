@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 #include <new>
 
 #include "alloc_fault.hpp"
@@ -158,6 +160,13 @@ TEST(Executor, RejectsBadOptions) {
     ExecutorOptions o;
     o.threads = 0;
     EXPECT_THROW(Executor::create(p, o), Error);
+    // More than 4 per hardware thread (at least 8 allowed): an OpenMP runtime that cannot
+    // start them ends the process itself.
+    const int cap = std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+    o.threads = cap + 1;
+    EXPECT_THROW(Executor::create(p, o), Error);
+    o.threads = cap;
+    EXPECT_NO_THROW(Executor::create(p, o));
     o.threads = 1;
     o.backend = Backend::Cuda;
     EXPECT_THROW(Executor::create(p, o), Error);

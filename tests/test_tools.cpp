@@ -179,7 +179,7 @@ TEST(Tools, OutOfMemoryIsSaidPlainly) {
                            "choice k = 15\nchoice e = 64\nresolution = 4096\n";
     const ToolResult r = run_tool("esm-run", "'big:k15e64' --space " + path);
     EXPECT_EQ(r.status, 1) << r.err;
-    EXPECT_NE(r.err.find("esm-run: out of memory (a network, batch or resolution too large for this machine?)"),
+    EXPECT_NE(r.err.find("esm-run: out of memory (too large a request for this machine: a network, batch, resolution or count?)"),
               std::string::npos)
         << r.err;
 }
@@ -224,6 +224,13 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o d --runner-timeout 5", 2, "--runner-timeout goes with --runner CMD"},
         // An option given twice would drop one; an option's name is no value.
         {"esm-sample", "--space resnet -n 5 -n 6", 2, "option '-n' is given twice"},
+        {"esm-sample", "--space resnet -n=5", 2, "option '-n' takes its value as the next argument ('-n 5')"},
+        {"esm-sample", "--space resnet -n 5 --bins 3", 2, "--bins goes with --strategy balanced"},
+        {"esm-space", "--list resnet", 2, "--list takes no space, --bins or --print"},
+        {"esm-space", "resnet --print --bins 3", 2, "--bins does not apply to --print"},
+        {"esm-build", "--space resnet -o d --strategy random --w1 3", 2, "--w1 weighs the balanced extension"},
+        {"esm-measure", "--space resnet -o /nonexistent_dir/x.csv --archs /dev/null", 1,
+         "-o: cannot open '/nonexistent_dir/x.csv': No such file or directory"},
         {"esm-train", "x.csv --epochs -o p.esmp", 2, "option '--epochs' needs a value, got the option '-o'"},
         {"esm-train", "x.csv -o --json=r.json", 2, "option '-o' needs a value, got the option '--json=r.json'"},
         // An empty value is no file, directory, command or column (it reached the library

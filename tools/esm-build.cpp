@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
         o.strategy = args.parse("--strategy", "balanced", esm::parse_strategy);
         o.n_initial = static_cast<int>(args.get_int("--initial", o.n_initial, 2, 10000000));
         o.n_step = static_cast<int>(args.get_int("--step", o.n_step, 1, 10000000));
+        if (o.strategy != esm::Strategy::Balanced)
+            for (const char* w : {"--w1", "--w2"})
+                if (args.has(w)) args.usage_error(std::string(w) + " weighs the balanced extension; --strategy random extends by N_step random samples");
         o.w1 = args.get_double("--w1", o.w1, 0, 1e6);
         o.w2 = args.get_double("--w2", o.w2, 0, 1e6);
         o.encoding = args.parse("--encoding", esm::encoding_name(o.encoding), esm::parse_encoding);

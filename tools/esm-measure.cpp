@@ -96,7 +96,14 @@ int main(int argc, char** argv) {
         // passes, each sample "pending" until its batch's references confirm it), and a
         // killed run resumed from the rows it left. Refuses bad settings before the file.
         const auto src = esm::make_executor_source(space, batch, header_res, o, p, o.seed);
-        esm::DatasetWriter out(path, src->header());
+        esm::DatasetWriter out = [&] {  // the messages name the option too
+            try {
+                return esm::DatasetWriter(path, src->header());
+            } catch (const esm::Error& e) {
+                if (e.kind() != esm::ErrorKind::Io) throw;
+                throw esm::Error(e.kind(), std::string("-o: ") + e.what());
+            }
+        }();
         src->resume(out.existing());
 
         std::vector<std::string> todo;

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
         const int n = static_cast<int>(args.get_int("-n", 0, 0, 100000000));
         const int bins = static_cast<int>(args.get_int("--bins", std::min(5, span), 1, span));
         const auto strategy = args.parse("--strategy", "random", esm::parse_strategy);
+        if (args.has("--bins") && strategy != esm::Strategy::Balanced)
+            args.usage_error("--bins goes with --strategy balanced (random sampling has no bins)");
         const auto seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         esm::Sampler sampler(s, seed);
         // Streamed: millions of lines without holding them (esm-sample ... | esm-predict P -).

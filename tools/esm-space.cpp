@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage, {{"--list", false}, {"--bins", true}, {"--print", false}});
     return esm_cli::run_tool("esm-space", [&] {
         if (args.has("--list")) {
+            if (!args.positional().empty() || args.has("--bins") || args.has("--print"))
+                args.usage_error("--list takes no space, --bins or --print");
             for (const auto& n : esm::preset_names()) {
                 esm::Space s = esm::preset(n);
                 std::printf("%-12s %-11s depth %d..%d  size 10^%.2f\n", n.c_str(), esm::family_name(s.family),
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
         if (args.positional().size() != 1) args.usage_error("expected one PRESET or FILE");
         esm::Space s = esm::load_space(args.positional()[0]);
         if (args.has("--print")) {
+            if (args.has("--bins")) args.usage_error("--bins does not apply to --print");
             std::fputs(esm::format_space(s).c_str(), stdout);
             return 0;
         }

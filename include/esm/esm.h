@@ -142,7 +142,7 @@ typedef struct esm_executor* esm_executor_t;
 
 typedef struct esm_executor_options {
     int device;    /* 0 = CPU, 1 = CUDA (ESM_ERR_UNSUPPORTED without CUDA or a GPU) */
-    int threads;   /* CPU threads, 1..1024 */
+    int threads;   /* CPU threads, 1..1024 and at most max(8, 4 x the hardware threads) */
     int batch;     /* 1..4096 */
     int res;       /* input resolution, 8..4096; 0 = the architecture's */
     uint64_t seed; /* weights and input */

@@ -19,7 +19,7 @@ Backend parse_backend(const std::string& s);  // "cpu" | "cuda"; throws otherwis
 
 struct ExecutorOptions {
     Backend backend = Backend::Cpu;  // chosen per executor, never a global mode
-    int threads = 1;                 // CPU: OpenMP threads; each runs a single-threaded OpenBLAS
+    int threads = 1;                 // CPU: OpenMP threads (at most max(8, 4 x hardware threads)); each runs a single-threaded OpenBLAS
                                      // (run() sets OpenBLAS's process-wide count to 1)
     uint64_t seed = 1;               // weights (esm/weights.hpp) when create() makes them
     // CUDA: allow TF32 tensor-core math in cuDNN convolutions and cuBLAS GEMMs. Off by
