@@ -113,7 +113,7 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     // An empty -o is refused before profiling, not at the rename after it.
     ToolResult empty = run_tool("esm-lut", "build --space mobilenetv3 --res 32 --runs 1 --warmup 0 -o ''");
     EXPECT_EQ(empty.status, 2);
-    EXPECT_NE(empty.err.find("option '-o' needs a file name, got ''"), std::string::npos) << empty.err;
+    EXPECT_NE(empty.err.find("option '-o' needs a value, got ''"), std::string::npos) << empty.err;
     EXPECT_EQ(empty.out.find("profiled"), std::string::npos) << empty.out;
     EXPECT_EQ(run_tool("esm-lut", "frobnicate").status, 2);
     ToolResult mixed = run_tool("esm-lut", "eval " + table + " " + data + " --runs 3");

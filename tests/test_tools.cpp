@@ -238,8 +238,12 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         {"esm-build", "--space resnet -o ''", 2, "option '-o' needs a value, got ''"},
         {"esm-build", "--space resnet -o d --runner ''", 2, "option '--runner' needs a value, got ''"},
         {"esm-build", "--space resnet -o d --pool p.csv --target ''", 2, "option '--target' needs a value, got ''"},
-        {"esm-measure", "--space resnet -o ''", 2, "option '-o' needs a file name, got ''"},
-        {"esm-run", "resnet:k3e50/k3e50/k3e50/k3e50 --dump-dir ''", 2, "option '--dump-dir' needs a directory name"},
+        {"esm-measure", "--space resnet -o ''", 2, "option '-o' needs a value, got ''"},
+        {"esm-measure", "--space resnet -o x.csv --archs ''", 2, "option '--archs' needs a value, got ''"},
+        {"esm-train", "x.csv --target '' -o p.esm", 2, "option '--target' needs a value, got ''"},
+        {"esm-eval", "p.esm x.csv --target=", 2, "option '--target' needs a value, got ''"},
+        {"esm-lut", "eval t.lut x.csv --target ''", 2, "option '--target' needs a value, got ''"},
+        {"esm-run", "resnet:k3e50/k3e50/k3e50/k3e50 --dump-dir ''", 2, "option '--dump-dir' needs a value, got ''"},
     };
     for (const auto& c : cases) {
         ToolResult r = run_tool(c.tool, c.args);

@@ -329,12 +329,12 @@ TEST(ToolsLearning, UnwritableOutputUnreadableInputAndEmptyOutputNamesFail) {
     EXPECT_NE(out.find("cannot read stdin after line 0: Is a directory"), std::string::npos) << out;
     // -o '' / --json '': a usage error naming the option, and no training.
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --epochs 2 --min-steps 0 -o ''", &out), 2) << out;
-    EXPECT_NE(out.find("option '-o' needs a file name, got ''"), std::string::npos) << out;
+    EXPECT_NE(out.find("option '-o' needs a value, got ''"), std::string::npos) << out;
     EXPECT_EQ(out.find("trained on"), std::string::npos) << out;
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --epochs 2 --min-steps 0 --json '' -o " + pred, &out), 2) << out;
-    EXPECT_NE(out.find("option '--json' needs a file name, got ''"), std::string::npos) << out;
+    EXPECT_NE(out.find("option '--json' needs a value, got ''"), std::string::npos) << out;
     EXPECT_EQ(run(tool("esm-eval") + " " + pred + " " + data + " --json ''", &out), 2) << out;
-    EXPECT_NE(out.find("option '--json' needs a file name, got ''"), std::string::npos) << out;
+    EXPECT_NE(out.find("option '--json' needs a value, got ''"), std::string::npos) << out;
     EXPECT_EQ(out.find("overall"), std::string::npos) << out;
 }
 

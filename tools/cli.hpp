@@ -71,6 +71,10 @@ public:
                         if (known(next))
                             usage_error("option '" + a + "' needs a value, got the option '" + value + "'");
                     }
+                    // An empty value is no file, directory, command, column or number (it
+                    // reached the library as a path, "cannot read : ...", or --target ''
+                    // silently meant the default column): refused for every option here.
+                    if (value.empty()) usage_error("option '" + a + "' needs a value, got ''");
                     values_[a] = value;
                 } else {
                     if (has_inline) usage_error("option '" + a + "' takes no value");
@@ -162,8 +166,6 @@ public:
     // predictor trained on it), so that a long job (training, profiling) fails at the start.
     std::string output_path(const std::string& name, const std::vector<std::string>& inputs = {}) const {
         const std::string path = get(name), dir = esm::parent_directory(path);
-        // "" would pass the directory check ('.') and fail only at the rename, after the work
-        if (path.empty()) usage_error("option '" + name + "' needs a file name, got ''");
         if (::access(dir.c_str(), W_OK) != 0)
             fail("cannot write " + name + " '" + path + "': directory '" + dir + "': " + std::strerror(errno));
         struct stat st;

@@ -76,11 +76,6 @@ int main(int argc, char** argv) {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
         if (!args.has("-o")) args.usage_error("-o DIR is required");
-        // An empty value would reach the library as a path ("cannot create directory ''",
-        // exit 1) or, for --target, silently mean latency_ms.
-        for (const char* opt : {"-o", "--runner", "--pool", "--target"})
-            if (args.has(opt) && args.get(opt).empty())
-                args.usage_error(std::string("option '") + opt + "' needs a value, got ''");
         if (args.has("--runner") + args.has("--pool") + args.has("--device") > 1)
             args.usage_error("give at most one of --device, --runner CMD and --pool CSV");
         if (args.has("--pool") != args.has("--target"))

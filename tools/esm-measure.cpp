@@ -79,7 +79,6 @@ int main(int argc, char** argv) {
         if (!args.positional().empty()) args.usage_error("unexpected argument '" + args.positional()[0] + "'");
         if (!args.has("--space")) args.usage_error("--space is required");
         if (!args.has("-o")) args.usage_error("-o DATASET.csv is required");
-        if (args.get("-o").empty()) args.usage_error("option '-o' needs a file name, got ''");
         const esm::Space space = esm::load_space(args.get("--space"));
         const esm::MeasureProtocol p = esm_cli::read_protocol(args);
         esm::ExecutorOptions o;
