@@ -114,8 +114,16 @@ TEST(Tools, LostOutputIsAFailureAlsoAfterABudgetStopAndForHelp) {
     rc = std::system((build + " > /dev/full 2>/dev/null").c_str());  // resumed: stops there again
     EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << rc;
     for (const char* t : {"esm-build", "esm-sample", "esm-space"}) {
-        rc = std::system((tool_path(t) + " --help > /dev/full 2>/dev/null").c_str());
+        // and said on stderr, as for any other output (an exit 1 without a word was all)
+        FILE* p = ::popen((tool_path(t) + " --help 2>&1 >/dev/full").c_str(), "r");
+        ASSERT_NE(p, nullptr);
+        std::string err;
+        char buf[512];
+        for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) err.append(buf, n);
+        rc = ::pclose(p);
         EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << t;
+        EXPECT_NE(err.find(std::string(t) + ": cannot write the usage to stdout: No space left on device"),
+                  std::string::npos) << t << ": " << err;
     }
     std::system(("rm -rf '" + dir + "'").c_str());
 }

@@ -38,7 +38,12 @@ public:
             std::string a = argv[i];
             if (a == "--help" || a == "-h") {
                 std::fputs(usage_.c_str(), stdout);
-                std::exit(std::fflush(stdout) == 0 && !std::ferror(stdout) ? 0 : 1);  // a full disk: not 0
+                errno = 0;
+                if (std::fflush(stdout) == 0 && !std::ferror(stdout)) std::exit(0);
+                const int e = errno;  // a full disk: not 0, and said as run_tool says it
+                std::fprintf(stderr, "%s: cannot write the usage to stdout%s%s\n", tool_.c_str(), e ? ": " : "",
+                             e ? std::strerror(e) : "");
+                std::exit(1);
             }
             if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1]))))) {
                 std::string value;
