@@ -31,16 +31,20 @@ std::unique_ptr<Executor> Executor::create(const Plan& plan, const ExecutorOptio
     return create(plan, make_weights(plan, options.seed), options);
 }
 
+int max_cpu_threads() {
+    return std::min(1024, std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency())));
+}
+
 std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
     if (options.threads < 1 || options.threads > 1024)
         throw Error(ErrorKind::InvalidArgument, "threads must be 1..1024, got " + std::to_string(options.threads));
     // More CPU threads than 4 per hardware thread only wait, and an OpenMP runtime that cannot
     // start them (an address-space limit: 1,024 stacks) ends the process from inside it.
-    const int hw = static_cast<int>(std::thread::hardware_concurrency()), cap = std::max(8, 4 * hw);
-    if (options.backend == Backend::Cpu && options.threads > cap)
+    if (options.backend == Backend::Cpu && options.threads > max_cpu_threads())
         throw Error(ErrorKind::InvalidArgument, "threads " + std::to_string(options.threads) +
                                                     " exceed 4 per hardware thread of this machine (" +
-                                                    std::to_string(hw) + "; at most " + std::to_string(cap) + ")");
+                                                    std::to_string(std::thread::hardware_concurrency()) +
+                                                    "; at most " + std::to_string(max_cpu_threads()) + ")");
     if (weights.ops.size() != plan.ops.size())
         throw Error(ErrorKind::InvalidArgument, "weights do not belong to this plan (op count differs)");
     switch (options.backend) {

@@ -162,7 +162,8 @@ TEST(Executor, RejectsBadOptions) {
     EXPECT_THROW(Executor::create(p, o), Error);
     // More than 4 per hardware thread (at least 8 allowed): an OpenMP runtime that cannot
     // start them ends the process itself.
-    const int cap = std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()));
+    const int cap = max_cpu_threads();
+    EXPECT_EQ(cap, std::min(1024, std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency()))));
     o.threads = cap + 1;
     EXPECT_THROW(Executor::create(p, o), Error);
     o.threads = cap;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "esm/arch.hpp"
+#include "esm/executor.hpp"
 #include "tool_run.hpp"
 
 TEST(Tools, HelpGoesToStdoutAndSucceeds) {
@@ -135,6 +136,31 @@ TEST(Tools, RunUsageErrorMakesNoDumpDirectory) {
     const ToolResult r = run_tool("esm-run", "resnet:k3e50/k3e50/k3e50/k3e50 --threads 0 --dump-dir " + dir);
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(::access(dir.c_str(), F_OK), 0) << "made " << dir;
+}
+
+// --threads above what an executor takes on this machine (esm::max_cpu_threads) is a usage
+// error before any output: it was an exit 1 at the first measurement, after esm-build had
+// made its directory, esm-measure its file and esm-run its --dump-dir.
+TEST(Tools, ThreadsAboveTheMachinesCapAreAUsageErrorBeforeAnyOutput) {
+    const int cap = esm::max_cpu_threads();
+    if (cap >= 1024) GTEST_SKIP() << "the cap is the option's own bound here";
+    const std::string over = " --threads " + std::to_string(cap + 1), out = std::string(ESM_BINARY_DIR) + "/threads_cap";
+    const std::string want = "option '--threads' expects at most 4 per hardware thread of this machine";
+    struct Case {
+        const char* tool;
+        std::string args;
+    };
+    for (const Case& c : {Case{"esm-build", "--space mobilenetv3 --res 32 -o " + out + over},
+                          Case{"esm-measure", "--space mobilenetv3 --res 32 --archs /dev/null -o " + out + over},
+                          Case{"esm-run", "resnet:k3e50/k3e50/k3e50/k3e50 --res 32 --dump-dir " + out + over},
+                          Case{"esm-lut", "build --space mobilenetv3 --res 32 -o " + out + over}}) {
+        std::system(("rm -rf '" + out + "'").c_str());
+        const ToolResult r = run_tool(c.tool, c.args);
+        EXPECT_EQ(r.status, 2) << c.tool << ": " << r.err;
+        EXPECT_NE(r.err.find(want), std::string::npos) << c.tool << ": " << r.err;
+        EXPECT_NE(::access(out.c_str(), F_OK), 0) << c.tool << " made " << out;
+    }
+    EXPECT_EQ(run_tool("esm-run", "resnet:k3e50/k3e50/k3e50/k3e50 --res 32 --threads " + std::to_string(cap)).status, 0);
 }
 
 // esm-build --pool passes --drift-correction to the pool: off replays the readings (it

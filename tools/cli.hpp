@@ -16,6 +16,7 @@
 #include <map>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "esm/dataset.hpp"    // kDatasetFormat
@@ -235,6 +236,17 @@ private:
     std::vector<std::string> positional_;
     std::map<std::string, std::string> values_;
 };
+
+// --threads of a CPU executor (default 1): above esm::max_cpu_threads() a usage error here,
+// before an output is made, not at the first measurement (exit 1, esm-build's directory made).
+inline int read_cpu_threads(const Args& args) {
+    const long t = args.get_int("--threads", 1, 1, 1024);
+    if (t > esm::max_cpu_threads())
+        args.usage_error("option '--threads' expects at most 4 per hardware thread of this machine (" +
+                         std::to_string(std::thread::hardware_concurrency()) + "): 1.." +
+                         std::to_string(esm::max_cpu_threads()) + ", got '" + args.get("--threads") + "'");
+    return static_cast<int>(t);
+}
 
 // `s` as one shell word, for a command line printed to be pasted: as it is when it holds
 // only characters the shell takes literally, else in single quotes.

@@ -17,9 +17,13 @@ enum class Backend { Cpu, Cuda };
 const char* backend_name(Backend b);
 Backend parse_backend(const std::string& s);  // "cpu" | "cuda"; throws otherwise
 
+// The most CPU threads an executor takes on this machine: 4 per hardware thread, at least 8,
+// at most 1024 (more only wait, and an OpenMP runtime that cannot start them ends the process).
+int max_cpu_threads();
+
 struct ExecutorOptions {
     Backend backend = Backend::Cpu;  // chosen per executor, never a global mode
-    int threads = 1;                 // CPU: OpenMP threads (at most max(8, 4 x hardware threads)); each runs a single-threaded OpenBLAS
+    int threads = 1;                 // CPU: OpenMP threads (1..max_cpu_threads()); each runs a single-threaded OpenBLAS
                                      // (run() sets OpenBLAS's process-wide count to 1)
     uint64_t seed = 1;               // weights (esm/weights.hpp) when create() makes them
     // CUDA: allow TF32 tensor-core math in cuDNN convolutions and cuBLAS GEMMs. Off by
