@@ -177,6 +177,10 @@ DatasetMeta executor_dataset_meta(const Space& space, int res, int batch, const 
     // A missing GPU fails here: a header naming none would bind a dataset (a journal, an
     // output directory) to a device that is not there.
     if (options.backend == Backend::Cuda) cuda::require_device(options.device);
+    if (options.backend == Backend::Cpu && (options.threads < 1 || options.threads > max_cpu_threads()))
+        throw Error(ErrorKind::InvalidArgument, "threads must be 1.." + std::to_string(max_cpu_threads()) +
+                                                    " on this machine, got " + std::to_string(options.threads) +
+                                                    " (a dataset header names the threads it was measured with)");
     DatasetMeta meta = cpu_dataset_meta(space, res, batch, options.threads, seed, p);
     if (options.backend == Backend::Cuda) {  // the GPU, its libraries and TF32 instead of the CPU
         for (auto& kv : meta) {

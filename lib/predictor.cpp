@@ -48,13 +48,17 @@ Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResE
         throw Error(ErrorKind::InvalidArgument, "predictor: normalisation constants do not match the inputs");
     // What Predictor::parse refuses is refused here too: save() would write a file that no
     // load reads back.
+    auto g = [](double v) {  // %g: std::to_string wrote -1e-9 as -0.000000
+        char b[32];
+        std::snprintf(b, sizeof b, "%g", v);
+        return std::string(b);
+    };
     for (size_t i = 0; i < model_.x_inv_std.size(); ++i)
         if (!(model_.x_inv_std[i] > 0) || !std::isfinite(model_.x_inv_std[i]))
             throw Error(ErrorKind::InvalidArgument, "predictor: x_inv_std[" + std::to_string(i) + "] is " +
-                                                        std::to_string(model_.x_inv_std[i]) + " (must be finite and > 0)");
+                                                        g(model_.x_inv_std[i]) + " (must be finite and > 0)");
     if (!(model_.y_std > 0) || !std::isfinite(model_.y_std))
-        throw Error(ErrorKind::InvalidArgument, "predictor: y_std is " + std::to_string(model_.y_std) +
-                                                    " (must be finite and > 0)");
+        throw Error(ErrorKind::InvalidArgument, "predictor: y_std is " + g(model_.y_std) + " (must be finite and > 0)");
     Mlp folded = model_.net;
     const size_t in = static_cast<size_t>(folded.sizes()[0]), out = static_cast<size_t>(folded.sizes()[1]);
     float* w = folded.params().data() + folded.weight_offset(0);

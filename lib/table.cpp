@@ -93,11 +93,11 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
     // Where: a damaged dataset (a block of zeros in its middle) is told from a binary file.
     if (const size_t nul = text.find('\0'); nul != std::string::npos)
         fail(source, 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(nul), '\n')),
-             "holds a NUL byte (at byte " + std::to_string(nul) + "); not a CSV text file, or damaged there" +
+             "holds a NUL byte (at byte " + std::to_string(nul) + "); " +
                  (text.find_first_not_of('\0', nul) == std::string::npos
-                      ? " (NUL bytes to its end are what a power loss leaves of an append: rerunning the "
-                        "measurement that writes it cuts them)"
-                      : ""));
+                      ? "NUL bytes to its end are what a power loss leaves of an append (if a libesm "
+                        "measurement wrote it, rerunning it cuts them)"
+                      : "not a CSV text file, or damaged there"));
     // A UTF-8 byte order mark (spreadsheet exports) would become part of the first name.
     size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
     int line_no = 0;

@@ -28,7 +28,7 @@ static const std::string kUsage = std::string(
     "  --strategy random|balanced   sampling and extension (default balanced)\n"
     "  --initial N         N_I initial training samples (default 300)\n"
     "  --step N            N_step samples per extension (default 100)\n"
-    "  --w1 W --w2 W       weights of bins below / above Acc_TH (default 2, 1)\n"
+    "  --w1 W --w2 W       weights of bins below / at-or-above Acc_TH (default 2, 1; balanced only)\n"
     "  --encoding E        onehot|feature|stat|fc|fcc (default fcc)\n"
     "  --res-encoding R    scalar|onehot|scaled|area|area-depth: resolution features, area also splits first\n"
     "                      blocks, area-depth adds each unit's depth unscaled (default area-depth)\n"
