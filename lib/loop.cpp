@@ -441,31 +441,12 @@ double Loop::measure_iteration(int it) {
     if (todo.empty()) return 0;
     const auto t0 = Clock::now();
     int done = 0;
-    // The ETA from the pace of the samples' measurements, timed from the first one (the
-    // references' baselines come before it). A source that writes "pending" rows is paced by
-    // them alone: its "sample" rows before the first pending one are samples a killed run
-    // measured, confirmed now at no cost.
-    std::unordered_set<std::string> seen;  // samples with a row in this run
-    size_t paced = 0;
-    bool pending_source = false;
-    Clock::time_point pace_from;
-    double eta = -1;
+    MeasurePace pace(todo.size());
     src_.measure(todo, [&](const DatasetRow& row) {
         data_->append(row);
         rows_.push_back(row);
         if (row.kind == "dropped") dropped_.insert(row.arch);
-        if ((row.kind == "pending" || row.kind == "sample" || row.kind == "dropped") && seen.insert(row.arch).second) {
-            if (row.kind == "pending" && !pending_source) {
-                pending_source = true;
-                paced = 0;
-            }
-            if (row.kind == "pending" || !pending_source) {
-                if (paced++ == 0) pace_from = Clock::now();
-                if (paced >= 2)
-                    eta = seconds_since(pace_from) / static_cast<double>(paced - 1) *
-                          static_cast<double>(todo.size() - seen.size());
-            }
-        }
+        pace.on_row(row);
         if (row.kind != "sample" && row.kind != "dropped") return;  // progress counts confirmed samples
         if (row.kind == "sample") measured_[row.arch] = row.stats.latency_ms;
         LoopProgress p;
@@ -474,7 +455,7 @@ double Loop::measure_iteration(int it) {
         p.done = ++done;
         p.total = static_cast<int>(todo.size());
         p.elapsed_s = seconds_since(t0);
-        p.eta_s = p.done == p.total ? 0 : eta;
+        p.eta_s = p.done == p.total ? 0 : pace.eta_s();
         report(p);
     });
     return seconds_since(t0);

@@ -204,4 +204,18 @@ std::unique_ptr<LatencySource> make_executor_source(const Space& space, int batc
                                       executor_measurer(space, batch, res, options, p));
 }
 
+void MeasurePace::on_row(const DatasetRow& row) {
+    if ((row.kind != "pending" && row.kind != "sample" && row.kind != "dropped") || !seen_.insert(row.arch).second) return;
+    if (row.kind == "pending" && !pending_source_) {
+        pending_source_ = true;
+        paced_ = 0;
+    }
+    if (row.kind != "pending" && pending_source_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (paced_++ == 0) pace_from_ = now;
+    if (paced_ >= 2)
+        eta_ = std::chrono::duration<double>(now - pace_from_).count() / static_cast<double>(paced_ - 1) *
+               static_cast<double>(todo_ > seen_.size() ? todo_ - seen_.size() : 0);
+}
+
 }  // namespace esm

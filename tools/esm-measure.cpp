@@ -113,32 +113,12 @@ int main(int argc, char** argv) {
                                   archs.size());
         const auto t0 = std::chrono::steady_clock::now();
         size_t done = 0, dropped = 0;
-        // The ETA from the pace of the samples' own measurements ('pending' rows), timed from
-        // the first: samples are confirmed a batch at a time, after the references' baselines
-        // and re-measurements, so the time per confirmed sample made the first ETA of a run
-        // 20-30 times too long. A source that confirms without 'pending' rows (a resumed
-        // batch, confirmed at no cost) is paced by its confirmations.
-        std::unordered_set<std::string> seen;
-        size_t paced = 0;
-        bool pending_source = false;
-        auto pace_from = t0;
-        double eta = -1;
+        esm::MeasurePace pace(todo.size());  // the loop's ETA
         src->measure(todo, [&](const esm::DatasetRow& row) {
             out.append(row);
             if (row.kind == "ref" && done == 0)
                 std::fprintf(stderr, "reference %s: %.4f ms\n", row.arch.c_str(), row.stats.latency_ms);
-            if ((row.kind == "pending" || row.kind == "sample" || row.kind == "dropped") && seen.insert(row.arch).second) {
-                if (row.kind == "pending" && !pending_source) {
-                    pending_source = true;
-                    paced = 0;
-                }
-                if (row.kind == "pending" || !pending_source) {
-                    if (paced++ == 0) pace_from = std::chrono::steady_clock::now();
-                    if (paced >= 2)
-                        eta = std::chrono::duration<double>(std::chrono::steady_clock::now() - pace_from).count() /
-                              double(paced - 1) * double(todo.size() - seen.size());
-                }
-            }
+            pace.on_row(row);
             if (row.kind != "sample" && row.kind != "dropped") return;
             ++done;
             if (row.kind == "dropped") {
@@ -149,7 +129,7 @@ int main(int argc, char** argv) {
             const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             std::fprintf(stderr, "[%zu/%zu] %.4f ms %s  elapsed %s  ETA %s\n", skipped + done, archs.size(),
                          row.stats.latency_ms, row.arch.c_str(), clock_text(el).c_str(),
-                         done == todo.size() ? clock_text(0).c_str() : eta < 0 ? "?" : clock_text(eta).c_str());
+                         done == todo.size() ? clock_text(0).c_str() : pace.eta_s() < 0 ? "?" : clock_text(pace.eta_s()).c_str());
         });
         std::printf("%s: %zu measured, %zu dropped as outliers, %zu already present, %zu archs\n", path.c_str(),
                     done - dropped, dropped, skipped, archs.size());

@@ -3,9 +3,11 @@
 // measured sample and every planned sample list is on disk before the next step.
 // Not a measurement protocol (sources below bring their own) and not the trainer.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,26 @@ public:
     // Whether each sample must be fsync'ed as it is measured (not for replayed numbers,
     // which cost nothing to redo).
     virtual bool precious() const { return true; }
+};
+
+// The time left of measuring `todo` samples, from the pace of the samples' own
+// measurements timed from the first one (the references' baselines come before it): fed
+// every row a LatencySource emits. A source that writes "pending" rows is paced by them
+// alone (its "sample" rows before the first pending one are samples a killed run measured,
+// confirmed now at no cost; paced by confirmations, the first ETA of a run was 20-30 times
+// too long, as samples are confirmed a batch at a time). eta_s() is -1 until two samples.
+class MeasurePace {
+public:
+    explicit MeasurePace(size_t todo) : todo_(todo) {}
+    void on_row(const DatasetRow& row);
+    double eta_s() const { return eta_; }
+
+private:
+    size_t todo_, paced_ = 0;
+    std::unordered_set<std::string> seen_;  // samples with a row so far
+    bool pending_source_ = false;
+    std::chrono::steady_clock::time_point pace_from_;
+    double eta_ = -1;
 };
 
 // A libesm dataset's samples come drift-corrected by its reference rows unless
