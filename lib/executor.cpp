@@ -31,10 +31,6 @@ std::unique_ptr<Executor> Executor::create(const Plan& plan, const ExecutorOptio
     return create(plan, make_weights(plan, options.seed), options);
 }
 
-int max_cpu_threads() {
-    return std::min(1024, std::max(8, 4 * static_cast<int>(std::thread::hardware_concurrency())));
-}
-
 std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
     if (options.threads < 1 || options.threads > 1024)
         throw Error(ErrorKind::InvalidArgument, "threads must be 1..1024, got " + std::to_string(options.threads));
