@@ -177,10 +177,6 @@ LookupTable LookupTable::load(const std::string& path) {
 
 void LookupTable::save(const std::string& path) const { write_file_atomic(path, serialize()); }
 
-}  // namespace esm
-
-namespace esm {
-
 LutJournal::LutJournal(LookupTable& table, const std::string& path) : LutJournal(table, path, table.meta) {}
 
 LutJournal::LutJournal(LookupTable& table, const std::string& path,

@@ -92,6 +92,11 @@ std::function<void(const std::string&, size_t, size_t)> progress_printer() {
     };
 }
 
+void say_resumed(const esm::LutJournal& j) {
+    if (j.resumed())
+        std::fprintf(stderr, "resuming: %zu segments already profiled in %s\n", j.resumed(), j.path().c_str());
+}
+
 std::vector<int> depths_of(const std::vector<esm::Arch>& archs) {
     std::vector<int> d;
     for (const auto& a : archs) d.push_back(a.depth());
@@ -161,9 +166,7 @@ int build(const esm_cli::Args& args) {
     if (space.family != esm::Family::DenseNet) all = esm::lut_cover_archs(space, res);
     all.insert(all.end(), archs.begin(), archs.end());
     esm::LutJournal journal(t, args.get("-o") + ".journal");  // a killed build resumes from it
-    if (journal.resumed())
-        std::fprintf(stderr, "resuming: %zu segments already profiled in %s\n", journal.resumed(),
-                     journal.path().c_str());
+    say_resumed(journal);
     const auto t0 = std::chrono::steady_clock::now();
     const size_t n = t.profile(all, esm::executor_segment_timer(ex, proto), progress_printer(), &journal);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -240,9 +243,7 @@ int eval(const esm_cli::Args& args) {
             // bound to this machine (the table's header names the one that built it)
             journal = std::make_unique<esm::LutJournal>(
                 t, table_path + ".journal", esm::executor_dataset_meta(space, t.res(), t.batch(), ex, ex.seed, t.protocol));
-            if (journal->resumed())
-                std::fprintf(stderr, "resuming: %zu segments already profiled in %s\n", journal->resumed(),
-                             journal->path().c_str());
+            say_resumed(*journal);
         }
         const size_t n =
             t.profile(d.archs, esm::executor_segment_timer(ex, t.protocol), progress_printer(), journal.get());
