@@ -61,9 +61,9 @@ public:
                     return nullptr;
                 };
                 const Option* opt = known(a);
-                if (!opt && a.rfind("--", 0) != 0 && a.find('=') != std::string::npos && known(a.substr(0, a.find('='))))
-                    usage_error("option '" + a.substr(0, a.find('=')) + "' takes its value as the next argument ('" +
-                                a.substr(0, a.find('=')) + " " + a.substr(a.find('=') + 1) + "'); '=' joins --long options only");
+                if (const size_t at = a.find('='); !opt && at != std::string::npos && known(a.substr(0, at)))  // -n=3
+                    usage_error("option '" + a.substr(0, at) + "' takes its value as the next argument ('" +
+                                a.substr(0, at) + " " + a.substr(at + 1) + "'); '=' joins --long options only");
                 if (!opt) usage_error("unknown option '" + a + "'");
                 // Given twice, one would be dropped without a word (--base a --base b).
                 if (values_.count(a)) usage_error("option '" + a + "' is given twice");
@@ -267,7 +267,8 @@ inline int run_tool(const char* tool, const std::function<int()>& body) {
     try {
         status = body();
     } catch (const std::bad_alloc&) {  // what() says only "std::bad_alloc"
-        std::fprintf(stderr, "%s: out of memory (too large a request for this machine: a network, batch, resolution or count?)\n", tool);
+        std::fprintf(stderr, "%s: out of memory (too large a request for this machine: a network, batch, "
+                             "resolution or count?)\n", tool);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", tool, e.what());
     }
