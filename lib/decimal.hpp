@@ -1,10 +1,21 @@
-// Internal: whether a text is written as a decimal number can be (digits, '.', an exponent,
-// signs): strtod alone also reads hex ("0x10" as 16), "inf" and "nan". The callers still
-// check that strtod read the whole text. Not public API.
+// Internal: decimal numbers in text. Whether a text is written as a decimal number can be
+// (digits, '.', an exponent, signs): strtod alone also reads hex ("0x10" as 16), "inf" and
+// "nan"; the callers still check that strtod read the whole text. And a number as a message
+// shows it. Not public API.
 #pragma once
+#include <cstdio>
+#include <string>
 #include <string_view>
 
 namespace esm::detail {
+
+// %g (0.95, 1e-07, 1e+30): not std::to_string's six decimals, which wrote 1e-7 as
+// "0.000000" and 1e30 as 31 digits.
+inline std::string short_number(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return b;
+}
 
 inline bool decimal_chars(std::string_view s) {
     return !s.empty() && s.find_first_not_of("0123456789.eE+-") == std::string_view::npos;

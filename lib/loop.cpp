@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "esm/extend.hpp"
 #include "esm/predictor.hpp"
@@ -43,11 +44,7 @@ bool file_exists(const std::string& p) {
     return ::stat(p.c_str(), &st) == 0;
 }
 
-std::string fmt(double v) {
-    char b[40];
-    std::snprintf(b, sizeof b, "%.6g", v);
-    return b;
-}
+constexpr auto fmt = detail::short_number;
 
 // ", bin 0: 3 of 25 planned" for each bin the next iteration got fewer samples than asked.
 std::string short_bins(const IterationReport& r) {

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "flush_denormals.hpp"
 #include "linalg.hpp"
@@ -48,11 +49,7 @@ Predictor::Predictor(const Space& space, Encoding encoding, MlpModel model, ResE
         throw Error(ErrorKind::InvalidArgument, "predictor: normalisation constants do not match the inputs");
     // What Predictor::parse refuses is refused here too: save() would write a file that no
     // load reads back.
-    auto g = [](double v) {  // %g: std::to_string wrote -1e-9 as -0.000000
-        char b[32];
-        std::snprintf(b, sizeof b, "%g", v);
-        return std::string(b);
-    };
+    const auto g = detail::short_number;
     for (size_t i = 0; i < model_.x_inv_std.size(); ++i)
         if (!(model_.x_inv_std[i] > 0) || !std::isfinite(model_.x_inv_std[i]))
             throw Error(ErrorKind::InvalidArgument, "predictor: x_inv_std[" + std::to_string(i) + "] is " +

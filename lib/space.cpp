@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "decimal.hpp"
 #include "esm/arch.hpp"
 #include "esm/common.hpp"
 #include "esm/plan.hpp"
@@ -200,13 +201,6 @@ double Space::size_log10() const {
 
 namespace {
 
-
-std::string value_text(double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%g", v);
-    return b;
-}
-
 bool is_label(const std::string& l) {
     if (l.empty()) return false;
     for (char c : l)
@@ -261,7 +255,7 @@ void Space::validate(const std::function<void(const std::string& key, const std:
                 if (ch.labels[j] == ch.labels[i])
                     bad("choice " + ch.name, "choice '" + ch.name + "' repeats label '" + ch.labels[i] + "'");
                 else if (ch.values[j] == ch.values[i])
-                    bad("choice " + ch.name, "choice '" + ch.name + "' repeats value " + value_text(ch.values[i]) +
+                    bad("choice " + ch.name, "choice '" + ch.name + "' repeats value " + detail::short_number(ch.values[i]) +
                                                  " (labels '" + ch.labels[j] + "' and '" + ch.labels[i] + "')");
         }
     }
@@ -272,12 +266,12 @@ void Space::validate(const std::function<void(const std::string& key, const std:
     if (k < 0) bad("", "needs a kernel choice 'k'");
     for (double v : choices[k].values)
         if (v > 15 || v != std::floor(v) || static_cast<int>(v) % 2 == 0)  // range first: the cast needs it
-            bad("choice k", "kernel sizes must be odd integers up to 15, got " + value_text(v));
+            bad("choice k", "kernel sizes must be odd integers up to 15, got " + detail::short_number(v));
     const int e = choice_index("e");
     if (e >= 0)
         for (double v : choices[e].values)
             if (v > 64)
-                bad("choice e", "choice 'e' values (width factors, expand ratios) must be at most 64, got " + value_text(v));
+                bad("choice e", "choice 'e' values (width factors, expand ratios) must be at most 64, got " + detail::short_number(v));
     if (family == Family::DenseNet) {
         if (!per_unit_choices) bad("choices_per", "densenet choices are per unit");
         if (choices.size() != 1) bad("", "densenet has exactly one choice, 'k'");

@@ -9,19 +9,13 @@
 #include <memory>
 #include <numeric>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "esm/rng.hpp"
 #include "sealed_file.hpp"
 
 namespace esm {
 
-// A number in a message or the training line: %g, not std::to_string's six decimals
-// (1e-300 read "0.000000", 1e300 a line of 300 digits; an lr below 5e-7 "0.000000").
-static std::string number_text(double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.6g", v);
-    return b;
-}
 
 std::vector<int> LatencyData::depths() const {
     std::vector<int> d;
@@ -139,7 +133,7 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
         const double v = drift.factor.empty() ? y : y / drift.factor[r];
         if (!latency_in_range(v))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) +
-                                               ": drift correction by the reference rows gives latency " + number_text(v) +
+                                               ": drift correction by the reference rows gives latency " + detail::short_number(v) +
                                                " (their readings are implausible; check the 'ref' rows or turn drift correction off)");
         d.archs.push_back(std::move(a));
         d.latency.push_back(v);
@@ -206,7 +200,7 @@ Predictor train_predictor(const Space& space, const LatencyData& train, const Tr
     p.dataset_meta = train.meta;
     std::string hidden;
     for (int h : cfg.mlp.hidden) hidden += (hidden.empty() ? "" : "x") + std::to_string(h);
-    const auto num = number_text;
+    const auto num = detail::short_number;
     p.training = "n_train=" + std::to_string(train.size()) + " hidden=" + hidden + " lr=" + num(cfg.mlp.lr) +
                  " weight_decay=" + num(opt.weight_decay) +
                  (cfg.weight_decay_grid.empty() ? "" : " (best on validation of a grid)") + " epochs=" + std::to_string(cfg.mlp.epochs) +
