@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "blas.hpp"
+#include "cpu_threads.hpp"
 #include "durable_log.hpp"
 #include "esm/common.hpp"
 #include "esm/cuda.hpp"
@@ -177,10 +178,7 @@ DatasetMeta executor_dataset_meta(const Space& space, int res, int batch, const 
     // A missing GPU fails here: a header naming none would bind a dataset (a journal, an
     // output directory) to a device that is not there.
     if (options.backend == Backend::Cuda) cuda::require_device(options.device);
-    if (options.backend == Backend::Cpu && (options.threads < 1 || options.threads > max_cpu_threads()))
-        throw Error(ErrorKind::InvalidArgument, "threads must be 1.." + std::to_string(max_cpu_threads()) +
-                                                    " on this machine, got " + std::to_string(options.threads) +
-                                                    " (a dataset header names the threads it was measured with)");
+    if (options.backend == Backend::Cpu) detail::check_cpu_threads(options.threads);
     DatasetMeta meta = cpu_dataset_meta(space, res, batch, options.threads, seed, p);
     if (options.backend == Backend::Cuda) {  // the GPU, its libraries and TF32 instead of the CPU
         for (auto& kv : meta) {

@@ -2,11 +2,10 @@
 // Not an executor itself (cpu/executor.cpp, cuda/executor.cpp or cuda/stub.cpp).
 #include "esm/executor.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "backends.hpp"
+#include "cpu_threads.hpp"
 #include "esm/common.hpp"
 #include "esm/cuda.hpp"
 
@@ -34,13 +33,7 @@ std::unique_ptr<Executor> Executor::create(const Plan& plan, const ExecutorOptio
 std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
     if (options.threads < 1 || options.threads > 1024)
         throw Error(ErrorKind::InvalidArgument, "threads must be 1..1024, got " + std::to_string(options.threads));
-    // More CPU threads than 4 per hardware thread only wait, and an OpenMP runtime that cannot
-    // start them (an address-space limit: 1,024 stacks) ends the process from inside it.
-    if (options.backend == Backend::Cpu && options.threads > max_cpu_threads())
-        throw Error(ErrorKind::InvalidArgument, "threads " + std::to_string(options.threads) +
-                                                    " exceed 4 per hardware thread of this machine (" +
-                                                    std::to_string(std::thread::hardware_concurrency()) +
-                                                    "; at most " + std::to_string(max_cpu_threads()) + ")");
+    if (options.backend == Backend::Cpu) detail::check_cpu_threads(options.threads);
     if (weights.ops.size() != plan.ops.size())
         throw Error(ErrorKind::InvalidArgument, "weights do not belong to this plan (op count differs)");
     switch (options.backend) {
