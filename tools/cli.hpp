@@ -237,11 +237,12 @@ private:
     std::map<std::string, std::string> values_;
 };
 
-// --threads of a CPU executor (default 1): above esm::max_cpu_threads() a usage error here,
-// before an output is made, not at the first measurement (exit 1, esm-build's directory made).
-inline int read_cpu_threads(const Args& args) {
+// --threads of an executor on `backend` (default 1): on the CPU, above esm::max_cpu_threads()
+// a usage error here, before an output is made, not at the first measurement (exit 1,
+// esm-build's directory made).
+inline int read_threads(const Args& args, esm::Backend backend = esm::Backend::Cpu) {
     const long t = args.get_int("--threads", 1, 1, 1024);
-    if (t > esm::max_cpu_threads())
+    if (backend == esm::Backend::Cpu && t > esm::max_cpu_threads())
         args.usage_error("option '--threads' expects at most 4 per hardware thread of this machine (" +
                          std::to_string(std::thread::hardware_concurrency()) + "): 1.." +
                          std::to_string(esm::max_cpu_threads()) + ", got '" + args.get("--threads") + "'");

@@ -141,8 +141,7 @@ int main(int argc, char** argv) {
         } else {
             esm::ExecutorOptions ex;
             ex.backend = args.parse("--device", "cpu", esm::parse_backend);
-            ex.threads = ex.backend == esm::Backend::Cpu ? esm_cli::read_cpu_threads(args)
-                                                        : static_cast<int>(args.get_int("--threads", 1, 1, 1024));
+            ex.threads = esm_cli::read_threads(args, ex.backend);
             ex.seed = o.seed;
             const int res = esm_cli::measured_resolution(args, space);
             const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));

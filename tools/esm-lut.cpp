@@ -130,8 +130,7 @@ int build(const esm_cli::Args& args) {
     const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
     esm::ExecutorOptions ex;
     ex.backend = args.parse("--device", "cpu", esm::parse_backend);
-    ex.threads = ex.backend == esm::Backend::Cpu ? esm_cli::read_cpu_threads(args)
-                                                : static_cast<int>(args.get_int("--threads", 1, 1, 1024));
+    ex.threads = esm_cli::read_threads(args, ex.backend);
     ex.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
     esm::MeasureProtocol proto;
     proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
         const esm::Space space = esm::load_space(args.get("--space"));
         const esm::MeasureProtocol p = esm_cli::read_protocol(args);
         esm::ExecutorOptions o;
-        o.threads = esm_cli::read_cpu_threads(args);
+        o.threads = esm_cli::read_threads(args);
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         const int batch = static_cast<int>(args.get_int("--batch", space.default_batch, 1, 4096));
         const int res = esm_cli::measured_resolution(args, space);

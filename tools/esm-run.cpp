@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         const int res = esm_cli::measured_resolution(args, s);
         const int runs = static_cast<int>(args.get_int("--runs", 1, 1, 1000000));
         esm::ExecutorOptions o;
-        o.threads = esm_cli::read_cpu_threads(args);
+        o.threads = esm_cli::read_threads(args);
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         if (args.has("--dump-dir")) {  // after the usage checks (no directory left by a typo), before anything runs
             const std::string dir = args.get("--dump-dir");
