@@ -100,6 +100,15 @@ struct RunningSlot {
     }
 };
 
+#ifdef __linux__
+// The guard process's parent-death signal (see measure): it kills the guard's whole process
+// group when the caller that forked it is gone; a stray one while the caller lives is ignored.
+pid_t g_guard_caller = 0;  // in the guard's own copy of memory
+extern "C" void guard_caller_died(int) {
+    if (getppid() != g_guard_caller) kill(0, SIGKILL);
+}
+#endif
+
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // The last n bytes of a stream's tail, trailing space cut, control bytes (a progress bar's
@@ -173,24 +182,34 @@ double ExternalRunner::measure(const std::string& arch) const {
         throw Error(ErrorKind::Io, std::string("runner: fork failed: ") + std::strerror(e));
     }
     if (pid == 0) {
-        // Its own session: its own process group, so a timeout kills every child too, and no
-        // controlling terminal, so a prompt (ssh, sudo) fails at once instead of stopping
-        // the runner in the background until the timeout.
+        // This child is the command's guard: the leader of a session of its own, so a timeout
+        // kills every process the command starts too, and without a controlling terminal, so a
+        // prompt (ssh, sudo) fails at once instead of stopping the runner in the background
+        // until the timeout. It starts the command (`sh -c`) as its own child, waits for it and
+        // exits as it did. Only async-signal-safe calls from here on (the caller may have threads).
         setsid();
 #ifdef __linux__
-        // A SIGKILL of this process (kill -9, the out-of-memory killer) cannot be caught to
-        // stop the command: the kernel sends it SIGKILL then (the parent-death signal, kept
-        // across exec: sh -c runs a simple command by exec). Processes it started run on.
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);  // the parent died before the prctl
+        // A SIGKILL of the caller (kill -9, the out-of-memory killer) cannot be caught to stop
+        // the command: the kernel sends the guard its parent-death signal then, and the guard
+        // kills its process group, so whatever the command started (a script's `adb shell`, a
+        // pipeline's processes) ends with it, not only `sh`.
+        g_guard_caller = parent;
+        struct sigaction died;
+        std::memset(&died, 0, sizeof died);
+        died.sa_handler = guard_caller_died;
+        sigemptyset(&died.sa_mask);
+        sigaction(SIGUSR1, &died, nullptr);
+        prctl(PR_SET_PDEATHSIG, SIGUSR1);
+        if (getppid() != parent) _exit(127);  // the caller died before the prctl
 #else
         (void)parent;
 #endif
-        // The caller's handlers of the stop signals are not this child's: a timeout's SIGTERM
-        // pending since before the exec would run esm-build's (a "stopped" message on its
-        // stderr, kill_running_runners from a copy of the table) instead of ending the child.
-        // exec resets them anyway; the ignored ones stay ignored, as across exec.
-        for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        // The caller's handlers of the stop signals are not the guard's nor the command's: a
+        // timeout's SIGTERM pending since before the exec would run esm-build's (a "stopped"
+        // message on its stderr, kill_running_runners from a copy of the table) instead of
+        // ending them. The ignored ones stay ignored, as across exec. Nor is its SIGCHLD
+        // handler the guard's (it could reap the command under the guard's wait).
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) {
             struct sigaction sa;
             if (sigaction(sig, nullptr, &sa) != 0 || (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN)) continue;
             sa.sa_handler = SIG_DFL;
@@ -198,14 +217,45 @@ double ExternalRunner::measure(const std::string& arch) const {
             sigemptyset(&sa.sa_mask);
             sigaction(sig, &sa, nullptr);
         }
-        pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        dup2(err[1], 2);
+        const pid_t command = fork();
+        if (command < 0) _exit(127);
+        if (command == 0) {
+#ifdef __linux__
+            signal(SIGUSR1, SIG_DFL);
+#endif
+            pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+            dup2(in[0], 0);
+            dup2(out[1], 1);
+            dup2(err[1], 2);
+            for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
+            execl("/bin/sh", "sh", "-c", opt_.command.c_str(), "esm-runner", arch.c_str(), opt_.space_file.c_str(),
+                  static_cast<char*>(nullptr));
+            _exit(127);
+        }
         for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
-        execl("/bin/sh", "sh", "-c", opt_.command.c_str(), "esm-runner", arch.c_str(), opt_.space_file.c_str(),
-              static_cast<char*>(nullptr));
-        _exit(127);
+        sigset_t guard_mask = old_mask;
+#ifdef __linux__
+        sigdelset(&guard_mask, SIGUSR1);
+#endif
+        pthread_sigmask(SIG_SETMASK, &guard_mask, nullptr);
+        int status = 0;
+        pid_t r;
+        while ((r = waitpid(command, &status, 0)) < 0 && errno == EINTR) {
+        }
+        if (r != command) _exit(127);
+        if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+        // Killed by a signal: the guard ends by the same one, without a core file of its own.
+        const int sig = WTERMSIG(status);
+#ifdef __linux__
+        prctl(PR_SET_DUMPABLE, 0);
+#endif
+        signal(sig, SIG_DFL);
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+        kill(getpid(), sig);
+        _exit(128 + sig);
     }
     running.set(pid);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);

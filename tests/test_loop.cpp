@@ -1104,7 +1104,7 @@ TEST(Loop, StoppingEsmBuildStopsItsRunner) {
         if (!gone) usleep(20000);
     }
     EXPECT_TRUE(gone) << "runner " << runner << " still runs after esm-build was stopped";
-    if (!gone) kill(-runner, SIGKILL);
+    if (!gone) kill(runner, SIGKILL);
 }
 
 // A space of 12 architectures (1 unit of 1-2 blocks, 3 kernels): a run that wants more than

@@ -74,6 +74,7 @@ TEST(Runner, FailuresAreClearErrors) {
         {"echo 'model not found' >&2; echo 'latency: 12'", "'latency: 12' is not a positive latency in ms (expected e.g. "
                                                            "'12.34' or '12.34 ms'); stderr: model not found"},
         {"kill -9 $$", "killed by signal 9"},
+        {"ulimit -c 0; kill -SEGV $$", "killed by signal 11"},  // passed on by the guard, which dumps no core
         {"/nonexistent/runner", "exit status 127"},
         // The end of stderr, where the error is, after megabytes of log (the first 2 MiB
         // were kept once, and their tail shown); control bytes shown as '?'.
@@ -113,10 +114,14 @@ TEST(Runner, LongProgressOutputBeforeTheLatency) {
     EXPECT_DOUBLE_EQ(r.measure("x:y"), 12.5);
 }
 
-// Its own session (session id = its pid): no controlling terminal, so a prompt fails at once
-// where it stopped the background runner (SIGTTIN) until the timeout.
+// Its own session and process group (their id = its guard's pid, sh's parent, not this
+// process), no controlling
+// terminal (tty 0), so a prompt fails at once where it stopped the background runner (SIGTTIN)
+// until the timeout.
 TEST(Runner, RunsInItsOwnSession) {
-    ExternalRunner r({"s=$(cut -d' ' -f6 /proc/$$/stat); [ \"$s\" = \"$$\" ] && echo 1.5", "", 10});
+    ExternalRunner r({"set -- $(cut -d' ' -f4- /proc/$$/stat); [ \"$2\" = \"$PPID\" ] && [ \"$3\" = \"$PPID\" ] && "
+                      "[ \"$4\" = 0 ] && [ \"$PPID\" != " + std::to_string(getpid()) + " ] && echo 1.5",
+                      "", 10});
     EXPECT_DOUBLE_EQ(r.measure("x:y"), 1.5);
 }
 
@@ -282,46 +287,51 @@ TEST(Runner, TimeoutKillsTheWholeGroup) {
 
 #ifdef __linux__
 // A caller killed with SIGKILL cannot stop its command itself; the kernel's parent-death
-// signal does (docs/runner.md): the command (sh execs a simple one) is gone at once, where it
-// would otherwise run its 30 s beside a rerun.
+// signal to the command's guard does (docs/runner.md): the command is gone at once, where it
+// would otherwise run its 30 s beside a rerun, and so is what it started itself (a script's
+// `adb shell`, here a background sleep), which outlived the caller before the guard.
 TEST(Runner, CommandDiesWithACallerKilledBySigkill) {
     const std::string pidfile = std::filesystem::temp_directory_path() /
                                 ("esm_runner_orphan_" + std::to_string(::getpid()) + ".pid");
-    std::remove(pidfile.c_str());
-    const pid_t caller = fork();
-    ASSERT_GE(caller, 0);
-    if (caller == 0) {
-        try {
-            ExternalRunner({"echo $$ > " + pidfile + "; exec sleep 30", "", 60}).measure("x:y");
-        } catch (...) {
+    for (const std::string& cmd : {"echo $$ > " + pidfile + "; exec sleep 30",
+                                   "sleep 30 & echo $! > " + pidfile + "; wait",
+                                   "sh -c 'sleep 30; echo 1' & echo $! > " + pidfile + "; wait"}) {
+        std::remove(pidfile.c_str());
+        const pid_t caller = fork();
+        ASSERT_GE(caller, 0);
+        if (caller == 0) {
+            try {
+                ExternalRunner({cmd, "", 60}).measure("x:y");
+            } catch (...) {
+            }
+            _exit(0);
         }
-        _exit(0);
+        auto command_pid = [&] {
+            std::ifstream f(pidfile);
+            int pid = 0;
+            return f >> pid ? pid : 0;
+        };
+        const auto t0 = std::chrono::steady_clock::now();
+        while (!command_pid() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const int pid = command_pid();
+        kill(caller, SIGKILL);
+        int st = 0;
+        waitpid(caller, &st, 0);
+        ASSERT_GT(pid, 0) << "the runner command never started: " << cmd;
+        auto running = [&] {  // a process that exists and is not a zombie (nobody may reap it here)
+            std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+            std::string stat;
+            if (!std::getline(f, stat)) return false;
+            const size_t paren = stat.rfind(')');
+            return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+        };
+        const auto t1 = std::chrono::steady_clock::now();
+        while (running() && std::chrono::steady_clock::now() - t1 < std::chrono::seconds(5))
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        EXPECT_FALSE(running()) << "process " << pid << " of a runner whose caller was killed still runs: " << cmd;
+        if (running()) kill(pid, SIGKILL);
     }
-    auto command_pid = [&] {
-        std::ifstream f(pidfile);
-        int pid = 0;
-        return f >> pid ? pid : 0;
-    };
-    const auto t0 = std::chrono::steady_clock::now();
-    while (!command_pid() && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20))
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const int pid = command_pid();
-    kill(caller, SIGKILL);
-    int st = 0;
-    waitpid(caller, &st, 0);
-    ASSERT_GT(pid, 0) << "the runner command never started";
-    auto running = [&] {  // a process that exists and is not a zombie (nobody may reap it here)
-        std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-        std::string stat;
-        if (!std::getline(f, stat)) return false;
-        const size_t paren = stat.rfind(')');
-        return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-    };
-    const auto t1 = std::chrono::steady_clock::now();
-    while (running() && std::chrono::steady_clock::now() - t1 < std::chrono::seconds(5))
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_FALSE(running()) << "the command of a runner whose caller was killed still runs";
-    if (running()) kill(pid, SIGKILL);
     std::remove(pidfile.c_str());
 }
 #endif
