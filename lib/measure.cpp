@@ -14,8 +14,9 @@ namespace esm {
 
 void MeasureProtocol::validate() const {
     auto bad = [](const std::string& m) { throw Error(ErrorKind::InvalidArgument, "measurement protocol: " + m); };
-    if (warmup < 0) bad("warmup must be >= 0");
-    if (runs < 1) bad("runs must be >= 1");
+    const std::string most = std::to_string(kMaxPasses);
+    if (warmup < 0 || warmup > kMaxPasses) bad("warmup must be in [0, " + most + "] (got " + std::to_string(warmup) + ")");
+    if (runs < 1 || runs > kMaxPasses) bad("runs must be in [1, " + most + "] (got " + std::to_string(runs) + ")");
     if (!(trim >= 0 && trim < 0.5)) bad("trim must be in [0, 0.5)");
     if (refs < 0) bad("refs must be >= 0");
     if (!(qc_threshold > 0)) bad("qc threshold must be > 0");

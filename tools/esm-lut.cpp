@@ -133,8 +133,8 @@ int build(const esm_cli::Args& args) {
     ex.threads = esm_cli::read_threads(args, ex.backend);
     ex.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
     esm::MeasureProtocol proto;
-    proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, 1000000));
-    proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, 1000000));
+    proto.warmup = static_cast<int>(args.get_int("--warmup", proto.warmup, 0, esm::MeasureProtocol::kMaxPasses));
+    proto.runs = static_cast<int>(args.get_int("--runs", proto.runs, 1, esm::MeasureProtocol::kMaxPasses));
     for (const char* option : {"--target", "--drift-correction"})
         if (args.has(option) && !args.has("--fit")) args.usage_error(std::string(option) + " needs --fit DATASET.csv");
 

@@ -57,8 +57,8 @@ inline int measured_resolution(const Args& args, const esm::Space& space) {
 // out of range, esm::Error (MeasureProtocol::validate) when the whole is inconsistent.
 inline esm::MeasureProtocol read_protocol(const Args& args) {
     esm::MeasureProtocol p;
-    p.warmup = static_cast<int>(args.get_int("--warmup", p.warmup, 0, 1000000));
-    p.runs = static_cast<int>(args.get_int("--runs", p.runs, 1, 1000000));
+    p.warmup = static_cast<int>(args.get_int("--warmup", p.warmup, 0, esm::MeasureProtocol::kMaxPasses));
+    p.runs = static_cast<int>(args.get_int("--runs", p.runs, 1, esm::MeasureProtocol::kMaxPasses));
     p.trim = args.get_double("--trim", p.trim, 0.0, 0.49);
     p.refs = static_cast<int>(args.get_int("--refs", p.refs, 0, 1000));
     p.qc_batch = static_cast<int>(args.get_int("--qc-every", p.qc_batch, 1, 1000000));

@@ -165,7 +165,8 @@ typedef struct esm_measurement {
     double std_ms;     /* their standard deviation */
     int runs;          /* runs kept */
 } esm_measurement;
-/* warmup untimed passes, then runs timed ones; the middle 60 % (trim 0.2) are kept. */
+/* warmup untimed passes (0 .. 1,000,000), then runs timed ones (1 .. 1,000,000; others are
+ * ESM_ERR_INVALID_ARGUMENT); the middle 60 % (trim 0.2) are kept. */
 esm_status esm_executor_measure(esm_executor_t executor, int warmup, int runs, esm_measurement* out);
 
 /* ---- datasets ----------------------------------------------------------------------- */

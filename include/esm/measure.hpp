@@ -13,8 +13,9 @@
 namespace esm {
 
 struct MeasureProtocol {
-    int warmup = 10;             // untimed forward passes first
-    int runs = 150;              // timed forward passes
+    static constexpr int kMaxPasses = 1000000;  // the most warm-up or timed passes
+    int warmup = 10;             // untimed forward passes first, 0 .. kMaxPasses
+    int runs = 150;              // timed forward passes, 1 .. kMaxPasses
     double trim = 0.2;           // fraction dropped at each end of the sorted times
     int refs = 5;                // reference models drawn at dataset start
     double qc_threshold = 0.03;  // a reference may move this much from its first measurement

@@ -113,6 +113,13 @@ int main(int argc, char** argv) {
         CHECK(esm_executor_run(ex) == ESM_OK);
         CHECK(esm_executor_checksum(ex, &sum) == ESM_OK && sum == sum); /* finite, not NaN */
         CHECK(esm_executor_measure(ex, 1, 5, &m) == ESM_OK && m.latency_ms > 0 && m.runs == 3);
+        {   /* 2^31 - 1 timed runs would hold 16 GiB of times (and run for days): refused at once */
+            esm_measurement none;
+            CHECK(esm_executor_measure(ex, 0, 2147483647, &none) == ESM_ERR_INVALID_ARGUMENT);
+            CHECK(strstr(esm_last_error(), "runs must be in [1, 1000000] (got 2147483647)") != NULL);
+            CHECK(esm_executor_measure(ex, 1000001, 5, &none) == ESM_ERR_INVALID_ARGUMENT);
+            CHECK(strstr(esm_last_error(), "warmup must be in [0, 1000000]") != NULL);
+        }
         opt.device = 7;
         {
             esm_executor_t none = NULL;
