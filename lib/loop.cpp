@@ -172,6 +172,16 @@ private:
     void report(const LoopProgress& p) const {
         if (progress_) progress_(p);
     }
+    // ", bin 4 (depth 24..28) has no test sample ..." for the progress line (bin-wise only).
+    std::string untested_note() const {
+        if (!opt_.binwise || untested_bins_.empty()) return "";
+        std::string s;
+        for (int b : untested_bins_)
+            s += std::string(s.empty() ? "" : ", ") + "bin " + std::to_string(b) + " (depth " +
+                 std::to_string(space_.bin_lo(b, opt_.n_bins)) + ".." + std::to_string(space_.bin_hi(b, opt_.n_bins)) + ")";
+        return "; " + s + (untested_bins_.size() > 1 ? " have" : " has") +
+               " no test sample left (quality control dropped them as outliers): the bin-wise criterion cannot pass";
+    }
 
     const Space& space_;
     LoopOptions opt_;
@@ -190,6 +200,10 @@ private:
     std::unordered_set<std::string> dropped_;           // samples quality control rejected
     std::unique_ptr<Predictor> predictor_;
     LatencyData test_;  // the last evaluation's test set
+    // Bins the test set planned architectures for that have no measured test sample (quality
+    // control dropped all of them as outliers): the bin-wise criterion cannot judge them, so
+    // it does not pass (set by train_and_evaluate).
+    std::vector<int> untested_bins_;
 };
 
 void Loop::open_outputs() {
@@ -499,9 +513,23 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
                                                     " train, " + std::to_string(test.size()) + " test)");
     train.target = test.target = "latency_ms";
     train.meta = data_->meta();  // as in dataset.csv (its `created`: the file's)
+    // A bin the test set planned for whose test samples were all dropped has no accuracy: the
+    // space (or the pool) has architectures there, so "every bin >= Acc_TH" cannot be claimed
+    // (a bin the pool holds none of is planned none and is not judged, as before).
+    std::vector<int> planned_test(static_cast<size_t>(opt_.n_bins), 0), measured_test = planned_test;
+    for (const auto& p : plans_)
+        if (p.test && p.iteration <= it) {
+            const auto b = static_cast<size_t>(space_.bin_of(parse_arch(space_, p.arch).depth(), opt_.n_bins));
+            ++planned_test[b];
+            measured_test[b] += static_cast<int>(measured_.count(p.arch));
+        }
+    untested_bins_.clear();
+    for (int b = 0; b < opt_.n_bins; ++b)
+        if (planned_test[b] > 0 && measured_test[b] == 0) untested_bins_.push_back(b);
     const auto t0 = Clock::now();
     auto passes = [&](const MetricsReport& m) {
-        return opt_.binwise ? m.all_bins_at_least(opt_.acc_th) : m.overall.accuracy >= opt_.acc_th;
+        return opt_.binwise ? m.all_bins_at_least(opt_.acc_th) && untested_bins_.empty()
+                            : m.overall.accuracy >= opt_.acc_th;
     };
     auto score = [&](const MetricsReport& m) { return opt_.binwise ? m.worst_bin_accuracy() : m.overall.accuracy; };
     predictor_.reset();
@@ -735,7 +763,8 @@ LoopResult Loop::run() {
                     (rep.dropped ? ", " + std::to_string(rep.dropped) + " dropped as outliers so far" : "") +
                     (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "") +
-                    (planned_before ? "" : short_bins(rep));  // (replayed plans: asked under the settings of then)
+                    (planned_before ? "" : short_bins(rep)) +  // (replayed plans: asked under the settings of then)
+                    untested_note();
         report(p);
         if (plan_error) std::rethrow_exception(plan_error);
         if (!res.stop_reason.empty()) break;

@@ -150,6 +150,67 @@ void expect_refused(const Space& s, const LoopOptions& o, LatencySource& src, co
 
 }  // namespace
 
+// A device on which quality control drops every architecture of depth >= 24 as an outlier
+// (a bin's test set is small: a few drops empty it): the synthetic
+// latency otherwise, confirmed at once.
+class DropsDeepSource : public LatencySource {
+public:
+    explicit DropsDeepSource(const Space& s) : s_(s) {}
+    DatasetMeta header() const override {
+        return {{"format", kDatasetFormat}, {"backend", "test-drops-deep"}, {"space", s_.name}};
+    }
+    void measure(const std::vector<std::string>& archs, const std::function<void(const DatasetRow&)>& emit) override {
+        for (const auto& text : archs) {
+            const Arch a = parse_arch(s_, text);
+            DatasetRow row;
+            row.arch = text;
+            row.depth = a.depth();
+            row.stats.latency_ms = synthetic_latency(s_, a);
+            row.stats.runs = 1;
+            row.kind = a.depth() >= 24 ? "dropped" : "sample";
+            emit(row);
+        }
+    }
+
+private:
+    const Space& s_;
+};
+
+// A bin whose planned test samples were all dropped has no accuracy: "every bin >= Acc_TH"
+// must not be claimed for it (it was, the empty bin being skipped as a pool's bin without
+// architectures is), and the progress line names it.
+TEST(Loop, BinWhoseTestSamplesWereAllDroppedDoesNotPass) {
+    const Space s = preset("resnet");
+    ASSERT_EQ(s.bin_lo(4, 5), 24);  // the dropped depths are exactly bin 4
+    DropsDeepSource src(s);
+    LoopOptions o = small_options(tmp_dir("untested_bin"));
+    o.test_size = 20;
+    o.acc_th = 90;
+    o.max_iterations = 3;
+    std::vector<std::string> lines;
+    const LoopResult r = run_esm_loop(s, o, src, [&](const LoopProgress& p) {
+        if (p.phase == "evaluated") lines.push_back(p.message);
+    });
+    // Bin 4's 4 planned test architectures were all dropped; the other bins are far above 90 %.
+    const auto& last = r.iterations.back();
+    EXPECT_EQ(last.metrics.bins[4].n, 0);
+    EXPECT_EQ(last.test_samples, 16);
+    EXPECT_TRUE(last.metrics.all_bins_at_least(o.acc_th)) << "the judged bins must pass, or this tests nothing";
+    EXPECT_FALSE(r.converged) << r.stop_reason;
+    for (const auto& it : r.iterations) EXPECT_FALSE(it.passed) << "iteration " << it.iteration;
+    EXPECT_NE(r.stop_reason.find("budget: 3 iterations"), std::string::npos) << r.stop_reason;
+    ASSERT_EQ(lines.size(), 3u);
+    for (const auto& line : lines)
+        EXPECT_NE(line.find("bin 4 (depth 24..28) has no test sample left"), std::string::npos) << line;
+    // The overall criterion judges the test set as a whole: it passes as before.
+    LoopOptions overall = small_options(tmp_dir("untested_bin_overall"));
+    overall.test_size = 20;
+    overall.acc_th = 90;
+    overall.binwise = false;
+    const LoopResult ro = run_esm_loop(s, overall, src);
+    EXPECT_TRUE(ro.converged) << ro.stop_reason;
+}
+
 TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
     Replay replay("replay", 3000);
     auto& [s, out, pool, src, o] = replay;
