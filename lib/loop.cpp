@@ -172,15 +172,19 @@ private:
     void report(const LoopProgress& p) const {
         if (progress_) progress_(p);
     }
-    // ", bin 4 (depth 24..28) has no test sample ..." for the progress line (bin-wise only).
-    std::string untested_note() const {
+    // "; bin 4 (depth 24..28) has no test sample ..." for the progress line of iteration `it`
+    // (bin-wise only), with the new test architectures planned there for the next.
+    std::string untested_note(int it) const {
         if (!opt_.binwise || untested_bins_.empty()) return "";
+        const auto retests = std::count_if(plans_.begin(), plans_.end(),
+                                           [&](const Planned& p) { return p.test && p.iteration == it + 1; });
         std::string s;
         for (int b : untested_bins_)
             s += std::string(s.empty() ? "" : ", ") + "bin " + std::to_string(b) + " (depth " +
                  std::to_string(space_.bin_lo(b, opt_.n_bins)) + ".." + std::to_string(space_.bin_hi(b, opt_.n_bins)) + ")";
         return "; " + s + (untested_bins_.size() > 1 ? " have" : " has") +
-               " no test sample left (quality control dropped them as outliers): the bin-wise criterion cannot pass";
+               " no test sample left (quality control dropped them as outliers): the bin-wise criterion cannot pass" +
+               (retests ? " until one is measured (" + std::to_string(retests) + " new test architectures planned)" : "");
     }
 
     const Space& space_;
@@ -407,6 +411,17 @@ int Loop::plan_iteration(int it, const IterationReport* prev) {
         }
     };
     int budget = opt_.max_samples > 0 ? opt_.max_samples - static_cast<int>(plans_.size()) : 1 << 30;
+    // A bin whose test samples quality control all dropped (untested_bins_, from the evaluation
+    // of it - 1) gets as many new test architectures as the test set first planned there: a
+    // dropped sample is not measured again, and without one the bin-wise criterion cannot pass.
+    for (int b : it > 0 ? untested_bins_ : std::vector<int>()) {
+        const int first = static_cast<int>(std::count_if(plans_.begin(), plans_.end(), [&](const Planned& pl) {
+            return pl.test && pl.iteration == 0 && space_.bin_of(parse_arch(space_, pl.arch).depth(), opt_.n_bins) == b;
+        }));
+        const size_t before = add.size();
+        push(true, draw(Strategy::Balanced, std::min(first, budget), b, 1000ull * it + 7 * b + 5));
+        budget -= static_cast<int>(add.size() - before);
+    }
     if (it == 0) {
         push(true, draw_test(std::min(opt_.test_size, budget)));
         budget -= static_cast<int>(add.size());
@@ -740,7 +755,7 @@ LoopResult Loop::run() {
                 const int next = plan_iteration(it + 1, &rep);
                 rep.added_per_bin.assign(static_cast<size_t>(opt_.n_bins), 0);
                 for (const auto& pl : plans_)
-                    if (pl.iteration == it + 1)
+                    if (pl.iteration == it + 1 && !pl.test)
                         ++rep.added_per_bin[static_cast<size_t>(space_.bin_of(parse_arch(space_, pl.arch).depth(), opt_.n_bins))];
                 if (next == 0)
                     res.stop_reason =
@@ -764,7 +779,7 @@ LoopResult Loop::run() {
                     (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "") +
                     (planned_before ? "" : short_bins(rep)) +  // (replayed plans: asked under the settings of then)
-                    untested_note();
+                    untested_note(it);
         report(p);
         if (plan_error) std::rethrow_exception(plan_error);
         if (!res.stop_reason.empty()) break;

@@ -151,11 +151,11 @@ void expect_refused(const Space& s, const LoopOptions& o, LatencySource& src, co
 }  // namespace
 
 // A device on which quality control drops every architecture of depth >= 24 as an outlier
-// (a bin's test set is small: a few drops empty it): the synthetic
-// latency otherwise, confirmed at once.
+// (a bin's test set is small: a few drops empty it), in its first `dropping_calls` measuring
+// calls (one per iteration): the synthetic latency otherwise, confirmed at once.
 class DropsDeepSource : public LatencySource {
 public:
-    explicit DropsDeepSource(const Space& s) : s_(s) {}
+    explicit DropsDeepSource(const Space& s, int dropping_calls = 1 << 30) : s_(s), dropping_calls_(dropping_calls) {}
     DatasetMeta header() const override {
         return {{"format", kDatasetFormat}, {"backend", "test-drops-deep"}, {"space", s_.name}};
     }
@@ -167,18 +167,21 @@ public:
             row.depth = a.depth();
             row.stats.latency_ms = synthetic_latency(s_, a);
             row.stats.runs = 1;
-            row.kind = a.depth() >= 24 ? "dropped" : "sample";
+            row.kind = a.depth() >= 24 && calls_ < dropping_calls_ ? "dropped" : "sample";
             emit(row);
         }
+        ++calls_;
     }
 
 private:
     const Space& s_;
+    int dropping_calls_, calls_ = 0;
 };
 
 // A bin whose planned test samples were all dropped has no accuracy: "every bin >= Acc_TH"
 // must not be claimed for it (it was, the empty bin being skipped as a pool's bin without
-// architectures is), and the progress line names it.
+// architectures is), and the progress line names it. The next iteration tests as many new
+// architectures there (dropped again here).
 TEST(Loop, BinWhoseTestSamplesWereAllDroppedDoesNotPass) {
     const Space s = preset("resnet");
     ASSERT_EQ(s.bin_lo(4, 5), 24);  // the dropped depths are exactly bin 4
@@ -202,6 +205,20 @@ TEST(Loop, BinWhoseTestSamplesWereAllDroppedDoesNotPass) {
     ASSERT_EQ(lines.size(), 3u);
     for (const auto& line : lines)
         EXPECT_NE(line.find("bin 4 (depth 24..28) has no test sample left"), std::string::npos) << line;
+    for (int i = 0; i < 2; ++i)
+        EXPECT_NE(lines[i].find("(4 new test architectures planned)"), std::string::npos) << lines[i];
+    EXPECT_EQ(lines[2].find("planned)"), std::string::npos) << lines[2];  // the budget ends the run: none
+    std::vector<int> retests(3, 0);  // per iteration: plans.csv's new test rows, all of depth 24..28
+    std::ifstream plans(o.out_dir + "/plans.csv");
+    for (std::string line; std::getline(plans, line);) {
+        const size_t c1 = line.find(','), c2 = line.find(',', c1 + 1);
+        if (line.empty() || line[0] == '#' || c2 == std::string::npos || line.compare(c1, c2 - c1, ",test") != 0) continue;
+        const int it = std::stoi(line.substr(0, c1));
+        if (it == 0) continue;
+        ++retests.at(static_cast<size_t>(it));
+        EXPECT_GE(parse_arch(s, line.substr(c2 + 1)).depth(), 24) << line;
+    }
+    EXPECT_EQ(retests, (std::vector<int>{0, 4, 4}));
     // The overall criterion judges the test set as a whole: it passes as before.
     LoopOptions overall = small_options(tmp_dir("untested_bin_overall"));
     overall.test_size = 20;
@@ -209,6 +226,23 @@ TEST(Loop, BinWhoseTestSamplesWereAllDroppedDoesNotPass) {
     overall.binwise = false;
     const LoopResult ro = run_esm_loop(s, overall, src);
     EXPECT_TRUE(ro.converged) << ro.stop_reason;
+}
+
+// When the bin's new test architectures are measured, the bin is judged and the run converges.
+TEST(Loop, BinWhoseTestSamplesWereDroppedIsTestedAnew) {
+    const Space s = preset("resnet");
+    DropsDeepSource src(s, 1);  // iteration 0's deep architectures only
+    LoopOptions o = small_options(tmp_dir("retested_bin"));
+    o.test_size = 20;
+    o.acc_th = 90;
+    o.max_iterations = 4;
+    const LoopResult r = run_esm_loop(s, o, src);
+    ASSERT_EQ(r.iterations.size(), 2u) << r.stop_reason;
+    EXPECT_FALSE(r.iterations[0].passed);
+    EXPECT_EQ(r.iterations[0].metrics.bins[4].n, 0);
+    EXPECT_TRUE(r.converged) << r.stop_reason;
+    EXPECT_EQ(r.iterations[1].metrics.bins[4].n, 4);
+    EXPECT_EQ(r.iterations[1].test_samples, 20);
 }
 
 TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
