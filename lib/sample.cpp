@@ -293,10 +293,26 @@ std::vector<Arch> Sampler::sample_stratified(int n, int n_bins, const std::unord
     space_.bin_of(space_.min_depth(), n_bins);  // validates n_bins
     std::vector<double> cap(static_cast<size_t>(n_bins));
     for (int b = 0; b < n_bins; ++b) cap[b] = bin_size(b, n_bins);
+    // A bin's capacity is what it holds not excluded: a bin the excluded set has used up
+    // deals its share to the others (as Pool::draw_stratified does), instead of sample_bin
+    // failing on it. The excluded are counted only where they can change the dealing: a bin
+    // holding fewer than n plus the excluded ones.
+    bool net = false;
+    if (exclude && !exclude->empty())
+        for (double c : cap) net = net || c < static_cast<double>(n) + static_cast<double>(exclude->size());
+    if (net) {
+        Arch x;
+        for (const auto& text : *exclude)
+            if (try_parse_arch(space_, text, &x, nullptr)) cap[static_cast<size_t>(space_.bin_of(x.depth(), n_bins))] -= 1;
+    }
     const std::vector<int> count = stratified_counts(n, cap, rng_.below(static_cast<uint64_t>(n_bins)));
-    if (std::accumulate(count.begin(), count.end(), 0) < n)
+    if (std::accumulate(count.begin(), count.end(), 0) < n) {
+        char held[32];
+        std::snprintf(held, sizeof held, "%.0f", std::accumulate(cap.begin(), cap.end(), 0.0));
         throw Error(ErrorKind::InvalidArgument, "could not draw " + std::to_string(n) +
-                                                    " distinct architectures: the space holds fewer");
+                                                    " distinct architectures: the space holds " + held +
+                                                    (net ? " not excluded" : ""));
+    }
     std::vector<std::vector<Arch>> per_bin;
     for (int b = 0; b < n_bins; ++b) per_bin.push_back(sample_bin(b, n_bins, count[b], exclude));
     return interleave_bins(std::move(per_bin));

@@ -191,6 +191,58 @@ TEST(Sample, StratifiedSamplesHoldEvenCountsPerBin) {
     EXPECT_THROW(st.sample_stratified(17, 3), Error);
 }
 
+// Stratified draws with an excluded set: a bin's capacity is what it holds not excluded.
+// Hand-worked space: 2 units of 1-2 blocks, k in {3, 5}, e in {1}: 2 choices a block, so
+// depth 2 holds 1 depth vector x 2^2 = 4 archs (bin 0 of 3), depth 3 holds 2 x 2^3 = 16
+// (bin 1), depth 4 holds 1 x 2^4 = 16 (bin 2); 36 in all.
+TEST(Sample, StratifiedCapacityIsNetOfExcluded) {
+    Space s = parse_space("name = t\nfamily = resnet\nunits = 2\nwidth = 16\nstride = 2\ndepth = 1-2\n"
+                          "choice k = 3 5\nchoice e = 1\n");
+    const std::vector<std::string> bin0 = {"t:k3e1/k3e1", "t:k3e1/k5e1", "t:k5e1/k3e1", "t:k5e1/k5e1"};
+    for (uint64_t seed = 1; seed <= 6; ++seed) {
+        // Bin 0 all excluded: its share goes to bins 1 and 2 (3 each), none excluded drawn.
+        std::unordered_set<std::string> all0(bin0.begin(), bin0.end());
+        Sampler sm(s, seed);
+        std::vector<Arch> v = sm.sample_stratified(6, 3, &all0);
+        ASSERT_EQ(v.size(), 6u) << "seed " << seed;
+        std::vector<int> per(3, 0);
+        std::set<std::string> texts;
+        for (const auto& a : v) {
+            per[s.bin_of(a.depth(), 3)]++;
+            texts.insert(format_arch(s, a));
+            EXPECT_EQ(all0.count(format_arch(s, a)), 0u);
+        }
+        EXPECT_EQ(texts.size(), 6u);
+        EXPECT_EQ(per, (std::vector<int>{0, 3, 3})) << "seed " << seed;
+        // Three of bin 0 excluded: it gives its one left (t:k5e1/k5e1), the others 2 and 3.
+        std::unordered_set<std::string> three(bin0.begin(), bin0.begin() + 3);
+        v = sm.sample_stratified(6, 3, &three);
+        ASSERT_EQ(v.size(), 6u);
+        per.assign(3, 0);
+        for (const auto& a : v) {
+            per[s.bin_of(a.depth(), 3)]++;
+            if (a.depth() == 2) {
+                EXPECT_EQ(format_arch(s, a), "t:k5e1/k5e1");
+            }
+        }
+        EXPECT_EQ(per[0], 1) << "seed " << seed;
+        EXPECT_TRUE((per[1] == 2 && per[2] == 3) || (per[1] == 3 && per[2] == 2)) << per[1] << " " << per[2];
+        // All 32 not excluded, and one more is an error that says how many are left.
+        EXPECT_EQ(sm.sample_stratified(32, 3, &all0).size(), 32u);
+        try {
+            sm.sample_stratified(33, 3, &all0);
+            ADD_FAILURE() << "drew 33 where 32 are not excluded";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("the space holds 32 not excluded"), std::string::npos) << e.what();
+        }
+    }
+    // Texts of another space in the set are not in this one: they take nothing.
+    std::unordered_set<std::string> other = {"resnet:k3e50/k3e50/k3e50/k3e50", "t:k3e1/k3e1"};
+    Sampler sm(s, 1);
+    EXPECT_EQ(sm.sample_stratified(35, 3, &other).size(), 35u);
+    EXPECT_THROW(sm.sample_stratified(36, 3, &other), Error);
+}
+
 TEST(Sample, RandomBinsAreNotUniform) {
     // The oracle's power: random sampling piles up in the middle bins, and the same test sees it.
     Space s = preset("resnet");

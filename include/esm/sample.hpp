@@ -59,9 +59,9 @@ public:
     std::vector<Arch> sample_bin(int bin, int n_bins, int n,
                                  const std::unordered_set<std::string>* exclude = nullptr);
     // n distinct architectures spread evenly over the bins (stratified_counts, each bin's
-    // capacity its number of architectures), interleaved bin by bin: the loop's test set,
-    // "balanced over bins" in counts, not only in expectation as `balanced` draws are.
-    // Throws when the space holds fewer than n.
+    // capacity its number of architectures not in `exclude`), interleaved bin by bin: the
+    // loop's test set, "balanced over bins" in counts, not only in expectation as `balanced`
+    // draws are. Throws when the space holds fewer than n not excluded.
     std::vector<Arch> sample_stratified(int n, int n_bins, const std::unordered_set<std::string>* exclude = nullptr);
     // Number of architectures whose depth lies in `bin` of n_bins (as double).
     double bin_size(int bin, int n_bins) const;
