@@ -12,7 +12,7 @@ static const char* kUsage =
     "  --space S   preset or description file (default: the preset named by ARCH's prefix)\n"
     "  --res R     input resolution (default: the space's; refused on an elastic space)\n"
     "  --batch B   batch size (default: the space's, 1)\n"
-    "  --bins K    depth bins (default 5)\n";
+    "  --bins K    depth bins (default 5, or the number of depths when fewer)\n";
 
 int main(int argc, char** argv) {
     esm_cli::Args args(argc, argv, kUsage, {{"--space", true}, {"--res", true}, {"--batch", true}, {"--bins", true}});

@@ -9,7 +9,8 @@ static const char* kUsage =
     "Print N distinct architectures of space S (preset or description file).\n"
     "  --strategy  random (default): unit depths and choices uniform;\n"
     "              balanced: a depth bin uniform, then a depth vector uniform in the bin\n"
-    "  --bins K    depth bins for balanced sampling (default 5; balanced only)\n"
+    "  --bins K    depth bins for balanced sampling (default 5, or the number of depths\n"
+    "              when fewer; balanced only)\n"
     "  --seed X    RNG seed (default 1)\n";
 
 int main(int argc, char** argv) {

@@ -9,7 +9,8 @@ static const char* kUsage =
     "       esm-space --list\n"
     "Describe a space: units, choices, depth range, depth bins, size.\n"
     "  --list      list the preset spaces (alone)\n"
-    "  --bins K    depth bins to show (default 5; not with --print)\n"
+    "  --bins K    depth bins to show (default 5, or the number of depths when fewer;\n"
+    "              not with --print)\n"
     "  --print     print the space description text (a file you can edit)\n";
 
 int main(int argc, char** argv) {
