@@ -10,9 +10,12 @@
 #include <sys/prctl.h>
 #endif
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -108,6 +111,21 @@ extern "C" void guard_caller_died(int) {
     if (getppid() != g_guard_caller) kill(0, SIGKILL);
 }
 #endif
+
+// Closes every descriptor of the guard (async-signal-safe). The guard never execs, so it
+// would hold the caller's close-on-exec descriptors for as long as the command runs: another
+// runner's pipes (its stdin never reaching its end of file, its output its EOF), the caller's
+// own pipes and sockets. It needs none while it waits.
+void close_every_descriptor() {
+#if defined(__linux__) && defined(SYS_close_range)
+    if (syscall(SYS_close_range, 0u, ~0u, 0u) == 0) return;
+#endif
+    rlimit lim{};
+    const rlim_t n = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY
+                         ? std::min<rlim_t>(lim.rlim_cur, rlim_t{1} << 20)
+                         : rlim_t{1} << 16;
+    for (rlim_t fd = 0; fd < n; ++fd) close(static_cast<int>(fd));
+}
 
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
@@ -232,7 +250,7 @@ double ExternalRunner::measure(const std::string& arch) const {
                   static_cast<char*>(nullptr));
             _exit(127);
         }
-        for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
+        close_every_descriptor();
         sigset_t guard_mask = old_mask;
 #ifdef __linux__
         sigdelset(&guard_mask, SIGUSR1);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -136,6 +137,28 @@ TEST(Runner, ConcurrentRunnersDoNotInheritEachOthersPipes) {
     const double beside = count.measure("x:y");
     other.join();
     EXPECT_EQ(beside, alone);
+}
+
+// Nor does the guard (a fork of this process that never execs) hold this process's
+// close-on-exec descriptors while its command runs: a pipe of the caller's closed meanwhile
+// reaches its end of file at once. (It held them all: another runner's stdin then never
+// reached its end of file, its stdout cost it the 2 s grace.)
+TEST(Runner, TheGuardHoldsNoneOfTheCallersDescriptors) {
+    const std::string mark = std::string(ESM_BINARY_DIR) + "/runner_guard_fds_started";
+    std::remove(mark.c_str());
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+    std::thread other([&] { ExternalRunner({"touch " + mark + "; sleep 3; echo 1", "", 20}).measure("x:y"); });
+    for (int i = 0; i < 1000 && access(mark.c_str(), F_OK) != 0; ++i) usleep(10000);  // the command runs
+    close(p[1]);
+    pollfd f{p[0], POLLIN, 0};
+    const auto t0 = std::chrono::steady_clock::now();
+    poll(&f, 1, 10000);
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    other.join();
+    close(p[0]);
+    std::remove(mark.c_str());
+    EXPECT_LT(waited, 1.0) << "a closed pipe reached its end of file only when the runner ended";
 }
 
 // A runner that prints its latency and exits, leaving a process behind that holds its
