@@ -205,6 +205,15 @@ double ExternalRunner::measure(const std::string& arch) const {
         // prompt (ssh, sudo) fails at once instead of stopping the runner in the background
         // until the timeout. It starts the command (`sh -c`) as its own child, waits for it and
         // exits as it did. Only async-signal-safe calls from here on (the caller may have threads).
+        // Every signal is blocked in the guard but its parent-death signal (below): what the
+        // command sends its group (`kill 0` in a script that traps or ignores it, a timeout's
+        // SIGTERM that its trap outlives) reaches the guard too, which would end by it (a
+        // failure reported for a command that succeeded, a core file of a copy of the caller)
+        // or run the caller's handler in its copy of the caller. The command gets the caller's
+        // mask back before its exec; the guard unblocks the signal it passes on.
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, nullptr);
         setsid();
 #ifdef __linux__
         // A SIGKILL of the caller (kill -9, the out-of-memory killer) cannot be caught to stop
@@ -251,11 +260,11 @@ double ExternalRunner::measure(const std::string& arch) const {
             _exit(127);
         }
         close_every_descriptor();
-        sigset_t guard_mask = old_mask;
 #ifdef __linux__
+        sigset_t guard_mask = all;
         sigdelset(&guard_mask, SIGUSR1);
-#endif
         pthread_sigmask(SIG_SETMASK, &guard_mask, nullptr);
+#endif
         int status = 0;
         pid_t r;
         while ((r = waitpid(command, &status, 0)) < 0 && errno == EINTR) {

@@ -253,6 +253,46 @@ TEST(Runner, EarlyTimeoutDoesNotRunTheCallersHandlerInTheChild) {
     std::remove(mark.c_str());
 }
 
+// What a command sends its own process group (`kill 0`, as docs/runner.md says a script may)
+// reaches the guard too: the guard neither ends by it (the command, which traps or ignores
+// it, succeeded: "killed by signal 15" was reported) nor runs this process's handler of it in
+// its copy of this process.
+namespace {
+char g_usr2_mark[4096];
+extern "C" void mark_usr2(int) {  // by its path: the guard holds no descriptor of this process's
+    const int fd = ::open(g_usr2_mark, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0 && ::write(fd, "x", 1) < 0) {}
+    if (fd >= 0) ::close(fd);
+}
+}  // namespace
+
+TEST(Runner, WhatTheCommandSendsItsGroupDoesNotEndTheGuard) {
+    for (const char* cmd : {"trap '' TERM; kill 0; echo 5", "trap '' HUP; kill -HUP 0; echo 5",
+                            "trap 'echo trapped >&2' INT; kill -INT 0; echo 5", "trap '' QUIT; kill -QUIT 0; echo 5"}) {
+        try {
+            EXPECT_DOUBLE_EQ(ExternalRunner({cmd, "", 10}).measure("x:y"), 5.0) << cmd;
+        } catch (const Error& e) {
+            ADD_FAILURE() << cmd << ": " << e.what();
+        }
+    }
+    const std::string mark = std::string(ESM_BINARY_DIR) + "/runner_usr2_handler_ran";
+    ASSERT_LT(mark.size(), sizeof g_usr2_mark);
+    std::strcpy(g_usr2_mark, mark.c_str());
+    std::ofstream(mark).flush();  // empty
+    struct sigaction sa{}, old{};
+    sa.sa_handler = mark_usr2;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR2, &sa, &old);
+    double v = 0;
+    EXPECT_NO_THROW(v = ExternalRunner({"trap '' USR2; kill -USR2 0; echo 5", "", 10}).measure("x:y"));
+    sigaction(SIGUSR2, &old, nullptr);
+    EXPECT_DOUBLE_EQ(v, 5.0);
+    struct stat st{};
+    ASSERT_EQ(::stat(mark.c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 0) << "this process's SIGUSR2 handler ran in the guard";
+    std::remove(mark.c_str());
+}
+
 // 64 runner commands at once are what one process tracks for kill_running_runners: a 65th
 // is an error (it ran untracked, out of reach of a stop signal).
 TEST(Runner, SixtyFifthRunnerAtOnceIsAnError) {
