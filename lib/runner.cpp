@@ -127,6 +127,37 @@ void close_every_descriptor() {
     for (rlim_t fd = 0; fd < n; ++fd) close(static_cast<int>(fd));
 }
 
+// What the guard's child needs to become the command (`sh -c`).
+struct CommandExec {
+    const char* command;
+    const char* arch;
+    const char* space_file;
+    const int* pipes;        // in[0], in[1], out[0], out[1], err[0], err[1]
+    const sigset_t* mask;    // the caller's
+    bool usr1_ignored;       // by the caller: kept, as across exec
+};
+
+// Starts the command for the guard, by vfork: fork would run the atfork handlers of every
+// library in the caller (OpenBLAS's waits for its server threads) in the guard, a copy of
+// one thread of a caller that may have many, where they may wait for threads or locks that
+// are not there (fork is not async-signal-safe); it would also copy the caller's page tables
+// a second time. The child only sets its signals and descriptors up and execs, as
+// posix_spawn's does; the guard waits meanwhile.
+pid_t start_command(const CommandExec& c) {
+    const pid_t pid = vfork();
+    if (pid != 0) return pid;
+#ifdef __linux__
+    signal(SIGUSR1, c.usr1_ignored ? SIG_IGN : SIG_DFL);  // not the guard's handler
+#endif
+    pthread_sigmask(SIG_SETMASK, c.mask, nullptr);
+    dup2(c.pipes[0], 0);
+    dup2(c.pipes[3], 1);
+    dup2(c.pipes[5], 2);
+    for (int i = 0; i < 6; ++i) close(c.pipes[i]);
+    execl("/bin/sh", "sh", "-c", c.command, "esm-runner", c.arch, c.space_file, static_cast<char*>(nullptr));
+    _exit(127);
+}
+
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // The last n bytes of a stream's tail, trailing space cut, control bytes (a progress bar's
@@ -221,15 +252,17 @@ double ExternalRunner::measure(const std::string& arch) const {
         // kills its process group, so whatever the command started (a script's `adb shell`, a
         // pipeline's processes) ends with it, not only `sh`.
         g_guard_caller = parent;
-        struct sigaction died;
+        struct sigaction died, callers;
         std::memset(&died, 0, sizeof died);
         died.sa_handler = guard_caller_died;
         sigemptyset(&died.sa_mask);
-        sigaction(SIGUSR1, &died, nullptr);
+        const bool usr1_ignored = sigaction(SIGUSR1, &died, &callers) == 0 && !(callers.sa_flags & SA_SIGINFO) &&
+                                  callers.sa_handler == SIG_IGN;
         prctl(PR_SET_PDEATHSIG, SIGUSR1);
         if (getppid() != parent) _exit(127);  // the caller died before the prctl
 #else
         (void)parent;
+        const bool usr1_ignored = false;  // (not changed here)
 #endif
         // The caller's handlers of the stop signals are not the guard's nor the command's: a
         // timeout's SIGTERM pending since before the exec would run esm-build's (a "stopped"
@@ -244,21 +277,10 @@ double ExternalRunner::measure(const std::string& arch) const {
             sigemptyset(&sa.sa_mask);
             sigaction(sig, &sa, nullptr);
         }
-        const pid_t command = fork();
+        const int pipes[6] = {in[0], in[1], out[0], out[1], err[0], err[1]};
+        const pid_t command = start_command(
+            {opt_.command.c_str(), arch.c_str(), opt_.space_file.c_str(), pipes, &old_mask, usr1_ignored});
         if (command < 0) _exit(127);
-        if (command == 0) {
-#ifdef __linux__
-            signal(SIGUSR1, SIG_DFL);
-#endif
-            pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-            dup2(in[0], 0);
-            dup2(out[1], 1);
-            dup2(err[1], 2);
-            for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
-            execl("/bin/sh", "sh", "-c", opt_.command.c_str(), "esm-runner", arch.c_str(), opt_.space_file.c_str(),
-                  static_cast<char*>(nullptr));
-            _exit(127);
-        }
         close_every_descriptor();
 #ifdef __linux__
         sigset_t guard_mask = all;

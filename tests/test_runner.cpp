@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -291,6 +292,49 @@ TEST(Runner, WhatTheCommandSendsItsGroupDoesNotEndTheGuard) {
     ASSERT_EQ(::stat(mark.c_str(), &st), 0);
     EXPECT_EQ(st.st_size, 0) << "this process's SIGUSR2 handler ran in the guard";
     std::remove(mark.c_str());
+}
+
+// The guard (a copy of one thread of this process) starts the command without running this
+// process's atfork handlers: they are written for a process with its threads (OpenBLAS's
+// waits for its server threads), and fork is not async-signal-safe. Nor does the command
+// lose an ignored SIGUSR1 (the guard's parent-death signal): it stays ignored, as across exec.
+namespace {
+std::atomic<pid_t> g_atfork_watch{0};
+char g_atfork_mark[4096];
+extern "C" void mark_atfork_elsewhere() {  // by its path: the guard's memory is its own
+    const pid_t watched = g_atfork_watch.load();
+    if (watched == 0 || getpid() == watched) return;
+    const int fd = ::open(g_atfork_mark, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0 && ::write(fd, "x", 1) < 0) {}
+    if (fd >= 0) ::close(fd);
+}
+}  // namespace
+
+TEST(Runner, TheGuardRunsNoAtforkHandlerAndKeepsAnIgnoredSigusr1) {
+    static const bool registered = pthread_atfork(mark_atfork_elsewhere, nullptr, nullptr) == 0;
+    ASSERT_TRUE(registered);
+    const std::string mark = std::string(ESM_BINARY_DIR) + "/runner_atfork_elsewhere";
+    ASSERT_LT(mark.size(), sizeof g_atfork_mark);
+    std::strcpy(g_atfork_mark, mark.c_str());
+    std::remove(mark.c_str());
+    g_atfork_watch = getpid();
+    double v = 0;
+    EXPECT_NO_THROW(v = ExternalRunner({"echo 1", "", 10}).measure("x:y"));
+    g_atfork_watch = 0;
+    EXPECT_DOUBLE_EQ(v, 1.0);
+    EXPECT_NE(::access(mark.c_str(), F_OK), 0) << "an atfork handler of this process ran in the guard";
+    std::remove(mark.c_str());
+
+    struct sigaction ign{}, old{};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGUSR1, &ign, &old);
+    try {
+        EXPECT_DOUBLE_EQ(ExternalRunner({"kill -USR1 $$; echo 2", "", 10}).measure("x:y"), 2.0);
+    } catch (const Error& e) {
+        ADD_FAILURE() << "a SIGUSR1 this process ignores ended the command: " << e.what();
+    }
+    sigaction(SIGUSR1, &old, nullptr);
 }
 
 // 64 runner commands at once are what one process tracks for kill_running_runners: a 65th
