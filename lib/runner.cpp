@@ -277,6 +277,19 @@ double ExternalRunner::measure(const std::string& arch) const {
             sigemptyset(&sa.sa_mask);
             sigaction(sig, &sa, nullptr);
         }
+        // A timeout's SIGTERM that came before the command started (a tiny --runner-timeout, a
+        // loaded machine) waits, blocked, in the guard: it never reached the command, which
+        // ran on to the SIGKILL 2 s later. The command does not start then.
+        sigset_t pending;
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) == 1) {
+            close_every_descriptor();
+            signal(SIGTERM, SIG_DFL);
+            sigset_t term;
+            sigemptyset(&term);
+            sigaddset(&term, SIGTERM);
+            pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+            _exit(128 + SIGTERM);
+        }
         const int pipes[6] = {in[0], in[1], out[0], out[1], err[0], err[1]};
         const pid_t command = start_command(
             {opt_.command.c_str(), arch.c_str(), opt_.space_file.c_str(), pipes, &old_mask, usr1_ignored});

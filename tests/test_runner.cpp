@@ -248,6 +248,11 @@ TEST(Runner, EarlyTimeoutDoesNotRunTheCallersHandlerInTheChild) {
     for (int i = 0; i < 10; ++i) EXPECT_THROW(ExternalRunner({"sleep 5", "", 1e-6}).measure("x:y"), Error);
     sigaction(SIGTERM, &old, nullptr);
     ::close(g_handler_fd);
+    // Nor does such a timeout cost the 2 s grace: its SIGTERM, sent before the guard started
+    // the command, does not start it (it never reached the command, which ran to the SIGKILL).
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 5; ++i) EXPECT_THROW(ExternalRunner({"sleep 5", "", 1e-6}).measure("x:y"), Error);
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
     struct stat st{};
     ASSERT_EQ(::stat(mark.c_str(), &st), 0);
     EXPECT_EQ(st.st_size, 0) << "the handler ran in " << st.st_size << " of 10 children";
