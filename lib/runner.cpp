@@ -146,8 +146,15 @@ struct CommandExec {
 pid_t start_command(const CommandExec& c) {
     const pid_t pid = vfork();
     if (pid != 0) return pid;
+    // Every handler back to the default before the caller's mask is: one of the caller's (or
+    // the guard's) must not run in this child, which shares the guard's memory until its exec.
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, nullptr, &sa) != 0) continue;
+        if ((sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL)) signal(sig, SIG_DFL);
+    }
 #ifdef __linux__
-    signal(SIGUSR1, c.usr1_ignored ? SIG_IGN : SIG_DFL);  // not the guard's handler
+    if (c.usr1_ignored) signal(SIGUSR1, SIG_IGN);  // as across exec; the guard's handler replaced it
 #endif
     pthread_sigmask(SIG_SETMASK, c.mask, nullptr);
     dup2(c.pipes[0], 0);
@@ -188,8 +195,10 @@ void kill_running_runners() {
         for (auto& p : g_running) {
             const pid_t pid = p.load();
             if (pid > 0) {
-                kill(-pid, SIGKILL);  // its session's process group
-                kill(pid, SIGKILL);   // itself, when it has not reached setsid() yet
+                // The guard first: one that has not reached setsid() yet is not in the group,
+                // and could start the command between the two calls.
+                kill(pid, SIGKILL);
+                kill(-pid, SIGKILL);  // its session's process group: the command and its processes
             }
             reserved = reserved || pid == -1;
         }
@@ -200,6 +209,14 @@ void kill_running_runners() {
 }
 
 double ExternalRunner::measure(const std::string& arch) const {
+    {  // the exit of the command's guard must be waitable, or every call reads as a timeout
+        struct sigaction chld;
+        if (sigaction(SIGCHLD, nullptr, &chld) == 0 &&
+            ((!(chld.sa_flags & SA_SIGINFO) && chld.sa_handler == SIG_IGN) || (chld.sa_flags & SA_NOCLDWAIT)))
+            throw Error(ErrorKind::InvalidArgument,
+                        "runner: this process ignores SIGCHLD (SIG_IGN or SA_NOCLDWAIT), so a runner command's exit "
+                        "cannot be waited for; restore SIGCHLD's default action before measuring");
+    }
     RunningSlot running;  // first: a full table is an error before anything is opened
     // Close-on-exec: a runner started meanwhile from another thread must not hold this one's
     // pipes open (it would keep this stdin from its end of file). dup2 clears the flag on 0-2.
@@ -211,7 +228,19 @@ double ExternalRunner::measure(const std::string& arch) const {
     auto close_all = [&] {
         for (int* fd : {&in[0], &in[1], &out[0], &out[1], &err[0], &err[1]}) close_fd(*fd);
     };
-    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+    // A pipe end numbered 0-2 (a caller that closed its stdin, a daemon) is moved up: the
+    // command's dup2 onto 0-2 would do nothing for it, and the closes after would take it away.
+    auto above_stdio = [](int& fd) {
+        if (fd > 2) return true;
+        const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) return false;
+        close(fd);
+        fd = moved;
+        return true;
+    };
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
+        !(above_stdio(in[0]) && above_stdio(in[1]) && above_stdio(out[0]) && above_stdio(out[1]) &&
+          above_stdio(err[0]) && above_stdio(err[1]))) {
         const int e = errno;
         close_all();
         throw Error(ErrorKind::Io, std::string("runner: pipe failed: ") + std::strerror(e));
@@ -327,8 +356,8 @@ double ExternalRunner::measure(const std::string& arch) const {
     // closes the pipes and reaps it; the slot is released before the reap, so that a stop
     // signal after it cannot kill(pid) a recycled id.
     auto end_command = [&](int* status) {
+        kill(pid, SIGKILL);  // the guard first, as in kill_running_runners
         kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
         close_all();
         running.release();
         while (waitpid(pid, status, 0) < 0 && errno == EINTR) {

@@ -385,6 +385,49 @@ TEST(Runner, SixtyFifthRunnerAtOnceIsAnError) {
     EXPECT_EQ(failed, 0);
 }
 
+// A caller that ignores SIGCHLD (SIG_IGN, SA_NOCLDWAIT) cannot wait for a command's exit:
+// every call read as "timed out" after the whole timeout. It is told at once.
+TEST(Runner, ACallerIgnoringSigchldIsToldAtOnce) {
+    for (const bool nocldwait : {false, true}) {
+        struct sigaction sa{}, old{};
+        sa.sa_handler = nocldwait ? SIG_DFL : SIG_IGN;
+        sa.sa_flags = nocldwait ? SA_NOCLDWAIT : 0;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGCHLD, &sa, &old);
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            ExternalRunner({"echo 1", "", 3}).measure("x:y");
+            ADD_FAILURE() << "measured with SIGCHLD ignored";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("ignores SIGCHLD"), std::string::npos) << e.what();
+        }
+        sigaction(SIGCHLD, &old, nullptr);
+        EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.0);
+    }
+    EXPECT_DOUBLE_EQ(ExternalRunner({"echo 1", "", 10}).measure("x:y"), 1.0);  // restored: measures
+}
+
+// A caller with its standard descriptors closed (a daemon): the pipes get numbers 0-2, and the
+// command still reads the architecture on its stdin and its output is read (the command's
+// stdin was closed, so `read` failed).
+TEST(Runner, ACallerWithoutStdioStillFeedsAndReadsTheCommand) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        for (int fd = 0; fd < 3; ++fd) ::close(fd);
+        int ok = 1;
+        try {
+            ok = ExternalRunner({"read a && [ \"$a\" = x:y ] && echo 2", "", 20}).measure("x:y") == 2.0 ? 0 : 2;
+        } catch (...) {
+            ok = 3;
+        }
+        _exit(ok);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st;
+}
+
 TEST(Runner, TimeoutKillsTheWholeGroup) {
     ExternalRunner r({"sleep 30 & sleep 30; echo 1", "", 0.3});
     const auto t0 = std::chrono::steady_clock::now();

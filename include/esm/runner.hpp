@@ -19,7 +19,8 @@ public:
     // latency in ms; throws esm::Error naming the command, the exit status or signal,
     // and the tail of its stderr when it fails, times out or prints no valid latency.
     // Threads may measure at once (64 runner commands at most in one process: the 65th
-    // is an error, as kill_running_runners could not reach it).
+    // is an error, as kill_running_runners could not reach it). A process that ignores
+    // SIGCHLD (SIG_IGN, SA_NOCLDWAIT) cannot wait for a command: an error at once.
     double measure(const std::string& arch_text) const;
     const RunnerOptions& options() const { return opt_; }
 
