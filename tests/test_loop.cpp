@@ -15,6 +15,7 @@
 #include <iterator>
 #include <map>
 #include <numeric>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -877,6 +878,9 @@ TEST(Loop, KilledEsmBuildResumesWithEverySampleOnce) {
     EXPECT_EQ(samples, std::set<std::string>(planned.begin(), planned.end()));
     EXPECT_GE(t.rows.size(), before);
     EXPECT_NE(r.out.find("predictor  " + out + "/predictor.esm"), std::string::npos) << r.out;
+    // Bin-wise: the summary names the worst bin too, both in %g (97.996 printed as 98.00 beside
+    // "stopped" once).
+    EXPECT_TRUE(std::regex_search(r.out, std::regex("test accuracy [0-9.e+-]+ %, worst bin [0-9.e+-]+ %\n"))) << r.out;
 }
 
 // A sample measured just before a crash is durable at once ("pending") and, when the
