@@ -38,9 +38,12 @@ public:
     virtual ~Executor() = default;
 
     // Weights generated from options.seed. Throws esm::Error (Unsupported for a backend
-    // this build lacks, InvalidArgument for a bad plan or thread count).
+    // this build lacks, InvalidArgument for a bad plan or thread count: a value outside
+    // its buffer, an op output shape its input and attributes do not give).
     static std::unique_ptr<Executor> create(const Plan& plan, const ExecutorOptions& options);
     // Given weights (indexed like plan.ops); copied and packed, the caller keeps its own.
+    // InvalidArgument, naming the op and tensor, when one has another size than its op's
+    // shape gives (weights made for another plan).
     static std::unique_ptr<Executor> create(const Plan& plan, const Weights& weights, const ExecutorOptions& options);
 
     // One forward pass of the input currently in input(). Never throws, never allocates.
