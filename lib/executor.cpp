@@ -26,7 +26,6 @@ double Executor::timed_run_ms() {
     return std::chrono::duration<double, std::milli>(t1 - t0).count();
 }
 
-
 namespace {
 
 // Every tensor an executor reads of op i must have the size the op's shape gives: weights
