@@ -25,4 +25,13 @@ void detail::check_cpu_threads(int threads) {
                                                     std::to_string(threads));
 }
 
+int detail::cpu_threads_run(int threads) {
+#ifdef _OPENMP
+    return threads;
+#else
+    (void)threads;
+    return 1;
+#endif
+}
+
 }  // namespace esm

@@ -13,6 +13,7 @@
 
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
+#include "esm/executor.hpp"
 #include "esm/table.hpp"
 #include "esm/train.hpp"
 
@@ -403,4 +404,32 @@ TEST(Dataset, NumberFieldsAreDecimal) {
             EXPECT_NE(std::string(e.what()).find("not a finite number"), std::string::npos) << e.what();
         }
     }
+}
+
+// An executor header records the threads the executor runs on. A build without OpenMP
+// (ESM_OPENMP=OFF) accepts --threads 4 and runs one thread (docs/install.md): its header said
+// `threads: 4`, so its single-threaded latencies resumed (and were taken for) a file measured
+// at four threads by an OpenMP build.
+TEST(Dataset, ExecutorHeaderRecordsTheThreadsTheExecutorRuns) {
+#ifdef _OPENMP
+    const int runs_on = 4;
+#else
+    const int runs_on = 1;
+#endif
+    ExecutorOptions o;
+    o.threads = 4;
+    const DatasetMeta m = executor_dataset_meta(preset("resnet"), 224, 1, o, 1, MeasureProtocol{});
+    const auto it = std::find_if(m.begin(), m.end(), [](const auto& kv) { return kv.first == "threads"; });
+    ASSERT_NE(it, m.end());
+    EXPECT_EQ(it->second, std::to_string(runs_on));
+    // A file measured at four threads (an OpenMP build) is resumed only by a run on four.
+    const std::string path = temp_path("threads_run");
+    {
+        DatasetWriter w(path, meta(4));
+        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 1));
+    }
+    if (runs_on == 4)
+        EXPECT_NO_THROW(DatasetWriter(path, m));
+    else
+        EXPECT_THROW(DatasetWriter(path, m), Error);
 }
