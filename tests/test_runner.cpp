@@ -327,8 +327,14 @@ TEST(Runner, TheGuardRunsNoAtforkHandlerAndKeepsAnIgnoredSigusr1) {
     EXPECT_NO_THROW(v = ExternalRunner({"echo 1", "", 10}).measure("x:y"));
     g_atfork_watch = 0;
     EXPECT_DOUBLE_EQ(v, 1.0);
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer's vfork interceptor calls fork (it cannot run instrumented code in a
+    // vfork child): under TSan the guard runs the atfork handlers, as designed by TSan.
+    std::remove(mark.c_str());
+#else
     EXPECT_NE(::access(mark.c_str(), F_OK), 0) << "an atfork handler of this process ran in the guard";
     std::remove(mark.c_str());
+#endif
 
     struct sigaction ign{}, old{};
     ign.sa_handler = SIG_IGN;
