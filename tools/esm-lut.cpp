@@ -154,13 +154,16 @@ int build(const esm_cli::Args& args) {
 
     esm::LookupTable t(space, batch, res);
     t.protocol = proto;
-    t.threads = ex.threads;
     // The instance and the timing protocol; not the space (its own section) nor the quality
-    // control settings, which profiling does not apply.
+    // control settings, which profiling does not apply. The table's threads are the header's:
+    // those the executor runs on (1 in a build without OpenMP, whatever --threads asked).
     const std::vector<std::string> not_applied = {"space_line", "format", "refs", "qc_threshold", "qc_retries",
                                                   "qc_batch", "outlier_spread", "outlier_factor", "outlier_retries"};
-    for (const auto& kv : esm::executor_dataset_meta(space, res, batch, ex, ex.seed, proto))
+    t.threads = ex.threads;
+    for (const auto& kv : esm::executor_dataset_meta(space, res, batch, ex, ex.seed, proto)) {
+        if (kv.first == "threads") t.threads = std::stoi(kv.second);
         if (std::find(not_applied.begin(), not_applied.end(), kv.first) == not_applied.end()) t.meta.push_back(kv);
+    }
     std::vector<esm::Arch> all;
     if (space.family != esm::Family::DenseNet) all = esm::lut_cover_archs(space, res);
     all.insert(all.end(), archs.begin(), archs.end());
