@@ -85,17 +85,27 @@ void check_plan(const Plan& plan) {
             bad(where, "buffer " + std::to_string(v.buf) + " does not exist (the plan has " +
                            std::to_string(plan.buffers.size()) + ")");
         const BufferInfo& b = plan.buffers[size_t(v.buf)];
-        if (v.c < 1 || v.c_off < 0 || v.c_off + v.c > b.c || v.h != b.h || v.w != b.w)
-            bad(where, "channels [" + std::to_string(v.c_off) + ", " + std::to_string(v.c_off + v.c) + ") of " +
+        if (v.c < 1 || v.c_off < 0 || int64_t(v.c_off) + v.c > b.c || v.h != b.h || v.w != b.w)
+            bad(where, "channels [" + std::to_string(v.c_off) + ", " + std::to_string(int64_t(v.c_off) + v.c) + ") of " +
                            std::to_string(v.h) + "x" + std::to_string(v.w) + " outside buffer " +
                            std::to_string(v.buf) + " (" + std::to_string(b.c) + "x" + std::to_string(b.h) + "x" +
                            std::to_string(b.w) + ")");
     };
     value("input", plan.input);
     value("output", plan.output);
+    // Each op reads only the input or what an earlier op wrote (plan.hpp): a buffer no op
+    // writes has no place in the arena (offset -1), and a view of it lies before the arena.
+    std::vector<char> written(plan.buffers.size(), 0);
+    written[size_t(plan.input.buf)] = 1;
+    auto read = [&](const std::string& where, const Value& v) {
+        value(where, v);
+        if (!written[size_t(v.buf)])
+            bad(where, "buffer " + std::to_string(v.buf) + " is read before any op writes it");
+    };
     for (const Op& op : plan.ops) {
         const std::string at = "op '" + op.name + "'";
-        value(at + " input", op.in);
+        read(at + " input", op.in);
+        if (op.kind == OpKind::Add) read(at + " second input", op.in2);
         value(at + " output", op.out);
         const auto out_is = [&](int c, int h, int w) {
             if (op.out.c != c || op.out.h != h || op.out.w != w)
@@ -126,7 +136,6 @@ void check_plan(const Plan& plan) {
                 out_is(op.in.c, op.in.h, op.in.w);
                 break;
             case OpKind::Add:
-                value(at + " second input", op.in2);
                 if (op.in2.c != op.in.c || op.in2.h != op.in.h || op.in2.w != op.in.w)
                     bad(at, "inputs of different shapes");
                 out_is(op.in.c, op.in.h, op.in.w);
@@ -136,7 +145,10 @@ void check_plan(const Plan& plan) {
                 out_is(op.out.c, 1, 1);
                 break;
         }
+        written[size_t(op.out.buf)] = 1;
     }
+    if (!written[size_t(plan.output.buf)])
+        bad("output", "buffer " + std::to_string(plan.output.buf) + " is written by no op");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "esm/common.hpp"
 #include "esm/executor.hpp"
 #include "esm/plan.hpp"
+#include "esm/sample.hpp"
 #include "esm/space.hpp"
 #include "esm/weights.hpp"
 
@@ -92,4 +93,32 @@ TEST(Executor, RejectsPlansThatDoNotHoldTogether) {
             if (op.kind == OpKind::Add) op.in2 = p.input;
     });
     refused("output value", "output: buffer -1", [](Plan& p) { p.output.buf = -1; });
+    // A buffer no op writes has no place in the arena (its offset is -1): an op reading it,
+    // or an output naming it, was viewed before the arena's start (ASan: heap-buffer-overflow
+    // reading output(); with a far channel slice, the kernel read far past the arena).
+    ASSERT_EQ(good.buffers.size(), 25u);
+    auto unwritten = [](Plan& p, const Value& like) {
+        p.buffers.push_back({like.c + 100000, like.h, like.w});
+        return Value{int(p.buffers.size()) - 1, 100000, like.c, like.h, like.w};
+    };
+    refused("read of an unwritten buffer", "op 'u0.b0.dw' input: buffer 25 is read before any op writes it",
+            [&](Plan& p) { p.ops[2].in = unwritten(p, p.ops[2].in); });
+    refused("output of an unwritten buffer", "output: buffer 25 is written by no op",
+            [&](Plan& p) { p.output = unwritten(p, p.output); });
+    // u0.b1.expand reads what u0.b1.project writes after it (the same 16x8x8 shape): not
+    // live in the arena yet where it is read.
+    ASSERT_EQ(good.ops[6].name, "u0.b1.project");
+    refused("read before its write", "op 'u0.b1.expand' input: buffer 7 is read before any op writes it",
+            [](Plan& p) { p.ops[4].in = p.ops[6].out; });
+    // Every family's plans and segment plans at odd resolutions and batches hold together.
+    for (const char* name : {"resnet", "densenet", "ofa-mbv3"}) {
+        const Space sp = preset(name);
+        const Arch a = Sampler(sp, 1).sample(Strategy::Random, 1, 1).at(0);
+        for (int res : {65, 97}) {
+            const Plan p = build_plan(sp, a, 3, res);
+            EXPECT_NO_THROW(Executor::create(p, ExecutorOptions{})) << name << " " << res;
+            for (size_t i = 0; i < p.segments.size(); ++i)
+                EXPECT_NO_THROW(Executor::create(extract_segment(p, int(i)), ExecutorOptions{})) << name << " " << i;
+        }
+    }
 }

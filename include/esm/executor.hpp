@@ -39,7 +39,8 @@ public:
 
     // Weights generated from options.seed. Throws esm::Error (Unsupported for a backend
     // this build lacks, InvalidArgument for a bad plan or thread count: a value outside
-    // its buffer, an op output shape its input and attributes do not give).
+    // its buffer, an op output shape its input and attributes do not give, a buffer read
+    // before any op writes it).
     static std::unique_ptr<Executor> create(const Plan& plan, const ExecutorOptions& options);
     // Given weights (indexed like plan.ops); copied and packed, the caller keeps its own.
     // InvalidArgument, naming the op and tensor, when one has another size than its op's
