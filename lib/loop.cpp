@@ -538,8 +538,10 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
             ++planned_test[b];
             measured_test[b] += static_cast<int>(measured_.count(p.arch));
         }
+    // (Bin-wise only: the overall criterion judges the test set as a whole, and plan_iteration
+    // would plan new test architectures for these bins that it does not need.)
     untested_bins_.clear();
-    for (int b = 0; b < opt_.n_bins; ++b)
+    for (int b = 0; b < opt_.n_bins && opt_.binwise; ++b)
         if (planned_test[b] > 0 && measured_test[b] == 0) untested_bins_.push_back(b);
     const auto t0 = Clock::now();
     auto passes = [&](const MetricsReport& m) {

@@ -246,6 +246,35 @@ TEST(Loop, BinWhoseTestSamplesWereDroppedIsTestedAnew) {
     EXPECT_EQ(r.iterations[1].test_samples, 20);
 }
 
+// The overall criterion judges the test set as a whole, so a bin whose test samples were all
+// dropped does not stop it from passing: no new test architectures are planned for it (they
+// were, silently, each iteration: measured, by quality control too, and dropped again here,
+// for a criterion that does not need them; the progress line names them only bin-wise).
+TEST(Loop, OverallCriterionPlansNoNewTestArchitectures) {
+    const Space s = preset("resnet");
+    DropsDeepSource src(s);
+    LoopOptions o = small_options(tmp_dir("untested_bin_overall_budget"));
+    o.test_size = 20;
+    o.acc_th = 99.99;  // not reached: the run goes on to its budget
+    o.binwise = false;
+    o.max_iterations = 3;
+    std::vector<std::string> lines;
+    const LoopResult r = run_esm_loop(s, o, src, [&](const LoopProgress& p) {
+        if (p.phase == "evaluated") lines.push_back(p.message);
+    });
+    ASSERT_EQ(r.iterations.size(), 3u) << r.stop_reason;
+    for (const auto& line : lines) EXPECT_EQ(line.find("no test sample"), std::string::npos) << line;
+    std::vector<int> tests(3, 0);  // plans.csv's test rows per iteration
+    std::ifstream plans(o.out_dir + "/plans.csv");
+    for (std::string line; std::getline(plans, line);) {
+        const size_t c1 = line.find(','), c2 = line.find(',', c1 + 1);
+        if (line.empty() || line[0] == '#' || c2 == std::string::npos || line.compare(c1, c2 - c1, ",test") != 0) continue;
+        ++tests.at(static_cast<size_t>(std::stoi(line.substr(0, c1))));
+    }
+    EXPECT_EQ(tests, (std::vector<int>{20, 0, 0}));
+    for (const auto& it : r.iterations) EXPECT_EQ(it.test_samples, 16) << "iteration " << it.iteration;
+}
+
 TEST(Loop, ReplayConvergesOnAnAdditiveDevice) {
     Replay replay("replay", 3000);
     auto& [s, out, pool, src, o] = replay;
