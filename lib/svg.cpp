@@ -31,10 +31,24 @@ std::string esc(const std::string& s) {
     return o;
 }
 
-std::string num(double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.4g", v);
+std::string num(double v, int digits = 4) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.*g", digits, v);
     return b;
+}
+
+// The ticks' labels, with as many significant digits as it takes (4 at least) for no two to
+// read the same: accuracies from 99.99 to 99.999 at a step of 0.002 were all "99.99".
+std::vector<std::string> tick_labels(const std::vector<double>& ticks) {
+    std::vector<std::string> labels;
+    for (int digits = 4; digits <= 17; ++digits) {
+        labels.clear();
+        for (double v : ticks) labels.push_back(num(v, digits));
+        bool distinct = true;
+        for (size_t i = 1; i < labels.size() && distinct; ++i) distinct = labels[i] != labels[i - 1];
+        if (distinct) break;
+    }
+    return labels;
 }
 
 struct Frame {
@@ -83,11 +97,13 @@ void axes(std::ostringstream& o, const Frame& f, const std::string& title, const
       // Lines and points are clipped to the frame: a band line ends where the frame does.
       << "<clipPath id=\"frame\"><rect x=\"" << kL << "\" y=\"" << kT << "\" width=\"" << kW - kL - kR
       << "\" height=\"" << kH - kT - kB << "\"/></clipPath>\n";
-    for (double xv : ticks(f.x0, f.x1, whole_x))
-        o << "<text x=\"" << f.px(xv) << "\" y=\"" << kH - kB + 16 << "\" text-anchor=\"middle\">" << num(xv) << "</text>\n";
-    for (double yv : ticks(f.y0, f.y1, false))
-        o << "<text x=\"" << kL - 6 << "\" y=\"" << f.py(yv) + 4 << "\" text-anchor=\"end\">" << num(yv) << "</text>\n"
-          << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(yv) << "\" y2=\"" << f.py(yv)
+    const std::vector<double> xt = ticks(f.x0, f.x1, whole_x), yt = ticks(f.y0, f.y1, false);
+    const std::vector<std::string> xs = tick_labels(xt), ys = tick_labels(yt);
+    for (size_t i = 0; i < xt.size(); ++i)
+        o << "<text x=\"" << f.px(xt[i]) << "\" y=\"" << kH - kB + 16 << "\" text-anchor=\"middle\">" << xs[i] << "</text>\n";
+    for (size_t i = 0; i < yt.size(); ++i)
+        o << "<text x=\"" << kL - 6 << "\" y=\"" << f.py(yt[i]) + 4 << "\" text-anchor=\"end\">" << ys[i] << "</text>\n"
+          << "<line x1=\"" << kL << "\" x2=\"" << kW - kR << "\" y1=\"" << f.py(yt[i]) << "\" y2=\"" << f.py(yt[i])
           << "\" stroke=\"#ddd\"/>\n";
 }
 

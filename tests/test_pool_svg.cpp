@@ -209,6 +209,26 @@ TEST(Svg, SeriesStylesAreDistinctAndTheLegendSitsBesideTheFrame) {
     EXPECT_EQ(named, 41);
 }
 
+// Tick labels never repeat: accuracies between 99.99 and 99.999 (Acc_TH 99.99) ticked at
+// 0.002 read "99.99" five times with 4 significant digits. Each label is its tick's value.
+TEST(Svg, TickLabelsAreDistinctAndTrue) {
+    const std::string l = svg_lines("t", "iteration", "%", {{"overall", {0, 1, 2}, {99.99, 99.995, 99.999}}}, 99.99);
+    std::regex label("<text x=\"64\" y=\"([0-9.e+-]+)\" text-anchor=\"end\">([^<]*)</text>");
+    std::vector<std::string> labels;
+    for (auto m = std::sregex_iterator(l.begin(), l.end(), label); m != std::sregex_iterator(); ++m) labels.push_back((*m)[2]);
+    ASSERT_GE(labels.size(), 3u) << l;
+    for (size_t i = 1; i < labels.size(); ++i) {
+        EXPECT_NE(labels[i], labels[i - 1]);
+        EXPECT_NEAR(std::stod(labels[i]) - std::stod(labels[i - 1]), std::stod(labels[1]) - std::stod(labels[0]), 1e-9)
+            << "labels at an even step: " << labels[i - 1] << ", " << labels[i];
+    }
+    EXPECT_GE(std::stod(labels.front()), 99.98);
+    EXPECT_LE(std::stod(labels.back()), 100.0);
+    // Round values keep their short labels.
+    const std::string r = svg_lines("t", "iteration", "%", {{"overall", {0, 1}, {90, 100}}});
+    EXPECT_NE(r.find("text-anchor=\"end\">94</text>"), std::string::npos) << r;
+}
+
 TEST(Svg, AtomicWriteReplacesOrLeavesIntact) {
     const std::string path = std::string(ESM_BINARY_DIR) + "/atomic_test.txt";
     write_file_atomic(path, "first");
