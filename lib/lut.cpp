@@ -34,7 +34,20 @@ std::vector<Arch> lut_cover_archs(const Space& space, int res) {
                     "lut_cover_archs: space '" + space.name +
                         "' is of the densenet family, whose layer keys depend on earlier units' depths; "
                         "profile the keys of given architectures instead");
-    const std::vector<int> resolutions = res == 0 ? space.resolutions : std::vector<int>{space.default_resolution()};
+    // A fixed-resolution space's archs carry its one resolution (the table's res builds their
+    // plans at `res`); an elastic space's archs carry their own, so they must be at `res`.
+    std::vector<int> resolutions = space.resolutions;
+    if (res != 0 && space.elastic_resolution()) {
+        if (std::find(resolutions.begin(), resolutions.end(), res) == resolutions.end())
+            throw Error(ErrorKind::InvalidArgument,
+                        "lut_cover_archs: resolution " + std::to_string(res) + " is not one of space '" + space.name +
+                            "' (" + std::to_string(resolutions.front()) + ".." +
+                            std::to_string(resolutions.back()) + ", " + std::to_string(resolutions.size()) +
+                            " values)");
+        resolutions = {res};
+    } else if (res != 0) {
+        resolutions = {space.default_resolution()};
+    }
     const int combos = space.combinations();
     std::vector<Arch> out;
     for (int r : resolutions)

@@ -134,6 +134,21 @@ TEST(Lut, ResNetAndMobileNetV3TablesHoldExactlyEveryKey) {
     Space ofa = preset("ofa-mbv3");
     EXPECT_EQ(lut_cover_archs(ofa, 0).size(), ofa.resolutions.size() * size_t(ofa.combinations()));
     EXPECT_EQ(lut_cover_archs(ofa, 160).size(), size_t(ofa.combinations()));
+    // ... at that resolution (they were at the space's default, 224, whatever was asked):
+    // a table profiled from them held no key of an arch @160.
+    LookupTable at160(ofa, 1, 0);
+    at160.profile(lut_cover_archs(ofa, 160), synthetic_timer);
+    EXPECT_EQ(at160.size(), size_t(2 + 5 * 9 * 2));
+    for (const Arch& a : lut_cover_archs(ofa, 160)) EXPECT_EQ(a.res, 160);
+    Sampler at_any(ofa, 5);
+    for (Arch a : at_any.sample(Strategy::Random, 50, 5)) {
+        a.res = 160;
+        ASSERT_TRUE(at160.missing_keys(a).empty()) << format_arch(ofa, a);
+    }
+    EXPECT_THROW(lut_cover_archs(ofa, 161), Error);  // not one of its resolutions
+    // A fixed space's archs keep its resolution; the table's res builds them at 40.
+    const LookupTable fixed40 = build_lookup_table(preset("resnet"), 1, 40, {}, synthetic_timer);
+    EXPECT_EQ(fixed40.entries().count("stem.3x40x40"), 1u);
     EXPECT_THROW(lut_cover_archs(preset("densenet")), Error);
 }
 

@@ -39,7 +39,9 @@ struct LutEntry {
 };
 
 // Synthetic architectures that together contain every segment key of a ResNet- or
-// MobileNetV3-family space at resolution `res` (0: every resolution of the space): one
+// MobileNetV3-family space at resolution `res` (0: every resolution of the space; in an
+// elastic space one of its values, else esm::Error, and the archs carry it as @res; in a
+// fixed one they carry the space's, for a table built at `res`): one
 // arch per (resolution, choice combination), every block using that combination, each
 // unit at depth max(2, min) (capped at its max): its first and its rest block. A block's
 // input shape depends only on the resolution and the unit widths, so this is exhaustive.
