@@ -140,6 +140,46 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     for (const std::string& p : {archs, table, data, space_file}) std::remove(p.c_str());
 }
 
+// On-demand profiling happens only on the machine that profiled the table: a table copied
+// to another (here: its header says so) was silently grown with this machine's latencies,
+// summed with the others as one device's, under a header still naming the first.
+TEST(LutTool, EvalDoesNotProfileOnAnotherMachine) {
+    const std::string archs = tmp_path("o.txt"), table = tmp_path("o.lut"), data = tmp_path("o.csv");
+    std::ofstream(archs) << "densenet:d1k3/d2k5/d1k1/d1k7/d1k9\n";
+    ToolResult b = run_tool("esm-lut", "build --space densenet --res 64 --runs 2 --warmup 0 --archs " + archs +
+                                           " -o " + table);
+    ASSERT_EQ(b.status, 0) << b.err;
+    std::ofstream(data) << "arch,latency_ms\ndensenet:d1k3/d2k5/d1k1/d1k7/d1k9,2.0\n"
+                           "densenet:d3k3/d1k5/d1k1/d1k7/d2k9,2.5\n";
+    LookupTable t = LookupTable::load(table);
+    const size_t keys = t.size();
+    bool found = false;
+    for (auto& [k, v] : t.meta)
+        if (k == "device") {
+            v = "Another CPU";
+            found = true;
+        }
+    ASSERT_TRUE(found);
+    t.save(table);
+    const std::string before = slurp(table);
+    for (const char* extra : {"", " --update"}) {
+        ToolResult e = run_tool("esm-lut", "eval " + table + " " + data + extra);
+        EXPECT_EQ(e.status, 1) << extra << e.out;
+        EXPECT_NE(e.err.find(table + ": its segments were profiled with device 'Another CPU', this machine has '"),
+                  std::string::npos) << e.err;
+        EXPECT_NE(e.err.find("profiling the 1 archs' missing segments here"), std::string::npos) << e.err;
+        EXPECT_EQ(e.err.find("profiled"), e.err.find("profiled with")) << e.err;  // nothing was
+        EXPECT_EQ(slurp(table), before);
+        EXPECT_FALSE(std::ifstream(table + ".journal").good());
+    }
+    EXPECT_EQ(LookupTable::load(table).size(), keys);
+    // What the table covers it still evaluates, anywhere.
+    std::ofstream(data) << "arch,latency_ms\ndensenet:d1k3/d2k5/d1k1/d1k7/d1k9,2.0\n";
+    ToolResult ok = run_tool("esm-lut", "eval " + table + " " + data + " --json -");
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    for (const std::string& p : {archs, table, data}) std::remove(p.c_str());
+}
+
 // Profiling an elastic space takes a while (1,226 segments here; hours at the default
 // protocol on a slow device): killed with SIGKILL mid-way and rerun, the build profiles
 // only what the killed one had not, and ends with every key once; the journal is gone.

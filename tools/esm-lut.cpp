@@ -238,13 +238,25 @@ int eval(const esm_cli::Args& args) {
                 if (v.empty() || *end || v[0] == '-') args.fail(table_path + ": header: seed '" + v + "' is not a number");
             }
         }
+        // Only on the machine that profiled the table: entries timed on another (its CPU,
+        // cores, OpenBLAS core, GPU, threads) would sit next to the table's own, all summed as
+        // one device's, under a header naming the first.
+        const std::vector<std::pair<std::string, std::string>> here =
+            esm::executor_dataset_meta(space, t.res(), t.batch(), ex, ex.seed, t.protocol);
+        for (const auto& [k, v] : t.meta) {
+            if (esm::dataset_meta_volatile(k)) continue;
+            for (const auto& [hk, hv] : here)
+                if (hk == k && hv != v)
+                    args.fail(table_path + ": its segments were profiled with " + k + " '" + v + "', this machine has '" +
+                              hv + "': profiling the " + std::to_string(missing) +
+                              " archs' missing segments here would mix two machines' latencies in one table; "
+                              "evaluate on the machine that built it (--no-profile fails on missing segments)");
+        }
         // With --update the profiled entries are kept durably as they come (a killed eval
         // resumes); without, the table file and its folder stay as they are.
         std::unique_ptr<esm::LutJournal> journal;
         if (args.has("--update")) {
-            // bound to this machine (the table's header names the one that built it)
-            journal = std::make_unique<esm::LutJournal>(
-                t, table_path + ".journal", esm::executor_dataset_meta(space, t.res(), t.batch(), ex, ex.seed, t.protocol));
+            journal = std::make_unique<esm::LutJournal>(t, table_path + ".journal", here);  // bound to this machine
             say_resumed(*journal);
         }
         const size_t n =
