@@ -183,9 +183,13 @@ LutJournal::LutJournal(LookupTable& table, const std::string& path,
                        const std::vector<std::pair<std::string, std::string>>& device)
     : table_(&table), path_(path), log_(std::make_unique<DurableLog>(path, DurableLog::LockOnly{}, true)) {
     const std::string header = journal_header(table, device);
-    std::string text = detail::read_appended_file(path, "lookup-table journal");
+    const std::string whole = detail::read_appended_file(path, "lookup-table journal");
+    std::string text = whole;
     text.resize(text.rfind('\n') + 1);  // complete lines only (npos + 1 = 0): a torn last one is cut
-    if (header.compare(0, text.size(), text) == 0) {  // empty, or a header cut short: start it anew
+    // Empty, or a header cut short (its torn last line too): start it anew. Not a file whose
+    // complete lines begin the header but whose torn rest does not (say, one line of something
+    // else with no newline): that is no journal of ours.
+    if (header.compare(0, whole.size(), whole) == 0) {
         log_->replace(header);
         return;
     }
@@ -193,7 +197,8 @@ LutJournal::LutJournal(LookupTable& table, const std::string& path,
     size_t at = 0;  // the header line by line: name the first one that differs
     while (at < header.size()) {
         const size_t nl = header.find('\n', at);
-        const std::string want = header.substr(at, nl - at), got = r.at_end() ? "" : r.line();
+        const std::string want = header.substr(at, nl - at),
+                          got = r.at_end() ? whole.substr(text.size()) : r.line();  // (the torn rest)
         if (got != want) {
             if (at == 0) r.fail("not a lookup-table journal (its first line is '" + got.substr(0, 40) + "', not '" +
                                 want + "')");

@@ -404,5 +404,17 @@ TEST(LutJournal, AKilledProfilingResumesWhereItStopped) {
     refused(killed + killed.substr(header_end, line2 - header_end),
             ": line " + std::to_string(first_entry_line + int(k)) + ": duplicate key");
     refused("garbage\n", "not a lookup-table journal");
+    // Something else with no newline at all (its one line "torn") is not a journal either: it
+    // was taken for an empty one, overwritten, and deleted when the run finished.
+    refused("densenet:d1k3/d2k5/d1k1/d1k7/d1k9", "its first line is 'densenet:d1k3/d2k5/d1k1/d1k7/d1k9'");
+    refused(killed.substr(0, killed.find('\n') + 1) + "batch 7", "with 'batch 7', this one has 'batch 1'");
+    // A header torn within its first line is still started anew.
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << killed.substr(0, 9);
+    {
+        LookupTable t = fresh(7);
+        LutJournal j(t, path);
+        EXPECT_EQ(j.resumed(), 0u);
+        EXPECT_EQ(slurp(path), killed.substr(0, header_end));
+    }
     std::remove(path.c_str());
 }
