@@ -94,7 +94,8 @@ public:
     double predict(const std::string& arch_text) const;
 
     // Least-squares fit of y ≈ a·sum + b over `train` (its archs must be covered); sets
-    // bias_a, bias_b and fit_info. Throws when fewer than 2 rows or all sums are equal.
+    // bias_a, bias_b and fit_info. Throws (changing nothing) when fewer than 2 rows, all sums
+    // are equal, or the fitted slope is not > 0.
     void fit_bias(const LatencyData& train);
 
     // Versioned text file with an FNV-1a 64 checksum, written atomically.
