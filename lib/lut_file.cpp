@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "decimal.hpp"
 #include "durable_log.hpp"
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
@@ -134,6 +135,8 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
         r.fail(e.what());
     }
     const double a = r.real("bias_a"), b = r.real("bias_b");
+    if (!(a > 0))  // fit_bias never gives one: a larger sum would predict less
+        r.fail("bias_a " + detail::short_number(a) + " is not positive");
     const std::string fit = r.one_line("fit info", r.field("fit"));
     Space space;
     {

@@ -291,6 +291,7 @@ TEST(Lut, CorruptedTruncatedOrForeignFilesAreRefused) {
     };
     refused(with("\nres 32\n", "\nres 7\n"), "line 4: res must be 0 (each arch's own) or 8..4096, got 7");
     refused(with("\ntrim 0.2\n", "\ntrim 5\n"), "line 8: measurement protocol: trim must be in [0, 0.5)");
+    refused(with("\nbias_a 1\n", "\nbias_a -2\n"), "bias_a -2 is not positive");  // a larger sum predicting less
     const size_t first_entry = clean.find('\n', clean.find("\nentries ") + 1) + 1;
     const size_t entry_end = clean.find('\n', first_entry), last_tab = clean.rfind('\t', entry_end);
     std::string zero_runs = clean;

@@ -66,6 +66,17 @@ TEST(LutTool, BuildsEvaluatesAndFits) {
     EXPECT_EQ(count(e.out, "\noverall "), 1u) << e.out;
     EXPECT_EQ(count(e.out, "\nbin "), 3u) << e.out;
     EXPECT_NE(slurp(json).find("\"overall\""), std::string::npos);
+    {  // a correction set without a fit line (through the API) is still named: eval applies it
+        LookupTable scaled = LookupTable::load(table);
+        scaled.bias_a = 2;
+        const std::string path = tmp_path("scaled.lut");
+        scaled.save(path);
+        ToolResult s = run_tool("esm-lut", "eval " + path + " " + data);
+        ASSERT_EQ(s.status, 0) << s.err;
+        EXPECT_NE(s.out.find("bias-corrected"), std::string::npos) << s.out;
+        EXPECT_NE(s.out.find("latency = 2 * sum + 0 ms"), std::string::npos) << s.out;
+        std::remove(path.c_str());
+    }
 
     const std::string fitted = tmp_path("mf.lut");
     ToolResult f = run_tool("esm-lut", "build --space mobilenetv3 --res 32 --runs 3 --warmup 1 --fit " + data +

@@ -283,11 +283,12 @@ int eval(const esm_cli::Args& args) {
         return 0;
     }
     const esm::Metrics r = esm::compute_metrics(d.latency.data(), raw.data(), raw.size());
+    const bool corrected = t.bias_a != 1.0 || t.bias_b != 0.0;  // what predict applies, whatever the fit line says
     std::printf("%s", esm_cli::drift_note(d.source, d.drift).c_str());
     std::printf("lookup table %s (space %s, %zu keys, %s) on %s, column %s: %zu rows\n", table_path.c_str(),
-                space.name.c_str(), t.size(), t.fit_info.empty() ? "no bias correction" : "bias-corrected",
-                d.source.c_str(), d.target.c_str(), d.size());
-    if (!t.fit_info.empty())
+                space.name.c_str(), t.size(), corrected ? "bias-corrected" : "no bias correction", d.source.c_str(),
+                d.target.c_str(), d.size());
+    if (corrected)
         std::printf("latency = %.6g * sum %c %.6g ms; the plain sum has accuracy %.2f %%\n", t.bias_a,
                     t.bias_b < 0 ? '-' : '+', std::fabs(t.bias_b),
                     r.accuracy);
