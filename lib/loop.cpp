@@ -593,6 +593,9 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     r.iteration = it;
     r.train_samples = static_cast<int>(train.size());
     r.test_samples = static_cast<int>(test.size());
+    // The file's `bins` names the bins of its metrics (docs/predictor_format.md): the loop's,
+    // not a calibrated base's own (calibrate_predictor keeps the base's).
+    predictor_->n_bins = opt_.n_bins;
     predictor_->metrics_json = metrics_json(r.metrics);
     r.train_seconds = seconds_since(t0);
     r.passed = passes(r.metrics);

@@ -769,6 +769,18 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     t = run_tool("esm-build", args + "--base " + out + "_pool/wrong.esm -o " + tmp_dir("base_tool_wrong"));
     EXPECT_EQ(t.status, 1);
     EXPECT_NE(t.err.find("wrong.esm: the predictor was trained for space 'mobilenetv3', not 'resnet'"), std::string::npos) << t.err;
+
+    // The calibrated base the loop keeps is saved with the loop's bins, those of the metrics
+    // it carries (docs/predictor_format.md: `bins`, the depth bins of its metrics), not the
+    // base's 5: predictor.esm said `bins 5` over 3-bin metrics, and esm-eval scored it in 5.
+    ASSERT_EQ(o.bases[0]->n_bins, 5);
+    const std::string bins_out = tmp_dir("base_tool_bins");
+    t = run_tool("esm-build", args + "--bins 3 --base " + out + "_pool/base.esm -o " + bins_out);
+    ASSERT_EQ(t.status, 0) << t.err;
+    ASSERT_NE(t.err.find("calibrated base: latency = "), std::string::npos) << t.err;
+    const Predictor kept = Predictor::load(bins_out + "/predictor.esm", s);
+    EXPECT_EQ(kept.n_bins, 3);
+    EXPECT_NE(kept.metrics_json.find("\"n_bins\": 3,"), std::string::npos) << kept.metrics_json;
 }
 
 // A base device that is not proportional to this one (its latency the square root of this

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "esm/dataset.hpp"
@@ -168,6 +169,19 @@ TEST(ToolsLearning, TrainEvalPredict) {
     EXPECT_NE(out.find("--linear-skip does not apply with --base"), std::string::npos) << out;
     EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + " --space resnet -o " + cal, &out), 1);
     EXPECT_NE(out.find("predicts space 'ofa-mbv3', not 'resnet'"), std::string::npos) << out;
+    // The calibrated file's `bins` are those of its metrics (--bins 3), not the base's 5: the
+    // file said `bins 5` over 3-bin metrics, and esm-eval then scored it in 5 bins by default.
+    ASSERT_EQ(base.n_bins, 5);
+    for (const char* ft_opt : {"", " --fine-tune --min-steps 50"}) {
+        ASSERT_EQ(run(tool("esm-train") + " " + data + " --base " + pred + ft_opt + " --bins 3 --train-size 20 -o " + cal, &out), 0)
+            << out;
+        const esm::Predictor c3 = esm::Predictor::load(cal);
+        EXPECT_EQ(c3.n_bins, 3) << ft_opt;
+        EXPECT_NE(c3.metrics_json.find("\"n_bins\": 3,"), std::string::npos) << c3.metrics_json;
+        ASSERT_EQ(run(tool("esm-eval") + " " + cal + " " + data, &out), 0) << out;
+        EXPECT_NE(out.find("\nbin 2 "), std::string::npos) << out;
+        EXPECT_EQ(out.find("\nbin 3 "), std::string::npos) << out;
+    }
 }
 
 TEST(ToolsLearning, SpaceFromTheHeaderJsonToStdoutAndEarlyOutputChecks) {

@@ -191,6 +191,7 @@ int main(int argc, char** argv) {
         esm::Predictor p = !bases.empty() ? esm::calibrate_predictor(bases[pick], train, &ca, &cb)
                                           : esm::train_predictor(space, train, cfg, &rep);
         if (fine_tune) p = esm::fine_tune_predictor(p, train, cfg.mlp, &rep);
+        p.n_bins = cfg.n_bins;  // the bins of its metrics (--bins), not a base's
         std::fprintf(text, "space %s, encoding %s (%d features), target %s\n", space.name.c_str(),
                     esm::encoding_name(p.encoding()), p.encoder().length(), train.target.c_str());
         if (!bases.empty()) {
