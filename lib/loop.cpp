@@ -689,14 +689,16 @@ LoopResult Loop::run() {
         throw Error(ErrorKind::InvalidArgument, std::string(src_.pool() ? "the replay pool" : "the space") + " holds " +
                                                     fmt(archs) + " architectures: too few for the test set (" +
                                                     std::to_string(opt_.test_size) + ") and 2 training samples");
-    for (const auto& base : opt_.bases) {
-        if (!base) throw Error(ErrorKind::InvalidArgument, "LoopOptions::bases holds a null predictor");
+    for (size_t k = 0; k < opt_.bases.size(); ++k) {
+        const auto& base = opt_.bases[k];
+        const std::string which = "LoopOptions::bases[" + std::to_string(k) + "]";
+        if (!base) throw Error(ErrorKind::InvalidArgument, which + " is a null predictor");
         if (!(base->space() == space_))
-            throw Error(ErrorKind::InvalidArgument, "a base predictor is for " + space_difference(base->space(), space_) +
-                                                        " (the loop's)");
+            throw Error(ErrorKind::InvalidArgument, which + ", a base predictor, is for " +
+                                                        space_difference(base->space(), space_) + " (the loop's)");
         if (base->model().log_target)
-            throw Error(ErrorKind::InvalidArgument, "a base predictor regresses log latency; calibration needs one that "
-                                                    "regresses latency (esm::calibrate_predictor)");
+            throw Error(ErrorKind::InvalidArgument, which + ", a base predictor, regresses log latency; calibration needs "
+                                                            "one that regresses latency (esm::calibrate_predictor)");
     }
     settings_ = settings_of(space_, opt_);  // hashes every base's file body: once, not per iteration
     open_outputs();

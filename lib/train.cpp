@@ -255,14 +255,17 @@ bool fit_calibration(const std::vector<double>& p, const std::vector<double>& y,
     return true;
 }
 
-// `what`: why that many rows ("" for the calibration's own two).
-void check_base(const Predictor& base, size_t rows, size_t need, const std::string& what = "") {
+// `what`: why that many rows ("" for the calibration's own two); `which`: the base among
+// several ("" for one).
+void check_base(const Predictor& base, size_t rows, size_t need, const std::string& what = "",
+                const std::string& which = "") {
     if (rows < need)
         throw Error(ErrorKind::InvalidArgument, "calibrate: need at least " + std::to_string(need) + " rows" + what +
                                                     ", got " + std::to_string(rows));
     if (base.model().log_target)
-        throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor regresses log latency; a linear map of its "
-                                                "latency is not a predictor of the same kind (train the base without a log target)");
+        throw Error(ErrorKind::InvalidArgument, "calibrate: the base predictor" + which +
+                                                    " regresses log latency; a linear map of its latency is not a "
+                                                    "predictor of the same kind (train the base without a log target)");
 }
 
 }  // namespace
@@ -326,7 +329,8 @@ size_t pick_base(const std::vector<const Predictor*>& bases, const LatencyData& 
     std::string why;
     for (size_t k = 0; k < bases.size(); ++k) {
         check_base(*bases[k], rows.size(), 3,
-                   " to pick one of " + std::to_string(bases.size()) + " bases (leave-one-out: a fit on the others)");
+                   " to pick one of " + std::to_string(bases.size()) + " bases (leave-one-out: a fit on the others)",
+                   " " + std::to_string(k + 1) + " of " + std::to_string(bases.size()));
         const std::vector<double> p = predict_all(*bases[k], rows);
         double err = 0, a = 0, b = 0;
         for (size_t j = 0; j < rows.size() && std::isfinite(err); ++j)

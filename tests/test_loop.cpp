@@ -667,7 +667,8 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
 
 // A predictor of another device of the space, whose latency is f(this device's): trained
 // on 800 sampled archs.
-std::shared_ptr<const Predictor> other_device(const Space& s, const std::function<double(double)>& f) {
+std::shared_ptr<const Predictor> other_device(const Space& s, const std::function<double(double)>& f,
+                                              bool log_target = false) {
     LatencyData d;
     Sampler sm(s, 7);
     for (const Arch& a : sm.sample(Strategy::Random, 800, 5)) {
@@ -678,6 +679,7 @@ std::shared_ptr<const Predictor> other_device(const Space& s, const std::functio
     cfg.mlp.linear_skip = true;
     cfg.mlp.epochs = 20;
     cfg.mlp.min_steps = 0;
+    cfg.mlp.log_target = log_target;
     return std::make_shared<const Predictor>(train_predictor(s, d, cfg));
 }
 
@@ -781,6 +783,17 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
     const Predictor kept = Predictor::load(bins_out + "/predictor.esm", s);
     EXPECT_EQ(kept.n_bins, 3);
     EXPECT_NE(kept.metrics_json.find("\"n_bins\": 3,"), std::string::npos) << kept.metrics_json;
+
+    // A base that regresses log latency is refused, named: by its place in LoopOptions::bases,
+    // by its file in esm-build (the message named neither: which of several?).
+    LoopOptions logt = o;
+    logt.out_dir = tmp_dir("base_log");
+    logt.bases = {o.bases[0], other_device(s, [](double t) { return t; }, true)};
+    expect_refused(s, logt, *src, "LoopOptions::bases[1], a base predictor, regresses log latency");
+    logt.bases[1]->save(out + "_pool/logt.esm");
+    t = run_tool("esm-build", args + "--base " + out + "_pool/base.esm," + out + "_pool/logt.esm -o " + tmp_dir("base_tool_log"));
+    EXPECT_EQ(t.status, 1);
+    EXPECT_NE(t.err.find("--base " + out + "_pool/logt.esm regresses log latency"), std::string::npos) << t.err;
 }
 
 // A base device that is not proportional to this one (its latency the square root of this

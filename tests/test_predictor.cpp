@@ -455,4 +455,14 @@ TEST(Predictor, PickBaseTakesTheBestCalibratedInLeaveOneOut) {
     } catch (const esm::Error& e) {
         EXPECT_NE(std::string(e.what()).find("no base predictor fits these 4 rows"), std::string::npos) << e.what();
     }
+    // A base that regresses log latency is refused, named by its place among the bases.
+    esm::MlpModel m = exact.pred.model();
+    m.log_target = true;
+    const esm::Predictor log_base(exact.space, exact.pred.encoding(), m, exact.pred.encoder().res_encoding());
+    try {
+        esm::pick_base({&exact.pred, &log_base}, d);
+        FAIL();
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("the base predictor 2 of 2 regresses log latency"), std::string::npos) << e.what();
+    }
 }

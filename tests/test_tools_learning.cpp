@@ -182,6 +182,22 @@ TEST(ToolsLearning, TrainEvalPredict) {
         EXPECT_NE(out.find("\nbin 2 "), std::string::npos) << out;
         EXPECT_EQ(out.find("\nbin 3 "), std::string::npos) << out;
     }
+    // A log-target base among several is named (the message named none: which of them?), and
+    // the file at -o is left as it was.
+    const std::string logt = fs.dir + "/logt.esmp";
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --log-target --epochs 2 --min-steps 0 -o " + logt, &out), 0)
+        << out;
+    auto slurp = [](const std::string& f) {
+        std::ifstream in(f, std::ios::binary);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    const std::string before = slurp(cal);
+    ASSERT_FALSE(before.empty());
+    for (const std::string& list : {pred + "," + logt, logt}) {
+        EXPECT_EQ(run(tool("esm-train") + " " + data + " --base " + list + " --train-size 12 -o " + cal, &out), 1) << list;
+        EXPECT_NE(out.find("--base " + logt + " regresses log latency"), std::string::npos) << out;
+        EXPECT_EQ(slurp(cal), before);
+    }
 }
 
 TEST(ToolsLearning, SpaceFromTheHeaderJsonToStdoutAndEarlyOutputChecks) {

@@ -122,8 +122,12 @@ int main(int argc, char** argv) {
         o.max_seconds = args.get_double("--max-time", 0, 0, 1e9);
         o.seed = static_cast<uint64_t>(args.get_int("--seed", 1, 0, 0x7fffffffffffffffL));
         o.out_dir = args.get("-o");
-        for (const std::string& b : args.get_list("--base"))
+        for (const std::string& b : args.get_list("--base")) {
             o.bases.push_back(std::make_shared<const esm::Predictor>(esm::Predictor::load(b, space)));
+            if (o.bases.back()->model().log_target)  // named here: the loop knows bases by index only
+                args.fail("--base " + b + " regresses log latency; calibration needs a predictor of latency "
+                          "(train the base without --log-target)");
+        }
 
         const esm::MeasureProtocol proto = esm_cli::read_protocol(args);
         std::unique_ptr<esm::LatencySource> source;

@@ -115,9 +115,13 @@ int main(int argc, char** argv) {
                 space = esm::load_space(space_name);
             }
         }
-        for (size_t k = 0; k < bases.size(); ++k)
+        for (size_t k = 0; k < bases.size(); ++k) {
             if (!(bases[k].space() == space))
                 args.fail("--base " + base_paths[k] + " predicts " + esm::space_difference(bases[k].space(), space));
+            if (bases[k].model().log_target)
+                args.fail("--base " + base_paths[k] + " regresses log latency; calibration needs a predictor of latency "
+                          "(train the base without --log-target)");
+        }
         esm::TrainConfig cfg;
         cfg.encoding = args.parse("--encoding", "fcc", esm::parse_encoding);
         cfg.res = args.parse("--res-encoding", "scalar", esm::parse_res_encoding);
