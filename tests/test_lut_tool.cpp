@@ -86,6 +86,11 @@ TEST(LutTool, BuildsEvaluatesAndFits) {
     EXPECT_FALSE(LookupTable::load(fitted).fit_info.empty());
     ToolResult ef = run_tool("esm-lut", "eval " + fitted + " " + data + " --json -");
     ASSERT_EQ(ef.status, 0) << ef.err;
+    // Its correction was fitted on these rows, and the rows say another device than the table.
+    EXPECT_NE(ef.err.find("bias correction was fitted on rows of this dataset"), std::string::npos) << ef.err;
+    EXPECT_NE(ef.err.find("warning: the table was profiled with device '"), std::string::npos) << ef.err;
+    EXPECT_NE(ef.err.find(data + " has 'test'"), std::string::npos) << ef.err;
+    EXPECT_EQ(e.err.find("bias correction was fitted"), std::string::npos) << e.err;  // the plain table: no fit
     EXPECT_EQ(ef.out.rfind("{\"overall\"", 0), 0u) << ef.out;
     for (const std::string& p : {table, data, json, fitted}) std::remove(p.c_str());
 }

@@ -103,9 +103,16 @@ std::vector<int> depths_of(const std::vector<esm::Arch>& archs) {
     return d;
 }
 
-// A dataset measured at another resolution or batch than the table's instance makes its
-// comparison meaningless: say so (the header is optional, so only a warning).
+// A dataset measured at another resolution or batch than the table's instance, or on another
+// device or backend, makes its comparison meaningless: say so (the header is optional, so
+// only a warning).
 void warn_if_other_instance(const esm::LookupTable& t, const esm::LatencyData& d) {
+    for (const char* key : {"device", "backend"})
+        for (const auto& [k, was] : t.meta)
+            for (const auto& [dk, now] : d.meta)
+                if (k == key && dk == key && !was.empty() && !now.empty() && was != now)
+                    std::fprintf(stderr, "warning: the table was profiled with %s '%s'; %s has '%s'\n", key, was.c_str(),
+                                 d.source.c_str(), now.c_str());
     const esm::Space& s = t.space();
     auto effective = [&](int res) { return res ? res : (s.elastic_resolution() ? 0 : s.default_resolution()); };
     for (const auto& [k, v] : d.meta) {
@@ -209,6 +216,14 @@ int eval(const esm_cli::Args& args) {
     const esm::LatencyData d = esm::read_latency_data(args.positional()[2], space, args.get("--target"),
                                                       args.get_on_off("--drift-correction", true));
     warn_if_other_instance(t, d);
+    // The bias was fitted on rows of this dataset ("source=PATH" in the fit line): not a test.
+    const size_t source_at = t.fit_info.find(" source=");
+    if (source_at != std::string::npos) {
+        const std::string fitted = t.fit_info.substr(source_at + 8);
+        if (esm_cli::Args::same_file(fitted.substr(0, fitted.find(" drift_corrected=")), d.source))
+            std::fprintf(stderr, "warning: %s's bias correction was fitted on rows of this dataset: where they are "
+                                 "among these, the figures are not a test\n", table_path.c_str());
+    }
     size_t missing = 0;
     std::string example;
     for (const auto& a : d.archs) {
