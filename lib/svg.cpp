@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "esm/common.hpp"
@@ -37,16 +38,22 @@ std::string num(double v, int digits = 4) {
     return b;
 }
 
-// The ticks' labels, with as many significant digits as it takes (4 at least) for no two to
-// read the same: accuracies from 99.99 to 99.999 at a step of 0.002 were all "99.99".
+// The ticks' labels, with as many significant digits as it takes (4 at least) for each to
+// read its tick's value (within a hundredth of the step), so no two read the same:
+// accuracies from 99.99 to 99.999 at a step of 0.002 were all "99.99", and ticks at a step
+// of 0.5 read 47850, 47851, 47852 for 47850.5, 47851, 47851.5 (distinct, but not the ticks).
 std::vector<std::string> tick_labels(const std::vector<double>& ticks) {
     std::vector<std::string> labels;
+    const double step = ticks.size() > 1 ? std::fabs(ticks[1] - ticks[0]) : 0.0;
     for (int digits = 4; digits <= 17; ++digits) {
         labels.clear();
-        for (double v : ticks) labels.push_back(num(v, digits));
-        bool distinct = true;
-        for (size_t i = 1; i < labels.size() && distinct; ++i) distinct = labels[i] != labels[i - 1];
-        if (distinct) break;
+        bool exact = true;
+        for (double v : ticks) {
+            labels.push_back(num(v, digits));
+            exact = exact && (step == 0 || std::fabs(std::strtod(labels.back().c_str(), nullptr) - v) <= step * 0.01);
+        }
+        for (size_t i = 1; i < labels.size() && exact; ++i) exact = labels[i] != labels[i - 1];
+        if (exact) break;
     }
     return labels;
 }

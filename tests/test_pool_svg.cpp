@@ -227,6 +227,13 @@ TEST(Svg, TickLabelsAreDistinctAndTrue) {
     // Round values keep their short labels.
     const std::string r = svg_lines("t", "iteration", "%", {{"overall", {0, 1}, {90, 100}}});
     EXPECT_NE(r.find("text-anchor=\"end\">94</text>"), std::string::npos) << r;
+    // Distinct is not enough: ticks at 47850.5, 47851, 47851.5 (a step of 0.5) read
+    // "47850", "47851", "47852" with 5 digits (%g rounds half to even), a step of 1 and each
+    // half a step off its tick. Each label reads its tick's value, and the step.
+    const std::string h = svg_lines("t", "iteration", "ms", {{"s", {0, 1}, {47850.35, 47851.9}}});
+    std::vector<std::string> hl;
+    for (auto m = std::sregex_iterator(h.begin(), h.end(), label); m != std::sregex_iterator(); ++m) hl.push_back((*m)[2]);
+    EXPECT_EQ(hl, (std::vector<std::string>{"47850.5", "47851", "47851.5"})) << h;
 }
 
 TEST(Svg, AtomicWriteReplacesOrLeavesIntact) {
