@@ -93,6 +93,13 @@ std::string journal_header(const LookupTable& t, const std::vector<std::pair<std
 
 std::string LookupTable::serialize() const {
     check_one_line("fit info", fit_info);
+    // What parse refuses is refused here, not written to a file that no longer loads (after
+    // hours of profiling): a correction set through the API, not by fit_bias.
+    if (!(bias_a > 0) || !std::isfinite(bias_a) || !std::isfinite(bias_b))
+        throw Error(ErrorKind::InvalidArgument, "lookup table: the bias correction latency = " +
+                                                    detail::short_number(bias_a) + " * sum + " +
+                                                    detail::short_number(bias_b) +
+                                                    " is not saved: bias_a must be positive and both finite");
     std::string s = "library " + std::string(version()) + "\n";
     s += "batch " + std::to_string(batch_) + "\n";
     s += "res " + std::to_string(res_) + "\n";
@@ -134,9 +141,10 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
     } catch (const Error& e) {
         r.fail(e.what());
     }
-    const double a = r.real("bias_a"), b = r.real("bias_b");
-    if (!(a > 0))  // fit_bias never gives one: a larger sum would predict less
+    const double a = r.real("bias_a");
+    if (!(a > 0))  // fit_bias never gives one: a larger sum would predict less (named on its own line)
         r.fail("bias_a " + detail::short_number(a) + " is not positive");
+    const double b = r.real("bias_b");
     const std::string fit = r.one_line("fit info", r.field("fit"));
     Space space;
     {

@@ -245,6 +245,24 @@ TEST(Lut, SaveLoadPredictsIdentically) {
     EXPECT_EQ(u.serialize(), t.serialize());
     Sampler sampler(s, 2);
     for (const Arch& a : sampler.sample(Strategy::Random, 50, 5)) EXPECT_EQ(u.predict(a), t.predict(a));
+    // A correction load refuses (set through the API, not by fit_bias) is refused on save,
+    // the file left as it was: it was written, then no longer loaded.
+    const std::string before = u.serialize();
+    for (const auto& [a, b] : std::vector<std::pair<double, double>>{
+             {0.0, 0.0}, {-2.0, 1.0}, {NAN, 0.0}, {INFINITY, 0.0}, {1.0, NAN}, {1.0, -INFINITY}}) {
+        LookupTable v = u;
+        v.bias_a = a;
+        v.bias_b = b;
+        try {
+            v.save(path);
+            ADD_FAILURE() << "saved bias_a " << a << ", bias_b " << b;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+            EXPECT_NE(std::string(e.what()).find("bias_a must be positive and both finite"), std::string::npos)
+                << e.what();
+        }
+        EXPECT_EQ(LookupTable::load(path).serialize(), before);
+    }
     std::remove(path.c_str());
 }
 
@@ -291,7 +309,7 @@ TEST(Lut, CorruptedTruncatedOrForeignFilesAreRefused) {
     };
     refused(with("\nres 32\n", "\nres 7\n"), "line 4: res must be 0 (each arch's own) or 8..4096, got 7");
     refused(with("\ntrim 0.2\n", "\ntrim 5\n"), "line 8: measurement protocol: trim must be in [0, 0.5)");
-    refused(with("\nbias_a 1\n", "\nbias_a -2\n"), "bias_a -2 is not positive");  // a larger sum predicting less
+    refused(with("\nbias_a 1\n", "\nbias_a -2\n"), "line 9: bias_a -2 is not positive");  // a larger sum predicting less
     const size_t first_entry = clean.find('\n', clean.find("\nentries ") + 1) + 1;
     const size_t entry_end = clean.find('\n', first_entry), last_tab = clean.rfind('\t', entry_end);
     std::string zero_runs = clean;

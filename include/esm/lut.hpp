@@ -98,7 +98,9 @@ public:
     // are equal, or the fitted slope is not > 0.
     void fit_bias(const LatencyData& train);
 
-    // Versioned text file with an FNV-1a 64 checksum, written atomically.
+    // Versioned text file with an FNV-1a 64 checksum, written atomically. Throws esm::Error
+    // (InvalidArgument), writing nothing, when bias_a is not positive or a bias is not finite
+    // (load refuses such a file).
     void save(const std::string& path) const;
     std::string serialize() const;
     // Throws esm::Error (Io or Format) naming the file, the line and what is wrong.
