@@ -108,6 +108,17 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     ToolResult refused = run_tool("esm-lut", "eval " + table + " " + data + " --no-profile");
     EXPECT_EQ(refused.status, 1);
     EXPECT_NE(refused.err.find("1 of 3 archs have segments missing"), std::string::npos) << refused.err;
+    if (4 * std::thread::hardware_concurrency() < 1024) {  // table threads this machine does not run: named
+        LookupTable many = LookupTable::load(table);
+        many.threads = 1024;
+        const std::string path = tmp_path("many_threads.lut");
+        many.save(path);
+        ToolResult r = run_tool("esm-lut", "eval " + path + " " + data);
+        EXPECT_EQ(r.status, 1) << r.err;
+        EXPECT_NE(r.err.find(path + ": cannot profile its missing segments here (table threads 1024)"), std::string::npos)
+            << r.err;
+        std::remove(path.c_str());
+    }
     ToolResult e = run_tool("esm-lut", "eval " + table + " " + data + " --update");
     ASSERT_EQ(e.status, 0) << e.err;
     EXPECT_NE(e.err.find("on demand"), std::string::npos) << e.err;

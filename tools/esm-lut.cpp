@@ -235,7 +235,7 @@ int eval(const esm_cli::Args& args) {
         if (args.has("--no-profile"))
             args.fail(std::to_string(missing) + " of " + std::to_string(d.size()) +
                       " archs have segments missing from the table (e.g. '" + example +
-                      "'); drop --no-profile to profile them here");
+                      "'); drop --no-profile to profile them on the machine that built the table");
         // On the table's executor: its backend, threads and weights' seed.
         esm::ExecutorOptions ex;
         ex.threads = t.threads;
@@ -256,8 +256,13 @@ int eval(const esm_cli::Args& args) {
         // Only on the machine that profiled the table: entries timed on another (its CPU,
         // cores, OpenBLAS core, GPU, threads) would sit next to the table's own, all summed as
         // one device's, under a header naming the first.
-        const std::vector<std::pair<std::string, std::string>> here =
-            esm::executor_dataset_meta(space, t.res(), t.batch(), ex, ex.seed, t.protocol);
+        std::vector<std::pair<std::string, std::string>> here;
+        try {
+            here = esm::executor_dataset_meta(space, t.res(), t.batch(), ex, ex.seed, t.protocol);
+        } catch (const esm::Error& e) {  // e.g. the table's threads, more than this machine runs
+            args.fail(table_path + ": cannot profile its missing segments here (table threads " +
+                      std::to_string(t.threads) + "): " + e.what());
+        }
         for (const auto& [k, v] : t.meta) {
             if (esm::dataset_meta_volatile(k)) continue;
             for (const auto& [hk, hv] : here)
