@@ -33,6 +33,19 @@ std::string write_dataset(const Space& space, int n, uint64_t seed, const std::s
     return path;
 }
 
+// `esm-lut eval` of a copy of `table` changed by `change` (saved as NAME in the test folder),
+// on `data`; the copy is removed.
+template <class Change>
+ToolResult eval_changed(const std::string& table, const std::string& data, const std::string& name, Change change) {
+    LookupTable t = LookupTable::load(table);
+    change(t);
+    const std::string path = tmp_path(name);
+    t.save(path);
+    ToolResult r = run_tool("esm-lut", "eval " + path + " " + data);
+    std::remove(path.c_str());
+    return r;
+}
+
 size_t count(const std::string& text, const std::string& what) {
     size_t n = 0;
     for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -67,15 +80,10 @@ TEST(LutTool, BuildsEvaluatesAndFits) {
     EXPECT_EQ(count(e.out, "\nbin "), 3u) << e.out;
     EXPECT_NE(slurp(json).find("\"overall\""), std::string::npos);
     {  // a correction set without a fit line (through the API) is still named: eval applies it
-        LookupTable scaled = LookupTable::load(table);
-        scaled.bias_a = 2;
-        const std::string path = tmp_path("scaled.lut");
-        scaled.save(path);
-        ToolResult s = run_tool("esm-lut", "eval " + path + " " + data);
+        const ToolResult s = eval_changed(table, data, "scaled.lut", [](LookupTable& t) { t.bias_a = 2; });
         ASSERT_EQ(s.status, 0) << s.err;
         EXPECT_NE(s.out.find("bias-corrected"), std::string::npos) << s.out;
         EXPECT_NE(s.out.find("latency = 2 * sum + 0 ms"), std::string::npos) << s.out;
-        std::remove(path.c_str());
     }
 
     const std::string fitted = tmp_path("mf.lut");
@@ -109,15 +117,11 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
     EXPECT_EQ(refused.status, 1);
     EXPECT_NE(refused.err.find("1 of 3 archs have segments missing"), std::string::npos) << refused.err;
     if (4 * std::thread::hardware_concurrency() < 1024) {  // table threads this machine does not run: named
-        LookupTable many = LookupTable::load(table);
-        many.threads = 1024;
-        const std::string path = tmp_path("many_threads.lut");
-        many.save(path);
-        ToolResult r = run_tool("esm-lut", "eval " + path + " " + data);
+        const ToolResult r = eval_changed(table, data, "many_threads.lut", [](LookupTable& t) { t.threads = 1024; });
         EXPECT_EQ(r.status, 1) << r.err;
-        EXPECT_NE(r.err.find(path + ": cannot profile its missing segments here (table threads 1024)"), std::string::npos)
+        EXPECT_NE(r.err.find(tmp_path("many_threads.lut") + ": cannot profile its missing segments here (table threads 1024)"),
+                  std::string::npos)
             << r.err;
-        std::remove(path.c_str());
     }
     ToolResult e = run_tool("esm-lut", "eval " + table + " " + data + " --update");
     ASSERT_EQ(e.status, 0) << e.err;
