@@ -165,6 +165,21 @@ pid_t start_command(const CommandExec& c) {
     _exit(127);
 }
 
+// Ends the guard by `sig` (the command's own end, or a timeout's SIGTERM that came before
+// the command started), without a core file of its own; async-signal-safe.
+[[noreturn]] void end_guard_by(int sig) {
+#ifdef __linux__
+    prctl(PR_SET_DUMPABLE, 0);
+#endif
+    signal(sig, SIG_DFL);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+    kill(getpid(), sig);
+    _exit(128 + sig);  // a signal whose default is to be ignored
+}
+
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // The last n bytes of a stream's tail, trailing space cut, control bytes (a progress bar's
@@ -293,32 +308,15 @@ double ExternalRunner::measure(const std::string& arch) const {
         (void)parent;
         const bool usr1_ignored = false;  // (not changed here)
 #endif
-        // The caller's handlers of the stop signals are not the guard's nor the command's: a
-        // timeout's SIGTERM pending since before the exec would run esm-build's (a "stopped"
-        // message on its stderr, kill_running_runners from a copy of the table) instead of
-        // ending them. The ignored ones stay ignored, as across exec. Nor is its SIGCHLD
-        // handler the guard's (it could reap the command under the guard's wait).
-        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) {
-            struct sigaction sa;
-            if (sigaction(sig, nullptr, &sa) != 0 || (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN)) continue;
-            sa.sa_handler = SIG_DFL;
-            sa.sa_flags = 0;
-            sigemptyset(&sa.sa_mask);
-            sigaction(sig, &sa, nullptr);
-        }
-        // A timeout's SIGTERM that came before the command started (a tiny --runner-timeout, a
+        // The caller's handlers never run in the guard (every signal is blocked there; the
+        // one it ends by is set to its default first: end_guard_by) nor in the command (reset
+        // before its exec: start_command), so a timeout's SIGTERM cannot run esm-build's (a
+        // "stopped" message on its stderr, kill_running_runners from a copy of the table). A
+        // timeout's SIGTERM that came before the command started (a tiny --runner-timeout, a
         // loaded machine) waits, blocked, in the guard: it never reached the command, which
         // ran on to the SIGKILL 2 s later. The command does not start then.
         sigset_t pending;
-        if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) == 1) {
-            close_every_descriptor();
-            signal(SIGTERM, SIG_DFL);
-            sigset_t term;
-            sigemptyset(&term);
-            sigaddset(&term, SIGTERM);
-            pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
-            _exit(128 + SIGTERM);
-        }
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) == 1) end_guard_by(SIGTERM);
         const int pipes[6] = {in[0], in[1], out[0], out[1], err[0], err[1]};
         const pid_t command = start_command(
             {opt_.command.c_str(), arch.c_str(), opt_.space_file.c_str(), pipes, &old_mask, usr1_ignored});
@@ -335,18 +333,7 @@ double ExternalRunner::measure(const std::string& arch) const {
         }
         if (r != command) _exit(127);
         if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-        // Killed by a signal: the guard ends by the same one, without a core file of its own.
-        const int sig = WTERMSIG(status);
-#ifdef __linux__
-        prctl(PR_SET_DUMPABLE, 0);
-#endif
-        signal(sig, SIG_DFL);
-        sigset_t only;
-        sigemptyset(&only);
-        sigaddset(&only, sig);
-        pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
-        kill(getpid(), sig);
-        _exit(128 + sig);
+        end_guard_by(WTERMSIG(status));  // killed by a signal: the guard ends by the same one
     }
     running.set(pid);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
