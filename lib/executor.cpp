@@ -151,13 +151,16 @@ void check_plan(const Plan& plan) {
         bad("output", "buffer " + std::to_string(plan.output.buf) + " is written by no op");
 }
 
-}  // namespace
-
-std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
+// The options and the plan, checked before anything reads the plan's shapes.
+void check_request(const Plan& plan, const ExecutorOptions& options) {
     if (options.threads < 1 || options.threads > 1024)
         throw Error(ErrorKind::InvalidArgument, "threads must be 1..1024, got " + std::to_string(options.threads));
     if (options.backend == Backend::Cpu) detail::check_cpu_threads(options.threads);
     check_plan(plan);
+}
+
+// After check_request: the weights checked against the plan, then the backend's executor.
+std::unique_ptr<Executor> make_checked(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
     if (weights.ops.size() != plan.ops.size())
         throw Error(ErrorKind::InvalidArgument, "weights do not belong to this plan (op count differs)");
     for (size_t i = 0; i < plan.ops.size(); ++i) check_op_weights(plan.ops[i], weights.ops[i]);
@@ -168,9 +171,16 @@ std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weig
     throw Error(ErrorKind::InvalidArgument, "unknown backend");
 }
 
+}  // namespace
+
+std::unique_ptr<Executor> Executor::create(const Plan& plan, const Weights& weights, const ExecutorOptions& options) {
+    check_request(plan, options);
+    return make_checked(plan, weights, options);
+}
+
 std::unique_ptr<Executor> Executor::create(const Plan& plan, const ExecutorOptions& options) {
-    check_plan(plan);  // before make_weights reads the ops' shapes
-    return create(plan, make_weights(plan, options.seed), options);
+    check_request(plan, options);  // once, and before make_weights reads the ops' shapes
+    return make_checked(plan, make_weights(plan, options.seed), options);
 }
 
 }  // namespace esm
