@@ -237,6 +237,13 @@ private:
     std::map<std::string, std::string> values_;
 };
 
+// The value of `key` in a dataset (or table, or predictor) header; "" when it has none.
+inline std::string meta_value(const esm::DatasetMeta& meta, const std::string& key) {
+    for (const auto& [k, v] : meta)
+        if (k == key) return v;
+    return "";
+}
+
 // --threads of an executor on `backend` (default 1): on the CPU, above esm::max_cpu_threads()
 // a usage error here, before an output is made, not at the first measurement (exit 1,
 // esm-build's directory made).

@@ -21,13 +21,10 @@ namespace {
 // Warnings (stderr) when the figures may not mean what they seem: the rows include those the
 // predictor was trained on, or they were measured on another device or column than its own.
 void warn_if_not_a_test(const esm::Predictor& p, const std::string& pred_path, const esm::LatencyData& d) {
-    auto value = [&](const std::vector<std::pair<std::string, std::string>>& meta, const std::string& key) {
-        for (const auto& [k, v] : meta)
-            if (k == key) {
-                const esm::Space& s = p.space();  // resolution 0: the fixed space's own
-                return key == "resolution" && v == "0" && !s.elastic_resolution() ? std::to_string(s.default_resolution()) : v;
-            }
-        return std::string();
+    auto value = [&](const esm::DatasetMeta& meta, const std::string& key) {
+        const std::string v = esm_cli::meta_value(meta, key);
+        const esm::Space& s = p.space();  // resolution 0: the fixed space's own
+        return key == "resolution" && v == "0" && !s.elastic_resolution() ? std::to_string(s.default_resolution()) : v;
     };
     // " source=PATH" ends the training line, or comes before " base: " / " from: " (a
     // calibrated or fine-tuned predictor's base's own line).

@@ -107,12 +107,12 @@ std::vector<int> depths_of(const std::vector<esm::Arch>& archs) {
 // device or backend, makes its comparison meaningless: say so (the header is optional, so
 // only a warning).
 void warn_if_other_instance(const esm::LookupTable& t, const esm::LatencyData& d) {
-    for (const char* key : {"device", "backend"})
-        for (const auto& [k, was] : t.meta)
-            for (const auto& [dk, now] : d.meta)
-                if (k == key && dk == key && !was.empty() && !now.empty() && was != now)
-                    std::fprintf(stderr, "warning: the table was profiled with %s '%s'; %s has '%s'\n", key, was.c_str(),
-                                 d.source.c_str(), now.c_str());
+    for (const char* key : {"device", "backend"}) {
+        const std::string was = esm_cli::meta_value(t.meta, key), now = esm_cli::meta_value(d.meta, key);
+        if (!was.empty() && !now.empty() && was != now)
+            std::fprintf(stderr, "warning: the table was profiled with %s '%s'; %s has '%s'\n", key, was.c_str(),
+                         d.source.c_str(), now.c_str());
+    }
     const esm::Space& s = t.space();
     auto effective = [&](int res) { return res ? res : (s.elastic_resolution() ? 0 : s.default_resolution()); };
     for (const auto& [k, v] : d.meta) {
