@@ -166,6 +166,10 @@ private:
     std::vector<Arch> draw(Strategy st, int n, int bin, uint64_t seed_salt);
     std::vector<Arch> draw_test(int n);
     uint64_t seed_for(uint64_t salt) const;
+    // The depth bin of a planned architecture's text.
+    size_t bin_of(const std::string& arch) const {
+        return static_cast<size_t>(space_.bin_of(parse_arch(space_, arch).depth(), opt_.n_bins));
+    }
     double measure_iteration(int it);
     IterationReport train_and_evaluate(int it, Predictor** out);
     void write_reports(const LoopResult& r, const std::vector<double>& y, const std::vector<double>& yhat);
@@ -391,7 +395,7 @@ double Loop::unplanned(const Sampler& sm, int bin) const {
     if (size > 1e9) return size;
     double used = 0;
     for (const auto& text : planned_set_)
-        if (bin < 0 || space_.bin_of(parse_arch(space_, text).depth(), opt_.n_bins) == bin) ++used;
+        if (bin < 0 || bin_of(text) == static_cast<size_t>(bin)) ++used;
     return size - used;
 }
 
@@ -416,7 +420,7 @@ int Loop::plan_iteration(int it, const IterationReport* prev) {
     // dropped sample is not measured again, and without one the bin-wise criterion cannot pass.
     for (int b : it > 0 ? untested_bins_ : std::vector<int>()) {
         const int first = static_cast<int>(std::count_if(plans_.begin(), plans_.end(), [&](const Planned& pl) {
-            return pl.test && pl.iteration == 0 && space_.bin_of(parse_arch(space_, pl.arch).depth(), opt_.n_bins) == b;
+            return pl.test && pl.iteration == 0 && bin_of(pl.arch) == static_cast<size_t>(b);
         }));
         const size_t before = add.size();
         push(true, draw(Strategy::Balanced, std::min(first, budget), b, 1000ull * it + 7 * b + 5));
@@ -534,7 +538,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
     std::vector<int> planned_test(static_cast<size_t>(opt_.n_bins), 0), measured_test = planned_test;
     for (const auto& p : plans_)
         if (p.test && p.iteration <= it) {
-            const auto b = static_cast<size_t>(space_.bin_of(parse_arch(space_, p.arch).depth(), opt_.n_bins));
+            const size_t b = bin_of(p.arch);
             ++planned_test[b];
             measured_test[b] += static_cast<int>(measured_.count(p.arch));
         }
@@ -763,7 +767,7 @@ LoopResult Loop::run() {
                 rep.added_per_bin.assign(static_cast<size_t>(opt_.n_bins), 0);
                 for (const auto& pl : plans_)
                     if (pl.iteration == it + 1 && !pl.test)
-                        ++rep.added_per_bin[static_cast<size_t>(space_.bin_of(parse_arch(space_, pl.arch).depth(), opt_.n_bins))];
+                        ++rep.added_per_bin[bin_of(pl.arch)];
                 if (next == 0)
                     res.stop_reason =
                         std::accumulate(rep.asked_per_bin.begin(), rep.asked_per_bin.end(), 0) == 0 &&
