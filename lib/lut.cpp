@@ -4,8 +4,10 @@
 #include "esm/lut.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "esm/common.hpp"
@@ -110,24 +112,59 @@ std::vector<std::string> LookupTable::missing_keys(const Arch& arch) const {
     return out;
 }
 
+namespace {
+
+// A DenseNet layer's key names its index in the unit (SPEC §9) beside its input shape, but
+// the computation is the same at any index: "u2.l7.k5.416x14x14" and "u2.l3.k5.416x14x14"
+// differ only in where their unit's width came from. The key without the ".lN": layers of
+// one computation share it. Other families' keys are their own computation.
+std::string computation_of(const Space& space, const std::string& key) {
+    if (space.family != Family::DenseNet || key.size() < 2 || key[0] != 'u') return key;
+    size_t i = 1;
+    while (i < key.size() && std::isdigit(static_cast<unsigned char>(key[i]))) ++i;
+    if (i == 1 || key.compare(i, 2, ".l") != 0) return key;
+    size_t j = i + 2;
+    while (j < key.size() && std::isdigit(static_cast<unsigned char>(key[j]))) ++j;
+    if (j == i + 2 || j == key.size() || key[j] != '.') return key;
+    return key.substr(0, i) + key.substr(j);
+}
+
+}  // namespace
+
 size_t LookupTable::profile(const std::vector<Arch>& archs, const SegmentTimer& timer,
                             const std::function<void(const std::string&, size_t, size_t)>& progress,
                             LutJournal* journal) {
     if (journal && &journal->table() != this)
         throw Error(ErrorKind::InvalidArgument, "lookup table: the journal '" + journal->path() +
                                                     "' was opened on another table");
-    // First collect the distinct missing keys (a plan per arch is cheap), then profile each
-    // once from the first plan that holds it.
-    std::vector<std::pair<size_t, int>> todo;  // (arch index, segment index)
+    // First collect the distinct missing computations (a plan per arch is cheap), then time
+    // each once from the first plan that holds it. A missing key whose computation the table
+    // already has, or one timed here, gets that entry untimed (and unjournaled: a resumed run
+    // copies it again).
+    std::map<std::string, std::string> known;  // computation -> a key of it in the table
+    for (const auto& kv : entries_) known.emplace(computation_of(space_, kv.first), kv.first);
+    std::vector<std::pair<size_t, int>> todo;  // (arch index, segment index) to time
+    std::map<std::string, std::vector<std::string>> twins;  // computation -> its other missing keys
     std::set<std::string> seen;
     for (size_t i = 0; i < archs.size(); ++i) {
         const Plan p = plan_of(archs[i]);
         for (size_t s = 0; s < p.segments.size(); ++s) {
             const std::string& k = p.segments[s].key;
-            if (!entries_.count(k) && seen.insert(k).second) todo.push_back({i, static_cast<int>(s)});
+            if (entries_.count(k) || !seen.insert(k).second) continue;
+            const std::string c = computation_of(space_, k);
+            const auto it = known.find(c);
+            if (it != known.end()) {
+                set_entry(k, entries_.at(it->second));
+            } else if (twins.count(c)) {
+                twins[c].push_back(k);
+            } else {
+                twins[c];
+                todo.push_back({i, static_cast<int>(s)});
+            }
         }
     }
     size_t done = 0;
+    if (!timer) return done;  // only the untimed entries
     for (size_t t = 0; t < todo.size();) {
         // Segments of the same arch share one plan build.
         const size_t arch = todo[t].first;
@@ -138,6 +175,7 @@ size_t LookupTable::profile(const std::vector<Arch>& archs, const SegmentTimer& 
             const LutEntry e{st.latency_ms, st.std_ms, st.runs};
             set_entry(seg.key, e);
             if (journal) journal->record(seg.key, e);
+            for (const std::string& k : twins[computation_of(space_, seg.key)]) set_entry(k, e);
             ++done;
             if (progress) progress(seg.key, done, todo.size());
         }

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -187,10 +189,90 @@ TEST(Lut, DenseNetProfilesMissingKeysOnDemand) {
         EXPECT_NE(std::string(e.what()).find("no entry for segment"), std::string::npos) << e.what();
     }
     const size_t before = t.size();
-    EXPECT_EQ(t.profile({other, other}, synthetic_timer), missing.size());
+    const size_t timed = t.profile({other, other}, synthetic_timer);
+    EXPECT_GT(timed, 0u);
+    EXPECT_LE(timed, missing.size());
     EXPECT_EQ(t.size(), before + missing.size());
     EXPECT_TRUE(t.missing_keys(other).empty());
     EXPECT_EQ(t.profile({other}, synthetic_timer), 0u);
+}
+
+// The key without its ".l<digits>" (the oracle's own reading of docs/lut.md's key format).
+std::string without_layer_index(const std::string& key) {
+    const size_t l = key.find(".l");
+    if (key[0] != 'u' || l == std::string::npos) return key;
+    size_t e = l + 2;
+    while (e < key.size() && std::isdigit(static_cast<unsigned char>(key[e]))) ++e;
+    return e > l + 2 ? key.substr(0, l) + key.substr(e) : key;
+}
+
+// DenseNet keys name the layer index beside the input shape (SPEC §9); layers of one unit,
+// kernel and input shape at different indices are one computation, timed once (here 1,355
+// timings for these 40 archs' 1,802 keys; the share grows with the archs). Every key still
+// gets its entry, twins the same one, and each computation is timed once whether its twins
+// come in the same call, a later one, or after a resumed (journaled) run.
+TEST(Lut, DenseNetTimesEachComputationOnce) {
+    const Space s = preset("densenet");
+    Sampler sampler(s, 17);
+    const std::vector<Arch> archs = sampler.sample(Strategy::Random, 40, 5);
+    std::set<std::string> keys, computations;
+    for (const Arch& a : archs)
+        for (const Segment& seg : build_plan(s, a, 1, 64).segments) {
+            keys.insert(seg.key);
+            computations.insert(without_layer_index(seg.key));
+        }
+    ASSERT_GT(keys.size(), computations.size() + computations.size() / 4);  // 1,802 keys, 1,355 computations
+    size_t calls = 0;
+    auto counting = [&](const Plan& p) {
+        ++calls;
+        return synthetic_timer(p);
+    };
+    std::set<std::string> timed;  // the computations of the keys progress reports
+    auto progress = [&](const std::string& key, size_t, size_t) { timed.insert(without_layer_index(key)); };
+    LookupTable t(s, 1, 64);
+    EXPECT_EQ(t.profile(archs, counting, progress), computations.size());
+    EXPECT_EQ(calls, computations.size());
+    EXPECT_EQ(timed, computations);
+    EXPECT_EQ(t.size(), keys.size());
+    std::map<std::string, LutEntry> by_computation;
+    for (const auto& [key, e] : t.entries()) {
+        const auto [it, fresh] = by_computation.emplace(without_layer_index(key), e);
+        if (!fresh) {
+            EXPECT_EQ(e.latency_ms, it->second.latency_ms) << key;
+            EXPECT_EQ(e.std_ms, it->second.std_ms) << key;
+        }
+    }
+    // Twins a later call needs come from the table, untimed.
+    Arch deeper = archs.front();
+    deeper.units[0].insert(deeper.units[0].begin(), deeper.units[0].front());  // shifts unit 0's layer indices
+    ASSERT_LE(deeper.units[0].size(), size_t(s.units[0].max_depth));
+    std::set<std::string> new_computations;
+    for (const std::string& k : t.missing_keys(deeper))
+        if (!by_computation.count(without_layer_index(k))) new_computations.insert(without_layer_index(k));
+    ASSERT_FALSE(t.missing_keys(deeper).empty());
+    calls = 0;
+    EXPECT_EQ(t.profile({deeper}, counting), new_computations.size());
+    EXPECT_EQ(calls, new_computations.size());
+    EXPECT_TRUE(t.missing_keys(deeper).empty());
+    // Resumed from a journal of the timed entries only: no computation timed twice.
+    const std::string path = tmp_path("dense.lut.journal");
+    std::remove(path.c_str());
+    {
+        LookupTable u(s, 1, 64);
+        LutJournal j(u, path);
+        size_t calls = 0;
+        auto dies = [&](const Plan& p) {
+            if (calls++ == 25) throw std::runtime_error("killed");
+            return synthetic_timer(p);
+        };
+        EXPECT_THROW(u.profile(archs, dies, nullptr, &j), std::runtime_error);
+    }
+    LookupTable u(s, 1, 64);
+    LutJournal j(u, path);
+    EXPECT_EQ(j.resumed(), 25u);
+    EXPECT_EQ(u.profile(archs, synthetic_timer, nullptr, &j), computations.size() - 25);
+    EXPECT_EQ(u.size(), keys.size());
+    j.finish();
 }
 
 TEST(Lut, BiasFitRecoversSlopeAndInterceptExactly) {

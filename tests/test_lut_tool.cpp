@@ -211,6 +211,33 @@ TEST(LutTool, EvalDoesNotProfileOnAnotherMachine) {
     for (const std::string& p : {archs, table, data}) std::remove(p.c_str());
 }
 
+// A dense layer whose computation the table holds at another layer index needs no timing:
+// here d1/../d1/d2's u4.l1 is d1/d1/d1/d3/d1's u4.l0 (unit 4's input is 32 channels wider
+// there), so the table evaluates the arch on another machine, and --no-profile does too.
+TEST(LutTool, EvalTakesADenseLayersTwinUntimed) {
+    const std::string archs = tmp_path("tw.txt"), table = tmp_path("tw.lut"), data = tmp_path("tw.csv");
+    std::ofstream(archs) << "densenet:d1k3/d1k3/d1k3/d1k3/d1k3\ndensenet:d1k3/d1k3/d1k3/d3k3/d1k3\n";
+    ToolResult b = run_tool("esm-lut", "build --space densenet --res 64 --runs 2 --warmup 0 --archs " + archs +
+                                           " -o " + table);
+    ASSERT_EQ(b.status, 0) << b.err;
+    LookupTable t = LookupTable::load(table);
+    const std::string twin = "densenet:d1k3/d1k3/d1k3/d1k3/d2k3";
+    const std::vector<std::string> missing = t.missing_keys(parse_arch(t.space(), twin));
+    ASSERT_EQ(missing.size(), 1u);
+    EXPECT_EQ(missing[0].rfind("u4.l1.k3.", 0), 0u) << missing[0];
+    for (auto& [k, v] : t.meta)
+        if (k == "device") v = "Another CPU";
+    t.save(table);
+    std::ofstream(data) << "arch,latency_ms\n" << twin << ",2.0\ndensenet:d1k3/d1k3/d1k3/d1k3/d1k3,1.5\n";
+    for (const char* extra : {"", " --no-profile"}) {
+        ToolResult e = run_tool("esm-lut", "eval " + table + " " + data + extra);
+        EXPECT_EQ(e.status, 0) << extra << e.err;
+        EXPECT_EQ(e.err.find("profiled"), std::string::npos) << e.err;
+        EXPECT_NE(e.out.find("2 rows"), std::string::npos) << e.out;
+    }
+    for (const std::string& p : {archs, table, data}) std::remove(p.c_str());
+}
+
 // Profiling an elastic space takes a while (1,226 segments here; hours at the default
 // protocol on a slow device): killed with SIGKILL mid-way and rerun, the build profiles
 // only what the killed one had not, and ends with every key once; the journal is gone.

@@ -79,9 +79,12 @@ public:
     std::vector<std::string> missing_keys(const Arch& arch) const;
 
     // Profiles, with `timer`, every segment of `archs` whose key is not in the table yet
-    // (each distinct key once). Returns how many entries were added. `progress`, when
-    // given, is called after each profiled key with (key, done, total). With a `journal`
-    // (opened on this table), each entry is on disk before the next key is timed.
+    // (each distinct computation once: DenseNet keys that differ only in the layer index
+    // share one timing, and a missing key whose computation the table holds gets its entry
+    // untimed; with an empty `timer`, only those are added). Returns how many segments were
+    // timed. `progress`, when given, is called after each timed key with (key, done,
+    // total). With a `journal` (opened on this table), each timed entry is on disk before
+    // the next key is timed.
     size_t profile(const std::vector<Arch>& archs, const SegmentTimer& timer,
                    const std::function<void(const std::string&, size_t, size_t)>& progress = nullptr,
                    LutJournal* journal = nullptr);
