@@ -784,8 +784,8 @@ LoopResult Loop::run() {
         write_reports(res, test_.latency, predict_all(*pred, test_));  // the scatter: this iteration's test set
         p.phase = "evaluated";
         p.message = "iteration " + std::to_string(it) + ": " + std::to_string(rep.train_samples) + " train, accuracy " +
-                    fmt(rep.metrics.overall.accuracy) + " %, worst bin " +
-                    fmt(rep.metrics.worst_bin_accuracy()) + " %" + (rep.passed ? " (passed)" : "") +
+                    format_accuracy(rep.metrics.overall.accuracy, opt_.acc_th) + " %, worst bin " +
+                    format_accuracy(rep.metrics.worst_bin_accuracy(), opt_.acc_th) + " %" + (rep.passed ? " (passed)" : "") +
                     (rep.dropped ? ", " + std::to_string(rep.dropped) + " dropped as outliers so far" : "") +
                     (rep.model == "network" ? "" : ", " + rep.model) +
                     (rep.drift.hi > rep.drift.lo ? ", drift factors " + fmt(rep.drift.lo) + ".." + fmt(rep.drift.hi) : "") +

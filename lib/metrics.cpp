@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <numeric>
 
 #include "esm/common.hpp"
@@ -183,6 +184,15 @@ std::string metrics_table(const MetricsReport& r) {
     for (size_t b = 0; b < r.bins.size(); ++b)
         row("bin " + std::to_string(b), std::to_string(r.bin_lo[b]) + "-" + std::to_string(r.bin_hi[b]), r.bins[b]);
     return s;
+}
+
+std::string format_accuracy(double accuracy, double threshold) {
+    char b[40];
+    for (int digits = 6; digits <= 17; ++digits) {
+        std::snprintf(b, sizeof b, "%.*g", digits, accuracy);
+        if ((std::strtod(b, nullptr) >= threshold) == (accuracy >= threshold)) break;
+    }
+    return b;
 }
 
 }  // namespace esm

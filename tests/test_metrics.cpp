@@ -118,3 +118,14 @@ TEST(Metrics, PerBinReportAndJson) {
 }
 
 }  // namespace
+
+// An accuracy next to Acc_TH reads on its own side of it: %g alone printed 97.99996 as "98".
+TEST(Metrics, FormatAccuracyKeepsTheSideOfTheThreshold) {
+    EXPECT_EQ(esm::format_accuracy(97.99996, 98), "97.99996");
+    EXPECT_EQ(esm::format_accuracy(97.9999999999, 98), "97.9999999999");
+    EXPECT_EQ(esm::format_accuracy(std::nextafter(98.0, 0.0), 98), "97.99999999999999");
+    EXPECT_EQ(esm::format_accuracy(98.0, 98), "98");
+    EXPECT_EQ(esm::format_accuracy(98.0000004, 98), "98");  // passes, and reads so
+    EXPECT_EQ(esm::format_accuracy(95.123456789, 98), "95.1235");
+    EXPECT_EQ(esm::format_accuracy(99.99999, 100), "99.99999");
+}

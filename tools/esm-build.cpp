@@ -168,10 +168,11 @@ int main(int argc, char** argv) {
         const auto& last = r.iterations.back();
         std::printf("%s after %zu iteration(s): %s\n", r.converged ? "converged" : "stopped", r.iterations.size(),
                     r.stop_reason.c_str());
-        // %g, not %.2f: a run stopped at 97.996 % against Acc_TH 98 must not read "98.00 %".
-        std::printf("training samples %d, test samples %d, test accuracy %g %%", last.train_samples, last.test_samples,
-                    last.metrics.overall.accuracy);
-        if (o.binwise) std::printf(", worst bin %g %%", last.metrics.worst_bin_accuracy());
+        // Not %.2f nor %g: a run stopped at 97.99996 % against Acc_TH 98 must not read "98 %".
+        std::printf("training samples %d, test samples %d, test accuracy %s %%", last.train_samples, last.test_samples,
+                    esm::format_accuracy(last.metrics.overall.accuracy, o.acc_th).c_str());
+        if (o.binwise)
+            std::printf(", worst bin %s %%", esm::format_accuracy(last.metrics.worst_bin_accuracy(), o.acc_th).c_str());
         std::printf("\n");
         std::printf("predictor  %s\ndataset    %s\nreport     %s\n", r.predictor_path.c_str(), r.dataset_path.c_str(),
                     r.report_path.c_str());

@@ -46,6 +46,10 @@ MetricsReport evaluate(const Space& space, const std::vector<int>& depth, const 
 std::string metrics_json(const MetricsReport& r);
 // Human-readable table, one line overall and one per bin.
 std::string metrics_table(const MetricsReport& r);
+
+// An accuracy (%) as %g, with more digits where %g would put it on the other side of
+// `threshold` (Acc_TH): 97.99996 against 98 reads "97.99996", not "98".
+std::string format_accuracy(double accuracy, double threshold);
 std::string metrics_json(const Metrics& m);
 
 }  // namespace esm
