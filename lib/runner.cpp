@@ -321,6 +321,11 @@ double ExternalRunner::measure(const std::string& arch) const {
         const pid_t command = start_command(
             {opt_.command.c_str(), arch.c_str(), opt_.space_file.c_str(), pipes, &old_mask, usr1_ignored});
         if (command < 0) _exit(127);
+        // A SIGTERM that came between the check above and the vfork reached only the guard (the
+        // group had no command yet): it is passed on. One that came after the vfork reached the
+        // command too, microseconds into its start, before any trap of its own: one more
+        // SIGTERM changes nothing there.
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) == 1) kill(command, SIGTERM);
         close_every_descriptor();
 #ifdef __linux__
         sigset_t guard_mask = all;
