@@ -12,6 +12,7 @@
 
 #include "esm/common.hpp"
 #include "esm/train.hpp"
+#include "sealed_file.hpp"
 
 namespace esm {
 
@@ -233,7 +234,7 @@ void LookupTable::fit_bias(const LatencyData& train) {
     bias_a = a;
     bias_b = my - a * mx;
     fit_info = "rows=" + std::to_string(n) + " target=" + train.target +
-               (train.source.empty() ? "" : " source=" + train.source);
+               (train.source.empty() ? "" : " source=" + detail::resolved_path(train.source));
     if (train.drift.remeasurements > 0) {  // the latencies were drift-corrected when read
         char range[64];
         std::snprintf(range, sizeof range, " drift_corrected=%.4g..%.4g", train.drift.lo, train.drift.hi);

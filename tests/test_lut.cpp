@@ -288,6 +288,16 @@ TEST(Lut, BiasFitRecoversSlopeAndInterceptExactly) {
     EXPECT_NEAR(t.bias_b, 0.35, 1e-9);
     for (size_t i = 0; i < d.size(); ++i) EXPECT_NEAR(t.predict(d.archs[i]), d.latency[i], 1e-9);
     EXPECT_NE(t.fit_info.find("rows=50"), std::string::npos);
+    // The source as a full path: eval's "fitted on this dataset" warning compares it with
+    // the dataset it is given from any directory (a relative one named the eval's).
+    const std::string rel = "lut_fit_source.csv";
+    std::ofstream(rel) << "x\n";
+    char cwd[4096];
+    ASSERT_NE(getcwd(cwd, sizeof cwd), nullptr);
+    d.source = rel;
+    t.fit_bias(d);
+    EXPECT_NE(t.fit_info.find(" source=" + std::string(cwd) + "/" + rel), std::string::npos) << t.fit_info;
+    std::remove(rel.c_str());
     LatencyData one = d.subset({0});
     EXPECT_THROW(t.fit_bias(one), Error);
     // Latencies that fall as the sums rise (another device's, say) would give a table that
