@@ -284,7 +284,20 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
         }
         check_compatible(path, t.meta, meta);
         meta_ = t.meta;
+        // Every row is held to what append() writes and the readers accept: a damaged row (a
+        // flipped byte, a hand edit) is refused here, the file left as it was, instead of a run
+        // measuring on into a file esm-train then refuses (a damaged kind or arch would also
+        // have its architecture measured a second time). The header's space was just found
+        // equal to this run's (files without one: the arch is not checked).
+        Space described;
+        const bool has_space = header_space(t.meta, path, &described);
         for (size_t i = 0; i < t.rows.size(); ++i) {
+            const auto damaged = [&](const std::string& column, const std::string& value, const std::string& why) {
+                throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[i]) + ": column '" + column +
+                                                   "' holds '" + value.substr(0, 200) + "', " + why +
+                                                   " (a damaged row: the file is left untouched; fix or remove the row, "
+                                                   "then rerun to resume)");
+            };
             DatasetRow r;
             r.arch = t.rows[i][0];
             r.depth = static_cast<int>(t.integer(i, 1, 0, 1 << 20));
@@ -293,6 +306,15 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             r.stats.runs = static_cast<int>(t.integer(i, 4, 0, kMaxRuns));
             r.kind = t.rows[i][5];
             r.timestamp = t.rows[i][6];
+            if (!known_row_kind(r.kind)) damaged("kind", r.kind, std::string("none of ") + kRowKindsText);
+            if (!latency_in_range(r.stats.latency_ms))
+                damaged("latency_ms", t.rows[i][2], std::string("outside ") + kLatencyRangeText);
+            if (!(r.stats.std_ms >= 0 && r.stats.std_ms <= kMaxLatencyMs)) damaged("std_ms", t.rows[i][3], "outside 0 .. 1e12 ms");
+            if (has_space) {
+                Arch a;
+                std::string err;
+                if (!try_parse_arch(described, r.arch, &a, &err)) damaged("arch", r.arch, err);  // (strict: canonical)
+            }
             if (r.kind == "sample") samples_.insert(r.arch);
             existing_.push_back(r);
         }

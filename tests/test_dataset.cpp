@@ -346,6 +346,62 @@ TEST(Dataset, IntegerFieldsAreReadStrictly) {
     std::remove(p.c_str());
 }
 
+// A damaged row (a flipped byte in its kind, arch or latency, a hand edit) is refused when the
+// file is resumed, naming the line and column, and the file is left as it was: the resume
+// once took such rows and measured on (a damaged kind or arch also measured that
+// architecture a second time), and the finished file was one esm-train refuses. Where the
+// readers look at the row (a sample's kind, arch and latency) they refuse it too.
+TEST(Dataset, DamagedRowsAreRefusedOnResumeLeftUntouched) {
+    const std::string p = temp_path("damaged_row");
+    const std::string a3 = "resnet:k3e50/k3e50/k3e50/k3e50", a5 = "resnet:k3e50/k3e50/k3e50/k5e50";
+    {
+        DatasetWriter w(p, meta());
+        w.append(row(a3, 2.5, "ref"));
+        w.append(row(a5, 3.5, "sample"));
+        w.append(row("resnet:k3e50/k3e50/k3e50/k7e50", 4.5, "pending"));
+    }
+    const std::string good = slurp(p);
+    { DatasetWriter w(p, meta()); EXPECT_EQ(w.existing().size(), 3u); }  // intact: resumes
+    EXPECT_EQ(slurp(p), good);
+    const size_t at = good.find(a5 + ",");
+    ASSERT_NE(at, std::string::npos);
+    const int line = 1 + static_cast<int>(std::count(good.begin(), good.begin() + static_cast<long>(at), '\n'));
+    const size_t end = good.find('\n', at);
+    const std::string whole = good.substr(at, end - at);  // resnet:...k5e50,4,3.5,0.1,90,sample,<time>
+    struct Case {
+        std::string from, to, column;
+        bool readers_refuse;
+    };
+    const Case cases[] = {
+        {",sample,", ",sbmple,", "kind", true},
+        {a5 + ",", "resnet:k3e50/k3e50/k3e50/k5e5x,", "arch", true},        // not an architecture
+        {a5 + ",", "mobilenetv3:k3e50/k3e50/k3e50/k5e50,", "arch", true},   // of another space
+        {",3.5,", ",0,", "latency_ms", true},
+        {",3.5,", ",-3.5,", "latency_ms", true},
+        {",0.1,", ",-0.1,", "std_ms", false},
+    };
+    for (const Case& c : cases) {
+        std::string line_text = whole;
+        const size_t k = line_text.find(c.from);
+        ASSERT_NE(k, std::string::npos) << c.from;
+        line_text.replace(k, c.from.size(), c.to);
+        const std::string text = good.substr(0, at) + line_text + good.substr(end);
+        std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+        const std::string where = p + ":" + std::to_string(line) + ": column '" + c.column + "'";
+        try {
+            DatasetWriter w(p, meta());
+            ADD_FAILURE() << "resumed a dataset with the damaged row " << line_text;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(slurp(p), text) << line_text;
+        if (c.readers_refuse) {
+            EXPECT_THROW(read_latency_data(p, preset("resnet")), Error) << line_text;
+        }
+    }
+    std::remove(p.c_str());
+}
+
 // A block of NUL bytes inside a dataset (a damaged disk, a bad copy; a power loss leaves them
 // only at the end, where they are cut) is refused naming the line and byte where it is, by the
 // resuming writer (the file left as it was) and by the readers: the message once said "not a
