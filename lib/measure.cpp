@@ -175,7 +175,10 @@ BatchReport QualityControl::measure_batch(const std::vector<std::string>& archs)
         for (const auto& [arch, base] : baselines_) {
             RefResult r{arch, measure_(arch), 0.0};
             r.drift = base > 0 ? r.stats.latency_ms / base - 1.0 : 0.0;
-            if (std::fabs(r.drift) > p_.qc_threshold) {
+            // "Within 3 %" (SPEC §5) includes 3 %: 10 -> 10.3 ms (a runner's rounded figures)
+            // is 1.03 / 1 - 1 = 0.030000000000000027 in binary, which a bare > rejected as
+            // having "moved 3.000000%".
+            if (std::fabs(r.drift) > p_.qc_threshold * (1 + 1e-9)) {
                 rep.passed = false;
                 rep.message += (rep.message.empty() ? "" : "; ") + std::string("reference ") + arch + " moved " +
                                std::to_string(r.drift * 100.0) + "% from its first measurement";
