@@ -136,11 +136,20 @@ MetricsReport evaluate(const Space& space, const std::vector<int>& depth, const 
         throw Error(ErrorKind::InvalidArgument, "metrics: depth, measured and predicted sizes differ (" +
                                                     std::to_string(depth.size()) + ", " + std::to_string(y.size()) +
                                                     ", " + std::to_string(yhat.size()) + ")");
+    // The bin count first: a negative one reached the vectors below as a huge size ("cannot
+    // create std::vector larger than max_size()"), and 0 with no samples gave a report of no
+    // bins, whose bin-wise criterion holds vacuously.
+    (void)space.bin_lo(0, n_bins);
     MetricsReport r;
     r.overall = compute_metrics(y.data(), yhat.data(), y.size());
     r.n_bins = n_bins;
     std::vector<std::vector<double>> by(static_cast<size_t>(n_bins)), bp(static_cast<size_t>(n_bins));
     for (size_t i = 0; i < y.size(); ++i) {
+        if (depth[i] < space.min_depth() || depth[i] > space.max_depth())
+            throw Error(ErrorKind::InvalidArgument, "metrics: depth of sample " + std::to_string(i) + " is " +
+                                                        std::to_string(depth[i]) + ", outside the space's range " +
+                                                        std::to_string(space.min_depth()) + ".." +
+                                                        std::to_string(space.max_depth()));
         const size_t b = static_cast<size_t>(space.bin_of(depth[i], n_bins));
         by[b].push_back(y[i]);
         bp[b].push_back(yhat[i]);

@@ -109,6 +109,23 @@ TEST(Metrics, PerBinReportAndJson) {
     EXPECT_THROW(s.bin_hi(-1, 5), esm::Error);
     EXPECT_THROW(s.bin_lo(0, 26), esm::Error);  // 25 depths
     EXPECT_EQ(s.bin_hi(24, 25), 28);
+    // evaluate() checks the bin count itself, with or without samples, and names a sample
+    // whose depth the space cannot have.
+    for (int nb : {-1, 0, 26}) {
+        try {
+            esm::evaluate(s, depth, y, p, nb);
+            ADD_FAILURE() << nb;
+        } catch (const esm::Error& e) {
+            EXPECT_NE(std::string(e.what()).find("number of bins " + std::to_string(nb)), std::string::npos) << e.what();
+        }
+        EXPECT_THROW(esm::evaluate(s, {}, {}, {}, nb), esm::Error) << nb;
+    }
+    try {
+        esm::evaluate(s, {4, 29}, {1, 1}, {1, 1}, 5);
+        ADD_FAILURE();
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("depth of sample 1 is 29"), std::string::npos) << e.what();
+    }
     EXPECT_TRUE(r.all_bins_at_least(95.0));
     EXPECT_FALSE(r.all_bins_at_least(96.0));
     const std::string j = esm::metrics_json(r);
