@@ -49,10 +49,13 @@ double merge_count(std::vector<double>& v, std::vector<double>& tmp, size_t lo, 
     return swaps;
 }
 
+// A finite figure printed in full: %f of a huge one (an accuracy of -7.5e301 from a wild
+// prediction) is over 300 characters, and a fixed buffer cut it to another number.
 std::string num(double v, const char* fmt = "%.6g") {
     if (!std::isfinite(v)) return "null";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, fmt, v);
+    std::string buf(static_cast<size_t>(std::snprintf(nullptr, 0, fmt, v)) + 1, '\0');
+    std::snprintf(&buf[0], buf.size(), fmt, v);
+    buf.pop_back();
     return buf;
 }
 
@@ -181,12 +184,18 @@ std::string metrics_json(const MetricsReport& r) {
 }
 
 std::string metrics_table(const MetricsReport& r) {
-    char line[256];
     std::string s = "set       depths        n   accuracy%     ±5%    ±10%    RMSE(ms)  Kendall-tau\n";
     auto row = [&](const std::string& name, const std::string& depths, const Metrics& m) {
-        std::snprintf(line, sizeof line, "%-9s %-9s %6zu %10s %7s %7s %11s %12s\n", name.c_str(), depths.c_str(), m.n,
-                      num(m.accuracy, "%.3f").c_str(), num(m.within5, "%.1f").c_str(), num(m.within10, "%.1f").c_str(),
-                      num(m.rmse, m.rmse >= 1e-3 || m.rmse == 0 ? "%.5f" : "%.3g").c_str(), num(m.tau, "%.4f").c_str());
+        char line[128];  // the fixed-width columns; a figure wider than its column follows in full
+        const std::string acc = num(m.accuracy, "%.3f"),
+                          rmse = num(m.rmse, m.rmse >= 1e-3 || m.rmse == 0 ? "%.5f" : "%.3g");
+        std::snprintf(line, sizeof line, "%-9s %-9s %6zu ", name.c_str(), depths.c_str(), m.n);
+        s += line;
+        s += std::string(acc.size() < 10 ? 10 - acc.size() : 0, ' ') + acc;
+        std::snprintf(line, sizeof line, " %7s %7s ", num(m.within5, "%.1f").c_str(), num(m.within10, "%.1f").c_str());
+        s += line;
+        s += std::string(rmse.size() < 11 ? 11 - rmse.size() : 0, ' ') + rmse;
+        std::snprintf(line, sizeof line, " %12s\n", num(m.tau, "%.4f").c_str());
         s += line;
     };
     row("overall", "all", r.overall);

@@ -2,7 +2,10 @@
 // O(n^2) pair-counting oracle.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "esm/common.hpp"
 #include "esm/metrics.hpp"
@@ -132,6 +135,28 @@ TEST(Metrics, PerBinReportAndJson) {
     EXPECT_NE(j.find("\"overall\": {\"n\": 4, \"accuracy\": 96.250000"), std::string::npos) << j;
     EXPECT_NE(j.find("{\"bin\": 2, \"depth_lo\": 14, \"depth_hi\": 18, \"n\": 0, \"accuracy\": null"), std::string::npos) << j;
     EXPECT_NE(esm::metrics_table(r).find("bin 4"), std::string::npos);
+}
+
+// A wild prediction's figures are printed in full, in the JSON (a 64-byte buffer cut
+// -7.5e301 to a 63-digit number) and in the table (one line per row).
+TEST(Metrics, HugeFiguresPrintInFull) {
+    esm::Space s = esm::preset("resnet");
+    const double yhat = 1.5e300;  // relative error 7.5e299 - 1 on y = 2: accuracy -7.5e301
+    esm::MetricsReport r = esm::evaluate(s, {4}, {2.0}, {yhat}, 1);
+    ASSERT_TRUE(std::isfinite(r.overall.accuracy));
+    const std::string j = esm::metrics_json(r);
+    const std::string key = "\"accuracy\": ";
+    const size_t at = j.find(key);
+    ASSERT_NE(at, std::string::npos) << j;
+    EXPECT_NEAR(std::strtod(j.c_str() + at + key.size(), nullptr) / r.overall.accuracy, 1.0, 1e-12) << j;
+    const std::string t = esm::metrics_table(r);
+    EXPECT_EQ(std::count(t.begin(), t.end(), '\n'), 3) << t;  // header, overall, bin 0
+    EXPECT_NE(t.find("bin 0"), std::string::npos) << t;
+    // Ordinary figures keep their columns.
+    esm::MetricsReport q = esm::evaluate(s, {4, 5}, {1.0, 2.0}, {1.1, 2.0}, 1);
+    EXPECT_NE(esm::metrics_table(q).find("overall   all            2     95.000    50.0   100.0     0.07071       1.0000\n"),
+              std::string::npos)
+        << esm::metrics_table(q);
 }
 
 }  // namespace
