@@ -267,6 +267,9 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
          "-o: cannot open '/nonexistent_dir/x.csv': No such file or directory"},
         {"esm-train", "x.csv --epochs -o p.esmp", 2, "option '--epochs' needs a value, got the option '-o'"},
         {"esm-train", "x.csv -o --json=r.json", 2, "option '-o' needs a value, got the option '--json=r.json'"},
+        // --help and -h are option names as well: no predictor file named --help, no space '-h'.
+        {"esm-train", "x.csv -o --help", 2, "option '-o' needs a value, got the option '--help'"},
+        {"esm-sample", "--space -h -n 3", 2, "option '--space' needs a value, got the option '-h'"},
         // An empty value is no file, directory, command or column (it reached the library
         // as a path, "cannot create directory ''", or --target '' meant latency_ms).
         {"esm-build", "--space resnet -o ''", 2, "option '-o' needs a value, got ''"},

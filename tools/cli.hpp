@@ -73,8 +73,9 @@ public:
                         value = argv[++i];
                         // `--epochs -o x` would read "-o" as the epochs, `-o --json` write a
                         // file named --json: an option's name is no value.
+                        // --help and -h are option names too (`-o --help` wrote a file named --help).
                         const std::string next = value.substr(0, value.find('='));
-                        if (known(next))
+                        if (known(next) || next == "--help" || next == "-h")
                             usage_error("option '" + a + "' needs a value, got the option '" + value + "'");
                     }
                     // An empty value is no file, directory, command, column or number (it
