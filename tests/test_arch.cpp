@@ -149,6 +149,9 @@ TEST(Arch, MalformedInputsNameColumnAndExpectation) {
         {"resnet", "resnet:k3e50.5/k3e50/k3e50/k3e50", "unknown e value '50.5'"},
         {"ofa-mbv3", "ofa-mbv3:k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3/k3e3-k3e3", "expected '@' and the input resolution, got end"},
         {"ofa-mbv3", ofa_ok + "@130", "resolution '130' is not allowed; expected 128..224 in steps of 4 (the space's list)"},
+        // docs/arch_text.md's example: the column is that of the resolution's first digit.
+        {"ofa-mbv3", "ofa-mbv3:k7e6-k5e4/k7e6-k7e3/k5e3-k7e6/k5e3-k3e6/k5e6-k3e4-k5e3@130",
+         "ofa-mbv3 architecture, column 65: resolution '130' is not allowed; expected 128..224 in steps of 4 (the space's list)"},
         {"ofa-mbv3", ofa_ok + "@0224", "resolution '0224' is not allowed"},
         {"ofa-mbv3", ofa_ok + "@", "resolution '' is not allowed"},
         {"ofa-mbv3", ofa_ok + "@228", "resolution '228' is not allowed"},
