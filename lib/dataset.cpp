@@ -211,8 +211,15 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
     DatasetMeta wanted;
     for (const auto& kv : want)
         if ((kv.first != "format" || has("format")) && (kv.first != "space_line" || has("space_line"))) wanted.push_back(kv);
-    const DatasetMeta a = stable(file), b = stable(wanted);
+    DatasetMeta a = stable(file);
+    const DatasetMeta b = stable(wanted);
     for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+        // Runner datasets wrote qc_threshold with std::to_string's six decimals before
+        // (0.030000): such a file resumes under the threshold it reads as.
+        if (i < a.size() && i < b.size() && a[i].first == "qc_threshold" && b[i].first == a[i].first &&
+            a[i].second.size() > 7 && a[i].second[a[i].second.size() - 7] == '.' &&
+            a[i].second == std::to_string(std::strtod(b[i].second.c_str(), nullptr)))
+            a[i].second = b[i].second;
         const std::string fk = i < a.size() ? a[i].first + ": " + a[i].second : "(nothing)";
         const std::string wk = i < b.size() ? b[i].first + ": " + b[i].second : "(nothing)";
         if (fk != wk)

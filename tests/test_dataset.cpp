@@ -121,6 +121,33 @@ TEST(Dataset, ResumeKeepsRowsAndCutsTornTail) {
     }
 }
 
+// Runner datasets wrote qc_threshold with std::to_string's six decimals (0.030000) before
+// they wrote it as executor datasets do (0.03): such a file resumes under the threshold it
+// reads as, and is refused under another, untouched.
+TEST(Dataset, SixDecimalQcThresholdOfOlderRunnerFilesResumes) {
+    const std::string path = temp_path("qc6");
+    auto with_qc = [](const std::string& v) {
+        DatasetMeta m = meta();
+        for (auto& kv : m)
+            if (kv.first == "qc_threshold") kv.second = v;
+        return m;
+    };
+    {
+        DatasetWriter w(path, with_qc("0.030000"));
+        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 12.5));
+    }
+    const std::string before = slurp(path);
+    {
+        DatasetWriter w(path, with_qc("0.03"));
+        EXPECT_TRUE(w.resumed());
+        EXPECT_EQ(w.existing().size(), 1u);
+    }
+    for (const char* other : {"0.04", "0.3", "0.029"}) {
+        EXPECT_THROW(DatasetWriter(path, with_qc(other)), Error) << other;
+        EXPECT_EQ(slurp(path), before);
+    }
+}
+
 TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {
     const std::string path = temp_path("refuse");
     {

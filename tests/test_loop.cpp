@@ -655,6 +655,14 @@ TEST(Loop, RefusesToMixSettingsOrDevices) {
     EXPECT_NO_THROW(run_esm_loop(s, other, *src));
     auto runner = make_runner_source(s, {"echo 1", "", 10});
     expect_refused(s, o, *runner, "measured under other settings and is left untouched");
+    // A runner header's quality-control threshold tells thresholds apart that six decimals
+    // did not (1e-6 and 1.4e-6 were both 0.000001: a rerun under the other resumed).
+    MeasureProtocol fine;
+    fine.qc_threshold = 1.4e-6;
+    std::string qc;
+    for (const auto& kv : make_runner_source(s, {"echo 1", "", 10}, fine)->header())
+        if (kv.first == "qc_threshold") qc = kv.second;
+    EXPECT_EQ(qc, "1.4e-06");
     EXPECT_THROW(run_esm_loop(s, [&] { auto b = o; b.w1 = b.w2 = 0; b.out_dir = tmp_dir("w"); return b; }(), *src), Error);
     // Bin-wise, a test set smaller than the bins would leave a bin unjudged.
     LoopOptions few = o;
