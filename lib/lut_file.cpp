@@ -183,7 +183,7 @@ LookupTable LookupTable::parse(const std::string& text, const std::string& where
 }
 
 LookupTable LookupTable::load(const std::string& path) {
-    return parse(detail::read_whole_file(path, "lookup-table"), path);
+    return parse(detail::read_whole_file(path, "lookup-table", std::string(kMagic) + " "), path);
 }
 
 void LookupTable::save(const std::string& path) const { write_file_atomic(path, serialize()); }

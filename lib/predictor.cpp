@@ -254,7 +254,7 @@ Predictor Predictor::parse(const std::string& text, const std::string& where) {
 }
 
 Predictor Predictor::load(const std::string& path) {
-    return parse(detail::read_whole_file(path, "predictor"), path);
+    return parse(detail::read_whole_file(path, "predictor", std::string(kMagic) + " "), path);
 }
 
 Predictor Predictor::load(const std::string& path, const Space& expected) {

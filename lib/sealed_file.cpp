@@ -22,6 +22,24 @@ namespace esm::detail {
 namespace {
 const char* kChecksumKey = "checksum fnv1a64 ";
 
+// At most `max` bytes of `s` for a message: bytes outside printable ASCII as \xHH (a NUL
+// would end the message for a C caller), "..." when cut.
+std::string quoted_bytes(const std::string& s, size_t max) {
+    std::string o;
+    for (size_t i = 0; i < s.size() && i < max; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            o += static_cast<char>(c);
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            o += hex;
+        }
+    }
+    if (s.size() > max) o += "...";
+    return o;
+}
+
 std::string hex_sum(const char* data, size_t n) {
     char sum[32];
     std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(data, n));
@@ -37,7 +55,7 @@ std::string seal(const std::string& magic, int version, const std::string& body)
 size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int oldest, int newest,
               const std::string& what, int* version) {
     const size_t nl = text.find('\n');
-    const std::string first = text.substr(0, std::min(nl, size_t{60}));
+    const std::string first = quoted_bytes(text.substr(0, std::min(nl, size_t{61})), 60);
     const std::string head = magic + " ";
     if (text.compare(0, head.size(), head) != 0)
         throw Error(ErrorKind::Format, where + ": not a libesm " + what + " file (line 1 is '" + first + "')");
@@ -52,7 +70,8 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
     for (int k = oldest; k <= newest; ++k)
         if (v == std::to_string(k)) found = k;
     if (!found)
-        throw Error(ErrorKind::Format, where + ": unsupported " + what + " format version '" + v + "' (this library, " +
+        throw Error(ErrorKind::Format, where + ": unsupported " + what + " format version '" + quoted_bytes(v, 40) +
+                                           "' (this library, " +
                                            esm::version() + ", reads version " +
                                            (oldest == newest ? std::to_string(newest)
                                                              : std::to_string(oldest) + " to " + std::to_string(newest)) +
@@ -77,7 +96,7 @@ void refuse_directory(const std::string& path, const std::string& what) {
         throw Error(ErrorKind::Io, "cannot read " + what + " '" + path + "': it is a directory");
 }
 
-std::string read_whole_file(const std::string& path, const std::string& what) {
+std::string read_whole_file(const std::string& path, const std::string& what, const std::string& magic) {
     refuse_directory(path, what + " file");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw Error(ErrorKind::Io, "cannot open " + what + " file '" + path + "': " + std::strerror(errno));
@@ -85,7 +104,10 @@ std::string read_whole_file(const std::string& path, const std::string& what) {
     // and a good file then reads as "truncated or damaged".
     std::string text;
     char buf[1 << 16];
-    while (f.read(buf, sizeof buf) || f.gcount()) text.append(buf, static_cast<size_t>(f.gcount()));
+    while (f.read(buf, sizeof buf) || f.gcount()) {
+        text.append(buf, static_cast<size_t>(f.gcount()));
+        if (text.compare(0, magic.size(), magic, 0, std::min(magic.size(), text.size())) != 0) break;
+    }
     if (f.bad()) throw Error(ErrorKind::Io, "cannot read " + what + " file '" + path + "'");
     return text;
 }

@@ -18,7 +18,10 @@ std::string seal(const std::string& magic, int version, const std::string& body)
 size_t unseal(const std::string& text, const std::string& where, const std::string& magic, int oldest, int newest,
               const std::string& what, int* version = nullptr);
 // The whole file at `path`; throws esm::Error (Io) naming `what` ("predictor", ...) and the path.
-std::string read_whole_file(const std::string& path, const std::string& what);
+// With a `magic` (a sealed file's "MAGIC "), reading stops once the bytes read cannot begin
+// with it: the caller's unseal refuses what it got, and an endless source (/dev/zero, a
+// pipe of something else) or a large file of another kind is not read whole first.
+std::string read_whole_file(const std::string& path, const std::string& what, const std::string& magic = "");
 // read_whole_file without a tail of NUL bytes: what a power loss leaves of an append on some
 // file systems (its size committed, its data not). For the files libesm appends to; the
 // caller checks the text is its own before DurableLog::prepare cuts the tail on disk.

@@ -27,6 +27,20 @@ TEST(CApi, C99ProgramUsesATrainedPredictor) {
     std::remove(path.c_str());
 }
 
+TEST(CApi, AFileOfNulBytesIsNamedReadablyInTheMessage) {
+    // What a power loss can leave of a file: its size, its bytes zero. The message quoted
+    // line 1 raw, and its first NUL ended esm_last_error() inside the quote.
+    const std::string zeros = std::string(ESM_BINARY_DIR) + "/c_api_zeros.esm";
+    std::ofstream(zeros, std::ios::binary) << std::string(4096, '\0');
+    esm_predictor_t p = nullptr;
+    EXPECT_EQ(esm_predictor_load(zeros.c_str(), &p), ESM_ERR_FORMAT);
+    EXPECT_EQ(p, nullptr);
+    const std::string msg = esm_last_error();
+    EXPECT_NE(msg.find("not a libesm predictor file (line 1 is '\\x00\\x00"), std::string::npos) << msg;
+    EXPECT_EQ(msg.substr(msg.size() < 5 ? 0 : msg.size() - 5), "...')") << msg;
+    std::remove(zeros.c_str());
+}
+
 TEST(CApi, NullAndBadArgumentsGiveStatuses) {
     esm_space_t sp = nullptr;
     EXPECT_EQ(esm_space_load(nullptr, &sp), ESM_ERR_INVALID_ARGUMENT);

@@ -211,6 +211,48 @@ TEST(Predictor, DamagedFilesFailClearly) {
     std::remove(p.c_str());
 }
 
+// Bytes read by this process so far (/proc/self/io), or -1 where it cannot be read.
+long long bytes_read_so_far() {
+    std::ifstream io("/proc/self/io");
+    std::string key;
+    long long v = -1;
+    while (io >> key >> v)
+        if (key == "rchar:") return v;
+    return -1;
+}
+
+TEST(Predictor, AFileOfAnotherKindIsRefusedWithoutReadingItWhole) {
+    // A load of /dev/zero (or any endless source) read until memory ran out, and a large
+    // file of another kind was read whole before its first line was looked at.
+    const std::string p = tmp_path("zeros.esmp");
+    spit(p, std::string(32 << 20, '\0'));
+    const long long before = bytes_read_so_far();
+    if (before < 0) GTEST_SKIP() << "no /proc/self/io";
+    try {
+        esm::Predictor::load(p);
+        FAIL() << "loaded " << p;
+    } catch (const esm::Error& e) {
+        EXPECT_EQ(e.kind(), esm::ErrorKind::Format);
+        // The first line quoted readably (its NUL bytes would end the message for a C
+        // caller) and cut: "line 1 is '\x00\x00...'".
+        const std::string what = e.what();
+        EXPECT_NE(what.find("not a libesm predictor file (line 1 is '\\x00\\x00"), std::string::npos)
+            << what;
+        EXPECT_LT(what.size(), 60 * 4 + p.size() + 80) << what;
+    }
+    EXPECT_LT(bytes_read_so_far() - before, 1 << 20);
+    // A first line that is the magic and a huge "version": the message quotes its start.
+    spit(p, "esm-predictor " + std::string(1 << 20, '7') + "\n");
+    try {
+        esm::Predictor::load(p);
+        FAIL() << "loaded " << p;
+    } catch (const esm::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("unsupported predictor format version '7777"), std::string::npos);
+        EXPECT_LT(std::string(e.what()).size(), 300u) << std::string(e.what()).substr(0, 300);
+    }
+    std::remove(p.c_str());
+}
+
 TEST(Predictor, OtherSpaceIsRejected) {
     Fixture f;
     const std::string p = tmp_path("space.esmp");
