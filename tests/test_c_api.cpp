@@ -7,13 +7,17 @@
 #include <cfloat>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "esm/arch.hpp"
 #include "esm/dataset.hpp"
 #include "esm/esm.h"
+#include "esm/sample.hpp"
 #include "esm/table.hpp"
+#include "esm/train.hpp"
 #include "alloc_fault.hpp"
 #include "depth_predictor.hpp"
 #include "tool_run.hpp"
@@ -39,6 +43,61 @@ TEST(CApi, AFileOfNulBytesIsNamedReadablyInTheMessage) {
     EXPECT_NE(msg.find("not a libesm predictor file (line 1 is '\\x00\\x00"), std::string::npos) << msg;
     EXPECT_EQ(msg.substr(msg.size() < 5 ? 0 : msg.size() - 5), "...')") << msg;
     std::remove(zeros.c_str());
+}
+
+TEST(CApi, BatchPredictionEqualsTheCppBatchBitForBit) {
+    // esm_predictor_predict_batch gives what esm::Predictor::predict_batch and
+    // esm_predictor_predict give, bit for bit, across its chunks (3,001 archs: full chunks
+    // and a partial last one), with and without a linear skip, and with archs of an equal
+    // space loaded apart from the predictor's.
+    for (bool skip : {false, true}) {
+        esm::Space s = esm::preset("ofa-mbv3");
+        esm::Sampler sm(s, 5);
+        esm::LatencyData d;
+        for (const auto& a : sm.sample(esm::Strategy::Random, 200, 5)) {
+            d.archs.push_back(a);
+            d.latency.push_back(1.0 + 0.3 * a.depth() + 0.01 * a.res);
+        }
+        d.target = "latency_ms";
+        esm::TrainConfig cfg;
+        cfg.mlp.epochs = 3;
+        cfg.mlp.min_steps = 0;
+        cfg.mlp.linear_skip = skip;
+        const esm::Predictor cpp = esm::train_predictor(s, d, cfg);
+        const std::string path = std::string(ESM_BINARY_DIR) + "/c_api_batch.esm";
+        cpp.save(path);
+        esm_predictor_t p = nullptr;
+        ASSERT_EQ(esm_predictor_load(path.c_str(), &p), ESM_OK) << esm_last_error();
+        esm_space_t own = nullptr;
+        ASSERT_EQ(esm_space_load("ofa-mbv3", &own), ESM_OK);
+        esm_sampler_t smp = nullptr;
+        ASSERT_EQ(esm_sampler_create(own, 9, &smp), ESM_OK);
+        const size_t n = 3001;
+        std::vector<esm_arch_t> handles(n);
+        std::vector<esm::Arch> archs(n);
+        std::vector<char> text(256);
+        for (size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(esm_sampler_random(smp, &handles[i]), ESM_OK);
+            ASSERT_EQ(esm_arch_print(handles[i], text.data(), text.size(), nullptr), ESM_OK);
+            archs[i] = esm::parse_arch(s, text.data());
+        }
+        std::vector<float> via_c(n, -1.0f), via_cpp(n, -2.0f);
+        ASSERT_EQ(esm_predictor_predict_batch(p, handles.data(), n, via_c.data()), ESM_OK) << esm_last_error();
+        cpp.predict_batch(archs.data(), n, via_cpp.data());
+        for (size_t i = 0; i < n; ++i) {
+            ASSERT_EQ(std::memcmp(&via_c[i], &via_cpp[i], sizeof(float)), 0) << i << ": " << via_c[i] << " " << via_cpp[i];
+            if (i % 97 == 0) {
+                double one = 0;
+                ASSERT_EQ(esm_predictor_predict(p, handles[i], &one), ESM_OK);
+                EXPECT_EQ(one, static_cast<double>(via_cpp[i])) << i;
+            }
+        }
+        for (esm_arch_t h : handles) esm_arch_free(h);
+        esm_sampler_free(smp);
+        esm_space_free(own);
+        esm_predictor_free(p);
+        std::remove(path.c_str());
+    }
 }
 
 TEST(CApi, NullAndBadArgumentsGiveStatuses) {
