@@ -10,6 +10,7 @@
 
 #include "alloc_fault.hpp"
 #include "esm/common.hpp"
+#include "esm/cuda.hpp"
 #include "esm/sample.hpp"
 #include "exec_test_util.hpp"
 
@@ -174,7 +175,25 @@ TEST(Executor, RejectsBadOptions) {
     EXPECT_THROW(Executor::create(p, o), Error);
     o.threads = cap;
     EXPECT_NO_THROW(Executor::create(p, o));
+    // CUDA: no device (or a build without CUDA) is Unsupported; a device ordinal that does
+    // not exist is refused in every build (Unsupported without CUDA or a device,
+    // InvalidArgument with one). A plain CUDA request succeeds on a GPU machine, so it is
+    // expected to throw only where there is no device (tests/test_cuda.cpp covers the GPU).
     o.threads = 1;
     o.backend = Backend::Cuda;
-    EXPECT_THROW(Executor::create(p, o), Error);
+    if (cuda::device_count() == 0) {
+        try {
+            Executor::create(p, o);
+            ADD_FAILURE() << "expected esm::Error without a CUDA device";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::Unsupported) << e.what();
+        }
+    }
+    o.device = 1 << 20;
+    try {
+        Executor::create(p, o);
+        ADD_FAILURE() << "expected esm::Error for CUDA device " << o.device;
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), cuda::device_count() == 0 ? ErrorKind::Unsupported : ErrorKind::InvalidArgument) << e.what();
+    }
 }
