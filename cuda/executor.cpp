@@ -307,6 +307,13 @@ private:
 
     // Enqueues every op; no allocation, no synchronisation, never throws.
     void forward() {
+        // cudaGetLastError also returns an error that some other runtime call of this thread
+        // left behind (the caller's own cudaMalloc that failed and was handled, say): read
+        // once at the end, it was recorded as this executor's "kernel launch" failure, made
+        // create throw and every later run fail. Every failure of ours is read (and cleared)
+        // where it happens, so what is pending here is not ours; a sticky (context) error
+        // comes back from the next call anyway.
+        cudaGetLastError();
         for (const Step& s : steps_) {
             const Op& op = *s.op;
             switch (s.impl) {
@@ -334,8 +341,11 @@ private:
                     break;
                 }
             }
+            // A launch fails at once (no kernel image for this GPU, a bad configuration):
+            // name the op whose kernel it was.
+            if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess)
+                note_op(false, op, "kernel launch", cudaGetErrorString(e));
         }
-        note(cudaGetLastError(), "kernel launch");
     }
 
     DevView view(const Value& v) const {

@@ -17,6 +17,10 @@
 #include "esm/sample.hpp"
 #include "esm/space.hpp"
 
+#if ESM_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 using namespace esm;
 
 namespace {
@@ -302,4 +306,24 @@ TEST(CudaNetworks, StagedSlicesMatchToo) {
     const Arch arch = Sampler(space, 11).random();
     EXPECT_TRUE(cuda_matches_cpu(build_plan(space, arch, 2, 64), 6));
     unsetenv("ESM_CUDA_FORCE_STAGING");
+}
+
+TEST(CudaNetworks, AnErrorLeftByTheCallerIsNotTheExecutors) {
+    // cudaGetLastError returns what any runtime call of the thread left behind: a caller's
+    // handled cudaMalloc failure was taken for this executor's "kernel launch" failure.
+    ESM_REQUIRE_GPU();
+#if ESM_HAVE_CUDA
+    const Space space = preset("mobilenetv3");
+    const Plan plan = build_plan(space, Sampler(space, 3).random(), 1, 64);
+    ExecutorOptions o;
+    o.backend = Backend::Cuda;
+    void* p = nullptr;
+    ASSERT_NE(cudaMalloc(&p, size_t(1) << 60), cudaSuccess);  // left pending, as a careless caller does
+    auto ex = Executor::create(plan, o);
+    ASSERT_NE(cudaMalloc(&p, size_t(1) << 60), cudaSuccess);
+    ex->run();
+    EXPECT_EQ(ex->last_error(), "");
+    EXPECT_TRUE(std::isfinite(ex->timed_run_ms())) << ex->last_error();
+    EXPECT_NO_THROW(ex->output());
+#endif
 }
