@@ -179,9 +179,10 @@ DatasetMeta executor_dataset_meta(const Space& space, int res, int batch, const 
     // output directory) to a device that is not there.
     if (options.backend == Backend::Cuda) cuda::require_device(options.device);
     if (options.backend == Backend::Cpu) detail::check_cpu_threads(options.threads);
-    // The threads the executor runs on (1 without OpenMP), not the ones asked for: a file
-    // measured single-threaded must not say 4, nor resume one measured at 4.
-    const int threads = options.backend == Backend::Cpu ? detail::cpu_threads_run(options.threads) : options.threads;
+    // The threads the executor runs on (1 without OpenMP; 1 on CUDA, where one host thread
+    // enqueues), not the ones asked for: a file measured single-threaded must not say 4, nor
+    // resume one measured at 4, nor refuse to resume under another --threads that changes nothing.
+    const int threads = options.backend == Backend::Cpu ? detail::cpu_threads_run(options.threads) : 1;
     DatasetMeta meta = cpu_dataset_meta(space, res, batch, threads, seed, p);
     if (options.backend == Backend::Cuda) {  // the GPU, its libraries and TF32 instead of the CPU
         for (auto& kv : meta) {

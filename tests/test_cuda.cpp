@@ -13,6 +13,7 @@
 #include "conv_key.hpp"
 #include "esm/common.hpp"
 #include "esm/cuda.hpp"
+#include "esm/dataset.hpp"
 #include "esm/executor.hpp"
 #include "esm/sample.hpp"
 #include "esm/space.hpp"
@@ -326,4 +327,17 @@ TEST(CudaNetworks, AnErrorLeftByTheCallerIsNotTheExecutors) {
     EXPECT_TRUE(std::isfinite(ex->timed_run_ms())) << ex->last_error();
     EXPECT_NO_THROW(ex->output());
 #endif
+}
+
+TEST(CudaNetworks, DatasetHeaderSaysTheOneHostThread) {
+    // The CUDA executor enqueues from one host thread whatever --threads says: its datasets
+    // record 1, so a rerun under another --threads resumes (it was refused: 'threads: 4').
+    ESM_REQUIRE_GPU();
+    ExecutorOptions o;
+    o.backend = Backend::Cuda;
+    o.threads = 2;
+    std::string threads;
+    for (const auto& kv : executor_dataset_meta(preset("resnet"), 64, 1, o, 1, MeasureProtocol{}))
+        if (kv.first == "threads") threads = kv.second;
+    EXPECT_EQ(threads, "1");
 }
