@@ -144,7 +144,16 @@ void CudnnConv::setup(cudnnHandle_t h, int device, const Op& op, const DevView& 
                 continue;
             ws = std::max(ws, perf[i].memory);
             if (ws > find_ws) continue;
-            algo_ = ConvAlgo{perf[i].algo, tf32 ? perf[i].mathType : CUDNN_FMA_MATH, ws, "heuristic"};
+            // A prediction, not a run: tried once on the real buffers (as Find would have), so
+            // that one cuDNN cannot run here (a strided slice Find refused as a whole) leaves
+            // the problem Unsupported, which the caller stages, not a failure of every run.
+            const cudnnMathType_t m = tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
+            const float one = 1.0f, zero = 0.0f;
+            if (cudnnSetConvolutionMathType(c_, m) != CUDNN_STATUS_SUCCESS ||
+                cudnnConvolutionForward(h, &one, x_, in.data, f_, w, c_, perf[i].algo, find_ws_ptr, ws, &zero, y_,
+                                        out.data) != CUDNN_STATUS_SUCCESS)
+                continue;
+            algo_ = ConvAlgo{perf[i].algo, m, ws, "heuristic"};
             chosen = true;
         }
     }
