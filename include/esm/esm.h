@@ -154,7 +154,9 @@ esm_executor_options esm_executor_default_options(void);
 /* Builds, allocates and packs everything for one architecture. The caller owns *out. */
 esm_status esm_executor_create(esm_arch_t arch, const esm_executor_options* options, esm_executor_t* out);
 void esm_executor_free(esm_executor_t executor);
-/* One forward pass; allocates nothing. */
+/* One forward pass; allocates nothing. On CUDA it queues the pass on the executor's stream:
+ * a failure during it is reported by the next call that waits for it (esm_executor_checksum,
+ * esm_executor_measure). */
 esm_status esm_executor_run(esm_executor_t executor);
 /* Checksum (sum of the outputs) of the last run, to check it against another framework;
  * meaningful after esm_executor_run. */
