@@ -29,6 +29,28 @@ TEST(Extend, HandWorkedAllocation) {
     EXPECT_EQ(extension_per_bin({99, 99}, 50, 100, 1, 1e-300), (std::vector<int>{50, 50}));
 }
 
+// Only the weights' ratio matters, at any magnitude the API accepts (finite, >= 0), and a
+// positive weight's share is a ceiling of a positive number: at least 1.
+TEST(Extend, ExtremeWeightsKeepTheirRatio) {
+    // Equal weights: ceil(100 / 5) = 20 each (1e308 * 5 overflowed N_norm to inf: NaN shares,
+    // cast to int as -2147483648).
+    EXPECT_EQ(extension_per_bin({97, 97, 97, 99, 99}, 98, 100, 1e308, 1e308), (std::vector<int>(5, 20)));
+    // 10 : 1 with one bin each: ceil(100 * 10 / 11) = 91, ceil(100 / 11) = 10.
+    EXPECT_EQ(extension_per_bin({97, 99}, 98, 100, 1e308, 1e307), (std::vector<int>{91, 10}));
+    EXPECT_EQ(extension_per_bin({97, 99}, 98, 100, 1e-307, 1e-308), (std::vector<int>{91, 10}));
+    // 100 * 1e-200 / 1e200 underflowed to 0 samples; the exact share is 1e-398 > 0: 1 sample
+    // (reachable from esm-build: --w1 1e6 --w2 1e-320).
+    EXPECT_EQ(extension_per_bin({97, 99}, 98, 100, 1e200, 1e-200), (std::vector<int>{100, 1}));
+    EXPECT_EQ(extension_per_bin({97, 99, 99}, 98, 100, 1e6, 1e-320), (std::vector<int>{100, 1, 1}));
+    // Subnormal weights, equal: as 1 : 1.
+    EXPECT_EQ(extension_per_bin({97, 99}, 98, 100, 1e-320, 1e-320), (std::vector<int>{50, 50}));
+    // A huge weight of a group without bins plays no part (inf * 0 would be NaN).
+    EXPECT_EQ(extension_per_bin({99, 99}, 98, 100, 1e308, 1e-300), (std::vector<int>{50, 50}));
+    // A zero weight still gets nothing, and N_step = 0 nothing anywhere.
+    EXPECT_EQ(extension_per_bin({97, 99}, 98, 100, 0, 1e-300), (std::vector<int>{0, 100}));
+    EXPECT_EQ(extension_per_bin({97, 99}, 98, 0, 2, 1), (std::vector<int>{0, 0}));
+}
+
 TEST(Extend, RejectsNonsense) {
     EXPECT_THROW(extension_per_bin({}, 98, 100, 1, 1), Error);
     EXPECT_THROW(extension_per_bin({99}, 98, -1, 1, 1), Error);
