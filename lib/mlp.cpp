@@ -592,7 +592,7 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         rep.skip_only_val_loss = l / static_cast<double>(n_val);
     }
     // Weighted squared error of the network on rows [from, from + count) of xs / ts.
-    std::vector<float> vy(std::max(n_val, init ? n_tr : 0));
+    std::vector<float> vy(n_val > 0 ? n_val : n_tr);
     auto score_rows = [&](size_t from, size_t count) {
         net.forward(xs.data() + from * D, count, vy.data(), ws);
         double l = 0;
@@ -628,10 +628,17 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
             ++step;
         }
         rep.train_loss.push_back(ep_loss / static_cast<double>(n_tr));
-        double score = rep.train_loss.back();
+        // The score is of the weights this epoch ends with, which are what `best` keeps: the
+        // validation rows', else the training rows' loss under them. (The running loss of
+        // the epoch's batches was taken before each step: with a full batch it was the
+        // previous epoch's weights', so a step that diverged was kept as the best epoch
+        // with the loss of the weights before it.)
+        double score;
         if (n_val > 0) {
             score = score_rows(n_tr, n_val);
             rep.val_loss.push_back(score);
+        } else {
+            score = score_rows(0, n_tr);
         }
         rep.epochs_run = ep + 1;
         if (score < best_loss) {

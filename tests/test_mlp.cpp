@@ -456,6 +456,38 @@ TEST(Mlp, TrainedWeightsHoldNoSubnormals) {
     EXPECT_EQ(subnormal, 0u);
 }
 
+// Without a validation split the early stopping scores the training rows; the weights it
+// keeps must be the ones it scored. One full batch a step with a learning rate that
+// diverges (constant 0.3): the start's loss is the lowest there is, and the weights after
+// the first step are far worse. best_val_loss must be the MSE of the returned model on the
+// training rows (in standardised units, recomputed here in double from its predictions):
+// it was the loss of the weights before the epoch's step (1.0) for a model whose loss was
+// some 8e4. With a converging learning rate the same identity holds.
+TEST(Mlp, WithoutValidationTheKeptWeightsAreTheScoredOnes) {
+    std::vector<float> x, y;
+    make_data(200, 3, x, y);
+    for (double lr : {0.3, 0.01}) {
+        esm::MlpOptions opt;
+        opt.val_frac = 0;
+        opt.batch_size = 200;
+        opt.epochs = 6;
+        opt.min_steps = 0;
+        opt.lr = lr;
+        opt.schedule = esm::LrSchedule::Constant;
+        esm::TrainReport rep;
+        const esm::MlpModel m = esm::train_mlp(x.data(), y.data(), 200, 4, opt, &rep);
+        std::vector<float> p(200);
+        m.predict(x.data(), 200, p.data());
+        double mse = 0;
+        for (size_t i = 0; i < 200; ++i) {
+            const double r = (static_cast<double>(p[i]) - y[i]) / m.y_std;
+            mse += r * r / 200;
+        }
+        EXPECT_NEAR(rep.best_val_loss, mse, 1e-4 * mse + 1e-6) << "lr " << lr << ", best epoch " << rep.best_epoch;
+        EXPECT_TRUE(rep.val_loss.empty());
+    }
+}
+
 TEST(Mlp, EarlyStoppingRestoresBest) {
     std::vector<float> x, y;
     make_data(200, 3, x, y);

@@ -113,7 +113,8 @@ struct MlpOptions {
 struct TrainReport {
     int epochs_run = 0;
     int best_epoch = -1;             // -1: none better than the start (fine-tuning: the model as given)
-    double best_val_loss = 0;        // MSE in standardised target space (train loss if no val)
+    double best_val_loss = 0;        // MSE in standardised target space of the weights kept (without a
+                                     // validation split: on the training rows, scored after the epoch)
     std::vector<double> train_loss;  // per epoch
     std::vector<double> val_loss;    // per epoch (empty without a validation split)
     double skip_ridge = 0;           // with a linear skip: the ridge chosen (lambda / training rows);
