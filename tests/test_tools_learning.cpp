@@ -281,6 +281,33 @@ TEST(ToolsLearning, InputsAreNotOverwrittenAndOddCsvsAreNamed) {
     EXPECT_NE(out.find("kind.csv:2: kind 'smaple' is none of sample, ref, pending, dropped"), std::string::npos) << out;
 }
 
+// A plain CSV that lists an architecture twice, or a --test file that holds training
+// architectures: said on stderr (a random split can put one arch among the training and
+// the test rows); a file without repeats says nothing.
+TEST(ToolsLearning, RepeatedArchitecturesAreWarnedAbout) {
+    Files fs;
+    const std::string data = fs.dir + "/d.csv", other = fs.dir + "/o.csv", twice = fs.dir + "/t.csv";
+    write_dataset(data, 40, 2);
+    write_dataset(other, 10, 3);
+    std::ifstream in(data);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t last = text.rfind('\n', text.size() - 2);
+    std::ofstream(twice) << text << text.substr(last + 1) << text.substr(last + 1);  // the last row twice more
+    const std::string quick = " --epochs 2 --min-steps 0 -o " + fs.dir + "/p.esmp";
+    std::string out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + quick, &out), 0) << out;
+    EXPECT_EQ(out.find("warning"), std::string::npos) << out;
+    ASSERT_EQ(run(tool("esm-train") + " " + twice + quick, &out), 0) << out;
+    EXPECT_NE(out.find("warning: " + twice + ": 2 rows repeat an earlier row's architecture (40 distinct of 42)"),
+              std::string::npos) << out;
+    ASSERT_EQ(run(tool("esm-train") + " " + data + " --test " + other + quick, &out), 0) << out;
+    EXPECT_EQ(out.find("warning"), std::string::npos) << out;
+    ASSERT_EQ(run(tool("esm-train") + " " + other + " --test " + twice + quick, &out), 0) << out;
+    EXPECT_EQ(out.find("--test rows are"), std::string::npos) << out;  // (o.csv's archs are not in t.csv)
+    ASSERT_EQ(run(tool("esm-train") + " " + twice + " --test " + data + quick, &out), 0) << out;
+    EXPECT_NE(out.find("warning: 40 of the 40 --test rows are architectures of " + twice), std::string::npos) << out;
+}
+
 TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {
     Files fs;
     const std::string data = fs.dir + "/d.csv";

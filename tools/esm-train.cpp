@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 #include "cli.hpp"
 #include "drift_cli.hpp"
@@ -156,6 +157,14 @@ int main(int argc, char** argv) {
         const bool drift = args.get_on_off("--drift-correction", true);
         esm::LatencyData all = esm::read_latency_data(path, space, target, drift), train, test;
         std::fprintf(text, "%s", esm_cli::drift_note(path, all.drift).c_str());
+        // A plain CSV may list an architecture twice: a split can then train and test on it.
+        std::set<std::string> trained;
+        size_t repeats = 0;
+        for (const esm::Arch& a : all.archs) repeats += !trained.insert(esm::format_arch(space, a)).second;
+        if (repeats)
+            std::fprintf(stderr, "warning: %s: %zu rows repeat an earlier row's architecture (%zu distinct of %zu): "
+                                 "one can be among the training and the test rows at once\n",
+                         path.c_str(), repeats, trained.size(), all.size());
         if (args.has("--test")) {
             if (args.has("--test-frac")) args.usage_error("give --test or --test-frac, not both");
             if (esm_cli::Args::same_file(args.get("--test"), path))
@@ -164,6 +173,12 @@ int main(int argc, char** argv) {
                              args.get("--test").c_str());
             test = esm::read_latency_data(args.get("--test"), space, all.target, drift);
             std::fprintf(text, "%s", esm_cli::drift_note(args.get("--test"), test.drift).c_str());
+            size_t shared = 0;
+            for (const esm::Arch& a : test.archs) shared += trained.count(esm::format_arch(space, a));
+            if (shared && !esm_cli::Args::same_file(args.get("--test"), path))
+                std::fprintf(stderr, "warning: %zu of the %zu --test rows are architectures of %s, the training rows: "
+                                     "those figures are not a test\n",
+                             shared, test.size(), path.c_str());
             // The whole file trains, in a seeded order so --train-size picks a random subset.
             esm::LatencyData none;
             esm::split_data(all, 0, seed, &train, &none);
