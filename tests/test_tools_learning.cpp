@@ -308,6 +308,16 @@ TEST(ToolsLearning, RepeatedArchitecturesAreWarnedAbout) {
     EXPECT_NE(out.find("warning: 40 of the 40 --test rows are architectures of " + twice), std::string::npos) << out;
 }
 
+TEST(ToolsLearning, TooFewTrainingRowsNameTheFile) {
+    Files fs;
+    const std::string data = fs.dir + "/one.csv";
+    write_dataset(data, 1, 2);
+    std::string out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " -o " + fs.dir + "/p.esmp", &out), 1);
+    EXPECT_NE(out.find("esm-train: " + data + ": 1 training row(s) after --test-frac's share: training needs at least 2"),
+              std::string::npos) << out;
+}
+
 TEST(ToolsLearning, TargetColumnErrorsListNumericColumns) {
     Files fs;
     const std::string data = fs.dir + "/d.csv";

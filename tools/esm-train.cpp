@@ -196,6 +196,9 @@ int main(int argc, char** argv) {
             for (size_t i = 0; i < n; ++i) rows[i] = i;
             train = train.subset(rows);
         }
+        if (train.size() < 2)
+            args.fail(path + ": " + std::to_string(train.size()) + " training row(s)" +
+                      (args.has("--test") ? "" : " after --test-frac's share") + ": training needs at least 2");
         if (test.archs.empty() && args.has("--json"))
             args.fail("--json: no test rows (" + std::string(args.has("--test") ? "--test is empty" : "--test-frac leaves none") +
                       "), so no metrics to write");
