@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <string>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -57,6 +58,17 @@ public:
     QcSource(const Space& space, DatasetMeta meta, const MeasureProtocol& p, uint64_t seed, ArchMeasurer m)
         : space_(space), meta_(std::move(meta)), p_(p), seed_(seed), qc_(p, std::move(m)) {
         p_.validate();
+        // The references are distinct architectures of the space: a small one (a custom
+        // description) may hold fewer, and the draw in measure() failed only once the dataset
+        // was written, as "could not draw 5 distinct architectures", not naming the refs.
+        if (p_.refs > 0 && space_.size_log10() < 18) {
+            const long long held = std::stoll(space_.size_exact());
+            if (held < p_.refs)
+                throw Error(ErrorKind::InvalidArgument,
+                            "quality control needs " + std::to_string(p_.refs) + " distinct reference models (refs) of space '" +
+                                space_.name + "', which holds only " + std::to_string(held) +
+                                " architecture" + (held == 1 ? "" : "s") + ": use fewer references, or 0 to measure without quality control");
+        }
     }
     DatasetMeta header() const override { return meta_; }
     void resume(const std::vector<DatasetRow>& existing) override {

@@ -594,6 +594,44 @@ TEST(Loop, ResumesAfterACrashWithEverySampleOnce) {
     EXPECT_EQ(column(clean + "/plans.csv", "arch"), column(out + "/plans.csv", "arch"));
 }
 
+// A custom space may hold fewer architectures than the reference models quality control
+// draws from it: refused when the source is made (before esm-measure or esm-build writes a
+// file), naming the references, instead of failing in the first measure() as "could not
+// draw 5 distinct architectures (got 0)" once the dataset was written.
+TEST(Loop, MoreReferencesThanTheSpaceHoldsAreRefusedUpFront) {
+    // 3 depths x 2 kernels x 2 resolutions = 12 architectures
+    const Space tiny = parse_space("name = tiny\nfamily = densenet\nunits = 1\ndepth = 1-3\nchoice k = 1 3\n"
+                                   "stem = 8\ngrowth = 4\nbottleneck = 8\nresolution = 16 24\n",
+                                   "tiny.space");
+    ASSERT_EQ(tiny.size_exact(), "12");
+    MeasureProtocol p;
+    p.refs = 13;
+    try {
+        make_runner_source(tiny, {"echo 1", "", 10}, p);
+        ADD_FAILURE() << "13 references of a space of 12 accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+        EXPECT_NE(std::string(e.what()).find("13 distinct reference models (refs) of space 'tiny', which holds only 12 "
+                                             "architectures"),
+                  std::string::npos)
+            << e.what();
+    }
+    // As many as it holds: each of them a reference, measured.
+    p.refs = 12;
+    p.qc_batch = 1;
+    auto src = make_runner_source(tiny, {"echo 1", "", 10}, p);
+    std::set<std::string> refs;
+    size_t samples = 0;
+    src->measure({"tiny:d2k3@24"}, [&](const DatasetRow& r) {
+        if (r.kind == "ref") refs.insert(r.arch);
+        if (r.kind == "sample") ++samples;
+    });
+    EXPECT_EQ(refs.size(), 12u);
+    EXPECT_EQ(samples, 1u);
+    p.refs = 0;  // no quality control: nothing drawn
+    EXPECT_NO_THROW(make_runner_source(tiny, {"echo 1", "", 10}, p));
+}
+
 TEST(Loop, RefusesToMixSettingsOrDevices) {
     Space s = preset("resnet");
     const std::string out = tmp_dir("mix");
