@@ -262,6 +262,13 @@ void Space::validate(const std::function<void(const std::string& key, const std:
     for (size_t i = 0; i < choices.size(); ++i)
         for (size_t j = 0; j < i; ++j)
             if (choices[i].name == choices[j].name) bad("choice " + choices[i].name, "choice '" + choices[i].name + "' given twice");
+    // A choice the family does not have, on its own line ('choice x', 'choice E'): the count
+    // checks below would refuse it without one.
+    const std::string family_choices = family == Family::DenseNet ? std::string(family_name(family)) + " has exactly one choice, 'k'"
+                                                                  : std::string(family_name(family)) + " has exactly two choices, 'k' and 'e'";
+    for (const auto& ch : choices)
+        if (ch.name != "k" && (family == Family::DenseNet || ch.name != "e"))
+            bad("choice " + ch.name, "choice '" + ch.name + "': " + family_choices);
     const int k = choice_index("k");
     if (k < 0) bad("", "needs a kernel choice 'k'");
     for (double v : choices[k].values)

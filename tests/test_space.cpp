@@ -153,6 +153,11 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         {"name = a\nfamily = mobilenetv3\nunits = 1\nwidth = 8\nstride = 1\nchoice k = 3\nchoice e = 3\ndepth = 1\n",
          "two head widths"},
         {"name = a\nfamily = densenet\nunits = 1\nchoice k = 3\nchoice e = 1\ndepth = 1\n", "exactly one choice"},
+        // A choice the family lacks is refused on its own line (the count alone named none).
+        {"name = a\nfamily = densenet\nunits = 1\nchoice k = 3\nchoice e = 1\ndepth = 1\n",
+         "line 5: space 'a': choice 'e': densenet has exactly one choice, 'k'"},
+        {head + tail + "choice x = 1\n", "line 9: space 'a': choice 'x': resnet has exactly two choices, 'k' and 'e'"},
+        {head + "choice k = 3\nchoice E = 1\ndepth = 1\n", "line 7: space 'a': choice 'E': resnet has exactly two choices"},
         // Found by fuzz_space (30-minute runs): keys of another family ('width' for densenet,
         // 'bottleneck' for mobilenetv3) were kept but not written back, so a parsed space did
         // not survive format -> parse.
