@@ -328,6 +328,14 @@ void Space::validate(const std::function<void(const std::string& key, const std:
         bad("resolution", "resolution " + std::to_string(resolutions.front()) + " leaves a 0x0 feature map before the head" +
                        (hi <= 4096 ? " (the smallest resolution that fits is " + std::to_string(hi) + ")" : ""));
     }
+    // What is written out must read back: a dataset, predictor or lookup table keeps this text,
+    // and a range (`8-4096/1`: 20 KB of values), per-unit lists and labelled values grow it
+    // past what a file holds, which saved a predictor that no tool could load.
+    const size_t written = format_space(*this).size();
+    if (written > kMaxSpaceTextBytes)
+        bad("", "the description written out (esm-space --print, and the copy a dataset, predictor or lookup table keeps) is " +
+                    std::to_string(written) + " bytes, over the " + std::to_string(kMaxSpaceTextBytes) +
+                    " a description may hold (shorter name or labels, fewer resolutions)");
 }
 
 bool operator==(const Space& a, const Space& b) {

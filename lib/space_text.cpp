@@ -107,7 +107,7 @@ Act parse_act(const Reader& r, const std::string& w, int line) {
 
 Space parse_space(const std::string& text, const std::string& where) {
     Reader r(where);
-    if (text.size() > 65536) r.fail(0, "larger than 64 KiB; not a space description");
+    if (text.size() > kMaxSpaceTextBytes) r.fail(0, "larger than 64 KiB; not a space description");
     std::map<std::string, Line> kv;
     std::vector<std::pair<std::string, Line>> choice_lines;
     // A byte-order mark some editors write is not part of the first key.
@@ -338,7 +338,7 @@ Space load_space_file(const std::string& path) {
     char buf[4096];
     while (f.read(buf, sizeof buf) || f.gcount()) {
         text.append(buf, static_cast<size_t>(f.gcount()));
-        if (text.size() > 65536) throw Error(ErrorKind::Format, path + ": larger than 64 KiB; not a space description");
+        if (text.size() > kMaxSpaceTextBytes) throw Error(ErrorKind::Format, path + ": larger than 64 KiB; not a space description");
     }
     return parse_space(text, path);
 }

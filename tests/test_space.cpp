@@ -186,6 +186,42 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
     }
 }
 
+// Every space parse_space accepts writes out (format_space) as text parse_space reads back:
+// a predictor, dataset header or lookup table keeps that text. A resolution range is 8 bytes
+// in the file and about 20 KB written out, so with a long name a 45 KB description wrote 65 KB,
+// saved a predictor, and esm-predict refused it ("larger than 64 KiB").
+TEST(Space, WhatIsWrittenOutReadsBack) {
+    const std::string rest = "\nfamily = resnet\nunits = 1\nwidth = 16\nstride = 1\ndepth = 1\nchoice k = 3\n"
+                             "choice e = 1\nresolution = 8-4096/1\n";
+    const size_t base = format_space(parse_space("name = a" + rest)).size();  // written with a 1-byte name
+    ASSERT_GT(base, 19000u);  // the 4089 resolutions
+    for (size_t written : {kMaxSpaceTextBytes - 1, kMaxSpaceTextBytes}) {
+        const std::string text = "name = " + std::string(written - base + 1, 'a') + rest;
+        ASSERT_LE(text.size(), kMaxSpaceTextBytes);
+        const Space s = parse_space(text, "long.space");
+        const std::string out = format_space(s);
+        EXPECT_EQ(out.size(), written);
+        EXPECT_EQ(parse_space(out, "written"), s);
+    }
+    const std::string text = "name = " + std::string(kMaxSpaceTextBytes - base + 2, 'a') + rest;
+    ASSERT_LE(text.size(), kMaxSpaceTextBytes);  // the file itself is within the limit
+    try {
+        parse_space(text, "long.space");
+        ADD_FAILURE() << "accepted a space that writes out 65537 bytes";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::Format);
+        EXPECT_NE(std::string(e.what()).find("long.space: space '"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("is 65537 bytes, over the 65536 a description may hold"), std::string::npos)
+            << e.what();
+    }
+    // A space made in code is held to it too (Encoder, Sampler and the rest validate it).
+    Space p = preset("resnet");
+    p.name = std::string(50000, 'a');
+    p.resolutions.clear();
+    for (int r = 64; r <= 4096; ++r) p.resolutions.push_back(r);
+    EXPECT_THROW(p.validate(), Error);
+}
+
 // A UTF-8 byte-order mark (some editors write one) is not part of the first key.
 TEST(Space, ByteOrderMarkIsSkipped) {
     const Space s = parse_space("\xEF\xBB\xBF" + format_space(preset("resnet")), "bom.space");

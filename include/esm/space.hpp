@@ -2,6 +2,7 @@
 // per-unit depth and per-block (or per-unit) choices. A space is data: presets and
 // user description files (docs/space_format.md) produce the same Space value.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -13,6 +14,10 @@ namespace esm {
 // The smallest choice value a space holds: the smallest normal double, so that a value
 // written out with %.17g (format_space) reads back (a subnormal one sets ERANGE).
 constexpr double kMinChoiceValue = std::numeric_limits<double>::min();
+
+// The longest space description text read (a file, or the copy a dataset header, predictor
+// or lookup table keeps); Space::validate refuses a space whose format_space text is longer.
+constexpr size_t kMaxSpaceTextBytes = 65536;
 
 enum class Family { ResNet, MobileNetV3, DenseNet };
 enum class Act { None, ReLU, HSwish, HSigmoid };
