@@ -214,7 +214,16 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
         if ((kv.first != "format" || has("format")) && (kv.first != "space_line" || has("space_line"))) wanted.push_back(kv);
     DatasetMeta a = stable(file);
     const DatasetMeta b = stable(wanted);
+    std::string file_backend;
+    for (const auto& kv : a)
+        if (kv.first == "backend") file_backend = kv.second;
     for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+        // CUDA datasets wrote --threads as given before they wrote the one host thread that
+        // enqueues (1): such a file resumes under any --threads, which changes nothing on the
+        // GPU (no run can say its old value any more).
+        if (file_backend == "cuda" && i < a.size() && i < b.size() && a[i].first == "threads" &&
+            b[i].first == "threads")
+            a[i].second = b[i].second;
         // Runner datasets wrote qc_threshold with std::to_string's six decimals before
         // (0.030000): such a file resumes under the threshold it reads as.
         if (i < a.size() && i < b.size() && a[i].first == "qc_threshold" && b[i].first == a[i].first &&

@@ -148,6 +148,43 @@ TEST(Dataset, SixDecimalQcThresholdOfOlderRunnerFilesResumes) {
     }
 }
 
+// CUDA datasets wrote --threads as given (threads: 4) before they wrote the one host thread
+// that enqueues (1): such a file resumes, where no run can write its value any more; a CPU
+// file measured at 4 threads is still refused at 1, untouched.
+TEST(Dataset, OlderCudaFilesWithOtherThreadsResume) {
+    const std::string path = temp_path("cuda_threads");
+    auto cuda = [](int threads) {
+        DatasetMeta m = meta(threads);
+        for (auto& kv : m)
+            if (kv.first == "backend") kv.second = "cuda";
+        return m;
+    };
+    {
+        DatasetWriter w(path, cuda(4));
+        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 12.5));
+    }
+    {
+        DatasetWriter w(path, cuda(1));
+        EXPECT_TRUE(w.resumed());
+        EXPECT_EQ(w.existing().size(), 1u);
+    }
+    std::remove(path.c_str());
+    {
+        DatasetWriter w(path, meta(4));
+        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 12.5));
+    }
+    const std::string before = slurp(path);
+    try {
+        DatasetWriter w(path, meta(1));
+        ADD_FAILURE() << "a CPU dataset measured at 4 threads resumed at 1";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'threads: 4' where this run has 'threads: 1'"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_EQ(slurp(path), before);
+    std::remove(path.c_str());
+}
+
 TEST(Dataset, RefusesOtherSettingsAndLeavesFileUntouched) {
     const std::string path = temp_path("refuse");
     {
