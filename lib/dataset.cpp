@@ -225,8 +225,10 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
             b[i].first == "threads")
             a[i].second = b[i].second;
         // Runner datasets wrote qc_threshold with std::to_string's six decimals before
-        // (0.030000): such a file resumes under the threshold it reads as.
-        if (i < a.size() && i < b.size() && a[i].first == "qc_threshold" && b[i].first == a[i].first &&
+        // (0.030000): such a file resumes under any threshold six decimals write so (it
+        // cannot tell 1e-6 from 1.4e-6). Executor datasets always wrote it exactly.
+        if (file_backend == "external runner" && i < a.size() && i < b.size() && a[i].first == "qc_threshold" &&
+            b[i].first == a[i].first &&
             a[i].second.size() > 7 && a[i].second[a[i].second.size() - 7] == '.' &&
             a[i].second == std::to_string(std::strtod(b[i].second.c_str(), nullptr)))
             a[i].second = b[i].second;

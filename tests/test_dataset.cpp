@@ -123,13 +123,16 @@ TEST(Dataset, ResumeKeepsRowsAndCutsTornTail) {
 
 // Runner datasets wrote qc_threshold with std::to_string's six decimals (0.030000) before
 // they wrote it as executor datasets do (0.03): such a file resumes under the threshold it
-// reads as, and is refused under another, untouched.
+// reads as, and is refused under another, untouched. Executor datasets always wrote it
+// exactly: one saying 0.030000 (by hand) is not read so.
 TEST(Dataset, SixDecimalQcThresholdOfOlderRunnerFilesResumes) {
     const std::string path = temp_path("qc6");
-    auto with_qc = [](const std::string& v) {
+    auto with_qc = [](const std::string& v, const char* backend = "external runner") {
         DatasetMeta m = meta();
-        for (auto& kv : m)
+        for (auto& kv : m) {
             if (kv.first == "qc_threshold") kv.second = v;
+            if (kv.first == "backend") kv.second = backend;
+        }
         return m;
     };
     {
@@ -146,6 +149,12 @@ TEST(Dataset, SixDecimalQcThresholdOfOlderRunnerFilesResumes) {
         EXPECT_THROW(DatasetWriter(path, with_qc(other)), Error) << other;
         EXPECT_EQ(slurp(path), before);
     }
+    const std::string cpu = temp_path("qc6cpu");
+    {
+        DatasetWriter w(cpu, with_qc("0.030000", "cpu"));
+        w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 12.5));
+    }
+    EXPECT_THROW(DatasetWriter(cpu, with_qc("0.03", "cpu")), Error);
 }
 
 // CUDA datasets wrote --threads as given (threads: 4) before they wrote the one host thread
