@@ -579,8 +579,13 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
     Adam adam(net.param_count(), opt.lr, opt.weight_decay);
     std::vector<float> g(net.param_count()), best = net.params();
     const size_t bs = std::min(static_cast<size_t>(opt.batch_size), n_tr);
+    // Scoring forwards the validation rows (without: the training rows) in chunks, so its
+    // memory does not grow with the dataset (a chunk of 4,096 rows: one pass for the usual
+    // validation splits).
+    constexpr size_t kScoreChunk = 4096;
+    const size_t score_rows_max = std::min(n_val > 0 ? n_val : n_tr, kScoreChunk);
     Mlp::Workspace ws;
-    net.reserve(ws, std::max(bs, n_val));
+    net.reserve(ws, std::max(bs, score_rows_max));
     std::vector<float> bx(bs * D), bt(bs), bw(wv.empty() ? 0 : bs);
     std::vector<size_t> order(n_tr);
     for (size_t i = 0; i < n_tr; ++i) order[i] = i;
@@ -592,13 +597,16 @@ MlpModel train_mlp(const float* x, const float* y, size_t n, int d, const MlpOpt
         rep.skip_only_val_loss = l / static_cast<double>(n_val);
     }
     // Weighted squared error of the network on rows [from, from + count) of xs / ts.
-    std::vector<float> vy(n_val > 0 ? n_val : n_tr);
+    std::vector<float> vy(score_rows_max);
     auto score_rows = [&](size_t from, size_t count) {
-        net.forward(xs.data() + from * D, count, vy.data(), ws);
         double l = 0;
-        for (size_t i = 0; i < count; ++i) {
-            const double r = static_cast<double>(vy[i]) - ts[from + i];
-            l += (wv.empty() ? 1.0 : wv[from + i]) * r * r;
+        for (size_t c = from; c < from + count; c += kScoreChunk) {
+            const size_t m = std::min(kScoreChunk, from + count - c);
+            net.forward(xs.data() + c * D, m, vy.data(), ws);
+            for (size_t i = 0; i < m; ++i) {
+                const double r = static_cast<double>(vy[i]) - ts[c + i];
+                l += (wv.empty() ? 1.0 : wv[c + i]) * r * r;
+            }
         }
         return l / static_cast<double>(count);
     };

@@ -464,24 +464,26 @@ TEST(Mlp, TrainedWeightsHoldNoSubnormals) {
 // it was the loss of the weights before the epoch's step (1.0) for a model whose loss was
 // some 8e4. With a converging learning rate the same identity holds.
 TEST(Mlp, WithoutValidationTheKeptWeightsAreTheScoredOnes) {
-    std::vector<float> x, y;
-    make_data(200, 3, x, y);
+    // (9,000 rows: scored in chunks of 4,096, the last one partial.)
+    for (const size_t n : {size_t(200), size_t(9000)})
     for (double lr : {0.3, 0.01}) {
+        std::vector<float> x, y;
+        make_data(static_cast<int>(n), 3, x, y);
         esm::MlpOptions opt;
         opt.val_frac = 0;
-        opt.batch_size = 200;
+        opt.batch_size = static_cast<int>(std::min<size_t>(n, 1000));
         opt.epochs = 6;
         opt.min_steps = 0;
         opt.lr = lr;
         opt.schedule = esm::LrSchedule::Constant;
         esm::TrainReport rep;
-        const esm::MlpModel m = esm::train_mlp(x.data(), y.data(), 200, 4, opt, &rep);
-        std::vector<float> p(200);
-        m.predict(x.data(), 200, p.data());
+        const esm::MlpModel m = esm::train_mlp(x.data(), y.data(), n, 4, opt, &rep);
+        std::vector<float> p(n);
+        m.predict(x.data(), n, p.data());
         double mse = 0;
-        for (size_t i = 0; i < 200; ++i) {
+        for (size_t i = 0; i < n; ++i) {
             const double r = (static_cast<double>(p[i]) - y[i]) / m.y_std;
-            mse += r * r / 200;
+            mse += r * r / static_cast<double>(n);
         }
         EXPECT_NEAR(rep.best_val_loss, mse, 1e-4 * mse + 1e-6) << "lr " << lr << ", best epoch " << rep.best_epoch;
         EXPECT_TRUE(rep.val_loss.empty());
