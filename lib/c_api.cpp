@@ -380,22 +380,19 @@ esm_status esm_predictor_predict_batch(esm_predictor_t predictor, const esm_arch
     ESM_NEED(archs);
     ESM_NEED(out_ms);
     return guard(__func__, [&] {
-        // Each handle's arch encoded in place, a chunk at a time (what predict_batch does):
-        // copying the archs into a contiguous array first cost a heap allocation per unit
-        // of every arch and halved the throughput.
-        constexpr size_t kChunk = 256;
-        const esm::Encoder& enc = predictor->p.encoder();
-        const size_t L = static_cast<size_t>(enc.length());
-        std::vector<float> x(std::min(n, kChunk) * L);
+        // The handles' archs by pointer, a chunk at a time (copying the archs first cost a
+        // heap allocation per unit of every arch and halved the throughput).
+        constexpr size_t kChunk = 1024;
+        const esm::Arch* chunk[kChunk];
         for (size_t i = 0; i < n; i += kChunk) {
             const size_t m = std::min(kChunk, n - i);
             for (size_t j = i; j < i + m; ++j) {
                 if (!archs[j]) return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_predict_batch: archs[" + std::to_string(j) + "] is NULL");
                 if (!same_space(predictor->space, archs[j]->space))
                     return fail(ESM_ERR_INVALID_ARGUMENT, "esm_predictor_predict_batch: archs[" + std::to_string(j) + "] is of another space");
-                enc.encode(archs[j]->a, x.data() + (j - i) * L);
+                chunk[j - i] = &archs[j]->a;
             }
-            predictor->p.predict_encoded(x.data(), m, out_ms + i);
+            predictor->p.predict_batch(chunk, m, out_ms + i);
         }
         return ESM_OK;
     });

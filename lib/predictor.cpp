@@ -91,17 +91,31 @@ double Predictor::predict(const Arch& arch) const {
 
 double Predictor::predict(const std::string& text) const { return predict(parse_arch(space(), text)); }
 
-void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
+namespace {
+
+// Encodes arch i into its row with `encode(i, row)` and predicts, a chunk of rows at a time.
+template <class Encode>
+void predict_in_chunks(const Predictor& p, size_t n, float* out, const Encode& encode) {
     constexpr size_t kChunk = 256;
-    const size_t L = static_cast<size_t>(encoder_.length());
+    const size_t L = static_cast<size_t>(p.encoder().length());
     // Per-thread buffer: no allocation per call once warm (thread-safe, any predictor).
     thread_local std::vector<float> x;
     if (x.size() < std::min(n, kChunk) * L) x.resize(std::min(n, kChunk) * L);
     for (size_t s = 0; s < n; s += kChunk) {
         const size_t m = std::min(kChunk, n - s);
-        encoder_.encode_batch(archs + s, m, x.data());
-        predict_encoded(x.data(), m, out + s);
+        for (size_t i = 0; i < m; ++i) encode(s + i, x.data() + i * L);
+        p.predict_encoded(x.data(), m, out + s);
     }
+}
+
+}  // namespace
+
+void Predictor::predict_batch(const Arch* archs, size_t n, float* out) const {
+    predict_in_chunks(*this, n, out, [&](size_t i, float* row) { encoder_.encode(archs[i], row); });
+}
+
+void Predictor::predict_batch(const Arch* const* archs, size_t n, float* out) const {
+    predict_in_chunks(*this, n, out, [&](size_t i, float* row) { encoder_.encode(*archs[i], row); });
 }
 
 void Predictor::predict_encoded(const float* x, size_t n, float* out) const {

@@ -140,6 +140,12 @@ TEST(Predictor, FoldedSkipMatchesTheModel) {
     f.pred.predict_batch(f.archs.data(), f.archs.size(), a.data());
     f.pred.model().predict(x.data(), f.archs.size(), b.data());
     for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5 * std::fabs(b[i])) << i;
+    // By pointers (archs held elsewhere, in reverse here): the same predictions bit for bit.
+    std::vector<const esm::Arch*> ptrs;
+    for (size_t i = f.archs.size(); i-- > 0;) ptrs.push_back(&f.archs[i]);
+    std::vector<float> c(ptrs.size());
+    f.pred.predict_batch(ptrs.data(), ptrs.size(), c.data());
+    for (size_t i = 0; i < c.size(); ++i) ASSERT_EQ(c[i], a[a.size() - 1 - i]) << i;
 }
 
 // A version-1 file (no skip line) still loads and predicts as it did.

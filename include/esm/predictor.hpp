@@ -61,6 +61,8 @@ public:
     // a Sampler or validate_arch on it), they are not checked again; an arch of another
     // space reads and writes out of bounds.
     void predict_batch(const Arch* archs, size_t n, float* out) const;
+    // The same for archs held elsewhere (handles, a population): n pointers.
+    void predict_batch(const Arch* const* archs, size_t n, float* out) const;
     // out: (n) from rows already encoded by encoder(): x (n, encoder().length()).
     void predict_encoded(const float* x, size_t n, float* out) const;
 
