@@ -2,8 +2,12 @@
 // Not an executor: no folding, no packing, no layout other than the framework one.
 #include "esm/weights.hpp"
 
-#include <cmath>
+#include <unistd.h>
 
+#include <cmath>
+#include <cstdio>
+
+#include "esm/common.hpp"
 #include "esm/rng.hpp"
 
 namespace esm {
@@ -94,6 +98,19 @@ void bn_scale_shift(const Op& op, const OpWeights& w, std::vector<float>* scale,
 }
 
 Weights make_weights(const Plan& plan, uint64_t seed) {
+    // A custom space's widths, each within its range, can ask for hundreds of GB: refused
+    // before filling them, where the out-of-memory killer would end the process (or the
+    // machine swap for hours) part way. Only what cannot fit at all: the weights alone
+    // beyond this machine's memory.
+    const double bytes = 4.0 * static_cast<double>(plan.params());
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && bytes > static_cast<double>(pages) * static_cast<double>(page)) {
+        char msg[160];
+        std::snprintf(msg, sizeof msg, "weights: the network's %lld parameters take %.3g GB, more than this machine's %.3g GB of memory",
+                      static_cast<long long>(plan.params()), bytes / 1e9,
+                      static_cast<double>(pages) * static_cast<double>(page) / 1e9);
+        throw Error(ErrorKind::InvalidArgument, msg);
+    }
     Weights w;
     w.ops.reserve(plan.ops.size());
     for (const auto& op : plan.ops) w.ops.push_back(make_op_weights(op, seed));

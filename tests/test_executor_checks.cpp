@@ -4,6 +4,7 @@
 // test_executor.cpp, whose counting operator new/delete make GCC's -Wmismatched-new-delete
 // misfire as that file grows.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -119,6 +120,31 @@ TEST(Executor, RejectsPlansThatDoNotHoldTogether) {
             EXPECT_NO_THROW(Executor::create(p, ExecutorOptions{})) << name << " " << res;
             for (size_t i = 0; i < p.segments.size(); ++i)
                 EXPECT_NO_THROW(Executor::create(extract_segment(p, int(i)), ExecutorOptions{})) << name << " " << i;
+        }
+    }
+}
+
+// A custom space whose widths are each within range can ask for more weights than the
+// machine holds (here 77 G parameters, 310 GB): refused before any is made, naming the
+// sizes, by make_weights and so by Executor::create (esm-run filled memory for minutes).
+TEST(Executor, WeightsBeyondTheMachinesMemoryAreRefusedUpFront) {
+    const Space s = parse_space("name = big\nfamily = mobilenetv3\nunits = 1\nwidth = 65536\nstride = 2\ndepth = 1\n"
+                                "act = relu\nse = 0\nchoices_per = block\nchoice k = 3\nchoice e = 64\nstem = 16\n"
+                                "head = 65536 65536\nclasses = 1048576\nresolution = 32\n");
+    const Plan p = build_plan(s, parse_arch(s, "big:k3e64"), 1, 32);
+    ASSERT_EQ(p.params(), 77377926608LL);
+    const double memory = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
+    if (memory >= 4.0 * double(p.params())) GTEST_SKIP() << "this machine holds 310 GB";
+    for (int call = 0; call < 2; ++call) {
+        try {
+            if (call == 0) make_weights(p, 1);
+            else Executor::create(p, ExecutorOptions{});
+            ADD_FAILURE() << "310 GB of weights were not refused";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("weights: the network's 77377926608 parameters take 310 GB, more than this "
+                                                 "machine's"),
+                      std::string::npos)
+                << e.what();
         }
     }
 }
