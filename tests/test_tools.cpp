@@ -208,10 +208,13 @@ TEST(Tools, OutOfMemoryIsSaidPlainly) {
 #if defined(__SANITIZE_ADDRESS__)
     GTEST_SKIP() << "AddressSanitizer aborts on an allocation this size instead of throwing std::bad_alloc";
 #endif
+    // Activations beyond a 64-bit address space (over 128 TiB: no overcommit setting lets
+    // them be allocated) from 9 M weights (weights beyond the memory are refused before, by
+    // size: Executor.WeightsBeyondTheMachinesMemoryAreRefusedUpFront).
     const std::string path = std::string(ESM_BINARY_DIR) + "/tools_big.space";
-    std::ofstream(path) << "name = big\nfamily = resnet\nunits = 1\nwidth = 65536\nstride = 1\ndepth = 1\n"
-                           "choice k = 15\nchoice e = 64\nresolution = 4096\n";
-    const ToolResult r = run_tool("esm-run", "'big:k15e64' --space " + path);
+    std::ofstream(path) << "name = big\nfamily = resnet\nunits = 1\nwidth = 16384\nstride = 1\ndepth = 1\n"
+                           "choice k = 3\nchoice e = 0.015625\nresolution = 4096\n";
+    const ToolResult r = run_tool("esm-run", "big:k3e0.015625 --batch 4096 --space " + path);
     EXPECT_EQ(r.status, 1) << r.err;
     EXPECT_NE(r.err.find("esm-run: out of memory (too large a request for this machine: a network, batch, resolution or count?)"),
               std::string::npos)
