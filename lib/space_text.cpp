@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -27,9 +28,23 @@ class Reader {
 public:
     Reader(const std::string& where) : where_(where) {}
 
+    // `what` quotes the file's own bytes: those outside printable ASCII as \xHH (a NUL
+    // ended the message for a C caller, an escape sequence reached the terminal, a stray
+    // BOM before a key read as the key itself).
     [[noreturn]] void fail(int line, const std::string& what) const {
+        std::string shown;
+        for (const char ch : what) {
+            const unsigned char c = static_cast<unsigned char>(ch);
+            if (c >= 0x20 && c < 0x7f) {
+                shown += ch;
+            } else {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "\\x%02x", c);
+                shown += hex;
+            }
+        }
         throw Error(ErrorKind::Format, where_ + (line > 0 ? " line " + std::to_string(line) : std::string()) +
-                                           ": " + what);
+                                           ": " + shown);
     }
 
     std::vector<std::string> words(const Line& l) const {

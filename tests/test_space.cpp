@@ -134,6 +134,11 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         {head + tail + "resolution = 4\n", "line 9: 'resolution' expects integers in 8..4096, got '4'"},
         {head + tail + "se = 1\n", "line 9: space 'a': unit 0: squeeze-excite is a MobileNetV3 option"},
         {head + tail + "act = gelu\n", "line 9: 'act' expects relu or hswish, got 'gelu'"},
+        // The file's bytes outside printable ASCII are quoted as \xHH (a NUL ended the message).
+        {head + tail + std::string("stem = 1\0" "6\n", 11), "line 9: 'stem' expects integers in 1..65536, got '1\\x006'"},
+        {head + tail + "\xef\xbb\xbfstem = 16\n", "line 9: unknown key '\\xef\\xbb\\xbfstem'"},
+        {"name = x\x1b[31m\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\n" + tail,
+         "line 1: space 'x\\x1b[31m': name may hold only"},
         {head + tail + "head = 10 10\n", "line 9: space 'a': head widths are a mobilenetv3 option"},
         {head + tail + "choice k = 5\n", "line 9: choice 'k' given twice"},
         // Found by fuzz_space: a huge kernel value was cast to int before its range check.
