@@ -4,6 +4,7 @@
 // shows it. Not public API.
 #pragma once
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,15 @@ namespace esm::detail {
 inline std::string short_number(double v) {
     char b[32];
     std::snprintf(b, sizeof b, "%g", v);
+    return b;
+}
+
+// The shortest of %.15g / %.17g that reads back exactly (files that must give the same
+// number back: lookup tables, esm-build's settings).
+inline std::string exact_number(double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.15g", v);
+    if (std::strtod(b, nullptr) != v) std::snprintf(b, sizeof b, "%.17g", v);
     return b;
 }
 

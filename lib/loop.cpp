@@ -92,7 +92,10 @@ std::string training_id(const LoopOptions& o) {
 // Settings added later read as their default in a directory written before them; "" = not
 // compared there (the training options, recorded since the seventeenth session: an older
 // directory may have been trained with any).
-const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}, {"training", ""}};
+const std::map<std::string, std::string> kLaterSettings = {{"base", "none"}, {"training", ""}, {"numbers", ""}};
+// Settings written with %g before `numbers: exact` (six digits: 99.99999 read 100); such a file
+// is compared at that precision.
+const char* const kNumberSettings[] = {"w1", "w2", "acc_th"};
 
 std::vector<std::pair<std::string, std::string>> settings_of(const Space& space, const LoopOptions& o) {
     // On a fixed resolution area-depth encodes as area does (no depths appended): recorded as
@@ -103,17 +106,18 @@ std::vector<std::pair<std::string, std::string>> settings_of(const Space& space,
             {"strategy", strategy_name(o.strategy)},
             {"n_initial", std::to_string(o.n_initial)},
             {"n_step", std::to_string(o.n_step)},
-            {"w1", fmt(o.w1)},
-            {"w2", fmt(o.w2)},
+            {"w1", detail::exact_number(o.w1)},
+            {"w2", detail::exact_number(o.w2)},
             {"encoding", encoding_name(o.encoding)},
             {"res_encoding", res_encoding_name(res)},
             {"evaluation", o.binwise ? "bin-wise" : "overall"},
             {"n_bins", std::to_string(o.n_bins)},
-            {"acc_th", fmt(o.acc_th)},
+            {"acc_th", detail::exact_number(o.acc_th)},
             {"test_size", std::to_string(o.test_size)},
             {"seed", std::to_string(o.seed)},
             {"base", bases_id(o.bases)},
-            {"training", training_id(o)}};
+            {"training", training_id(o)},
+            {"numbers", "exact"}};
 }
 
 // plans.csv's first line, and the line that ends each iteration's plan (a `#` comment to
@@ -223,7 +227,7 @@ void Loop::open_outputs() {
     dir_lock_ = std::make_unique<DirectoryLock>(dir_);
     // settings.txt: written once; a resume must agree.
     const std::string settings_path = dir_ + "/settings.txt";
-    std::string acc_was;        // Acc_TH may be raised on a rerun (a finished run pushed further)
+    std::string acc_was, acc_now;  // Acc_TH may be raised on a rerun (a finished run pushed further)
     std::string settings_text;  // settings.txt as on disk
     if (file_exists(settings_path)) {
         Table old;
@@ -238,15 +242,19 @@ void Loop::open_outputs() {
                                            "restore it, or use another output directory; esm-train trains on "
                                            "the dataset.csv measured so far)");
         }
-        for (const auto& [k, v] : settings_) {
+        const bool six_digits = !old.has_meta("numbers");
+        for (const auto& [k, exact] : settings_) {
             const auto later = kLaterSettings.find(k);
             if (!old.has_meta(k) && later != kLaterSettings.end() && later->second.empty()) continue;
             const std::string was = old.meta_value(k, later == kLaterSettings.end() ? "?" : later->second);
+            const bool number = std::find(std::begin(kNumberSettings), std::end(kNumberSettings), k) != std::end(kNumberSettings);
+            const std::string v = six_digits && number ? fmt(std::strtod(exact.c_str(), nullptr)) : exact;
             if (k == "acc_th" && was != v) {  // raised: allowed; lowered: refused below
                 char* end = nullptr;
                 const double old_acc = std::strtod(was.c_str(), &end);
                 if (*end == '\0' && end != was.c_str() && old_acc < opt_.acc_th) {
                     acc_was = was;
+                    acc_now = v;  // at the file's precision
                     continue;
                 }
                 throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with acc_th = " + was + ", this run asks " +
@@ -301,13 +309,13 @@ void Loop::open_outputs() {
         for (const auto& [k, v] : settings_) text += "# " + k + ": " + v + "\n";
         write_file_atomic(settings_path, text);
     } else if (!acc_was.empty()) {
-        const std::string from = "# acc_th: " + acc_was + "\n", to = "# acc_th: " + fmt(opt_.acc_th) + "\n";
+        const std::string from = "# acc_th: " + acc_was + "\n", to = "# acc_th: " + acc_now + "\n";
         const size_t at = settings_text.find(from);
         write_file_atomic(settings_path, at == std::string::npos ? settings_text + to
                                                                  : settings_text.replace(at, from.size(), to));
         LoopProgress note;
         note.phase = "note";
-        note.message = "Acc_TH raised from " + acc_was + " % to " + fmt(opt_.acc_th) + " % in '" + dir_ +
+        note.message = "Acc_TH raised from " + acc_was + " % to " + acc_now + " % in '" + dir_ +
                        "': the iterations already planned replay as planned and are judged by the new threshold; "
                        "later ones follow it";
         report(note);

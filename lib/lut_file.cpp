@@ -24,13 +24,7 @@ namespace {
 
 const char* kMagic = "esm-lut";
 
-// Shortest of %.15g / %.17g that reads back exactly.
-std::string num(double v) {
-    char b[64];
-    std::snprintf(b, sizeof b, "%.15g", v);
-    if (std::strtod(b, nullptr) != v) std::snprintf(b, sizeof b, "%.17g", v);
-    return b;
-}
+constexpr auto num = detail::exact_number;
 
 void check_one_line(const std::string& what, const std::string& v) { detail::check_one_line("lookup table", what, v); }
 

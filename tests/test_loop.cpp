@@ -364,6 +364,41 @@ TEST(Loop, BudgetCutExtensionIsSharedOverTheBins) {
     for (int b = 1; b < 4; ++b) EXPECT_GE(got[b], 4) << b;
 }
 
+// settings.txt keeps w1, w2 and Acc_TH exactly (`numbers: exact`): a rerun that differs in the
+// seventh digit is refused with both numbers as given (99.99999 was written "100", so
+// 99.99996 resumed as if equal and a lower threshold passed unseen). A file of before, at %g,
+// resumes under the values it reads as.
+TEST(Loop, SettingsKeepNumbersExactly) {
+    Replay replay("exact_settings", 600);
+    auto& [s, out, pool, src, o] = replay;
+    o.mlp.epochs = 2;
+    o.mlp.min_steps = 0;
+    o.max_iterations = 1;
+    o.acc_th = 99.99999;
+    o.w1 = 2.0000001;
+    run_esm_loop(s, o, *src);
+    const std::string settings = slurp(out + "/settings.txt");
+    EXPECT_NE(settings.find("# w1: 2.0000001\n"), std::string::npos) << settings;
+    EXPECT_NE(settings.find("# acc_th: 99.99999\n"), std::string::npos) << settings;
+    EXPECT_NE(settings.find("# numbers: exact\n"), std::string::npos) << settings;
+    LoopOptions lower = o;
+    lower.acc_th = 99.99996;
+    expect_refused(s, lower, *src, "holds a run with acc_th = 99.99999, this run asks 99.99996: a rerun may raise");
+    LoopOptions w = o;
+    w.w1 = 2.0000004;
+    expect_refused(s, w, *src, "holds a run with w1 = 2.0000001, this run asks w1 = 2.0000004");
+    EXPECT_EQ(slurp(out + "/settings.txt"), settings);
+    EXPECT_NO_THROW(run_esm_loop(s, o, *src));
+    // Written before: %g, no `numbers` line.
+    std::string old = settings;
+    old.replace(old.find("# numbers: exact\n"), 17, "");
+    old.replace(old.find("# w1: 2.0000001\n"), 16, "# w1: 2\n");
+    old.replace(old.find("# acc_th: 99.99999\n"), 19, "# acc_th: 100\n");
+    std::ofstream(out + "/settings.txt", std::ios::trunc) << old;
+    EXPECT_NO_THROW(run_esm_loop(s, o, *src));
+    EXPECT_EQ(slurp(out + "/settings.txt"), old);
+}
+
 // A finished run pushed to a higher Acc_TH: the rerun replays the iterations as they were,
 // then goes on under the new threshold; a lower one (a forgotten --acc) is refused.
 TEST(Loop, RaisedThresholdContinuesAFinishedRun) {
