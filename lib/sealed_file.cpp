@@ -22,24 +22,6 @@ namespace esm::detail {
 namespace {
 const char* kChecksumKey = "checksum fnv1a64 ";
 
-// At most `max` bytes of `s` for a message: bytes outside printable ASCII as \xHH (a NUL
-// would end the message for a C caller), "..." when cut.
-std::string quoted_bytes(const std::string& s, size_t max) {
-    std::string o;
-    for (size_t i = 0; i < s.size() && i < max; ++i) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f) {
-            o += static_cast<char>(c);
-        } else {
-            char hex[8];
-            std::snprintf(hex, sizeof hex, "\\x%02x", c);
-            o += hex;
-        }
-    }
-    if (s.size() > max) o += "...";
-    return o;
-}
-
 std::string hex_sum(const char* data, size_t n) {
     char sum[32];
     std::snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a64(data, n));
@@ -88,6 +70,22 @@ size_t unseal(const std::string& text, const std::string& where, const std::stri
         throw Error(ErrorKind::Format, where + ": checksum mismatch over bytes 0.." + std::to_string(payload) +
                                            " (stored " + stored + ", computed " + sum + "): the file is corrupted");
     return payload;
+}
+
+std::string quoted_bytes(const std::string& s, size_t max) {
+    std::string o;
+    for (size_t i = 0; i < s.size() && i < max; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            o += static_cast<char>(c);
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            o += hex;
+        }
+    }
+    if (s.size() > max) o += "...";
+    return o;
 }
 
 void refuse_directory(const std::string& path, const std::string& what) {

@@ -35,6 +35,9 @@ std::string resolved_path(const std::string& path);
 // fsync of the directory holding `path`: a file just created (or renamed into place) is
 // then on disk by name too, not only its bytes. Best effort (some file systems refuse).
 void sync_parent_directory(const std::string& path);
+// At most `max` bytes of `s` for a message, bytes outside printable ASCII as \xHH (a NUL
+// would end the message for a C caller, an escape sequence reach the terminal), "..." when cut.
+std::string quoted_bytes(const std::string& s, size_t max = std::string::npos);
 // Throws esm::Error (InvalidArgument) when a value to write holds a tab or a line break.
 void check_one_line(const std::string& owner, const std::string& what, const std::string& v);
 

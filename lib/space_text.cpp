@@ -32,19 +32,8 @@ public:
     // ended the message for a C caller, an escape sequence reached the terminal, a stray
     // BOM before a key read as the key itself).
     [[noreturn]] void fail(int line, const std::string& what) const {
-        std::string shown;
-        for (const char ch : what) {
-            const unsigned char c = static_cast<unsigned char>(ch);
-            if (c >= 0x20 && c < 0x7f) {
-                shown += ch;
-            } else {
-                char hex[8];
-                std::snprintf(hex, sizeof hex, "\\x%02x", c);
-                shown += hex;
-            }
-        }
         throw Error(ErrorKind::Format, where_ + (line > 0 ? " line " + std::to_string(line) : std::string()) +
-                                           ": " + shown);
+                                           ": " + detail::quoted_bytes(what));
     }
 
     std::vector<std::string> words(const Line& l) const {
