@@ -17,6 +17,7 @@
 
 #include "blas.hpp"
 #include "cpu_threads.hpp"
+#include "decimal.hpp"
 #include "durable_log.hpp"
 #include "esm/common.hpp"
 #include "esm/cuda.hpp"
@@ -114,13 +115,11 @@ DriftFactors drift_factors(const std::vector<DatasetRow>& rows) {
     return out;
 }
 
-static std::string num(double v) {
-    std::ostringstream o;
-    o.exceptions(std::ios::badbit);  // an allocation failure throws, not writes an empty field
-    o.precision(10);
-    o << v;
-    return o.str();
-}
+constexpr auto num = detail::header_number;
+
+// A row's std as append() writes it and a resume reads it back (a std near DBL_MAX would be
+// written rounded up to 1.797693135e+308, which reads back as infinity).
+static bool std_in_range(double ms) { return ms >= 0 && ms <= kMaxLatencyMs; }
 
 static std::string trim(const std::string& s) {
     const auto a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
@@ -328,7 +327,7 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
             if (!known_row_kind(r.kind)) damaged("kind", r.kind, std::string("none of ") + kRowKindsText);
             if (!latency_in_range(r.stats.latency_ms))
                 damaged("latency_ms", t.rows[i][2], std::string("outside ") + kLatencyRangeText);
-            if (!(r.stats.std_ms >= 0 && r.stats.std_ms <= kMaxLatencyMs)) damaged("std_ms", t.rows[i][3], "outside 0 .. 1e12 ms");
+            if (!std_in_range(r.stats.std_ms)) damaged("std_ms", t.rows[i][3], "outside 0 .. 1e12 ms");
             if (has_space) {
                 Arch a;
                 std::string err;
@@ -353,9 +352,8 @@ void DatasetWriter::append(const DatasetRow& r) {
     // What the readers accept (read_latency_data), so that nothing written is refused later.
     if (!known_row_kind(r.kind))
         throw Error(ErrorKind::InvalidArgument, "dataset row kind '" + r.kind + "' is none of " + kRowKindsText);
-    // A std near DBL_MAX would be written rounded up to 1.797693135e+308, which reads back
-    // as infinity; runs past kMaxRuns is refused by the resume below.
-    if (!latency_in_range(r.stats.latency_ms) || !(r.stats.std_ms >= 0 && r.stats.std_ms <= kMaxLatencyMs) ||
+    // (runs past kMaxRuns is refused by a resume.)
+    if (!latency_in_range(r.stats.latency_ms) || !std_in_range(r.stats.std_ms) ||
         r.stats.runs < 1 || r.stats.runs > kMaxRuns)
         throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + ": latency must be " + kLatencyRangeText + ", std "
                                                 "0 .. 1e12 ms, runs 1 .. " + std::to_string(kMaxRuns) + " (got " +

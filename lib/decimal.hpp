@@ -18,6 +18,13 @@ inline std::string short_number(double v) {
     return b;
 }
 
+// A dataset header's number: 10 significant digits (0.03, 1.4e-06), as every header writes it.
+inline std::string header_number(double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.10g", v);
+    return b;
+}
+
 // The shortest of %.15g / %.17g that reads back exactly (files that must give the same
 // number back: lookup tables, esm-build's settings).
 inline std::string exact_number(double v) {

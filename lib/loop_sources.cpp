@@ -1,13 +1,13 @@
 // Latency sources for the ESM loop: a replay pool, and quality-controlled measurement
 // through this library's executor or an external runner (esm/measure.hpp's QC).
 #include <algorithm>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "esm/cuda.hpp"
 #include "esm/loop.hpp"
@@ -182,10 +182,9 @@ private:
 };
 
 DatasetMeta protocol_meta(const MeasureProtocol& p) {
-    char qc[32];  // as executor datasets write it: std::to_string's six decimals told 1e-6 from 1.4e-6 not
-    std::snprintf(qc, sizeof qc, "%.10g", p.qc_threshold);
+    // qc_threshold as executor datasets write it: std::to_string's six decimals told 1e-6 from 1.4e-6 not.
     return {{"refs", std::to_string(p.refs)},
-            {"qc_threshold", qc},
+            {"qc_threshold", detail::header_number(p.qc_threshold)},
             {"qc_batch", std::to_string(p.qc_batch)},
             {"qc_retries", std::to_string(p.qc_retries)}};
 }
