@@ -238,6 +238,14 @@ private:
     std::map<std::string, std::string> values_;
 };
 
+// A --base predictor that regresses log latency is refused naming its file (the library
+// names bases by their index only): calibration maps a base's latency linearly.
+inline void refuse_log_target_base(const Args& args, const std::string& path, bool log_target) {
+    if (log_target)
+        args.fail("--base " + path + " regresses log latency; calibration needs a predictor of latency "
+                  "(train the base without --log-target)");
+}
+
 // The value of `key` in a dataset (or table, or predictor) header; "" when it has none.
 inline std::string meta_value(const esm::DatasetMeta& meta, const std::string& key) {
     for (const auto& [k, v] : meta)

@@ -124,9 +124,7 @@ int main(int argc, char** argv) {
         o.out_dir = args.get("-o");
         for (const std::string& b : args.get_list("--base")) {
             o.bases.push_back(std::make_shared<const esm::Predictor>(esm::Predictor::load(b, space)));
-            if (o.bases.back()->model().log_target)  // named here: the loop knows bases by index only
-                args.fail("--base " + b + " regresses log latency; calibration needs a predictor of latency "
-                          "(train the base without --log-target)");
+            esm_cli::refuse_log_target_base(args, b, o.bases.back()->model().log_target);
         }
 
         const esm::MeasureProtocol proto = esm_cli::read_protocol(args);

@@ -119,9 +119,7 @@ int main(int argc, char** argv) {
         for (size_t k = 0; k < bases.size(); ++k) {
             if (!(bases[k].space() == space))
                 args.fail("--base " + base_paths[k] + " predicts " + esm::space_difference(bases[k].space(), space));
-            if (bases[k].model().log_target)
-                args.fail("--base " + base_paths[k] + " regresses log latency; calibration needs a predictor of latency "
-                          "(train the base without --log-target)");
+            esm_cli::refuse_log_target_base(args, base_paths[k], bases[k].model().log_target);
         }
         esm::TrainConfig cfg;
         cfg.encoding = args.parse("--encoding", "fcc", esm::parse_encoding);
