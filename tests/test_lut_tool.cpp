@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "esm/lut.hpp"
@@ -270,4 +271,83 @@ TEST(LutTool, KilledBuildResumesFromItsJournal) {
     EXPECT_EQ(LookupTable::load(table).size(), 1226u);
     EXPECT_FALSE(std::ifstream(journal).good());
     std::remove(table.c_str());
+}
+
+// A table already at -o holds measured latencies: a build of its settings starts from it (a
+// finished build rerun, or one whose bias fit failed rerun with another --fit, profiles
+// nothing again); one of other settings, or a file that is no table, is refused and the file
+// left as it is. Both were replaced after profiling everything anew.
+TEST(LutTool, ExistingTableIsExtendedNeverReplaced) {
+    const Space space = preset("mobilenetv3");
+    const std::string table = tmp_path("x.lut"), journal = table + ".journal";
+    const std::string args = "build --space mobilenetv3 --res 32 --runs 2 --warmup 0";
+    ToolResult first = run_tool("esm-lut", args + " -o " + table);
+    ASSERT_EQ(first.status, 0) << first.err;
+    const std::map<std::string, LutEntry> measured = LookupTable::load(table).entries();
+    ASSERT_EQ(measured.size(), 74u);
+    auto same_entries = [&](const LookupTable& t) {
+        if (t.size() != measured.size()) return false;
+        for (const auto& [k, e] : measured) {
+            const auto it = t.entries().find(k);
+            if (it == t.entries().end() || it->second.latency_ms != e.latency_ms || it->second.std_ms != e.std_ms ||
+                it->second.runs != e.runs)
+                return false;
+        }
+        return true;
+    };
+
+    ToolResult again = run_tool("esm-lut", args + " -o " + table);
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.err.find("reusing the 74 segments of " + table), std::string::npos) << again.err;
+    EXPECT_NE(again.out.find("profiled 0 segments"), std::string::npos) << again.out;
+    EXPECT_TRUE(same_entries(LookupTable::load(table)));
+
+    const std::string before = slurp(table);
+    struct Case {
+        std::string args, says;
+    };
+    for (const Case& c : {Case{"build --space mobilenetv3 --res 32 --runs 3 --warmup 0", "runs '2', this build has '3'"},
+                          Case{"build --space mobilenetv3 --res 40 --runs 2 --warmup 0", "res '32', this build has '40'"},
+                          Case{"build --space mobilenetv3 --res 32 --runs 2 --warmup 0 --seed 7",
+                               "header 'seed 1', this build has 'seed 7'"},
+                          Case{"build --space resnet --res 32 --runs 2 --warmup 0",
+                               "space line 'name = mobilenetv3', this build has 'name = resnet'"}}) {
+        ToolResult r = run_tool("esm-lut", c.args + " -o " + table);
+        EXPECT_EQ(r.status, 1) << c.args;
+        EXPECT_NE(r.err.find("-o '" + table + "' is a lookup table profiled with " + c.says), std::string::npos)
+            << c.args << ": " << r.err;
+        EXPECT_NE(r.err.find("its 74 measured entries would be replaced"), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("profiled "), r.err.find("profiled with ")) << r.err;  // nothing was timed
+        EXPECT_EQ(slurp(table), before) << c.args;
+        EXPECT_FALSE(std::ifstream(journal).good()) << c.args;
+    }
+
+    // A bias fit that fails still writes the profiled table; a rerun with another --fit fits
+    // on it without profiling it again.
+    const std::string falling = tmp_path("x_falling.csv"), rising = write_dataset(space, 20, 9, "x_rising.csv");
+    {
+        Sampler s(space, 9);
+        std::ofstream f(falling);
+        f << "arch,latency_ms\n";
+        for (const Arch& a : s.sample(Strategy::Random, 20, 5)) f << format_arch(space, a) << "," << 40.0 - a.depth() << "\n";
+    }
+    ToolResult bad_fit = run_tool("esm-lut", args + " --fit " + falling + " -o " + table);
+    EXPECT_EQ(bad_fit.status, 1) << bad_fit.err;
+    EXPECT_NE(bad_fit.err.find("written without a bias correction"), std::string::npos) << bad_fit.err;
+    ToolResult fit = run_tool("esm-lut", args + " --fit " + rising + " -o " + table);
+    ASSERT_EQ(fit.status, 0) << fit.err;
+    EXPECT_NE(fit.out.find("profiled 0 segments"), std::string::npos) << fit.out;
+    const LookupTable fitted = LookupTable::load(table);
+    EXPECT_TRUE(same_entries(fitted));
+    EXPECT_FALSE(fitted.fit_info.empty());
+
+    // Not a table: refused, left as it is.
+    const std::string other = tmp_path("x_notes.txt");
+    std::ofstream(other) << "my notes\n";
+    ToolResult notes = run_tool("esm-lut", args + " -o " + other);
+    EXPECT_EQ(notes.status, 1);
+    EXPECT_NE(notes.err.find("-o '" + other + "' exists and is not a lookup table this build can continue ("),
+              std::string::npos) << notes.err;
+    EXPECT_EQ(slurp(other), "my notes\n");
+    for (const std::string& p : {table, falling, rising, other}) std::remove(p.c_str());
 }

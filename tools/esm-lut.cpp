@@ -42,7 +42,9 @@ static const std::string kUsage = std::string(
     "  --target C         the latency column of --fit (default latency_ms)\n"
     "  -o TABLE           output table file (written atomically at the end; until then each\n"
     "                     profiled segment is on disk in TABLE.journal: a killed build rerun with\n"
-    "                     the same options profiles only the rest)\n"
+    "                     the same options profiles only the rest). An existing TABLE of the same\n"
+    "                     settings is extended (its entries kept, only what it lacks profiled);\n"
+    "                     one of other settings, or a file that is no table, is refused\n"
     "eval:\n"
     "  --target C         latency column (default latency_ms)\n"
     "  --bins K           depth bins (default 5)\n"
@@ -126,6 +128,79 @@ void warn_if_other_instance(const esm::LookupTable& t, const esm::LatencyData& d
     }
 }
 
+// The first setting in which `old` (a table already at -o) and `now` (this build's) differ,
+// as "NAME 'OLD', this build has 'NEW'"; "" when the entries of one are the other's.
+std::string table_settings_differ(const esm::LookupTable& old, const esm::LookupTable& now) {
+    auto differ = [](const std::string& name, const std::string& a, const std::string& b) {
+        return a == b ? std::string() : name + " '" + a + "', this build has '" + b + "'";
+    };
+    auto lines = [](const std::string& s) {
+        std::vector<std::string> out;
+        size_t at = 0;
+        for (size_t nl; (nl = s.find('\n', at)) != std::string::npos; at = nl + 1) out.push_back(s.substr(at, nl - at));
+        if (at < s.size()) out.push_back(s.substr(at));
+        return out;
+    };
+    const std::vector<std::string> was = lines(esm::format_space(old.space())), is = lines(esm::format_space(now.space()));
+    for (size_t i = 0; i < std::max(was.size(), is.size()); ++i) {
+        const std::string d = differ("space line", i < was.size() ? was[i] : "", i < is.size() ? is[i] : "");
+        if (!d.empty()) return d;
+    }
+    using std::to_string;
+    auto number = [](double x) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.17g", x);
+        return std::string(buf);
+    };
+    for (const std::string& d :
+         {differ("batch", to_string(old.batch()), to_string(now.batch())),
+          differ("res", to_string(old.res()), to_string(now.res())),
+          differ("threads", to_string(old.threads), to_string(now.threads)),
+          differ("warmup", to_string(old.protocol.warmup), to_string(now.protocol.warmup)),
+          differ("runs", to_string(old.protocol.runs), to_string(now.protocol.runs)),
+          differ("trim", number(old.protocol.trim), number(now.protocol.trim))})
+        if (!d.empty()) return d;
+    auto stable = [](const std::vector<std::pair<std::string, std::string>>& meta) {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (const auto& kv : meta)
+            if (!esm::dataset_meta_volatile(kv.first)) out.push_back(kv);
+        return out;
+    };
+    const auto a = stable(old.meta), b = stable(now.meta);
+    for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+        const std::string d = differ("header", i < a.size() ? a[i].first + " " + a[i].second : "(none)",
+                                     i < b.size() ? b[i].first + " " + b[i].second : "(none)");
+        if (!d.empty()) return d;
+    }
+    return "";
+}
+
+// A table already at -o holds measured latencies (hours of profiling, maybe): never replaced
+// unread. One of this build's settings is its start: its entries are kept and only what it
+// lacks is profiled (a finished build rerun, or one whose bias fit failed rerun with another
+// --fit, profiles nothing again). One of other settings, or a file that is no table, is refused
+// and left as it is.
+void reuse_existing_table(const esm_cli::Args& args, esm::LookupTable& t) {
+    const std::string out = args.get("-o");
+    struct stat st;
+    if (::stat(out.c_str(), &st) != 0) return;
+    const esm::LookupTable old = [&] {
+        try {
+            return esm::LookupTable::load(out);
+        } catch (const esm::Error& e) {
+            args.fail("-o '" + out + "' exists and is not a lookup table this build can continue (" + e.what() +
+                      "): move it away to write a new one");
+        }
+    }();
+    const std::string d = table_settings_differ(old, t);
+    if (!d.empty())
+        args.fail("-o '" + out + "' is a lookup table profiled with " + d + ": its " + std::to_string(old.size()) +
+                  " measured entries would be replaced; rerun with its settings to extend it, or move it away to "
+                  "profile from scratch");
+    for (const auto& [k, e] : old.entries()) t.set_entry(k, e);
+    std::fprintf(stderr, "reusing the %zu segments of %s (profiled with these settings)\n", old.size(), out.c_str());
+}
+
 int build(const esm_cli::Args& args) {
     if (args.positional().size() != 1) args.usage_error("build takes no positional arguments");
     if (!args.has("--space")) args.usage_error("--space is required");
@@ -171,6 +246,7 @@ int build(const esm_cli::Args& args) {
         if (kv.first == "threads") t.threads = std::stoi(kv.second);
         if (std::find(not_applied.begin(), not_applied.end(), kv.first) == not_applied.end()) t.meta.push_back(kv);
     }
+    reuse_existing_table(args, t);
     std::vector<esm::Arch> all;
     if (space.family != esm::Family::DenseNet) all = esm::lut_cover_archs(space, res);
     all.insert(all.end(), archs.begin(), archs.end());
