@@ -116,7 +116,11 @@ TEST(LutTool, DenseNetProfilesMissingKeysOnDemandUnlessTold) {
                            "densenet:d3k3/d1k5/d1k1/d1k7/d2k9,2.5\ndensenet:d2k3/d1k5/d1k1/d1k7/d2k9,2.2\n";
     ToolResult refused = run_tool("esm-lut", "eval " + table + " " + data + " --no-profile");
     EXPECT_EQ(refused.status, 1);
-    EXPECT_NE(refused.err.find("1 of 3 archs have segments missing"), std::string::npos) << refused.err;
+    // Which arch of which file lacks which key of which table.
+    EXPECT_NE(refused.err.find("1 of 3 archs of " + data + " have segments missing from " + table + " (e.g. 'u0.l2.k3."),
+              std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("' of densenet:d3k3/d1k5/d1k1/d1k7/d2k9); drop --no-profile"), std::string::npos)
+        << refused.err;
     if (4 * std::thread::hardware_concurrency() < 1024) {  // table threads this machine does not run: named
         const ToolResult r = eval_changed(table, data, "many_threads.lut", [](LookupTable& t) { t.threads = 1024; });
         EXPECT_EQ(r.status, 1) << r.err;

@@ -306,13 +306,13 @@ int eval(const esm_cli::Args& args) {
     for (const auto& a : d.archs) {
         const std::vector<std::string> keys = t.missing_keys(a);
         if (keys.empty()) continue;
-        if (!missing++) example = keys.front();
+        if (!missing++) example = "'" + keys.front() + "' of " + esm::format_arch(space, a);
     }
     if (missing) {
         if (args.has("--no-profile"))
             args.fail(std::to_string(missing) + " of " + std::to_string(d.size()) +
-                      " archs have segments missing from the table (e.g. '" + example +
-                      "'); drop --no-profile to profile them on the machine that built the table");
+                      " archs of " + d.source + " have segments missing from " + table_path + " (e.g. " + example +
+                      "); drop --no-profile to profile them on the machine that built the table");
         // On the table's executor: its backend, threads and weights' seed.
         esm::ExecutorOptions ex;
         ex.threads = t.threads;
