@@ -78,9 +78,16 @@ std::string journal_header(const LookupTable& t, const std::vector<std::pair<std
     for (const auto& [k, v] : device) {
         check_one_line("meta key", k);
         check_one_line("meta value", v);
-        if (!dataset_meta_volatile(k)) s += "meta " + k + "\t" + v + "\n";
+        if (!dataset_meta_volatile(k) && lut_meta_applies(k)) s += "meta " + k + "\t" + v + "\n";
     }
     return s + "entries\n";
+}
+
+// A journal header's `meta KEY<TAB>VALUE` line of a key profiling does not apply: `esm-lut
+// eval --update` wrote the whole device header before it wrote only those (so a killed one
+// left a journal `build` could not continue); skipped on reading.
+bool inapplicable_meta_line(const std::string& line) {
+    return line.compare(0, 5, "meta ") == 0 && !lut_meta_applies(line.substr(5, line.find('\t') - 5));
 }
 
 }  // namespace
@@ -182,6 +189,26 @@ LookupTable LookupTable::load(const std::string& path) {
 
 void LookupTable::save(const std::string& path) const { write_file_atomic(path, serialize()); }
 
+bool lut_meta_applies(const std::string& key) {
+    for (const char* k : {"space_line", "format", "refs", "qc_threshold", "qc_retries", "qc_batch", "outlier_spread",
+                          "outlier_factor", "outlier_retries"})
+        if (key == k) return false;
+    return true;
+}
+
+std::string LookupTable::settings_difference(const LookupTable& other, const std::string& other_name) const {
+    const std::string a = journal_header(*this, meta), b = journal_header(other, other.meta);
+    Reader x(a, a.size(), "this table"), y(b, b.size(), "the other");  // (each line ends in '\n')
+    while (!x.at_end() || !y.at_end()) {
+        std::string mine = x.at_end() ? "(nothing)" : x.line(), theirs = y.at_end() ? "(nothing)" : y.line();
+        if (mine == theirs) continue;
+        std::replace(mine.begin(), mine.end(), '\t', ' ');  // (a meta line's)
+        std::replace(theirs.begin(), theirs.end(), '\t', ' ');
+        return "'" + mine + "' where " + other_name + " has '" + theirs + "'";
+    }
+    return "";
+}
+
 LutJournal::LutJournal(LookupTable& table, const std::string& path) : LutJournal(table, path, table.meta) {}
 
 LutJournal::LutJournal(LookupTable& table, const std::string& path,
@@ -202,8 +229,10 @@ LutJournal::LutJournal(LookupTable& table, const std::string& path,
     size_t at = 0;  // the header line by line: name the first one that differs
     while (at < header.size()) {
         const size_t nl = header.find('\n', at);
+        const bool torn = r.at_end();
         const std::string want = header.substr(at, nl - at),
-                          got = r.at_end() ? whole.substr(text.size()) : r.line();  // (the torn rest)
+                          got = torn ? whole.substr(text.size()) : r.line();  // (the torn rest)
+        if (at > 0 && !torn && inapplicable_meta_line(got)) continue;
         if (got != want) {
             if (at == 0) r.fail("not a lookup-table journal (its first line is '" + got.substr(0, 40) + "', not '" +
                                 want + "')");

@@ -529,3 +529,80 @@ TEST(LutJournal, AKilledProfilingResumesWhereItStopped) {
     }
     std::remove(path.c_str());
 }
+
+// `esm-lut eval --update` opens its journal with the whole device header of the machine
+// (esm::executor_dataset_meta: format, space line, quality control's settings), `build` with
+// a table's meta, which holds only what profiling applies: the two refused each other's
+// journal ("written by a profiling run with 'meta format…'"), so a killed eval's timings could
+// not be continued by a build of the same table. Both now bind only the applied keys, and a
+// journal an eval wrote before (those lines in its header) resumes.
+TEST(LutJournal, EvalAndBuildContinueEachOthersJournal) {
+    const Space s = preset("mobilenetv3");
+    const std::string path = tmp_path("jeval.lut.journal");
+    std::remove(path.c_str());
+    const std::vector<std::pair<std::string, std::string>> whole_header = {
+        {"format", "esm-latency-dataset 1"}, {"device", "test cpu"}, {"qc_threshold", "0.03"}, {"refs", "5"},
+        {"space_line", "name = mobilenetv3"}};
+    auto table = [&] {
+        LookupTable t(s, 1, 32);
+        for (const auto& kv : whole_header)
+            if (lut_meta_applies(kv.first)) t.meta.push_back(kv);
+        return t;
+    };
+    ASSERT_EQ(table().meta, (std::vector<std::pair<std::string, std::string>>{{"device", "test cpu"}}));
+    const std::vector<Arch> cover = lut_cover_archs(s, 32);
+    std::string written;
+    {
+        LookupTable t = table();
+        LutJournal j(t, path, whole_header);  // as eval --update opens it
+        size_t calls = 0;
+        auto dies = [&](const Plan& p) {
+            if (calls++ == 5) throw std::runtime_error("killed");
+            return synthetic_timer(p);
+        };
+        EXPECT_THROW(t.profile(cover, dies, nullptr, &j), std::runtime_error);
+        written = slurp(path);
+    }
+    EXPECT_EQ(written.find("qc_threshold"), std::string::npos) << written;
+    {
+        LookupTable t = table();
+        LutJournal j(t, path);  // as build opens it
+        EXPECT_EQ(j.resumed(), 5u);
+    }
+    // The header an eval wrote before: the inapplicable keys' lines among the others.
+    const size_t device_line = written.find("meta device");
+    ASSERT_NE(device_line, std::string::npos);
+    std::string old = written;
+    old.insert(device_line, "meta format\tesm-latency-dataset 1\n");
+    old.insert(old.find("entries\n"), "meta qc_threshold\t0.03\nmeta refs\t5\nmeta space_line\tname = mobilenetv3\n");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << old;
+    {
+        LookupTable t = table();
+        LutJournal j(t, path);
+        EXPECT_EQ(j.resumed(), 5u);
+        EXPECT_EQ(t.size(), 5u);
+    }
+    // (An applied key that differs is still refused.)
+    std::string other = written;
+    other.replace(other.find("test cpu"), 8, "that cpu");
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << other;
+    {
+        LookupTable t = table();
+        EXPECT_THROW(LutJournal(t, path), Error);
+    }
+    std::remove(path.c_str());
+}
+
+// What a table at esm-lut build's -o is compared with before the build continues it.
+TEST(LookupTable, SettingsDifferenceNamesTheFirstLine) {
+    LookupTable a(preset("mobilenetv3"), 1, 32), b(preset("mobilenetv3"), 1, 32);
+    a.meta = b.meta = {{"device", "x"}, {"created", "monday"}};
+    b.meta[1].second = "tuesday";  // volatile: no difference
+    b.set_entry("k", {1.0, 0.0, 1});
+    EXPECT_EQ(a.settings_difference(b), "");
+    b.protocol.runs = 3;
+    EXPECT_EQ(a.settings_difference(b, "B"), "'runs 150' where B has 'runs 3'");
+    b.protocol.runs = a.protocol.runs;
+    b.meta.push_back({"seed", "7"});
+    EXPECT_EQ(a.settings_difference(b), "'entries' where the other has 'meta seed 7'");
+}

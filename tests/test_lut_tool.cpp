@@ -310,12 +310,12 @@ TEST(LutTool, ExistingTableIsExtendedNeverReplaced) {
     struct Case {
         std::string args, says;
     };
-    for (const Case& c : {Case{"build --space mobilenetv3 --res 32 --runs 3 --warmup 0", "runs '2', this build has '3'"},
-                          Case{"build --space mobilenetv3 --res 40 --runs 2 --warmup 0", "res '32', this build has '40'"},
+    for (const Case& c : {Case{"build --space mobilenetv3 --res 32 --runs 3 --warmup 0", "'runs 2' where this build has 'runs 3'"},
+                          Case{"build --space mobilenetv3 --res 40 --runs 2 --warmup 0", "'res 32' where this build has 'res 40'"},
                           Case{"build --space mobilenetv3 --res 32 --runs 2 --warmup 0 --seed 7",
-                               "header 'seed 1', this build has 'seed 7'"},
+                               "'meta seed 1' where this build has 'meta seed 7'"},
                           Case{"build --space resnet --res 32 --runs 2 --warmup 0",
-                               "space line 'name = mobilenetv3', this build has 'name = resnet'"}}) {
+                               "'space mobilenetv3 fnv1a64 "}}) {
         ToolResult r = run_tool("esm-lut", c.args + " -o " + table);
         EXPECT_EQ(r.status, 1) << c.args;
         EXPECT_NE(r.err.find("-o '" + table + "' is a lookup table profiled with " + c.says), std::string::npos)

@@ -128,53 +128,6 @@ void warn_if_other_instance(const esm::LookupTable& t, const esm::LatencyData& d
     }
 }
 
-// The first setting in which `old` (a table already at -o) and `now` (this build's) differ,
-// as "NAME 'OLD', this build has 'NEW'"; "" when the entries of one are the other's.
-std::string table_settings_differ(const esm::LookupTable& old, const esm::LookupTable& now) {
-    auto differ = [](const std::string& name, const std::string& a, const std::string& b) {
-        return a == b ? std::string() : name + " '" + a + "', this build has '" + b + "'";
-    };
-    auto lines = [](const std::string& s) {
-        std::vector<std::string> out;
-        size_t at = 0;
-        for (size_t nl; (nl = s.find('\n', at)) != std::string::npos; at = nl + 1) out.push_back(s.substr(at, nl - at));
-        if (at < s.size()) out.push_back(s.substr(at));
-        return out;
-    };
-    const std::vector<std::string> was = lines(esm::format_space(old.space())), is = lines(esm::format_space(now.space()));
-    for (size_t i = 0; i < std::max(was.size(), is.size()); ++i) {
-        const std::string d = differ("space line", i < was.size() ? was[i] : "", i < is.size() ? is[i] : "");
-        if (!d.empty()) return d;
-    }
-    using std::to_string;
-    auto number = [](double x) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.17g", x);
-        return std::string(buf);
-    };
-    for (const std::string& d :
-         {differ("batch", to_string(old.batch()), to_string(now.batch())),
-          differ("res", to_string(old.res()), to_string(now.res())),
-          differ("threads", to_string(old.threads), to_string(now.threads)),
-          differ("warmup", to_string(old.protocol.warmup), to_string(now.protocol.warmup)),
-          differ("runs", to_string(old.protocol.runs), to_string(now.protocol.runs)),
-          differ("trim", number(old.protocol.trim), number(now.protocol.trim))})
-        if (!d.empty()) return d;
-    auto stable = [](const std::vector<std::pair<std::string, std::string>>& meta) {
-        std::vector<std::pair<std::string, std::string>> out;
-        for (const auto& kv : meta)
-            if (!esm::dataset_meta_volatile(kv.first)) out.push_back(kv);
-        return out;
-    };
-    const auto a = stable(old.meta), b = stable(now.meta);
-    for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-        const std::string d = differ("header", i < a.size() ? a[i].first + " " + a[i].second : "(none)",
-                                     i < b.size() ? b[i].first + " " + b[i].second : "(none)");
-        if (!d.empty()) return d;
-    }
-    return "";
-}
-
 // A table already at -o holds measured latencies (hours of profiling, maybe): never replaced
 // unread. One of this build's settings is its start: its entries are kept and only what it
 // lacks is profiled (a finished build rerun, or one whose bias fit failed rerun with another
@@ -192,7 +145,7 @@ void reuse_existing_table(const esm_cli::Args& args, esm::LookupTable& t) {
                       "): move it away to write a new one");
         }
     }();
-    const std::string d = table_settings_differ(old, t);
+    const std::string d = old.settings_difference(t, "this build");
     if (!d.empty())
         args.fail("-o '" + out + "' is a lookup table profiled with " + d + ": its " + std::to_string(old.size()) +
                   " measured entries would be replaced; rerun with its settings to extend it, or move it away to "
@@ -239,12 +192,10 @@ int build(const esm_cli::Args& args) {
     // The instance and the timing protocol; not the space (its own section) nor the quality
     // control settings, which profiling does not apply. The table's threads are the header's:
     // those the executor runs on (1 in a build without OpenMP, whatever --threads asked).
-    const std::vector<std::string> not_applied = {"space_line", "format", "refs", "qc_threshold", "qc_retries",
-                                                  "qc_batch", "outlier_spread", "outlier_factor", "outlier_retries"};
     t.threads = ex.threads;
     for (const auto& kv : esm::executor_dataset_meta(space, res, batch, ex, ex.seed, proto)) {
         if (kv.first == "threads") t.threads = std::stoi(kv.second);
-        if (std::find(not_applied.begin(), not_applied.end(), kv.first) == not_applied.end()) t.meta.push_back(kv);
+        if (esm::lut_meta_applies(kv.first)) t.meta.push_back(kv);
     }
     reuse_existing_table(args, t);
     std::vector<esm::Arch> all;

@@ -101,6 +101,13 @@ public:
     // are equal, or the fitted slope is not > 0.
     void fit_bias(const LatencyData& train);
 
+    // The first of the settings a table's entries were measured with (batch, resolution,
+    // threads, warm-up, runs, trim, the space description, the device header but its
+    // volatile keys: what a journal binds, LutJournal) in which this table and `other`
+    // differ, as "'runs 2' where OTHER_NAME has 'runs 3'"; "" when the entries of one may
+    // stand beside the other's.
+    std::string settings_difference(const LookupTable& other, const std::string& other_name = "the other") const;
+
     // Versioned text file with an FNV-1a 64 checksum, written atomically. Throws esm::Error
     // (InvalidArgument), writing nothing, when bias_a is not positive or a bias is not finite
     // (load refuses such a file).
@@ -122,6 +129,12 @@ private:
 // The journal's header binds it to the table's batch, resolution, threads, protocol, space
 // and device header (without its volatile keys): a journal of other settings, or another
 // machine's, is refused and left as it is. Delete it with finish() once the table is saved.
+// Whether a device-header key (esm::executor_dataset_meta) is among what a table's entries
+// were profiled with: not the dataset's format and space line, nor quality control's
+// settings, which profiling does not apply. A table's meta and a journal's header hold
+// only those that are.
+bool lut_meta_applies(const std::string& key);
+
 class LutJournal {
 public:
     // Opens or creates `path` and takes its writer's lock (a second run on it is refused),
