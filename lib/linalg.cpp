@@ -5,7 +5,7 @@
 
 namespace esm::detail {
 
-std::vector<double> cholesky_solve(std::vector<double> A, std::vector<double> b, size_t p) {
+void cholesky_factor(std::vector<double>& A, size_t p) {
     for (size_t j = 0; j < p; ++j) {
         for (size_t k = 0; k < j; ++k) {
             double s = A[j * p + k];
@@ -16,14 +16,26 @@ std::vector<double> cholesky_solve(std::vector<double> A, std::vector<double> b,
         for (size_t m = 0; m < j; ++m) s -= A[j * p + m] * A[j * p + m];
         A[j * p + j] = std::sqrt(s > 1e-300 ? s : 1e-300);
     }
+}
+
+void cholesky_forward(const std::vector<double>& L, std::vector<double>& b, size_t p) {
     for (size_t j = 0; j < p; ++j) {
-        for (size_t m = 0; m < j; ++m) b[j] -= A[j * p + m] * b[m];
-        b[j] /= A[j * p + j];
+        for (size_t m = 0; m < j; ++m) b[j] -= L[j * p + m] * b[m];
+        b[j] /= L[j * p + j];
     }
+}
+
+void cholesky_back(const std::vector<double>& L, std::vector<double>& b, size_t p) {
     for (size_t j = p; j-- > 0;) {
-        for (size_t m = j + 1; m < p; ++m) b[j] -= A[m * p + j] * b[m];
-        b[j] /= A[j * p + j];
+        for (size_t m = j + 1; m < p; ++m) b[j] -= L[m * p + j] * b[m];
+        b[j] /= L[j * p + j];
     }
+}
+
+std::vector<double> cholesky_solve(std::vector<double> A, std::vector<double> b, size_t p) {
+    cholesky_factor(A, p);
+    cholesky_forward(A, b, p);
+    cholesky_back(A, b, p);
     return b;
 }
 

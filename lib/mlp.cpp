@@ -119,16 +119,23 @@ double fit_correction(const float* z, const std::vector<double>& e, const std::v
     d->assign(D, 0);
     *c = 0;
     for (double lambda : {1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0}) {
+        // One factorisation per lambda: a row's leverage x' A^-1 x is |L^-1 x|^2, a
+        // forward solve (p^2), where solving A s = x for every row refactorised A each time
+        // (p^3 a row: 130 s for 700 rows of a 600-feature encoding, 5 s to train anew).
         std::vector<double> A = G;
         for (size_t j = 1; j < P; ++j) A[j * P + j] += lambda * sw;
-        const std::vector<double> beta = detail::cholesky_solve(A, b, P);
+        detail::cholesky_factor(A, P);
+        std::vector<double> beta = b;
+        detail::cholesky_forward(A, beta, P);
+        detail::cholesky_back(A, beta, P);
         double loo = 0;
         for (size_t r = 0; r < n && loo < best; ++r) {
             xi[0] = 1;
             for (size_t j = 0; j < D; ++j) xi[j + 1] = z[r * D + j];
-            const std::vector<double> s = detail::cholesky_solve(A, xi, P);
             double h = 0, f = 0;
-            for (size_t j = 0; j < P; ++j) h += xi[j] * s[j], f += xi[j] * beta[j];
+            for (size_t j = 0; j < P; ++j) f += xi[j] * beta[j];
+            detail::cholesky_forward(A, xi, P);  // xi becomes L^-1 x
+            for (size_t j = 0; j < P; ++j) h += xi[j] * xi[j];
             const double res = (e[r] - f) / (1 - wt(r) * h);
             loo += wt(r) * res * res;
         }

@@ -581,6 +581,90 @@ TEST(Mlp, FineTuningStartsFromTheGivenModel) {
     EXPECT_THROW(esm::train_mlp(x.data(), gx.data(), 150, 4, ft), esm::Error);
 }
 
+// Fine-tuning's linear correction (rows outnumber the features): the ridge chosen by exact
+// leave-one-out from one factorisation per ridge, against the oracle that refits without
+// each row in turn (plain Gaussian elimination), and the correction it adds.
+TEST(Mlp, FineTuningCorrectionMatchesBruteForceLeaveOneOut) {
+    std::vector<float> x, y, xt, yt;
+    make_data(1500, 1, x, y);
+    make_data(200, 2, xt, yt);
+    esm::MlpOptions opt;
+    opt.linear_skip = true;
+    opt.epochs = 40;
+    opt.min_steps = 0;
+    const auto base = std::make_shared<const esm::MlpModel>(esm::train_mlp(x.data(), y.data(), 1500, 4, opt));
+    const size_t n = 40, D = 4, P = D + 1;
+    std::vector<float> h(n), pb(n);
+    base->predict(x.data(), n, pb.data());
+    for (size_t i = 0; i < n; ++i) {
+        const float* r = &x[i * D];
+        h[i] = pb[i] + 0.5f + 0.3f * r[0] - 0.2f * r[2] + 0.4f * static_cast<float>(std::sin(7.3 * static_cast<double>(i)));
+    }
+    // The oracle: rows z (standardised as the model does), e = h - base.
+    std::vector<std::vector<double>> Z(n, std::vector<double>(P, 1.0));
+    std::vector<double> e(n);
+    for (size_t i = 0; i < n; ++i) {
+        for (size_t j = 0; j < D; ++j) Z[i][j + 1] = (x[i * D + j] - base->x_mean[j]) * base->x_inv_std[j];
+        e[i] = static_cast<double>(h[i]) - pb[i];
+    }
+    auto fit = [&](double lambda, size_t skip) {  // ridge without row `skip`, intercept free
+        std::vector<std::vector<double>> M(P, std::vector<double>(P + 1, 0.0));
+        for (size_t i = 0; i < n; ++i) {
+            if (i == skip) continue;
+            for (size_t a = 0; a < P; ++a) {
+                for (size_t b = 0; b < P; ++b) M[a][b] += Z[i][a] * Z[i][b];
+                M[a][P] += Z[i][a] * e[i];
+            }
+        }
+        for (size_t a = 1; a < P; ++a) M[a][a] += lambda * static_cast<double>(n);
+        for (size_t c = 0; c < P; ++c) {
+            size_t piv = c;
+            for (size_t r = c + 1; r < P; ++r)
+                if (std::fabs(M[r][c]) > std::fabs(M[piv][c])) piv = r;
+            std::swap(M[c], M[piv]);
+            for (size_t r = 0; r < P; ++r) {
+                if (r == c) continue;
+                const double f = M[r][c] / M[c][c];
+                for (size_t k = c; k <= P; ++k) M[r][k] -= f * M[c][k];
+            }
+        }
+        std::vector<double> beta(P);
+        for (size_t a = 0; a < P; ++a) beta[a] = M[a][P] / M[a][a];
+        return beta;
+    };
+    double best = 0, chosen = 0;
+    for (size_t i = 0; i < n; ++i) best += e[i] * e[i];
+    for (double lambda : {1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0}) {
+        double loo = 0;
+        for (size_t r = 0; r < n; ++r) {
+            const std::vector<double> beta = fit(lambda, r);
+            double f = 0;
+            for (size_t a = 0; a < P; ++a) f += beta[a] * Z[r][a];
+            loo += (e[r] - f) * (e[r] - f);
+        }
+        if (loo < best) best = loo, chosen = lambda;
+    }
+    ASSERT_GT(chosen, 0);  // the rows call for a correction
+    esm::MlpOptions ft;
+    ft.init = base;
+    ft.val_frac = 0;  // every row fits the correction
+    ft.epochs = 1;
+    ft.min_steps = 1;
+    ft.lr = 1e-12;  // the network stays where it was
+    esm::TrainReport rep;
+    const esm::MlpModel m = esm::train_mlp(x.data(), h.data(), n, static_cast<int>(D), ft, &rep);
+    EXPECT_EQ(rep.skip_ridge, chosen);
+    const std::vector<double> beta = fit(chosen, n);
+    std::vector<float> p0(200), p1(200);
+    base->predict(xt.data(), 200, p0.data());
+    m.predict(xt.data(), 200, p1.data());
+    for (size_t i = 0; i < 200; ++i) {
+        double want = p0[i] + beta[0];
+        for (size_t j = 0; j < D; ++j) want += beta[j + 1] * (xt[i * D + j] - base->x_mean[j]) * base->x_inv_std[j];
+        ASSERT_NEAR(p1[i], want, 1e-4 * std::fabs(want) + 1e-5) << i;
+    }
+}
+
 TEST(Mlp, MinStepsRaisesTheEpochsOfSmallSets) {
     std::vector<float> x, y;
     make_data(100, 4, x, y);
