@@ -248,7 +248,9 @@ bool fit_calibration(const std::vector<double>& p, const std::vector<double>& y,
     *a = spy / spp;
     *b = my - *a * mp;
     if (!(*a > 0)) {
-        *why = "the rows' latencies do not rise with the base predictor's (fitted slope " + std::to_string(*a) +
+        char slope[32];  // %g: std::to_string wrote a slope of latencies in ns as -0.000000
+        std::snprintf(slope, sizeof slope, "%g", *a);
+        *why = "the rows' latencies do not rise with the base predictor's (fitted slope " + std::string(slope) +
                "); too few rows, or another kind of device";
         return false;
     }

@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <atomic>
 #include <fstream>
@@ -430,6 +431,22 @@ TEST(Predictor, CalibrationScalesAndShiftsTheBase) {
         esm::LatencyData falling = d;
         for (size_t i = 0; i < falling.size(); ++i) falling.latency[i] = 100 - f.pred.predict(f.archs[i]);
         EXPECT_THROW(esm::calibrate_predictor(f.pred, falling), esm::Error);
+        // The message gives the slope's value at any scale (it wrote -0.000000 for
+        // latencies a million times smaller than the base's): least squares on these rows
+        // (weights 1 / y^2) gives the same slope as 1e-7 x the falling rows' fit.
+        esm::LatencyData tiny = falling;
+        for (double& v : tiny.latency) v *= 1e-7;
+        try {
+            esm::calibrate_predictor(f.pred, tiny);
+            ADD_FAILURE() << "falling rows calibrated";
+        } catch (const esm::Error& e) {
+            const std::string m = e.what();
+            const size_t at = m.find("fitted slope ");
+            ASSERT_NE(at, std::string::npos) << m;
+            const double slope = std::strtod(m.c_str() + at + 13, nullptr);
+            EXPECT_LT(slope, 0) << m;
+            EXPECT_NEAR(slope, -1e-7, 1e-9) << m;  // latency = 100 - base: slope -1, times 1e-7
+        }
         esm::LatencyData same = d.subset({3, 3, 3});
         same.latency = {1, 2, 3};
         EXPECT_THROW(esm::calibrate_predictor(f.pred, same), esm::Error);
