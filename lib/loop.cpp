@@ -265,6 +265,9 @@ void Loop::open_outputs() {
             if (was != v)
                 throw Error(ErrorKind::InvalidArgument, "'" + dir_ + "' holds a run with " + k + " = " + was +
                                                             ", this run asks " + k + " = " + v +
+                                                            (k == "base" ? " (each --base predictor by a hash of its "
+                                                                           "content: another file, or one changed since)"
+                                                                         : "") +
                                                             "; use the same settings to resume, or another output directory");
         }
     }

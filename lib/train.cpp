@@ -289,7 +289,9 @@ Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, d
     out.dataset_meta = train.meta;
     char line[160];
     std::snprintf(line, sizeof line, "calibrated: latency = %.9g * base + %.9g, n_train=%zu", a, b, train.size());
-    out.training = one_line(std::string(line) + " source=" + detail::resolved_path(train.source) + " base: " + base.training);
+    // The base's column too: its own line names only its dataset (HELP's file holds 12 devices').
+    out.training = one_line(std::string(line) + " base_target=" + base.target + " source=" +
+                            detail::resolved_path(train.source) + " base: " + base.training);
     if (a_out) *a_out = a;
     if (b_out) *b_out = b;
     return out;

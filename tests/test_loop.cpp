@@ -816,6 +816,7 @@ TEST(Loop, BaseFromAnotherDeviceCalibratesFromTheInitialSamples) {
 
     falling.out_dir = out;
     expect_refused(s, falling, *src, "holds a run with base = ");
+    expect_refused(s, falling, *src, "(each --base predictor by a hash of its content: another file, or one changed since)");
     // settings.txt without the base line (an older run, which ended with a line "key"):
     // resumes with no base.
     std::ifstream st(plain.out_dir + "/settings.txt");

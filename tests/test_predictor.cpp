@@ -418,6 +418,9 @@ TEST(Predictor, CalibrationScalesAndShiftsTheBase) {
         EXPECT_EQ(c.target, "new_ms");
         EXPECT_EQ(c.dataset_meta, d.meta);
         EXPECT_EQ(c.training.rfind("calibrated: latency = 2 * base + 0.5", 0), 0u) << c.training;
+        // The base's column is named (its own line, after " base: ", names only its dataset).
+        EXPECT_NE(c.training.find(", n_train=20 base_target=" + f.pred.target + " source="), std::string::npos)
+            << c.training;
         const esm::Predictor loaded = reloaded(c, "cal.esmp");
         for (size_t i = 100; i < 150; ++i) {
             const double want = 2 * f.pred.predict(f.archs[i]) + 0.5;

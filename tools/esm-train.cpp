@@ -218,8 +218,8 @@ int main(int argc, char** argv) {
             if (bases.size() > 1)
                 std::fprintf(text, "picked base %zu of %zu: leave-one-out error %.2f %% on the training rows\n", pick + 1,
                             bases.size(), 100 * loo);
-            std::fprintf(text, "calibrated the base predictor %s on %zu rows: latency = %.6g * base + %.6g\n",
-                        base_paths[pick].c_str(), train.size(), ca, cb);
+            std::fprintf(text, "calibrated the base predictor %s on %zu rows: latency = %.6g * base %c %.6g\n",
+                        base_paths[pick].c_str(), train.size(), ca, cb < 0 ? '-' : '+', std::fabs(cb));
         }
         if (fine_tune) {
             if (rep.skip_ridge > 0)
