@@ -46,4 +46,19 @@ inline bool cpu_has_avx2_fma() {
 #endif
 }
 
+// What ESM_CPU_ISA holds libesm's kernels to where that is below what this CPU has ("avx2"
+// or "baseline"), else nullptr. A dataset header records it (`cpu_isa`): timings taken under
+// the cap are of other kernels, not to be mixed with the CPU's own in one file or table.
+inline const char* cpu_isa_capped() {
+#if defined(__GNUC__) && defined(__x86_64__)
+    const int best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")  ? 2
+                     : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
+                                                                                         : 0;
+    const int cap = detail::cpu_isa_cap();
+    return cap >= best ? nullptr : cap == 1 ? "avx2" : "baseline";
+#else
+    return nullptr;
+#endif
+}
+
 }  // namespace esm

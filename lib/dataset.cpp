@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "blas.hpp"
+#include "cpu_features.hpp"
 #include "cpu_threads.hpp"
 #include "decimal.hpp"
 #include "durable_log.hpp"
@@ -155,6 +156,9 @@ DatasetMeta cpu_dataset_meta(const Space& space, int res, int batch, int threads
     m.push_back({"backend", "cpu"});
     m.push_back({"threads", std::to_string(threads)});
     m.push_back({"openblas_core", blas::core_name()});
+    // Only under a cap (a header without it is of the CPU's own kernels, as every file
+    // written before).
+    if (const char* isa = cpu_isa_capped()) m.push_back({"cpu_isa", isa});
     for (auto& kv : space_meta(space)) m.push_back(std::move(kv));
     m.push_back({"resolution", std::to_string(res)});
     m.push_back({"batch", std::to_string(batch)});
