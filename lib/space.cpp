@@ -326,7 +326,8 @@ void Space::validate(const std::function<void(const std::string& key, const std:
             (fits(mid) ? hi : lo) = mid;
         }
         bad("resolution", "resolution " + std::to_string(resolutions.front()) + " leaves a 0x0 feature map before the head" +
-                       (hi <= 4096 ? " (the smallest resolution that fits is " + std::to_string(hi) + ")" : ""));
+                       (hi <= 4096 ? " (the smallest resolution that fits is " + std::to_string(hi) + ")"
+                                   : " (so does every resolution up to 4096: too many downsampling units)"));
     }
     // What is written out must read back: a dataset, predictor or lookup table keeps this text,
     // and a range (`8-4096/1`: 20 KB of values), per-unit lists and labelled values grow it

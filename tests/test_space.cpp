@@ -177,6 +177,11 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
         // 61 -> 31 -> 16 -> 8 4 2 1, 60 -> 30 -> 15 -> 7 3 1 0.
         {"name = a\nfamily = densenet\nunits = 5\ndepth = 1\nchoice k = 1\nresolution = 32 64\n",
          "resolution 32 leaves a 0x0 feature map before the head (the smallest resolution that fits is 61)"},
+        // 16 units: 15 transitions after the stem's and the pool's /4 need an input of at
+        // least 2^17, beyond 4096: no resolution to name, and it says why.
+        {"name = a\nfamily = densenet\nunits = 16\ndepth = 1\nchoice k = 1\nresolution = 224\n",
+         "resolution 224 leaves a 0x0 feature map before the head (so does every resolution up to 4096: too many "
+         "downsampling units)"},
     };
     for (const auto& c : cases) {
         try {
