@@ -102,8 +102,15 @@ int64_t Plan::macs() const {
 namespace detail {
 
 int make_divisible(double v) {
-    int r = std::max(8, static_cast<int>(std::floor((v + 4) / 8)) * 8);
-    if (r < 0.9 * v) r += 8;
+    // SPEC §2's formula is on the real value of v = width / 4 * e (ResNet) or Cin * e
+    // (MobileNetV3). v comes from a double product: 1440 / 4 * 0.7 is 251.99999999999997,
+    // not 252, and a bare floor put it one step of 8 lower (248 channels, the formula's
+    // 256). A relative hair absorbs that rounding both at the floor and at the 0.9 v
+    // comparison (v = 80/9 is exactly 0.9 v = 8: no +8); the values of a space description
+    // are decimals and small fractions, never within 1e-12 of a boundary but by rounding.
+    constexpr double kHair = 1e-12;
+    int r = std::max(8, static_cast<int>(std::floor((v + 4) / 8 * (1 + kHair))) * 8);
+    if (r < 0.9 * v * (1 - kHair)) r += 8;
     return r;
 }
 

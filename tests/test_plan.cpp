@@ -172,3 +172,29 @@ TEST(Plan, OfaFixedFirstBlockAndElasticResolution) {
     EXPECT_EQ(q.params(), p.params());
     EXPECT_LT(q.macs(), p.macs());
 }
+
+// SPEC §2's make_divisible is on the real value of the width: ResNet's mid width
+// W / 4 * e and MobileNetV3's hidden width Cin * e land exactly on a rounding boundary
+// for some descriptions (1440 / 4 * 0.7 = 360 * 0.7 = 252, and (252 + 4) / 8 = 32), where
+// the double product is 251.99999999999997. Worked by hand: max(8, floor(256 / 8) * 8) =
+// 256, not < 0.9 * 252, so 256 channels (a bare floor of the double gave 248). The other
+// rounding: v = 64 / 4 * 5/9 = 80/9, floor((80/9 + 4) / 8) * 8 = 8 = 0.9 v exactly, so no +8.
+static int out_channels(const Plan& p, const std::string& op) {
+    for (const auto& o : p.ops)
+        if (o.name == op) return o.out.c;
+    ADD_FAILURE() << "no op " << op;
+    return -1;
+}
+
+TEST(Plan, MakeDivisibleIsExactOnRoundingBoundaries) {
+    const Space r = parse_space("name = r\nfamily = resnet\nunits = 2\nwidth = 1440 64\nstride = 1 2\n"
+                                "depth = 1\nchoice k = 3\nchoice e = 0.7:70 5/9:56\nresolution = 32\n");
+    Plan p = build_plan(r, parse_arch(r, "r:k3e70/k3e56"));
+    EXPECT_EQ(out_channels(p, "u0.b0.conv1"), 256);
+    EXPECT_EQ(out_channels(p, "u1.b0.conv1"), 8);
+    const Space m = parse_space("name = m\nfamily = mobilenetv3\nunits = 2\nwidth = 360 24\nstride = 1 1\n"
+                                "depth = 1\nchoice k = 3\nchoice e = 0.7:70\nhead = 64 128\nresolution = 32\n");
+    p = build_plan(m, parse_arch(m, "m:k3e70/k3e70"));
+    EXPECT_EQ(out_channels(p, "u1.b0.expand"), 256);  // Cin 360 * 0.7 = 252
+    EXPECT_EQ(out_channels(p, "u0.b0.expand"), 16);   // 16 * 0.7 = 11.2: 8 < 10.08, so 16
+}
