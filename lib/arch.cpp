@@ -147,7 +147,11 @@ private:
         BlockChoice b{};
         for (size_t i = 0; i < s_.choices.size(); ++i) {
             const Choice& c = s_.choices[i];
-            expect_literal(c.name, [&] { return "'" + c.name + "' (" + (i == 0 ? std::string("a block") : "choice " + c.name) + ")"; });
+            // (A DenseNet-family unit has one set of choices, after its layer count.)
+            expect_literal(c.name, [&] {
+                return "'" + c.name + "' (" +
+                       (i > 0 ? "choice " + c.name : s_.per_unit_choices ? "the unit's choices" : std::string("a block")) + ")";
+            });
             size_t start = p_;
             const std::string_view label =
                 read_run([](char ch) { return is_digit(ch) || ch == '.'; });
@@ -190,9 +194,12 @@ private:
         size_t start = p_;
         const std::string digits(read_run(is_digit));
         int n = (!digits.empty() && digits.size() <= 3 && digits[0] != '0') ? std::stoi(digits) : -1;
+        const std::string range = std::to_string(us.min_depth) + ".." + std::to_string(us.max_depth);
+        if (digits.empty())
+            fail(start, "expected the number of layers of unit " + std::to_string(u) + " (" + range + ") after 'd', got " +
+                            shown(t_, p_));
         if (n < us.min_depth || n > us.max_depth)
-            fail(start, "unit " + std::to_string(u) + " depth '" + digits + "' out of range; expected " +
-                            std::to_string(us.min_depth) + ".." + std::to_string(us.max_depth));
+            fail(start, "unit " + std::to_string(u) + " depth '" + digits + "' out of range; expected " + range);
         BlockChoice b = parse_choices();
         a.units[u].assign(static_cast<size_t>(n), b);
     }
