@@ -162,6 +162,28 @@ pid_t start_command(const CommandExec& c) {
     dup2(c.pipes[5], 2);
     for (int i = 0; i < 6; ++i) close(c.pipes[i]);
     execl("/bin/sh", "sh", "-c", c.command, "esm-runner", c.arch, c.space_file, static_cast<char*>(nullptr));
+    // The command never ran: its stderr (the pipe, fd 2 now) says why, or the caller's message
+    // would be a bare "exit status 127". Async-signal-safe: write and fixed texts only.
+    const int e = errno;
+    auto say = [](const char* s) {
+        size_t n = 0;
+        while (s[n]) ++n;
+        (void)!write(2, s, n);
+    };
+    say("esm-runner: cannot start /bin/sh: ");
+    if (e == E2BIG) {
+        say("argument list too long (the architecture text, the space file's path and the command must fit one "
+            "command line: 128 KiB per argument on Linux)\n");
+    } else {
+        char num[16];
+        int i = static_cast<int>(sizeof num) - 1;
+        num[i] = '\0';
+        unsigned v = e < 0 ? 0u : static_cast<unsigned>(e);
+        do num[--i] = static_cast<char>('0' + v % 10); while ((v /= 10) && i > 0);
+        say("exec failed, errno ");
+        say(num + i);
+        say("\n");
+    }
     _exit(127);
 }
 
@@ -197,6 +219,25 @@ std::string tail(const std::string& s, size_t n) {
 void append_tail(std::string& dst, const char* data, size_t n, size_t cap) {
     dst.append(data, n);
     if (dst.size() > 2 * cap) dst.erase(0, dst.size() - cap);
+}
+
+// write() with a SIGPIPE it raises (a command that closed its stdin) blocked for this thread
+// only (no process-wide handler swap) and taken off the thread's pending set before it is
+// unblocked; errno as write left it.
+ssize_t write_without_sigpipe(int fd, const char* data, size_t n) {
+    sigset_t pipe_set, pipe_old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &pipe_old);
+    const ssize_t w = write(fd, data, n);
+    const int e = errno;
+    if (w < 0 && e == EPIPE) {
+        const timespec now{0, 0};
+        sigtimedwait(&pipe_set, nullptr, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &pipe_old, nullptr);
+    errno = e;
+    return w;
 }
 
 }  // namespace
@@ -361,21 +402,30 @@ double ExternalRunner::measure(const std::string& arch) const {
         close_fd(in[0]);
         close_fd(out[1]);
         close_fd(err[1]);
-        // The architecture on stdin; a runner that has closed its stdin must not kill us with
-        // SIGPIPE: blocked for this thread only (no process-wide handler swap), and a SIGPIPE
-        // this write raised is taken off the thread's pending set before it is unblocked.
+        // The architecture on stdin, all of it: what a pipe holds (64 KiB) now, the rest as the
+        // command reads it (a long architecture was cut there, silently, without its newline),
+        // so the command's output is read meanwhile. A runner that has closed its stdin must
+        // not kill us with SIGPIPE (write_without_sigpipe); one that never reads it is not
+        // waited for: the pipe is closed with the command's end.
         const std::string feed = arch + "\n";
-        sigset_t pipe_set, pipe_old;
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        pthread_sigmask(SIG_BLOCK, &pipe_set, &pipe_old);
+        size_t fed = 0;
         set_nonblock(in[1]);
-        if (write(in[1], feed.data(), feed.size()) < 0 && errno == EPIPE) {
-            const timespec now{0, 0};
-            sigtimedwait(&pipe_set, nullptr, &now);
-        }
-        close_fd(in[1]);
-        pthread_sigmask(SIG_SETMASK, &pipe_old, nullptr);
+        auto feed_more = [&] {
+            while (in[1] >= 0 && fed < feed.size()) {
+                const ssize_t w = write_without_sigpipe(in[1], feed.data() + fed, feed.size() - fed);
+                if (w > 0) {
+                    fed += static_cast<size_t>(w);
+                } else if (w < 0 && errno == EINTR) {
+                    continue;
+                } else if (w < 0 && errno == EAGAIN) {
+                    return;
+                } else {
+                    break;  // EPIPE: the command does not read it
+                }
+            }
+            close_fd(in[1]);
+        };
+        feed_more();
 
         set_nonblock(out[0]);
         set_nonblock(err[0]);
@@ -413,10 +463,11 @@ double ExternalRunner::measure(const std::string& arch) const {
                 break;
             }
             // A pipe at its end is left out (-1): poll would report it at once, every time.
-            pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}};
-            const int n = poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 200)));
+            pollfd fds[3] = {{open_out ? out[0] : -1, POLLIN, 0}, {open_err ? err[0] : -1, POLLIN, 0}, {in[1], POLLOUT, 0}};
+            const int n = poll(fds, 3, static_cast<int>(std::min<long long>(left.count(), 200)));
             if (n < 0 && errno != EINTR) break;
             if (n > 0) read_ready(fds);
+            if (n > 0 && fds[2].revents) feed_more();
             // The command has exited but something it started still holds its output open: a
             // forwarder (tee, a logger) gets 2 s to pass on what it holds; a process left in the
             // background is what holds it after that, and the latency has come.
@@ -433,7 +484,8 @@ double ExternalRunner::measure(const std::string& arch) const {
                 timed_out = true;
                 break;
             }
-            ::usleep(10000);
+            pollfd feed_fd = {in[1], POLLOUT, 0};  // (-1 once fed: a 10 ms sleep)
+            if (poll(&feed_fd, 1, 10) > 0) feed_more();
         }
         if (timed_out) {  // SIGTERM first: the runner may clean up (temporary files, a remote run)
             kill(-pid, SIGTERM);

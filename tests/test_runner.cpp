@@ -116,6 +116,38 @@ TEST(Runner, LongProgressOutputBeforeTheLatency) {
     EXPECT_DOUBLE_EQ(r.measure("x:y"), 12.5);
 }
 
+// An architecture longer than a pipe holds (64 KiB: a custom space of 16 units of 64 blocks
+// with long labels) reaches stdin whole, with its newline: one write cut it at 65536 bytes,
+// silently. A command that never reads its stdin, or closes it, is not waited for.
+TEST(Runner, ALongArchitectureReachesStdinWhole) {
+    const std::string arch = "big:" + std::string(100000, '1');
+    ExternalRunner reads({"c=$(cat; echo x); [ \"$c\" = \"$(printf '%s\\nx' \"$1\")\" ] && echo ${#c}", "", 20});
+    EXPECT_DOUBLE_EQ(reads.measure(arch), 100006);  // the text, its newline, "x"
+    ExternalRunner slow({"sleep 1; head -c 70000 >/dev/null; echo 3", "", 20});  // reads part, late
+    EXPECT_DOUBLE_EQ(slow.measure(arch), 3);
+    for (const char* cmd : {"echo 4", "exec 0<&-; echo 4"}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        EXPECT_DOUBLE_EQ(ExternalRunner({cmd, "", 20}).measure(arch), 4) << cmd;
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << cmd;
+    }
+}
+
+#ifdef __linux__
+// An architecture over what one command-line argument may hold (128 KiB on Linux): the command
+// cannot start, and the error says why instead of a bare "exit status 127".
+TEST(Runner, AnArchitectureTooLongForACommandLineSaysSo) {
+    try {
+        ExternalRunner({"echo 5", "", 20}).measure("big:" + std::string(200000, '1'));
+        ADD_FAILURE() << "measured";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("exit status 127; stderr: esm-runner: cannot start /bin/sh: argument list "
+                                             "too long"),
+                  std::string::npos)
+            << std::string(e.what()).substr(0, 300);
+    }
+}
+#endif
+
 // Its own session and process group (their id = its guard's pid, sh's parent, not this
 // process), no controlling
 // terminal (tty 0), so a prompt fails at once where it stopped the background runner (SIGTTIN)
