@@ -215,10 +215,13 @@ std::string tail(const std::string& s, size_t n) {
 }
 
 // Appends to a kept tail of at most `cap` bytes (the last ones: a runner's error comes at
-// the end of its output, its latency on the last line).
-void append_tail(std::string& dst, const char* data, size_t n, size_t cap) {
+// the end of its output, its latency on the last line); `cut` tells that bytes were dropped.
+void append_tail(std::string& dst, const char* data, size_t n, size_t cap, bool& cut) {
     dst.append(data, n);
-    if (dst.size() > 2 * cap) dst.erase(0, dst.size() - cap);
+    if (dst.size() > 2 * cap) {
+        dst.erase(0, dst.size() - cap);
+        cut = true;
+    }
 }
 
 // write() with a SIGPIPE it raises (a command that closed its stdin) blocked for this thread
@@ -384,6 +387,7 @@ double ExternalRunner::measure(const std::string& arch) const {
     running.set(pid);
     pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     std::string so, se;  // the tails of its stdout and stderr
+    bool so_cut = false, se_cut = false;  // whether their first bytes were dropped
     bool open_out = true, open_err = true, timed_out = false;
     // Kills the command (on a timeout the command; else whatever it left behind: ESRCH),
     // closes the pipes and reaps it; the slot is released before the reap, so that a stop
@@ -438,7 +442,7 @@ double ExternalRunner::measure(const std::string& arch) const {
                 for (int reads = 0; reads < 256; ++reads) {  // what is there now (non-blocking, bounded)
                     const ssize_t r = read(i == 0 ? out[0] : err[0], buf, sizeof buf);
                     if (r > 0) {
-                        append_tail(i == 0 ? so : se, buf, static_cast<size_t>(r), 64u << 10);
+                        append_tail(i == 0 ? so : se, buf, static_cast<size_t>(r), 64u << 10, i == 0 ? so_cut : se_cut);
                         if (fds) break;  // one read per wake-up while it runs
                         continue;
                     }
@@ -519,6 +523,14 @@ double ExternalRunner::measure(const std::string& arch) const {
     if (WEXITSTATUS(status) != 0)
         throw Error(ErrorKind::Io, who + ": exit status " + std::to_string(WEXITSTATUS(status)) +
                                        (se.empty() ? "" : "; stderr: " + tail(se, 300)));
+    const std::string stderr_tail = se.empty() ? "" : "; stderr: " + tail(se, 300);
+    if (so_cut) {  // the last line must be whole: its tail alone could read as a number
+        size_t end = so.size();
+        while (end > 0 && std::isspace(static_cast<unsigned char>(so[end - 1]))) --end;
+        if (end > 0 && so.rfind('\n', end - 1) == std::string::npos)
+            throw Error(ErrorKind::Format, who + ": runner output's last line is over 64 KiB (the most kept of a "
+                                                 "stream); expected one latency line" + stderr_tail);
+    }
     try {
         return parse_runner_output(so);
     } catch (const Error& e) {  // what the runner said on stderr explains a wrong last line too

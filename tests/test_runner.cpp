@@ -148,6 +148,20 @@ TEST(Runner, AnArchitectureTooLongForACommandLineSaysSo) {
 }
 #endif
 
+// A last line longer than the kept tail of stdout (64 KiB) is refused: its tail alone read as
+// "12.5" where the whole line, 'latency:<spaces>12.5', is not a latency.
+TEST(Runner, ALastLineLongerThanTheKeptTailIsRefused) {
+    try {
+        ExternalRunner({"printf latency:; head -c 140000 /dev/zero | tr '\\0' ' '; echo 12.5", "", 20}).measure("a:b");
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("last line is over 64 KiB"), std::string::npos) << e.what();
+    }
+    // A long line before the latency line is progress output, as ever.
+    ExternalRunner ok({"printf latency:; head -c 140000 /dev/zero | tr '\\0' ' '; echo; echo 12.5", "", 20});
+    EXPECT_DOUBLE_EQ(ok.measure("a:b"), 12.5);
+}
+
 // Its own session and process group (their id = its guard's pid, sh's parent, not this
 // process), no controlling
 // terminal (tty 0), so a prompt fails at once where it stopped the background runner (SIGTTIN)
