@@ -355,3 +355,44 @@ TEST(LutTool, ExistingTableIsExtendedNeverReplaced) {
     EXPECT_EQ(slurp(other), "my notes\n");
     for (const std::string& p : {table, falling, rising, other}) std::remove(p.c_str());
 }
+
+// cpu_isa is in a header only under an ESM_CPU_ISA cap (its absence: the CPU's own kernels).
+// eval --update compared only the keys the table has, so a table profiled under a cap took
+// segments timed on the CPU's own kernels (and the other way round), its header still naming
+// the cap: two kernels' latencies summed as one. Refused now, the table left as it is.
+TEST(LutTool, EvalUpdateUnderAnotherCpuIsaCapIsRefused) {
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) GTEST_SKIP() << "the cap changes nothing here";
+    const std::string archs = tmp_path("isa.txt"), table = tmp_path("isa.lut"), data = tmp_path("isa.csv");
+    std::ofstream(archs) << "densenet:d1k3/d1k5/d1k1/d1k7/d2k9\n";
+    std::ofstream(data) << "arch,latency_ms\ndensenet:d1k3/d1k5/d1k1/d1k7/d2k9,2.0\n"
+                           "densenet:d3k3/d1k5/d1k1/d1k7/d2k9,2.5\n";
+    auto run = [](const std::string& isa, const std::string& args) {  // ("none" caps nothing)
+        const std::string out = tmp_path("isa_run.err");
+        const int raw = std::system(("ESM_CPU_ISA=" + isa + " " + tool_path("esm-lut") + " " + args + " > /dev/null 2> " +
+                                     out + " < /dev/null").c_str());
+        ToolResult r;
+        r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+        r.err = slurp(out);
+        std::remove(out.c_str());
+        return r;
+    };
+    struct Case {
+        std::string built, evaluated, says;
+    };
+    for (const Case& c : {Case{"baseline", "none", "cpu_isa 'baseline', this run has cpu_isa none (the CPU's own kernels)"},
+                          Case{"none", "baseline", "cpu_isa none (the CPU's own kernels), this run has cpu_isa 'baseline'"}}) {
+        std::remove(table.c_str());
+        const ToolResult b = run(c.built, "build --space densenet --res 64 --runs 2 --warmup 0 --archs " + archs + " -o " + table);
+        ASSERT_EQ(b.status, 0) << b.err;
+        const std::string before = slurp(table);
+        const ToolResult e = run(c.evaluated, "eval " + table + " " + data + " --update");
+        EXPECT_EQ(e.status, 1) << c.built << " -> " << c.evaluated;
+        EXPECT_NE(e.err.find(table + ": its segments were profiled with " + c.says), std::string::npos) << e.err;
+        EXPECT_EQ(slurp(table), before);
+        EXPECT_FALSE(std::ifstream(table + ".journal").good());
+        // Under the table's own cap the missing segments are profiled.
+        EXPECT_EQ(run(c.built, "eval " + table + " " + data + " --update").status, 0);
+        EXPECT_EQ(LookupTable::load(table).size(), 24u);
+    }
+    for (const std::string& p : {archs, table, data}) std::remove(p.c_str());
+}

@@ -303,6 +303,17 @@ int eval(const esm_cli::Args& args) {
                               " archs' missing segments here would mix two machines' latencies in one table; "
                               "evaluate on the machine that built it (--no-profile fails on missing segments)");
         }
+        // cpu_isa is in a header only under an ESM_CPU_ISA cap: its absence is the CPU's own
+        // kernels, so the loop above, over the table's keys only, let a table profiled on the
+        // CPU's own kernels take segments timed under a cap, and the other way round.
+        const std::string table_isa = esm_cli::meta_value(t.meta, "cpu_isa"), here_isa = esm_cli::meta_value(here, "cpu_isa");
+        if (table_isa != here_isa) {
+            auto shown = [](const std::string& v) { return v.empty() ? std::string("none (the CPU's own kernels)") : "'" + v + "'"; };
+            args.fail(table_path + ": its segments were profiled with cpu_isa " + shown(table_isa) +
+                      ", this run has cpu_isa " + shown(here_isa) + " (ESM_CPU_ISA): profiling the " +
+                      std::to_string(missing) + " archs' missing segments here would mix two kernels' latencies in "
+                      "one table; rerun with the table's ESM_CPU_ISA");
+        }
         // With --update the profiled entries are kept durably as they come (a killed eval
         // resumes); without, the table file and its folder stay as they are.
         std::unique_ptr<esm::LutJournal> journal;
