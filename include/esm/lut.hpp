@@ -123,18 +123,19 @@ private:
     std::map<std::string, LutEntry> entries_;
 };
 
-// The journal of a profiling run (docs/lut.md, "Resuming"): profiling can take hours, so
-// every entry profile() times is appended to the journal and fsync'd before the next key;
-// a killed run rerun with the same settings loads them and profiles only what it lacks.
-// The journal's header binds it to the table's batch, resolution, threads, protocol, space
-// and device header (without its volatile keys): a journal of other settings, or another
-// machine's, is refused and left as it is. Delete it with finish() once the table is saved.
 // Whether a device-header key (esm::executor_dataset_meta) is among what a table's entries
 // were profiled with: not the dataset's format and space line, nor quality control's
 // settings, which profiling does not apply. A table's meta and a journal's header hold
 // only those that are.
 bool lut_meta_applies(const std::string& key);
 
+// The journal of a profiling run (docs/lut.md, "Resuming"): profiling can take hours, so
+// every entry profile() times is appended to the journal and fsync'd before the next key;
+// a killed run rerun with the same settings loads them and profiles only what it lacks.
+// The journal's header binds it to the table's batch, resolution, threads, protocol, space
+// and device header (without its volatile keys, nor those lut_meta_applies leaves out): a
+// journal of other settings, or another machine's, is refused and left as it is. Delete it
+// with finish() once the table is saved.
 class LutJournal {
 public:
     // Opens or creates `path` and takes its writer's lock (a second run on it is refused),
