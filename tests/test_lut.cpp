@@ -604,5 +604,16 @@ TEST(LookupTable, SettingsDifferenceNamesTheFirstLine) {
     EXPECT_EQ(a.settings_difference(b, "B"), "'runs 150' where B has 'runs 3'");
     b.protocol.runs = a.protocol.runs;
     b.meta.push_back({"seed", "7"});
-    EXPECT_EQ(a.settings_difference(b), "'entries' where the other has 'meta seed 7'");
+    EXPECT_EQ(a.settings_difference(b), "no meta seed where the other has 'meta seed 7'");
+    // A key one of them lacks is named as missing, not set against the other's next line
+    // (cpu_isa is in a header only under an ESM_CPU_ISA cap; it said "'meta space ...' where
+    // this build has 'meta cpu_isa avx2'").
+    a.meta = {{"device", "x"}, {"space", "mobilenetv3"}};
+    b.meta = {{"device", "x"}, {"cpu_isa", "avx2"}, {"space", "mobilenetv3"}};
+    EXPECT_EQ(a.settings_difference(b, "this build"), "no meta cpu_isa where this build has 'meta cpu_isa avx2'");
+    EXPECT_EQ(b.settings_difference(a, "this build"), "'meta cpu_isa avx2' where this build has no meta cpu_isa");
+    b.meta = {{"device", "y"}, {"space", "mobilenetv3"}};  // a key both have: both values
+    EXPECT_EQ(a.settings_difference(b), "'meta device x' where the other has 'meta device y'");
+    b.meta = {{"space", "mobilenetv3"}, {"device", "x"}};  // the same keys in another order
+    EXPECT_EQ(a.settings_difference(b), "'meta device x' where the other has 'meta space mobilenetv3'");
 }

@@ -104,8 +104,9 @@ public:
     // The first of the settings a table's entries were measured with (batch, resolution,
     // threads, warm-up, runs, trim, the space description, the device header but its
     // volatile keys: what a journal binds, LutJournal) in which this table and `other`
-    // differ, as "'runs 2' where OTHER_NAME has 'runs 3'"; "" when the entries of one may
-    // stand beside the other's.
+    // differ, as "'runs 2' where OTHER_NAME has 'runs 3'" (a device-header key only one of
+    // them has: "no meta KEY where OTHER_NAME has 'meta KEY VALUE'", or the other way round);
+    // "" when the entries of one may stand beside the other's.
     std::string settings_difference(const LookupTable& other, const std::string& other_name = "the other") const;
 
     // Versioned text file with an FNV-1a 64 checksum, written atomically. Throws esm::Error
