@@ -237,10 +237,19 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
             a[i].second = b[i].second;
         const std::string fk = i < a.size() ? a[i].first + ": " + a[i].second : "(nothing)";
         const std::string wk = i < b.size() ? b[i].first + ": " + b[i].second : "(nothing)";
-        if (fk != wk)
-            throw Error(ErrorKind::Format, path + ": this dataset was measured under other settings and is left "
-                                                  "untouched: the file says '" + fk + "' where this run has '" + wk +
-                                               "' (use another output file, or the same settings to resume)");
+        if (fk == wk) continue;
+        // A key one side has not at all (cpu_isa, written only under a cap) is named as
+        // missing, not set against the other side's next line.
+        auto lacks = [](const DatasetMeta& m, const std::string& key) {
+            return std::none_of(m.begin(), m.end(), [&](const auto& kv) { return kv.first == key; });
+        };
+        std::string says = "the file says '" + fk + "' where this run has '" + wk + "'";
+        if (i < b.size() && (i >= a.size() || a[i].first != b[i].first) && lacks(a, b[i].first))
+            says = "the file has no " + b[i].first + " where this run has '" + wk + "'";
+        else if (i < a.size() && (i >= b.size() || a[i].first != b[i].first) && lacks(b, a[i].first))
+            says = "the file says '" + fk + "' where this run has no " + a[i].first;
+        throw Error(ErrorKind::Format, path + ": this dataset was measured under other settings and is left "
+                                              "untouched: " + says + " (use another output file, or the same settings to resume)");
     }
 }
 

@@ -562,3 +562,36 @@ TEST(Dataset, ExecutorHeaderRecordsTheThreadsTheExecutorRuns) {
     else
         EXPECT_THROW(DatasetWriter(path, m), Error);
 }
+
+// A header key only one side has (cpu_isa: written only under an ESM_CPU_ISA cap) is named as
+// missing: it was set against the other side's next line ("the file says 'space: resnet'
+// where this run has 'cpu_isa: avx2'"). The file is left as it was either way.
+TEST(Dataset, AKeyOnlyOneSideHasIsNamedAsMissing) {
+    const std::string path = temp_path("isa_key");
+    auto capped = [] {
+        DatasetMeta m = meta(1);
+        m.insert(m.begin() + 1, {"cpu_isa", "avx2"});
+        return m;
+    };
+    struct Case {
+        DatasetMeta file, run;
+        std::string says;
+    };
+    for (const Case& c : {Case{meta(1), capped(), "untouched: the file has no cpu_isa where this run has 'cpu_isa: avx2' ("},
+                          Case{capped(), meta(1), "untouched: the file says 'cpu_isa: avx2' where this run has no cpu_isa ("}}) {
+        std::remove(path.c_str());
+        {
+            DatasetWriter w(path, c.file);
+            w.append(row("resnet:k3e50/k3e50/k3e50/k3e50", 12.5));
+        }
+        const std::string before = slurp(path);
+        try {
+            DatasetWriter w(path, c.run);
+            ADD_FAILURE() << "resumed";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(slurp(path), before);
+    }
+    std::remove(path.c_str());
+}
