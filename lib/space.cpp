@@ -225,9 +225,6 @@ void Space::validate(const std::function<void(const std::string& key, const std:
         if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
               c == '-' || c == '_'))
             bad("name", "name may hold only a-z, 0-9, '-' and '_'");
-    // Every architecture text starts with the name: "-a:k3e50/..." would be read as an
-    // option by every tool that takes architectures as arguments (esm-info, esm-run, esm-predict).
-    if (name[0] == '-') bad("name", "name may not start with '-' (its architectures would read as command-line options)");
     if (units.empty() || units.size() > 16) bad("units", "needs 1 to 16 units");
     for (size_t i = 0; i < units.size(); ++i) {
         const auto& u = units[i];

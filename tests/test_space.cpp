@@ -127,7 +127,6 @@ TEST(Space, MalformedDescriptionsAreRejectedWithTheirLine) {
          "exactly two choices, 'k' and 'e'"},
         {"name = a\nfamily = mobilenetv3\nunits = 1\nwidth = 8\nstride = 1\ndepth = 1\n", "missing 'choice k = ...'"},
         {"name = A b\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\n" + tail, "name may hold only"},
-        {"name = -a\nfamily = resnet\nunits = 1\nwidth = 8\nstride = 1\n" + tail, "line 1: space '-a': name may not start with '-'"},
         {head + "resolution = 224-128/4\n" + tail, "line 6: resolution range '224-128/4' must step"},
         {head + "resolution = 128-224/5\n" + tail, "line 6: resolution range '128-224/5' must step from lo exactly to hi"},
         {head + "resolution = 224 160 192\n" + tail, "line 6: resolutions must be strictly increasing, got '224 160 192'"},
