@@ -292,3 +292,24 @@ TEST(Tools, ErrorsGoToStderrWithNonZeroExit) {
         EXPECT_NE(r.err.find(c.message), std::string::npos) << c.tool << " " << c.args << "\nstderr: " << r.err;
     }
 }
+
+// A space name may begin with '-' (SPEC: a-z 0-9 - _): its architectures ("-a:k3e1") read as
+// options, refused as unknown; `--` ends the options, and the refusal says so.
+TEST(Tools, DoubleDashEndsTheOptions) {
+    const std::string path = std::string(ESM_BINARY_DIR) + "/tools_dash.space";
+    std::ofstream(path) << "name = -a\nfamily = resnet\nunits = 1\nwidth = 16\nstride = 1\ndepth = 1\n"
+                           "choice k = 3\nchoice e = 1\nresolution = 32\n";
+    const ToolResult refused = run_tool("esm-info", "--space " + path + " -a:k3e1");
+    EXPECT_EQ(refused.status, 2);
+    EXPECT_NE(refused.err.find("unknown option '-a:k3e1' (an architecture of a space whose name begins with '-': put "
+                               "'--' before it)"),
+              std::string::npos) << refused.err;
+    const ToolResult ok = run_tool("esm-info", "--space " + path + " -- -a:k3e1");
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_NE(ok.out.find("arch        -a:k3e1\n"), std::string::npos) << ok.out;
+    // After `--` an option's name is positional too: not taken as --space (two positionals).
+    const ToolResult after = run_tool("esm-info", "-- --space " + path);
+    EXPECT_EQ(after.status, 2);
+    EXPECT_NE(after.err.find("expected one architecture"), std::string::npos) << after.err;
+    std::remove(path.c_str());
+}

@@ -46,6 +46,10 @@ public:
                              e ? std::strerror(e) : "");
                 std::exit(1);
             }
+            if (a == "--") {  // the end of the options: an arch of a space named "-a" ("-a:k3e50/...")
+                for (++i; i < argc; ++i) positional_.push_back(argv[i]);
+                break;
+            }
             if (a.size() > 1 && a[0] == '-' && !(a.size() > 1 && (std::isdigit(static_cast<unsigned char>(a[1]))))) {
                 std::string value;
                 bool has_inline = false;
@@ -64,7 +68,11 @@ public:
                 if (const size_t at = a.find('='); !opt && at != std::string::npos && known(a.substr(0, at)))  // -n=3
                     usage_error("option '" + a.substr(0, at) + "' takes its value as the next argument ('" +
                                 a.substr(0, at) + " " + a.substr(at + 1) + "'); '=' joins --long options only");
-                if (!opt) usage_error("unknown option '" + a + "'");
+                if (!opt)
+                    usage_error("unknown option '" + a + "'" +
+                                (a.find(':') != std::string::npos
+                                     ? " (an architecture of a space whose name begins with '-': put '--' before it)"
+                                     : ""));
                 // Given twice, one would be dropped without a word (--base a --base b).
                 if (values_.count(a)) usage_error("option '" + a + "' is given twice");
                 if (opt->takes_value) {
