@@ -344,6 +344,19 @@ TEST(LutTool, ExistingTableIsExtendedNeverReplaced) {
     const LookupTable fitted = LookupTable::load(table);
     EXPECT_TRUE(same_entries(fitted));
     EXPECT_FALSE(fitted.fit_info.empty());
+    // A rerun without --fit keeps that correction (it was dropped), and a failed fit then
+    // leaves it as it was.
+    ToolResult plain = run_tool("esm-lut", args + " -o " + table);
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    EXPECT_NE(plain.err.find("and its bias correction, unless --fit replaces it"), std::string::npos) << plain.err;
+    const LookupTable kept = LookupTable::load(table);
+    EXPECT_EQ(kept.bias_a, fitted.bias_a);
+    EXPECT_EQ(kept.bias_b, fitted.bias_b);
+    EXPECT_EQ(kept.fit_info, fitted.fit_info);
+    ToolResult bad_again = run_tool("esm-lut", args + " --fit " + falling + " -o " + table);
+    EXPECT_EQ(bad_again.status, 1) << bad_again.err;
+    EXPECT_NE(bad_again.err.find("written with the bias correction it had"), std::string::npos) << bad_again.err;
+    EXPECT_EQ(LookupTable::load(table).bias_a, fitted.bias_a);
 
     // Not a table: refused, left as it is.
     const std::string other = tmp_path("x_notes.txt");

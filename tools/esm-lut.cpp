@@ -151,7 +151,12 @@ void reuse_existing_table(const esm_cli::Args& args, esm::LookupTable& t) {
                   " measured entries would be replaced; rerun with its settings to extend it, or move it away to "
                   "profile from scratch");
     for (const auto& [k, e] : old.entries()) t.set_entry(k, e);
-    std::fprintf(stderr, "reusing the %zu segments of %s (profiled with these settings)\n", old.size(), out.c_str());
+    // Its bias correction too, until a --fit replaces it (a rerun without --fit dropped it).
+    t.bias_a = old.bias_a;
+    t.bias_b = old.bias_b;
+    t.fit_info = old.fit_info;
+    std::fprintf(stderr, "reusing the %zu segments of %s (profiled with these settings)%s\n", old.size(), out.c_str(),
+                 old.fit_info.empty() ? "" : " and its bias correction, unless --fit replaces it");
 }
 
 int build(const esm_cli::Args& args) {
@@ -215,8 +220,10 @@ int build(const esm_cli::Args& args) {
         } catch (const esm::Error& e) {  // the profiling (hours, maybe) is kept all the same
             t.save(args.get("-o"));
             journal.finish();
-            throw esm::Error(e.kind(), std::string(e.what()) + "; the profiled table is written without a bias "
-                                                                 "correction to " + args.get("-o"));
+            throw esm::Error(e.kind(), std::string(e.what()) + "; the profiled table is written " +
+                                           (t.fit_info.empty() ? "without a bias correction"
+                                                               : "with the bias correction it had") +
+                                           " to " + args.get("-o"));
         }
         std::printf("bias correction on %zu rows of %s (column %s): latency = %.6g * sum %c %.6g ms\n", fit.size(),
                     fit.source.c_str(), fit.target.c_str(), t.bias_a, t.bias_b < 0 ? '-' : '+', std::fabs(t.bias_b));
