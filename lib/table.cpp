@@ -68,7 +68,7 @@ std::string Table::meta_value(const std::string& key, const std::string& dflt) c
 double Table::number(size_t row, int col) const {
     const std::string& f = rows.at(row).at(static_cast<size_t>(col));
     char* end = nullptr;
-    double v = detail::decimal_chars(f) ? std::strtod(f.c_str(), &end) : NAN;  // not hex ("0x10": 16)
+    double v = detail::decimal_chars(f) ? detail::strtod_c(f.c_str(), &end) : NAN;  // not hex ("0x10": 16)
     if (f.empty() || !end || *end != '\0' || !std::isfinite(v))
         fail(source, row_lines[row], "column '" + columns[col] + "' holds '" + f.substr(0, 40) + "', not a finite number");
     return v;

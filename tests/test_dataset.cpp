@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <clocale>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -595,3 +597,49 @@ TEST(Dataset, AKeyOnlyOneSideHasIsNamedAsMissing) {
     }
     std::remove(path.c_str());
 }
+
+// A host program that set a decimal-comma locale (setlocale(LC_ALL, "") under de_DE, as a
+// GUI program does): numbers are still read and written with '.'. Before, every CSV read
+// "12.5" as "not a finite number" and a dataset row was written as "...,12,5,0,1,90,...",
+// two more fields, which the resume then refused. Needs such a locale installed (skipped
+// otherwise; `localedef -i de_DE -f UTF-8 DIR/de_DE.UTF-8` and LOCPATH=DIR make one).
+TEST(Dataset, NumbersIgnoreTheHostsLocale) {
+    struct Restore {  // the locale comes back however the test ends (the next tests read numbers)
+        std::string before = setlocale(LC_ALL, nullptr);
+        ~Restore() { setlocale(LC_ALL, before.c_str()); }
+    } restore;
+    const char* comma = nullptr;
+    for (const char* name : {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "nl_NL.UTF-8", "ru_RU.UTF-8"})
+        if (setlocale(LC_ALL, name) && localeconv()->decimal_point[0] == ',') {
+            comma = name;
+            break;
+        }
+    if (!comma) GTEST_SKIP() << "no decimal-comma locale installed";
+    ASSERT_EQ(std::strtod("12.5", nullptr), 12.0);  // the locale is in force: strtod stops at '.'
+    const Table t = parse_table("arch,lat\nx,12.5\ny,1e-3\n", "plain.csv", false, nullptr);
+    const double a = t.number(0, 1), b = t.number(1, 1);
+    const std::string path = temp_path("locale");
+    {
+        DatasetWriter w(path, meta());
+        w.append(row("resnet:k5e50/k3e50/k3e50/k3e50", 13.25));
+    }
+    const std::string written = slurp(path);
+    bool resumed = false;
+    try {
+        DatasetWriter w(path, meta());
+        resumed = w.resumed();
+    } catch (const Error& e) {
+        ADD_FAILURE() << e.what();
+    }
+    setlocale(LC_ALL, "C");
+    EXPECT_EQ(a, 12.5) << comma;
+    EXPECT_EQ(b, 1e-3) << comma;
+    EXPECT_NE(written.find("resnet:k5e50/k3e50/k3e50/k3e50,4,13.25,0.1,90,sample,"), std::string::npos) << written;
+    EXPECT_TRUE(resumed);
+    const Table back = read_table(path);  // in the "C" locale: what another program reads
+    ASSERT_EQ(back.rows.size(), 1u);
+    EXPECT_EQ(back.number(0, back.require_column("latency_ms")), 13.25);
+    EXPECT_EQ(back.meta_value("qc_threshold"), "0.03");
+    std::remove(path.c_str());
+}
+
