@@ -19,6 +19,10 @@ namespace {
     throw Error(ErrorKind::Format, src + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + what);
 }
 
+constexpr const char* kCrOnly =
+    "a carriage return (CR) inside a line: are its lines ended by CR alone (a classic Mac export)? "
+    "save it with LF or CR LF line ends";
+
 std::string trim(const std::string& s) {
     size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
     return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
@@ -107,7 +111,15 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
         std::string line = text.substr(pos, torn ? std::string::npos : nl - pos);
         pos = torn ? text.size() : nl + 1;
         ++line_no;
-        if (line.size() > kMaxLineBytes) fail(source, line_no, "line longer than 1 MiB");
+        // A carriage return inside a line (not just ending it, "\r\n" or "\r\r\n"): a file whose
+        // lines end in CR alone (a classic Mac export) is one line here, which gave "no data
+        // rows", a column named twice or "line longer than 1 MiB", never the cause.
+        auto inner_cr = [&] {
+            const size_t cr = line.find('\r');
+            return cr != std::string::npos && line.find_first_not_of('\r', cr) != std::string::npos;
+        };
+        if (line.size() > kMaxLineBytes)
+            fail(source, line_no, std::string("line longer than 1 MiB") + (inner_cr() ? std::string("; ") + kCrOnly : ""));
         if (!line.empty() && line.back() == '\r') line.pop_back();
         // A last line without a newline: where the caller resumes a file it appends to (and
         // in any file libesm writes row by row: a `format` header or a `kind` column), a row
@@ -124,6 +136,7 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
             if (torn_tail) *torn_tail = true;
             break;
         }
+        if (line[0] != '#' && inner_cr()) fail(source, line_no, kCrOnly);
         if (trim(line).empty()) continue;
         if (line[0] == '#') {
             std::string body = trim(line.substr(1));
@@ -149,7 +162,10 @@ Table parse_table(const std::string& text, const std::string& source, bool allow
         t.rows.push_back(std::move(fields));
         t.row_lines.push_back(line_no);
     }
-    if (t.columns.empty()) fail(source, 0, "no header row (empty file?)");
+    if (t.columns.empty())
+        fail(source, 0, text.find('\n') == std::string::npos && text.find('\r') != std::string::npos
+                            ? std::string("no header row: ") + kCrOnly
+                            : "no header row (empty file?)");
     return t;
 }
 

@@ -643,3 +643,32 @@ TEST(Dataset, NumbersIgnoreTheHostsLocale) {
     std::remove(path.c_str());
 }
 
+// Line ends: LF, CR LF and CR CR LF (Python's csv module in text mode on Windows) read alike;
+// CR alone (classic Mac exports) is refused as what it is. It made the file one line: "no
+// data rows", a number taken for a column named twice, or "line longer than 1 MiB".
+TEST(Dataset, CarriageReturnLineEndsNamed) {
+    for (const std::string eol : {"\n", "\r\n", "\r\r\n"}) {
+        const Table t = parse_table("# k: v" + eol + "arch,lat" + eol + "x,1.5" + eol + "y,2" + eol, "e.csv", false, nullptr);
+        ASSERT_EQ(t.rows.size(), 2u);
+        EXPECT_EQ(t.columns, (std::vector<std::string>{"arch", "lat"}));
+        EXPECT_EQ(t.meta_value("k"), "v");
+        EXPECT_EQ(t.number(0, 1), 1.5);
+        EXPECT_EQ(t.number(1, 1), 2);
+        EXPECT_EQ(t.row_lines[1], 4);
+    }
+    auto refused = [](const std::string& text, const std::string& where) {
+        try {
+            parse_table(text, "mac.csv", false, nullptr);
+            ADD_FAILURE() << "read " << text.size() << " bytes";
+        } catch (const Error& e) {
+            EXPECT_EQ(std::string(e.what()).rfind(where + "a carriage return (CR) inside a line", 0), 0u) << e.what();
+        }
+    };
+    refused("arch,lat\rx,1\ry,2\r", "mac.csv:1: ");
+    refused("arch,lat\rx,1\rx,1\r", "mac.csv:1: ");  // was: "header names column '1' twice"
+    refused("# k: v\rarch,lat\rx,1\r", "mac.csv: no header row: ");
+    refused("arch,lat\nx,1\ry,2\n", "mac.csv:2: ");
+    std::string big = "arch,lat\r";
+    while (big.size() <= kMaxLineBytes) big += "x,1\r";
+    refused(big, "mac.csv:1: line longer than 1 MiB; ");
+}
