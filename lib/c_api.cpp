@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
 #include "esm/executor.hpp"
@@ -80,6 +81,9 @@ esm_status status_of(esm::ErrorKind k) {
 // Runs f, mapping every exception to a status; nothing escapes into C.
 template <class F>
 esm_status guard(const char* fn, F&& f) {
+    // Files and messages in the "C" locale's numbers whatever locale the calling program set
+    // (setlocale(LC_ALL, "") under de_DE: "12,5"), on this thread for this call.
+    esm::detail::CNumbers c_numbers;
     try {
         return f();
     } catch (const esm::Error& e) {

@@ -233,7 +233,7 @@ static void check_compatible(const std::string& path, const DatasetMeta& file, c
         if (file_backend == "external runner" && i < a.size() && i < b.size() && a[i].first == "qc_threshold" &&
             b[i].first == a[i].first &&
             a[i].second.size() > 7 && a[i].second[a[i].second.size() - 7] == '.' &&
-            a[i].second == std::to_string(std::strtod(b[i].second.c_str(), nullptr)))
+            a[i].second == std::to_string(detail::strtod_c(b[i].second.c_str(), nullptr)))
             a[i].second = b[i].second;
         const std::string fk = i < a.size() ? a[i].first + ": " + a[i].second : "(nothing)";
         const std::string wk = i < b.size() ? b[i].first + ": " + b[i].second : "(nothing)";

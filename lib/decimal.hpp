@@ -36,10 +36,14 @@ private:
     locale_t old_;
 };
 
-// std::strtod in the "C" locale.
+// std::strtod and std::strtof in the "C" locale.
 inline double strtod_c(const char* s, char** end) {
     CNumbers c;
     return std::strtod(s, end);
+}
+inline float strtof_c(const char* s, char** end) {
+    CNumbers c;
+    return std::strtof(s, end);
 }
 
 // %g (0.95, 1e-07, 1e+30): not std::to_string's six decimals, which wrote 1e-7 as

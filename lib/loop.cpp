@@ -248,10 +248,10 @@ void Loop::open_outputs() {
             if (!old.has_meta(k) && later != kLaterSettings.end() && later->second.empty()) continue;
             const std::string was = old.meta_value(k, later == kLaterSettings.end() ? "?" : later->second);
             const bool number = std::find(std::begin(kNumberSettings), std::end(kNumberSettings), k) != std::end(kNumberSettings);
-            const std::string v = six_digits && number ? fmt(std::strtod(exact.c_str(), nullptr)) : exact;
+            const std::string v = six_digits && number ? fmt(detail::strtod_c(exact.c_str(), nullptr)) : exact;
             if (k == "acc_th" && was != v) {  // raised: allowed; lowered: refused below
                 char* end = nullptr;
-                const double old_acc = std::strtod(was.c_str(), &end);
+                const double old_acc = detail::strtod_c(was.c_str(), &end);
                 if (*end == '\0' && end != was.c_str() && old_acc < opt_.acc_th) {
                     acc_was = was;
                     acc_now = v;  // at the file's precision
@@ -620,6 +620,7 @@ IterationReport Loop::train_and_evaluate(int it, Predictor** out) {
 
 void Loop::write_reports(const LoopResult& res, const std::vector<double>& y, const std::vector<double>& yhat) {
     std::ostringstream j;
+    j.imbue(std::locale::classic());  // (the host's global C++ locale could group digits)
     j << "{\n  \"space\": \"" << space_.name << "\",\n  \"settings\": {";
     const auto& settings = settings_;
     for (size_t i = 0; i < settings.size(); ++i)

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "esm/train.hpp"
 #include "sealed_file.hpp"
@@ -237,6 +238,7 @@ void LookupTable::fit_bias(const LatencyData& train) {
                (train.source.empty() ? "" : " source=" + detail::resolved_path(train.source));
     if (train.drift.remeasurements > 0) {  // the latencies were drift-corrected when read
         char range[64];
+        detail::CNumbers c;
         std::snprintf(range, sizeof range, " drift_corrected=%.4g..%.4g", train.drift.lo, train.drift.hi);
         fit_info += range;
     }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <numeric>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 
 namespace esm {
@@ -53,6 +54,7 @@ double merge_count(std::vector<double>& v, std::vector<double>& tmp, size_t lo, 
 // prediction) is over 300 characters, and a fixed buffer cut it to another number.
 std::string num(double v, const char* fmt = "%.6g") {
     if (!std::isfinite(v)) return "null";
+    detail::CNumbers c;
     std::string buf(static_cast<size_t>(std::snprintf(nullptr, 0, fmt, v)) + 1, '\0');
     std::snprintf(&buf[0], buf.size(), fmt, v);
     buf.pop_back();
@@ -207,8 +209,9 @@ std::string metrics_table(const MetricsReport& r) {
 std::string format_accuracy(double accuracy, double threshold) {
     char b[40];
     for (int digits = 6; digits <= 17; ++digits) {
+        detail::CNumbers c;
         std::snprintf(b, sizeof b, "%.*g", digits, accuracy);
-        if ((std::strtod(b, nullptr) >= threshold) == (accuracy >= threshold)) break;
+        if ((detail::strtod_c(b, nullptr) >= threshold) == (accuracy >= threshold)) break;
     }
     return b;
 }

@@ -136,6 +136,7 @@ void Predictor::predict_encoded(const float* x, size_t n, float* out) const {
 namespace {
 
 std::string hexf(double v) {
+    detail::CNumbers c;  // (a decimal-comma locale wrote 0x1,8p+3: a file nothing reads back)
     char buf[64];
     std::snprintf(buf, sizeof buf, "%a", v);
     return buf;

@@ -55,7 +55,7 @@ double parse_runner_output(const std::string& text) {
     errno = 0;
     // A decimal number only: strtod alone would also take hex ("0x10" as 16), inf and nan.
     const bool decimal = detail::decimal_chars(number);
-    double v = decimal ? std::strtod(number.c_str(), &stop) : NAN;
+    double v = decimal ? detail::strtod_c(number.c_str(), &stop) : NAN;
     if (!decimal || *stop != '\0' || errno || !std::isfinite(v) || !(v > 0))
         throw Error(ErrorKind::Format, "runner output line '" + shown +
                                            "' is not a positive latency in ms (expected e.g. '12.34' or '12.34 ms')");

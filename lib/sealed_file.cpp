@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 #include "esm/predictor.hpp"
 
@@ -174,7 +175,7 @@ long LineReader::integer(const std::string& key, const std::string& v, long lo, 
 
 double LineReader::real(const std::string& key, const std::string& v) const {
     char* e = nullptr;
-    const double x = std::strtod(v.c_str(), &e);
+    const double x = detail::strtod_c(v.c_str(), &e);
     if (v.empty() || *e || !std::isfinite(x)) fail("field '" + key + "' has a bad number '" + v + "'");
     return x;
 }
@@ -201,7 +202,7 @@ std::vector<float> LineReader::floats(const std::string& key, size_t expect_coun
         const char* p = l.c_str();
         while (*p) {
             char* e = nullptr;
-            const float x = std::strtof(p, &e);
+            const float x = detail::strtof_c(p, &e);
             if (e == p || !std::isfinite(x) || (*e && *e != ' ')) fail("bad number in '" + key + "': '" + l.substr(0, 40) + "'");
             v.push_back(x);
             p = *e ? e + 1 : e;

@@ -66,7 +66,7 @@ public:
             // A digit or '.' first: a sign only inside an exponent.
             if (!detail::decimal_chars(t) || !(std::isdigit(static_cast<unsigned char>(t[0])) || t[0] == '.'))
                 bad();
-            const double v = std::strtod(t.c_str(), &end);
+            const double v = detail::strtod_c(t.c_str(), &end);
             if (*end != '\0' || errno || !(v >= kMinChoiceValue) || !std::isfinite(v)) bad();
             return v;
         };
@@ -96,6 +96,7 @@ std::string number_text(double v) {
             return std::to_string(static_cast<long long>(p)) + "/" + std::to_string(q);
         }
     }
+    detail::CNumbers c;
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.17g", v);
     return buf;
@@ -297,6 +298,7 @@ std::string space_difference(const Space& a, const Space& b) {
 
 std::string format_space(const Space& s) {
     std::ostringstream o;
+    o.imbue(std::locale::classic());  // (the host's global C++ locale could group digits)
     // A stream swallows an allocation failure (badbit) and returns the text so far: a
     // predictor saved with a cut space section, checksum and all. Throw it instead.
     o.exceptions(std::ios::badbit);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "decimal.hpp"
 #include "esm/common.hpp"
 
 namespace esm {
@@ -34,6 +35,7 @@ std::string esc(const std::string& s) {
 
 std::string num(double v, int digits = 4) {
     char b[40];
+    detail::CNumbers c;
     std::snprintf(b, sizeof b, "%.*g", digits, v);
     return b;
 }
@@ -50,7 +52,7 @@ std::vector<std::string> tick_labels(const std::vector<double>& ticks) {
         bool exact = true;
         for (double v : ticks) {
             labels.push_back(num(v, digits));
-            exact = exact && (step == 0 || std::fabs(std::strtod(labels.back().c_str(), nullptr) - v) <= step * 0.01);
+            exact = exact && (step == 0 || std::fabs(detail::strtod_c(labels.back().c_str(), nullptr) - v) <= step * 0.01);
         }
         for (size_t i = 1; i < labels.size() && exact; ++i) exact = labels[i] != labels[i - 1];
         if (exact) break;
@@ -139,6 +141,7 @@ std::string svg_scatter(const std::string& title, const std::string& xlabel, con
     pad_range(lo, hi);
     Frame f{lo, hi, lo, hi};
     std::ostringstream o;
+    o.imbue(std::locale::classic());  // coordinates: "12.5", whatever the host's global C++ locale
     axes(o, f, title, xlabel, ylabel);
     const std::string diagonal = "stroke=\"black\"", dashed = "stroke=\"gray\" stroke-dasharray=\"4 3\"";
     o << "<g clip-path=\"url(#frame)\">\n<line x1=\"" << f.px(lo) << "\" y1=\"" << f.py(lo) << "\" x2=\"" << f.px(hi)
@@ -174,6 +177,7 @@ std::string svg_lines(const std::string& title, const std::string& xlabel, const
     pad_range(y0, y1);
     Frame f{x0, x1, y0, y1};
     std::ostringstream o;
+    o.imbue(std::locale::classic());
     axes(o, f, title, xlabel, ylabel, whole_x);
     const int rows = static_cast<int>(series.size()) + (std::isfinite(hline) ? 1 : 0);
     const std::string threshold = "stroke=\"black\" stroke-dasharray=\"6 4\"";

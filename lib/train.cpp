@@ -288,6 +288,7 @@ Predictor calibrate_predictor(const Predictor& base, const LatencyData& train, d
     out.n_bins = base.n_bins;
     out.dataset_meta = train.meta;
     char line[160];
+    detail::CNumbers c;
     std::snprintf(line, sizeof line, "calibrated: latency = %.9g * base + %.9g, n_train=%zu", a, b, train.size());
     // The base's column too: its own line names only its dataset (HELP's file holds 12 devices').
     out.training = one_line(std::string(line) + " base_target=" + base.target + " source=" +
@@ -317,6 +318,7 @@ Predictor fine_tune_predictor(const Predictor& start, const LatencyData& train, 
     out.n_bins = start.n_bins;
     out.dataset_meta = train.meta;
     char line[200];
+    detail::CNumbers c;
     std::snprintf(line, sizeof line, "fine-tuned: n_train=%zu lr=%g min_steps=%ld epochs=%d batch=%d val_frac=%g "
                   "relative_loss=%d seed=%llu correction_ridge=%g epochs_run=%d best_epoch=%d",
                   train.size(), opt.lr, opt.min_steps, opt.epochs, opt.batch_size, opt.val_frac, opt.relative_loss ? 1 : 0,

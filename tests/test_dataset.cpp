@@ -13,6 +13,7 @@
 #include <functional>
 #include <sstream>
 
+#include "comma_locale.hpp"
 #include "esm/common.hpp"
 #include "esm/dataset.hpp"
 #include "esm/executor.hpp"
@@ -604,17 +605,9 @@ TEST(Dataset, AKeyOnlyOneSideHasIsNamedAsMissing) {
 // two more fields, which the resume then refused. Needs such a locale installed (skipped
 // otherwise; `localedef -i de_DE -f UTF-8 DIR/de_DE.UTF-8` and LOCPATH=DIR make one).
 TEST(Dataset, NumbersIgnoreTheHostsLocale) {
-    struct Restore {  // the locale comes back however the test ends (the next tests read numbers)
-        std::string before = setlocale(LC_ALL, nullptr);
-        ~Restore() { setlocale(LC_ALL, before.c_str()); }
-    } restore;
-    const char* comma = nullptr;
-    for (const char* name : {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "nl_NL.UTF-8", "ru_RU.UTF-8"})
-        if (setlocale(LC_ALL, name) && localeconv()->decimal_point[0] == ',') {
-            comma = name;
-            break;
-        }
-    if (!comma) GTEST_SKIP() << "no decimal-comma locale installed";
+    CommaLocale::Restore restore;
+    const std::string comma = CommaLocale::set();
+    if (comma.empty()) GTEST_SKIP() << "no decimal-comma locale installed, and localedef could not make one";
     ASSERT_EQ(std::strtod("12.5", nullptr), 12.0);  // the locale is in force: strtod stops at '.'
     const Table t = parse_table("arch,lat\nx,12.5\ny,1e-3\n", "plain.csv", false, nullptr);
     const double a = t.number(0, 1), b = t.number(1, 1);

@@ -18,6 +18,8 @@
 #include "esm/predictor.hpp"
 #include "esm/sample.hpp"
 #include "esm/train.hpp"
+#include "comma_locale.hpp"
+#include "esm/esm.h"
 #include "sealed_file.hpp"
 
 namespace {
@@ -533,4 +535,34 @@ TEST(Predictor, PickBaseTakesTheBestCalibratedInLeaveOneOut) {
     } catch (const esm::Error& e) {
         EXPECT_NE(std::string(e.what()).find("the base predictor 2 of 2 regresses log latency"), std::string::npos) << e.what();
     }
+}
+
+// A predictor saved and loaded by a program under a decimal-comma locale: its weights (%a:
+// "0x1,8p+3"), its space's values and its metrics were written with commas, and read with
+// strtod stopping at the '.': saved under de_DE, refused everywhere else. Files are in the
+// "C" locale's numbers whatever the host set; the C API too.
+TEST(Predictor, FilesIgnoreTheHostsLocale) {
+    Fixture f;
+    const std::string plain = f.pred.serialize();
+    const std::string path = tmp_path("locale.esmp");
+    std::string under_comma, loaded_status;
+    std::vector<double> predicted;
+    {
+        CommaLocale::Restore restore;
+        const std::string comma = CommaLocale::set();
+        if (comma.empty()) GTEST_SKIP() << "no decimal-comma locale installed, and localedef could not make one";
+        ASSERT_EQ(std::strtod("12.5", nullptr), 12.0);  // the locale is in force
+        under_comma = f.pred.serialize();
+        f.pred.save(path);
+        const esm::Predictor back = esm::Predictor::load(path);
+        for (size_t i = 0; i < 20; ++i) predicted.push_back(back.predict(f.archs[i]));
+        esm_predictor_t c = nullptr;
+        loaded_status = std::to_string(esm_predictor_load(path.c_str(), &c));
+        esm_predictor_free(c);
+    }
+    EXPECT_EQ(under_comma.substr(under_comma.find('\n')), plain.substr(plain.find('\n')));  // (line 1: the version)
+    EXPECT_EQ(loaded_status, std::to_string(ESM_OK));
+    const esm::Predictor in_c = esm::Predictor::load(path);  // what another program reads
+    for (size_t i = 0; i < 20; ++i) EXPECT_EQ(in_c.predict(f.archs[i]), predicted[i]) << i;
+    std::remove(path.c_str());
 }
