@@ -128,8 +128,10 @@ LatencyData latency_data_from_table(const Table& t, const Space& space, const st
         if (!latency_in_range(y))
             throw Error(ErrorKind::InvalidArgument, path + ":" + std::to_string(t.row_lines[r]) + ": latency '" + col +
                                                         "' is " + t.rows[r][static_cast<size_t>(tc)] +
-                                                        (y > 0 ? std::string(" (outside ") + kLatencyRangeText + ")"
-                                                               : std::string(" (must be > 0)")));
+                                                        (y > 0 || t.rows[r][static_cast<size_t>(tc)].find_first_of("eE") !=
+                                                                      std::string::npos
+                                                             ? std::string(" (outside ") + kLatencyRangeText + ")"
+                                                             : std::string(" (must be > 0)")));
         const double v = drift.factor.empty() ? y : y / drift.factor[r];
         if (!latency_in_range(v))
             throw Error(ErrorKind::Format, path + ":" + std::to_string(t.row_lines[r]) +

@@ -275,6 +275,11 @@ TEST(ToolsLearning, InputsAreNotOverwrittenAndOddCsvsAreNamed) {
     std::ofstream(fs.dir + "/huge.csv") << huge;
     EXPECT_EQ(run(tool("esm-train") + " " + fs.dir + "/huge.csv --space ofa-mbv3 -o " + pred, &out), 1);
     EXPECT_NE(out.find("huge.csv:5: latency 'latency_ms' is 1e39 (outside 1e-9 .. 1e12 ms)"), std::string::npos) << out;
+    // One that underflows to 0 is positive as written: outside the range, not "must be > 0".
+    huge.replace(comma + 1, 4, "1e-400");
+    std::ofstream(fs.dir + "/tiny.csv") << huge;
+    EXPECT_EQ(run(tool("esm-train") + " " + fs.dir + "/tiny.csv --space ofa-mbv3 -o " + pred, &out), 1);
+    EXPECT_NE(out.find("tiny.csv:5: latency 'latency_ms' is 1e-400 (outside 1e-9 .. 1e12 ms)"), std::string::npos) << out;
     std::ofstream(fs.dir + "/kind.csv") << "arch,latency_ms,kind\n" << esm::format_arch(esm::preset("ofa-mbv3"),
         esm::Sampler(esm::preset("ofa-mbv3"), 1).random()) << ",1.5,smaple\n";
     EXPECT_EQ(run(tool("esm-train") + " " + fs.dir + "/kind.csv --space ofa-mbv3 -o " + pred, &out), 1);

@@ -27,9 +27,10 @@ struct Table {
 };
 
 // Strict reader: every row has as many fields as the header; a quoted field, a NUL byte or
-// a line over 1 MiB is rejected with file and line. A final line without '\n' is a
-// truncated write and is reported unless `allow_torn_tail` (then it is dropped and
-// counted in *torn_tail).
+// a line over 1 MiB is rejected with file and line. A final line without '\n' in a file
+// libesm writes row by row (a `format` header or a `kind` column) is a truncated write and
+// is reported; with `allow_torn_tail` (a file being resumed) it is dropped and counted in
+// *torn_tail; in any other CSV (a hand edit, an export) it is just the last row.
 Table read_table(const std::string& path, bool allow_torn_tail = false, bool* torn_tail = nullptr);
 constexpr size_t kMaxLineBytes = size_t{1} << 20;  // the longest line read_table reads
 Table parse_table(const std::string& text, const std::string& source, bool allow_torn_tail = false,
