@@ -275,6 +275,15 @@ TEST(ToolsLearning, InputsAreNotOverwrittenAndOddCsvsAreNamed) {
     std::ofstream(fs.dir + "/huge.csv") << huge;
     EXPECT_EQ(run(tool("esm-train") + " " + fs.dir + "/huge.csv --space ofa-mbv3 -o " + pred, &out), 1);
     EXPECT_NE(out.find("huge.csv:5: latency 'latency_ms' is 1e39 (outside 1e-9 .. 1e12 ms)"), std::string::npos) << out;
+    // A column in seconds is trained on as it is, with a warning that the figures say ms.
+    std::string secs = before;
+    secs.replace(secs.find(",latency_ms"), 11, ",latency_s");
+    std::ofstream(fs.dir + "/secs.csv") << secs;
+    EXPECT_EQ(run(tool("esm-train") + " " + fs.dir + "/secs.csv --space ofa-mbv3 --target latency_s --epochs 2 "
+                  "--min-steps 0 -o " + pred, &out), 0) << out;
+    EXPECT_NE(out.find("warning: column 'latency_s' looks like latencies in another unit than ms"), std::string::npos) << out;
+    EXPECT_EQ(run(tool("esm-train") + " " + data + " --space ofa-mbv3 --epochs 2 --min-steps 0 -o " + pred, &out), 0);
+    EXPECT_EQ(out.find("another unit"), std::string::npos) << out;  // latency_ms: none
     // One that underflows to 0 is positive as written: outside the range, not "must be > 0".
     huge.replace(comma + 1, 4, "1e-400");
     std::ofstream(fs.dir + "/tiny.csv") << huge;

@@ -155,6 +155,14 @@ int main(int argc, char** argv) {
         const bool drift = args.get_on_off("--drift-correction", true);
         esm::LatencyData all = esm::read_latency_data(path, space, target, drift), train, test;
         std::fprintf(text, "%s", esm_cli::drift_note(path, all.drift).c_str());
+        // A column named in another unit: libesm's figures (RMSE, predictions) say ms.
+        for (const char* unit : {"_s", "_sec", "_seconds", "_us", "_ns"}) {
+            const std::string u = unit;
+            if (all.target.size() > u.size() && all.target.compare(all.target.size() - u.size(), u.size(), u) == 0)
+                std::fprintf(stderr, "warning: column '%s' looks like latencies in another unit than ms: the predictor "
+                                     "predicts in the column's unit, where its figures (RMSE, esm-predict) say ms\n",
+                             all.target.c_str());
+        }
         // A plain CSV may list an architecture twice: a split can then train and test on it.
         std::set<std::string> trained;
         size_t repeats = 0;
