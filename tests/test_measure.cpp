@@ -2,6 +2,7 @@
 // quality control against a simulated device that slows down by 10 %, outliers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -288,4 +289,55 @@ TEST(Measure, ProtocolValidation) {
     p = MeasureProtocol{};
     p.runs = 0;
     EXPECT_THROW(p.validate(), Error);
+}
+
+// Each sample's outlier limit is max(outlier_spread, outlier_factor x the lower median of
+// the other samples' spreads), whatever the batch size, with ties: checked against the
+// naive definition (the others sorted apart for every sample) on batches of 1 to 1,000.
+TEST(Measure, OutlierLimitIsTheLowerMedianOfTheOthersOnAnyBatch) {
+    MeasureProtocol p;
+    p.refs = 0;
+    p.outlier_spread = 0.002;
+    p.outlier_factor = 1.0;  // the median itself: a neighbour of it in the sorted spreads would judge otherwise
+    p.outlier_retries = 1;
+    uint64_t state = 12345;
+    for (size_t m : {size_t{1}, size_t{2}, size_t{3}, size_t{4}, size_t{5}, size_t{6}, size_t{101}, size_t{1000}}) {
+        // Spreads of 40 distinct values (ties in the larger batches); each arch's measurement
+        // is the same every time, so a re-measurement does not change it.
+        std::map<std::string, double> spread;
+        std::vector<std::string> names;
+        for (size_t i = 0; i < m; ++i) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const unsigned r = static_cast<unsigned>(state >> 33);
+            names.push_back("a" + std::to_string(i));
+            spread[names.back()] = 0.001 * (1 + r % 40);
+        }
+        QualityControl qc(p, [&](const std::string& a) {
+            LatencyStats st;
+            st.latency_ms = 10;
+            st.std_ms = 10 * spread.at(a);
+            st.runs = 5;
+            return st;
+        });
+        const BatchReport rep = qc.measure_batch(names);
+        ASSERT_TRUE(rep.passed);
+        ASSERT_EQ(rep.samples.size(), m);
+        size_t dropped = 0;
+        for (size_t i = 0; i < m; ++i) {
+            std::vector<double> others;
+            for (size_t j = 0; j < m; ++j)
+                if (j != i) others.push_back(rep.samples[j].stats.spread());
+            std::sort(others.begin(), others.end());
+            const double median = others.empty() ? 0 : others[(others.size() - 1) / 2];
+            const double limit = std::max(p.outlier_spread, p.outlier_factor * median);
+            const bool out = rep.samples[i].stats.spread() > limit;
+            EXPECT_EQ(rep.samples[i].dropped, out) << "batch of " << m << ", sample " << i;
+            EXPECT_EQ(rep.samples[i].measurements, out ? 2 : 1) << "batch of " << m << ", sample " << i;
+            dropped += out;
+        }
+        if (m >= 101) {
+            EXPECT_GT(dropped, 0u) << "batch of " << m << ": the test judges no outlier";
+            EXPECT_LT(dropped, m) << "batch of " << m;
+        }
+    }
 }
