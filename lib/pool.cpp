@@ -14,6 +14,7 @@ Pool::Pool(const Space& space, const std::string& path, const std::string& targe
     for (size_t i = 0; i < d.size(); ++i) {
         std::string text = format_arch(space_, d.archs[i]);
         if (latency_.emplace(text, d.latency[i]).second) {
+            depth_.push_back(d.archs[i].depth());
             archs_.push_back(d.archs[i]);
             texts_.push_back(std::move(text));
         }
@@ -27,9 +28,17 @@ double Pool::latency(const std::string& text) const {
 }
 
 std::vector<Arch> Pool::draw_bin(int bin, int n_bins, int n, Rng& rng, const std::unordered_set<std::string>& exclude) const {
+    // Each depth's bin looked up in a table: the loop draws from every bin each iteration,
+    // and the arch's depth and Space::bin_of (sums over the units) per arch and bin made a
+    // draw from a large pool cost far more than the training it feeds.
+    std::vector<int> bin_of_depth;
+    const int lo = space_.min_depth();
+    if (bin >= 0 && !archs_.empty())
+        for (int d = lo; d <= space_.max_depth(); ++d) bin_of_depth.push_back(space_.bin_of(d, n_bins));
     std::vector<size_t> idx;
     for (size_t i = 0; i < archs_.size(); ++i)
-        if ((bin < 0 || space_.bin_of(archs_[i].depth(), n_bins) == bin) && !exclude.count(texts_[i])) idx.push_back(i);
+        if ((bin < 0 || bin_of_depth[static_cast<size_t>(depth_[i] - lo)] == bin) && !exclude.count(texts_[i]))
+            idx.push_back(i);
     std::vector<Arch> out;
     // Partial Fisher-Yates: the first n of a uniform shuffle.
     for (size_t k = 0; k < idx.size() && static_cast<int>(out.size()) < n; ++k) {

@@ -246,3 +246,49 @@ TEST(Svg, AtomicWriteReplacesOrLeavesIntact) {
     EXPECT_THROW(write_file_atomic("/nonexistent-dir/x.txt", "x"), Error);
     std::remove(path.c_str());
 }
+
+// A draw from one bin is the first n of a Fisher-Yates shuffle of the pool's archs of that
+// bin not excluded, in pool order: checked against that definition written out (every arch's
+// bin from Space::bin_of of its depth) for every bin of 1, 5, 13 and 25 bins, with an
+// excluded set that empties some bins, and on a pool that repeats architectures.
+TEST(Pool, DrawBinIsAShuffleOfTheBinsUnusedArchs) {
+    Space s = preset("resnet");
+    const std::string path = write_pool(s, 1500, "pool_drawbin.csv");
+    {  // its first 50 rows again, another latency: repeats, each arch counted once
+        std::ifstream in(path);
+        std::vector<std::string> lines;
+        for (std::string l; std::getline(in, l);) lines.push_back(l);
+        std::ofstream out(path, std::ios::app);
+        for (size_t i = 2; i < 52; ++i) out << lines[i] << "0\n";
+    }
+    Pool p(s, path, "lat");
+    ASSERT_EQ(p.size(), 1500u);
+    std::unordered_set<std::string> exclude;
+    for (size_t i = 0; i < p.size(); i += 3) exclude.insert(format_arch(s, p.archs()[i]));
+    for (size_t i = 0; i < p.size(); ++i)  // every arch of the deepest depth: bins emptied
+        if (p.archs()[i].depth() >= 26) exclude.insert(format_arch(s, p.archs()[i]));
+    for (int n_bins : {1, 5, 13, 25})
+        for (int bin = -1; bin < n_bins; ++bin)
+            for (int n : {0, 7, 100000}) {
+                std::vector<size_t> idx;
+                for (size_t i = 0; i < p.size(); ++i)
+                    if ((bin < 0 || s.bin_of(p.archs()[i].depth(), n_bins) == bin) &&
+                        !exclude.count(format_arch(s, p.archs()[i])))
+                        idx.push_back(i);
+                Rng want_rng(77 + bin), got_rng(77 + bin);
+                std::vector<std::string> want;
+                for (size_t k = 0; k < idx.size() && static_cast<int>(want.size()) < n; ++k) {
+                    std::swap(idx[k], idx[k + static_cast<size_t>(want_rng.below(idx.size() - k))]);
+                    want.push_back(format_arch(s, p.archs()[idx[k]]));
+                }
+                std::vector<std::string> got;
+                for (const Arch& a : p.draw_bin(bin, n_bins, n, got_rng, exclude)) got.push_back(format_arch(s, a));
+                EXPECT_EQ(got, want) << "bin " << bin << " of " << n_bins << ", n " << n;
+                if (n == 100000 && bin >= 0 && s.bin_lo(bin, n_bins) >= 26) {
+                    EXPECT_TRUE(got.empty()) << "bin " << bin << " of " << n_bins;
+                }
+            }
+    Rng rng(1);
+    EXPECT_THROW(p.draw_bin(0, 26, 1, rng, exclude), Error);  // resnet has 25 depths
+    std::remove(path.c_str());
+}

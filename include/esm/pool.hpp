@@ -44,6 +44,7 @@ private:
 
     Space space_;
     std::vector<Arch> archs_;
+    std::vector<int> depth_;  // archs_[i].depth()
     std::vector<std::string> texts_;
     std::unordered_map<std::string, double> latency_;
 };
