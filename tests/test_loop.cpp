@@ -1266,6 +1266,54 @@ TEST(Loop, KilledAmongARejectedAttemptsRowsConfirmsNoneOfIt) {
     for (const auto& [a, v] : sample) EXPECT_EQ(v, 6.0) << a << " confirmed from the failed attempt";
 }
 
+// What a resume makes of an attempt's "rejected" rows, on rows written out: an attempt
+// with one "rejected" row (a kill after it) has none of its "pending" samples confirmed; a
+// later attempt cut short by a kill has all of them confirmed (no references: the check
+// passes); and a "rejected" row after a "sample" row of the same attempt marks that sample's
+// arch rejected again, so that its "pending" row of a later attempt is not confirmed.
+// Confirmed samples keep their 5 ms; the others are measured again by the runner (7 ms).
+TEST(Loop, ResumeJudgesEachAttemptByItsRejectedRows) {
+    Space s = preset("mobilenetv3");
+    MeasureProtocol p;
+    p.refs = 0;
+    p.qc_batch = 1000;
+    auto src = make_runner_source(s, {"echo 7", "", 10}, p);
+    const std::string path = tmp_dir("resume_rejected") + ".csv";
+    std::remove(path.c_str());
+    Sampler sm(s, 21);
+    std::vector<std::string> a, b, c;
+    for (const Arch& x : sm.sample(Strategy::Random, 70, 1))
+        (a.size() < 40 ? a : b.size() < 25 ? b : c).push_back(format_arch(s, x));
+    {
+        DatasetWriter w(path, src->header(), false);
+        auto row = [&](const std::string& arch, const char* kind) {
+            w.append({arch, parse_arch(s, arch).depth(), {5.0, 0.0, 1}, kind, ""});
+        };
+        for (const auto& x : a) row(x, "pending");
+        row(a[17], "rejected");  // killed after the attempt's first "rejected" row
+        for (const auto& x : c) row(x, "pending");
+        row(c[0], "rejected");
+        row(c[1], "sample");
+        row(c[2], "rejected");  // c[1] rejected again
+        row(c[1], "pending");   // an attempt of c[1] alone, never rejected: not confirmed even so
+        row(c[4], "sample");    // (ends that attempt)
+        for (const auto& x : b) row(x, "pending");  // the last attempt, killed before its check
+    }
+    DatasetWriter w(path, src->header(), false);
+    src->resume(w.existing());
+    std::vector<std::string> all = a;
+    all.insert(all.end(), b.begin(), b.end());
+    all.insert(all.end(), c.begin(), c.end());
+    std::map<std::string, double> got;
+    src->measure(all, [&](const DatasetRow& r) {
+        if (r.kind == "sample") got[r.arch] = r.stats.latency_ms;
+    });
+    ASSERT_EQ(got.size(), all.size());
+    for (const auto& x : a) EXPECT_EQ(got[x], 7.0) << x << ": its attempt was rejected";
+    for (const auto& x : b) EXPECT_EQ(got[x], 5.0) << x << ": its attempt was not rejected";
+    for (const auto& x : c) EXPECT_EQ(got[x], 7.0) << x << ": its attempt was rejected";
+}
+
 // Killed while it measures its references' baselines, esm-build resumes them: every pass
 // of every reference is on disk ("baseline") exactly once, none measured again.
 TEST(Loop, KilledDuringTheBaselinesKeepsTheirPasses) {
