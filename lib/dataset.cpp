@@ -358,7 +358,7 @@ DatasetWriter::DatasetWriter(const std::string& path, const DatasetMeta& meta, b
 
 DatasetWriter::~DatasetWriter() = default;
 
-void DatasetWriter::append(const DatasetRow& r) {
+DatasetRow DatasetWriter::append(const DatasetRow& r) {
     if (r.arch.find_first_of(",\n\"#") != std::string::npos || r.timestamp.find_first_of(",\n\r") != std::string::npos)
         throw Error(ErrorKind::InvalidArgument, "dataset row with a field that needs quoting: " + r.arch + " " + r.timestamp);
     if (r.depth < 0) throw Error(ErrorKind::InvalidArgument, "dataset row of " + r.arch + " with a negative depth");
@@ -372,11 +372,16 @@ void DatasetWriter::append(const DatasetRow& r) {
                                                 "0 .. 1e12 ms, runs 1 .. " + std::to_string(kMaxRuns) + " (got " +
                                                 num(r.stats.latency_ms) + ", " + num(r.stats.std_ms) + ", " +
                                                 std::to_string(r.stats.runs) + ")");
-    const std::string line = r.arch + "," + std::to_string(r.depth) + "," + num(r.stats.latency_ms) + "," +
-                             num(r.stats.std_ms) + "," + std::to_string(r.stats.runs) + "," + r.kind + "," +
-                             (r.timestamp.empty() ? utc_timestamp() : r.timestamp) + "\n";
+    DatasetRow written = r;
+    const std::string latency = num(r.stats.latency_ms), std_ms = num(r.stats.std_ms);
+    if (written.timestamp.empty()) written.timestamp = utc_timestamp();
+    const std::string line = r.arch + "," + std::to_string(r.depth) + "," + latency + "," + std_ms + "," +
+                             std::to_string(r.stats.runs) + "," + r.kind + "," + written.timestamp + "\n";
     log_->append(line);
     if (r.kind == "sample") samples_.insert(r.arch);
+    written.stats.latency_ms = detail::strtod_c(latency.c_str(), nullptr);
+    written.stats.std_ms = detail::strtod_c(std_ms.c_str(), nullptr);
+    return written;
 }
 
 }  // namespace esm

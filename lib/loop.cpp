@@ -483,8 +483,11 @@ double Loop::measure_iteration(int it) {
     const auto t0 = Clock::now();
     int done = 0;
     MeasurePace pace(todo.size());
-    src_.measure(todo, [&](const DatasetRow& row) {
-        data_->append(row);
+    src_.measure(todo, [&](const DatasetRow& measured) {
+        // As the file holds it: a resumed run retrains on what it reads back, ten digits (the
+        // full-precision value flipped a float's last bit now and then, and a fresh run's
+        // training went another way than its resume's: other accuracies, another predictor).
+        const DatasetRow row = data_->append(measured);
         rows_.push_back(row);
         if (row.kind == "dropped") dropped_.insert(row.arch);
         pace.on_row(row);

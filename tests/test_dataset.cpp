@@ -665,3 +665,30 @@ TEST(Dataset, CarriageReturnLineEndsNamed) {
     while (big.size() <= kMaxLineBytes) big += "x,1\r";
     refused(big, "mac.csv:1: line longer than 1 MiB; ");
 }
+
+// append returns the row as the file holds it: what a resume reads back. esm-build goes on
+// with that row, so an uninterrupted run trains on the latencies its resume reads (with the
+// measured full-precision values, a float's last bit flipped now and then, and a fresh run
+// and its resume ended with other accuracies and predictors: 2 of 4 seeds).
+TEST(Dataset, AppendReturnsTheRowAsTheFileHoldsIt) {
+    const std::string path = temp_path("as_written");
+    DatasetRow measured = row("resnet:k5e50/k3e50/k3e50/k3e50", 12.345678901234567);
+    measured.stats.std_ms = 0.12345678901234567;
+    DatasetRow written;
+    {
+        DatasetWriter w(path, meta());
+        written = w.append(measured);
+    }
+    EXPECT_EQ(written.stats.latency_ms, 12.3456789);  // ten significant digits, as in the file
+    EXPECT_EQ(written.stats.std_ms, 0.123456789);
+    EXPECT_NE(written.stats.latency_ms, measured.stats.latency_ms);
+    EXPECT_FALSE(written.timestamp.empty());
+    DatasetWriter again(path, meta());
+    ASSERT_EQ(again.existing().size(), 1u);
+    const DatasetRow& back = again.existing()[0];
+    EXPECT_EQ(back.stats.latency_ms, written.stats.latency_ms);
+    EXPECT_EQ(back.stats.std_ms, written.stats.std_ms);
+    EXPECT_EQ(back.stats.runs, written.stats.runs);
+    EXPECT_EQ(back.timestamp, written.timestamp);
+    EXPECT_EQ(back.kind, written.kind);
+}

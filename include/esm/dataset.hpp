@@ -108,8 +108,11 @@ public:
     bool has_sample(const std::string& arch) const { return samples_.count(arch) != 0; }
 
     // Appends one row: write, fsync. Throws esm::Error on I/O failure (the file still ends
-    // at its last complete row).
-    void append(const DatasetRow& row);
+    // at its last complete row). Returns the row as the file holds it (latency and std at
+    // the file's ten significant digits, the timestamp written): what a resume reads back,
+    // for a caller that goes on with it (esm-build trains an uninterrupted run on the values
+    // a resumed one reads).
+    DatasetRow append(const DatasetRow& row);
 
 private:
     std::unique_ptr<DurableLog> log_;
