@@ -24,6 +24,10 @@ else
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# A Ctrl-C reaches this shell too: without a trap of its own it ended with esm-build (when
+# esm-build died of the signal) before saying how to resume, now and then. With one, it waits
+# for esm-build, then goes on to say so below.
+trap ':' INT
 # tee -i: a Ctrl-C reaches the whole process group; a tee that died of it made esm-build's own
 # "stopped ... rerun to resume" line die of SIGPIPE (make said "Error 141") instead of printing.
 for attempt in 1 2 3; do
