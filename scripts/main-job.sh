@@ -26,8 +26,10 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # A Ctrl-C reaches this shell too: without a trap of its own it ended with esm-build (when
 # esm-build died of the signal) before saying how to resume, now and then. With one, it waits
-# for esm-build, then goes on to say so below.
-trap ':' INT
+# for esm-build, then goes on to say so below (and a Ctrl-C during the 30 s wait stops the job
+# instead of ending the wait early).
+interrupted=0
+trap 'interrupted=1' INT
 # tee -i: a Ctrl-C reaches the whole process group; a tee that died of it made esm-build's own
 # "stopped ... rerun to resume" line die of SIGPIPE (make said "Error 141") instead of printing.
 for attempt in 1 2 3; do
@@ -38,10 +40,14 @@ for attempt in 1 2 3; do
       --initial 100 --step 50 --test-size 100 --max-time "$(( left > 1 ? left : 1 ))" --seed 1 -o "$OUT" \
       2>&1 1>&3 | tee -i "$log" >&2; status=${PIPESTATUS[0]}; } 3>&1
   set -e
-  if [ "$status" -eq 1 ] && grep -q "quality control failed" "$log" && [ "$attempt" -lt 3 ] &&
-     [ $(( deadline - $(date +%s) )) -gt 90 ]; then
+  if [ "$status" -eq 1 ] && [ "$interrupted" -eq 0 ] && grep -q "quality control failed" "$log" &&
+     [ "$attempt" -lt 3 ] && [ $(( deadline - $(date +%s) )) -gt 90 ]; then
     echo "main job: this machine was not steady (above); resuming in 30 s (attempt $(( attempt + 1 )) of 3)" >&2
-    sleep 30
+    sleep 30 || true
+    if [ "$interrupted" -ne 0 ]; then
+      echo "main job: stopped; what it measured is kept in $OUT: run 'make run' again to resume" >&2
+      exit 130
+    fi
     continue
   fi
   break
