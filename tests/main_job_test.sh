@@ -49,4 +49,18 @@ rc=0; wait "$job" || rc=$?
 grep -q "esm-build was stopped (signal 9); what it measured is kept in $tmp/out: run 'make run' again" "$tmp/log" ||
   fail "no main-job line after esm-build was killed (rc $rc)"
 [ "$rc" -eq 137 ] || fail "exit status $rc after esm-build was killed, expected 137"
+# 3. A Ctrl-C during the 30 s wait after a failed quality-control attempt stops the job (the
+# shell's INT trap must not just cut the wait short and start the next attempt).
+mkdir "$tmp/qc"
+printf '#!/usr/bin/env bash\necho "esm-build: quality control failed after 5 attempts" >&2\nexit 1\n' > "$tmp/qc/esm-build"
+chmod +x "$tmp/qc/esm-build"
+ESM_OUT="$tmp/out" "$src/scripts/main-job.sh" "$tmp/qc" > "$tmp/log" 2>&1 &
+job=$!
+for _ in $(seq 100); do grep -q "resuming in 30 s" "$tmp/log" && break; sleep 0.05; done
+kill -INT -- "-$job"
+rc=0; wait "$job" || rc=$?
+grep -q "main job: stopped; what it measured is kept in $tmp/out: run 'make run' again" "$tmp/log" ||
+  fail "no stop line after a Ctrl-C during the wait (rc $rc)"
+grep -q "attempt 3 of 3" "$tmp/log" && fail "a Ctrl-C during the wait started the next attempt"
+[ "$rc" -eq 130 ] || fail "exit status $rc after a Ctrl-C during the wait, expected 130"
 echo "main job: stop messages ok"
