@@ -74,36 +74,30 @@ public:
     void resume(const std::vector<DatasetRow>& existing) override {
         std::unordered_set<std::string> rejected;  // no sample since its batch failed
         // The latest maximal run of consecutive "pending" rows: one attempt's samples (with, at
-        // most, those of a killed run's batch just before it).
-        // (Its members in a set too, and the whole attempt marked rejected once, not again for
-        // each of its "rejected" rows unless a row since took one of them out: a linear search
-        // and the marking per row made a resume O(N^2) in a rejected batch of --qc-every N,
-        // 90 s for 32,000.)
-        std::vector<std::string> attempt;
-        std::unordered_set<std::string> in_this_attempt;
+        // most, those of a killed run's batch just before it). The whole attempt is marked
+        // rejected once, not again for each of its "rejected" rows unless a row since took one
+        // of them out (a linear search and the marking per row made a resume O(N^2) in a
+        // rejected batch of --qc-every N: 90 s for 32,000).
+        std::unordered_set<std::string> attempt;
         bool attempt_marked = false;
         bool in_attempt = false;
         for (const auto& r : existing) {
-            if (r.kind == "pending" && !in_attempt) {
-                attempt.clear();
-                in_this_attempt.clear();
-            }
+            if (r.kind == "pending" && !in_attempt) attempt.clear();
             in_attempt = r.kind == "pending";
             if (in_attempt) {
-                attempt.push_back(r.arch);
-                in_this_attempt.insert(r.arch);
+                attempt.insert(r.arch);
                 attempt_marked = false;
             }
             // An attempt's "rejected" rows are one append each: a kill after the first of them
             // leaves the others' samples "pending", measured while a reference was off too.
-            if (r.kind == "rejected" && !attempt_marked && in_this_attempt.count(r.arch)) {
+            if (r.kind == "rejected" && !attempt_marked && attempt.count(r.arch)) {
                 for (const auto& a : attempt) {
                     rejected.insert(a);
                     pending_.erase(a);
                 }
                 attempt_marked = true;
             }
-            if ((r.kind == "sample" || r.kind == "dropped") && in_this_attempt.count(r.arch)) attempt_marked = false;
+            if ((r.kind == "sample" || r.kind == "dropped") && attempt.count(r.arch)) attempt_marked = false;
             if (r.kind == "ref" && static_cast<int>(qc_.baselines().size()) < p_.refs)
                 qc_.set_baseline(r.arch, r.stats.latency_ms);  // a reference's first row
             // A reference's baseline passes, durable before a kill cut the baselines short.
