@@ -205,6 +205,7 @@ static DatasetMeta stable(const DatasetMeta& m) {
 }
 
 static void check_compatible(const std::string& path, const DatasetMeta& file, const DatasetMeta& want) {
+    detail::CNumbers c_numbers;  // (std::to_string of a double below: "0,030000" under de_DE)
     // Keys added to the runner's and the replay's headers later: a file written before has
     // none of them and still resumes.
     auto has = [&](const char* key) {
